@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* biolatency: block I/O latency histograms, aggregated in the kernel.
+ * Variants, best first: tp_btf (typed struct request *), raw_tp (same
+ * arguments untyped) and classic tracepoints keyed by (dev, sector). */
+#include "corebpf.bpf.h"
+#include "biolatency.h"
+
+const volatile bool targ_per_disk = false;
+const volatile bool targ_per_flag = false;
+const volatile bool targ_queued = false;
+const volatile bool targ_ms = false;
+const volatile __u32 targ_dev = 0;      /* 0: every disk */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct request *);
+	__type(value, __u64);
+} start SEC(".maps");
+
+struct tp_key {
+	__u32 dev;
+	__u32 pad;
+	__u64 sector;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct tp_key);
+	__type(value, __u64);
+} start_tp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct hist_key);
+	__type(value, struct hist);
+} hists SEC(".maps");
+
+static struct hist zero_hist;
+
+/* Kernels before 5.17 kept the disk in the request itself. */
+struct request___old {
+	struct gendisk *rq_disk;
+};
+
+static __always_inline struct gendisk *rq_disk(struct request *rq)
+{
+	struct request___old *old = (void *)rq;
+
+	if (bpf_core_field_exists(old->rq_disk))
+		return BPF_CORE_READ(old, rq_disk);
+	return BPF_CORE_READ(rq, q, disk);
+}
+
+static __always_inline __u32 rq_dev(struct request *rq)
+{
+	struct gendisk *disk = rq_disk(rq);
+
+	if (!disk)
+		return 0;
+	return (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
+}
+
+#define FLAG(bit, bcc)                                                         \
+	if (bpf_core_enum_value_exists(enum req_flag_bits, bit) &&             \
+	    (f & (1u << bpf_core_enum_value(enum req_flag_bits, bit))))        \
+		out |= bcc
+
+/* Translate the running kernel's cmd_flags into bcc's fixed encoding. */
+static __always_inline __u32 bcc_flags(__u32 f)
+{
+	__u32 op = f & ((1u << BCC_REQ_OP_BITS) - 1), out;
+
+	if (op == bpf_core_enum_value(enum req_op, REQ_OP_READ))
+		out = 0;
+	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE))
+		out = 1;
+	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_FLUSH))
+		out = 2;
+	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_DISCARD))
+		out = 3;
+	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_SECURE_ERASE))
+		out = 5;
+	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_ZONE_RESET))
+		out = 6;
+	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE_ZEROES))
+		out = 9;
+	else
+		out = 0xff;
+	FLAG(__REQ_SYNC, BCC_REQ_SYNC);
+	FLAG(__REQ_META, BCC_REQ_META);
+	FLAG(__REQ_PRIO, BCC_REQ_PRIO);
+	FLAG(__REQ_NOMERGE, BCC_REQ_NOMERGE);
+	FLAG(__REQ_IDLE, BCC_REQ_IDLE);
+	FLAG(__REQ_FUA, BCC_REQ_FUA);
+	FLAG(__REQ_RAHEAD, BCC_REQ_RAHEAD);
+	FLAG(__REQ_BACKGROUND, BCC_REQ_BACKGROUND);
+	FLAG(__REQ_NOWAIT, BCC_REQ_NOWAIT);
+	return out;
+}
+
+static __always_inline void account(__u64 delta, __u32 dev, __u32 flags)
+{
+	struct hist_key key = {};
+	struct hist *h;
+	__u64 v;
+
+	v = targ_ms ? delta / 1000000 : delta / 1000;
+	if (targ_per_disk)
+		key.dev = dev;
+	if (targ_per_flag)
+		key.flags = flags;
+	h = map_lookup_or_init(&hists, &key, &zero_hist);
+	if (!h)
+		return;
+	HIST_INC(h, hist_slot(v));
+	__sync_fetch_and_add(&h->total, v);
+	__sync_fetch_and_add(&h->count, 1);
+}
+
+static __always_inline int rq_start(struct request *rq, bool insert)
+{
+	__u64 ts;
+
+	if (insert != targ_queued)
+		return 0;
+	if (targ_dev && rq_dev(rq) != targ_dev)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&start, &rq, &ts, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int rq_done(struct request *rq)
+{
+	__u64 *tsp, now = bpf_ktime_get_ns();
+
+	tsp = bpf_map_lookup_elem(&start, &rq);
+	if (!tsp)
+		return 0;
+	if (now >= *tsp)
+		account(now - *tsp, rq_dev(rq), bcc_flags(BPF_CORE_READ(rq, cmd_flags)));
+	bpf_map_delete_elem(&start, &rq);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_insert")
+int BPF_PROG(insert__btf, struct request *rq)
+{
+	return rq_start(rq, true);
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(issue__btf, struct request *rq)
+{
+	return rq_start(rq, false);
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(complete__btf, struct request *rq, int error, unsigned int nr_bytes)
+{
+	return rq_done(rq);
+}
+
+SEC("raw_tp/block_rq_insert")
+int BPF_PROG(insert__raw, struct request *rq)
+{
+	return rq_start(rq, true);
+}
+
+SEC("raw_tp/block_rq_issue")
+int BPF_PROG(issue__raw, struct request *rq)
+{
+	return rq_start(rq, false);
+}
+
+SEC("raw_tp/block_rq_complete")
+int BPF_PROG(complete__raw, struct request *rq, int error, unsigned int nr_bytes)
+{
+	return rq_done(rq);
+}
+
+/* Classic tracepoints: no request pointer, so key by (dev, sector) as bcc
+ * does; no request flags either (per-flag histograms need the others). */
+static __always_inline int tp_start(__u32 dev, __u64 sector, bool insert)
+{
+	struct tp_key key = { .dev = dev, .sector = sector };
+	__u64 ts;
+
+	if (insert != targ_queued)
+		return 0;
+	if (targ_dev && dev != targ_dev)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&start_tp, &key, &ts, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/block/block_rq_insert")
+int insert__tp(struct trace_event_raw_block_rq *ctx)
+{
+	return tp_start(ctx->dev, ctx->sector, true);
+}
+
+SEC("tracepoint/block/block_rq_issue")
+int issue__tp(struct trace_event_raw_block_rq *ctx)
+{
+	return tp_start(ctx->dev, ctx->sector, false);
+}
+
+SEC("tracepoint/block/block_rq_complete")
+int complete__tp(struct trace_event_raw_block_rq_completion *ctx)
+{
+	struct tp_key key = { .dev = ctx->dev, .sector = ctx->sector };
+	__u64 *tsp, now = bpf_ktime_get_ns();
+
+	tsp = bpf_map_lookup_elem(&start_tp, &key);
+	if (!tsp)
+		return 0;
+	if (now >= *tsp)
+		account(now - *tsp, key.dev, 0);
+	bpf_map_delete_elem(&start_tp, &key);
+	return 0;
+}

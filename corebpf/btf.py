@@ -1,0 +1,519 @@
+"""BTF of corebpf's own objects, and codecs built from it.
+
+A tool's object is small (a few hundred types), so its BTF is parsed here in
+Python from libbpf's raw copy; the kernel's vmlinux BTF is never parsed here
+(libbpf does that in C).  `Btf.codec(type_id)` compiles a decoder/encoder
+for a type: structs become named records (namedtuples) with nested records
+for nested structs, `char[]` becomes str (cut at the first NUL), other byte
+arrays become bytes, scalar arrays tuples.  A struct whose last member is an
+array also decodes from a shorter buffer (right-sized ring buffer records):
+the array then holds what the record carried.
+"""
+from __future__ import annotations
+
+import collections
+import keyword
+import struct
+
+# kinds
+INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, \
+    FUNC, FUNC_PROTO, VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64 = range(1, 20)
+_MODIFIERS = (TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG)
+INT_SIGNED, INT_CHAR, INT_BOOL = 1, 2, 4
+
+_HDR = struct.Struct("<HBBIIIII")
+_TYPE = struct.Struct("<III")
+_U32 = struct.Struct("<I")
+
+
+class BtfFormatError(ValueError):
+    pass
+
+
+class Type:
+    __slots__ = ("id", "kind", "name", "vlen", "kflag", "size", "ref", "extra")
+
+    def __init__(self, tid, kind, name, vlen, kflag, size_or_type, extra):
+        self.id = tid
+        self.kind = kind
+        self.name = name
+        self.vlen = vlen
+        self.kflag = kflag
+        # size for INT/STRUCT/UNION/ENUM/DATASEC/FLOAT, referenced type otherwise
+        self.size = size_or_type
+        self.ref = size_or_type
+        self.extra = extra
+
+    def __repr__(self):
+        return f"<btf type {self.id} kind={self.kind} name={self.name!r}>"
+
+
+class Btf:
+    """Parsed BTF: `types[id]`, names resolved."""
+
+    def __init__(self, raw: bytes):
+        if len(raw) < _HDR.size:
+            raise BtfFormatError("BTF too short")
+        magic, _ver, _flags, hdr_len, type_off, type_len, str_off, str_len = \
+            _HDR.unpack_from(raw, 0)
+        if magic != 0xEB9F:
+            raise BtfFormatError("bad BTF magic (big-endian BTF unsupported)")
+        tstart = hdr_len + type_off
+        sstart = hdr_len + str_off
+        self._strings = bytes(raw[sstart:sstart + str_len])
+        self.types = [None]
+        self._by_name = {}
+        self._codecs = {}
+        self._parse(raw, tstart, tstart + type_len)
+
+    def _str(self, off: int) -> str:
+        end = self._strings.index(b"\0", off)
+        return self._strings[off:end].decode()
+
+    def _parse(self, raw, pos, end):
+        s = self._str
+        u32 = _U32.unpack_from
+        while pos < end:
+            name_off, info, sot = _TYPE.unpack_from(raw, pos)
+            pos += 12
+            kind = (info >> 24) & 0x1F
+            vlen = info & 0xFFFF
+            kflag = info >> 31
+            extra = None
+            if kind == INT:
+                enc = u32(raw, pos)[0]
+                extra = ((enc >> 24) & 0xF, (enc >> 16) & 0xFF, enc & 0xFF)
+                pos += 4
+            elif kind == ARRAY:
+                extra = struct.unpack_from("<III", raw, pos)  # type, index, nelems
+                pos += 12
+            elif kind in (STRUCT, UNION):
+                members = []
+                for _ in range(vlen):
+                    mn, mt, mo = struct.unpack_from("<III", raw, pos)
+                    pos += 12
+                    if kflag:
+                        members.append((s(mn), mt, mo & 0xFFFFFF, mo >> 24))
+                    else:
+                        members.append((s(mn), mt, mo, 0))
+                extra = members
+            elif kind == ENUM:
+                vals = []
+                for _ in range(vlen):
+                    en, ev = struct.unpack_from("<Ii", raw, pos)
+                    pos += 8
+                    vals.append((s(en), ev))
+                extra = vals
+            elif kind == ENUM64:
+                vals = []
+                for _ in range(vlen):
+                    en, lo, hi = struct.unpack_from("<III", raw, pos)
+                    pos += 12
+                    vals.append((s(en), (hi << 32) | lo))
+                extra = vals
+            elif kind == FUNC_PROTO:
+                params = []
+                for _ in range(vlen):
+                    pn, pt = struct.unpack_from("<II", raw, pos)
+                    pos += 8
+                    params.append((s(pn), pt))
+                extra = params
+            elif kind == VAR:
+                extra = u32(raw, pos)[0]
+                pos += 4
+            elif kind == DATASEC:
+                secs = []
+                for _ in range(vlen):
+                    secs.append(struct.unpack_from("<III", raw, pos))  # type, off, size
+                    pos += 12
+                extra = secs
+            elif kind == DECL_TAG:
+                extra = u32(raw, pos)[0]
+                pos += 4
+            elif kind in (PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC,
+                          FLOAT, TYPE_TAG):
+                pass
+            else:
+                raise BtfFormatError(f"unknown BTF kind {kind}")
+            t = Type(len(self.types), kind, s(name_off), vlen, kflag, sot, extra)
+            self.types.append(t)
+            if t.name:
+                self._by_name.setdefault((t.name, kind), t.id)
+
+    # -- lookups ---------------------------------------------------------
+    def find(self, name: str, kind: int):
+        """Return the id of the type `name` of `kind`, or None."""
+        return self._by_name.get((name, kind))
+
+    def resolve(self, tid: int) -> Type:
+        """Skip typedefs and qualifiers."""
+        t = self.types[tid]
+        while t.kind in _MODIFIERS:
+            t = self.types[t.ref]
+        return t
+
+    def sizeof(self, tid: int) -> int:
+        t = self.resolve(tid)
+        if t.kind in (INT, STRUCT, UNION, ENUM, ENUM64, DATASEC, FLOAT):
+            return t.size
+        if t.kind == PTR:
+            return 8
+        if t.kind == ARRAY:
+            return self.sizeof(t.extra[0]) * t.extra[2]
+        raise BtfFormatError(f"type {tid} ({t.name or 'anon'}) has no size")
+
+    def datasec(self, name: str) -> dict:
+        """Variables of a DATASEC: {var name: (type id, offset, size)}."""
+        tid = self.find(name, DATASEC)
+        if tid is None:
+            return {}
+        out = {}
+        for vtype, off, size in self.types[tid].extra:
+            v = self.types[vtype]
+            out[v.name] = (v.ref, off, size)
+        return out
+
+    def type_name(self, tid: int) -> str:
+        """C spelling of a type, for messages."""
+        t = self.types[tid]
+        if t.kind == PTR:
+            return self.type_name(t.ref) + " *"
+        if t.kind == ARRAY:
+            return f"{self.type_name(t.extra[0])}[{t.extra[2]}]"
+        if t.kind in (CONST, VOLATILE, RESTRICT, TYPE_TAG):
+            return self.type_name(t.ref)
+        prefix = {STRUCT: "struct ", UNION: "union ", ENUM: "enum ", ENUM64: "enum "}
+        return prefix.get(t.kind, "") + (t.name or "(anon)")
+
+    def codec(self, tid: int) -> "Codec":
+        """Return the (cached) codec of type `tid`."""
+        c = self._codecs.get(tid)
+        if c is None:
+            c = self._codecs[tid] = _build(self, tid)
+        return c
+
+
+# -- codecs -----------------------------------------------------------------
+
+def cstr(b: bytes) -> str:
+    """C string bytes to str: cut at the first NUL, undecodable bytes replaced."""
+    i = b.find(b"\0")
+    if i >= 0:
+        b = b[:i]
+    return b.decode("utf-8", "replace")
+
+
+class Codec:
+    """Decode/encode one type. `decode(buf, off=0)`; `encode(value) -> bytes`."""
+
+    size = 0
+    record = None        # the namedtuple class for structs
+
+    def decode(self, buf, off=0):
+        raise NotImplementedError
+
+    def encode_into(self, out: bytearray, off: int, value):
+        raise NotImplementedError
+
+    def encode(self, value) -> bytes:
+        out = bytearray(self.size)
+        if value is not None:
+            self.encode_into(out, 0, value)
+        return bytes(out)
+
+    def zero(self):
+        return self.decode(bytes(self.size))
+
+
+_INT_FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+            (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+
+class ScalarCodec(Codec):
+    def __init__(self, fmt: str, size: int):
+        self.fmt = fmt
+        self.size = size
+        self._s = struct.Struct("<" + fmt)
+
+    def decode(self, buf, off=0):
+        return self._s.unpack_from(buf, off)[0]
+
+    def encode_into(self, out, off, value):
+        if self.fmt in "bBhHiIqQ":
+            value = int(value)
+            if value < 0 and self.fmt.isupper():
+                value &= (1 << (8 * self.size)) - 1
+        self._s.pack_into(out, off, value)
+
+
+class Int128Codec(Codec):
+    def __init__(self, size, signed):
+        self.size = size
+        self.signed = signed
+
+    def decode(self, buf, off=0):
+        return int.from_bytes(bytes(buf[off:off + self.size]), "little", signed=self.signed)
+
+    def encode_into(self, out, off, value):
+        out[off:off + self.size] = int(value).to_bytes(self.size, "little", signed=self.signed)
+
+
+class CharArrayCodec(Codec):
+    def __init__(self, n):
+        self.size = n
+
+    def decode(self, buf, off=0):
+        return cstr(bytes(buf[off:off + self.size]))
+
+    def encode_into(self, out, off, value):
+        b = value.encode() if isinstance(value, str) else bytes(value)
+        b = b[:self.size]
+        out[off:off + len(b)] = b
+
+
+class BytesCodec(Codec):
+    def __init__(self, n):
+        self.size = n
+
+    def decode(self, buf, off=0):
+        return bytes(buf[off:off + self.size])
+
+    def encode_into(self, out, off, value):
+        b = bytes(value)[:self.size]
+        out[off:off + len(b)] = b
+
+
+class ArrayCodec(Codec):
+    def __init__(self, elem: Codec, n: int):
+        self.elem = elem
+        self.n = n
+        self.size = elem.size * n
+        if isinstance(elem, ScalarCodec):
+            self._s = struct.Struct(f"<{n}{elem.fmt}")
+        else:
+            self._s = None
+
+    def decode(self, buf, off=0):
+        if self._s is not None:
+            return self._s.unpack_from(buf, off)
+        es = self.elem.size
+        return tuple(self.elem.decode(buf, off + i * es) for i in range(self.n))
+
+    def decode_partial(self, buf, off, avail):
+        n = max(0, min(self.n, avail // self.elem.size)) if self.elem.size else 0
+        if self._s is not None:
+            return struct.unpack_from(f"<{n}{self.elem.fmt}", buf, off)
+        es = self.elem.size
+        return tuple(self.elem.decode(buf, off + i * es) for i in range(n))
+
+    def encode_into(self, out, off, value):
+        es = self.elem.size
+        for i, v in enumerate(value):
+            if i >= self.n:
+                break
+            self.elem.encode_into(out, off + i * es, v)
+
+
+class EnumCodec(ScalarCodec):
+    def __init__(self, fmt, size, names):
+        super().__init__(fmt, size)
+        self.names = names      # value -> name
+
+
+class OpaqueCodec(Codec):
+    """Types with no value (void, func, forward decl): raw bytes."""
+
+    def __init__(self, size=0):
+        self.size = size
+
+    def decode(self, buf, off=0):
+        return bytes(buf[off:off + self.size])
+
+    def encode_into(self, out, off, value):
+        b = bytes(value)[:self.size]
+        out[off:off + len(b)] = b
+
+
+class StructCodec(Codec):
+    """A struct or union decoded into a namedtuple (generated code)."""
+
+    def __init__(self, name, size, fields, record, decode_fn, tail):
+        self.name = name
+        self.size = size
+        self.fields = fields        # [(pyname, offset_bits, bitsize, codec)]
+        self.record = record
+        self._decode = decode_fn
+        self._tail = tail           # (pyname, byte offset, codec) or None
+        self.min_size = tail[1] if tail else size
+
+    def decode(self, buf, off=0):
+        return self._decode(buf, off)
+
+    def encode_into(self, out, off, value):
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            b = bytes(value)[:self.size]
+            out[off:off + len(b)] = b
+            return
+        get = value.get if isinstance(value, dict) else (lambda k, d=None: getattr(value, k, d))
+        for name, boff, bits, codec in self.fields:
+            v = get(name, None)
+            if v is None:
+                continue
+            if bits:
+                byte0 = off + boff // 8
+                nbytes = (boff % 8 + bits + 7) // 8
+                cur = int.from_bytes(out[byte0:byte0 + nbytes], "little")
+                mask = ((1 << bits) - 1) << (boff % 8)
+                cur = (cur & ~mask) | ((int(v) << (boff % 8)) & mask)
+                out[byte0:byte0 + nbytes] = cur.to_bytes(nbytes, "little")
+            else:
+                codec.encode_into(out, off + boff // 8, v)
+
+
+def _pyname(name: str, taken: set) -> str:
+    n = name or "_anon"
+    if keyword.iskeyword(n):
+        n += "_"
+    if n.startswith("_") and not n.startswith("__"):
+        n = "f" + n             # namedtuple forbids leading underscores
+    elif n.startswith("__"):
+        n = "f" + n
+    base, i = n, 1
+    while n in taken:
+        n = f"{base}{i}"
+        i += 1
+    taken.add(n)
+    return n
+
+
+def _flatten(btf: Btf, t: Type, base_bits: int = 0):
+    """Members of struct/union t, anonymous members promoted (as C does)."""
+    for name, mtype, boff, bits in t.extra:
+        mt = btf.resolve(mtype)
+        if not name and mt.kind in (STRUCT, UNION):
+            yield from _flatten(btf, mt, base_bits + boff)
+        else:
+            yield name, mtype, base_bits + boff, bits
+
+
+def _build(btf: Btf, tid: int) -> Codec:
+    t = btf.resolve(tid)
+    k = t.kind
+    if k == INT:
+        enc, _off, bits = t.extra
+        signed = bool(enc & INT_SIGNED)
+        if enc & INT_BOOL and t.size == 1:
+            return ScalarCodec("?", 1)
+        fmt = _INT_FMT.get((t.size, signed))
+        if fmt is None:
+            return Int128Codec(t.size, signed)
+        return ScalarCodec(fmt, t.size)
+    if k == PTR:
+        return ScalarCodec("Q", 8)
+    if k in (ENUM, ENUM64):
+        signed = bool(t.kflag)
+        fmt = _INT_FMT.get((t.size, signed), "I")
+        return EnumCodec(fmt, t.size, {v: n for n, v in t.extra})
+    if k == FLOAT:
+        return ScalarCodec({4: "f", 8: "d"}.get(t.size, "d"), t.size)
+    if k == ARRAY:
+        etype, _idx, n = t.extra
+        et = btf.resolve(etype)
+        if et.kind == INT and et.size == 1 and not (et.extra[0] & INT_BOOL):
+            return CharArrayCodec(n) if et.name == "char" else BytesCodec(n)
+        return ArrayCodec(btf.codec(etype), n)
+    if k in (STRUCT, UNION):
+        return _build_struct(btf, t)
+    if k == DATASEC:
+        return OpaqueCodec(t.size)
+    return OpaqueCodec(0)
+
+
+def _build_struct(btf: Btf, t: Type) -> StructCodec:
+    taken = set()
+    fields = []
+    for name, mtype, boff, bits in _flatten(btf, t):
+        fields.append((_pyname(name, taken), boff, bits, btf.codec(mtype)))
+    recname = _pyname(t.name or "anon", set()).replace("__", "_")
+    record = collections.namedtuple(recname, [f[0] for f in fields])
+    record.__module__ = __name__
+
+    # The last member, if an array, may be cut short in right-sized records.
+    tail = None
+    if t.kind == STRUCT and fields:
+        last = fields[-1]
+        if isinstance(last[3], (CharArrayCodec, BytesCodec, ArrayCodec)) and not last[2] \
+                and all(f[1] < last[1] for f in fields[:-1]):
+            tail = (last[0], last[1] // 8, last[3])
+
+    # Generate one function: a single struct.unpack_from for every scalar /
+    # fixed array reached at a fixed offset, then the record built in place.
+    fmt_parts, exprs, env = [], [], {"R": record, "cstr": cstr}
+    pos = 0          # bytes covered by the flat format
+    idx = 0          # index into the unpacked tuple
+    head_fields = fields[:-1] if tail else fields
+
+    def add_fmt(off, fmt, count):
+        nonlocal pos, idx
+        if off > pos:
+            fmt_parts.append(f"{off - pos}x")
+        fmt_parts.append(fmt)
+        i = idx
+        idx += count
+        return i
+
+    # Only fields at increasing, non-overlapping byte offsets can share the
+    # flat format (unions and bitfields take the slow path).
+    for j, (name, boff, bits, codec) in enumerate(head_fields):
+        off = boff // 8
+        fast = (not bits and boff % 8 == 0 and off >= pos and t.kind == STRUCT)
+        if fast and isinstance(codec, ScalarCodec):
+            i = add_fmt(off, codec.fmt, 1)
+            pos = off + codec.size
+            exprs.append(f"t[{i}]")
+        elif fast and isinstance(codec, CharArrayCodec):
+            i = add_fmt(off, f"{codec.size}s", 1)
+            pos = off + codec.size
+            exprs.append(f"cstr(t[{i}])")
+        elif fast and isinstance(codec, BytesCodec):
+            i = add_fmt(off, f"{codec.size}s", 1)
+            pos = off + codec.size
+            exprs.append(f"t[{i}]")
+        elif fast and isinstance(codec, ArrayCodec) and codec._s is not None:
+            i = add_fmt(off, f"{codec.n}{codec.elem.fmt}", codec.n)
+            pos = off + codec.size
+            exprs.append(f"t[{i}:{i + codec.n}]")
+        elif bits:
+            env[f"c{j}"] = (boff, bits, isinstance(codec, ScalarCodec) and codec.fmt.islower())
+            exprs.append(f"_bits(buf, off, *c{j})")
+        else:
+            env[f"c{j}"] = codec.decode
+            exprs.append(f"c{j}(buf, off + {off})")
+    env["_bits"] = _bitfield
+    env["S"] = struct.Struct("<" + "".join(fmt_parts)) if fmt_parts else None
+    env["T"] = tail[2] if tail else None
+    lines = ["def decode(buf, off=0):"]
+    lines.append("    t = S.unpack_from(buf, off)" if fmt_parts else "    t = ()")
+    if tail:
+        tname, toff, tcodec = tail
+        lines.append(f"    avail = min(len(buf) - off - {toff}, {tcodec.size})")
+        if isinstance(tcodec, CharArrayCodec):
+            exprs.append(f"cstr(bytes(buf[off + {toff}:off + {toff} + avail]))")
+        elif isinstance(tcodec, BytesCodec):
+            exprs.append(f"bytes(buf[off + {toff}:off + {toff} + avail])")
+        else:
+            exprs.append(f"T.decode_partial(buf, off + {toff}, avail)")
+    lines.append(f"    return R({', '.join(exprs)})")
+    code = "\n".join(lines)
+    exec(compile(code, f"<btf decoder {t.name or 'anon'}>", "exec"), env)
+    return StructCodec(t.name, t.size, fields, record, env["decode"], tail)
+
+
+def _bitfield(buf, off, boff, bits, signed):
+    byte0 = off + boff // 8
+    nbytes = (boff % 8 + bits + 7) // 8
+    v = int.from_bytes(bytes(buf[byte0:byte0 + nbytes]), "little") >> (boff % 8)
+    v &= (1 << bits) - 1
+    if signed and v >> (bits - 1):
+        v -= 1 << bits
+    return v

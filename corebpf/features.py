@@ -1,0 +1,214 @@
+"""What the running kernel can do, probed once per process and cached.
+
+Cheap checks read sysfs/tracefs; the two that only a real load can answer
+(fentry, tp_btf) load a tiny program from the packaged `features` object.
+Note: /proc/kallsyms lists functions even on kernels without kprobes, so
+kprobe support is decided by the kprobe PMU or tracefs' kprobe_events.
+"""
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import re
+
+TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+DEFAULT_BTF = "/sys/kernel/btf/vmlinux"
+
+
+class _Cache:
+    tracefs = None
+    events = None       # {tracepoint name: category} from available_events
+    kallsyms = None
+
+
+def btf_path() -> str:
+    """The kernel BTF corebpf hands to libbpf (COREBPF_BTF overrides)."""
+    return os.environ.get("COREBPF_BTF") or DEFAULT_BTF
+
+
+def has_btf() -> bool:
+    """True if the kernel BTF (or the COREBPF_BTF override) is readable."""
+    return os.access(btf_path(), os.R_OK)
+
+
+def tracefs(mount: bool = True) -> str:
+    """Return the tracefs mount point, mounting it if absent (root).
+
+    Raises MissingFeature if tracefs is not available.
+    """
+    if _Cache.tracefs:
+        return _Cache.tracefs
+    for d in TRACEFS_CANDIDATES:
+        if os.path.isdir(os.path.join(d, "events")):
+            _Cache.tracefs = d
+            return d
+    if mount and os.path.isdir(TRACEFS_CANDIDATES[0]):
+        from ._libbpf import ffi, libc
+        r = libc.mount(b"nodev", TRACEFS_CANDIDATES[0].encode(), b"tracefs", 0, ffi.NULL)
+        if r == 0 and os.path.isdir(os.path.join(TRACEFS_CANDIDATES[0], "events")):
+            _Cache.tracefs = TRACEFS_CANDIDATES[0]
+            return _Cache.tracefs
+        err = ffi.errno
+    else:
+        err = errno.ENOENT
+    from .errors import MissingFeature
+    raise MissingFeature("tracefs is not mounted and could not be mounted at "
+                         f"{TRACEFS_CANDIDATES[0]} ({os.strerror(err)})")
+
+
+def tracepoint_exists(category: str, name: str) -> bool:
+    """True if tracepoint category:name exists."""
+    try:
+        base = tracefs()
+    except OSError:
+        return False
+    return os.path.isdir(os.path.join(base, "events", category, name))
+
+
+def _events() -> dict:
+    if _Cache.events is None:
+        ev = {}
+        try:
+            with open(os.path.join(tracefs(), "available_events"), "rb") as f:
+                for line in f:
+                    cat, _, name = line.strip().partition(b":")
+                    ev.setdefault(name.decode(), cat.decode())
+        except OSError:
+            pass
+        _Cache.events = ev
+    return _Cache.events
+
+
+def raw_tracepoint_exists(name: str) -> bool:
+    """True if a tracepoint called `name` exists in any category."""
+    return name in _events()
+
+
+def tracepoint_category(name: str):
+    """The category of tracepoint `name`, or None."""
+    return _events().get(name)
+
+
+@functools.lru_cache(maxsize=None)
+def kprobes() -> bool:
+    """True if the kernel can create kprobes (kprobe PMU or kprobe_events)."""
+    if os.path.exists("/sys/bus/event_source/devices/kprobe/type"):
+        return True
+    try:
+        return os.path.exists(os.path.join(tracefs(), "kprobe_events"))
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def uprobes() -> bool:
+    """True if the kernel can create uprobes."""
+    if os.path.exists("/sys/bus/event_source/devices/uprobe/type"):
+        return True
+    try:
+        return os.path.exists(os.path.join(tracefs(), "uprobe_events"))
+    except OSError:
+        return False
+
+
+def kernel_function_exists(name: str) -> bool:
+    """True if /proc/kallsyms has text symbol `name` (not proof it is probeable)."""
+    if _Cache.kallsyms is None:
+        try:
+            with open("/proc/kallsyms", "rb") as f:
+                _Cache.kallsyms = f.read()
+        except OSError:
+            _Cache.kallsyms = b""
+    pat = re.compile(rb"^[0-9a-f]+ [tTwW] " + re.escape(name.encode()) + rb"(?:\s|$)", re.M)
+    return pat.search(_Cache.kallsyms) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def possible_cpus() -> int:
+    from ._libbpf import lib
+    n = lib().libbpf_num_possible_cpus()
+    return n if n > 0 else os.cpu_count() or 1
+
+
+def _parse_cpulist(text: str) -> list:
+    cpus = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        cpus.extend(range(int(a), int(b or a) + 1))
+    return cpus
+
+
+@functools.lru_cache(maxsize=None)
+def online_cpus() -> tuple:
+    try:
+        with open("/sys/devices/system/cpu/online") as f:
+            return tuple(_parse_cpulist(f.read()))
+    except OSError:
+        return tuple(range(os.cpu_count() or 1))
+
+
+@functools.lru_cache(maxsize=None)
+def ringbuf() -> bool:
+    """True if BPF ring buffers are available (kernel 5.8+)."""
+    from ._libbpf import lib
+    return lib().libbpf_probe_bpf_map_type(27, __import__("cffi").FFI().NULL) == 1
+
+
+def _try_load(prog: str) -> bool:
+    from .errors import BPFError
+    from .object import Object
+    try:
+        with Object.open("features", only=[prog]) as obj:
+            obj.load(select=False)
+            return True
+    except BPFError:
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def fentry() -> bool:
+    """True if fentry/fexit programs load here (really tried)."""
+    return has_btf() and _try_load("probe_fentry")
+
+
+@functools.lru_cache(maxsize=None)
+def tp_btf() -> bool:
+    """True if BTF-typed tracepoint programs load here (really tried)."""
+    return has_btf() and _try_load("probe_tp_btf")
+
+
+@functools.lru_cache(maxsize=None)
+def raw_tp() -> bool:
+    """True if raw tracepoint programs load here (really tried)."""
+    return _try_load("probe_raw_tp")
+
+
+def forced_probe():
+    """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry, kprobe)."""
+    v = os.environ.get("COREBPF_PROBE", "").strip()
+    return v or None
+
+
+def summary() -> dict:
+    """Every probe's answer, for `python -m corebpf features`."""
+    return {
+        "btf": has_btf(),
+        "tracefs": _safe(tracefs),
+        "kprobes": kprobes(),
+        "uprobes": uprobes(),
+        "ringbuf": ringbuf(),
+        "tp_btf": tp_btf(),
+        "raw_tp": raw_tp(),
+        "fentry": fentry(),
+        "possible_cpus": possible_cpus(),
+    }
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except OSError as e:
+        return f"error: {e}"

@@ -1,0 +1,296 @@
+"""BPF maps as Python mappings, keys and values decoded from the map's BTF.
+
+`m[key]`, `m.get(key)`, `m[key] = value`, `del m[key]`, `m.items()`,
+`m.keys()`, `m.values()`, `m.clear()`, `len(m)`.  Keys and values decode to
+Python objects (ints, records, str for char arrays); per-CPU maps give a
+list with one value per possible CPU.  Keys may be given as the decoded
+form (int, record, dict, tuple) or as raw bytes.  `items()` uses one batched
+lookup per chunk where the kernel supports it (5.6+), else walks the keys.
+"""
+from __future__ import annotations
+
+import errno
+
+from ._libbpf import ffi, lib
+from .btf import Codec, OpaqueCodec, ScalarCodec
+from .errors import MapError, check_int
+
+# enum bpf_map_type (uapi)
+HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY, \
+    STACK_TRACE, CGROUP_ARRAY, LRU_HASH, LRU_PERCPU_HASH = range(1, 11)
+RINGBUF = 27
+_PERCPU = (PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, 21)   # 21: percpu cgroup storage
+_ARRAYS = (ARRAY, PERCPU_ARRAY)
+
+BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
+
+
+def _raw_codec(size: int) -> Codec:
+    fmt = {1: "B", 2: "H", 4: "I", 8: "Q"}.get(size)
+    return ScalarCodec(fmt, size) if fmt else OpaqueCodec(size)
+
+
+class Map:
+    """A map of a loaded Object (or any map fd with explicit codecs)."""
+
+    def __init__(self, obj, ptr, btf=None):
+        L = lib()
+        self._obj = obj
+        self._ptr = ptr
+        self.name = ffi.string(L.bpf_map__name(ptr)).decode()
+        self._btf = btf
+        self._kc = self._vc = None
+        self._batch_ok = None
+
+    # -- properties read from libbpf ----------------------------------------
+    @property
+    def type(self) -> int:
+        return lib().bpf_map__type(self._ptr)
+
+    @property
+    def fd(self) -> int:
+        fd = lib().bpf_map__fd(self._ptr)
+        if fd < 0:
+            raise MapError(errno.EBADF, "bpf_map__fd", self.name,
+                           message="map is not created (object not loaded)")
+        return fd
+
+    @property
+    def key_size(self) -> int:
+        return lib().bpf_map__key_size(self._ptr)
+
+    @property
+    def value_size(self) -> int:
+        return lib().bpf_map__value_size(self._ptr)
+
+    @property
+    def max_entries(self) -> int:
+        return lib().bpf_map__max_entries(self._ptr)
+
+    @max_entries.setter
+    def max_entries(self, n: int):
+        """Resize before load (ring buffers: bytes, a power-of-two multiple of the page size)."""
+        self._obj._record("max_entries", self.name, n)
+        check_int(lib().bpf_map__set_max_entries(self._ptr, int(n)),
+                  "bpf_map__set_max_entries", self.name, MapError)
+
+    @property
+    def percpu(self) -> bool:
+        return self.type in _PERCPU
+
+    # -- codecs ---------------------------------------------------------------
+    @property
+    def key_codec(self) -> Codec:
+        if self._kc is None:
+            tid = lib().bpf_map__btf_key_type_id(self._ptr)
+            btf = self._btf or self._obj.btf
+            self._kc = btf.codec(tid) if tid else _raw_codec(self.key_size)
+        return self._kc
+
+    @property
+    def value_codec(self) -> Codec:
+        if self._vc is None:
+            tid = lib().bpf_map__btf_value_type_id(self._ptr)
+            btf = self._btf or self._obj.btf
+            self._vc = btf.codec(tid) if tid else _raw_codec(self.value_size)
+        return self._vc
+
+    def _vstride(self) -> int:
+        return (self.value_size + 7) & ~7
+
+    def _vbuf_size(self) -> int:
+        if self.percpu:
+            from .features import possible_cpus
+            return self._vstride() * possible_cpus()
+        return self.value_size
+
+    def _key_bytes(self, key) -> bytes:
+        if isinstance(key, (bytes, bytearray)):
+            if len(key) != self.key_size:
+                raise MapError(errno.EINVAL, "key", self.name,
+                               message=f"key is {len(key)} bytes, map wants {self.key_size}")
+            return bytes(key)
+        return self.key_codec.encode(key)
+
+    def _decode_value(self, buf, off=0):
+        vc = self.value_codec
+        if self.percpu:
+            from .features import possible_cpus
+            st = self._vstride()
+            return [vc.decode(buf, off + i * st) for i in range(possible_cpus())]
+        return vc.decode(buf, off)
+
+    def _value_bytes(self, value) -> bytes:
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if self.percpu:
+            from .features import possible_cpus
+            st = self._vstride()
+            out = bytearray(st * possible_cpus())
+            vals = value if isinstance(value, (list, tuple)) and len(value) == possible_cpus() \
+                else [value] * possible_cpus()
+            for i, v in enumerate(vals):
+                self.value_codec.encode_into(out, i * st, v)
+            return bytes(out)
+        return self.value_codec.encode(value)
+
+    # -- element operations ---------------------------------------------------
+    def lookup(self, key):
+        """Return the value for key, or raise KeyError."""
+        v = ffi.new("char[]", self._vbuf_size())
+        r = lib().bpf_map_lookup_elem(self.fd, self._key_bytes(key), v)
+        if r == -errno.ENOENT:
+            raise KeyError(key)
+        check_int(r, "bpf_map_lookup_elem", self.name, MapError)
+        return self._decode_value(ffi.buffer(v))
+
+    __getitem__ = lookup
+
+    def get(self, key, default=None):
+        try:
+            return self.lookup(key)
+        except KeyError:
+            return default
+
+    def update(self, key, value, flags: int = BPF_ANY):
+        """Set key to value (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST)."""
+        check_int(lib().bpf_map_update_elem(self.fd, self._key_bytes(key),
+                                            self._value_bytes(value), flags),
+                  "bpf_map_update_elem", self.name, MapError)
+
+    __setitem__ = update
+
+    def delete(self, key):
+        """Delete key; raise KeyError if absent."""
+        r = lib().bpf_map_delete_elem(self.fd, self._key_bytes(key))
+        if r == -errno.ENOENT:
+            raise KeyError(key)
+        check_int(r, "bpf_map_delete_elem", self.name, MapError)
+
+    __delitem__ = delete
+
+    def __contains__(self, key):
+        v = ffi.new("char[]", self._vbuf_size())
+        return lib().bpf_map_lookup_elem(self.fd, self._key_bytes(key), v) == 0
+
+    # -- iteration ------------------------------------------------------------
+    def _raw_keys(self):
+        if self.type in _ARRAYS:
+            ks = self.key_size
+            for i in range(self.max_entries):
+                yield i.to_bytes(ks, "little")
+            return
+        L = lib()
+        fd = self.fd
+        ks = self.key_size
+        cur = ffi.new("char[]", ks)
+        nxt = ffi.new("char[]", ks)
+        r = L.bpf_map_get_next_key(fd, ffi.NULL, nxt)
+        while r == 0:
+            k = ffi.buffer(nxt)[:]
+            yield k
+            ffi.memmove(cur, nxt, ks)
+            r = L.bpf_map_get_next_key(fd, cur, nxt)
+        if r != -errno.ENOENT:
+            check_int(r, "bpf_map_get_next_key", self.name, MapError)
+
+    def _items_batch(self):
+        """Yield raw (key, value) pairs in batches; None if unsupported."""
+        L = lib()
+        fd = self.fd
+        ks, vs = self.key_size, self._vbuf_size()
+        chunk = max(1, min(self.max_entries, 4096))
+        keys = ffi.new("char[]", ks * chunk)
+        vals = ffi.new("char[]", vs * chunk)
+        tok = max(ks, 8)
+        in_b = ffi.new("char[]", tok)
+        out_b = ffi.new("char[]", tok)
+        count = ffi.new("__u32 *")
+        first = True
+        out = []
+        while True:
+            count[0] = chunk
+            r = L.bpf_map_lookup_batch(fd, ffi.NULL if first else in_b, out_b,
+                                       keys, vals, count, ffi.NULL)
+            n = count[0]
+            if r < 0 and r != -errno.ENOENT:
+                if first and r in (-errno.EINVAL, -errno.ENOTSUP, -524, -errno.EPERM):
+                    return None
+                check_int(r, "bpf_map_lookup_batch", self.name, MapError)
+            kb = ffi.buffer(keys, ks * n)[:]
+            vb = ffi.buffer(vals, vs * n)[:]
+            for i in range(n):
+                out.append((kb[i * ks:(i + 1) * ks], vb, i * vs))
+            if r == -errno.ENOENT:
+                return out
+            ffi.memmove(in_b, out_b, tok)
+            first = False
+
+    def _snapshot(self):
+        """[(raw key, key, value)] for every element."""
+        if self._batch_ok is not False and self.type not in _ARRAYS:
+            raw = self._items_batch()
+            if raw is not None:
+                self._batch_ok = True
+                kd = self.key_codec.decode
+                dv = self._decode_value
+                return [(k, kd(k), dv(vb, off)) for k, vb, off in raw]
+            self._batch_ok = False
+        out = []
+        L = lib()
+        fd = self.fd
+        v = ffi.new("char[]", self._vbuf_size())
+        vbuf = ffi.buffer(v)
+        kd = self.key_codec.decode
+        for k in self._raw_keys():
+            if L.bpf_map_lookup_elem(fd, k, v) == 0:
+                out.append((k, kd(k), self._decode_value(vbuf[:])))
+        return out
+
+    def items(self):
+        """Return [(key, value)], decoded (one snapshot of the map)."""
+        return [(k, v) for _, k, v in self._snapshot()]
+
+    def keys(self):
+        kd = self.key_codec.decode
+        return [kd(k) for k in self._raw_keys()]
+
+    def values(self):
+        return [v for _, v in self.items()]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        if self.type in _ARRAYS:
+            return self.max_entries
+        return sum(1 for _ in self._raw_keys())
+
+    def clear(self):
+        """Delete every key (arrays: zero every value)."""
+        L = lib()
+        fd = self.fd
+        if self.type in _ARRAYS:
+            zero = bytes(self._vbuf_size())
+            for k in self._raw_keys():
+                L.bpf_map_update_elem(fd, k, zero, BPF_ANY)
+            return
+        for k in list(self._raw_keys()):
+            r = L.bpf_map_delete_elem(fd, k)
+            if r < 0 and r != -errno.ENOENT:
+                check_int(r, "bpf_map_delete_elem", self.name, MapError)
+
+    def pop_items(self):
+        """Snapshot the items, then delete what was read (interval tools)."""
+        snap = self._snapshot()
+        if self.type in _ARRAYS:
+            self.clear()
+        else:
+            L = lib()
+            fd = self.fd
+            for raw, _, _ in snap:
+                L.bpf_map_delete_elem(fd, raw)
+        return [(k, v) for _, k, v in snap]
+
+    def __repr__(self):
+        return f"<Map {self.name!r} type={self.type}>"

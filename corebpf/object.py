@@ -1,0 +1,633 @@
+"""A BPF object: open -> configure -> load -> attach -> close.
+
+    with Object.open("biolatency") as obj:
+        obj.rodata.targ_ms = True                # config, by variable name
+        obj.programs["insert__btf"].autoload = False
+        obj.load()                                # picks probe variants
+        obj.attach()
+        ...
+
+Programs named HOOK__VARIANT are alternatives.  At load the Object keeps,
+for the whole object, the best variant the running kernel can serve
+(tp_btf, raw_tp, classic tracepoint, fentry, kprobe, in that order) and
+disables the rest.  COREBPF_PROBE=<kind> (or Object(probe=...)) forces a
+kind.  If a variant fails to load (a kernel that refuses fentry, say), the
+object is reopened with the configuration replayed and the next variant
+tried.  The Object owns every link made from its programs: closing it
+detaches everything; dropping a Link never does.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import threading
+from pathlib import Path
+
+from . import _log, features
+from ._libbpf import LibbpfUnavailable, ffi, lib
+from .btf import Btf, PTR
+from .errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
+                     MissingFeature, check_int, check_ptr)
+from .maps import Map
+
+OBJ_DIR = Path(__file__).resolve().parent / "bpf"
+
+# Probe kinds, in the order a variant is preferred.
+KIND_RANK = {"tp_btf": 0, "raw_tp": 1, "tracepoint": 2, "fentry": 3, "kprobe": 4}
+_SECTION_KIND = (
+    ("tp_btf/", "tp_btf"), ("raw_tp/", "raw_tp"), ("raw_tracepoint/", "raw_tp"),
+    ("tracepoint/", "tracepoint"), ("tp/", "tracepoint"),
+    ("fentry/", "fentry"), ("fexit/", "fentry"), ("fmod_ret/", "fentry"),
+    ("fentry.s/", "fentry"), ("fexit.s/", "fentry"),
+    ("kprobe/", "kprobe"), ("kretprobe/", "kprobe"), ("ksyscall/", "kprobe"),
+    ("kretsyscall/", "kprobe"), ("kprobe.multi/", "kprobe"), ("kretprobe.multi/", "kprobe"),
+    ("uprobe", "uprobe"), ("uretprobe", "uprobe"), ("usdt", "usdt"),
+    ("perf_event", "perf_event"), ("iter/", "iter"), ("socket", "socket"),
+)
+AUTO_ATTACH = ("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe")
+_KPROBE_KINDS = ("kprobe", "kretprobe")
+
+
+def section_kind(section: str) -> str:
+    for prefix, kind in _SECTION_KIND:
+        if section.startswith(prefix):
+            return kind
+    return "other"
+
+
+def object_path(name: str) -> Path:
+    """Path of packaged object `name` (or `name` itself if it is a path)."""
+    if os.sep in name or name.endswith(".o"):
+        return Path(name)
+    return OBJ_DIR / f"{name}.bpf.o"
+
+
+def _libbpf():
+    try:
+        L = lib()
+    except LibbpfUnavailable as e:
+        raise LibbpfError(str(e)) from None
+    _log.install()
+    return L
+
+
+class Link:
+    """An attachment. Owned by its Object; `destroy()` detaches early."""
+
+    __slots__ = ("_ptr", "program", "target", "kind")
+
+    def __init__(self, ptr, program: str, target: str, kind: str):
+        self._ptr = ptr
+        self.program = program
+        self.target = target
+        self.kind = kind
+
+    @property
+    def fd(self) -> int:
+        return lib().bpf_link__fd(self._ptr) if self._ptr is not None else -1
+
+    def destroy(self):
+        """Detach (idempotent)."""
+        if self._ptr is not None:
+            p, self._ptr = self._ptr, None
+            lib().bpf_link__destroy(p)
+
+    def __repr__(self):
+        return f"<Link {self.program} -> {self.target}>"
+
+
+class Program:
+    """A program of an Object: its section, kind, autoload flag, attach methods."""
+
+    def __init__(self, obj: "Object", ptr):
+        L = lib()
+        self._obj = obj
+        self._ptr = ptr
+        self.name = ffi.string(L.bpf_program__name(ptr)).decode()
+        self.section = ffi.string(L.bpf_program__section_name(ptr)).decode()
+        self.kind = section_kind(self.section)
+        hook, sep, variant = self.name.rpartition("__")
+        self.hook, self.variant = (hook, variant) if sep and hook else (self.name, None)
+
+    @property
+    def autoload(self) -> bool:
+        return bool(lib().bpf_program__autoload(self._ptr))
+
+    @autoload.setter
+    def autoload(self, on: bool):
+        self._obj._record("autoload", self.name, bool(on))
+        check_int(lib().bpf_program__set_autoload(self._ptr, bool(on)),
+                  "bpf_program__set_autoload", self.name)
+
+    @property
+    def fd(self) -> int:
+        return lib().bpf_program__fd(self._ptr)
+
+    @property
+    def target(self) -> str:
+        """What the section names: 'cat/name', a function, a tracepoint."""
+        return self.section.split("/", 1)[1] if "/" in self.section else ""
+
+    def insns(self) -> list:
+        """The program's instructions as (code, dst, src, off, imm) tuples."""
+        L = lib()
+        n = L.bpf_program__insn_cnt(self._ptr)
+        raw = ffi.buffer(ffi.cast("char *", L.bpf_program__insns(self._ptr)), n * 8)[:]
+        import struct
+        out = []
+        for i in range(n):
+            code, regs, off, imm = struct.unpack_from("<BBhi", raw, i * 8)
+            out.append((code, regs & 0xF, regs >> 4, off, imm))
+        return out
+
+    # -- attach ---------------------------------------------------------------
+    def _link(self, ptr, target: str, kind: str, call: str) -> Link:
+        if ptr == ffi.NULL:
+            err = ffi.errno or errno.EINVAL
+            raise AttachError(err, call, f"{self.name} -> {target}", log=_log.take(),
+                              hint=_attach_hint(kind, err))
+        link = Link(ptr, self.name, target, kind)
+        self._obj.links.append(link)
+        return link
+
+    def attach(self) -> Link:
+        """Attach where the section says (tracepoint, tp_btf, raw_tp, fentry, kprobe)."""
+        if self.kind in ("tracepoint", "kprobe", "uprobe", "usdt"):
+            features.tracefs()
+        return self._link(lib().bpf_program__attach(self._ptr), self.section, self.kind,
+                          "bpf_program__attach")
+
+    def attach_tracepoint(self, category: str, name: str) -> Link:
+        features.tracefs()
+        return self._link(lib().bpf_program__attach_tracepoint(
+            self._ptr, category.encode(), name.encode()), f"{category}:{name}",
+            "tracepoint", "bpf_program__attach_tracepoint")
+
+    def attach_raw_tracepoint(self, name: str) -> Link:
+        return self._link(lib().bpf_program__attach_raw_tracepoint(self._ptr, name.encode()),
+                          name, "raw_tp", "bpf_program__attach_raw_tracepoint")
+
+    def attach_kprobe(self, func: str, retprobe: bool = False, offset: int = 0,
+                      cookie: int = 0) -> Link:
+        features.tracefs()
+        opts = ffi.new("struct bpf_kprobe_opts *")
+        opts.sz = ffi.sizeof("struct bpf_kprobe_opts")
+        opts.bpf_cookie = cookie
+        opts.offset = offset
+        opts.retprobe = retprobe
+        return self._link(lib().bpf_program__attach_kprobe_opts(self._ptr, func.encode(), opts),
+                          func, "kprobe", "bpf_program__attach_kprobe_opts")
+
+    def attach_uprobe(self, binary: str, func: str = None, offset: int = 0, pid: int = -1,
+                      retprobe: bool = False, cookie: int = 0, ref_ctr_offset: int = 0) -> Link:
+        """Attach to `binary` at symbol `func` (+offset) or at file offset `offset`."""
+        features.tracefs()
+        opts = ffi.new("struct bpf_uprobe_opts *")
+        opts.sz = ffi.sizeof("struct bpf_uprobe_opts")
+        opts.retprobe = retprobe
+        opts.bpf_cookie = cookie
+        opts.ref_ctr_offset = ref_ctr_offset
+        keep = ffi.new("char[]", func.encode()) if func else ffi.NULL
+        opts.func_name = keep
+        target = f"{binary}:{func or hex(offset)}"
+        return self._link(lib().bpf_program__attach_uprobe_opts(
+            self._ptr, pid, binary.encode(), offset, opts), target, "uprobe",
+            "bpf_program__attach_uprobe_opts")
+
+    def attach_usdt(self, binary: str, provider: str, name: str, pid: int = -1,
+                    cookie: int = 0) -> Link:
+        features.tracefs()
+        opts = ffi.new("struct bpf_usdt_opts *")
+        opts.sz = ffi.sizeof("struct bpf_usdt_opts")
+        opts.usdt_cookie = cookie
+        return self._link(lib().bpf_program__attach_usdt(
+            self._ptr, pid, binary.encode(), provider.encode(), name.encode(), opts),
+            f"{binary}:{provider}:{name}", "usdt", "bpf_program__attach_usdt")
+
+    def attach_perf_event(self, pfd: int) -> Link:
+        """Attach to an open perf event fd (the link takes ownership of it)."""
+        return self._link(lib().bpf_program__attach_perf_event(self._ptr, pfd),
+                          f"perf_event fd {pfd}", "perf_event", "bpf_program__attach_perf_event")
+
+    def __repr__(self):
+        return f"<Program {self.name} {self.section}>"
+
+
+def _attach_hint(kind: str, err: int) -> str:
+    if err in (errno.EPERM, errno.EACCES):
+        return "run as root (or with CAP_BPF and CAP_PERFMON)"
+    if kind == "kprobe" and not features.kprobes():
+        return "this kernel has no kprobes (CONFIG_KPROBES)"
+    if err == errno.ENOENT:
+        return "no such probe point on this kernel"
+    return ""
+
+
+class Section:
+    """Globals of a data section (.rodata before load, .bss/.data after)."""
+
+    def __init__(self, obj: "Object", secname: str):
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_sec", secname)
+
+    def _vars(self):
+        return self._obj.btf.datasec(self._sec)
+
+    def names(self) -> list:
+        return list(self._vars())
+
+    def __getattr__(self, name):
+        return self[name]
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __contains__(self, name):
+        return name in self._vars()
+
+    def _var(self, name):
+        v = self._vars().get(name)
+        if v is None:
+            raise ConfigError(f"{self._obj.name}: no variable {name!r} in {self._sec}")
+        return v
+
+    def __getitem__(self, name):
+        tid, off, size = self._var(name)
+        data = self._obj._section_bytes(self._sec)
+        return self._obj.btf.codec(tid).decode(data, off)
+
+    def __setitem__(self, name, value):
+        tid, off, size = self._var(name)
+        self._obj._write_section(self._sec, off, self._obj.btf.codec(tid).encode(value), name)
+
+
+class Object:
+    """An opened BPF object; see the module docstring for the life cycle."""
+
+    def __init__(self, path, name: str = None, probe: str = None, btf_path: str = None,
+                 only=None):
+        self.path = Path(path)
+        self.name = name or self.path.name.split(".")[0]
+        self.links = []
+        self._consumers = []
+        self.probe = probe if probe is not None else features.forced_probe()
+        self.btf_path = btf_path or os.environ.get("COREBPF_BTF") or None
+        self._ops = []              # configuration, replayed on reopen
+        self._only = set(only) if only else None
+        self._obj = None
+        self._btf = None
+        self._loaded = False
+        self._closed = False
+        self._excluded = set()      # variants that failed to load
+        self.variant = None         # the variant chosen at load
+        self.programs = {}
+        self.maps = {}
+        self.rodata = Section(self, ".rodata")
+        self.bss = Section(self, ".bss")
+        self.data = Section(self, ".data")
+        self._open()
+
+    @classmethod
+    def open(cls, name: str, **kw) -> "Object":
+        """Open packaged object `name` (a tool name) or an object file path."""
+        p = object_path(name)
+        if not p.exists():
+            raise ConfigError(f"BPF object {p} not found (package not built? run build.py)")
+        return cls(p, name=kw.pop("name", None) or name.split("/")[-1].split(".")[0], **kw)
+
+    # -- open / reopen ------------------------------------------------------------
+    def _open(self):
+        L = _libbpf()
+        if self.btf_path and not os.access(self.btf_path, os.R_OK):
+            raise MissingFeature(f"kernel BTF not readable at {self.btf_path}")
+        if not self.btf_path and not features.has_btf():
+            raise MissingFeature("this kernel has no BTF (/sys/kernel/btf/vmlinux; "
+                                 "CONFIG_DEBUG_INFO_BTF) — set COREBPF_BTF to a BTF file")
+        opts = ffi.new("struct bpf_object_open_opts *")
+        opts.sz = ffi.sizeof("struct bpf_object_open_opts")
+        self._keep = [ffi.new("char[]", self.name.encode())]
+        opts.object_name = self._keep[0]
+        if self.btf_path:
+            self._keep.append(ffi.new("char[]", self.btf_path.encode()))
+            opts.btf_custom_path = self._keep[-1]
+        _log.clear()
+        ptr = L.bpf_object__open_file(str(self.path).encode(), opts)
+        self._obj = check_ptr(ptr, "bpf_object__open_file", str(self.path))
+        progs = {}
+        p = L.bpf_object__next_program(self._obj, ffi.NULL)
+        while p != ffi.NULL:
+            name = ffi.string(L.bpf_program__name(p)).decode()
+            if name in self.programs:
+                self.programs[name]._ptr = p
+                progs[name] = self.programs[name]
+            else:
+                progs[name] = Program(self, p)
+            p = L.bpf_object__next_program(self._obj, p)
+        self.programs = progs
+        maps = {}
+        m = L.bpf_object__next_map(self._obj, ffi.NULL)
+        while m != ffi.NULL:
+            if not L.bpf_map__is_internal(m):
+                name = ffi.string(L.bpf_map__name(m)).decode()
+                if name in self.maps:
+                    self.maps[name]._ptr = m
+                    maps[name] = self.maps[name]
+                else:
+                    maps[name] = Map(self, m, None)
+            m = L.bpf_object__next_map(self._obj, m)
+        self.maps = maps
+        if self._only is not None:
+            for pname, prog in self.programs.items():
+                L.bpf_program__set_autoload(prog._ptr, pname in self._only)
+        # replay configuration (after a failed variant)
+        for op in self._ops:
+            self._apply(op)
+
+    def _record(self, op: str, target: str, value):
+        if self._loaded:
+            raise ConfigError(f"{self.name}: cannot change {op} of {target} after load")
+        self._ops.append((op, target, value))
+
+    def _apply(self, op):
+        kind, target, value = op
+        L = lib()
+        if kind == "autoload":
+            L.bpf_program__set_autoload(self.programs[target]._ptr, value)
+        elif kind == "max_entries":
+            L.bpf_map__set_max_entries(self.maps[target]._ptr, value)
+        elif kind == "section":
+            sec, off, data = target, value[0], value[1]
+            self._write_section_raw(sec, off, data)
+
+    # -- BTF and data sections ----------------------------------------------------
+    @property
+    def btf(self) -> Btf:
+        """The object's own BTF (parsed lazily in Python; small)."""
+        if self._btf is None:
+            L = lib()
+            b = L.bpf_object__btf(self._obj)
+            if b == ffi.NULL:
+                raise ConfigError(f"{self.name}: object has no BTF (built without -g?)")
+            size = ffi.new("__u32 *")
+            raw = L.btf__raw_data(b, size)
+            self._btf = Btf(ffi.buffer(raw, size[0])[:])
+        return self._btf
+
+    def _internal_map(self, sec: str):
+        m = lib().bpf_object__find_map_by_name(self._obj, sec.encode())
+        if m == ffi.NULL:
+            raise ConfigError(f"{self.name}: object has no {sec} section")
+        return m
+
+    def _section_bytes(self, sec: str) -> bytes:
+        L = lib()
+        m = self._internal_map(sec)
+        if self._loaded:
+            size = L.bpf_map__value_size(m)
+            buf = ffi.new("char[]", size)
+            key = ffi.new("__u32 *", 0)
+            check_int(L.bpf_map_lookup_elem(L.bpf_map__fd(m), key, buf),
+                      "bpf_map_lookup_elem", f"{self.name}{sec}")
+            return ffi.buffer(buf)[:]
+        size = ffi.new("size_t *")
+        p = L.bpf_map__initial_value(m, size)
+        return ffi.buffer(p, size[0])[:]
+
+    def _write_section_raw(self, sec: str, off: int, data: bytes):
+        L = lib()
+        m = self._internal_map(sec)
+        size = ffi.new("size_t *")
+        p = L.bpf_map__initial_value(m, size)
+        if p == ffi.NULL or off + len(data) > size[0]:
+            raise ConfigError(f"{self.name}: cannot write {sec}+{off}")
+        ffi.memmove(ffi.cast("char *", p) + off, data, len(data))
+
+    def _write_section(self, sec: str, off: int, data: bytes, var: str):
+        if self._loaded:
+            if sec == ".rodata":
+                raise ConfigError(f"{self.name}: .rodata is read-only after load ({var})")
+            L = lib()
+            m = self._internal_map(sec)
+            cur = bytearray(self._section_bytes(sec))
+            cur[off:off + len(data)] = data
+            key = ffi.new("__u32 *", 0)
+            check_int(L.bpf_map_update_elem(L.bpf_map__fd(m), key, bytes(cur), 0),
+                      "bpf_map_update_elem", f"{self.name}{sec}")
+            return
+        self._record("section", sec, (off, data))
+        self._write_section_raw(sec, off, data)
+
+    def read_counter(self, var: str) -> int:
+        """Value of a .bss integer (e.g. a loss counter) after load; 0 if absent."""
+        if var not in self.bss:
+            return 0
+        return self.bss[var]
+
+    # -- variants and load ----------------------------------------------------------
+    def _variants(self) -> dict:
+        """{variant: [programs]} among programs that are to be loaded."""
+        out = {}
+        for p in self.programs.values():
+            if p.variant is not None and p.autoload:
+                out.setdefault(p.variant, []).append(p)
+        return out
+
+    @staticmethod
+    def _variant_kind(progs) -> str:
+        return max((p.kind for p in progs), key=lambda k: KIND_RANK.get(k, 9))
+
+    def _program_viable(self, p: Program):
+        """None if the kernel can serve program p, else the reason it cannot."""
+        k, tgt = p.kind, p.target
+        if k == "tracepoint":
+            cat, _, name = tgt.partition("/")
+            return None if features.tracepoint_exists(cat, name) else f"tracepoint {cat}:{name}"
+        if k == "tp_btf":
+            return None if features.raw_tracepoint_exists(tgt) else f"tracepoint {tgt}"
+        if k == "raw_tp":
+            return None if features.raw_tracepoint_exists(tgt) else f"raw tracepoint {tgt}"
+        if k == "fentry":
+            if not features.fentry():
+                return "fentry/fexit (BPF trampolines)"
+            if tgt and not features.kernel_function_exists(tgt):
+                return f"kernel function {tgt}"
+            return None
+        if k == "kprobe":
+            if not features.kprobes():
+                return "kprobes (CONFIG_KPROBES)"
+            func = tgt.split("+")[0]
+            if p.section.startswith(("ksyscall/", "kretsyscall/")):
+                return None
+            if func and not features.kernel_function_exists(func):
+                return f"kernel function {func}"
+            return None
+        return None
+
+    def _select(self):
+        variants = self._variants()
+        if not variants:
+            self.variant = None
+            return
+        order = sorted((v for v in variants if v not in self._excluded),
+                       key=lambda v: (KIND_RANK.get(self._variant_kind(variants[v]), 9), v))
+        kind = {v: self._variant_kind(variants[v]) for v in variants}
+        if self.probe and self.probe in kind.values():
+            order = [v for v in order if kind[v] == self.probe]
+            if not order:
+                raise MissingFeature(f"{self.name}: the {self.probe} probes failed to load")
+        missing = []
+        chosen = None
+        for v in order:
+            reasons = [r for r in (self._program_viable(p) for p in variants[v]) if r]
+            if not reasons:
+                chosen = v
+                break
+            missing.extend(r for r in reasons if r not in missing)
+        if chosen is None:
+            raise MissingFeature(f"{self.name}: this kernel lacks " +
+                                 (", ".join(missing) if missing else "a usable probe"))
+        self.variant = chosen
+        for v, progs in variants.items():
+            if v != chosen:
+                for p in progs:
+                    lib().bpf_program__set_autoload(p._ptr, False)
+        if _log.verbose():
+            import sys
+            print(f"corebpf: {self.name}: using {chosen} "
+                  f"({self._variant_kind(variants[chosen])}) probes", file=sys.stderr)
+
+    def load(self, select: bool = True):
+        """Choose probe variants, then load into the kernel.
+
+        Raises MissingFeature (nothing the kernel can serve), LoadError
+        (verifier; `.log` has the verifier log).
+        """
+        L = lib()
+        while True:
+            if select:
+                self._select()
+            _log.clear()
+            r = L.bpf_object__load(self._obj)
+            if r == 0:
+                self._loaded = True
+                return self
+            log = _log.take()
+            failed = _failed_program(log)
+            prog = self.programs.get(failed) if failed else None
+            if select and prog is not None and prog.variant == self.variant and \
+                    len([v for v in self._variants() if v not in self._excluded]) > 1:
+                # This variant cannot load here: reopen and try the next one.
+                self._excluded.add(self.variant)
+                L.bpf_object__close(self._obj)
+                self._obj = None
+                self._btf = None
+                self._open()
+                continue
+            if prog is not None and prog.kind == "fentry" and -r == errno.EPERM:
+                raise MissingFeature(f"{self.name}: this kernel refuses fentry/fexit programs "
+                                     f"(load of {prog.name} failed with EPERM)")
+            raise LoadError(-r, "bpf_object__load", failed or self.name, log=log)
+
+    # -- attach -----------------------------------------------------------------------
+    def attach(self, *names):
+        """Attach the named programs (default: every loaded auto-attachable one)."""
+        if not self._loaded:
+            raise ConfigError(f"{self.name}: load() before attach()")
+        progs = [self.programs[n] for n in names] if names else [
+            p for p in self.programs.values() if p.autoload and p.kind in AUTO_ATTACH]
+        out = []
+        for p in progs:
+            out.append(p.attach())
+        return out
+
+    # -- events -------------------------------------------------------------------------
+    def event_codec(self, map_name: str):
+        """Codec of the records of ring/perf buffer `map_name` (EVENTS_* macros)."""
+        var = f"__corebpf_event__{map_name}"
+        for sec in (".bss", ".data"):
+            v = self.btf.datasec(sec).get(var)
+            if v:
+                t = self.btf.types[v[0]]
+                if t.kind == PTR:
+                    return self.btf.codec(t.ref)
+        return None
+
+    def ring_buffer(self, *maps_and_callbacks, raw: bool = False):
+        """RingBuffer over (map name, callback) pairs; callbacks get decoded records."""
+        from .events import RingBuffer
+        rb = RingBuffer(self)
+        pairs = maps_and_callbacks
+        self._consumers.append(rb)
+        for i in range(0, len(pairs), 2):
+            rb.add(pairs[i], pairs[i + 1], raw=raw)
+        return rb
+
+    def perf_buffer(self, map_name: str, callback, lost_callback=None, page_cnt: int = 64,
+                    raw: bool = False):
+        from .events import PerfBuffer
+        pb = PerfBuffer(self, map_name, callback, lost_callback, page_cnt, raw=raw)
+        self._consumers.append(pb)
+        return pb
+
+    # -- teardown -------------------------------------------------------------------------
+    def detach(self):
+        """Destroy every link; perf-event based ones in parallel (each waits for an RCU
+        grace period in the kernel, ~60-100 ms per classic tracepoint)."""
+        links, self.links = self.links, []
+        slow = [ln for ln in links if ln.kind in ("tracepoint", "kprobe", "uprobe", "usdt",
+                                                   "perf_event")]
+        fast = [ln for ln in links if ln not in slow]
+        for ln in fast:
+            ln.destroy()
+        if len(slow) > 1:
+            threads = [threading.Thread(target=ln.destroy, daemon=True) for ln in slow]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for ln in slow:
+                ln.destroy()
+
+    def close(self):
+        """Detach everything and free the object (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        for c in self._consumers:
+            c.close()
+        self._consumers = []
+        try:
+            self.detach()
+        finally:
+            if self._obj is not None:
+                lib().bpf_object__close(self._obj)
+                self._obj = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return f"<Object {self.name} {'loaded' if self._loaded else 'opened'}>"
+
+
+_FAILED_RE = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to)")
+
+
+def _failed_program(log) -> str:
+    for line in log:
+        m = _FAILED_RE.search(line)
+        if m:
+            return m.group(1)
+    return ""

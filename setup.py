@@ -1,0 +1,25 @@
+"""Build hook: compile the BPF objects (build.py) before packaging them.
+
+Everything else is declared in pyproject.toml.  clang is needed here, at
+build time only; the wheel carries the compiled objects.
+"""
+import os
+import sys
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+class BuildWithBPF(build_py):
+    def run(self):
+        import build as bpf_build
+        try:
+            bpf_build.build()
+        except bpf_build.BuildError as e:
+            raise SystemExit(f"build.py: error: {e}")
+        super().run()
+
+
+setup(cmdclass={"build_py": BuildWithBPF})

@@ -1,0 +1,257 @@
+"""What every corebpf tool shares: argument parsing, the run wrapper
+(errors as one line, Ctrl-C/SIGTERM as a clean exit, quiet `| head`),
+buffered event output and the interval/count loop of summary tools.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+from corebpf import _log
+from corebpf.errors import BPFError
+
+FOREVER = 99999999
+
+
+class UsageError(Exception):
+    """Bad input found after parsing; printed as `NAME: error: ...`, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with bcc's layout (examples as epilog) and one-line errors."""
+
+    def __init__(self, prog: str, doc: str, **kw):
+        desc, _, examples = (doc or "").strip().partition("\n\n")
+        super().__init__(prog=prog, description=desc.strip(),
+                         epilog=examples.strip("\n") or None,
+                         formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+        self.add_argument("--verbose", action="store_true",
+                          help="show libbpf's log (also: COREBPF_DEBUG=1)")
+        self.add_argument("--probe", metavar="KIND",
+                          choices=("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe"),
+                          help="debug: force the probe kind (tp_btf, raw_tp, tracepoint, "
+                               "fentry, kprobe) where the tool has one")
+        self.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+# -- argument types ---------------------------------------------------------------
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    if v > 2**31:
+        raise argparse.ArgumentTypeError(f"too large: {text}")
+    return v
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if v < 0 or v > 2**31:
+        raise argparse.ArgumentTypeError(f"out of range: {text}")
+    return v
+
+
+def pid_type(text: str) -> int:
+    """A PID that exists now."""
+    try:
+        pid = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid PID: {text!r}") from None
+    if pid <= 0 or pid > 2**22 or not os.path.exists(f"/proc/{pid}"):
+        raise argparse.ArgumentTypeError(f"no such process: {text}")
+    return pid
+
+
+def tid_type(text: str) -> int:
+    """A thread ID that exists now."""
+    try:
+        tid = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid TID: {text!r}") from None
+    if tid <= 0 or tid > 2**22 or not os.path.exists(f"/proc/{tid}"):
+        raise argparse.ArgumentTypeError(f"no such thread: {text}")
+    return tid
+
+
+def uid_type(text: str) -> int:
+    """A numeric UID or a user name."""
+    if text.isdigit():
+        v = int(text)
+        if v >= 2**32 - 1:
+            raise argparse.ArgumentTypeError(f"invalid UID: {text}")
+        return v
+    import pwd
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"no such user: {text!r}") from None
+
+
+def interval_count(parser: Parser, interval_default=FOREVER, count_default=FOREVER):
+    """bcc's optional `interval` and `count` positionals."""
+    parser.add_argument("interval", nargs="?", default=interval_default, type=positive_int,
+                        help="output interval, in seconds")
+    parser.add_argument("count", nargs="?", default=count_default, type=positive_int,
+                        help="number of outputs")
+
+
+# -- privileges ---------------------------------------------------------------------
+
+_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
+
+
+def check_privileges():
+    """Raise UsageError unless we can load BPF programs (root or CAP_BPF+CAP_PERFMON)."""
+    if os.geteuid() == 0:
+        return
+    try:
+        with open("/proc/self/status") as f:
+            eff = next(int(l.split()[1], 16) for l in f if l.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError):
+        eff = 0
+    if eff & (1 << _CAP_SYS_ADMIN) or (eff & (1 << _CAP_BPF) and eff & (1 << _CAP_PERFMON)):
+        return
+    raise UsageError("must run as root (or with CAP_BPF and CAP_PERFMON)")
+
+
+# -- running ------------------------------------------------------------------------
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(prog: str, body, argv=None) -> int:
+    """Run body(argv) as tool `prog`: the one place errors become exit codes.
+
+    BPFError and UsageError -> `prog: error: ...` on stderr, exit 1 (2 for
+    usage); KeyboardInterrupt (Ctrl-C, SIGTERM, SIGHUP) -> exit 0 (the body
+    prints its summary first); a closed stdout (`| head`) -> quiet exit 0.
+    """
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGHUP, _sigterm)
+    try:
+        return body(argv) or 0
+    except KeyboardInterrupt:
+        _flush_quietly()
+        return 0
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except UsageError as e:
+        _flush_quietly()
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 2
+    except BPFError as e:
+        _flush_quietly()
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        if isinstance(e, BPFError) and e.log and _log.verbose():
+            sys.stderr.write(e.log_tail(40) + "\n")
+        return 1
+
+
+def _flush_quietly():
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def setup(args):
+    """Apply the shared options (--verbose, --probe); check privileges."""
+    if getattr(args, "verbose", False):
+        _log.set_verbose(True)
+    if getattr(args, "probe", None):
+        os.environ["COREBPF_PROBE"] = args.probe
+    check_privileges()
+
+
+def print_ebpf(obj):
+    """--ebpf: show what would be loaded (the CO-RE object has no C to print)."""
+    print(f"object: {obj.path}")
+    for p in obj.programs.values():
+        print(f"program {p.name}: {p.section}{'' if p.autoload else ' (disabled)'}")
+    for name in obj.rodata.names():
+        print(f"rodata {name} = {obj.rodata[name]!r}")
+
+
+# -- output -------------------------------------------------------------------------
+
+class Output:
+    """Lines collected during one poll and written at once (a write per batch,
+    not per event), flushed so a pipe sees them promptly."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.lines = []
+
+    def __call__(self, line: str):
+        self.lines.append(line)
+
+    def flush(self):
+        if self.lines:
+            self.lines.append("")
+            self.stream.write("\n".join(self.lines))
+            self.lines = []
+        self.stream.flush()
+
+
+def report_lost(n: int):
+    """bcc's message for lost records (on stderr)."""
+    if n > 0:
+        sys.stderr.write(f"Possibly lost {n} samples\n")
+        sys.stderr.flush()
+
+
+def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
+               stop=None):
+    """Poll `buf` and flush `out` until Ctrl-C, `duration` seconds, or stop()."""
+    deadline = time.monotonic() + duration if duration else None
+    while True:
+        buf.poll(timeout_ms)
+        out.flush()
+        report_lost(buf.lost_since_last())
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        if stop is not None and stop():
+            return
+
+
+def interval_loop(interval: int, count: int, emit):
+    """Call emit() every `interval` seconds, `count` times; on Ctrl-C emit once
+    more and return (bcc's summary tools)."""
+    remaining = count
+    while True:
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            emit()
+            return
+        emit()
+        remaining -= 1
+        if remaining == 0:
+            return
