@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "bpf_src"
 OUT = ROOT / "corebpf" / "bpf"
+TEST_SRC = ROOT / "tests" / "bpf"        # objects only the test suite loads
 MIN_CLANG = 12
 
 ARCHES = {"x86_64": "x86", "aarch64": "arm64", "arm64": "arm64"}
@@ -96,8 +97,8 @@ def _multiarch_include() -> list:
     return ["-idirafter", str(d)] if d.is_dir() else []
 
 
-def sources(names=None) -> list:
-    srcs = sorted(SRC.glob("*.bpf.c"))
+def sources(names=None, tests=False) -> list:
+    srcs = sorted((TEST_SRC if tests else SRC).glob("*.bpf.c"))
     if names:
         wanted = set(names)
         srcs = [s for s in srcs if s.name[:-len(".bpf.c")] in wanted]
@@ -114,8 +115,12 @@ def _stale(src: Path, obj: Path, deps: list) -> bool:
     return any(d.stat().st_mtime > t for d in [src, *deps])
 
 
+def _out(src: Path) -> Path:
+    return (src.parent if src.parent == TEST_SRC else OUT) / src.name.replace(".bpf.c", ".bpf.o")
+
+
 def compile_one(src: Path, clang: str, strip: str, arch: str) -> Path:
-    obj = OUT / src.name.replace(".bpf.c", ".bpf.o")
+    obj = _out(src)
     tmp = obj.with_suffix(".tmp.o")
     cmd = [clang, "-target", "bpf", "-g", "-O2", "-Wall", "-Wno-unused-function",
            f"-D__TARGET_ARCH_{arch}", "-I", str(SRC), "-I", str(ROOT / "vmlinux" / arch),
@@ -130,16 +135,16 @@ def compile_one(src: Path, clang: str, strip: str, arch: str) -> Path:
     return obj
 
 
-def build(names=None, force=False, jobs=None, quiet=False) -> list:
-    """Build stale objects; return the paths built."""
+def build(names=None, force=False, jobs=None, quiet=False, tests=False) -> list:
+    """Build stale objects (tests=True: the test suite's); return the paths built."""
     arch = _arch()
     vmlinux = ROOT / "vmlinux" / arch / "vmlinux.h"
     if not vmlinux.exists():
         raise BuildError(f"{vmlinux.relative_to(ROOT)} missing (see README: regenerating vmlinux.h)")
     OUT.mkdir(parents=True, exist_ok=True)
     deps = [vmlinux, Path(__file__).resolve(), *SRC.glob("*.h")]
-    todo = [s for s in sources(names)
-            if force or _stale(s, OUT / s.name.replace(".bpf.c", ".bpf.o"), deps)]
+    todo = [s for s in sources(names, tests)
+            if force or _stale(s, _out(s), deps)]
     if not todo:
         return []
     clang, strip, _ = find_clang()
@@ -163,10 +168,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Compile corebpf's BPF objects.")
     p.add_argument("-f", "--force", action="store_true", help="rebuild everything")
     p.add_argument("-j", "--jobs", type=int, help="parallel compiles")
+    p.add_argument("--tests", action="store_true", help="build the test suite's objects")
     p.add_argument("names", nargs="*", help="tools to build (default: all)")
     a = p.parse_args(argv)
     try:
-        build(a.names, a.force, a.jobs)
+        build(a.names, a.force, a.jobs, tests=a.tests)
     except BuildError as e:
         print(f"build.py: error: {e}", file=sys.stderr)
         return 1

@@ -60,7 +60,8 @@ static __always_inline int trace_enter(__s32 dfd, const char *fname, __s32 flags
 }
 
 /* Write the names from `dentry` up to the root of the mount tree, innermost
- * first, into e->buf after the file name. */
+ * first, into e->buf after the file name.  `off` is masked at every step so
+ * the verifier sees one state per iteration (and prunes the branches). */
 static __always_inline void fill_dir(struct open_event *e, struct path *p)
 {
 	struct dentry *dentry = BPF_CORE_READ(p, dentry);
@@ -83,16 +84,16 @@ static __always_inline void fill_dir(struct open_event *e, struct path *p)
 			vfsmnt = &mnt->mnt;
 			continue;
 		}
-		if (off > FNAME_MAX + DIR_MAX - 256)
+		if (off >= FNAME_MAX + DIR_MAX)
 			break;
-		n = bpf_probe_read_kernel_str(&e->buf[off], 256,
+		n = bpf_probe_read_kernel_str(&e->buf[off & (FNAME_MAX + DIR_MAX - 1)], NAME_LEN,
 					      BPF_CORE_READ(dentry, d_name.name));
 		if (n <= 0)
 			break;
-		off += n;
+		off = (off + n) & (2 * (FNAME_MAX + DIR_MAX) - 1);
 		dentry = parent;
 	}
-	e->dir_size = off - e->fname_size;
+	e->dir_size = off > e->fname_size ? off - e->fname_size : 0;
 }
 
 static __always_inline void resolve_dir(struct open_event *e, __s32 dfd)

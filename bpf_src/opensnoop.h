@@ -5,6 +5,7 @@
 #define FNAME_MAX 4096
 #define DIR_MAX 4096
 #define DIR_DEPTH 48
+#define NAME_LEN 256
 
 /* One open/openat/openat2 return.  `buf` holds the path as passed
  * (fname_size bytes, NUL included) and, with full paths on, the
@@ -21,7 +22,7 @@ struct open_event {
 	__u16 fname_size;
 	__u16 dir_size;
 	char comm[16];
-	__u8 buf[FNAME_MAX + DIR_MAX];
+	__u8 buf[FNAME_MAX + DIR_MAX + NAME_LEN]; /* slack: see fill_dir */
 };
 
 #endif

@@ -16,7 +16,26 @@ _verbose = bool(os.environ.get("COREBPF_DEBUG"))
 _installed = None
 
 
+_pending = []       # an exception raised inside the callback (Ctrl-C), re-raised later
+
+
 def _callback_impl(level, fmt, ap):
+    try:
+        return _format(level, fmt, ap)
+    except BaseException as e:          # never let it vanish inside C
+        _pending.append(e)
+        return 0
+
+
+def reraise():
+    """Raise an exception that arrived while libbpf was calling back (e.g. Ctrl-C)."""
+    if _pending:
+        e = _pending.pop()
+        _pending.clear()
+        raise e
+
+
+def _format(level, fmt, ap):
     from ._libbpf import ffi, libc
     if level == DEBUG and not _verbose:
         return 0

@@ -25,13 +25,13 @@ class BPFError(OSError):
     """
 
     def __init__(self, err: int, call: str, target: str = "", message: str = "",
-                 log=None, hint: str = ""):
+                 log=None, hint: str = None):
         err = abs(err) if err else 0
         super().__init__(err, message or (os.strerror(err) if err else "failed"))
         self.call = call
         self.target = target
         self.log = list(log or [])
-        self.hint = hint if hint else _HINTS.get(err, "")
+        self.hint = _HINTS.get(err, "") if hint is None else hint
 
     def __str__(self):
         where = f"{self.target}: " if self.target else ""

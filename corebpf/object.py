@@ -143,13 +143,15 @@ class Program:
 
     # -- attach ---------------------------------------------------------------
     def _link(self, ptr, target: str, kind: str, call: str) -> Link:
-        if ptr == ffi.NULL:
-            err = ffi.errno or errno.EINVAL
-            raise AttachError(err, call, f"{self.name} -> {target}", log=_log.take(),
-                              hint=_attach_hint(kind, err))
-        link = Link(ptr, self.name, target, kind)
-        self._obj.links.append(link)
-        return link
+        if ptr != ffi.NULL:
+            link = Link(ptr, self.name, target, kind)
+            self._obj.links.append(link)
+            _log.reraise()
+            return link
+        err = ffi.errno or errno.EINVAL
+        _log.reraise()
+        raise AttachError(err, call, f"{self.name} -> {target}", log=_log.take(),
+                          hint=_attach_hint(kind, err))
 
     def attach(self) -> Link:
         """Attach where the section says (tracepoint, tp_btf, raw_tp, fentry, kprobe)."""
@@ -281,6 +283,7 @@ class Object:
         self._closed = False
         self._excluded = set()      # variants that failed to load
         self.variant = None         # the variant chosen at load
+        self._candidates = []
         self.programs = {}
         self.maps = {}
         self.rodata = Section(self, ".rodata")
@@ -313,6 +316,7 @@ class Object:
             opts.btf_custom_path = self._keep[-1]
         _log.clear()
         ptr = L.bpf_object__open_file(str(self.path).encode(), opts)
+        _log.reraise()
         self._obj = check_ptr(ptr, "bpf_object__open_file", str(self.path))
         progs = {}
         p = L.bpf_object__next_program(self._obj, ffi.NULL)
@@ -484,6 +488,7 @@ class Object:
                 chosen = v
                 break
             missing.extend(r for r in reasons if r not in missing)
+        self._candidates = order
         if chosen is None:
             raise MissingFeature(f"{self.name}: this kernel lacks " +
                                  (", ".join(missing) if missing else "a usable probe"))
@@ -509,6 +514,7 @@ class Object:
                 self._select()
             _log.clear()
             r = L.bpf_object__load(self._obj)
+            _log.reraise()
             if r == 0:
                 self._loaded = True
                 return self
@@ -516,7 +522,7 @@ class Object:
             failed = _failed_program(log)
             prog = self.programs.get(failed) if failed else None
             if select and prog is not None and prog.variant == self.variant and \
-                    len([v for v in self._variants() if v not in self._excluded]) > 1:
+                    len(self._candidates) > 1:
                 # This variant cannot load here: reopen and try the next one.
                 self._excluded.add(self.variant)
                 L.bpf_object__close(self._obj)
@@ -527,7 +533,9 @@ class Object:
             if prog is not None and prog.kind == "fentry" and -r == errno.EPERM:
                 raise MissingFeature(f"{self.name}: this kernel refuses fentry/fexit programs "
                                      f"(load of {prog.name} failed with EPERM)")
-            raise LoadError(-r, "bpf_object__load", failed or self.name, log=log)
+            verifier_said = any("processed" in ln or "invalid" in ln for ln in log)
+            raise LoadError(-r, "bpf_object__load", failed or self.name, log=log,
+                            hint="rejected by the verifier" if verifier_said else None)
 
     # -- attach -----------------------------------------------------------------------
     def attach(self, *names):

@@ -1,0 +1,68 @@
+"""Shared fixtures.  Kernel tests need root and the capabilities this
+machine has; a test skips only when corebpf.features says the capability
+is missing, and the skip reason names it."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_OBJ = ROOT / "tests" / "bpf" / "libtest.bpf.o"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kernel: loads BPF programs into the running kernel")
+
+
+@pytest.fixture(scope="session")
+def test_object() -> Path:
+    """Path of tests/bpf/libtest.bpf.o, built now if stale (needs clang)."""
+    sys.path.insert(0, str(ROOT))
+    import build
+    build.build(tests=True, quiet=True)
+    return TEST_OBJ
+
+
+def _fds():
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+def _uprobe_events():
+    for base in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+        try:
+            with open(f"{base}/uprobe_events") as f:
+                return set(f.read().splitlines())
+        except OSError:
+            continue
+    return set()
+
+
+@pytest.fixture
+def no_leaks():
+    """Fail if the test leaves fds (BPF links, programs, maps, perf events)
+    or tracefs uprobe entries behind in this process."""
+    before = _fds()
+    probes = _uprobe_events()
+    yield
+    import gc
+    gc.collect()
+    after = _fds()
+    leaked = {fd: t for fd, t in after.items() if fd not in before}
+    assert not leaked, f"leaked fds: {leaked}"
+    left = _uprobe_events() - probes
+    assert not left, f"uprobe entries left: {left}"
+
+
+@pytest.fixture
+def root():
+    if os.geteuid() != 0:
+        pytest.skip("needs root (CAP_BPF, CAP_PERFMON): kernel test")

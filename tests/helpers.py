@@ -1,0 +1,103 @@
+"""Run a tool as a user would: a subprocess, wait for its header (which the
+tools print once attached), cause activity, stop it with a signal."""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+
+class Tool:
+    def __init__(self, name, *args, ready=True, env=None, timeout=30):
+        self.cmd = [sys.executable, "-m", "corebpf", name, *map(str, args)]
+        e = dict(os.environ)
+        e.update(env or {})
+        e.setdefault("PYTHONUNBUFFERED", "1")
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=e)
+        self.lines = []
+        self._buf = b""
+        if ready:
+            self.wait_ready(timeout)
+
+    def _read(self, timeout):
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not r:
+            return False
+        chunk = os.read(self.proc.stdout.fileno(), 65536)
+        if not chunk:
+            return None
+        self._buf += chunk
+        *full, self._buf = self._buf.split(b"\n")
+        self.lines.extend(l.decode("utf-8", "replace") for l in full)
+        return True
+
+    def wait_ready(self, timeout=30):
+        """Wait for the first line (the header, printed once attached)."""
+        deadline = time.monotonic() + timeout
+        while not self.lines:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._read(left) is None:
+                self.stop()
+                raise AssertionError(f"{self.cmd} printed no header; stderr:\n{self.stderr}")
+        return self.lines[0]
+
+    def wait_for(self, pred, timeout=15):
+        """Wait until a line satisfies pred; return it (or None)."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for line in self.lines[seen:]:
+                if pred(line):
+                    return line
+            seen = len(self.lines)
+            left = deadline - time.monotonic()
+            if left <= 0 or self._read(min(left, 0.5)) is None:
+                for line in self.lines[seen:]:
+                    if pred(line):
+                        return line
+                if left <= 0 or self.proc.poll() is not None:
+                    return None
+
+    def stop(self, sig=signal.SIGINT, timeout=20):
+        """Signal the tool, collect everything, return its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        self._buf += out
+        self.lines.extend(l.decode("utf-8", "replace") for l in self._buf.split(b"\n") if l)
+        self._buf = b""
+        self.stderr = err.decode("utf-8", "replace")
+        return self.proc.returncode
+
+    def wait(self, timeout=60):
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        self._buf += out
+        self.lines.extend(l.decode("utf-8", "replace") for l in self._buf.split(b"\n") if l)
+        self._buf = b""
+        self.stderr = err.decode("utf-8", "replace")
+        return self.proc.returncode
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+
+def run_tool(name, *args, timeout=60, env=None):
+    """Run a tool to completion: (returncode, stdout, stderr)."""
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([sys.executable, "-m", "corebpf", name, *map(str, args)],
+                       capture_output=True, text=True, timeout=timeout, env=e)
+    return p.returncode, p.stdout, p.stderr

@@ -1,0 +1,89 @@
+"""execsnoop on the real kernel: it sees the processes this test starts."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+
+import pytest
+
+from tests.helpers import Tool
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+
+def marker():
+    return "corebpf-exec-" + uuid.uuid4().hex[:8]
+
+
+def test_sees_spawned_process_with_args():
+    m = marker()
+    t = Tool("execsnoop")
+    assert t.lines[0].split() == ["COMM", "PID", "PPID", "RET", "ARGS"]
+    p = subprocess.Popen(["/bin/echo", m, "a", "b"], stdout=subprocess.DEVNULL)
+    p.wait()
+    line = t.wait_for(lambda l: m in l)
+    assert t.stop() == 0
+    assert line is not None, t.text
+    comm, pid, ppid, ret, *args = line.split()
+    assert (comm, int(pid), int(ppid), ret) == ("echo", p.pid, os.getpid(), "0")
+    assert args == ["/bin/echo", m, "a", "b"]
+
+
+def test_failed_exec_only_with_x():
+    m = marker()
+    t = Tool("execsnoop", "-x")
+    with pytest.raises(OSError):
+        subprocess.run(["/nonexistent/" + m])
+    line = t.wait_for(lambda l: m in l)
+    assert t.stop() == 0
+    assert line is not None and line.split()[3] == "-2"
+
+    t = Tool("execsnoop")
+    with pytest.raises(OSError):
+        subprocess.run(["/nonexistent/" + m])
+    subprocess.run(["/bin/true", m])
+    assert t.wait_for(lambda l: "/bin/true " + m in l) is not None
+    t.stop()
+    assert not any("/nonexistent/" + m in l for l in t.lines)
+
+
+def test_max_args_marks_truncation():
+    m = marker()
+    t = Tool("execsnoop", "--max-args", "3")
+    subprocess.run(["/bin/echo", m, "2", "3", "4", "5"], stdout=subprocess.DEVNULL)
+    line = t.wait_for(lambda l: m in l)
+    t.stop()
+    assert line.split()[4:] == ["/bin/echo", m, "2", "..."]
+
+
+def test_columns_quote_and_filters():
+    m = marker()
+    t = Tool("execsnoop", "-T", "-t", "-U", "-C", "-M", "-q", "-n", "^echo$", "-l", m)
+    hdr = t.lines[0].split()
+    assert hdr == ["TIME", "TIME(s)", "UID", "COMM", "PID", "PCOMM", "PPID", "CPU", "RET", "ARGS"]
+    subprocess.run(["/bin/echo", m, 'say "hi"'], stdout=subprocess.DEVNULL)
+    subprocess.run(["/bin/true", m])          # filtered out by -n
+    line = t.wait_for(lambda l: m in l)
+    t.stop()
+    assert re.match(r"\d\d:\d\d:\d\d \d+\.\d{3}\s+0\s+echo\s+\d+\s+python", line), line
+    assert line.endswith(f'"/bin/echo" "{m}" "say \\"hi\\""')
+    assert not any("/bin/true" in l for l in t.lines)
+
+
+def test_uid_and_ppid_filters():
+    m = marker()
+    everyone = Tool("execsnoop")
+    filtered = Tool("execsnoop", "-u", "root", "-P", os.getpid())
+    nobody = Tool("execsnoop", "-u", "65534")
+    subprocess.run(["/bin/echo", m], stdout=subprocess.DEVNULL)
+    # the grandchild's command line is built by sh, so only its exec shows it
+    subprocess.run(["sh", "-c", f"/bin/echo $(printf %s-%s {m} grandchild); true"],
+                   stdout=subprocess.DEVNULL)
+    assert everyone.wait_for(lambda l: m + "-grandchild" in l) is not None
+    assert filtered.wait_for(lambda l: "/bin/echo " + m in l) is not None
+    for t in (everyone, filtered, nobody):
+        t.stop()
+    assert not any(m + "-grandchild" in l for l in filtered.lines)
+    assert not any(m in l for l in nobody.lines)

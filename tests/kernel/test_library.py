@@ -1,0 +1,215 @@
+"""The library against the real kernel: config, maps, event buffers,
+probe-variant selection and error paths (tests/bpf/libtest.bpf.c)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import corebpf
+from corebpf import features
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root", "no_leaks")]
+
+
+def _open(path, **kw):
+    obj = corebpf.Object.open(str(path), **kw)
+    obj.programs["missing_tp"].autoload = False
+    return obj
+
+
+def _trigger(n):
+    for _ in range(n):
+        os.getppid()
+
+
+def test_rodata_config_and_maps(test_object):
+    with _open(test_object) as obj:
+        assert obj.rodata.magic == 0 and obj.rodata.tag == "unset"
+        obj.rodata.targ_pid = os.getpid()
+        obj.rodata.magic = 0xC0FFEE
+        obj.rodata["tag"] = "hello"
+        assert obj.rodata.tag == "hello"
+        obj.load()
+        obj.attach("on_getppid")
+        _trigger(7)
+        assert obj.bss.hits == 7
+        counts = obj.maps["counts"]
+        items = counts.items()
+        assert len(items) == 1
+        key, val = items[0]
+        assert key == os.getpid()
+        assert val.count == 7 and val.comm  # comm decoded as str
+        assert counts[os.getpid()].count == 7
+        assert counts.get(12345678) is None
+        with pytest.raises(KeyError):
+            counts[12345678]
+        # struct keys decode to records; iteration; deletion by record
+        skeys = obj.maps["skeys"]
+        got = sorted((k.slot, v) for k, v in skeys.items())
+        assert got == [(0, 1), (1, 2), (2, 3)]
+        k0 = next(k for k in skeys.keys() if k.slot == 0)
+        del skeys[k0]
+        assert len(skeys) == 2
+        skeys[{"pid": 1, "slot": 9}] = 99
+        assert skeys[{"pid": 1, "slot": 9}] == 99
+        popped = skeys.pop_items()
+        assert len(popped) == 3 and len(skeys) == 0
+        # array and per-CPU array
+        assert obj.maps["arr"][0] == 7
+        assert dict(obj.maps["arr"].items())[1] == 0
+        per_cpu = obj.maps["pcpu"][0]
+        assert len(per_cpu) == features.possible_cpus() and sum(per_cpu) == 7
+        obj.maps["arr"].clear()
+        assert obj.maps["arr"][0] == 0
+        counts.clear()
+        assert len(counts) == 0
+        with pytest.raises(corebpf.ConfigError):
+            obj.rodata.magic = 1            # frozen after load
+
+
+def test_ring_buffer_records_decoded_from_btf(test_object):
+    with _open(test_object) as obj:
+        obj.rodata.targ_pid = os.getpid()
+        obj.rodata.magic = 42
+        obj.rodata.tag = "ringtag"
+        obj.load()
+        obj.attach("on_getppid")
+        got = []
+        rb = obj.ring_buffer("events", got.append)
+        _trigger(5)
+        rb.poll(100)
+        assert len(got) == 5
+        r = got[0]
+        assert r.pid == os.getpid() and r.neg == -5 and r.magic == 42
+        assert r.tag == "ringtag" and isinstance(r.comm, str)
+        assert r.raw == b"\x01\x00\x02\xff"
+        assert r.small == (7, 8, 9)
+        assert (r.inner.a, r.inner.b) == (11, 12)
+        assert rb.lost == 0 and rb.lost_since_last() == 0
+
+
+def test_ring_buffer_callback_exception_is_reraised(test_object):
+    with _open(test_object) as obj:
+        obj.rodata.targ_pid = os.getpid()
+        obj.load()
+        obj.attach("on_getppid")
+
+        def boom(rec):
+            raise ValueError("from callback")
+
+        rb = obj.ring_buffer("events", boom)
+        _trigger(2)
+        with pytest.raises(ValueError, match="from callback"):
+            rb.poll(100)
+
+
+def test_perf_buffer_delivery(test_object):
+    with _open(test_object) as obj:
+        obj.rodata.targ_pid = os.getpid()
+        obj.rodata.magic = 99
+        obj.load()
+        obj.attach("on_getppid")
+        got = []
+        pb = obj.perf_buffer("pevents", got.append, page_cnt=8)
+        _trigger(3)
+        pb.poll(200)
+        assert [r.magic for r in got] == [100, 100, 100]
+        assert all(r.pid == os.getpid() for r in got)
+        assert pb.lost == 0
+
+
+def test_variant_selection_prefers_tp_btf(test_object):
+    with _open(test_object, probe="") as obj:
+        obj.rodata.targ_pid = os.getpid()
+        obj.load()
+        assert obj.variant == "btf"
+        assert obj.programs["fork__tp"].autoload is False
+        obj.attach("fork__btf")
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert obj.bss.fork_hits == 1
+
+
+def test_variant_forced_tracepoint(test_object):
+    with _open(test_object, probe="tracepoint") as obj:
+        obj.rodata.targ_pid = os.getpid()
+        obj.load()
+        assert obj.variant == "tp"
+        obj.attach("fork__tp")
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert obj.bss.fork_hits == 1
+
+
+def test_failed_variant_falls_back_to_next(test_object):
+    with _open(test_object, probe="") as obj:
+        obj.rodata.targ_pid = os.getpid()
+        obj.rodata.make_bad = True          # tp_btf variant fails the verifier
+        obj.load()
+        assert obj.variant == "tp"
+        assert obj.rodata.make_bad is True  # configuration replayed on reopen
+
+
+@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes: the refusal path "
+                    "cannot be shown here")
+def test_forced_kprobe_without_kprobes_names_the_feature(test_object):
+    with _open(test_object, probe="kprobe") as obj:
+        with pytest.raises(corebpf.MissingFeature, match="kprobes"):
+            obj.load()
+
+
+def test_kprobe_variant_passes_the_verifier(test_object):
+    """Function-probe programs must load here even where they cannot attach."""
+    with corebpf.Object.open(str(test_object), only=["fork__kprobe"]) as obj:
+        obj.load(select=False)
+        assert obj.programs["fork__kprobe"].fd >= 0
+
+
+def test_missing_tracepoint_attach_error(test_object):
+    with corebpf.Object.open(str(test_object), only=["missing_tp"]) as obj:
+        obj.load(select=False)
+        with pytest.raises(corebpf.AttachError) as ei:
+            obj.attach("missing_tp")
+        assert "missing_tp" in str(ei.value)
+
+
+def test_bad_object_file(tmp_path):
+    bad = tmp_path / "bad.bpf.o"
+    bad.write_bytes(b"not an ELF file")
+    with pytest.raises(corebpf.BPFError) as ei:
+        corebpf.Object.open(str(bad))
+    assert "bpf_object__open_file" in str(ei.value)
+
+
+def test_unknown_config_variable(test_object):
+    with _open(test_object) as obj:
+        with pytest.raises(corebpf.ConfigError, match="no_such_var"):
+            obj.rodata.no_such_var = 1
+
+
+def test_close_detaches_everything(test_object):
+    obj = _open(test_object)
+    obj.rodata.targ_pid = os.getpid()
+    obj.load()
+    obj.attach()
+    assert len(obj.links) == 2        # on_getppid + fork__btf
+    obj.close()
+    obj.close()                       # idempotent
+    assert obj.links == []
+
+
+def test_features_probe_this_machine():
+    assert features.has_btf()
+    assert features.tracepoint_exists("syscalls", "sys_enter_openat")
+    assert not features.tracepoint_exists("syscalls", "sys_enter_nonexistent_zz")
+    assert features.raw_tracepoint_exists("sched_switch")
+    assert features.tp_btf() and features.raw_tp() and features.ringbuf()
+    # kallsyms lists functions even without kprobes: the probe must not be fooled
+    if not os.path.exists("/sys/bus/event_source/devices/kprobe/type"):
+        assert features.kernel_function_exists("vfs_read")
+        assert features.kprobes() == os.path.exists(features.tracefs() + "/kprobe_events")

@@ -1,0 +1,198 @@
+"""Trace open(), openat() and openat2(): one line per call as it returns.
+
+examples:
+    opensnoop                    # trace every open
+    opensnoop -T                 # include a timestamp column
+    opensnoop -U                 # include a UID column
+    opensnoop -x                 # only failed opens
+    opensnoop -p 181             # only process 181
+    opensnoop -t 123             # only thread 123
+    opensnoop -u 1000            # only UID 1000
+    opensnoop -d 10              # trace for 10 seconds only
+    opensnoop -n main            # only commands whose name contains "main"
+    opensnoop -e                 # show the FLAGS and MODE columns
+    opensnoop -f O_WRONLY -f O_RDWR  # only opens for writing
+    opensnoop -F                 # print full paths for relative opens
+    opensnoop --exec make        # run make and trace only it
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import corebpf
+
+from . import _cli
+
+PROG = "opensnoop"
+PAGE = 4096
+
+
+def _pages(text):
+    v = _cli.positive_int(text)
+    if v & (v - 1):
+        raise argparse.ArgumentTypeError(f"must be a power of two: {text}")
+    return v
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-T", "--timestamp", action="store_true", help="include a timestamp column")
+    p.add_argument("-U", "--print-uid", action="store_true", help="print a UID column")
+    p.add_argument("-x", "--failed", action="store_true", help="only show failed opens")
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    p.add_argument("-t", "--tid", type=_cli.tid_type, help="trace this TID only")
+    p.add_argument("-u", "--uid", type=_cli.uid_type, help="trace this UID only")
+    p.add_argument("-d", "--duration", type=_cli.positive_int, help="total duration of trace, seconds")
+    p.add_argument("-n", "--name", help="only print commands whose name contains this")
+    p.add_argument("-e", "--extended_fields", action="store_true",
+                   help="show extended fields (flags and mode)")
+    p.add_argument("-f", "--flag_filter", action="append", metavar="O_FLAG",
+                   help="only opens with this flag (repeatable; e.g. O_WRONLY)")
+    p.add_argument("-F", "--full-path", action="store_true",
+                   help="show the full path of opens given a relative path")
+    p.add_argument("-b", "--buffer-pages", type=_pages, default=1024,
+                   help="size of the ring buffer in pages, a power of two (default 1024)")
+    p.add_argument("--exec", nargs=argparse.REMAINDER, metavar="CMD",
+                   help="run this command and trace only it (put last)")
+    return p.parse_args(argv)
+
+
+def flag_mask(names) -> int:
+    mask = 0
+    for name in names or ():
+        val = getattr(os, name, None) if name.startswith("O_") else None
+        if not isinstance(val, int):
+            raise _cli.UsageError(f"Bad flag: {name}")
+        mask |= val
+    return mask
+
+
+def header(a) -> str:
+    h = ""
+    if a.timestamp:
+        h += "%-14s" % "TIME(s)"
+    if a.print_uid:
+        h += "%-6s" % "UID"
+    h += "%-6s %-16s %4s %3s " % ("TID" if a.tid else "PID", "COMM", "FD", "ERR")
+    if a.extended_fields:
+        h += "%-8s %-4s " % ("FLAGS", "MODE")
+    return h + "PATH"
+
+
+def path_of(e) -> str:
+    """The path as passed; with full paths, joined to the directory walked in the kernel."""
+    buf = e.buf
+    fname = buf[:max(e.fname_size - 1, 0)].decode("utf-8", "replace")
+    if not e.dir_size:
+        return fname
+    comps = buf[e.fname_size:e.fname_size + e.dir_size].split(b"\0")[:-1]
+    d = "/".join(c.decode("utf-8", "replace") for c in reversed(comps))
+    return "/" + d + ("/" if d else "") + fname
+
+
+_CREATE = getattr(os, "O_CREAT", 0o100) | getattr(os, "O_TMPFILE", 0o20200000)
+
+
+def format_event(e, a, first_ts: int) -> str:
+    line = ""
+    if a.timestamp:
+        line += "%-14.9f" % ((e.ts - first_ts) / 1e9)
+    if a.print_uid:
+        line += "%-6d" % e.uid
+    fd, err = (e.ret, 0) if e.ret >= 0 else (-1, -e.ret)
+    line += "%-6d %-16s %4d %3d " % (e.tid if a.tid else e.pid, e.comm, fd, err)
+    if a.extended_fields:
+        if e.mode == 0 and not (e.flags & _CREATE):
+            line += "%08o n/a  " % e.flags
+        else:
+            line += "%08o %04o " % (e.flags, e.mode)
+    return line + path_of(e)
+
+
+def _spawn_paused(cmd):
+    """Fork a child that execs cmd once told to; return (pid, go_fd)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
+        try:
+            os.execvp(cmd[0], cmd)
+        except OSError as e:
+            sys.stderr.write(f"{PROG}: error: cannot run {cmd[0]}: {e.strerror}\n")
+            os._exit(127)
+    os.close(r)
+    return pid, w
+
+
+def run(argv=None):
+    a = parse(argv)
+    if a.exec is not None and a.pid:
+        raise _cli.UsageError("can only use -p or --exec")
+    if a.exec is not None and not a.exec:
+        raise _cli.UsageError("--exec needs a command")
+    mask = flag_mask(a.flag_filter)
+    _cli.setup(a)
+    child = go = None
+    with corebpf.Object.open(PROG) as obj:
+        obj.rodata.targ_failed = a.failed
+        obj.rodata.full_path = a.full_path
+        obj.rodata.targ_flags = mask
+        if a.tid:
+            obj.rodata.targ_tid = a.tid
+        elif a.pid:
+            obj.rodata.targ_tgid = a.pid
+        if a.uid is not None:
+            obj.rodata.targ_uid = a.uid
+        obj.maps["events"].max_entries = a.buffer_pages * PAGE
+        # open() does not exist on every architecture (arm64).
+        for n in ("open_enter", "open_exit"):
+            if not corebpf.features.tracepoint_exists("syscalls", n.replace("open_", "sys_") + "_open"):
+                obj.programs[n].autoload = False
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        if a.exec is not None:
+            child, go = _spawn_paused(a.exec)
+            obj.rodata.targ_tgid = child
+        obj.load()
+        obj.attach()
+        out = _cli.Output()
+        first = []
+
+        def on_event(e):
+            if a.name and a.name not in e.comm:
+                return
+            if not first:
+                first.append(e.ts)
+            out(format_event(e, a, first[0]))
+
+        rb = obj.ring_buffer("events", on_event)
+        print(header(a), flush=True)
+        stop = None
+        if child:
+            os.write(go, b"x")
+            os.close(go)
+            done = []
+
+            def stop():
+                if not done and os.waitpid(child, os.WNOHANG)[0] == child:
+                    done.append(1)
+                    return False        # one more poll drains the last records
+                return bool(done)
+        try:
+            _cli.event_loop(rb, out, duration=a.duration, stop=stop)
+        finally:
+            out.flush()
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
