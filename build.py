@@ -135,8 +135,26 @@ def compile_one(src: Path, clang: str, strip: str, arch: str) -> Path:
     return obj
 
 
+def emit_ffi(quiet=False):
+    """Pre-parse corebpf/_libbpf.py's cffi declarations into corebpf/_libbpf_ffi.py
+    (cffi's out-of-line ABI mode: pure Python, loads without pycparser)."""
+    out = ROOT / "corebpf" / "_libbpf_ffi.py"
+    src = ROOT / "corebpf" / "_libbpf.py"
+    if out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
+        return
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_corebpf_libbpf_decls", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.emit_module(out)
+    if not quiet:
+        print("  FFI  corebpf/_libbpf_ffi.py", file=sys.stderr)
+
+
 def build(names=None, force=False, jobs=None, quiet=False, tests=False) -> list:
     """Build stale objects (tests=True: the test suite's); return the paths built."""
+    if not tests:
+        emit_ffi(quiet)
     arch = _arch()
     vmlinux = ROOT / "vmlinux" / arch / "vmlinux.h"
     if not vmlinux.exists():

@@ -1,0 +1,64 @@
+"""The wheel carries the compiled objects: installed into a fresh venv, a
+tool runs with no clang anywhere on PATH (clang is a build-time tool only)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.usefixtures("root")
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(tmp / "dist"), str(ROOT)], check=True)
+    wheels = list((tmp / "dist").glob("corebpf-*.whl"))
+    assert len(wheels) == 1 and wheels[0].name.endswith("-py3-none-any.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True)
+    subprocess.run([str(tmp / "venv/bin/pip"), "install", "-q", str(wheels[0])], check=True)
+    return tmp / "venv"
+
+
+def test_wheel_contents_are_pure_python_plus_objects(venv):
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    objs = sorted(p.name for p in (site / "corebpf" / "bpf").glob("*.bpf.o"))
+    assert {"execsnoop.bpf.o", "opensnoop.bpf.o", "biolatency.bpf.o"} <= set(objs)
+    assert not list((site / "corebpf").rglob("*.so"))
+
+
+def test_installed_tool_runs_without_clang(venv):
+    bindir = venv / "bin"
+    env = {"PATH": str(bindir), "PYTHONUNBUFFERED": "1"}
+    assert shutil.which("clang", path=env["PATH"]) is None
+    assert not any(shutil.which(f"clang-{v}", path=env["PATH"]) for v in range(10, 30))
+    m = "corebpf-wheel-" + uuid.uuid4().hex[:8]
+    p = subprocess.Popen([str(bindir / "execsnoop")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, cwd="/")
+    header = p.stdout.readline().decode()
+    assert header.split()[:2] == ["COMM", "PID"], p.stderr.read().decode()
+    subprocess.run(["/bin/echo", m], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err.decode()
+    assert f"/bin/echo {m}" in out.decode()
+
+
+def test_python_m_entry_point(venv):
+    r = subprocess.run([str(venv / "bin/python"), "-m", "corebpf", "--list"],
+                       capture_output=True, text=True, env={"PATH": str(venv / "bin")}, cwd="/")
+    assert r.returncode == 0 and {"execsnoop", "opensnoop", "biolatency"} <= set(r.stdout.split())
+    r = subprocess.run([str(venv / "bin/python"), "-m", "corebpf.tools.opensnoop", "-h"],
+                       capture_output=True, text=True, cwd="/")
+    assert r.returncode == 0 and "--full-path" in r.stdout

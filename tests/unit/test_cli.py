@@ -1,0 +1,86 @@
+"""Argument parsing and bad input (no privilege needed: errors come first)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from corebpf.tools import biolatency, execsnoop, opensnoop
+
+
+def test_execsnoop_flags():
+    a = execsnoop.parse(["-T", "-t", "-x", "-q", "-U", "-C", "-M", "--max-args", "5",
+                         "-n", "ab", "-l", "cd", "-u", "0"])
+    assert a.time and a.timestamp and a.fails and a.quote and a.print_uid
+    assert a.print_cpu and a.print_pcomm and a.max_args == 5 and a.uid == 0
+    assert a.name.search("xabx") and a.line.search("cd")
+    assert execsnoop.header(a).split() == ["TIME", "TIME(s)", "UID", "COMM", "PID", "PCOMM",
+                                           "PPID", "CPU", "RET", "ARGS"]
+
+
+def test_opensnoop_flags():
+    a = opensnoop.parse(["-T", "-U", "-x", "-e", "-F", "-f", "O_WRONLY", "-d", "3", "-b", "64"])
+    assert a.timestamp and a.print_uid and a.failed and a.extended_fields and a.full_path
+    assert a.duration == 3 and a.buffer_pages == 64
+    assert opensnoop.flag_mask(["O_WRONLY", "O_CREAT"]) == 0o101
+
+
+def test_biolatency_positionals_and_flags():
+    a = biolatency.parse(["-mTQe", "2", "5"])
+    assert a.milliseconds and a.timestamp and a.queued and a.extension
+    assert (a.interval, a.count) == (2, 5)
+    assert biolatency.flags_text(1 | (1 << 11)) == "Sync-Write"
+    assert biolatency.flags_text(0x42) == "Unknown"
+    assert biolatency.flags_text(1 | (1 << 11) | (1 << 17)) == "ForcedUnitAccess-Sync-Write"
+
+
+@pytest.mark.parametrize("tool,args,msg", [
+    ("execsnoop", ["--max-args", "0"], "must be positive"),
+    ("execsnoop", ["--max-args", "x"], "invalid integer"),
+    ("execsnoop", ["-u", "no_such_user_zz"], "no such user"),
+    ("execsnoop", ["-n", "("], "bad regex"),
+    ("execsnoop", ["-P", "abc"], "invalid PID"),
+    ("opensnoop", ["-t", "0"], "no such thread"),
+    ("opensnoop", ["-d", "-3"], "must be positive"),
+    ("biolatency", ["1", "2", "3"], "unrecognized arguments"),
+    ("nosuchtool", [], "no tool named"),
+])
+def test_bad_input_is_one_line(tool, args, msg):
+    r = subprocess.run([sys.executable, "-m", "corebpf", tool, *args],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_help_has_examples():
+    r = subprocess.run([sys.executable, "-m", "corebpf", "execsnoop", "-h"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "examples:" in r.stdout and "--max-args" in r.stdout
+
+
+def test_not_root_is_one_line():
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        sys.executable, "-m", "corebpf", "execsnoop"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "must run as root" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_libbpf_is_one_line(tmp_path):
+    import os
+    env = dict(os.environ, COREBPF_LIBBPF=str(tmp_path / "libbpf.so.404"))
+    r = subprocess.run([sys.executable, "-m", "corebpf", "execsnoop"], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 1 and "cannot load COREBPF_LIBBPF=" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_missing_btf_is_one_line(tmp_path):
+    import os
+    env = dict(os.environ, COREBPF_BTF=str(tmp_path / "vmlinux"))
+    r = subprocess.run([sys.executable, "-m", "corebpf", "opensnoop"], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 1 and "BTF" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
