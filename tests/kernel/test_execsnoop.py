@@ -67,7 +67,9 @@ def test_columns_quote_and_filters():
     subprocess.run(["/bin/true", m])          # filtered out by -n
     line = t.wait_for(lambda l: m in l)
     t.stop()
-    assert re.match(r"\d\d:\d\d:\d\d \d+\.\d{3}\s+0\s+echo\s+\d+\s+python", line), line
+    with open("/proc/self/comm") as f:
+        me = f.read().strip()             # PCOMM: the parent is this test process
+    assert re.match(r"\d\d:\d\d:\d\d \d+\.\d{3}\s+0\s+echo\s+\d+\s+" + re.escape(me), line), line
     assert line.endswith(f'"/bin/echo" "{m}" "say \\"hi\\""')
     assert not any("/bin/true" in l for l in t.lines)
 
