@@ -22,4 +22,13 @@ class BuildWithBPF(build_py):
         super().run()
 
 
-setup(cmdclass={"build_py": BuildWithBPF})
+def console_scripts():
+    """One script per tool module: tools/NAME.py -> NAME = corebpf.tools.NAME:main."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
+    names = sorted(f[:-3] for f in os.listdir(here)
+                   if f.endswith(".py") and not f.startswith("_"))
+    return [f"{n} = corebpf.tools.{n}:main" for n in names]
+
+
+setup(cmdclass={"build_py": BuildWithBPF},
+      entry_points={"console_scripts": console_scripts()})

@@ -21,8 +21,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import threading
-from pathlib import Path
 
 from . import _log, features
 from ._libbpf import LibbpfUnavailable, ffi, lib
@@ -31,7 +29,8 @@ from .errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
                      MissingFeature, check_int, check_ptr)
 from .maps import Map
 
-OBJ_DIR = Path(__file__).resolve().parent / "bpf"
+# (no pathlib: importing it costs ~14 ms of start-up)
+OBJ_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bpf")
 
 # Probe kinds, in the order a variant is preferred.
 KIND_RANK = {"tp_btf": 0, "raw_tp": 1, "tracepoint": 2, "fentry": 3, "kprobe": 4}
@@ -56,11 +55,11 @@ def section_kind(section: str) -> str:
     return "other"
 
 
-def object_path(name: str) -> Path:
+def object_path(name: str) -> str:
     """Path of packaged object `name` (or `name` itself if it is a path)."""
     if os.sep in name or name.endswith(".o"):
-        return Path(name)
-    return OBJ_DIR / f"{name}.bpf.o"
+        return name
+    return os.path.join(OBJ_DIR, f"{name}.bpf.o")
 
 
 def _libbpf():
@@ -269,8 +268,8 @@ class Object:
 
     def __init__(self, path, name: str = None, probe: str = None, btf_path: str = None,
                  only=None):
-        self.path = Path(path)
-        self.name = name or self.path.name.split(".")[0]
+        self.path = str(path)
+        self.name = name or os.path.basename(self.path).split(".")[0]
         self.links = []
         self._consumers = []
         self.probe = probe if probe is not None else features.forced_probe()
@@ -294,10 +293,10 @@ class Object:
     @classmethod
     def open(cls, name: str, **kw) -> "Object":
         """Open packaged object `name` (a tool name) or an object file path."""
-        p = object_path(name)
-        if not p.exists():
+        p = object_path(str(name))
+        if not os.path.exists(p):
             raise ConfigError(f"BPF object {p} not found (package not built? run build.py)")
-        return cls(p, name=kw.pop("name", None) or name.split("/")[-1].split(".")[0], **kw)
+        return cls(p, name=kw.pop("name", None) or os.path.basename(str(name)).split(".")[0], **kw)
 
     # -- open / reopen ------------------------------------------------------------
     def _open(self):
@@ -315,7 +314,7 @@ class Object:
             self._keep.append(ffi.new("char[]", self.btf_path.encode()))
             opts.btf_custom_path = self._keep[-1]
         _log.clear()
-        ptr = L.bpf_object__open_file(str(self.path).encode(), opts)
+        ptr = L.bpf_object__open_file(self.path.encode(), opts)
         _log.reraise()
         self._obj = check_ptr(ptr, "bpf_object__open_file", str(self.path))
         progs = {}
@@ -589,6 +588,7 @@ class Object:
         for ln in fast:
             ln.destroy()
         if len(slow) > 1:
+            import threading
             threads = [threading.Thread(target=ln.destroy, daemon=True) for ln in slow]
             for t in threads:
                 t.start()

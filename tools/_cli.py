@@ -23,12 +23,14 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse with bcc's layout (examples as epilog) and one-line errors."""
 
-    def __init__(self, prog: str, doc: str, **kw):
+    def __init__(self, prog: str, doc: str, short_verbose: bool = True, **kw):
+        """short_verbose=False for tools where bcc gives -v another meaning."""
         desc, _, examples = (doc or "").strip().partition("\n\n")
         super().__init__(prog=prog, description=desc.strip(),
                          epilog=examples.strip("\n") or None,
                          formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
-        self.add_argument("--verbose", action="store_true",
+        self.add_argument(*(("-v", "--verbose") if short_verbose else ("--verbose",)),
+                          dest="verbose", action="store_true",
                           help="show libbpf's log (also: COREBPF_DEBUG=1)")
         self.add_argument("--probe", metavar="KIND",
                           choices=("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe"),
