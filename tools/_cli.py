@@ -216,9 +216,11 @@ class Output:
 
     def flush(self):
         if self.lines:
-            self.lines.append("")
-            self.stream.write("\n".join(self.lines))
-            self.lines = []
+            # take the batch before writing: a Ctrl-C arriving mid-write must
+            # not leave it queued to be written again by the final flush
+            batch, self.lines = self.lines, []
+            batch.append("")
+            self.stream.write("\n".join(batch))
         self.stream.flush()
 
 
