@@ -274,7 +274,7 @@ def run(argv=None):
         try:
             for pr in probes:
                 progs.append((f"probe_{pr.idx}", pr.build(
-                    g, events.fd, lost.fd, stacks.fd if stacks else None, a, kkind)))
+                    g, events.fd, lost.fd, stacks.fd if stacks is not None else None, a, kkind)))
         except SpecError as e:
             raise _cli.UsageError(str(e)) from None
         if a.verbose or a.ebpf:
