@@ -252,7 +252,7 @@ def tokenize(text: str, start: int = 0, end: int = None) -> list:
             toks.append(Tok("var", "$" + m.group(0), i, m.end()))
             i = m.end()
             continue
-        if c.isdigit():
+        if c in "0123456789":
             m = _NUM.match(text, i, end)
             s = m.group(0)
             j = m.end()
