@@ -28,7 +28,7 @@ import struct
 from . import _log, features
 from ._libbpf import LibbpfUnavailable, ffi, lib, libc
 from .btf import OpaqueCodec, ScalarCodec
-from .errors import AttachError, BPFError, LibbpfError, LoadError, MapError, MissingFeature
+from .errors import AttachError, ConfigError, LibbpfError, LoadError, MapError, MissingFeature
 from .maps import Map
 
 # enum bpf_prog_type
@@ -191,7 +191,9 @@ class GenObject:
     def create_map(self, name: str, mtype: int, key_size: int, value_size: int,
                    max_entries: int, flags: int = 0, key_codec=None,
                    value_codec=None) -> GenMap:
-        """Create a map; raise MapError."""
+        """Create a map; raise MapError (ConfigError for a name already used)."""
+        if name in self.maps:
+            raise ConfigError(f"{self.name}: a map named {name!r} exists already")
         L = lib()
         opts = ffi.new("struct bpf_map_create_opts *")
         opts.sz = ffi.sizeof("struct bpf_map_create_opts")
@@ -226,6 +228,8 @@ class GenObject:
         (kprobe, tracepoint, raw_tp, tracing, perf_event); raise LoadError
         with the verifier log."""
         from .bpfasm import encode
+        if name in self.programs:
+            raise ConfigError(f"{self.name}: a program named {name!r} exists already")
         L = lib()
         insns = asm.assemble() if hasattr(asm, "assemble") else list(asm)
         code = encode(insns)

@@ -231,3 +231,40 @@ def test_ebpf_prints_instructions():
     assert rc == 0, err
     assert "; probe_0: tracepoint syscalls:sys_enter_openat" in out
     assert "call bpf_probe_read_user_str#114" in out and "call bpf_ringbuf_reserve#131" in out
+
+
+def test_kernel_function_programs_pass_the_verifier(no_leaks):
+    """The kprobe forms cannot fire here, but what they generate must load."""
+    from corebpf.genprog import ARRAY, HASH, RINGBUF, GenObject
+    from corebpf.tools import _multi, argdist, funccount, funclatency, stackcount, trace
+    with GenObject("verify") as g:
+        counts = g.create_map("counts", ARRAY, 4, 8, 2)
+        progs = funccount.build([("vfs_read", "p", "vfs_read"), ("vfs_write", "p", "vfs_write")],
+                                counts.fd, pid=ME, kernel_kind="kprobe")
+        a = funclatency.parse(["-F", "-u", "vfs_read"])
+        start = g.create_map("start", HASH, 4, 8, 128)
+        hist = g.create_map("hist", ARRAY, 4, 8, 2 * funclatency.SLOTS)
+        stats = g.create_map("stats", ARRAY, 4, 8, 4)
+        progs += funclatency.build(["vfs_read", "vfs_write"], start.fd, hist.fd, stats.fd, a,
+                                   "kprobe", True)
+        sa = stackcount.parse(["-P", "vfs_read"])
+        sc = g.create_map("scounts", HASH, stackcount.KEY.size, 8, 128)
+        from corebpf.genprog import STACK_TRACE
+        st = g.create_map("stacks", STACK_TRACE, 4, 8 * _multi.STACK_DEPTH, 128)
+        progs += stackcount.build([("vfs_read", "p", "vfs_read")], sc.fd, st.fd, sa, "kprobe")
+        ta = trace.parse(["-K", 'p::vfs_open "%s %d", arg1->dentry->d_name.name, '
+                               'arg2->f_flags', 'r::vfs_read (retval > 0) "%ld", retval'])
+        ev = g.create_map("events", RINGBUF, 0, 0, 1 << 16)
+        lost = g.create_map("lost", ARRAY, 4, 8, 1)
+        for pr in (trace.Probe(i, t, ta) for i, t in enumerate(ta.probes)):
+            progs.append((f"trace_{pr.idx}", pr.build(g, ev.fd, lost.fd, st.fd, ta, "kprobe")))
+        aa = argdist.parse(["-C", "r::vfs_read():u32:$PID:$latency > 1000",
+                            "-H", "p::vfs_read(struct file *f, char *buf, size_t n):size_t:n"])
+        for i, spec in enumerate(["r::vfs_read():u32:$PID:$latency > 1000"]):
+            progs += argdist.Probe(i, spec, False, aa).build(g, aa, "kprobe")
+        progs += argdist.Probe(1, "p::vfs_read(struct file *f, char *buf, size_t n):size_t:n",
+                               True, aa).build(g, aa, "kprobe")
+        for i, (name, cg) in enumerate(progs):
+            p = _multi.load_and_attach(g, f"{i}_{name}", cg, attach=False)
+            assert p.fd >= 0 and p.kind == "kprobe"
+        assert len(g.programs) == len(progs) >= 12
