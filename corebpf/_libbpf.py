@@ -130,6 +130,38 @@ void btf__free(struct btf *btf);
 const void *btf__raw_data(const struct btf *btf, __u32 *size);
 __u32 btf__type_cnt(const struct btf *btf);
 int btf__find_by_name_kind(const struct btf *btf, const char *type_name, __u32 kind);
+
+/* low-level API: programs and maps built at run time (corebpf.genprog) */
+struct bpf_prog_load_opts {
+    size_t sz; int attempts; int expected_attach_type; __u32 prog_btf_fd; __u32 prog_flags;
+    __u32 prog_ifindex; __u32 kern_version; __u32 attach_btf_id; __u32 attach_prog_fd;
+    __u32 attach_btf_obj_fd; const int *fd_array; const void *func_info; __u32 func_info_cnt;
+    __u32 func_info_rec_size; const void *line_info; __u32 line_info_cnt;
+    __u32 line_info_rec_size; __u32 log_level; __u32 log_size; char *log_buf;
+};
+int bpf_prog_load(int prog_type, const char *prog_name, const char *license, const void *insns, size_t insn_cnt, const struct bpf_prog_load_opts *opts);
+struct bpf_map_create_opts {
+    size_t sz; __u32 btf_fd; __u32 btf_key_type_id; __u32 btf_value_type_id;
+    __u32 btf_vmlinux_value_type_id; __u32 inner_map_fd; __u32 map_flags; __u64 map_extra;
+    __u32 numa_node; __u32 map_ifindex;
+};
+int bpf_map_create(int map_type, const char *map_name, __u32 key_size, __u32 value_size, __u32 max_entries, const struct bpf_map_create_opts *opts);
+struct bpf_link_create_opts {
+    size_t sz; __u32 flags; void *iter_info; __u32 iter_info_len; __u32 target_btf_id;
+    union { struct { __u64 bpf_cookie; } perf_event; struct { __u64 cookie; } tracing; };
+};
+int bpf_link_create(int prog_fd, int target_fd, int attach_type, const struct bpf_link_create_opts *opts);
+int bpf_raw_tracepoint_open(const char *name, int prog_fd);
+
+/* kernel BTF, read through libbpf one type at a time (corebpf.kbtf) */
+struct btf_type { __u32 name_off; __u32 info; __u32 size_or_type; };
+struct btf_member { __u32 name_off; __u32 type; __u32 offset; };
+struct btf_param { __u32 name_off; __u32 type; };
+struct btf_array { __u32 type; __u32 index_type; __u32 nelems; };
+const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id);
+const char *btf__name_by_offset(const struct btf *btf, __u32 offset);
+__s64 btf__resolve_size(const struct btf *btf, __u32 type_id);
+int btf__resolve_type(const struct btf *btf, __u32 type_id);
 """
 
 # Symbols a libbpf 1.x may lack; probed once (libbpf 1.1.2 lacks some).

@@ -1,0 +1,167 @@
+"""Count the distinct kernel stacks that lead to an event (tracepoints, kernel
+functions), counted in the kernel by programs generated at start.
+
+examples:
+    stackcount t:sched:sched_switch      # kernel stacks at each context switch
+    stackcount -P t:sched:sched_wakeup   # separately for each process
+    stackcount -f t:block:block_rq_issue # folded output (flame graph input)
+    stackcount -s -D 5 't:syscalls:sys_enter_*sync*'  # offsets, for 5 seconds
+    stackcount -Ti 5 t:sched:sched_process_exec       # every 5 s, with time
+    stackcount submit_bio                # kernel functions (needs kprobes or fentry)
+"""
+from __future__ import annotations
+
+import errno
+import struct
+import time
+
+from corebpf.bpfasm import FP, R0, R1, R2, R3, R6, reg
+from corebpf.codegen import CodeGen
+from corebpf.genprog import HASH, STACK_TRACE, GenObject
+
+from . import _cli, _multi
+from .funccount import resolve
+
+PROG = "stackcount"
+KEY = struct.Struct("<IiiI16s")          # tgid, kernel stack, user stack, pad, comm
+NO_PID = 0xFFFFFFFF
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__, short_verbose=False)
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    p.add_argument("-c", "--cpu", type=_cli.nonneg_int, help="trace this CPU only")
+    p.add_argument("-i", "--interval", type=_cli.positive_int, help="summary interval, seconds")
+    p.add_argument("-D", "--duration", type=_cli.positive_int,
+                   help="total duration of trace, seconds")
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-r", "--regexp", action="store_true",
+                   help='use regular expressions (default: "*" wildcards only)')
+    p.add_argument("-s", "--offset", action="store_true", help="show address offsets")
+    p.add_argument("-P", "--perpid", action="store_true",
+                   help="display stacks separately for each process")
+    p.add_argument("-K", "--kernel-stacks-only", action="store_true",
+                   help="kernel stacks only")
+    p.add_argument("-U", "--user-stacks-only", action="store_true",
+                   help="user stacks only (not supported yet)")
+    p.add_argument("-v", dest="show_addr", action="store_true", help="show raw addresses")
+    p.add_argument("-d", "--delimited", action="store_true",
+                   help="insert a delimiter between kernel and user stacks")
+    p.add_argument("-f", "--folded", action="store_true", help="output folded format")
+    p.add_argument("--debug", action="store_true",
+                   help="print the generated BPF programs before starting")
+    p.add_argument("pattern", help="search expression for events")
+    a = p.parse_args(argv)
+    if a.kernel_stacks_only and a.user_stacks_only:
+        p.error("-K and -U are mutually exclusive. If you want both stacks, "
+                "that is the default.")
+    return a
+
+
+def build(probes, counts_fd, stacks_fd, a, kernel_kind=None):
+    out = []
+    per_pid = a.perpid or a.pid is not None
+    for i, (disp, kind, target) in enumerate(probes):
+        cg = CodeGen(_multi.context_for(kind, target, kernel_kind=kernel_kind))
+        A = cg.a
+        cg.prologue()
+        cg.pid_filter(tgid=a.pid, cpu=a.cpu)
+        key = cg.alloc(KEY.size)
+        cg.zero(FP, key, KEY.size)
+        if per_pid:
+            A.call("get_current_pid_tgid")
+            A.alu(">>", R0, 32)
+            A.stx(4, FP, key, R0)
+            A.mov(R1, reg(FP))
+            A.alu("+", R1, key + 16)
+            A.mov(R2, 16)
+            A.call("get_current_comm")
+        else:
+            A.st(4, FP, key, -1)
+        A.mov(R1, reg(R6))
+        A.ld_map_fd(R2, stacks_fd, "stack_traces")
+        A.mov(R3, 0)
+        A.call("get_stackid")
+        A.stx(4, FP, key + 4, R0)
+        A.st(4, FP, key + 8, -errno.EFAULT)      # user stacks: part 2
+        cg.map_add(counts_fd, "counts", key, hash_map=True)
+        cg.epilogue()
+        out.append((f"stack_{i}", cg))
+    return out
+
+
+def render(items, stacks, a) -> str:
+    out = []
+    if not a.folded:
+        out.append("\n")
+    if a.timestamp:
+        out.append("%-8s\n" % time.strftime("%H:%M:%S"))
+    for raw, count in sorted(items, key=lambda kv: kv[1]):
+        tgid, kid, uid, _, comm = KEY.unpack(raw)
+        comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
+        if kid < 0 and kid != -errno.EFAULT:
+            kframes = [(None, "[Missed Kernel Stack]")]
+        else:
+            kframes = [(x, _multi.ksym(x, offset=a.offset))
+                       for x in _multi.stack_frames(stacks, kid)]
+        if a.folded:
+            parts = [comm if tgid != NO_PID else ""]
+            parts += [name.replace(";", "_") for _, name in reversed(kframes)]
+            out.append("%s %d\n" % (";".join(parts), count))
+            continue
+        for addr, name in kframes:
+            line = "  "
+            if a.show_addr and addr is not None:
+                line += "%-16x " % addr
+            out.append(line + name + "\n")
+        if a.pid is None and tgid != NO_PID:
+            out.append("    %s [%d]\n" % (comm, tgid))
+        out.append("    %d\n\n" % count)
+    return "".join(out)
+
+
+def run(argv=None):
+    a = parse(argv)
+    if a.user_stacks_only:
+        raise _multi.not_yet("user stacks (-U)")
+    _cli.setup(a)
+    probes = resolve(a.pattern, a.regexp)
+    kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in probes) else None
+    interval = a.interval or a.duration or _cli.FOREVER
+    with GenObject(PROG) as g:
+        counts = g.create_map("counts", HASH, KEY.size, 8, 40960)
+        stacks = g.create_map("stack_traces", STACK_TRACE, 4, 8 * _multi.STACK_DEPTH, 16384)
+        progs = build(probes, counts.fd, stacks.fd, a, kkind)
+        if a.ebpf or a.debug:
+            _multi.print_programs(progs)
+            if a.ebpf:
+                return 0
+        for name, cg in progs:
+            _multi.load_and_attach(g, name, cg)
+        if not a.folded:
+            print('Tracing %d functions for "%s"... Hit Ctrl-C to end.'
+                  % (len(probes), a.pattern), flush=True)
+        seconds = 0
+        exiting = False
+        while True:
+            try:
+                time.sleep(interval)
+                seconds += interval
+            except KeyboardInterrupt:
+                exiting = True
+            if a.duration and seconds >= a.duration:
+                exiting = True
+            items = counts.pop_items()
+            print(render(items, stacks, a), end="", flush=True)
+            if exiting:
+                if not a.folded:
+                    print("Detaching...", flush=True)
+                return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
