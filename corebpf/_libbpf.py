@@ -130,6 +130,23 @@ void btf__free(struct btf *btf);
 const void *btf__raw_data(const struct btf *btf, __u32 *size);
 __u32 btf__type_cnt(const struct btf *btf);
 int btf__find_by_name_kind(const struct btf *btf, const char *type_name, __u32 kind);
+
+/* perf_event_open(2) has no libc wrapper (corebpf/perf.py calls it through
+ * syscall()).  Declared up to config1: the first published layout
+ * (PERF_ATTR_SIZE_VER0, 64 bytes), which every kernel accepts as `size`.
+ * `flags` is the u64 of single-bit fields (disabled = bit 0, ... freq = bit 10). */
+struct perf_event_attr {
+    __u32 type;
+    __u32 size;
+    __u64 config;
+    __u64 sample_period_or_freq;
+    __u64 sample_type;
+    __u64 read_format;
+    __u64 flags;
+    __u32 wakeup_events;
+    __u32 bp_type;
+    __u64 config1;
+};
 """
 
 # Symbols a libbpf 1.x may lack; probed once (libbpf 1.1.2 lacks some).

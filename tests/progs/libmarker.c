@@ -1,0 +1,18 @@
+/* A shared library with a uniquely named function (user symbolization tests). */
+volatile unsigned long corebpf_lib_sink;
+
+__attribute__((noinline)) unsigned long corebpf_lib_marker(unsigned long n)
+{
+	unsigned long i, s = 0;
+
+	for (i = 0; i < n; i++)
+		s += i ^ corebpf_lib_sink;
+	corebpf_lib_sink = s;
+	return s;
+}
+
+/* A second function so the marker has a neighbour in the symbol table. */
+unsigned long corebpf_lib_other(void)
+{
+	return corebpf_lib_marker(3) + 1;
+}
