@@ -161,6 +161,7 @@ int mount(const char *source, const char *target, const char *fstype, unsigned l
 long syscall(long number, ...);
 int close(int fd);
 int ioctl(int fd, unsigned long request, ...);
+char *__cxa_demangle(const char *mangled_name, char *output_buffer, size_t *length, int *status);
 """
 
 
@@ -233,3 +234,27 @@ def lib():
         _lib, VERSION = _open()
         HAS = {n: _has(_lib, n) for n in OPTIONAL}
     return _lib
+
+
+_cxx = None
+
+
+def cxa_demangle(name: str):
+    """C++ symbol `name` demangled by libstdc++ (None if it is not a mangled
+    name or libstdc++ is absent)."""
+    global _cxx
+    if _cxx is None:
+        try:
+            _cxx = ffi.dlopen("libstdc++.so.6")
+        except OSError:
+            _cxx = False
+    if not _cxx:
+        return None
+    status = ffi.new("int *")
+    p = _cxx.__cxa_demangle(name.encode(), ffi.NULL, ffi.NULL, status)
+    if p == ffi.NULL:
+        return None
+    try:
+        return ffi.string(p).decode("utf-8", "replace") if status[0] == 0 else None
+    finally:
+        libc.free(p)

@@ -161,8 +161,8 @@ class ElfSymbols:
         self.segments = []          # (p_offset, p_filesz, p_vaddr)
         for seg in elf.iter_segments():
             h = seg.header
-            if h.p_type == "PT_LOAD":
-                self.segments.append((h.p_offset, max(h.p_filesz, 1), h.p_vaddr))
+            if h.p_type == "PT_LOAD" and h.p_filesz:
+                self.segments.append((h.p_offset, h.p_filesz, h.p_vaddr))
             elif h.p_type == "PT_NOTE" and self.build_id is None:
                 self.build_id = _note_build_id(seg)
         self.segments.sort()
@@ -219,8 +219,10 @@ class ElfSymbols:
             crc = struct.unpack_from("<I" if elf.little_endian else ">I", data, crc_at)[0] \
                 if len(data) >= crc_at + 4 else None
             if link and "/" not in link:
-                for d in (directory, f"{directory}/.debug", f"{debug_root}{directory}"):
-                    cands.append((f"{d}/{link}", crc))
+                dirs = [directory, f"{directory}/.debug"]
+                if debug_root:
+                    dirs.append(debug_root + directory)
+                cands.extend((f"{d}/{link}", crc) for d in dirs)
         for path, crc in cands:
             for full in ([root + path, path] if root else [path]):
                 try:
@@ -410,7 +412,7 @@ class PerfMap:
         try:
             st = os.stat(self.path)
         except OSError:
-            return False
+            return self._stamp is not None      # gone with its process: keep what was read
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         if stamp != self._stamp:
             rows = []
@@ -463,10 +465,11 @@ class ProcessSymbols:
     keeps working after the process exits.  `refresh()` re-reads it.
     """
 
-    def __init__(self, pid: int, debug_root: str = DEBUG_ROOT, perf_map_dir: str = "/tmp"):
+    def __init__(self, pid: int, debug_root: str = DEBUG_ROOT, demangle: bool = True):
         self.pid = pid
         self.debug_root = debug_root
-        self.perf_map = PerfMap(f"{perf_map_dir}/perf-{pid}.map")
+        self.demangle = demangle
+        self._perf_maps = None
         self._maps = None
         self._starts = []
         self._memo = {}
@@ -573,17 +576,51 @@ class ProcessSymbols:
                 if found:
                     res = (found[0], found[1], module)
         if res is None:
-            found = self.perf_map.lookup(addr)
-            if found:
-                res = (found[0], found[1], self.perf_map.path)
+            for pm in self.perf_maps():
+                found = pm.lookup(addr)
+                if found:
+                    res = (found[0], found[1], pm.path)
+                    break
             else:
                 res = (None, 0, module)
+        if self.demangle and res[0] and res[0].startswith("_Z"):
+            res = (_demangled(res[0]), res[1], res[2])
         self._memo[addr] = res
         return res
+
+    def perf_maps(self) -> list:
+        """The JIT symbol files that may exist for this process: the one its
+        own runtime writes inside its mount namespace (named with its pid in
+        its pid namespace), then /tmp/perf-PID.map."""
+        if self._perf_maps is None:
+            nspid = self.pid
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("NSpid:"):
+                            nspid = int(line.split()[-1])
+                            break
+            except (OSError, ValueError):
+                pass
+            paths = [f"/proc/{self.pid}/root/tmp/perf-{nspid}.map", f"/tmp/perf-{self.pid}.map"]
+            self._perf_maps = [PerfMap(p) for p in paths]
+        return self._perf_maps
 
     def sym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:
         name, off, mod = self.resolve(addr)
         return format_symbol(name, off, mod, show_offset, show_module)
+
+
+_DEMANGLED = {}
+
+
+def _demangled(name: str) -> str:
+    """A C++ name demangled (as bcc prints them), or unchanged."""
+    d = _DEMANGLED.get(name)
+    if d is None:
+        from ._libbpf import cxa_demangle
+        d = _DEMANGLED[name] = cxa_demangle(name) or name
+    return d
 
 
 def _own_vdso():

@@ -16,3 +16,10 @@ unsigned long corebpf_lib_other(void)
 {
 	return corebpf_lib_marker(3) + 1;
 }
+
+/* Named like the C++ function corebpf::marker(int): shows demangling. */
+int cxx_named(int x) __asm__("_ZN7corebpf6markerEi");
+__attribute__((noinline)) int cxx_named(int x)
+{
+	return x * 3 + (int)corebpf_lib_sink;
+}

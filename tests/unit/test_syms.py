@@ -141,6 +141,10 @@ def test_shared_library_symbols(marker_lib):
     assert p.sym(addr + 0x3, True, True) == "corebpf_lib_marker+0x3 [libcorebpfmarker.so]"
     other = ctypes.cast(lib.corebpf_lib_other, ctypes.c_void_p).value
     assert p.resolve(other)[0] == "corebpf_lib_other"
+    # C++ names are demangled, as bcc prints them
+    cxx = ctypes.cast(getattr(lib, "_ZN7corebpf6markerEi"), ctypes.c_void_p).value
+    assert p.sym(cxx, True) == "corebpf::marker(int)+0x0"
+    assert syms.ProcessSymbols(os.getpid(), demangle=False).sym(cxx) == "_ZN7corebpf6markerEi"
 
 
 def test_libc_function():
