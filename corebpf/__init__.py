@@ -10,9 +10,11 @@ from .object import Link, Object, Program
 from .maps import Map
 from .events import PerfBuffer, RingBuffer
 from . import features
+from .syms import KernelSymbols, ProcessSymbols, SymbolCache
 
 __version__ = "0.1.0"
 
 __all__ = ["Object", "Program", "Link", "Map", "RingBuffer", "PerfBuffer", "features",
            "BPFError", "LoadError", "AttachError", "MapError", "MissingFeature",
-           "ConfigError", "LibbpfError", "__version__"]
+           "ConfigError", "LibbpfError", "KernelSymbols", "ProcessSymbols", "SymbolCache",
+           "__version__"]

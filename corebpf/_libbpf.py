@@ -162,6 +162,22 @@ const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id);
 const char *btf__name_by_offset(const struct btf *btf, __u32 offset);
 __s64 btf__resolve_size(const struct btf *btf, __u32 type_id);
 int btf__resolve_type(const struct btf *btf, __u32 type_id);
+/* perf_event_open(2) has no libc wrapper (corebpf/perf.py calls it through
+ * syscall()).  Declared up to config1: the first published layout
+ * (PERF_ATTR_SIZE_VER0, 64 bytes), which every kernel accepts as `size`.
+ * `flags` is the u64 of single-bit fields (disabled = bit 0, ... freq = bit 10). */
+struct perf_event_attr {
+    __u32 type;
+    __u32 size;
+    __u64 config;
+    __u64 sample_period_or_freq;
+    __u64 sample_type;
+    __u64 read_format;
+    __u64 flags;
+    __u32 wakeup_events;
+    __u32 bp_type;
+    __u64 config1;
+};
 """
 
 # Symbols a libbpf 1.x may lack; probed once (libbpf 1.1.2 lacks some).
@@ -176,6 +192,7 @@ int mount(const char *source, const char *target, const char *fstype, unsigned l
 long syscall(long number, ...);
 int close(int fd);
 int ioctl(int fd, unsigned long request, ...);
+char *__cxa_demangle(const char *mangled_name, char *output_buffer, size_t *length, int *status);
 """
 
 
@@ -248,3 +265,27 @@ def lib():
         _lib, VERSION = _open()
         HAS = {n: _has(_lib, n) for n in OPTIONAL}
     return _lib
+
+
+_cxx = None
+
+
+def cxa_demangle(name: str):
+    """C++ symbol `name` demangled by libstdc++ (None if it is not a mangled
+    name or libstdc++ is absent)."""
+    global _cxx
+    if _cxx is None:
+        try:
+            _cxx = ffi.dlopen("libstdc++.so.6")
+        except OSError:
+            _cxx = False
+    if not _cxx:
+        return None
+    status = ffi.new("int *")
+    p = _cxx.__cxa_demangle(name.encode(), ffi.NULL, ffi.NULL, status)
+    if p == ffi.NULL:
+        return None
+    try:
+        return ffi.string(p).decode("utf-8", "replace") if status[0] == 0 else None
+    finally:
+        libc.free(p)

@@ -169,6 +169,25 @@ class Map:
 
     __delitem__ = delete
 
+    def stack(self, stack_id: int) -> list:
+        """Addresses of stack `stack_id` in a BPF_MAP_TYPE_STACK_TRACE map,
+        innermost frame first; [] for a negative or absent id (see
+        corebpf.stacks for what negative ids mean)."""
+        if stack_id < 0:
+            return []
+        import struct
+        n = self.value_size // 8
+        v = ffi.new("__u64[]", n)
+        r = lib().bpf_map_lookup_elem(self.fd, ffi.new("__u32 *", stack_id), v)
+        if r == -errno.ENOENT:
+            return []
+        check_int(r, "bpf_map_lookup_elem", self.name, MapError)
+        ips = struct.unpack(f"{n}Q", ffi.buffer(v))
+        try:
+            return list(ips[:ips.index(0)])
+        except ValueError:
+            return list(ips)
+
     def __contains__(self, key):
         v = ffi.new("char[]", self._vbuf_size())
         return lib().bpf_map_lookup_elem(self.fd, self._key_bytes(key), v) == 0

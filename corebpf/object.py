@@ -41,6 +41,7 @@ _SECTION_KIND = (
     ("fentry.s/", "fentry"), ("fexit.s/", "fentry"),
     ("kprobe/", "kprobe"), ("kretprobe/", "kprobe"), ("ksyscall/", "kprobe"),
     ("kretsyscall/", "kprobe"), ("kprobe.multi/", "kprobe"), ("kretprobe.multi/", "kprobe"),
+    ("kprobe", "kprobe"), ("kretprobe", "kprobe"),      # no target: attached by the tool
     ("uprobe", "uprobe"), ("uretprobe", "uprobe"), ("usdt", "usdt"),
     ("perf_event", "perf_event"), ("iter/", "iter"), ("socket", "socket"),
 )

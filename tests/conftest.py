@@ -66,3 +66,34 @@ def no_leaks():
 def root():
     if os.geteuid() != 0:
         pytest.skip("needs root (CAP_BPF, CAP_PERFMON): kernel test")
+
+
+PROGS = ROOT / "tests" / "progs"
+
+
+def _compile(out: Path, src: Path, *flags) -> Path:
+    import shutil
+    import subprocess
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc") or "clang"
+    subprocess.run([cc, "-O1", "-fno-omit-frame-pointer", *flags, "-o", str(out), str(src)],
+                   check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def stackprog(tmp_path_factory) -> dict:
+    """tests/progs/stackprog.c built with frame pointers (cc -O1
+    -fno-omit-frame-pointer): {"pie": path, "nopie": path} (both named stackprog)."""
+    d = tmp_path_factory.mktemp("stackprog")
+    src = PROGS / "stackprog.c"
+    (d / "pie").mkdir()
+    (d / "nopie").mkdir()
+    return {"pie": _compile(d / "pie" / "stackprog", src, "-fPIE", "-pie"),
+            "nopie": _compile(d / "nopie" / "stackprog", src, "-fno-PIE", "-no-pie")}
+
+
+@pytest.fixture(scope="session")
+def marker_lib(tmp_path_factory) -> Path:
+    """tests/progs/libmarker.c as a shared library."""
+    d = tmp_path_factory.mktemp("libmarker")
+    return _compile(d / "libcorebpfmarker.so", PROGS / "libmarker.c", "-shared", "-fPIC")

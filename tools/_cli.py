@@ -259,3 +259,53 @@ def interval_loop(interval: int, count: int, emit):
         remaining -= 1
         if remaining == 0:
             return
+
+
+# -- stack tools ----------------------------------------------------------------------
+
+def _id_list(text: str, kind: str, check) -> list:
+    ids = []
+    for part in text.split(","):
+        ids.append(check(part.strip()))
+    if not ids:
+        raise argparse.ArgumentTypeError(f"no {kind} given")
+    return ids
+
+
+def pid_list(text: str) -> list:
+    """Comma-separated PIDs that exist now (bcc: -p 1,2)."""
+    return _id_list(text, "PID", pid_type)
+
+
+def tid_list(text: str) -> list:
+    """Comma-separated thread IDs that exist now (bcc: -t/-L 1,2)."""
+    return _id_list(text, "TID", tid_type)
+
+
+def duration_arg(parser: Parser):
+    """bcc's optional `duration` positional (seconds; default: until Ctrl-C)."""
+    parser.add_argument("duration", nargs="?", default=FOREVER, type=positive_int,
+                        help="duration of trace, in seconds")
+
+
+def sleep_until_done(duration: int, buf=None) -> bool:
+    """Sleep `duration` seconds or until Ctrl-C/SIGTERM, polling event buffer
+    `buf` meanwhile if given; return True if interrupted.  Further Ctrl-C are
+    ignored afterwards, so the report that follows is printed in full (as
+    bcc's stack tools do)."""
+    deadline = time.monotonic() + duration
+    interrupted = False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if buf is None:
+                time.sleep(left)
+            else:
+                buf.poll(int(min(left, 0.5) * 1000) + 1)
+    except KeyboardInterrupt:
+        interrupted = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return interrupted

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* offcputime: time threads spend blocked, summed per stack in the kernel.
+ *
+ * At a context switch the thread leaving the CPU (prev) is stamped; when it
+ * is switched back in, the time it was away is added to its entry in
+ * `counts`.  Variants, best first: tp_btf, raw_tp and classic sched_switch
+ * tracepoints run in prev's context, so its stacks are taken as it blocks;
+ * the kprobe on finish_task_switch (bcc's hook) runs in the next thread's
+ * context, so there the stacks are taken when the thread comes back (its
+ * stack is still the one it blocked in). */
+#include "corebpf.bpf.h"
+#include "stacks.bpf.h"
+#include "offcputime.h"
+
+#define PF_KTHREAD 0x00200000
+#define STACK_LATER (-0x7fffffff)      /* start entry without stacks (kprobe) */
+
+const volatile bool targ_filter_tgid = false;   /* -p: tgids in `tgids` */
+const volatile bool targ_filter_tid = false;    /* -t: tids in `tids` */
+const volatile bool targ_user_threads_only = false;
+const volatile bool targ_kernel_threads_only = false;
+const volatile bool targ_user_stacks = true;    /* false with -K */
+const volatile bool targ_kernel_stacks = true;  /* false with -U */
+const volatile __u64 targ_min_us = 1;
+const volatile __u64 targ_max_us = (__u64)-1;
+const volatile bool targ_filter_state = false;  /* --state */
+const volatile __u32 targ_state = 0;
+
+struct start_t {
+	__u64 ts;
+	struct key_t key;
+};
+
+STACK_TRACE_MAP(stack_traces, 16384);
+ID_SET_MAP(tgids, 1024);
+ID_SET_MAP(tids, 1024);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct start_t);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 40960);
+	__type(key, struct key_t);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+EVENTS_PERFBUF(warn_events, struct warn_event);
+
+/* task_struct.state became __state in 5.14. */
+struct task_struct___o {
+	volatile long state;
+};
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	struct task_struct___o *o = (void *)t;
+
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ(o, state);
+}
+
+/* Idle threads are all pid 0: key them by CPU. */
+static __always_inline __u32 start_key(__u32 pid)
+{
+	return pid ? pid : 0x80000000u | bpf_get_smp_processor_id();
+}
+
+static __always_inline bool wanted(struct task_struct *t, __u32 pid, __u32 tgid)
+{
+	__u32 flags = BPF_CORE_READ(t, flags);
+	long state;
+
+	if (targ_filter_tgid && !id_in_set(&tgids, tgid))
+		return false;
+	if (targ_filter_tid && !id_in_set(&tids, pid))
+		return false;
+	if (targ_user_threads_only && (flags & PF_KTHREAD))
+		return false;
+	if (targ_kernel_threads_only && !(flags & PF_KTHREAD))
+		return false;
+	if (targ_filter_state) {
+		state = task_state(t);
+		if (targ_state == 0 ? state != 0 : !(state & targ_state))
+			return false;
+	}
+	return true;
+}
+
+/* Stack ids of the current thread. */
+static __always_inline void current_stacks(void *ctx, struct key_t *key)
+{
+	key->user_stack_id = targ_user_stacks ?
+		bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -1;
+	key->kernel_stack_id = targ_kernel_stacks ?
+		bpf_get_stackid(ctx, &stack_traces, 0) : -1;
+}
+
+/* prev is leaving the CPU: stamp it (with its stacks if it is current). */
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool is_current)
+{
+	__u32 pid = BPF_CORE_READ(prev, pid), tgid = BPF_CORE_READ(prev, tgid), k;
+	struct start_t s;
+
+	if (!wanted(prev, pid, tgid))
+		return;
+	__builtin_memset(&s, 0, sizeof(s));
+	s.key.pid = pid;
+	s.key.tgid = tgid;
+	if (is_current) {
+		current_stacks(ctx, &s.key);
+		bpf_get_current_comm(&s.key.name, sizeof(s.key.name));
+	} else {
+		s.key.user_stack_id = STACK_LATER;
+	}
+	s.ts = bpf_ktime_get_ns();
+	k = start_key(pid);
+	bpf_map_update_elem(&start, &k, &s, BPF_ANY);
+}
+
+/* Thread `pid` comes back (is_current: it is the current thread). */
+static __always_inline void switch_in(void *ctx, __u32 pid, bool is_current)
+{
+	__u32 k = start_key(pid);
+	struct start_t *s = bpf_map_lookup_elem(&start, &k);
+	struct key_t key;
+	__u64 now, delta, *val, zero = 0;
+
+	if (!s)
+		return;
+	now = bpf_ktime_get_ns();
+	key = s->key;
+	if (s->ts > now) {
+		struct warn_event w = { .pid = key.pid, .tgid = key.tgid,
+					.t_start = s->ts, .t_end = now };
+
+		bpf_map_delete_elem(&start, &k);
+		bpf_perf_event_output(ctx, &warn_events, BPF_F_CURRENT_CPU, &w, sizeof(w));
+		return;
+	}
+	delta = (now - s->ts) / 1000;
+	bpf_map_delete_elem(&start, &k);
+	if (delta < targ_min_us || delta > targ_max_us)
+		return;
+	if (key.user_stack_id == STACK_LATER && is_current) {
+		current_stacks(ctx, &key);
+		bpf_get_current_comm(&key.name, sizeof(key.name));
+	}
+	val = map_lookup_or_init(&counts, &key, &zero);
+	if (val)
+		__sync_fetch_and_add(val, delta);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch__btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	switch_out(ctx, prev, true);
+	switch_in(ctx, next->pid, false);
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(sched_switch__raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	switch_out(ctx, prev, true);
+	switch_in(ctx, BPF_CORE_READ(next, pid), false);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_switch")
+int sched_switch__tp(struct trace_event_raw_sched_switch *ctx)
+{
+	/* the tracepoint runs in prev's context: prev is the current task */
+	switch_out(ctx, (struct task_struct *)bpf_get_current_task(), true);
+	switch_in(ctx, ctx->next_pid, false);
+	return 0;
+}
+
+/* bcc's hook: finish_task_switch(prev) runs once the next thread is current.
+ * Attached by Python to the kernel's name for it (finish_task_switch or a
+ * compiler clone such as finish_task_switch.isra.0). */
+SEC("kprobe")
+int BPF_KPROBE(finish_task_switch__kprobe, struct task_struct *prev)
+{
+	switch_out(ctx, prev, false);
+	switch_in(ctx, current_tid(), true);
+	return 0;
+}

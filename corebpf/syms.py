@@ -1,0 +1,664 @@
+"""Symbols for stack addresses, printed the way bcc prints them.
+
+    syms = SymbolCache()                       # one per report
+    syms.ksym(0xffffffff81234567, show_offset=True, show_module=True)
+        -> 'do_nanosleep+0x47 [kernel]'
+    syms.sym(0x401136, pid)                    -> 'main'
+
+Kernel addresses resolve through /proc/kallsyms (read on first use, sorted,
+bisected; data symbols skipped as bcc does; module text is `[mod]`, core
+kernel text `[kernel]`).  User addresses resolve through the process's
+executable mappings (/proc/PID/maps): the runtime address becomes a file
+offset, the file offset an ELF virtual address through the PT_LOAD program
+headers (so PIE executables and shared libraries work), and the ELF's
+.symtab/.dynsym give the name.  Stripped files borrow symbols from a debug
+file: /usr/lib/debug/.build-id/xx/yyyy.debug, .gnu_debuglink targets (CRC
+checked) or MiniDebugInfo (.gnu_debugdata).  The vDSO is read from the
+process's memory; JIT code resolves through /tmp/perf-PID.map.
+
+Symbol tables are cached per file (device, inode, size, mtime) for the whole
+Python process and loaded lazily, only when an address falls in that file.
+A SymbolCache keeps one resolver per PID, so a process that exits while its
+stacks are printed still resolves through the mappings read earlier; a
+process that is gone before its first lookup gives `[unknown]`.
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import struct
+
+UNKNOWN = "[unknown]"
+DEBUG_ROOT = "/usr/lib/debug"
+
+_STT_FUNC, _STT_GNU_IFUNC = 2, 10
+_STB_LOCAL, _STB_GLOBAL, _STB_WEAK = 0, 1, 2
+_KERNEL_MIN = 0x00ffffffffffffff        # below: user space (bcc's kernelAddrSpace)
+
+
+def format_symbol(name, offset: int, module, show_offset: bool = False,
+                  show_module: bool = False) -> str:
+    """bcc's text for a resolved address: `name`, `name+0x1f`, `name [module]`;
+    `[unknown]` (no offset) when name is None."""
+    text = (f"{name}+0x{offset:x}" if show_offset else name) if name else UNKNOWN
+    if show_module and module:
+        text += f" [{os.path.basename(module)}]"
+    return text
+
+
+# -- kernel ---------------------------------------------------------------------------
+
+class KernelSymbols:
+    """Kernel text symbols from /proc/kallsyms, read on first lookup.
+
+    Needs root (or kptr_restrict=0) to see real addresses; without them every
+    address resolves to nothing.
+    """
+
+    def __init__(self, path: str = "/proc/kallsyms"):
+        self.path = path
+        self._addrs = None
+        self._names = None
+        self._mods = None
+        self._by_name = None
+
+    def _load(self):
+        import re
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        # "ffffffff81000000 T _stext" / "... t name\t[module]"; data (b d r) skipped
+        rows = re.findall(rb"^([0-9a-fA-F]+) [^bBdDrR] (\S+)(?:\t\[(\S+)\])?", data, re.M)
+        addrs = [int(a, 16) for a, _, _ in rows]
+        keep = [i for i, a in enumerate(addrs) if a > _KERNEL_MIN]
+        keep.sort(key=addrs.__getitem__)
+        self._addrs = [addrs[i] for i in keep]
+        self._names = [rows[i][1] for i in keep]
+        mods = {}
+        self._mods = [mods.setdefault(rows[i][2], rows[i][2].decode() if rows[i][2] else "kernel")
+                      for i in keep]
+
+    @property
+    def loaded(self) -> bool:
+        return self._addrs is not None
+
+    def __len__(self):
+        if self._addrs is None:
+            self._load()
+        return len(self._addrs)
+
+    def resolve(self, addr: int):
+        """(name, offset, module) of the symbol containing addr, or (None, 0, None)."""
+        if self._addrs is None:
+            self._load()
+        i = bisect.bisect_right(self._addrs, addr) - 1
+        if i < 0 or addr <= _KERNEL_MIN:
+            return None, 0, None
+        return self._names[i].decode("utf-8", "replace"), addr - self._addrs[i], self._mods[i]
+
+    def sym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:
+        """bcc's BPF.ksym(): name, with +0xoff and/or ` [kernel]` on request."""
+        name, off, mod = self.resolve(addr)
+        return format_symbol(name, off, mod, show_offset, show_module)
+
+    def find(self, pattern: str) -> list:
+        """Names of kernel symbols matching regular expression `pattern` (re.fullmatch)."""
+        import re
+        if self._addrs is None:
+            self._load()
+        rx = re.compile(pattern.encode())
+        return sorted({n.decode() for n in self._names if rx.fullmatch(n)})
+
+    def address(self, name: str):
+        """Address of kernel symbol `name` (first one listed), or None."""
+        if self._by_name is None:
+            if self._addrs is None:
+                self._load()
+            d = {}
+            for a, n in zip(self._addrs, self._names):
+                d.setdefault(n, a)
+            self._by_name = d
+        return self._by_name.get(name.encode())
+
+
+_kernel = None
+
+
+def kernel_symbols() -> KernelSymbols:
+    """The process-wide KernelSymbols (kallsyms is read on its first lookup)."""
+    global _kernel
+    if _kernel is None:
+        _kernel = KernelSymbols()
+    return _kernel
+
+
+def ksym(addr: int, show_offset: bool = False, show_module: bool = False) -> str:
+    return kernel_symbols().sym(addr, show_offset, show_module)
+
+
+# -- ELF files --------------------------------------------------------------------------
+
+def _better(a, b) -> bool:
+    """True if symbol a (start, size, name, bind) names an address better than b:
+    sized, then global/weak over local, then fewer leading underscores, then shorter."""
+    def rank(s):
+        _, size, name, bind = s
+        return (size == 0, bind == _STB_LOCAL, len(name) - len(name.lstrip("_")), len(name))
+    return rank(a) < rank(b)
+
+
+class ElfSymbols:
+    """Function symbols and load segments of one ELF file (or image)."""
+
+    def __init__(self, stream, name: str = "", debug_root: str = DEBUG_ROOT, root: str = "",
+                 directory: str = ""):
+        from elftools.elf.elffile import ELFFile
+        elf = ELFFile(stream)
+        self.name = name
+        self.build_id = None
+        self.segments = []          # (p_offset, p_filesz, p_vaddr)
+        for seg in elf.iter_segments():
+            h = seg.header
+            if h.p_type == "PT_LOAD" and h.p_filesz:
+                self.segments.append((h.p_offset, h.p_filesz, h.p_vaddr))
+            elif h.p_type == "PT_NOTE" and self.build_id is None:
+                self.build_id = _note_build_id(seg)
+        self.segments.sort()
+        sections = _sections(elf, stream)
+        syms = _read_symbols(elf, stream, sections)
+        self.debug_file = None
+        if not any(kind == _SHT_SYMTAB for kind, _ in syms):
+            dbg = self._debug_symbols(elf, stream, sections, debug_root, root, directory)
+            if dbg:
+                syms.extend(dbg)
+        best = {}
+        for _, table in syms:
+            for s in table:
+                cur = best.get(s[0])
+                if cur is None or _better(s, cur):
+                    best[s[0]] = s
+        order = sorted(best)
+        self.starts = order
+        self.sizes = [best[a][1] for a in order]
+        self.names = [best[a][2] for a in order]
+
+    def __len__(self):
+        return len(self.starts)
+
+    def vaddr(self, file_offset: int):
+        """ELF virtual address of a file offset, through the PT_LOAD headers."""
+        for off, size, vaddr in self.segments:
+            if off <= file_offset < off + size:
+                return file_offset - off + vaddr
+        return None
+
+    def lookup(self, vaddr: int):
+        """(name, offset) of the function containing vaddr, or None."""
+        i = bisect.bisect_right(self.starts, vaddr) - 1
+        starts, sizes = self.starts, self.sizes
+        for j in range(i, max(i - 8, -1), -1):
+            size = sizes[j]
+            if vaddr < starts[j] + size or (size == 0 and j == i):
+                return self.names[j], vaddr - starts[j]
+        return None
+
+    def _debug_symbols(self, elf, stream, sections, debug_root, root, directory):
+        """Symbols of the separate debug file, if one is installed."""
+        by_name = {sec.name: sec for sec in sections}
+        cands = []
+        if self.build_id and debug_root:
+            cands.append((f"{debug_root}/.build-id/{self.build_id[:2]}/{self.build_id[2:]}.debug",
+                          None))
+        sec = by_name.get(".gnu_debuglink")
+        if sec is not None:
+            data = sec.data(stream)
+            link = data.split(b"\0", 1)[0].decode("utf-8", "replace")
+            crc_at = (len(link) + 1 + 3) & ~3
+            crc = struct.unpack_from("<I" if elf.little_endian else ">I", data, crc_at)[0] \
+                if len(data) >= crc_at + 4 else None
+            if link and "/" not in link:
+                dirs = [directory, f"{directory}/.debug"]
+                if debug_root:
+                    dirs.append(debug_root + directory)
+                cands.extend((f"{d}/{link}", crc) for d in dirs)
+        for path, crc in cands:
+            for full in ([root + path, path] if root else [path]):
+                try:
+                    with open(full, "rb") as f:
+                        if crc is not None and _crc32(f) != crc:
+                            continue
+                        f.seek(0)
+                        from elftools.elf.elffile import ELFFile
+                        syms = _read_symbols(ELFFile(f), f)
+                except _elf_errors():
+                    continue
+                if syms:
+                    self.debug_file = full
+                    return syms
+        mini = by_name.get(".gnu_debugdata")
+        if mini is not None:           # MiniDebugInfo: an xz-compressed ELF with a .symtab
+            import io
+            import lzma
+            try:
+                from elftools.elf.elffile import ELFFile
+                img = io.BytesIO(lzma.decompress(mini.data(stream)))
+                syms = _read_symbols(ELFFile(img), img)
+                if syms:
+                    self.debug_file = "(.gnu_debugdata)"
+                    return syms
+            except (lzma.LZMAError,) + _elf_errors():
+                pass
+        return None
+
+
+def _crc32(f) -> int:
+    import zlib
+    crc = 0
+    while True:
+        b = f.read(1 << 20)
+        if not b:
+            return crc & 0xFFFFFFFF
+        crc = zlib.crc32(b, crc)
+
+
+def _note_build_id(seg):
+    try:
+        for note in seg.iter_notes():
+            if note["n_type"] == "NT_GNU_BUILD_ID":
+                return note["n_desc"]
+    except _elf_errors():       # malformed notes: no build id
+        pass
+    return None
+
+
+def _elf_errors() -> tuple:
+    """What reading a damaged or non-ELF file can raise."""
+    from elftools.common.exceptions import ELFError
+    from elftools.construct import ConstructError
+    return (OSError, ValueError, struct.error, EOFError, ELFError, ConstructError)
+
+
+_SHT_SYMTAB, _SHT_NOBITS, _SHT_DYNSYM = 2, 8, 11
+
+
+class _Section:
+    __slots__ = ("name", "type", "offset", "size", "link")
+
+    def __init__(self, name, type_, offset, size, link):
+        self.name, self.type, self.offset, self.size, self.link = name, type_, offset, size, link
+
+    def data(self, stream) -> bytes:
+        if self.type == _SHT_NOBITS:
+            return b""
+        stream.seek(self.offset)
+        return stream.read(self.size)
+
+
+def _sections(elf, stream) -> list:
+    """The section headers, unpacked with struct: pyelftools' Section objects
+    parse hash tables and more on creation (~0.1 s for a debug file)."""
+    n = elf.num_sections()
+    h = elf.header
+    if not n or not h.e_shoff:
+        return []
+    e = "<" if elf.little_endian else ">"
+    fmt = e + ("IIQQQQIIQQ" if elf.elfclass == 64 else "IIIIIIIIII")
+    stream.seek(h.e_shoff)
+    raw = stream.read(h.e_shentsize * n)
+    heads = []
+    for i in range(n):
+        if (i + 1) * h.e_shentsize > len(raw):
+            break
+        name, type_, _, _, offset, sz, link = struct.unpack_from(fmt, raw, i * h.e_shentsize)[:7]
+        heads.append(_Section(name, type_, offset, sz, link))
+    shstr = elf.get_shstrndx()
+    names = heads[shstr].data(stream) if shstr < len(heads) else b""
+    for sec in heads:
+        end = names.find(b"\0", sec.name)
+        sec.name = names[sec.name:end].decode("utf-8", "replace") if end >= 0 else ""
+    return heads
+
+
+def _read_symbols(elf, stream, sections=None) -> list:
+    """[(section type, [(start, size, name, bind)])] for .symtab and .dynsym
+    function symbols (entries unpacked with struct: pyelftools is slow per symbol)."""
+    out = []
+    endian = "<" if elf.little_endian else ">"
+    if elf.elfclass == 64:
+        fmt, esize = endian + "IBBHQQ", 24
+        unpack = lambda t: (t[0], t[1], t[3], t[4], t[5])          # noqa: E731
+    else:
+        fmt, esize = endian + "IIIBBH", 16
+        unpack = lambda t: (t[0], t[3], t[5], t[1], t[2])          # noqa: E731
+    if sections is None:
+        sections = _sections(elf, stream)
+    for sec in sections:
+        kind = sec.type
+        if kind not in (_SHT_SYMTAB, _SHT_DYNSYM) or sec.link >= len(sections):
+            continue
+        strsec = sections[sec.link]
+        if strsec.type == _SHT_NOBITS or sec.size == 0:
+            continue
+        raw = sec.data(stream)
+        strtab = strsec.data(stream)
+        table = []
+        for ent in struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % esize]):
+            st_name, info, shndx, value, size = unpack(ent)
+            if (info & 0xF) not in (_STT_FUNC, _STT_GNU_IFUNC) or shndx == 0 or value == 0:
+                continue
+            end = strtab.find(b"\0", st_name)
+            name = strtab[st_name:end if end >= 0 else None].decode("utf-8", "replace")
+            if name:
+                table.append((value, size, name, info >> 4))
+        if table:
+            out.append((kind, table))
+    return out
+
+
+_ELF_CACHE = {}
+
+
+def elf_symbols(path: str, debug_root: str = DEBUG_ROOT, root: str = "",
+                display_path: str = None):
+    """Cached ElfSymbols of the file at `path` (None if it is not a readable ELF).
+
+    root: the process's root (/proc/PID/root) where debug files are looked
+    up first; display_path: the path as the process sees it (for debuglink).
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, debug_root)
+    if key in _ELF_CACHE:
+        return _ELF_CACHE[key]
+    try:
+        with open(path, "rb") as f:
+            es = ElfSymbols(f, display_path or path, debug_root, root,
+                            os.path.dirname(display_path or path))
+    except _elf_errors():           # not an ELF file we can read: no symbols
+        es = None
+    _ELF_CACHE[key] = es
+    return es
+
+
+def _image_symbols(data: bytes, name: str):
+    """Cached ElfSymbols of an in-memory image (the vDSO)."""
+    import hashlib
+    import io
+    key = ("image", hashlib.sha1(data).hexdigest())
+    if key not in _ELF_CACHE:
+        try:
+            _ELF_CACHE[key] = ElfSymbols(io.BytesIO(data), name, debug_root="")
+        except _elf_errors():
+            _ELF_CACHE[key] = None
+    return _ELF_CACHE[key]
+
+
+# -- perf maps (JIT) -------------------------------------------------------------------
+
+class PerfMap:
+    """/tmp/perf-PID.map: `START SIZE name` lines (hex) written by JIT runtimes;
+    re-read when the file changes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._stamp = None
+        self.starts, self.ends, self.names = [], [], []
+
+    def _refresh(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return self._stamp is not None      # gone with its process: keep what was read
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if stamp != self._stamp:
+            rows = []
+            try:
+                with open(self.path, "rb") as f:
+                    for line in f:
+                        parts = line.split(None, 2)
+                        if len(parts) < 3:
+                            continue
+                        try:
+                            start, size = int(parts[0], 16), int(parts[1], 16)
+                        except ValueError:
+                            continue
+                        rows.append((start, start + size,
+                                     parts[2].strip().decode("utf-8", "replace")))
+            except OSError:
+                return False
+            rows.sort()
+            self.starts = [r[0] for r in rows]
+            self.ends = [r[1] for r in rows]
+            self.names = [r[2] for r in rows]
+            self._stamp = stamp
+        return True
+
+    def lookup(self, addr: int):
+        """(name, offset) of the entry containing addr, or None."""
+        if not self._refresh():
+            return None
+        i = bisect.bisect_right(self.starts, addr) - 1
+        if i >= 0 and addr < self.ends[i]:
+            return self.names[i], addr - self.starts[i]
+        return None
+
+
+# -- processes ---------------------------------------------------------------------------
+
+class _Mapping:
+    __slots__ = ("start", "end", "offset", "inode", "path", "syms", "loaded")
+
+    def __init__(self, start, end, offset, inode, path):
+        self.start, self.end, self.offset, self.inode, self.path = start, end, offset, inode, path
+        self.syms = None
+        self.loaded = False
+
+
+class ProcessSymbols:
+    """Resolve user addresses of one process (bcc's BPF.sym(addr, pid)).
+
+    /proc/PID/maps is read on the first lookup and kept, so the resolver
+    keeps working after the process exits.  `refresh()` re-reads it.
+    """
+
+    def __init__(self, pid: int, debug_root: str = DEBUG_ROOT, demangle: bool = True):
+        self.pid = pid
+        self.debug_root = debug_root
+        self.demangle = demangle
+        self._perf_maps = None
+        self._maps = None
+        self._starts = []
+        self._memo = {}
+        self.exited = False
+
+    def refresh(self):
+        """Re-read the mappings (after dlopen, exec...)."""
+        self._maps = None
+        self._memo.clear()
+
+    def _load_maps(self):
+        maps = []
+        try:
+            with open(f"/proc/{self.pid}/maps", "rb") as f:
+                text = f.read()
+        except OSError:
+            text = b""
+            self.exited = True
+        for line in text.splitlines():
+            parts = line.split(None, 5)
+            if len(parts) < 5 or b"x" not in parts[1]:
+                continue
+            lo, _, hi = parts[0].partition(b"-")
+            path = parts[5].strip().decode("utf-8", "replace") if len(parts) > 5 else ""
+            if path and not path.startswith("/") and path != "[vdso]":
+                continue            # [stack], [heap], [vsyscall], anon: perf map only
+            maps.append(_Mapping(int(lo, 16), int(hi, 16), int(parts[2], 16), int(parts[4]),
+                                 path))
+        maps.sort(key=lambda m: m.start)
+        self._maps = maps
+        self._starts = [m.start for m in maps]
+
+    def _mapping(self, addr: int):
+        if self._maps is None:
+            self._load_maps()
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self._maps[i].end:
+            return self._maps[i]
+        return None
+
+    def _symbols(self, m: _Mapping):
+        if m.loaded:
+            return m.syms
+        m.loaded = True
+        if m.path == "[vdso]":
+            m.syms = self._vdso(m)
+            return m.syms
+        if not m.path:
+            return None
+        path = m.path
+        deleted = path.endswith(" (deleted)")
+        if deleted:
+            path = path[:-len(" (deleted)")]
+        root = f"/proc/{self.pid}/root"
+        cands = [f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}", root + path]
+        if not deleted:
+            cands.append(path)
+        for cand in cands:
+            try:
+                if m.inode and os.stat(cand).st_ino != m.inode:
+                    continue
+            except OSError:
+                continue
+            m.syms = elf_symbols(cand, self.debug_root, root if os.path.isdir(root) else "",
+                                 display_path=path)
+            if m.syms is not None:
+                break
+        return m.syms
+
+    def _vdso(self, m: _Mapping):
+        data = None
+        for pid in (self.pid, "self"):
+            try:
+                with open(f"/proc/{pid}/mem", "rb", buffering=0) as f:
+                    if pid == "self":
+                        start, end = _own_vdso()
+                    else:
+                        start, end = m.start, m.end
+                    if not start:
+                        continue
+                    f.seek(start)
+                    data = f.read(end - start)
+                    break
+            except (OSError, ValueError, OverflowError):
+                continue
+        return _image_symbols(data, "[vdso]") if data else None
+
+    def resolve(self, addr: int):
+        """(name, offset, module) for a user address; name None if unknown
+        (module is then the containing file, if any)."""
+        hit = self._memo.get(addr)
+        if hit is not None:
+            return hit
+        m = self._mapping(addr)
+        res = None
+        module = None
+        if m is not None:
+            module = m.path or None
+            es = self._symbols(m)
+            if es is not None:
+                off = addr - m.start + m.offset if m.path != "[vdso]" else addr - m.start
+                va = es.vaddr(off)
+                found = es.lookup(va) if va is not None else None
+                if found:
+                    res = (found[0], found[1], module)
+        if res is None:
+            for pm in self.perf_maps():
+                found = pm.lookup(addr)
+                if found:
+                    res = (found[0], found[1], pm.path)
+                    break
+            else:
+                res = (None, 0, module)
+        if self.demangle and res[0] and res[0].startswith("_Z"):
+            res = (_demangled(res[0]), res[1], res[2])
+        self._memo[addr] = res
+        return res
+
+    def perf_maps(self) -> list:
+        """The JIT symbol files that may exist for this process: the one its
+        own runtime writes inside its mount namespace (named with its pid in
+        its pid namespace), then /tmp/perf-PID.map."""
+        if self._perf_maps is None:
+            nspid = self.pid
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("NSpid:"):
+                            nspid = int(line.split()[-1])
+                            break
+            except (OSError, ValueError):
+                pass
+            paths = [f"/proc/{self.pid}/root/tmp/perf-{nspid}.map", f"/tmp/perf-{self.pid}.map"]
+            self._perf_maps = [PerfMap(p) for p in paths]
+        return self._perf_maps
+
+    def sym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:
+        name, off, mod = self.resolve(addr)
+        return format_symbol(name, off, mod, show_offset, show_module)
+
+
+_DEMANGLED = {}
+
+
+def _demangled(name: str) -> str:
+    """A C++ name demangled (as bcc prints them), or unchanged."""
+    d = _DEMANGLED.get(name)
+    if d is None:
+        from ._libbpf import cxa_demangle
+        d = _DEMANGLED[name] = cxa_demangle(name) or name
+    return d
+
+
+def _own_vdso():
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            for line in f:
+                if line.rstrip().endswith(b"[vdso]"):
+                    lo, _, hi = line.split()[0].partition(b"-")
+                    return int(lo, 16), int(hi, 16)
+    except OSError:
+        pass
+    return 0, 0
+
+
+class SymbolCache:
+    """Kernel and per-process resolvers for one report (bcc's ksym/sym).
+
+    Keep one SymbolCache while printing a set of stacks: each PID's mappings
+    are read once, at its first user address.
+    """
+
+    def __init__(self, kernel: KernelSymbols = None, debug_root: str = DEBUG_ROOT):
+        self.kernel = kernel or kernel_symbols()
+        self.debug_root = debug_root
+        self._procs = {}
+
+    def process(self, pid: int) -> ProcessSymbols:
+        p = self._procs.get(pid)
+        if p is None:
+            p = self._procs[pid] = ProcessSymbols(pid, self.debug_root)
+        return p
+
+    def ksym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:
+        return self.kernel.sym(addr, show_offset, show_module)
+
+    def sym(self, addr: int, pid: int, show_offset: bool = False,
+            show_module: bool = False) -> str:
+        """A user address of process `pid` (a kernel address if pid < 0)."""
+        if pid < 0:
+            return self.kernel.sym(addr, show_offset, show_module)
+        return self.process(pid).sym(addr, show_offset, show_module)

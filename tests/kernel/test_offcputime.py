@@ -1,0 +1,169 @@
+"""offcputime on the real kernel: a frame-pointer test program sleeps in
+nanosleep() under corebpf_nap_marker(); its blocked stacks must show."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+import corebpf
+from tests.helpers import Tool, run_tool
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+
+@pytest.fixture
+def napper(stackprog):
+    p = subprocess.Popen([str(stackprog["pie"]), "nap", "60"], stdout=subprocess.PIPE)
+    p.stdout.readline()
+    yield p
+    p.kill()
+    p.wait()
+
+
+def stanzas(lines):
+    out, cur = [], []
+    for line in lines:
+        if not line.strip():
+            continue
+        cur.append(line)
+        if re.fullmatch(r" {8}\d+", line):
+            out.append(cur)
+            cur = []
+    return out
+
+
+def nap_stanza(out, pid):
+    """The stack of the napper blocked in nanosleep under corebpf_nap_marker."""
+    for s in stanzas(out.splitlines()[1:]):
+        if s[-2] == "    %-16s %s (%d)" % ("-", "stackprog", pid) and \
+                any(l.strip().startswith("corebpf_nap_marker") for l in s) and \
+                any(l.strip().startswith("do_nanosleep") for l in s):
+            return s
+    return None
+
+
+def test_pid_multiline(napper):
+    rc, out, err = run_tool("offcputime", "-p", napper.pid, "2")
+    assert rc == 0, err
+    lines = out.split("\n")
+    assert lines[0] == f"Tracing off-CPU time (us) of PIDs {napper.pid} by user + kernel stack " \
+                       "for 2 secs."
+    assert lines[1] == ""
+    s = nap_stanza(out, napper.pid)
+    assert s, out
+    frames = [l.strip() for l in s[:-2]]
+    assert frames[0] == "__schedule" and "schedule" in frames and "do_nanosleep" in frames
+    assert frames.index("do_nanosleep") < frames.index("corebpf_nap_marker") < \
+        frames.index("main")
+    assert "--" not in frames
+    assert int(s[-1]) > 500000             # ~2 s of 100 ms naps, in microseconds
+    assert all(l.startswith("    ") for l in s)
+
+
+def test_folded(napper):
+    rc, out, err = run_tool("offcputime", "-f", "-p", napper.pid, "2")
+    assert rc == 0, err
+    assert not out.startswith("Tracing")
+    line = next((l for l in out.splitlines() if ";corebpf_nap_marker;" in l), None)
+    assert line, out
+    assert re.fullmatch(r"stackprog;(.+;)?main;corebpf_nap_marker;(.+;)?do_nanosleep;"
+                        r"schedule;__schedule \d+", line), line
+
+
+def test_delimiter_offsets_and_thread_filter(napper):
+    rc, out, err = run_tool("offcputime", "-d", "-s", "-t", napper.pid, "2")
+    assert rc == 0, err
+    assert f"of TIDs {napper.pid} by" in out.splitlines()[0]
+    s = nap_stanza(out, napper.pid)
+    assert s, out
+    cut = s.index("    --")
+    assert re.fullmatch(r"    __schedule\+0x[0-9a-f]+", s[0]), s
+    assert any(re.fullmatch(r"    corebpf_nap_marker\+0x[0-9a-f]+", l) for l in s[cut:]), s
+
+
+def test_kernel_only_and_user_only(napper):
+    rc, out, err = run_tool("offcputime", "-K", "-p", napper.pid, "1")
+    assert rc == 0 and "by kernel stack for 1 secs." in out
+    assert "do_nanosleep" in out and "corebpf_nap_marker" not in out, out
+    rc, out, err = run_tool("offcputime", "-U", "-f", "-p", napper.pid, "1")
+    assert rc == 0
+    assert re.search(r"^stackprog;(.+;)?corebpf_nap_marker;clock_nanosleep \d+$", out, re.M), out
+    assert "schedule" not in out
+
+
+NAP = re.compile(r";corebpf_nap_marker;.*;do_nanosleep;", re.M)
+
+
+def test_block_time_and_state_filters(napper):
+    # each nap blocks ~100 ms: a 1 s minimum leaves none, a 50 ms one keeps them
+    rc, out, err = run_tool("offcputime", "-f", "-m", "1000000", "-p", napper.pid, "1")
+    assert rc == 0 and not NAP.search(out), out
+    rc, out, err = run_tool("offcputime", "-f", "-m", "50000", "-p", napper.pid, "1")
+    assert NAP.search(out), out
+    rc, out, err = run_tool("offcputime", "-f", "-M", "50000", "-p", napper.pid, "1")
+    assert not NAP.search(out), out
+    # nanosleep blocks TASK_INTERRUPTIBLE (1), not TASK_UNINTERRUPTIBLE (2)
+    rc, out, err = run_tool("offcputime", "-f", "--state", "1", "-p", napper.pid, "1")
+    assert NAP.search(out), out
+    rc, out, err = run_tool("offcputime", "-f", "--state", "2", "-p", napper.pid, "1")
+    assert not NAP.search(out), out
+
+
+def test_user_threads_only(napper):
+    rc, out, err = run_tool("offcputime", "-u", "-f", "1")
+    assert rc == 0, err
+    assert re.search(r"^stackprog;.*corebpf_nap_marker;", out, re.M), out
+    assert not re.search(r"^(kworker|ksoftirqd|rcu_)", out, re.M)
+
+
+@pytest.mark.parametrize("probe", ["raw_tp", "tracepoint"])
+def test_other_variants(napper, probe):
+    rc, out, err = run_tool("offcputime", "--probe", probe, "--verbose", "-f", "-p",
+                            napper.pid, "1")
+    assert rc == 0, err
+    assert f"({probe}) probes" in err
+    line = next((l for l in out.splitlines() if ";corebpf_nap_marker;" in l), "")
+    assert re.search(r";do_nanosleep;schedule;__schedule \d+$", line), out
+
+
+def test_ctrl_c_prints_the_report(napper):
+    t = Tool("offcputime", "-p", napper.pid)
+    assert t.lines[0].endswith("by user + kernel stack... Hit Ctrl-C to end.")
+    t.wait_for(lambda l: False, timeout=1.5)
+    assert t.stop() == 0
+    assert any(l.strip() == "corebpf_nap_marker" for l in t.lines), t.text
+
+
+def test_kprobe_variant_loads():
+    with corebpf.Object.open("offcputime", only=["finish_task_switch__kprobe"]) as obj:
+        obj.load(select=False)
+        assert obj.programs["finish_task_switch__kprobe"].fd >= 0
+
+
+def test_kprobe_variant_missing_here_is_one_line():
+    if corebpf.features.kprobes():
+        pytest.skip("this kernel has kprobes: the kprobe variant can run")
+    rc, out, err = run_tool("offcputime", "--probe", "kprobe", "1")
+    assert rc == 1 and len(err.strip().splitlines()) == 1, err
+    assert "kprobes" in err
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["-p", "4194303"], "no such process: 4194303"),
+    (["-t", "4194303"], "no such thread: 4194303"),
+    (["-U", "-k"], "ERROR: Displaying user stacks for kernel threads doesn't make sense."),
+    (["-f", "-s"], "ERROR: can only use -f or -s. Exiting."),
+    (["-u", "-k"], "not allowed with argument"),
+    (["-U", "-K"], "not allowed with argument"),
+    (["-m", "0"], "must be positive"),
+    (["-m", "100", "-M", "10"], "--min-block-time is above --max-block-time"),
+    (["--state", "-1"], "out of range"),
+    (["--stack-storage-size", "x"], "invalid integer"),
+    (["0"], "must be positive"),
+])
+def test_bad_input_one_line(args, msg):
+    rc, out, err = run_tool("offcputime", *args)
+    assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
