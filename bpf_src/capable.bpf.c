@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* capable: security capability checks.  Variants, best first: the
- * capability:cap_capable tracepoint (Linux 6.13+; tp_btf, then classic),
+ * capability:cap_capable tracepoint (recent kernels; tp_btf, then classic),
  * fired as cap_capable() returns, which has the result but not the audit
  * options, and a kprobe on cap_capable() which has the options. */
 #include "corebpf.bpf.h"

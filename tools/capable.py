@@ -1,6 +1,6 @@
 """Trace security capability checks (cap_capable()): one line per check.
 
-Where the kernel has the capability:cap_capable tracepoint (Linux 6.13+) it
+Where the kernel has the capability:cap_capable tracepoint (recent kernels) it
 is used: it reports every check as it completes but not whether the check
 was audited, so every check is shown (as with -v) and AUDIT/INSETID read
 N/A.  Kernels without it use a kprobe on cap_capable(), as bcc does.

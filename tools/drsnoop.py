@@ -7,16 +7,16 @@ not export).  --memcg also shows the reclaim a task does when its memory
 cgroup is at its limit (not in bcc, whose direct reclaim is the global kind).
 
 examples:
-    drsnoop           # trace all direct reclaim
-    drsnoop -T        # include timestamps
-    drsnoop -U        # include UID
-    drsnoop -p 181    # only trace PID 181
-    drsnoop -t 123    # only trace TID 123
-    drsnoop -u 1000   # only trace UID 1000
-    drsnoop -d 10     # trace for 10 seconds only
-    drsnoop -n main   # only print process names containing "main"
-    drsnoop -v        # include free memory when the line is printed
-    drsnoop --memcg   # also memory-cgroup limit reclaim
+    drsnoop           # every direct reclaim
+    drsnoop -T        # with seconds since the first one
+    drsnoop -U        # with the UID of the reclaiming task
+    drsnoop -p 181    # only process 181
+    drsnoop -t 123    # only thread 123
+    drsnoop -u 1000   # only tasks of UID 1000
+    drsnoop -d 10     # stop after 10 seconds
+    drsnoop -n main   # only tasks whose name contains "main"
+    drsnoop -v        # with free memory (KiB)
+    drsnoop --memcg   # also reclaim at a memory cgroup's limit
 """
 from __future__ import annotations
 
@@ -31,14 +31,14 @@ PROG = "drsnoop"
 
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__, short_verbose=False)
-    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
-    p.add_argument("-U", "--print-uid", action="store_true", help="print UID column")
-    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
-    p.add_argument("-t", "--tid", type=_cli.tid_type, help="trace this TID only")
-    p.add_argument("-u", "--uid", type=_cli.uid_type, help="trace this UID only")
+    p.add_argument("-T", "--timestamp", action="store_true", help="add a TIME(s) column: seconds since the first reclaim")
+    p.add_argument("-U", "--print-uid", action="store_true", help="add a UID column")
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="only reclaim by this process")
+    p.add_argument("-t", "--tid", type=_cli.tid_type, help="only reclaim by this thread (the column becomes TID)")
+    p.add_argument("-u", "--uid", type=_cli.uid_type, help="only reclaim by tasks of this user (UID or name)")
     p.add_argument("-d", "--duration", type=_cli.positive_int,
-                   help="total duration of trace in seconds")
-    p.add_argument("-n", "--name", help="only print process names containing this name")
+                   help="stop after this many seconds")
+    p.add_argument("-n", "--name", help="only tasks whose name contains this text")
     p.add_argument("-v", "--verbose-memory", dest="show_free", action="store_true",
                    help="show free memory (FREE(KB), read when the line is printed)")
     p.add_argument("--memcg", action="store_true",
