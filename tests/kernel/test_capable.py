@@ -122,3 +122,11 @@ def test_kprobe_variant_passes_the_verifier():
 def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("capable", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes (corebpf.features): "
+                    "the refusal cannot be shown here")
+def test_forced_kprobe_names_the_missing_feature():
+    rc, out, err = run_tool("capable", "--probe", "kprobe")
+    assert rc == 1 and out == ""
+    assert err == "capable: error: capable: this kernel lacks kprobes (CONFIG_KPROBES)\n"

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import corebpf
+from corebpf import features
 from tests.helpers import Tool, run_tool
 from tests.memcg import MemoryCgroup
 
@@ -83,3 +84,11 @@ def test_kprobe_variant_passes_the_verifier():
 def test_bad_input_one_line():
     rc, out, err = run_tool("oomkill", "-p", "1")
     assert rc != 0 and "unrecognized arguments" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes (corebpf.features): "
+                    "the refusal cannot be shown here")
+def test_forced_kprobe_names_the_missing_feature():
+    rc, out, err = run_tool("oomkill", "--probe", "kprobe")
+    assert rc == 1 and out == ""
+    assert err == "oomkill: error: oomkill: this kernel lacks kprobes (CONFIG_KPROBES)\n"
