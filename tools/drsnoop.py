@@ -2,8 +2,8 @@
 its latency and the pages it reclaimed.
 
 FREE(KB) (-v) is read from /proc/vmstat as each line is printed (bcc reads
-the kernel's vm_stat when the reclaim begins, a data symbol most kernels do
-not export).  --memcg also shows the reclaim a task does when its memory
+the kernel's vm_stat when the reclaim begins, a data symbol listed only by
+kernels built with CONFIG_KALLSYMS_ALL).  --memcg also shows the reclaim a task does when its memory
 cgroup is at its limit (not in bcc, whose direct reclaim is the global kind).
 
 examples:
