@@ -128,11 +128,11 @@ def run(argv=None):
             out(fmt(e, a))
 
         rb = obj.ring_buffer("events", on_event)
-        if not a.json:
-            print(header(a), flush=True)
         # As bcc: with -p the trace ends after the first batch of exits.
         stop = (lambda: bool(seen)) if a.pid else None
         try:
+            if not a.json:
+                print(header(a), flush=True)
             _cli.event_loop(rb, out, stop=stop)
         except KeyboardInterrupt:
             out.flush()
