@@ -28,6 +28,15 @@ class _Consumer:
         self._reported = 0
         self._closed = False
 
+    def _onerror(self, exc_type, exc, tb):
+        """cffi's last resort: an exception that escaped a callback before its
+        own try block ran (a signal handler raising KeyboardInterrupt at the
+        callback's first bytecode) is kept and re-raised from poll(), never
+        printed and dropped."""
+        if self._error is None:
+            self._error = exc if exc is not None else exc_type()
+        return None
+
     def _reraise(self):
         if self._error is not None:
             e, self._error = self._error, None
@@ -80,7 +89,8 @@ class RingBuffer(_Consumer):
                 self._error = e
                 return -1
 
-        cb = ffi.callback("int(void *, void *, size_t)", on_sample)
+        cb = ffi.callback("int(void *, void *, size_t)", on_sample, error=-1,
+                          onerror=self._onerror)
         self._callbacks.append(cb)
         L = lib()
         if self._rb is None:
@@ -162,8 +172,10 @@ class PerfBuffer(_Consumer):
                 except BaseException as e:
                     self._error = e
 
-        self._callbacks = [ffi.callback("void(void *, int, void *, __u32)", on_sample),
-                           ffi.callback("void(void *, int, __u64)", on_lost)]
+        self._callbacks = [ffi.callback("void(void *, int, void *, __u32)", on_sample,
+                                        onerror=self._onerror),
+                           ffi.callback("void(void *, int, __u64)", on_lost,
+                                        onerror=self._onerror)]
         self._pb = check_ptr(lib().perf_buffer__new(m.fd, page_cnt, self._callbacks[0],
                                                     self._callbacks[1], ffi.NULL, ffi.NULL),
                              "perf_buffer__new", map_name)

@@ -212,3 +212,27 @@ def _safe(fn):
         return fn()
     except OSError as e:
         return f"error: {e}"
+
+
+def memory_cgroup():
+    """(directory, version) of a cgroup hierarchy where a child cgroup gets a
+    memory limit: cgroup v2 with the memory controller delegated from its
+    root, else a v1 memory hierarchy; None if neither is mounted."""
+    v1 = None
+    try:
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return None
+    for dev, mnt, fstype, opts, *_ in mounts:
+        if fstype == "cgroup2":
+            try:
+                with open(os.path.join(mnt, "cgroup.subtree_control")) as f:
+                    if "memory" in f.read().split():
+                        return mnt, 2
+            except OSError:
+                pass
+        elif fstype == "cgroup" and "memory" in opts.split(",") and v1 is None:
+            if os.path.exists(os.path.join(mnt, "memory.limit_in_bytes")):
+                v1 = (mnt, 1)
+    return v1

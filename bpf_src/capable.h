@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef __CAPABLE_H
+#define __CAPABLE_H
+
+/* One capability check.  audit and insetid are 0/1, or -1 where the probe
+ * cannot know (the cap_capable tracepoint does not carry the options). */
+struct cap_event {
+	__u32 tgid;
+	__u32 tid;
+	__u32 uid;
+	__s32 cap;
+	__s32 audit;
+	__s32 insetid;
+	__s32 ret;              /* 0 or -EPERM; tracepoint variants only */
+	char comm[16];
+};
+
+struct cap_key {
+	__u32 tgid;
+	__s32 cap;
+};
+
+#endif

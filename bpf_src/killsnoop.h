@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef __KILLSNOOP_H
+#define __KILLSNOOP_H
+
+/* One kill(2) call, as it returns. */
+struct kill_event {
+	__u32 pid;              /* sender tgid */
+	__s32 tpid;
+	__s32 sig;
+	__s32 ret;
+	char comm[16];
+};
+
+#endif

@@ -1,0 +1,94 @@
+"""oomkill on the real kernel: a real OOM kill inside a 64 MiB memory cgroup.
+A victim (oom_score_adj 1000, so the killer picks it) holds 24 MiB; a second
+process then allocates 48 MiB and triggers the kill."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+import corebpf
+from corebpf import features
+from tests.helpers import Tool, run_tool
+from tests.memcg import MemoryCgroup
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+MB = 1 << 20
+
+PROC = """
+import sys
+with open("/proc/self/comm", "w") as f:
+    f.write(sys.argv[1])
+if sys.argv[1] == "oom-victim":
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
+    hold = b"v" * (24 << 20)
+print("ready", flush=True)
+sys.stdin.readline()
+grab = b"t" * (48 << 20)
+print("done", flush=True)
+"""
+
+
+def start(cg, name):
+    p = cg.popen([sys.executable, "-c", PROC, name], stdin=subprocess.PIPE,
+                 stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    return p
+
+
+def provoke(cg):
+    victim = start(cg, "oom-victim")
+    trigger = start(cg, "oom-trigger")
+    out, _ = trigger.communicate("go\n", timeout=60)
+    victim.wait(timeout=60)
+    return victim, trigger, out
+
+
+def test_oom_kill_in_a_memory_cgroup():
+    with MemoryCgroup(64 * MB) as cg:
+        t = Tool("oomkill")
+        assert t.lines[0] == "Tracing OOM kills... Ctrl-C to stop."
+        victim, trigger, out = provoke(cg)
+        line = t.wait_for(lambda l: f"OOM kill of PID {victim.pid} " in l)
+        assert t.stop() == 0
+    assert victim.returncode == -9 and out == "done\n"
+    assert line is not None, t.text
+    assert re.fullmatch(
+        r'\d\d:\d\d:\d\d Triggered by PID %d \("oom-trigger"\), OOM kill of PID %d '
+        r'\("oom-victim"\), %d pages, loadavg: \d+\.\d\d \d+\.\d\d \d+\.\d\d \d+/\d+ \d+'
+        % (trigger.pid, victim.pid, cg.limit_pages), line), line
+
+
+def test_classic_tracepoint_variant():
+    with MemoryCgroup(64 * MB) as cg:
+        t = Tool("oomkill", "--probe", "tracepoint", "--verbose")
+        victim, trigger, out = provoke(cg)
+        line = t.wait_for(lambda l: f"OOM kill of PID {victim.pid} " in l)
+        t.stop()
+    assert "using tp (tracepoint) probes" in t.stderr
+    assert line is not None, t.text
+    assert f'Triggered by PID {trigger.pid} ("oom-trigger")' in line
+    assert f'("oom-victim"), {cg.limit_pages} pages, loadavg: ' in line
+
+
+def test_kprobe_variant_passes_the_verifier():
+    with corebpf.Object.open("oomkill", only=["kill__kprobe"]) as obj:
+        obj.load(select=False)
+        assert obj.programs["kill__kprobe"].fd >= 0
+
+
+def test_bad_input_one_line():
+    rc, out, err = run_tool("oomkill", "-p", "1")
+    assert rc != 0 and "unrecognized arguments" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes (corebpf.features): "
+                    "the refusal cannot be shown here")
+def test_forced_kprobe_names_the_missing_feature():
+    rc, out, err = run_tool("oomkill", "--probe", "kprobe")
+    assert rc == 1 and out == ""
+    assert err == "oomkill: error: oomkill: this kernel lacks kprobes (CONFIG_KPROBES)\n"
