@@ -216,9 +216,11 @@ class Output:
 
     def flush(self):
         if self.lines:
-            self.lines.append("")
-            self.stream.write("\n".join(self.lines))
-            self.lines = []
+            # take the batch first: a Ctrl-C right after the write must not
+            # leave it queued to be written again by a final flush()
+            lines, self.lines = self.lines, []
+            lines.append("")
+            self.stream.write("\n".join(lines))
         self.stream.flush()
 
 
