@@ -315,3 +315,14 @@ def loadavg_line() -> str:
     except OSError:
         avg = "\n"
     return "%-8s loadavg: %s" % (time.strftime("%H:%M:%S"), avg)
+
+
+def interrupted(fn) -> bool:
+    """Run fn(); True if Ctrl-C (or SIGTERM) arrived meanwhile.  Summary tools
+    wrap their header and their sleep in it, so a Ctrl-C at any point after
+    attaching still prints the last interval."""
+    try:
+        fn()
+        return False
+    except KeyboardInterrupt:
+        return True

@@ -125,21 +125,19 @@ def run(argv=None):
         else:
             obj.attach()
         counts = obj.maps["counts"]
-        print(header(a.timestamp), flush=True)
+        exiting = _cli.interrupted(lambda: print(header(a.timestamp), flush=True))
         done = 0
-        exiting = False
-        while not exiting:
-            if a.count > 0 and done >= a.count:
-                return 0
-            try:
-                time.sleep(a.interval)
-            except KeyboardInterrupt:
-                exiting = True
+        while True:
+            if not exiting and a.count > 0 and done >= a.count:
+                return 0            # bcc stops after `count` lines without "Detaching..."
+            exiting = exiting or _cli.interrupted(lambda: time.sleep(a.interval))
             per_cpu = counts[0]
             counts.clear()
             n = [sum(c.n[i] for c in per_cpu) for i in range(4)]
             print(format_row(n, kprobe, a.timestamp, meminfo()), flush=True)
             done += 1
+            if exiting:
+                break
         print("Detaching...", flush=True)
     return 0
 

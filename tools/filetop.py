@@ -108,20 +108,17 @@ def run(argv=None):
         counts = obj.maps["counts"]
         if dir_st is not None:
             print("Tracing directory: %s (Inode: %d)" % (a.directory, dir_st.st_ino))
-        print("Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval, flush=True)
+        exiting = _cli.interrupted(lambda: print(
+            "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval, flush=True))
         remaining = a.count
-        exiting = False
-        while not exiting:
-            try:
-                time.sleep(a.interval)
-            except KeyboardInterrupt:
-                exiting = True
+        while True:
+            exiting = exiting or _cli.interrupted(lambda: time.sleep(a.interval))
             sys.stdout.write("\n" if a.noclear else CLEAR)
             sys.stdout.write(render(counts.pop_items(), a, _cli.loadavg_line()))
             sys.stdout.flush()
             remaining -= 1
-            if remaining == 0:
-                exiting = True
+            if exiting or remaining == 0:
+                break
         print("Detaching...", flush=True)
     return 0
 

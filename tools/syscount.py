@@ -163,24 +163,27 @@ def run(argv=None):
         obj.attach()
         data = obj.maps["data"]
         if a.syscall is not None:
-            print("Tracing %ssyscall '%s'... Ctrl+C to quit." %
-                  ("failed " if a.failures else "", a.syscall), flush=True)
+            banner = "Tracing %ssyscall '%s'... Ctrl+C to quit." % (
+                "failed " if a.failures else "", a.syscall)
         else:
-            print("Tracing %ssyscalls, printing top %d... Ctrl+C to quit." %
-                  ("failed " if a.failures else "", a.top), flush=True)
+            banner = "Tracing %ssyscalls, printing top %d... Ctrl+C to quit." % (
+                "failed " if a.failures else "", a.top)
+        exiting = _cli.interrupted(lambda: print(banner, flush=True))
         if release:
             release()
         seconds = 0
-        exiting = False
-        while not exiting:
-            try:
-                exiting = _sleep(interval, child)
-                seconds += interval
-            except KeyboardInterrupt:
-                exiting = True
+        while True:
+            if not exiting:
+                try:
+                    exiting = _sleep(interval, child)
+                    seconds += interval
+                except KeyboardInterrupt:
+                    exiting = True
             if a.duration and seconds >= a.duration:
                 exiting = True
             print(render(data.pop_items(), a), end="", flush=True)
+            if exiting:
+                break
         print("Detaching...", flush=True)
     return 0
 
