@@ -6,7 +6,12 @@
  * unlink()/unlinkat() call, the name taken from that call's path.
  * Other file systems have no such tracepoints: creations (opens that
  * created their file, mknod of regular files) and successful unlinks are
- * sent to user space as paths, which matches them. */
+ * sent to user space as paths, which matches them.  (The programs of this
+ * tracepoint variant end in __tp.)
+ *
+ * kprobe variant (bcc's, any file system): births from vfs_create,
+ * security_inode_create and vfs_open of a created file, deaths from
+ * vfs_unlink and its return, keyed by dentry. */
 #include "corebpf.bpf.h"
 #include "vfs.bpf.h"
 #include "filelife.h"
@@ -119,7 +124,7 @@ static __always_inline void send_path(__u32 kind, const char *fname, long dfd)
 /* -- births -------------------------------------------------------------------- */
 
 SEC("tracepoint/ext4/ext4_allocate_inode")
-int ext4_birth(struct trace_event_raw_ext4_allocate_inode *ctx)
+int ext4_birth__tp(struct trace_event_raw_ext4_allocate_inode *ctx)
 {
 	struct dev_ino key = { .ino = ctx->ino, .dev = ctx->dev };
 	__u64 ts;
@@ -159,7 +164,7 @@ static __always_inline int opened(long ret)
 
 #define OPEN_EXIT(sc)                                                          \
 	SEC("tracepoint/syscalls/sys_exit_" #sc)                              \
-	int sc##_exit(struct trace_event_raw_sys_exit *ctx)                   \
+	int sc##_exit__tp(struct trace_event_raw_sys_exit *ctx)                   \
 	{                                                                      \
 		return opened(ctx->ret);                                       \
 	}
@@ -194,25 +199,25 @@ static __always_inline int mknod_done(long ret)
 }
 
 SEC("tracepoint/syscalls/sys_enter_mknod")
-int mknod_enter(struct trace_event_raw_sys_enter *ctx)
+int mknod_enter__tp(struct trace_event_raw_sys_enter *ctx)
 {
 	return begin((const char *)ctx->args[0], AT_FDCWD, ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_mknodat")
-int mknodat_enter(struct trace_event_raw_sys_enter *ctx)
+int mknodat_enter__tp(struct trace_event_raw_sys_enter *ctx)
 {
 	return begin((const char *)ctx->args[1], ctx->args[0], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mknod")
-int mknod_exit(struct trace_event_raw_sys_exit *ctx)
+int mknod_exit__tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return mknod_done(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mknodat")
-int mknodat_exit(struct trace_event_raw_sys_exit *ctx)
+int mknodat_exit__tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return mknod_done(ctx->ret);
 }
@@ -220,13 +225,13 @@ int mknodat_exit(struct trace_event_raw_sys_exit *ctx)
 /* -- deaths -------------------------------------------------------------------- */
 
 SEC("tracepoint/syscalls/sys_enter_unlink")
-int unlink_enter(struct trace_event_raw_sys_enter *ctx)
+int unlink_enter__tp(struct trace_event_raw_sys_enter *ctx)
 {
 	return begin((const char *)ctx->args[0], AT_FDCWD, 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
-int unlinkat_enter(struct trace_event_raw_sys_enter *ctx)
+int unlinkat_enter__tp(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ctx->args[2] & AT_REMOVEDIR)
 		return 0;
@@ -234,7 +239,7 @@ int unlinkat_enter(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/ext4/ext4_unlink_enter")
-int ext4_unlink_enter(struct trace_event_raw_ext4_unlink_enter *ctx)
+int ext4_unlink_enter__tp(struct trace_event_raw_ext4_unlink_enter *ctx)
 {
 	struct dev_ino key = { .ino = ctx->ino, .dev = ctx->dev };
 	__u32 tid = current_tid();
@@ -255,7 +260,7 @@ int ext4_unlink_enter(struct trace_event_raw_ext4_unlink_enter *ctx)
 }
 
 SEC("tracepoint/ext4/ext4_unlink_exit")
-int ext4_unlink_exit(struct trace_event_raw_ext4_unlink_exit *ctx)
+int ext4_unlink_exit__tp(struct trace_event_raw_ext4_unlink_exit *ctx)
 {
 	__u32 tid = current_tid();
 	struct life_event *e;
@@ -290,13 +295,121 @@ static __always_inline int unlink_done(long ret)
 }
 
 SEC("tracepoint/syscalls/sys_exit_unlink")
-int unlink_exit(struct trace_event_raw_sys_exit *ctx)
+int unlink_exit__tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return unlink_done(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_unlinkat")
-int unlinkat_exit(struct trace_event_raw_sys_exit *ctx)
+int unlinkat_exit__tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return unlink_done(ctx->ret);
+}
+
+/* -- kprobe variant ------------------------------------------------------------ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct dentry *);
+	__type(value, __u64);
+} dentry_births SEC(".maps");
+
+struct unlinking {
+	struct dentry *dentry;
+	__u64 birth_ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct unlinking);
+} unlinks SEC(".maps");
+
+/* vfs_create()/vfs_unlink() gained a leading user_namespace (5.12), then
+ * mnt_idmap (6.3) argument: the dentry moved from the 2nd to the 3rd. */
+struct renamedata___userns {
+	struct user_namespace *old_mnt_userns;
+};
+
+static __always_inline struct dentry *dentry_arg(struct pt_regs *ctx)
+{
+	if (bpf_core_type_exists(struct mnt_idmap) ||
+	    bpf_core_field_exists(struct renamedata___userns, old_mnt_userns))
+		return (struct dentry *)PT_REGS_PARM3_CORE(ctx);
+	return (struct dentry *)PT_REGS_PARM2_CORE(ctx);
+}
+
+static __always_inline int born(struct dentry *dentry)
+{
+	__u64 ts = bpf_ktime_get_ns();
+
+	if (dentry && traced())
+		bpf_map_update_elem(&dentry_births, &dentry, &ts, BPF_NOEXIST);
+	return 0;
+}
+
+SEC("kprobe/vfs_create")
+int create__kprobe(struct pt_regs *ctx)
+{
+	return born(dentry_arg(ctx));
+}
+
+SEC("kprobe/security_inode_create")
+int BPF_KPROBE(security_create__kprobe, struct inode *dir, struct dentry *dentry)
+{
+	return born(dentry);
+}
+
+SEC("kprobe/vfs_open")
+int BPF_KPROBE(open__kprobe, const struct path *path, struct file *file)
+{
+	if (!(BPF_CORE_READ(file, f_mode) & FMODE_CREATED))
+		return 0;
+	return born(BPF_CORE_READ(path, dentry));
+}
+
+SEC("kprobe/vfs_unlink")
+int unlink__kprobe(struct pt_regs *ctx)
+{
+	struct dentry *dentry = dentry_arg(ctx);
+	struct unlinking u = { .dentry = dentry };
+	__u32 tid = current_tid();
+	__u64 *ts;
+
+	if (!traced())
+		return 0;
+	ts = bpf_map_lookup_elem(&dentry_births, &dentry);
+	if (!ts)
+		return 0;
+	u.birth_ts = *ts;
+	bpf_map_update_elem(&unlinks, &tid, &u, BPF_ANY);
+	return 0;
+}
+
+SEC("kretprobe/vfs_unlink")
+int BPF_KRETPROBE(unlink_ret__kprobe, int ret)
+{
+	__u32 tid = current_tid();
+	struct life_event *e;
+	struct unlinking *u;
+	struct dentry *dentry;
+	__u32 len;
+
+	u = bpf_map_lookup_elem(&unlinks, &tid);
+	if (!u)
+		return 0;
+	dentry = u->dentry;
+	if (ret == 0) {
+		e = new_event(LIFE_DEATH);
+		if (e) {
+			e->age_ns = e->ts - u->birth_ts;
+			len = dentry_name(dentry, (char *)e->buf, PATH_NAME_MAX);
+			send(e, 0, (len < PATH_NAME_MAX ? len : PATH_NAME_MAX - 1) + 1);
+		}
+		bpf_map_delete_elem(&dentry_births, &dentry);
+	}
+	bpf_map_delete_elem(&unlinks, &tid);
+	return 0;
 }

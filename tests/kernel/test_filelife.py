@@ -92,3 +92,13 @@ def test_files_that_stay_or_are_not_regular_are_not_reported():
 def test_bad_input_one_line():
     rc, out, err = run_tool("filelife", "-p", "0")
     assert rc != 0 and "no such process" in err and len(err.strip().splitlines()) == 1
+
+
+def test_kprobe_variant_passes_the_verifier():
+    import corebpf
+    with corebpf.Object.open("filelife") as probe:
+        names = [n for n, p in probe.programs.items() if p.variant == "kprobe"]
+    assert len(names) == 5
+    with corebpf.Object.open("filelife", only=names) as obj:
+        obj.load(select=False)
+        assert all(obj.programs[n].fd >= 0 for n in names)
