@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -40,11 +39,16 @@ def test_exec_counts_and_latency():
 
 
 def test_pid_filter_and_ctrl_c():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)\n" + GETPPIDS +
-                              "\ntime.sleep(30)"])
+    # the child waits for a byte on stdin, so it starts its loop once attached
+    code = "import sys\nsys.stdin.read(1)\n" + GETPPIDS + "\nprint('done', flush=True)\n" \
+           "sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
     try:
         t = Tool("syscount", "-p", child.pid, "-m", "-L")
-        time.sleep(3)           # the child's loop starts 1.5 s after it does
+        child.stdin.write(b"x")
+        child.stdin.flush()
+        assert child.stdout.readline() == b"done\n"
         assert t.stop() == 0
     finally:
         child.kill()
@@ -69,22 +73,27 @@ def test_failures_errno_and_syscall_filter():
     assert list(rows(out)) == ["getppid"] and rows(out)["getppid"][0][0] == 5000
 
 
-def test_by_process_children_interval_and_duration():
+def test_by_process_children_interval_and_duration(tmp_path):
+    # the shell starts its python child once the flag file exists (after attach);
     # the python lingers so its name can still be read when the report is printed
+    flag = tmp_path / "go"
     code = "import os, time; [os.getppid() for _ in range(5000)]; time.sleep(8)"
-    parent = subprocess.Popen(["/bin/sh", "-c", f"sleep 1.5; {sys.executable} -c '{code}'"])
+    parent = subprocess.Popen(["/bin/sh", "-c", f"while [ ! -e {flag} ]; do sleep 0.05; done; "
+                               f"{sys.executable} -c '{code}'"])
     try:
-        rc, out, err = run_tool("syscount", "-P", "-c", parent.pid, "-i", "1", "-d", "4",
-                                timeout=40)
+        t = Tool("syscount", "-P", "-c", parent.pid, "-i", "1", "-d", "4")
+        flag.touch()
+        rc = t.wait(timeout=40)
+        out = t.text
     finally:
         parent.kill()
         parent.wait()
-    assert rc == 0, err
+    assert rc == 0, t.stderr
     assert len(re.findall(r"^\[\d\d:\d\d:\d\d\]$", out, re.M)) == 4
     assert out.splitlines()[-1] == "Detaching..."
     assert "PID    COMM" in out
-    # the child of the shell (its python) made >= 5000 syscalls; the shell itself is
-    # the parent, not a child, so it is not counted
+    # the shell's python child made >= 5000 syscalls; the shell itself is the
+    # parent, not a child, so it is not counted
     counts = {k: sum(n for n, _ in v) for k, v in rows(out).items()}
     assert any(k.split()[1].startswith("python") and n >= 5000 for k, n in counts.items()), out
     assert not any(k.split()[0] == str(parent.pid) for k in counts), out
