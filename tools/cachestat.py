@@ -1,18 +1,19 @@
 """Count page cache hits and misses, printed every interval.
 
-Where kprobes exist this counts bcc's kernel functions: page accesses
-(mark_page_accessed), insertions (add_to_page_cache_lru), dirtied pages and
-mark_buffer_dirty calls, and derives HITS = accesses - buffer dirties -
-misses, MISSES = insertions - dirtied pages (all in calls).
+With the page cache tracepoints (Linux 6.10+) it measures the read path of
+the page cache, in pages: each read()'s page lookup
+(filemap:mm_filemap_get_pages, clamped to the file's size) counts the pages
+looked up, and the pages that read had to add to the cache
+(filemap:mm_filemap_add_to_page_cache, readahead included) are its MISSES;
+HITS = pages looked up - MISSES.  Page cache use through mmap, and writes,
+are not in HITS/MISSES.  DIRTIES counts mark_buffer_dirty calls
+(block:block_dirty_buffer).
 
-Without kprobes it measures the read path of the page cache, in pages:
-each read()'s page lookup (filemap:mm_filemap_get_pages, clamped to the
-file's size) counts the pages looked up, and pages the same read had to add
-to the cache (filemap:mm_filemap_add_to_page_cache, readahead included) are
-its MISSES; HITS = pages looked up - MISSES.  Page cache use through mmap
-and writes are not counted in HITS/MISSES then.  DIRTIES is
-mark_buffer_dirty calls either way (block:block_dirty_buffer here);
-BUFFERS_MB and CACHED_MB come from /proc/meminfo.
+Older kernels with kprobes (or --probe kprobe) get bcc's measure instead,
+in calls: HITS = mark_page_accessed - mark_buffer_dirty - MISSES, MISSES =
+add_to_page_cache_lru - account_page_dirtied, DIRTIES = mark_buffer_dirty
+(or their folio_* successors).  BUFFERS_MB and CACHED_MB come from
+/proc/meminfo either way.
 
 examples:
     cachestat           # a line every second, until Ctrl-C

@@ -1,14 +1,14 @@
 """Trace short-lived files: one line per file that was created and then
 deleted while tracing, with its age.
 
-Where kprobes exist this uses bcc's probes (vfs_create, vfs_open,
-security_inode_create, vfs_unlink) on every file system.  Without them: on
-ext4 it is still exact, the kernel's ext4 tracepoints reporting each regular
-file's creation and its unlink, matched by inode; other file systems have no
-such tracepoints, so creations (opens that created a regular file, mknod)
+On ext4 this is exact: the kernel's ext4 tracepoints report each regular
+file's creation and its unlink, matched by inode.  Other file systems have
+no such tracepoints, so creations (opens that created a regular file, mknod)
 and successful unlink()/unlinkat() calls are matched by path instead: a file
 renamed, or deleted through a symbolic link, after its creation is missed.
-PID and COMM are those of the deleting process.
+Kernels without these tracepoints (or --probe kprobe) use bcc's probes
+(vfs_create, vfs_open, security_inode_create, vfs_unlink) on every file
+system.  PID and COMM are those of the deleting process.
 
 examples:
     filelife            # trace the lifespan of short-lived files

@@ -1,11 +1,12 @@
 """File reads and writes by thread and file, top-like, refreshed every interval.
 
-Where kprobes exist this counts vfs_read()/vfs_write() calls (bcc's probes).
-Without kprobes it counts the read and write syscall families (read, pread64,
-readv, preadv, preadv2 and their write twins) with the fd resolved to its
-file in the kernel: READS/WRITES are calls, R_Kb/W_Kb the sizes asked for.
-I/O done inside the kernel (exec page-ins, splice, sendfile, io_uring) is
-not seen then.  T is R (regular file), S (socket) or O (other).
+It counts the read and write syscall families (read, pread64, readv,
+preadv, preadv2 and their write twins), the fd resolved to its file in the
+kernel: READS/WRITES are calls, R_Kb/W_Kb the sizes asked for.  I/O the
+kernel does by itself (exec page-ins, splice, sendfile, io_uring) is not
+seen.  Kernels without syscall tracepoints (or --probe kprobe) count
+vfs_read()/vfs_write() calls instead, as bcc does.  T is R (regular file),
+S (socket) or O (other).
 
 examples:
     filetop              # file I/O top, refreshed every second

@@ -1,16 +1,16 @@
 """Count VFS operations: reads, writes, fsyncs, opens, creates, unlinks, mkdirs
 and rmdirs per second, counted in the kernel and printed every interval.
 
-Where kprobes exist this counts calls of the kernel's vfs_read, vfs_write,
-vfs_fsync_range, vfs_open, vfs_create, vfs_unlink, vfs_mkdir and vfs_rmdir
-(bcc's probes; CREATE also counts opens that created their file).  Without
-kprobes it counts the syscalls that lead there: READ/WRITE = read, readv,
-pread64, preadv(2) / write, writev, pwrite64, pwritev(2) calls on any fd;
-FSYNC = fsync, fdatasync, msync(MS_SYNC); OPEN = successful opens;
-CREATE = opens that created a file and mknod of regular files; UNLINK,
-MKDIR, RMDIR = successful unlink(at), mkdir(at), rmdir and
-unlinkat(AT_REMOVEDIR).  I/O done inside the kernel (exec, splice,
-io_uring, NFS server) is not counted by the syscall form.
+It counts, from the syscall tracepoints, the calls that reach those VFS
+operations: READ/WRITE = read, readv, pread64, preadv(2) / write, writev,
+pwrite64, pwritev(2) calls on any fd; FSYNC = fsync, fdatasync,
+msync(MS_SYNC); OPEN = successful opens; CREATE = opens that created a file
+and mknod of regular files; UNLINK, MKDIR, RMDIR = successful unlink(at),
+mkdir(at), rmdir and unlinkat(AT_REMOVEDIR).  I/O the kernel does by itself
+(exec, splice, io_uring, NFS server) is not counted.  Kernels without
+syscall tracepoints (or --probe kprobe) count bcc's way instead: calls of
+vfs_read, vfs_write, vfs_fsync_range, vfs_open, vfs_create, vfs_unlink,
+vfs_mkdir and vfs_rmdir (CREATE also counting opens that created a file).
 
 examples:
     vfsstat             # print a line every second, until Ctrl-C
