@@ -309,3 +309,68 @@ def sleep_until_done(duration: int, buf=None) -> bool:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return interrupted
+# -- helpers added for the file and syscall tools ---------------------------------------
+
+def drop_missing_syscalls(obj):
+    """Before load: turn off programs on syscalls this kernel does not have
+    (a `syscalls:sys_enter_X` tracepoint that is absent, an X that has no
+    syscall function for ksyscall), so one object serves every architecture."""
+    from corebpf import features
+    kp = None
+    for p in obj.programs.values():
+        sec = p.section
+        if sec.startswith("tracepoint/syscalls/"):
+            if not features.tracepoint_exists("syscalls", sec.rsplit("/", 1)[1]):
+                p.autoload = False
+        elif sec.startswith(("ksyscall/", "kretsyscall/")):
+            if kp is None:
+                kp = features.kprobes()
+            if not kp:
+                continue            # the variant cannot be chosen here anyway
+            name = sec.split("/", 1)[1]
+            if not any(features.kernel_function_exists(pre + name)
+                       for pre in ("__x64_sys_", "__arm64_sys_", "__se_sys_", "sys_")):
+                p.autoload = False
+
+
+def spawn_paused(cmd, prog: str):
+    """Fork a child that execs cmd once released; return (pid, release), where
+    release() lets it run (bcc's --exec: trace a command from its first syscall)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
+        try:
+            os.execvp(cmd[0], cmd)
+        except OSError as e:
+            sys.stderr.write(f"{prog}: error: cannot run {cmd[0]}: {e.strerror}\n")
+            os._exit(127)
+    os.close(r)
+
+    def release():
+        os.write(w, b"x")
+        os.close(w)
+    return pid, release
+
+
+def loadavg_line() -> str:
+    """bcc's `HH:MM:SS loadavg: ...` line (the file's newline leaves a blank line)."""
+    try:
+        with open("/proc/loadavg") as f:
+            avg = f.read()
+    except OSError:
+        avg = "\n"
+    return "%-8s loadavg: %s" % (time.strftime("%H:%M:%S"), avg)
+
+
+def interrupted(fn) -> bool:
+    """Run fn(); True if Ctrl-C (or SIGTERM) arrived meanwhile.  Summary tools
+    wrap their header and their sleep in it, so a Ctrl-C at any point after
+    attaching still prints the last interval."""
+    try:
+        fn()
+        return False
+    except KeyboardInterrupt:
+        return True

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* syncsnoop: sync-family syscall entries.  Variants: syscall tracepoints,
+ * or kprobes on the syscall functions where those tracepoints are absent. */
+#include "corebpf.bpf.h"
+#include "syncsnoop.h"
+
+EVENTS_RINGBUF(events, 1 << 18, struct sync_event);
+
+static __always_inline int emit(__u32 call)
+{
+	struct sync_event *e = RINGBUF_RESERVE(events, sizeof(*e));
+
+	if (!e)
+		return 0;
+	e->ts = bpf_ktime_get_ns();
+	e->call = call;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+#define SYNC_HOOK(sc, call)                                                    \
+	SEC("tracepoint/syscalls/sys_enter_" #sc)                             \
+	int sc##__tp(void *ctx) { return emit(call); }                         \
+	SEC("ksyscall/" #sc)                                                   \
+	int sc##__kprobe(void *ctx) { return emit(call); }
+
+SYNC_HOOK(sync, SYNC_SYNC)
+SYNC_HOOK(fsync, SYNC_FSYNC)
+SYNC_HOOK(fdatasync, SYNC_FDATASYNC)
+SYNC_HOOK(msync, SYNC_MSYNC)
+SYNC_HOOK(sync_file_range, SYNC_FILE_RANGE)
+SYNC_HOOK(sync_file_range2, SYNC_FILE_RANGE)   /* arm, powerpc */
+SYNC_HOOK(syncfs, SYNC_SYNCFS)

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* syscount: count syscalls (and their time) by number or by process, in
+ * the kernel.  Variants: tp_btf (cheapest), raw_tp, classic raw_syscalls
+ * tracepoints.  The enter hook is needed only for latency; Python turns
+ * it off otherwise. */
+#include "corebpf.bpf.h"
+#include "syscount.h"
+
+const volatile __s32 targ_tgid = 0;
+const volatile __s32 targ_tid = 0;
+const volatile __s32 targ_ppid = 0;     /* only children of this process */
+const volatile bool targ_failed = false;
+const volatile __s32 targ_errno = 0;
+const volatile bool targ_latency = false;
+const volatile bool targ_by_process = false;
+const volatile __s32 targ_syscall = -1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, __u64);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct sc_val);
+} data SEC(".maps");
+
+static __always_inline bool wanted(__u64 id, long nr)
+{
+	if (targ_syscall >= 0 && nr != targ_syscall)
+		return false;
+	if (targ_tgid && (id >> 32) != targ_tgid)
+		return false;
+	if (targ_tid && (__u32)id != targ_tid)
+		return false;
+	if (targ_ppid) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		if (BPF_CORE_READ(task, real_parent, tgid) != targ_ppid)
+			return false;
+	}
+	return true;
+}
+
+static __always_inline int sys_enter(long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ts;
+	__u32 tid = (__u32)id;
+
+	if (!wanted(id, nr))
+		return 0;
+	ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&start, &tid, &ts, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int sys_exit(long nr, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *tsp, delta = 0;
+	__u32 tid = (__u32)id, key;
+	static const struct sc_val zero;
+	struct sc_val *val;
+
+	if (nr < 0 || !wanted(id, nr))
+		return 0;
+	if (targ_failed && ret >= 0)
+		return 0;
+	if (targ_errno && ret != -targ_errno)
+		return 0;
+	if (targ_latency) {
+		tsp = bpf_map_lookup_elem(&start, &tid);
+		if (!tsp)
+			return 0;
+		delta = bpf_ktime_get_ns() - *tsp;
+		bpf_map_delete_elem(&start, &tid);
+	}
+	key = targ_by_process ? id >> 32 : (__u32)nr;
+	val = map_lookup_or_init(&data, &key, &zero);
+	if (!val)
+		return 0;
+	__sync_fetch_and_add(&val->count, 1);
+	if (targ_latency)
+		__sync_fetch_and_add(&val->total_ns, delta);
+	return 0;
+}
+
+/* sys_exit's BTF arguments are (regs, ret): the number is in the registers. */
+static __always_inline long regs_syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno);
+#else
+	return -1;
+#endif
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(enter__btf, struct pt_regs *regs, long nr)
+{
+	return sys_enter(nr);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit__btf, struct pt_regs *regs, long ret)
+{
+	return sys_exit(regs_syscall_nr(regs), ret);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(enter__raw, struct pt_regs *regs, long nr)
+{
+	return sys_enter(nr);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(exit__raw, struct pt_regs *regs, long ret)
+{
+	return sys_exit(regs_syscall_nr(regs), ret);
+}
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int enter__tp(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_enter(ctx->id);
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int exit__tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_exit(ctx->id, ctx->ret);
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Helpers for the file-system tools (filetop, vfsstat, filelife, ...):
+ * an fd of the current task to its struct file, inode facts, dentry names
+ * and whole paths.  Only CO-RE reads, so tracepoint, kprobe and fentry
+ * programs can all use them.  Include after corebpf.bpf.h. */
+#ifndef __VFS_BPF_H
+#define __VFS_BPF_H
+
+/* uapi constants: macros, so not in vmlinux.h */
+#define S_IFMT   00170000
+#define S_IFSOCK 0140000
+#define S_IFLNK  0120000
+#define S_IFREG  0100000
+#define S_IFDIR  0040000
+#define S_ISREG(m)  (((m) & S_IFMT) == S_IFREG)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+
+#define AT_FDCWD      -100
+#define AT_REMOVEDIR  0x200
+#define O_CREAT       0100
+#define FMODE_CREATED 0x100000   /* f_mode bit set by the open that created the file */
+#define EXT4_SUPER_MAGIC 0xEF53
+
+/* The struct file behind `fd` in the current task, or NULL. */
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline __u32 inode_mode(struct inode *inode)
+{
+	return BPF_CORE_READ(inode, i_mode);
+}
+
+static __always_inline __u32 inode_dev(struct inode *inode)
+{
+	return BPF_CORE_READ(inode, i_sb, s_dev);
+}
+
+static __always_inline unsigned long inode_magic(struct inode *inode)
+{
+	return BPF_CORE_READ(inode, i_sb, s_magic);
+}
+
+/* Copy a dentry's name (NUL-terminated, truncated to size); return its
+ * full length (qstr.len), which may exceed what was copied. */
+static __always_inline __u32 dentry_name(struct dentry *d, char *buf, __u32 size)
+{
+	struct qstr q = BPF_CORE_READ(d, d_name);
+
+	bpf_probe_read_kernel_str(buf, size, q.name);
+	return q.len;
+}
+
+/* Path walks write dentry names innermost first, each NUL-terminated,
+ * into a buffer of PATH_BUF bytes with PATH_SLACK spare bytes after it;
+ * user space reverses and joins them.  `off` is masked at every step so
+ * the verifier sees one bounded offset per iteration. */
+#ifndef PATH_BUF
+#define PATH_BUF 4096
+#endif
+#define PATH_NAME_MAX 256
+#define PATH_SLACK PATH_NAME_MAX
+#ifndef PATH_DEPTH
+#define PATH_DEPTH 40
+#endif
+
+static __always_inline __u32 walk_path(char *buf, __u32 off, const struct path *p)
+{
+	struct dentry *dentry = BPF_CORE_READ(p, dentry);
+	struct vfsmount *vfsmnt = BPF_CORE_READ(p, mnt);
+	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+	__u32 i;
+	long n;
+
+	for (i = 0; i < PATH_DEPTH; i++) {
+		struct dentry *root = BPF_CORE_READ(vfsmnt, mnt_root);
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+		if (dentry == root || dentry == parent) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (up == mnt)
+				break;                  /* the root of the tree */
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			vfsmnt = &mnt->mnt;
+			continue;
+		}
+		if (off >= PATH_BUF)
+			break;
+		n = bpf_probe_read_kernel_str(&buf[off & (PATH_BUF - 1)], PATH_NAME_MAX,
+					      BPF_CORE_READ(dentry, d_name.name));
+		if (n <= 0)
+			break;
+		off = (off + n) & (2 * PATH_BUF - 1);
+		dentry = parent;
+	}
+	return off;
+}
+
+/* The directory a *at() call with `dfd` resolves relative paths against. */
+static __always_inline int dir_of_dfd(long dfd, struct path *out)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f;
+
+	if ((int)dfd == AT_FDCWD) {
+		*out = BPF_CORE_READ(task, fs, pwd);
+		return 0;
+	}
+	f = fd_file((int)dfd);
+	if (!f)
+		return -1;
+	*out = BPF_CORE_READ(f, f_path);
+	return 0;
+}
+
+#endif /* __VFS_BPF_H */

@@ -1,0 +1,85 @@
+"""Trace stat()-family syscalls: one line per call as it returns, with the path.
+
+Covers statfs, stat (newstat), lstat (newlstat), fstatat (newfstatat) and
+statx.  FD is the return value (0 on success, -1 on failure), ERR the errno.
+
+examples:
+    statsnoop           # trace every stat-family syscall
+    statsnoop -t        # include a timestamp column
+    statsnoop -x        # only failed stats
+    statsnoop -p 181    # only process 181
+    statsnoop -s        # show which syscall was used
+"""
+from __future__ import annotations
+
+import corebpf
+
+from . import _cli
+
+PROG = "statsnoop"
+# bcc's SYSCALL column names, indexed by enum stat_call (statsnoop.h)
+CALLS = ("N/A", "stat", "statx", "statfs", "newstat", "newlstat", "fstatat64", "newfstatat")
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-t", "--timestamp", action="store_true", help="include a timestamp column")
+    p.add_argument("-x", "--failed", action="store_true", help="only show failed stats")
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    p.add_argument("-s", "--sysname", action="store_true", help="show the syscall's name")
+    return p.parse_args(argv)
+
+
+def header(a) -> str:
+    h = "%-14s" % "TIME(s)" if a.timestamp else ""
+    h += "%-7s %-16s %4s %3s" % ("PID", "COMM", "FD", "ERR")
+    if a.sysname:
+        h += " %-12s" % "SYSCALL"
+    return h + " %s" % "PATH"
+
+
+def format_event(e, a, first_ts: int) -> str:
+    fd, err = (e.ret, 0) if e.ret >= 0 else (-1, -e.ret)
+    line = "%-14.9f" % ((e.ts - first_ts) / 1e9) if a.timestamp else ""
+    line += "%-7d %-16s %4d %3d" % (e.pid, e.comm, fd, err)
+    if a.sysname:
+        line += " %-12s" % (CALLS[e.call] if e.call < len(CALLS) else CALLS[0])
+    return line + " %s" % e.fname
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    with corebpf.Object.open(PROG) as obj:
+        obj.rodata.targ_failed = a.failed
+        if a.pid:
+            obj.rodata.targ_tgid = a.pid
+        _cli.drop_missing_syscalls(obj)
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        obj.attach()
+        out = _cli.Output()
+        first = []
+
+        def on_event(e):
+            if not first:
+                first.append(e.ts)
+            out(format_event(e, a, first[0]))
+
+        rb = obj.ring_buffer("events", on_event)
+        print(header(a), flush=True)
+        try:
+            _cli.event_loop(rb, out)
+        finally:
+            out.flush()
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Trace sync()-family syscalls: sync, fsync, fdatasync, msync, sync_file_range
+and syncfs, one line per call as it is entered.
+
+TIME(s) is the kernel's monotonic clock (as bcc prints it), not time since start.
+
+examples:
+    syncsnoop           # trace every sync-family syscall
+"""
+from __future__ import annotations
+
+import corebpf
+
+from . import _cli
+
+PROG = "syncsnoop"
+# bcc's CALL names, indexed by enum sync_call (syncsnoop.h)
+CALLS = ("N/A", "sync", "fsync", "fdatasync", "msync", "sync_file_range", "syncfs")
+
+
+def header() -> str:
+    return "%-18s %-16s %-16s" % ("TIME(s)", "COMM", "CALL")
+
+
+def format_event(e) -> str:
+    # bcc keeps microseconds: ts/1000 as an integer, printed in seconds
+    secs = (e.ts // 1000) / 1e6
+    call = CALLS[e.call] if e.call < len(CALLS) else CALLS[0]
+    return "%-18.9f %-16s" % (secs, e.comm) + " %-16s" % call
+
+
+def run(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    a = p.parse_args(argv)
+    _cli.setup(a)
+    with corebpf.Object.open(PROG) as obj:
+        _cli.drop_missing_syscalls(obj)
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        obj.attach()
+        out = _cli.Output()
+        rb = obj.ring_buffer("events", lambda e: out(format_event(e)))
+        print(header(), flush=True)
+        try:
+            _cli.event_loop(rb, out)
+        finally:
+            out.flush()
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

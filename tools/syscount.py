@@ -1,0 +1,209 @@
+"""Summarize syscall counts (and, with -L, the time spent in them), counted in
+the kernel, by syscall or by process; printed every interval or at the end.
+
+examples:
+    syscount                 # count syscalls until Ctrl-C
+    syscount -p 181          # only process 181
+    syscount -t 182          # only thread 182
+    syscount -c 181          # only children of process 181
+    syscount -i 1 -d 10      # print every second, for 10 seconds
+    syscount -T 5            # the top 5 only (default 10)
+    syscount -x              # only failed syscalls
+    syscount -e ENOENT       # only syscalls that failed with ENOENT
+    syscount -L              # also show the total time in each syscall
+    syscount -L -m           # ... in milliseconds
+    syscount -P              # count by process, not by syscall
+    syscount -l              # list the syscall names known here
+    syscount --syscall read  # only read()
+    syscount --exec make     # run make and count only its syscalls
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import itertools
+import os
+import time
+
+import corebpf
+from corebpf import syscalls
+
+from . import _cli
+
+PROG = "syscount"
+
+
+def errno_type(text: str) -> int:
+    """An errno as a number (sign ignored) or a name such as EPERM."""
+    try:
+        return abs(int(text))
+    except ValueError:
+        pass
+    v = getattr(errno, text, None)
+    if not isinstance(v, int) or not text.startswith("E"):
+        raise argparse.ArgumentTypeError(f"couldn't map {text} to an errno")
+    return v
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace only this PID")
+    p.add_argument("-t", "--tid", type=_cli.tid_type, help="trace only this TID")
+    p.add_argument("-c", "--ppid", type=_cli.pid_type,
+                   help="trace only the children of this PID")
+    p.add_argument("-i", "--interval", type=_cli.positive_int,
+                   help="print a summary every this many seconds")
+    p.add_argument("-d", "--duration", type=_cli.positive_int,
+                   help="total duration of the trace, in seconds")
+    p.add_argument("-T", "--top", type=_cli.positive_int, default=10,
+                   help="print only the top N syscalls by count or time (default 10)")
+    p.add_argument("-x", "--failures", action="store_true",
+                   help="count only failed syscalls (return < 0)")
+    p.add_argument("-e", "--errno", type=errno_type,
+                   help="count only syscalls that fail with this errno (number or name)")
+    p.add_argument("-L", "--latency", action="store_true", help="also total the time spent")
+    p.add_argument("-m", "--milliseconds", action="store_true",
+                   help="show the time in milliseconds (default: microseconds)")
+    p.add_argument("-P", "--process", action="store_true",
+                   help="count by process, not by syscall")
+    p.add_argument("-l", "--list", action="store_true",
+                   help="print the syscall names known here and exit")
+    p.add_argument("--syscall", help="count only this syscall (see -l)")
+    p.add_argument("--exec", nargs=argparse.REMAINDER, metavar="CMD",
+                   help="run this command and count only its syscalls (put last)")
+    return p.parse_args(argv)
+
+
+def list_text() -> str:
+    """Every known name, sorted, four to a line (bcc's -l layout)."""
+    names = syscalls.names()
+    rows = []
+    for grp in itertools.zip_longest(*([iter(names)] * 4)):
+        rows.append("   ".join("%-22s" % s for s in grp if s is not None))
+    return "\n".join(rows)
+
+
+def comm_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "[unknown]"
+
+
+def key_text(key: int, by_process: bool) -> str:
+    if by_process:
+        return "%-6d %-15s" % (key, comm_of(key))
+    return syscalls.name(key)
+
+
+def render(items, a, now: str = None) -> str:
+    """One report from the `data` map items [(key, sc_val)]."""
+    col = "PID    COMM" if a.process else "SYSCALL"
+    out = ["[%s]" % (now or time.strftime("%H:%M:%S"))]
+    if a.latency:
+        out.append("%-22s %8s %16s" % (col, "COUNT", "TIME (ms)" if a.milliseconds else "TIME (us)"))
+        rows = sorted(items, key=lambda kv: -kv[1].total_ns)
+    else:
+        out.append("%-22s %8s" % (col, "COUNT"))
+        rows = sorted(items, key=lambda kv: -kv[1].count)
+    for k, v in rows[:a.top]:
+        if k == 0xFFFFFFFF:
+            continue
+        if a.latency:
+            fmt = "%-22s %8d %16.6f" if a.milliseconds else "%-22s %8d %16.3f"
+            out.append(fmt % (key_text(k, a.process), v.count,
+                              v.total_ns / (1e6 if a.milliseconds else 1e3)))
+        else:
+            out.append("%-22s %8d" % (key_text(k, a.process), v.count))
+    return "\n".join(out) + "\n\n"
+
+
+def run(argv=None):
+    a = parse(argv)
+    nr = -1
+    if a.syscall is not None:
+        nr = syscalls.number(a.syscall)
+        if nr is None:
+            raise _cli.UsageError(f"syscall '{a.syscall}' not found")
+    if a.list:
+        print(list_text())
+        return 0
+    if a.exec is not None and (a.pid or a.tid):
+        raise _cli.UsageError("can only use -p/-t or --exec")
+    if a.exec is not None and not a.exec:
+        raise _cli.UsageError("--exec needs a command")
+    interval = a.interval or a.duration or _cli.FOREVER
+    _cli.setup(a)
+    child = release = None
+    with corebpf.Object.open(PROG) as obj:
+        ro = obj.rodata
+        if a.pid:
+            ro.targ_tgid = a.pid
+        elif a.tid:
+            ro.targ_tid = a.tid
+        if a.ppid:
+            ro.targ_ppid = a.ppid
+        ro.targ_failed = a.failures
+        ro.targ_errno = a.errno or 0
+        ro.targ_latency = a.latency
+        ro.targ_by_process = a.process
+        ro.targ_syscall = nr
+        if not a.latency:
+            for p in obj.programs.values():
+                if p.hook == "enter":
+                    p.autoload = False
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        if a.exec is not None:
+            child, release = _cli.spawn_paused(a.exec, PROG)
+            ro.targ_tgid = child
+        obj.load()
+        obj.attach()
+        data = obj.maps["data"]
+        if a.syscall is not None:
+            banner = "Tracing %ssyscall '%s'... Ctrl+C to quit." % (
+                "failed " if a.failures else "", a.syscall)
+        else:
+            banner = "Tracing %ssyscalls, printing top %d... Ctrl+C to quit." % (
+                "failed " if a.failures else "", a.top)
+        exiting = _cli.interrupted(lambda: print(banner, flush=True))
+        if release:
+            release()
+        seconds = 0
+        while True:
+            if not exiting:
+                try:
+                    exiting = _sleep(interval, child)
+                    seconds += interval
+                except KeyboardInterrupt:
+                    exiting = True
+            if a.duration and seconds >= a.duration:
+                exiting = True
+            print(render(data.pop_items(), a), end="", flush=True)
+            if exiting:
+                break
+        print("Detaching...", flush=True)
+    return 0
+
+
+def _sleep(seconds: int, child) -> bool:
+    """Sleep; with a --exec child, wake early and return True once it exits."""
+    if child is None:
+        time.sleep(seconds)
+        return False
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.waitpid(child, os.WNOHANG)[0] == child:
+            return True
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+    return False
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
