@@ -509,9 +509,17 @@ class Object:
         (verifier; `.log` has the verifier log).
         """
         L = lib()
+        self._load_failures = []
         while True:
             if select:
-                self._select()
+                try:
+                    self._select()
+                except MissingFeature as e:
+                    if self._load_failures:
+                        v, why = self._load_failures[0]
+                        raise MissingFeature(f"{e}; the {v} variant failed to load: {why}") \
+                            from None
+                    raise
             _log.clear()
             r = L.bpf_object__load(self._obj)
             _log.reraise()
@@ -523,7 +531,12 @@ class Object:
             prog = self.programs.get(failed) if failed else None
             if select and prog is not None and prog.variant == self.variant and \
                     len(self._candidates) > 1:
-                # This variant cannot load here: reopen and try the next one.
+                # This variant cannot load here: reopen and try the next one,
+                # remembering why (if no other can serve, the error says so).
+                verifier_said = any("processed" in ln or "invalid" in ln for ln in log)
+                why = LoadError(-r, "bpf_object__load", failed, log=log,
+                                hint="rejected by the verifier" if verifier_said else None)
+                self._load_failures.append((self.variant, why))
                 self._excluded.add(self.variant)
                 L.bpf_object__close(self._obj)
                 self._obj = None

@@ -253,3 +253,20 @@ def test_perf_buffer_loss_is_counted(test_object):
             os.sched_setaffinity(0, set(range(os.cpu_count())))
         assert pb.lost > 0 and sum(lost) == pb.lost
         assert len(got) + pb.lost == 2001
+
+
+def test_failed_best_variant_is_named_when_nothing_else_serves(test_object):
+    """The tp_btf variant fails the verifier and the forced kind list has only
+    kinds this kernel lacks: the error must say the first variant failed and why."""
+    with _open(test_object, probe="") as obj:
+        obj.rodata.targ_pid = os.getpid()
+        obj.rodata.make_bad = True
+        obj.programs["fork__tp"].autoload = False       # leave tp_btf + fentry + kprobe
+        if features.fentry() or features.kprobes():
+            obj.load()                                  # a function probe serves instead
+            assert obj.variant in ("fentry", "kprobe")
+            return
+        with pytest.raises(corebpf.MissingFeature) as ei:
+            obj.load()
+        msg = str(ei.value)
+        assert "the btf variant failed to load" in msg and "fork__btf" in msg, msg
