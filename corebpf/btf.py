@@ -454,7 +454,7 @@ def _build_struct(btf: Btf, t: Type) -> StructCodec:
     head_fields = fields[:-1] if tail else fields
 
     def add_fmt(off, fmt, count):
-        nonlocal pos, idx
+        nonlocal idx
         if off > pos:
             fmt_parts.append(f"{off - pos}x")
         fmt_parts.append(fmt)

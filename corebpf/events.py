@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import errno
 
-from . import _log
+
 from ._libbpf import ffi, lib
-from .errors import BPFError, ConfigError, check_int, check_ptr
+from .errors import ConfigError, check_int, check_ptr
 
 
 class _Consumer:

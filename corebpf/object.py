@@ -25,7 +25,7 @@ import re
 from . import _log, features
 from ._libbpf import LibbpfUnavailable, ffi, lib
 from .btf import Btf, PTR
-from .errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
+from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
                      MissingFeature, check_int, check_ptr)
 from .maps import Map
 

@@ -183,13 +183,53 @@ def _silence_stdout():
         pass
 
 
+# -- stop signals ---------------------------------------------------------------------
+#
+# From setup() on, Ctrl-C, SIGTERM and SIGHUP are held (blocked and queued),
+# not raised as KeyboardInterrupt at whatever line happens to run: the tool's
+# loop asks for them with wait_stop()/stop_requested().  So a signal that
+# lands while the header is being printed, or between two polls, can never
+# skip the summary or leave half-written output; a Ctrl-C during load is
+# acted on as soon as the tool is attached.
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def hold_stop_signals():
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def release_stop_signals():
+    """Unblock them (children forked by a tool call this before exec)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+def wait_stop(timeout: float) -> bool:
+    """Sleep up to `timeout` seconds; True (the signal consumed) if a stop
+    signal arrived.  Use instead of time.sleep() in a tool's loop."""
+    if timeout is None:
+        timeout = FOREVER
+    timeout = max(0.0, float(timeout))
+    try:
+        return signal.sigtimedwait(STOP_SIGNALS, min(timeout, 2**31 / 1000)) is not None
+    except InterruptedError:
+        return False
+
+
+def stop_requested() -> bool:
+    """True (consumed) if a stop signal is pending; never waits."""
+    return wait_stop(0)
+
+
 def setup(args):
-    """Apply the shared options (--verbose, --probe); check privileges."""
+    """Apply the shared options (--verbose, --probe); check privileges; hold
+    stop signals (see above) for the rest of the run."""
     if getattr(args, "verbose", False):
         _log.set_verbose(True)
     if getattr(args, "probe", None):
         os.environ["COREBPF_PROBE"] = args.probe
     check_privileges()
+    hold_stop_signals()
 
 
 def print_ebpf(obj):
@@ -233,16 +273,21 @@ def report_lost(n: int):
 
 def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
                stop=None):
-    """Poll `buf` and flush `out` until Ctrl-C, `duration` seconds, or stop()."""
+    """Poll `buf` and flush `out` until Ctrl-C, `duration` seconds, or stop();
+    return True if a stop signal (Ctrl-C, SIGTERM, SIGHUP) ended it."""
     deadline = time.monotonic() + duration if duration else None
     while True:
         buf.poll(timeout_ms)
         out.flush()
         report_lost(buf.lost_since_last())
+        if stop_requested():
+            buf.consume()           # what arrived before the Ctrl-C is shown
+            out.flush()
+            return True
         if deadline is not None and time.monotonic() >= deadline:
-            return
+            return False
         if stop is not None and stop():
-            return
+            return False
 
 
 def interval_loop(interval: int, count: int, emit):
@@ -250,9 +295,7 @@ def interval_loop(interval: int, count: int, emit):
     more and return (bcc's summary tools)."""
     remaining = count
     while True:
-        try:
-            time.sleep(interval)
-        except KeyboardInterrupt:
+        if wait_stop(interval):
             emit()
             return
         emit()
@@ -295,19 +338,20 @@ def sleep_until_done(duration: int, buf=None) -> bool:
     bcc's stack tools do)."""
     deadline = time.monotonic() + duration
     interrupted = False
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        if buf is None:
+            if wait_stop(left):
+                interrupted = True
                 break
-            if buf is None:
-                time.sleep(left)
-            else:
-                buf.poll(int(min(left, 0.5) * 1000) + 1)
-    except KeyboardInterrupt:
-        interrupted = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            buf.poll(int(min(left, 0.5) * 1000) + 1)
+            if stop_requested():
+                interrupted = True
+                break
+    # stop signals stay held: further Ctrl-C cannot cut the report short
     return interrupted
 # -- helpers added for the file and syscall tools ---------------------------------------
 
@@ -339,6 +383,7 @@ def spawn_paused(cmd, prog: str):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        release_stop_signals()
         os.close(w)
         os.read(r, 1)
         os.close(r)
@@ -371,6 +416,6 @@ def interrupted(fn) -> bool:
     attaching still prints the last interval."""
     try:
         fn()
-        return False
     except KeyboardInterrupt:
         return True
+    return stop_requested()

@@ -288,9 +288,7 @@ def run(argv=None):
         done = 0
         start = time.monotonic()
         while True:
-            try:
-                time.sleep(a.interval)
-            except KeyboardInterrupt:
+            if _cli.wait_stop(a.interval):
                 return 0                  # bcc's argdist exits without printing
             out = ["[%s]" % time.strftime("%H:%M:%S")]
             for pr in probes:

@@ -131,7 +131,7 @@ def run(argv=None):
         while True:
             if not exiting and a.count > 0 and done >= a.count:
                 return 0            # bcc stops after `count` lines without "Detaching..."
-            exiting = exiting or _cli.interrupted(lambda: time.sleep(a.interval))
+            exiting = exiting or _cli.wait_stop(a.interval)
             per_cpu = counts[0]
             counts.clear()
             n = [sum(c.n[i] for c in per_cpu) for i in range(4)]

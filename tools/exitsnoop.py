@@ -130,13 +130,10 @@ def run(argv=None):
         rb = obj.ring_buffer("events", on_event)
         # As bcc: with -p the trace ends after the first batch of exits.
         stop = (lambda: bool(seen)) if a.pid else None
-        try:
-            if not a.json:
-                print(header(a), flush=True)
-            _cli.event_loop(rb, out, stop=stop)
-        except KeyboardInterrupt:
-            out.flush()
-            print()
+        if not a.json:
+            print(header(a), flush=True)
+        if _cli.event_loop(rb, out, stop=stop):
+            print()                 # bcc: Ctrl-C prints an empty line
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import corebpf
 
@@ -113,7 +112,7 @@ def run(argv=None):
             "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval, flush=True))
         remaining = a.count
         while True:
-            exiting = exiting or _cli.interrupted(lambda: time.sleep(a.interval))
+            exiting = exiting or _cli.wait_stop(a.interval)
             sys.stdout.write("\n" if a.noclear else CLEAR)
             sys.stdout.write(render(counts.pop_items(), a, _cli.loadavg_line()))
             sys.stdout.flush()

@@ -113,11 +113,10 @@ def run(argv=None):
         seconds = 0
         exiting = False
         while True:
-            try:
-                time.sleep(interval)
-                seconds += interval
-            except KeyboardInterrupt:
+            if _cli.wait_stop(interval):
                 exiting = True
+            else:
+                seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
             vals = [v for _, v in sorted(counts.pop_items())]

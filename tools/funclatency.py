@@ -179,11 +179,10 @@ def trace_functions(funcs, a, kkind, attach=True):
         seconds = 0
         exiting = False
         while True:
-            try:
-                time.sleep(interval)
-                seconds += interval
-            except KeyboardInterrupt:
+            if _cli.wait_stop(interval):
                 exiting = True
+            else:
+                seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
             print(render(funcs, hist, stats, a, per_func), end="", flush=True)

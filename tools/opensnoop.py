@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import corebpf
 
@@ -111,23 +110,6 @@ def format_event(e, a, first_ts: int) -> str:
     return line + path_of(e)
 
 
-def _spawn_paused(cmd):
-    """Fork a child that execs cmd once told to; return (pid, go_fd)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(w)
-        os.read(r, 1)
-        os.close(r)
-        try:
-            os.execvp(cmd[0], cmd)
-        except OSError as e:
-            sys.stderr.write(f"{PROG}: error: cannot run {cmd[0]}: {e.strerror}\n")
-            os._exit(127)
-    os.close(r)
-    return pid, w
-
-
 def run(argv=None):
     a = parse(argv)
     if a.exec is not None and a.pid:
@@ -136,7 +118,7 @@ def run(argv=None):
         raise _cli.UsageError("--exec needs a command")
     mask = flag_mask(a.flag_filter)
     _cli.setup(a)
-    child = go = None
+    child = release = None
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_failed = a.failed
         obj.rodata.full_path = a.full_path
@@ -156,7 +138,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         if a.exec is not None:
-            child, go = _spawn_paused(a.exec)
+            child, release = _cli.spawn_paused(a.exec, PROG)
             obj.rodata.targ_tgid = child
         obj.load()
         obj.attach()
@@ -174,8 +156,7 @@ def run(argv=None):
         print(header(a), flush=True)
         stop = None
         if child:
-            os.write(go, b"x")
-            os.close(go)
+            release()
             done = []
 
             def stop():

@@ -144,11 +144,10 @@ def run(argv=None):
         seconds = 0
         exiting = False
         while True:
-            try:
-                time.sleep(interval)
-                seconds += interval
-            except KeyboardInterrupt:
+            if _cli.wait_stop(interval):
                 exiting = True
+            else:
+                seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
             items = counts.pop_items()

@@ -174,11 +174,8 @@ def run(argv=None):
         seconds = 0
         while True:
             if not exiting:
-                try:
-                    exiting = _sleep(interval, child)
-                    seconds += interval
-                except KeyboardInterrupt:
-                    exiting = True
+                exiting = _sleep(interval, child)
+                seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
             print(render(data.pop_items(), a), end="", flush=True)
@@ -189,15 +186,15 @@ def run(argv=None):
 
 
 def _sleep(seconds: int, child) -> bool:
-    """Sleep; with a --exec child, wake early and return True once it exits."""
+    """Sleep; True if Ctrl-C/SIGTERM came or a --exec child exited."""
     if child is None:
-        time.sleep(seconds)
-        return False
+        return _cli.wait_stop(seconds)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if os.waitpid(child, os.WNOHANG)[0] == child:
             return True
-        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        if _cli.wait_stop(min(0.1, max(0.0, deadline - time.monotonic()))):
+            return True
     return False
 
 

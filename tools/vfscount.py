@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import time
 
 import corebpf
 
@@ -66,10 +65,7 @@ def run(argv=None):
             raise corebpf.MissingFeature(f"{PROG}: no vfs_* function could be probed")
         counts = obj.maps["counts"]
         print("Tracing... Ctrl-C to end.", flush=True)
-        try:
-            time.sleep(a.time if a.time else _cli.FOREVER)
-        except KeyboardInterrupt:
-            pass
+        _cli.wait_stop(a.time if a.time else _cli.FOREVER)
         print(render(counts.items(), funcs), flush=True)
     return 0
 

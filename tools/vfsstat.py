@@ -62,7 +62,8 @@ def run(argv=None):
         print(header(), flush=True)
         remaining = a.count
         while True:
-            time.sleep(a.interval)      # Ctrl-C: exit without a partial line, as bcc
+            if _cli.wait_stop(a.interval):
+                break                   # Ctrl-C: exit without a partial line, as bcc
             per_cpu = stats[0]
             stats.clear()
             counts = [sum(c.n[i] for c in per_cpu) for i in range(len(COLUMNS))]
