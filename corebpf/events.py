@@ -28,6 +28,14 @@ class _Consumer:
         self._reported = 0
         self._closed = False
 
+    def _onerror(self, exc_type, exc_value, tb):
+        """cffi's hook for an exception that escapes a callback before its
+        try block runs (a Ctrl-C is delivered at the callback's first
+        bytecode): keep it for poll() instead of letting cffi print and drop it."""
+        if self._error is None:
+            self._error = exc_value
+        return None
+
     def _reraise(self):
         if self._error is not None:
             e, self._error = self._error, None
@@ -80,7 +88,11 @@ class RingBuffer(_Consumer):
                 self._error = e
                 return -1
 
-        cb = ffi.callback("int(void *, void *, size_t)", on_sample)
+        def on_error(exc_type, exc_value, tb):
+            self._onerror(exc_type, exc_value, tb)
+            return -1                       # stop this poll; poll() re-raises
+
+        cb = ffi.callback("int(void *, void *, size_t)", on_sample, onerror=on_error)
         self._callbacks.append(cb)
         L = lib()
         if self._rb is None:
@@ -162,8 +174,10 @@ class PerfBuffer(_Consumer):
                 except BaseException as e:
                     self._error = e
 
-        self._callbacks = [ffi.callback("void(void *, int, void *, __u32)", on_sample),
-                           ffi.callback("void(void *, int, __u64)", on_lost)]
+        self._callbacks = [ffi.callback("void(void *, int, void *, __u32)", on_sample,
+                                        onerror=self._onerror),
+                           ffi.callback("void(void *, int, __u64)", on_lost,
+                                        onerror=self._onerror)]
         self._pb = check_ptr(lib().perf_buffer__new(m.fd, page_cnt, self._callbacks[0],
                                                     self._callbacks[1], ffi.NULL, ffi.NULL),
                              "perf_buffer__new", map_name)
