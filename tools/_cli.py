@@ -257,3 +257,49 @@ def interval_loop(interval: int, count: int, emit):
         remaining -= 1
         if remaining == 0:
             return
+
+
+# -- kernel function probes ---------------------------------------------------------
+
+_kallsyms = None
+
+
+def kernel_function(candidates):
+    """The first kernel text symbol matching one of `candidates` (each a regular
+    expression matched against the whole name, e.g. r"finish_task_switch(\\.isra\\.\\d+)?"),
+    or None.  Compilers rename static functions (.isra.0, .constprop.0)."""
+    global _kallsyms
+    import re
+    if _kallsyms is None:
+        try:
+            with open("/proc/kallsyms", "rb") as f:
+                _kallsyms = f.read()
+        except OSError:
+            _kallsyms = b""
+    for c in candidates:
+        m = re.search(rb"^[0-9a-f]+ [tTwW] (" + c.encode() + rb")(?:\s|$)", _kallsyms, re.M)
+        if m:
+            return m.group(1).decode()
+    return None
+
+
+def attach_kprobe_any(prog, candidates, retprobe: bool = False):
+    """Attach kprobe program `prog` to the first function of `candidates` that
+    this kernel has (see kernel_function); MissingFeature if none."""
+    from corebpf.errors import MissingFeature
+    name = kernel_function(candidates)
+    if name is None:
+        raise MissingFeature("no kernel function to probe for " + prog.name + " (looked for "
+                             + ", ".join(c.replace("\\", "") for c in candidates) + ")")
+    return prog.attach_kprobe(name, retprobe=retprobe)
+
+
+def disable_missing_syscalls(obj):
+    """Turn off programs on syscall tracepoints this kernel does not have
+    (open(2) and creat(2) are absent on arm64, for one), so the rest of their
+    variant still loads."""
+    from corebpf import features
+    for p in obj.programs.values():
+        if p.kind == "tracepoint" and p.target.startswith("syscalls/") and p.autoload:
+            if not features.tracepoint_exists("syscalls", p.target.split("/", 1)[1]):
+                p.autoload = False
