@@ -41,6 +41,8 @@ _SECTION_KIND = (
     ("fentry.s/", "fentry"), ("fexit.s/", "fentry"),
     ("kprobe/", "kprobe"), ("kretprobe/", "kprobe"), ("ksyscall/", "kprobe"),
     ("kretsyscall/", "kprobe"), ("kprobe.multi/", "kprobe"), ("kretprobe.multi/", "kprobe"),
+    # bare SEC("kprobe"): the tool attaches it by name (functions renamed across kernels)
+    ("kprobe", "kprobe"), ("kretprobe", "kprobe"),
     ("uprobe", "uprobe"), ("uretprobe", "uprobe"), ("usdt", "usdt"),
     ("perf_event", "perf_event"), ("iter/", "iter"), ("socket", "socket"),
 )
