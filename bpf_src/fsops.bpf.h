@@ -19,6 +19,7 @@
 
 #define S_IFMT 00170000
 #define S_IFREG 0100000
+#define O_PATH 010000000        /* opens no file operation sees */
 
 enum fsop {
 	FSOP_READ = 0,
@@ -136,9 +137,11 @@ static __always_inline int fsop_exit(long ret)
 	if (s.op == FSOP_OPEN) {
 		if (ret < 0)
 			return 0;
-		s.fp = fd_file(ret);
-		if (!fsop_file_matches(s.fp))
+		struct file *f = fd_file(ret);
+
+		if (!fsop_file_matches(f) || (BPF_CORE_READ(f, f_flags) & O_PATH))
 			return 0;
+		s.fp = f;
 	}
 	fsop_done(s.op, s.ts, bpf_ktime_get_ns(), ret, s.offset, s.fp);
 	return 0;

@@ -158,7 +158,8 @@ def loopback_traffic(seconds=1.5, chunk=65536):
 
 
 # File operations on `path` once released: create, 4 writes of 64 KiB, fsync,
-# close; reopen, read it all in 128 KiB reads, one pread of 4 KiB at 64 KiB.
+# close; an O_PATH open; reopen, read it all in 128 KiB reads, one pread of
+# 4 KiB at 64 KiB.
 # With big > 0, first `big` MiB of buffered writes (so the fsync has work).
 _FILE_OPS = r"""
 import os, sys
@@ -174,6 +175,7 @@ for _ in range(4):
     os.write(fd, b"w" * 65536)
 os.fsync(fd)
 os.close(fd)
+os.close(os.open(path, os.O_PATH))          # no file operation: not an ext4 open
 fd = os.open(path, os.O_RDONLY)
 while os.read(fd, 131072):
     pass
