@@ -7,13 +7,13 @@ examples:
     ext4dist 1 10       # print 1 second summaries, 10 times
     ext4dist -m 5       # 5s summaries, milliseconds
 
-probes: ext4's read_iter/write_iter/open/fsync functions where the kernel has
-kprobes (--probe kprobe).  Otherwise (the default choice): fsync from the
-ext4_sync_file tracepoints (exact), and read, write and open measured at the
-system call (read/write/pread/pwrite/readv/writev/preadv*/pwritev*,
-open/openat/openat2/creat) for regular files on ext4.  The latter includes
-syscall overhead (path lookup for opens), misses failed opens and does not
-see I/O outside these syscalls (mmap, sendfile/splice, io_uring, aio).
+probes: by default, fsyncs come from the ext4_sync_file tracepoints (exact);
+read, write and open are measured at the system call (read, write, pread64,
+pwrite64, readv, writev, preadv*, pwritev*, open, openat, openat2, creat) for
+regular files on ext4, which includes the syscall's own overhead (path lookup
+for opens), misses failed opens and does not see I/O outside these syscalls
+(mmap, sendfile/splice, io_uring, aio).  With --probe kprobe, on kernels with
+kprobes: ext4's own read_iter, write_iter, open and fsync functions, as bcc.
 """
 from __future__ import annotations
 
