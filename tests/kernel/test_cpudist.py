@@ -98,3 +98,14 @@ def test_forced_kprobe_names_missing_feature():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("cpudist", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_kprobe_target_found_by_pattern():
+    from corebpf.tools import _cli, cpudist
+    name = _cli.kernel_function(cpudist.FINISH_TASK_SWITCH)
+    assert name and name.startswith("finish_task_switch"), name
+    assert _cli.kernel_function([r"no_such_function_zz\d"]) is None
+    with corebpf.Object.open("cpudist", only=["switch__kprobe"]) as obj:
+        obj.load(select=False)
+        with pytest.raises(corebpf.MissingFeature, match="no_such_function_zz"):
+            _cli.attach_kprobe_any(obj.programs["switch__kprobe"], ["no_such_function_zz"])
