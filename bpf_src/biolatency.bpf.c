@@ -3,6 +3,7 @@
  * Variants, best first: tp_btf (typed struct request *), raw_tp (same
  * arguments untyped) and classic tracepoints keyed by (dev, sector). */
 #include "corebpf.bpf.h"
+#include "blk.bpf.h"
 #include "biolatency.h"
 
 const volatile bool targ_per_disk = false;
@@ -39,67 +40,6 @@ struct {
 } hists SEC(".maps");
 
 static struct hist zero_hist;
-
-/* Kernels before 5.17 kept the disk in the request itself. */
-struct request___old {
-	struct gendisk *rq_disk;
-};
-
-static __always_inline struct gendisk *rq_disk(struct request *rq)
-{
-	struct request___old *old = (void *)rq;
-
-	if (bpf_core_field_exists(old->rq_disk))
-		return BPF_CORE_READ(old, rq_disk);
-	return BPF_CORE_READ(rq, q, disk);
-}
-
-static __always_inline __u32 rq_dev(struct request *rq)
-{
-	struct gendisk *disk = rq_disk(rq);
-
-	if (!disk)
-		return 0;
-	return (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
-}
-
-#define FLAG(bit, bcc)                                                         \
-	if (bpf_core_enum_value_exists(enum req_flag_bits, bit) &&             \
-	    (f & (1u << bpf_core_enum_value(enum req_flag_bits, bit))))        \
-		out |= bcc
-
-/* Translate the running kernel's cmd_flags into bcc's fixed encoding. */
-static __always_inline __u32 bcc_flags(__u32 f)
-{
-	__u32 op = f & ((1u << BCC_REQ_OP_BITS) - 1), out;
-
-	if (op == bpf_core_enum_value(enum req_op, REQ_OP_READ))
-		out = 0;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE))
-		out = 1;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_FLUSH))
-		out = 2;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_DISCARD))
-		out = 3;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_SECURE_ERASE))
-		out = 5;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_ZONE_RESET))
-		out = 6;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE_ZEROES))
-		out = 9;
-	else
-		out = 0xff;
-	FLAG(__REQ_SYNC, BCC_REQ_SYNC);
-	FLAG(__REQ_META, BCC_REQ_META);
-	FLAG(__REQ_PRIO, BCC_REQ_PRIO);
-	FLAG(__REQ_NOMERGE, BCC_REQ_NOMERGE);
-	FLAG(__REQ_IDLE, BCC_REQ_IDLE);
-	FLAG(__REQ_FUA, BCC_REQ_FUA);
-	FLAG(__REQ_RAHEAD, BCC_REQ_RAHEAD);
-	FLAG(__REQ_BACKGROUND, BCC_REQ_BACKGROUND);
-	FLAG(__REQ_NOWAIT, BCC_REQ_NOWAIT);
-	return out;
-}
 
 static __always_inline void account(__u64 delta, __u32 dev, __u32 flags)
 {

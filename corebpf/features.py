@@ -114,14 +114,25 @@ def uprobes() -> bool:
 
 def kernel_function_exists(name: str) -> bool:
     """True if /proc/kallsyms has text symbol `name` (not proof it is probeable)."""
+    pat = re.compile(rb"^[0-9a-f]+ [tTwW] " + re.escape(name.encode()) + rb"(?:\s|$)", re.M)
+    return pat.search(_kallsyms()) is not None
+
+
+def _kallsyms() -> bytes:
     if _Cache.kallsyms is None:
         try:
             with open("/proc/kallsyms", "rb") as f:
                 _Cache.kallsyms = f.read()
         except OSError:
             _Cache.kallsyms = b""
-    pat = re.compile(rb"^[0-9a-f]+ [tTwW] " + re.escape(name.encode()) + rb"(?:\s|$)", re.M)
-    return pat.search(_Cache.kallsyms) is not None
+    return _Cache.kallsyms
+
+
+def kernel_function_matching(regex: str):
+    """The first text symbol in /proc/kallsyms whose whole name matches
+    `regex` (compilers rename static functions: .isra.0, .constprop.0), or None."""
+    m = re.search(rb"^[0-9a-f]+ [tTwW] (" + regex.encode() + rb")(?:\s|$)", _kallsyms(), re.M)
+    return m.group(1).decode() if m else None
 
 
 @functools.lru_cache(maxsize=None)

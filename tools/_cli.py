@@ -419,3 +419,26 @@ def interrupted(fn) -> bool:
     except KeyboardInterrupt:
         return True
     return stop_requested()
+# -- kernel function probes ---------------------------------------------------------
+
+def kernel_function(candidates):
+    """The first kernel text symbol matching one of `candidates` (each a regular
+    expression matched against the whole name, e.g. r"finish_task_switch(\\.isra\\.\\d+)?"),
+    or None.  Compilers rename static functions (.isra.0, .constprop.0)."""
+    from corebpf import features
+    for c in candidates:
+        name = features.kernel_function_matching(c)
+        if name:
+            return name
+    return None
+
+
+def attach_kprobe_any(prog, candidates, retprobe: bool = False):
+    """Attach kprobe program `prog` to the first function of `candidates` that
+    this kernel has (see kernel_function); MissingFeature if none."""
+    from corebpf.errors import MissingFeature
+    name = kernel_function(candidates)
+    if name is None:
+        raise MissingFeature("no kernel function to probe for " + prog.name + " (looked for "
+                             + ", ".join(c.replace("\\", "") for c in candidates) + ")")
+    return prog.attach_kprobe(name, retprobe=retprobe)

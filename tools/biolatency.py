@@ -18,7 +18,8 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli
+from . import _block, _cli
+from ._block import disks  # noqa: F401  (kept importable from here)
 
 PROG = "biolatency"
 
@@ -41,20 +42,6 @@ def flags_text(flags: int) -> str:
         if flags & bit:
             desc = name + desc
     return desc
-
-
-def disks() -> dict:
-    """{dev (major << 20 | minor): name} from /proc/diskstats."""
-    out = {}
-    try:
-        with open("/proc/diskstats") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3:
-                    out[(int(parts[0]) << 20) | int(parts[1])] = parts[2]
-    except OSError:
-        pass
-    return out
 
 
 def parse(argv=None):
@@ -105,12 +92,7 @@ def run(argv=None):
     if a.disks and a.flags:
         raise _cli.UsageError("can only use -D or -F")
     names = disks()
-    dev = 0
-    if a.disk:
-        match = [d for d, n in names.items() if n == a.disk]
-        if not match:
-            raise _cli.UsageError(f"no such disk {a.disk!r}")
-        dev = match[0]
+    dev = _block.disk_dev(a.disk, names) if a.disk else 0
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_per_disk = a.disks

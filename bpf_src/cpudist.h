@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef __CPUDIST_H
+#define __CPUDIST_H
+
+struct hist {
+	__u64 slots[65];
+};
+
+struct ext_val {
+	__u64 total;    /* in the histogram's unit */
+	__u64 count;
+};
+
+#endif

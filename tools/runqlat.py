@@ -1,0 +1,91 @@
+"""Summarize run queue (scheduler) latency as a histogram: the time from a
+task becoming runnable (woken up, or preempted while still runnable) until
+it runs on a CPU.
+
+examples:
+    runqlat            # summarize run queue latency as a histogram
+    runqlat 1 10       # print 1 second summaries, 10 times
+    runqlat -mT 1      # 1s summaries, milliseconds, and timestamps
+    runqlat -P         # show each PID separately
+    runqlat -p 185     # trace PID 185 only
+    runqlat --pidnss   # show each PID namespace separately
+    runqlat -L         # show each thread (TID) separately
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import corebpf
+from corebpf import histogram
+
+from . import _cli
+
+PROG = "runqlat"
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
+    g.add_argument("--pidnss", action="store_true", help="print a histogram per PID namespace")
+    g.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
+    _cli.interval_count(p)
+    return p.parse_args(argv)
+
+
+def section_name(a):
+    return "pid" if a.pids else "tid" if a.tids else "pidns" if a.pidnss else None
+
+
+def render(items, a) -> str:
+    """One interval's text from the `hists` map items [(id, hist)]."""
+    out = ["\n"]
+    if a.timestamp:
+        out.append("%-8s\n" % time.strftime("%H:%M:%S"))
+    label = "msecs" if a.milliseconds else "usecs"
+    section = section_name(a)
+    if section:
+        out.append(histogram.format_sections([(k, list(v.slots)) for k, v in items],
+                                             label, section, str))
+    else:
+        for _, v in items:
+            out.append(histogram.format_log2(list(v.slots), label))
+    return "".join(out)
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    with corebpf.Object.open(PROG) as obj:
+        obj.rodata.targ_per_process = a.pids
+        obj.rodata.targ_per_thread = a.tids
+        obj.rodata.targ_per_pidns = a.pidnss
+        obj.rodata.targ_ms = a.milliseconds
+        if a.pid:
+            obj.rodata.targ_tgid = a.pid
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        obj.attach()
+        hists = obj.maps["hists"]
+        print("Tracing run queue latency... Hit Ctrl-C to end.", flush=True)
+
+        def emit():
+            sys.stdout.write(render(hists.pop_items(), a))
+            sys.stdout.flush()
+
+        _cli.interval_loop(a.interval, a.count, emit)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
