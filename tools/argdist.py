@@ -194,6 +194,8 @@ class Probe:
     def key_text(self, key: bytes) -> str:
         if self.default and self.spec.point.kind != "r":
             return "total calls"
+        if isinstance(key, int):        # keys of 1, 2, 4 or 8 bytes decode to ints
+            key = key.to_bytes(self.map.key_size, "little")
         parts = []
         for i, (o, ty) in enumerate(self.layout):
             if ty is None:

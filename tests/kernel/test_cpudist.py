@@ -55,7 +55,9 @@ def test_off_cpu_sleeper_pid_filter_extension():
     ext = [re.fullmatch(r"avg = (\d+) usecs, total: (\d+) usecs, count: (\d+)", l)
            for l in t.lines]
     ext = [m for m in ext if m]
-    assert ext and int(ext[0].group(3)) == sum(c for _, c in rows), t.text
+    # the map is read while the kernel keeps counting: slots and the count
+    # may be a couple of updates apart
+    assert ext and abs(int(ext[0].group(3)) - sum(c for _, c in rows)) <= 3, t.text
     assert int(ext[0].group(1)) >= 8000
 
 

@@ -58,7 +58,7 @@ def test_occupancy_and_per_cpu_histograms_ctrl_c():
 def test_perf_links_owned_by_object(no_leaks):
     with corebpf.Object.open("runqlen") as obj:
         obj.load()
-        links = perf.attach_cpu_clock(obj.programs["sample"], freq=99)
+        links = perf.attach_sampling(obj.programs["sample"], freq=99)
         assert len(links) == len(features.online_cpus())
         assert all(ln in obj.links and ln.kind == "perf_event" for ln in links)
         with busy_loops(1):
