@@ -355,3 +355,56 @@ def open_elf(path: str) -> Elf:
     if e is None:
         e = _cache[key] = Elf(path)
     return e
+
+
+def _mapping(pid: int, addr: int):
+    """(path, file offset of addr) for an address of process `pid`, or None."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) < 6 or not parts[5].startswith("/"):
+                    continue
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                if lo <= addr < hi:
+                    return parts[5].strip(), addr - lo + int(parts[2], 16)
+    except OSError:
+        pass
+    return None
+
+
+def symbolize(pid: int, addr: int) -> tuple:
+    """(function name or None, offset into it, module path or None) of a
+    code address in process `pid`, from its maps and the module's symbols."""
+    m = _mapping(pid, addr)
+    if m is None:
+        return None, 0, None
+    path, foff = m
+    try:
+        e = open_elf(path if os.path.exists(path) else f"/proc/{pid}/root{path}")
+    except ElfError:
+        return None, 0, path
+    vaddr = None
+    for t, off, va, fsz, _ in e.segments:
+        if t == PT_LOAD and off <= foff < off + fsz:
+            vaddr = foff - off + va
+            break
+    if vaddr is None:
+        return None, 0, path
+    best = None
+    for name, value, size in e.symbols():
+        if value <= vaddr and (vaddr < value + size or (size == 0 and best is None)):
+            if best is None or value > best[1]:
+                best = (name, value)
+    if best is None:
+        return None, 0, path
+    return best[0], vaddr - best[1], path
+
+
+def sym_text(pid: int, addr: int, show_module: bool = True, show_offset: bool = False) -> str:
+    """bcc's BPF.sym() text: `name[+0xoff] [module]`, `[unknown]` if unresolved."""
+    name, off, module = symbolize(pid, addr)
+    text = (name + ("+0x%x" % off if show_offset else "")) if name else "[unknown]"
+    if show_module and module:
+        text += " [%s]" % os.path.basename(module)
+    return text

@@ -56,7 +56,8 @@ def detect_language(candidates, pid: int):
         try:
             with open(f"/proc/{pid}/maps") as f:
                 for line in f:
-                    path = line.split(None, 5)[5].strip() if line.count(" ") >= 5 else ""
+                    parts = line.split(None, 5)
+                    path = parts[5].strip() if len(parts) == 6 else ""
                     for lang in LANGUAGES:
                         if "/lib" + lang in path:
                             found = lang
