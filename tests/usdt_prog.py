@@ -1,0 +1,31 @@
+"""Build tests/progs/usdt_target.c once per test session (needs a C compiler
+and <sys/sdt.h> from Debian's systemtap-sdt-dev)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent / "progs" / "usdt_target.c"
+_built = {}
+
+
+def usdt_target() -> str:
+    """Path of the compiled USDT/uprobe test target."""
+    if "path" not in _built:
+        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        assert cc, "no C compiler (cc/gcc/clang) to build the USDT test target"
+        d = tempfile.mkdtemp(prefix="corebpf-usdt-", dir="/var/tmp")
+        out = os.path.join(d, "usdt_target")
+        r = subprocess.run([cc, "-O1", "-g", "-pthread", "-o", out, str(SRC)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, f"building usdt_target failed:\n{r.stderr}"
+        _built["path"] = out
+    return _built["path"]
+
+
+def start(*args) -> subprocess.Popen:
+    return subprocess.Popen([usdt_target(), *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
