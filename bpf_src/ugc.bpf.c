@@ -12,6 +12,7 @@ const volatile __u64 targ_min_ns = 0;
 struct gc_key {
 	__u64 id;
 	__u64 probe;
+	__u64 sub;	/* JVM: the memory pool (its name pointer); pools nest in one GC */
 };
 
 struct {
@@ -49,6 +50,9 @@ int gc_begin(struct pt_regs *ctx)
 	struct gc_event e = {};
 	__u32 kind = targ_kind[k.probe & 1];
 
+	if (kind == GC_JAVA_POOL)
+		k.sub = arg(ctx, 2);
+
 	e.probe = k.probe;
 	e.elapsed_ns = bpf_ktime_get_ns();	/* start time until the end probe */
 	if (kind == GC_PYTHON) {
@@ -68,6 +72,9 @@ int gc_end(struct pt_regs *ctx)
 	__u32 kind = targ_kind[k.probe & 1];
 	struct gc_event *s, *e;
 	__u64 elapsed;
+
+	if (kind == GC_JAVA_POOL)
+		k.sub = arg(ctx, 2);
 
 	s = bpf_map_lookup_elem(&starts, &k);
 	if (!s)

@@ -401,9 +401,42 @@ def symbolize(pid: int, addr: int) -> tuple:
     return best[0], vaddr - best[1], path
 
 
-def sym_text(pid: int, addr: int, show_module: bool = True, show_offset: bool = False) -> str:
+_demangler = []
+
+
+def demangle(name: str) -> str:
+    """A C++ symbol's readable form (libstdc++'s __cxa_demangle); `name` itself
+    if it is not mangled or libstdc++ is absent."""
+    if not name.startswith("_Z"):
+        return name
+    if not _demangler:
+        try:
+            from cffi import FFI
+            f = FFI()
+            f.cdef("char *__cxa_demangle(const char *, char *, size_t *, int *);"
+                   "void free(void *);")
+            _demangler.append((f, f.dlopen("libstdc++.so.6"), f.dlopen(None)))
+        except (ImportError, OSError):
+            _demangler.append(None)
+    if _demangler[0] is None:
+        return name
+    f, cxx, libc = _demangler[0]
+    status = f.new("int *")
+    out = cxx.__cxa_demangle(name.encode(), f.NULL, f.NULL, status)
+    if out == f.NULL or status[0] != 0:
+        return name
+    try:
+        return f.string(out).decode("utf-8", "replace")
+    finally:
+        libc.free(out)
+
+
+def sym_text(pid: int, addr: int, show_module: bool = True, show_offset: bool = False,
+             demangled: bool = True) -> str:
     """bcc's BPF.sym() text: `name[+0xoff] [module]`, `[unknown]` if unresolved."""
     name, off, module = symbolize(pid, addr)
+    if name and demangled:
+        name = demangle(name)
     text = (name + ("+0x%x" % off if show_offset else "")) if name else "[unknown]"
     if show_module and module:
         text += " [%s]" % os.path.basename(module)

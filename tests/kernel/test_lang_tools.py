@@ -229,3 +229,18 @@ def test_uthreads_python_threads():
 def test_uthreads_bad_pid():
     rc, out, err = run_tool("uthreads", "4194006")
     assert rc == 2 and err.strip() == "uthreads: error: argument pid: no such process: 4194006"
+
+
+def test_ucalls_ruby_cmethods_detected_language():
+    p = subprocess.Popen(["ruby3.1", "-e", "loop { [3, 1, 2].sort; sleep 0.05 }"])
+    try:
+        time.sleep(0.8)
+        t = Tool("ucalls", p.pid)
+        assert t.lines[0] == f"Tracing calls in process {p.pid} (language: ruby)... Ctrl-C to quit."
+        time.sleep(1)
+        assert t.stop() == 0
+    finally:
+        p.kill()
+        p.wait()
+    row = next((l for l in t.lines if l.startswith("Array.sort ")), None)
+    assert row and int(row.split()[-1]) >= 5, t.text
