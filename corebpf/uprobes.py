@@ -15,6 +15,7 @@ offset, with the kernel's PID filter when `pid` > 0.
 from __future__ import annotations
 
 from .elf import ElfError, check_pid, open_elf, resolve_binary
+from .usdt import require_uprobes
 
 
 def resolve(lib: str, pid: int = None) -> str:
@@ -47,6 +48,7 @@ def attach(program, lib: str, symbol: str = None, pid: int = -1, retprobe: bool 
     if pid and pid > 0:
         check_pid(pid)
     path = resolve(lib, pid)
+    require_uprobes()
     if addr is None:
         if not symbol:
             raise ElfError("a uprobe needs a symbol or an address")

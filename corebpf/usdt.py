@@ -217,14 +217,29 @@ def find_probe(provider: str, name: str, path: str = None, pid: int = None) -> P
     raise ElfError(f"{where}: no USDT probe {provider}:{name}")
 
 
+def require_uprobes():
+    """MissingFeature unless the kernel can create uprobes (USDT rides on them)."""
+    from . import features
+    from .errors import MissingFeature
+    if not features.uprobes():
+        raise MissingFeature("this kernel has no uprobes (CONFIG_UPROBE_EVENTS), "
+                             "which uprobes and USDT probes need")
+
+
+def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
+    """Attach `program` to a Probe found by find_probe()/probes(); the Link."""
+    require_uprobes()
+    return program.attach_usdt(probe.path, probe.provider, probe.name,
+                               pid=pid if pid and pid > 0 else -1, cookie=cookie)
+
+
 def attach(program, provider: str, name: str, path: str = None, pid: int = -1,
            cookie: int = 0):
     """Attach `program` (a loaded Program from a SEC("usdt") function) to USDT
     probe provider:name in `path` and/or process `pid` (-1: every process
     running `path`).  Returns the Link; raises ElfError or AttachError."""
     p = find_probe(provider, name, path, pid if pid and pid > 0 else None)
-    return program.attach_usdt(p.path, p.provider, p.name, pid=pid if pid and pid > 0 else -1,
-                               cookie=cookie)
+    return attach_probe(program, p, pid, cookie)
 
 
 def attach_any(program, candidates, path: str = None, pid: int = -1, cookie: int = 0):

@@ -42,8 +42,8 @@ def attach_pids(obj, pids):
         check_pid(pid)
         start = usdt.find_probe("", "query__start", pid=pid)
         done = usdt.find_probe(start.provider, "query__done", path=start.path, pid=pid)
-        obj.programs["query_start"].attach_usdt(start.path, start.provider, start.name, pid=pid)
-        obj.programs["query_done"].attach_usdt(done.path, done.provider, done.name, pid=pid)
+        usdt.attach_probe(obj.programs["query_start"], start, pid)
+        usdt.attach_probe(obj.programs["query_done"], done, pid)
 
 
 _DISPATCH = re.compile(r"\w+dispatch_command\w+")

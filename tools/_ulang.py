@@ -100,6 +100,6 @@ def attach_all(program, names, pid: int, required: bool = True, cookie: int = 0)
                                "without --with-dtrace/--enable-dtrace? tplist -p "
                                f"{pid} lists its probes)") from None
             continue
-        program.attach_usdt(p.path, p.provider, p.name, pid=pid, cookie=cookie)
+        usdt.attach_probe(program, p, pid, cookie)
         n += 1
     return n
