@@ -119,16 +119,23 @@ def test_dbstat_interval_in_microseconds(pg):
         t = Tool("dbstat", "postgres", "-p", s.backend, "-u", "-i", "1")
         s.query("select pg_sleep(0.01);")
         assert t.wait_for(lambda l: l.startswith("     query latency (us)"), timeout=10)
-        # the next interval starts empty: the histogram was cleared
-        assert t.wait_for(lambda l: l.startswith("["), timeout=0.1) is not None
-        stamps = len([l for l in t.lines if l.startswith("[")])
-        assert t.wait_for(lambda l: len([x for x in t.lines if x.startswith("[")]) > stamps + 1,
-                          timeout=10)
+        # two more summaries after the one with the query: they start empty
+        n = len([l for l in t.lines if l.startswith("[")])
+        t.wait_for(lambda l: len([x for x in t.lines if x.startswith("[")]) >= n + 2, timeout=10)
         assert t.stop() == 0
     finally:
         s.close()
-    rows = [l for l in t.lines if " -> " in l]
-    assert any(l.split()[0] in ("8192", "16384") and l.split()[4] != "0" for l in rows), t.text
+    reports, cur = [], None
+    for line in t.lines[1:]:
+        if re.match(r"^\[\d\d:\d\d:\d\d\]$", line):
+            cur = []
+            reports.append(cur)
+        elif cur is not None and " -> " in line:
+            cur.append(line.split())
+    hit = next(i for i, r in enumerate(reports) if any(row[4] != "0" for row in r))
+    rows = [row for row in reports[hit] if row[4] != "0"]
+    assert len(rows) == 1 and int(rows[0][0]) >= 8192 and rows[0][4] == "1", t.text
+    assert reports[hit + 1:] and all(r == [] for r in reports[hit + 1:]), t.text
 
 
 def test_mysqld_qslower_usdt_target():
