@@ -4,6 +4,7 @@ and mem__pool__gc__begin/end, no semaphores).  The programs are in
 tests/progs/*.java, compiled with javac once per module."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -37,6 +38,21 @@ def _jvm(classes, main):
     return p
 
 
+def _threads(pid) -> str:
+    """Each JVM thread's name, state and CPU ticks (why no thread was started)."""
+    out = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        rest = st[st.rindex(")") + 2:].split()
+        out.append(f"{tid} {name} {rest[0]} utime={rest[11]} stime={rest[12]}")
+    return "\n".join(out)
+
+
 def test_uthreads_java_start_stop(classes):
     p = _jvm(classes, "CorebpfThreads")
     try:
@@ -45,11 +61,12 @@ def test_uthreads_java_start_stop(classes):
         start = t.wait_for(lambda l: " start " in l and "corebpf-worker-" in l, 20)
         stop = t.wait_for(lambda l: " stop " in l and "corebpf-worker-" in l, 20)
         native = t.wait_for(lambda l: " pthread " in l, 20)
+        jvm = "" if start else _threads(p.pid)
         assert t.stop() == 0
     finally:
         p.kill()
         p.wait()
-    assert start and stop and native, t.text
+    assert start and stop and native, t.text + "\nJVM threads:\n" + jvm
     rid, typ, name = start.split()[1:4]
     assert rid.startswith("R=") and "/N=" in rid and typ == "start"
     assert native.rstrip().endswith("thread_native_entry(Thread*) [libjvm.so]")

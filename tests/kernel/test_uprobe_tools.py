@@ -120,15 +120,17 @@ def test_gethostlatency_getaddrinfo_of_child():
         assert t.lines[0].split() == ["TIME", "PID", "COMM", "LATms", "HOST"]
         child.stdin.write(b"go\n")
         child.stdin.flush()
-        line = t.wait_for(lambda l: l.split()[1:2] == [str(child.pid)])
+        mine = lambda: [l for l in t.lines if l.split()[1:2] == [str(child.pid)]]
+        t.wait_for(lambda l: len(mine()) >= 2)      # getaddrinfo, then gethostbyname
         assert t.stop() == 0
+        line = mine()[0]
     finally:
         child.kill()
         child.wait()
     fields = line.split()
     assert fields[2] == os.path.basename(sys.executable)[:15] and fields[4] == "localhost"
     assert float(fields[3]) >= 0
-    assert len([l for l in t.lines if l.split()[1:2] == [str(child.pid)]]) == 2
+    assert len(mine()) == 2
 
 
 def test_gethostlatency_all_processes_getent():
