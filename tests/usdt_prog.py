@@ -1,7 +1,8 @@
-"""Build tests/progs/usdt_target.c once per test session (needs a C compiler
-and <sys/sdt.h> from Debian's systemtap-sdt-dev)."""
+"""Build tests/progs/usdt_target.c once per test session (needs a C compiler,
+gcc or clang, and <sys/sdt.h> from Debian's systemtap-sdt-dev)."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ def usdt_target() -> str:
         cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
         assert cc, "no C compiler (cc/gcc/clang) to build the USDT test target"
         d = tempfile.mkdtemp(prefix="corebpf-usdt-", dir="/var/tmp")
+        atexit.register(shutil.rmtree, d, True)
         out = os.path.join(d, "usdt_target")
         r = subprocess.run([cc, "-O1", "-g", "-pthread", "-o", out, str(SRC)],
                            capture_output=True, text=True)
