@@ -89,6 +89,7 @@ class Elf:
                 self.sections.setdefault(names[nm:end].decode("latin-1"),
                                          (t, addr, off, size, link, esz))
         self._symbols = None
+        self._funcs = None
 
     def _read(self, off: int, size: int) -> bytes:
         with open(self.path, "rb") as f:
@@ -138,6 +139,8 @@ class Elf:
 
     def symbols(self, functions: bool = True) -> list:
         """Defined symbols [(name, vaddr, size)], functions only by default; first wins."""
+        if functions and self._funcs is not None:
+            return self._funcs
         if self._symbols is None:
             self._symbols = self._load_symbols()
         seen = set()
@@ -149,15 +152,20 @@ class Elf:
                 continue
             seen.add(name)
             out.append((name, value, size))
+        if functions:
+            self._funcs = out
+            self._by_name = {}
+            for n, v, sz in out:
+                self._by_name.setdefault(n, (v, sz))
+                if "@" in n:
+                    self._by_name.setdefault(n.split("@", 1)[0], (v, sz))
         return out
 
     def symbol(self, name: str):
         """(vaddr, size) of function `name`, or None.  A `name@VERSION` suffix
         in .symtab also matches the bare name."""
-        for n, v, s in self.symbols():
-            if n == name or (n.startswith(name) and n[len(name):len(name) + 1] == "@"):
-                return v, s
-        return None
+        self.symbols()
+        return self._by_name.get(name)
 
     def symbol_offset(self, name: str) -> int:
         """File offset of function `name` (what a uprobe needs); ElfError if absent."""
@@ -213,14 +221,25 @@ def _multiarch_dirs():
     return (f"/lib/{m}-linux-gnu", f"/usr/lib/{m}-linux-gnu")
 
 
+_ld_cache = {}
+
+
 def ld_cache_entries(path: str = LD_SO_CACHE) -> list:
     """[(soname, path)] from ld.so.cache (the glibc 2.x 'new' format), for
     libraries of this machine's ABI; [] if the cache is absent or unknown."""
     try:
         with open(path, "rb") as f:
+            key = (path, os.fstat(f.fileno()).st_mtime_ns)
+            if key in _ld_cache:
+                return _ld_cache[key]
             data = f.read()
     except OSError:
         return []
+    _ld_cache[key] = out = _parse_ld_cache(data)
+    return out
+
+
+def _parse_ld_cache(data: bytes) -> list:
     new_magic = b"glibc-ld.so.cache1.1"
     base = data.find(new_magic)
     if base < 0:
