@@ -54,12 +54,12 @@ def test_symbol_patterns():
     assert [n for n, _ in elf.open_elf(LIBC).match_symbols("^getpid$", regex=True)] == ["getpid"]
 
 
-def test_library_names_resolve_like_bcc(tmp_path):
+def test_library_names_resolve_like_bcc(tmp_path, monkeypatch):
     assert os.path.basename(elf.resolve_binary("c")) == "libc.so.6"
     assert os.path.basename(elf.resolve_binary("pthread")).startswith("libpthread.so")
     assert elf.resolve_binary("bash") == os.path.realpath("/usr/bin/bash")
     assert any(so == "libc.so.6" for so, _ in elf.ld_cache_entries())
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "prog").write_bytes(open(LIBC, "rb").read(64))
     assert elf.resolve_binary("./prog") == str(tmp_path / "prog")
     # a running process's mappings win (this process maps libc)
