@@ -31,3 +31,24 @@ def usdt_target() -> str:
 def start(*args) -> subprocess.Popen:
     return subprocess.Popen([usdt_target(), *map(str, args)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+
+
+def reap_tools():
+    """Generator for an autouse fixture: stop every Tool a test started and
+    left running (a failed assertion before t.stop())."""
+    from tests import helpers
+    started = []
+    orig = helpers.Tool.__init__
+
+    def init(self, *a, **kw):
+        started.append(self)
+        orig(self, *a, **kw)
+
+    helpers.Tool.__init__ = init
+    try:
+        yield
+    finally:
+        helpers.Tool.__init__ = orig
+        for t in started:
+            if getattr(t, "proc", None) is not None and t.proc.poll() is None:
+                t.stop()

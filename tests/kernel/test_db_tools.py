@@ -18,6 +18,11 @@ from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
+
+@pytest.fixture(autouse=True)
+def _stop_tools():
+    yield from usdt_prog.reap_tools()
+
 PGBIN = "/usr/lib/postgresql/15/bin"
 
 

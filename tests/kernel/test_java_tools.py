@@ -13,9 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests import usdt_prog
 from tests.helpers import Tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+
+@pytest.fixture(autouse=True)
+def _stop_tools():
+    yield from usdt_prog.reap_tools()
 
 PROGS = Path(__file__).resolve().parent.parent / "progs"
 

@@ -22,6 +22,11 @@ from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
+
+@pytest.fixture(autouse=True)
+def _stop_tools():
+    yield from usdt_prog.reap_tools()
+
 PYTHON = "/usr/bin/python3.11"
 
 

@@ -18,6 +18,11 @@ from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
+
+@pytest.fixture(autouse=True)
+def _stop_tools():
+    yield from usdt_prog.reap_tools()
+
 PYTHON = "/usr/bin/python3.11"
 RESOLVER = ("import socket, sys\nsys.stdin.readline()\n"
             "socket.getaddrinfo('localhost', 80)\nsocket.gethostbyname('localhost')\n")
