@@ -1,0 +1,462 @@
+"""Just enough ELF for user-space probes: symbols, file offsets, notes, and
+where a library named like bcc does it (`c`, `pthread`, a path) lives.
+
+    e = Elf("/lib/x86_64-linux-gnu/libc.so.6")
+    e.symbol_offset("getaddrinfo")          # file offset for a uprobe
+    e.match_symbols("getaddr*")             # [(name, offset)] of functions
+    resolve_binary("c", pid=1234)           # -> "/lib/x86_64-linux-gnu/libc.so.6"
+
+The tables are read with `struct` straight from the file: pyelftools (a
+dependency, and what the unit tests check this reader against) costs ~60 ms
+to import and ~170 ms to walk libc's 3,000 dynamic symbols, while a tool's
+start-up budget is a few tens of ms.  Errors are ElfError, one line each.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import struct
+
+from .errors import BPFError
+
+PT_LOAD = 1
+SHT_SYMTAB, SHT_NOTE, SHT_DYNSYM = 2, 7, 11
+STT_FUNC, STT_GNU_IFUNC = 2, 10
+SHN_UNDEF = 0
+ET_EXEC, ET_DYN = 2, 3
+
+
+class ElfError(BPFError):
+    """A binary, library, symbol, probe or process could not be found or read."""
+
+    def __init__(self, message: str, err: int = errno.ENOENT):
+        super().__init__(err, "elf", message=message)
+
+    def __str__(self):
+        return self.strerror
+
+
+class Elf:
+    """An ELF file's headers, read once; section data read on demand."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                ident = f.read(64)
+                if len(ident) < 52 or ident[:4] != b"\x7fELF":
+                    raise ElfError(f"{path}: not an ELF file", errno.ENOEXEC)
+                self.bits = 64 if ident[4] == 2 else 32
+                self.end = "<" if ident[5] == 1 else ">"
+                e = self.end
+                if self.bits == 64:
+                    (self.type, self.machine, _, _, phoff, shoff, _, _, phentsize, phnum,
+                     shentsize, shnum, shstrndx) = struct.unpack_from(e + "HHIQQQIHHHHHH", ident, 16)
+                else:
+                    (self.type, self.machine, _, _, phoff, shoff, _, _, phentsize, phnum,
+                     shentsize, shnum, shstrndx) = struct.unpack_from(e + "HHIIIIIHHHHHH", ident, 16)
+                f.seek(phoff)
+                ph = f.read(phentsize * phnum)
+                f.seek(shoff)
+                sh = f.read(shentsize * shnum) if shoff else b""
+        except OSError as ex:
+            raise ElfError(f"{path}: {ex.strerror}", ex.errno or errno.EIO) from None
+        # segments: (type, offset, vaddr, filesz, memsz)
+        self.segments = []
+        for i in range(phnum):
+            if self.bits == 64:
+                t, _, off, va, _, fsz, msz, _ = struct.unpack_from(e + "IIQQQQQQ", ph, i * phentsize)
+            else:
+                t, off, va, _, fsz, msz, _, _ = struct.unpack_from(e + "IIIIIIII", ph, i * phentsize)
+            self.segments.append((t, off, va, fsz, msz))
+        # sections: name -> (type, addr, offset, size, link, entsize)
+        raw = []
+        for i in range(len(sh) // shentsize if shentsize else 0):
+            if self.bits == 64:
+                nm, t, _, addr, off, size, link, _, _, esz = struct.unpack_from(
+                    e + "IIQQQQIIQQ", sh, i * shentsize)
+            else:
+                nm, t, _, addr, off, size, link, _, _, esz = struct.unpack_from(
+                    e + "IIIIIIIIII", sh, i * shentsize)
+            raw.append((nm, t, addr, off, size, link, esz))
+        self._raw_sections = raw
+        self.sections = {}
+        if raw and shstrndx < len(raw):
+            names = self._read(raw[shstrndx][3], raw[shstrndx][4])
+            for nm, t, addr, off, size, link, esz in raw:
+                end = names.find(b"\0", nm)
+                self.sections.setdefault(names[nm:end].decode("latin-1"),
+                                         (t, addr, off, size, link, esz))
+        self._symbols = None
+        self._funcs = None
+
+    def _read(self, off: int, size: int) -> bytes:
+        with open(self.path, "rb") as f:
+            f.seek(off)
+            return f.read(size)
+
+    def section_data(self, name: str) -> bytes:
+        s = self.sections.get(name)
+        return self._read(s[2], s[3]) if s else b""
+
+    @property
+    def is_pie_or_shared(self) -> bool:
+        return self.type == ET_DYN
+
+    def vaddr_to_offset(self, addr: int):
+        """File offset of virtual address `addr` (None if no PT_LOAD maps it)."""
+        for t, off, va, fsz, _ in self.segments:
+            if t == PT_LOAD and va <= addr < va + fsz:
+                return addr - va + off
+        return None
+
+    # -- symbols -------------------------------------------------------------------
+    def _load_symbols(self):
+        """[(name, value, size, type)] of defined symbols, .symtab then .dynsym."""
+        out = []
+        fmt = self.end + ("IBBHQQ" if self.bits == 64 else "IIIBBH")
+        ent = struct.calcsize(fmt)
+        for t, _, off, size, link, esz in self.sections.values():
+            if t not in (SHT_SYMTAB, SHT_DYNSYM) or not size:
+                continue
+            data = self._read(off, size)
+            if link >= len(self._raw_sections):
+                continue
+            _, _, _, soff, ssize, _, _ = self._raw_sections[link]
+            strs = self._read(soff, ssize)
+            step = esz or ent
+            for i in range(step, len(data) - ent + 1, step):
+                if self.bits == 64:
+                    nm, info, _, shndx, value, sz = struct.unpack_from(fmt, data, i)
+                else:
+                    nm, value, sz, info, _, shndx = struct.unpack_from(fmt, data, i)
+                if shndx == SHN_UNDEF or not nm or not value:
+                    continue
+                end = strs.find(b"\0", nm)
+                out.append((strs[nm:end].decode("utf-8", "replace"), value, sz, info & 0xF))
+        return out
+
+    def symbols(self, functions: bool = True) -> list:
+        """Defined symbols [(name, vaddr, size)], functions only by default; first wins."""
+        if functions and self._funcs is not None:
+            return self._funcs
+        if self._symbols is None:
+            self._symbols = self._load_symbols()
+        seen = set()
+        out = []
+        for name, value, size, typ in self._symbols:
+            if functions and typ not in (STT_FUNC, STT_GNU_IFUNC):
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            out.append((name, value, size))
+        if functions:
+            self._funcs = out
+            self._by_name = {}
+            for n, v, sz in out:
+                self._by_name.setdefault(n, (v, sz))
+                if "@" in n:
+                    self._by_name.setdefault(n.split("@", 1)[0], (v, sz))
+        return out
+
+    def symbol(self, name: str):
+        """(vaddr, size) of function `name`, or None.  A `name@VERSION` suffix
+        in .symtab also matches the bare name."""
+        self.symbols()
+        return self._by_name.get(name)
+
+    def symbol_offset(self, name: str) -> int:
+        """File offset of function `name` (what a uprobe needs); ElfError if absent."""
+        hit = self.symbol(name)
+        if hit is None:
+            raise ElfError(f"{self.path}: no function {name!r} in its symbol tables")
+        off = self.vaddr_to_offset(hit[0])
+        if off is None:
+            raise ElfError(f"{self.path}: {name} at 0x{hit[0]:x} is in no loadable segment")
+        return off
+
+    def match_symbols(self, pattern: str, regex: bool = False) -> list:
+        """[(name, file offset)] of functions matching a glob (`*`, `?`) or a regex."""
+        rx = re.compile(pattern if regex else glob_to_regex(pattern))
+        out = []
+        for n, v, _ in self.symbols():
+            if rx.fullmatch(n) if not regex else rx.search(n):
+                off = self.vaddr_to_offset(v)
+                if off is not None:
+                    out.append((n, off))
+        return out
+
+    def notes(self, section: str):
+        """Yield (owner, type, desc bytes) of the notes in `section`."""
+        data = self.section_data(section)
+        i = 0
+        while i + 12 <= len(data):
+            namesz, descsz, typ = struct.unpack_from(self.end + "III", data, i)
+            i += 12
+            owner = data[i:i + namesz].rstrip(b"\0").decode("latin-1")
+            i += (namesz + 3) & ~3
+            desc = data[i:i + descsz]
+            i += (descsz + 3) & ~3
+            yield owner, typ, desc
+
+
+def glob_to_regex(pattern: str) -> str:
+    """bcc's wildcard syntax: `*` any run, `?` one character, the rest literal."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
+# -- finding libraries and binaries ---------------------------------------------------
+
+LD_SO_CACHE = "/etc/ld.so.cache"
+_STD_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib")
+# ld.so.cache flags: (flags & 0xff) == 3 for ELF libc6; the arch bits of the
+# 64-bit ABIs ld.so keeps apart (x86-64 0x0300, AArch64 0x0a00, RISC-V 0x0f00?)
+_CACHE_ARCH = {"x86_64": 0x0300, "aarch64": 0x0a00}
+
+
+def _multiarch_dirs():
+    m = os.uname().machine
+    return (f"/lib/{m}-linux-gnu", f"/usr/lib/{m}-linux-gnu")
+
+
+_ld_cache = {}
+
+
+def ld_cache_entries(path: str = LD_SO_CACHE) -> list:
+    """[(soname, path)] from ld.so.cache (the glibc 2.x 'new' format), for
+    libraries of this machine's ABI; [] if the cache is absent or unknown."""
+    try:
+        with open(path, "rb") as f:
+            key = (path, os.fstat(f.fileno()).st_mtime_ns)
+            if key in _ld_cache:
+                return _ld_cache[key]
+            data = f.read()
+    except OSError:
+        return []
+    _ld_cache[key] = out = _parse_ld_cache(data)
+    return out
+
+
+def _parse_ld_cache(data: bytes) -> list:
+    new_magic = b"glibc-ld.so.cache1.1"
+    base = data.find(new_magic)
+    if base < 0:
+        return []
+    nlibs, _ = struct.unpack_from("<II", data, base + 20)
+    want = _CACHE_ARCH.get(os.uname().machine)
+    out = []
+    ent = base + 48
+    for i in range(nlibs):
+        flags, key, value, _, _ = struct.unpack_from("<iIIIQ", data, ent + i * 24)
+        if (flags & 0xFF) != 3:
+            continue
+        if want is not None and (flags & 0xFF00) != want:
+            continue
+        # string offsets count from the start of the new-format header
+        k = data[base + key:data.find(b"\0", base + key)].decode("latin-1")
+        v = data[base + value:data.find(b"\0", base + value)].decode("latin-1")
+        out.append((k, v))
+    return out
+
+
+def _maps_paths(pid: int) -> list:
+    """Paths of the files mapped executable into process `pid`, in maps order."""
+    out = []
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and "x" in parts[1] and parts[5].startswith("/"):
+                    p = parts[5].strip()
+                    if p.endswith(" (deleted)"):
+                        continue
+                    if p not in out:
+                        out.append(p)
+    except FileNotFoundError:
+        raise ElfError(f"no such process: {pid}", errno.ESRCH) from None
+    except OSError as e:
+        raise ElfError(f"cannot read /proc/{pid}/maps: {e.strerror}", e.errno) from None
+    return out
+
+
+def check_pid(pid: int):
+    """ElfError unless process `pid` exists."""
+    if pid is None or pid < 0:
+        return
+    if pid == 0 or not os.path.exists(f"/proc/{pid}"):
+        raise ElfError(f"no such process: {pid}", errno.ESRCH)
+
+
+def process_binaries(pid: int) -> list:
+    """The executable and every shared object mapped executable into `pid`,
+    as paths this process can open (through /proc/PID/root)."""
+    check_pid(pid)
+    paths = _maps_paths(pid)
+    root = f"/proc/{pid}/root"
+    out = []
+    for p in paths:
+        if os.path.exists(p):
+            out.append(p)
+        elif os.path.exists(root + p):
+            out.append(root + p)
+    return out
+
+
+def find_library(name: str, pid: int = None):
+    """Path of library `name` as bcc finds it (`c` -> libc.so.6): mapped in
+    `pid`, then ld.so.cache, then the standard directories.  None if absent."""
+    stem = name if name.startswith("lib") else "lib" + name
+    rx = re.compile(re.escape(stem) + r"(?:-[0-9.]+)?\.so(?:\.|$)")
+    if pid is not None and pid > 0:
+        for p in process_binaries(pid):
+            if rx.match(os.path.basename(p)):
+                return p
+    for soname, path in ld_cache_entries():
+        if rx.match(soname) and os.path.exists(path):
+            return path
+    for d in (*_multiarch_dirs(), *_STD_DIRS):
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for n in names:
+            if rx.match(n):
+                return os.path.join(d, n)
+    return None
+
+
+def which(name: str):
+    """An executable named `name` on PATH, or None."""
+    for d in os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep):
+        p = os.path.join(d or ".", name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def resolve_binary(name: str, pid: int = None) -> str:
+    """Absolute path of what `name` means to bcc: a path (absolute or relative),
+    a library (`c`, `pthread`, `libssl.so.3`), or an executable on PATH.
+
+    Raises ElfError (one line) if nothing matches or `pid` does not exist.
+    """
+    if pid is not None and pid > 0:
+        check_pid(pid)
+    if not name:
+        raise ElfError("no binary or library given", errno.EINVAL)
+    if "/" in name:
+        p = os.path.abspath(name)
+        if not os.path.isfile(p):
+            raise ElfError(f"no such binary: {name}")
+        return p
+    lib = find_library(name, pid)
+    if lib:
+        return os.path.realpath(lib) if os.path.islink(lib) else lib
+    exe = which(name)
+    if exe:
+        return os.path.realpath(exe)
+    raise ElfError(f"cannot find library or executable {name!r}")
+
+
+_cache = {}
+
+
+def open_elf(path: str) -> Elf:
+    """An Elf for `path`, cached by (path, mtime, size)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ElfError(f"{path}: {e.strerror}", e.errno) from None
+    key = (path, st.st_mtime_ns, st.st_size)
+    e = _cache.get(key)
+    if e is None:
+        e = _cache[key] = Elf(path)
+    return e
+
+
+def _mapping(pid: int, addr: int):
+    """(path, file offset of addr) for an address of process `pid`, or None."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) < 6 or not parts[5].startswith("/"):
+                    continue
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                if lo <= addr < hi:
+                    return parts[5].strip(), addr - lo + int(parts[2], 16)
+    except OSError:
+        pass
+    return None
+
+
+def symbolize(pid: int, addr: int) -> tuple:
+    """(function name or None, offset into it, module path or None) of a
+    code address in process `pid`, from its maps and the module's symbols."""
+    m = _mapping(pid, addr)
+    if m is None:
+        return None, 0, None
+    path, foff = m
+    try:
+        e = open_elf(path if os.path.exists(path) else f"/proc/{pid}/root{path}")
+    except ElfError:
+        return None, 0, path
+    vaddr = None
+    for t, off, va, fsz, _ in e.segments:
+        if t == PT_LOAD and off <= foff < off + fsz:
+            vaddr = foff - off + va
+            break
+    if vaddr is None:
+        return None, 0, path
+    best = None
+    for name, value, size in e.symbols():
+        if value <= vaddr and (vaddr < value + size or (size == 0 and best is None)):
+            if best is None or value > best[1]:
+                best = (name, value)
+    if best is None:
+        return None, 0, path
+    return best[0], vaddr - best[1], path
+
+
+_demangler = []
+
+
+def demangle(name: str) -> str:
+    """A C++ symbol's readable form (libstdc++'s __cxa_demangle); `name` itself
+    if it is not mangled or libstdc++ is absent."""
+    if not name.startswith("_Z"):
+        return name
+    if not _demangler:
+        try:
+            from cffi import FFI
+            f = FFI()
+            f.cdef("char *__cxa_demangle(const char *, char *, size_t *, int *);"
+                   "void free(void *);")
+            _demangler.append((f, f.dlopen("libstdc++.so.6"), f.dlopen(None)))
+        except (ImportError, OSError):
+            _demangler.append(None)
+    if _demangler[0] is None:
+        return name
+    f, cxx, libc = _demangler[0]
+    status = f.new("int *")
+    out = cxx.__cxa_demangle(name.encode(), f.NULL, f.NULL, status)
+    if out == f.NULL or status[0] != 0:
+        return name
+    try:
+        return f.string(out).decode("utf-8", "replace")
+    finally:
+        libc.free(out)
+
+
+def sym_text(pid: int, addr: int, show_module: bool = True, show_offset: bool = False,
+             demangled: bool = True) -> str:
+    """bcc's BPF.sym() text: `name[+0xoff] [module]`, `[unknown]` if unresolved."""
+    name, off, module = symbolize(pid, addr)
+    if name and demangled:
+        name = demangle(name)
+    text = (name + ("+0x%x" % off if show_offset else "")) if name else "[unknown]"
+    if show_module and module:
+        text += " [%s]" % os.path.basename(module)
+    return text

@@ -1,0 +1,255 @@
+"""USDT (SystemTap SDT) probes: discovery from `.note.stapsdt` and attaching.
+
+    for p in probes("/usr/lib/postgresql/15/bin/postgres"):
+        print(p.provider, p.name, p.semaphore, len(p.locations))
+    find_probe("postgresql", "query__start", pid=1234)   # -> Probe in that process
+    attach(obj.programs["query_start"], "postgresql", "query__start", pid=1234)
+
+The BPF side includes <bpf/usdt.bpf.h> and reads arguments with
+`bpf_usdt_arg(ctx, i, &val)` or BPF_USDT(); libbpf parses the argument specs,
+sets semaphores and attaches one uprobe per location
+(`bpf_program__attach_usdt`).  This module finds what to attach to and turns
+"not there" into one-line ElfErrors: a missing binary, a binary without
+USDT notes, a probe that is not in it, a process that does not exist.
+"""
+from __future__ import annotations
+
+import errno
+import re
+import struct
+
+from .elf import ElfError, check_pid, open_elf, process_binaries, resolve_binary
+
+NT_STAPSDT = 3
+_X86_REGS = {}
+for _base, _names in {
+        "ax": ("rax", "eax", "ax", "al", "ah"), "bx": ("rbx", "ebx", "bx", "bl", "bh"),
+        "cx": ("rcx", "ecx", "cx", "cl", "ch"), "dx": ("rdx", "edx", "dx", "dl", "dh"),
+        "si": ("rsi", "esi", "si", "sil"), "di": ("rdi", "edi", "di", "dil"),
+        "bp": ("rbp", "ebp", "bp", "bpl"), "sp": ("rsp", "esp", "sp", "spl"),
+        "ip": ("rip", "eip", "ip")}.items():
+    for _n in _names:
+        _X86_REGS[_n] = _base
+for _i in range(8, 16):
+    for _sfx in ("", "d", "w", "b"):
+        _X86_REGS[f"r{_i}{_sfx}"] = f"r{_i}"
+
+
+class Argument:
+    """One argument spec such as `-4@-20(%rbp)`: size, signedness, location."""
+
+    __slots__ = ("spec", "size", "signed", "constant", "base", "index", "scale",
+                 "offset", "ident")
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.constant = self.base = self.index = self.scale = self.offset = self.ident = None
+        size, at, loc = spec.partition("@")
+        try:
+            n = int(size) if at else 8
+        except ValueError:
+            n, loc = 8, spec
+        if not at:
+            loc = spec
+        self.size, self.signed = abs(n), n < 0
+        self._parse(loc)
+
+    def _parse(self, loc: str):
+        if loc.startswith("$"):
+            try:
+                self.constant = int(loc[1:], 0)
+            except ValueError:
+                self.ident = loc[1:]
+            return
+        if loc.startswith("%"):
+            self.base = _X86_REGS.get(loc[1:], loc[1:])
+            return
+        m = re.fullmatch(r"(?:([A-Za-z_.$][\w.$]*)([+-](?:0x[0-9a-fA-F]+|\d+))?|"
+                         r"([+-]?(?:0x[0-9a-fA-F]+|\d+))(?:\+([A-Za-z_.$][\w.$]*))?)?"
+                         r"\(%(\w+)(?:,%(\w+)(?:,(\d+))?)?\)", loc)
+        if m:
+            ident, off1, off2, ident2, base, index, scale = m.groups()
+            off = off1 or off2
+            self.ident = ident or ident2
+            self.offset = int(off, 0) if off else 0
+            self.base = _X86_REGS.get(base, base)
+            if index:
+                self.index = _X86_REGS.get(index, index)
+                self.scale = int(scale) if scale else None
+            return
+        m = re.fullmatch(r"[-+]?(?:0x[0-9a-fA-F]+|\d+)", loc)
+        if m:                               # a bare number: a constant (arm64 style)
+            self.constant = int(loc, 0)
+            return
+        self.ident = loc                    # something else: kept raw
+
+    def location_text(self) -> str:
+        """Where the value lives, in bcc's words (`bx`, `*(bp - 20)`, `5`, `*(&sym + 0)`)."""
+        if self.constant is not None:
+            return "%d" % self.constant
+        if self.offset is None and self.base is not None:
+            return self.base
+        if self.offset is not None and self.ident is None:
+            idx = ""
+            if self.index:
+                idx = " + %s" % self.index
+                if self.scale is not None:
+                    idx += " * %d" % self.scale
+            sign = "+" if self.offset >= 0 else "-"
+            return "*(%s %s %d%s)" % (self.base, sign, abs(self.offset), idx)
+        if self.offset is not None and self.ident and self.base == "ip":
+            sign = "+" if self.offset >= 0 else "-"
+            return "*(&%s %s %d)" % (self.ident, sign, abs(self.offset))
+        return "unrecognized argument format (%s)" % self.spec
+
+    def __str__(self):
+        return "%d %s bytes @ %s" % (self.size, "signed  " if self.signed else "unsigned",
+                                     self.location_text())
+
+
+class Location:
+    """One place a probe fires: its address (virtual, as linked) and arguments."""
+
+    __slots__ = ("address", "offset", "args_text", "_args")
+
+    def __init__(self, address: int, offset, args_text: str):
+        self.address = address
+        self.offset = offset
+        self.args_text = args_text
+        self._args = None
+
+    @property
+    def args(self) -> list:
+        if self._args is None:
+            self._args = [Argument(a) for a in self.args_text.split()]
+        return self._args
+
+
+class Probe:
+    """A USDT probe of one binary: provider:name, semaphore, every location."""
+
+    def __init__(self, path: str, provider: str, name: str, semaphore: int,
+                 semaphore_offset):
+        self.path = path
+        self.provider = provider
+        self.name = name
+        self.semaphore = semaphore
+        self.semaphore_offset = semaphore_offset
+        self.locations = []
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+    @property
+    def num_arguments(self) -> int:
+        return len(self.locations[0].args) if self.locations else 0
+
+    def __repr__(self):
+        return f"<Probe {self.path} {self.qualified} x{len(self.locations)}>"
+
+
+def probes(path: str) -> list:
+    """Every USDT probe of the ELF file `path`, in note order ([] if it has none).
+
+    Raises ElfError if the file cannot be read or is not ELF."""
+    e = open_elf(path)
+    if ".note.stapsdt" not in e.sections:
+        return []
+    sb = e.sections.get(".stapsdt.base")
+    asz = 8 if e.bits == 64 else 4
+    fmt = e.end + ("QQQ" if asz == 8 else "III")
+    out = {}
+    for owner, typ, desc in e.notes(".note.stapsdt"):
+        if owner != "stapsdt" or typ != NT_STAPSDT or len(desc) < 3 * asz:
+            continue
+        pc, base, sema = struct.unpack_from(fmt, desc, 0)
+        provider, name, args = (desc[3 * asz:].split(b"\0") + [b"", b"", b""])[:3]
+        provider, name = provider.decode("latin-1"), name.decode("latin-1")
+        if sb is not None and base:
+            pc += sb[1] - base          # prelink moved the binary: follow .stapsdt.base
+        key = (provider, name)
+        p = out.get(key)
+        if p is None:
+            p = out[key] = Probe(path, provider, name, sema,
+                                 e.vaddr_to_offset(sema) if sema else None)
+        p.locations.append(Location(pc, e.vaddr_to_offset(pc), args.decode("latin-1")))
+    return list(out.values())
+
+
+def has_notes(path: str) -> bool:
+    return ".note.stapsdt" in open_elf(path).sections
+
+
+def process_probes(pid: int) -> list:
+    """Probes of every binary mapped into process `pid` (executable first)."""
+    out = []
+    for path in process_binaries(pid):
+        try:
+            out.extend(probes(path))
+        except ElfError:
+            continue
+    return out
+
+
+def find_probe(provider: str, name: str, path: str = None, pid: int = None) -> Probe:
+    """The probe provider:name (provider '' = any) in `path` (a path, library
+    name or executable, as bcc resolves them) or, without a path, in any
+    binary mapped into `pid`.  Raises ElfError naming what is missing."""
+    if pid is not None and pid > 0:
+        check_pid(pid)
+    if path:
+        target = resolve_binary(path, pid)
+        cands = probes(target)
+        if not cands:
+            raise ElfError(f"{target}: no USDT probes (no .note.stapsdt notes)")
+        where = target
+    elif pid is not None and pid > 0:
+        cands = process_probes(pid)
+        if not cands:
+            raise ElfError(f"process {pid} has no USDT probes in its executable or libraries")
+        where = f"process {pid}"
+    else:
+        raise ElfError("a USDT probe needs a binary path or a PID", errno.EINVAL)
+    for p in cands:
+        if p.name == name and (not provider or p.provider == provider):
+            return p
+    raise ElfError(f"{where}: no USDT probe {provider}:{name}")
+
+
+def require_uprobes():
+    """MissingFeature unless the kernel can create uprobes (USDT rides on them)."""
+    from . import features
+    from .errors import MissingFeature
+    if not features.uprobes():
+        raise MissingFeature("this kernel has no uprobes (CONFIG_UPROBE_EVENTS), "
+                             "which uprobes and USDT probes need")
+
+
+def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
+    """Attach `program` to a Probe found by find_probe()/probes(); the Link."""
+    require_uprobes()
+    return program.attach_usdt(probe.path, probe.provider, probe.name,
+                               pid=pid if pid and pid > 0 else -1, cookie=cookie)
+
+
+def attach(program, provider: str, name: str, path: str = None, pid: int = -1,
+           cookie: int = 0):
+    """Attach `program` (a loaded Program from a SEC("usdt") function) to USDT
+    probe provider:name in `path` and/or process `pid` (-1: every process
+    running `path`).  Returns the Link; raises ElfError or AttachError."""
+    p = find_probe(provider, name, path, pid if pid and pid > 0 else None)
+    return attach_probe(program, p, pid, cookie)
+
+
+def attach_any(program, candidates, path: str = None, pid: int = -1, cookie: int = 0):
+    """Attach to the first of several (provider, name) probes that exists;
+    returns the Link or raises the ElfError of the first candidate."""
+    first = None
+    for prov, nm in candidates:
+        try:
+            return attach(program, prov, nm, path, pid, cookie)
+        except ElfError as e:
+            first = first or e
+    raise first
+

@@ -1,0 +1,221 @@
+"""uprobes and USDT through the library, gethostlatency, bashreadline and
+tplist against real programs started here."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+import corebpf
+from corebpf import uprobes, usdt
+from corebpf.elf import ElfError
+from tests import usdt_prog
+from tests.helpers import Tool, run_tool
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+
+@pytest.fixture(autouse=True)
+def _stop_tools():
+    yield from usdt_prog.reap_tools()
+
+PYTHON = "/usr/bin/python3.11"
+RESOLVER = ("import socket, sys\nsys.stdin.readline()\n"
+            "socket.getaddrinfo('localhost', 80)\nsocket.gethostbyname('localhost')\n")
+
+
+def _resolver():
+    return subprocess.Popen([sys.executable, "-c", RESOLVER], stdin=subprocess.PIPE)
+
+
+@pytest.mark.usefixtures("no_leaks")
+def test_library_uprobe_by_name_pattern_and_pid_filter():
+    """Attach by library name + symbol, by pattern, with a PID filter: only
+    the chosen process is seen; closing the object leaves no uprobe behind."""
+    a, b = _resolver(), _resolver()
+    try:
+        with corebpf.Object.open("gethostlatency") as obj:
+            obj.load()
+            links = uprobes.attach_pattern(obj.programs["lookup_entry"], "c",
+                                           "gethostbyname*", pid=a.pid)
+            assert {ln.target.rsplit(":", 1)[1] for ln in links} >= {"gethostbyname",
+                                                                     "gethostbyname2"}
+            uprobes.attach(obj.programs["lookup_entry"], "c", "getaddrinfo", pid=a.pid)
+            for fn in ("getaddrinfo", "gethostbyname"):
+                uprobes.attach(obj.programs["lookup_return"], "c", fn, pid=a.pid, retprobe=True)
+            got = []
+            rb = obj.ring_buffer("events", got.append)
+            for p in (b, a):
+                p.stdin.write(b"go\n")
+                p.stdin.flush()
+                p.wait(20)
+            deadline = time.monotonic() + 10
+            while len(got) < 2 and time.monotonic() < deadline:
+                rb.poll(100)
+            assert {e.pid for e in got} == {a.pid}
+            assert [e.host for e in got] == ["localhost", "localhost"]
+            assert all(e.delta_ns > 0 for e in got)
+    finally:
+        for p in (a, b):
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.usefixtures("no_leaks")
+def test_library_errors_are_one_line():
+    with corebpf.Object.open("gethostlatency") as obj:
+        obj.load()
+        prog = obj.programs["lookup_entry"]
+        with pytest.raises(ElfError, match=r"^no such binary: /no/such/bin$"):
+            uprobes.attach(prog, "/no/such/bin", "main")
+        with pytest.raises(ElfError, match=r"no function 'corebpf_missing' in its symbol tables$"):
+            uprobes.attach(prog, "c", "corebpf_missing")
+        with pytest.raises(ElfError, match=r"^no such process: 4194001$"):
+            uprobes.attach(prog, "c", "getpid", pid=4194001)
+        with pytest.raises(ElfError, match=r"no function matches 'corebpf_nomatch\*'$"):
+            uprobes.attach_pattern(prog, "c", "corebpf_nomatch*")
+    with corebpf.Object.open("dbquery") as obj:
+        for name in ("dispatch_start", "dispatch_return"):
+            obj.programs[name].autoload = False
+        obj.load()
+        prog = obj.programs["query_start"]
+        with pytest.raises(ElfError, match=r"libc.so.6: no USDT probes \(no .note.stapsdt notes\)$"):
+            usdt.attach(prog, "x", "query__start", path="c")
+        with pytest.raises(ElfError, match=r"no USDT probe postgresql:corebpf_nope$"):
+            usdt.attach(prog, "postgresql", "corebpf_nope",
+                        path="/usr/lib/postgresql/15/bin/postgres")
+        with pytest.raises(ElfError, match=r"^no such process: 4194001$"):
+            usdt.attach(prog, "mysql", "query__start", pid=4194001)
+
+
+@pytest.mark.usefixtures("no_leaks")
+def test_library_usdt_all_processes_and_semaphore():
+    """pid=-1: every process running the binary, the semaphore-guarded probe
+    fires (the target only emits query__start while its semaphore is set)."""
+    target = usdt_prog.usdt_target()
+    marker = "m" + uuid.uuid4().hex[:8]
+    with corebpf.Object.open("dbquery") as obj:
+        for name in ("dispatch_start", "dispatch_return"):
+            obj.programs[name].autoload = False
+        obj.load()
+        usdt.attach(obj.programs["query_start"], "mysql", "query__start", path=target)
+        usdt.attach(obj.programs["query_done"], "mysql", "query__done", path=target)
+        got = []
+        rb = obj.ring_buffer("events", got.append)
+        p = usdt_prog.start("mysql", marker, 1)
+        try:
+            deadline = time.monotonic() + 15
+            while not any(marker in e.query for e in got) and time.monotonic() < deadline:
+                rb.poll(100)
+        finally:
+            p.kill()
+            p.wait()
+        hit = next(e for e in got if marker in e.query)
+        assert hit.pid == p.pid and hit.query == f"SELECT '{marker}', SLEEP(1)"
+
+
+def test_gethostlatency_getaddrinfo_of_child():
+    child = _resolver()
+    try:
+        t = Tool("gethostlatency", "-p", child.pid)
+        assert t.lines[0].split() == ["TIME", "PID", "COMM", "LATms", "HOST"]
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
+        mine = lambda: [l for l in t.lines if l.split()[1:2] == [str(child.pid)]]
+        t.wait_for(lambda l: len(mine()) >= 2)      # getaddrinfo, then gethostbyname
+        assert t.stop() == 0
+        line = mine()[0]
+    finally:
+        child.kill()
+        child.wait()
+    fields = line.split()
+    assert fields[2] == os.path.basename(sys.executable)[:15] and fields[4] == "localhost"
+    assert float(fields[3]) >= 0
+    assert len(mine()) == 2
+
+
+def test_gethostlatency_all_processes_getent():
+    t = Tool("gethostlatency")
+    p = subprocess.run(["getent", "ahosts", "localhost"], capture_output=True)
+    assert p.returncode == 0
+    line = t.wait_for(lambda l: " getent " in l and l.endswith(" localhost"))
+    t.stop()
+    assert line is not None, t.text
+
+
+def test_gethostlatency_bad_pid():
+    rc, out, err = run_tool("gethostlatency", "-p", "4194002")
+    assert rc == 2 and out == ""
+    assert err.strip() == "gethostlatency: error: argument -p/--pid: no such process: 4194002"
+
+
+def test_bashreadline_sees_typed_command():
+    from corebpf.elf import open_elf, resolve_binary
+    assert open_elf(resolve_binary("/bin/bash")).symbol("readline") is not None
+    marker = "corebpf-readline-" + uuid.uuid4().hex[:8]
+    t = Tool("bashreadline")
+    assert t.lines[0].split() == ["TIME", "PID", "COMMAND"]
+    sh = subprocess.Popen(["script", "-qfc", "bash --norc --noprofile -i", "/dev/null"],
+                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    sh.communicate(f"echo {marker}\nexit\n".encode(), timeout=30)
+    line = t.wait_for(lambda l: l.endswith(f"echo {marker}"))
+    t.stop()
+    assert line is not None, t.text
+    assert int(line.split()[1]) > 0
+
+
+def test_bashreadline_bad_library():
+    rc, out, err = run_tool("bashreadline", "-s", "/no/such/libreadline.so")
+    assert rc == 1 and err.strip() == "bashreadline: error: no such binary: /no/such/libreadline.so"
+
+
+def test_tplist_tracepoint_fields():
+    rc, out, err = run_tool("tplist", "-v", "sched:sched_switch")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "sched:sched_switch"
+    assert "    char prev_comm[16];" in lines and "    pid_t next_pid;" in lines
+    assert not any("common_" in l for l in lines)
+    rc, out, _ = run_tool("tplist", "sched:sched_*")
+    assert rc == 0 and "sched:sched_switch" in out.split() and \
+        all(l.startswith("sched:sched_") for l in out.splitlines())
+
+
+def test_tplist_usdt_of_binary_and_process():
+    rc, out, err = run_tool("tplist", "-l", PYTHON)
+    assert rc == 0, err
+    assert f"{PYTHON} python:function__entry" in out.splitlines()
+    rc, out, err = run_tool("tplist", "-vv", "-l", "/usr/lib/postgresql/15/bin/postgres",
+                            "postgresql:query__start")
+    lines = out.splitlines()
+    assert lines[0].startswith("postgresql:query__start [sema 0x") and \
+        lines[1].startswith("  location #1 /usr/lib/postgresql/15/bin/postgres 0x") and \
+        lines[2] == "    argument #1 8 unsigned bytes @ bx", out
+    p = usdt_prog.start("threads")
+    try:
+        time.sleep(0.3)
+        rc, out, err = run_tool("tplist", "-p", p.pid, "-v")
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 0, err
+    assert out.splitlines()[:3] == ["mysql:query__done [sema 0x%x]" % next(
+        q.semaphore for q in usdt.probes(usdt_prog.usdt_target()) if q.name == "query__done"),
+        "  1 location(s)", "  1 argument(s)"]
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["-l", "/no/such/binary"], "tplist: error: no such binary: /no/such/binary"),
+    (["-l", "c"], "tplist: error: {libc}: no USDT probes (no .note.stapsdt notes)"),
+    (["-p", "4194003"], "tplist: error: argument -p/--pid: no such process: 4194003"),
+])
+def test_tplist_errors(args, msg):
+    from corebpf.elf import resolve_binary
+    rc, out, err = run_tool("tplist", *args)
+    assert rc != 0 and out == ""
+    assert err.strip() == msg.format(libc=resolve_binary("c"))

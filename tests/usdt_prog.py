@@ -1,0 +1,54 @@
+"""Build tests/progs/usdt_target.c once per test session (needs a C compiler,
+gcc or clang, and <sys/sdt.h> from Debian's systemtap-sdt-dev)."""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent / "progs" / "usdt_target.c"
+_built = {}
+
+
+def usdt_target() -> str:
+    """Path of the compiled USDT/uprobe test target."""
+    if "path" not in _built:
+        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        assert cc, "no C compiler (cc/gcc/clang) to build the USDT test target"
+        d = tempfile.mkdtemp(prefix="corebpf-usdt-", dir="/var/tmp")
+        atexit.register(shutil.rmtree, d, True)
+        out = os.path.join(d, "usdt_target")
+        r = subprocess.run([cc, "-O1", "-g", "-pthread", "-o", out, str(SRC)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, f"building usdt_target failed:\n{r.stderr}"
+        _built["path"] = out
+    return _built["path"]
+
+
+def start(*args) -> subprocess.Popen:
+    return subprocess.Popen([usdt_target(), *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def reap_tools():
+    """Generator for an autouse fixture: stop every Tool a test started and
+    left running (a failed assertion before t.stop())."""
+    from tests import helpers
+    started = []
+    orig = helpers.Tool.__init__
+
+    def init(self, *a, **kw):
+        started.append(self)
+        orig(self, *a, **kw)
+
+    helpers.Tool.__init__ = init
+    try:
+        yield
+    finally:
+        helpers.Tool.__init__ = orig
+        for t in started:
+            if getattr(t, "proc", None) is not None and t.proc.poll() is None:
+                t.stop()

@@ -1,0 +1,66 @@
+"""What dbslower, dbstat and mysqld_qslower share: finding the database's
+processes and attaching the `dbquery` object's programs to their USDT
+query__start/query__done probes (or, for dbslower -x, to a MySQL binary's
+dispatch_command())."""
+from __future__ import annotations
+
+import os
+import re
+
+from corebpf import usdt
+from corebpf.elf import ElfError, check_pid, open_elf, resolve_binary
+
+from . import _cli
+
+PROCESS_NAMES = {"mysql": "mysqld", "postgres": "postgres"}
+
+
+def pidof(name: str) -> list:
+    """PIDs whose command name or executable's base name is `name` (as pidof)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/comm") as f:
+                comm = f.read().strip()
+            exe = os.path.basename(os.readlink(f"/proc/{d}/exe")) if comm != name else comm
+        except OSError:
+            continue
+        if name in (comm, exe):
+            out.append(int(d))
+    return sorted(out)
+
+
+def pid_list(text: str) -> int:
+    return _cli.pid_type(text)
+
+
+def attach_pids(obj, pids):
+    """USDT query__start/query__done (any provider) in each PID."""
+    for pid in pids:
+        check_pid(pid)
+        start = usdt.find_probe("", "query__start", pid=pid)
+        done = usdt.find_probe(start.provider, "query__done", path=start.path, pid=pid)
+        usdt.attach_probe(obj.programs["query_start"], start, pid)
+        usdt.attach_probe(obj.programs["query_done"], done, pid)
+
+
+_DISPATCH = re.compile(r"\w+dispatch_command\w+")
+
+
+def dispatch_symbol(path: str):
+    """(name, mysql56) of MySQL's dispatch_command in `path` (bcc's regex);
+    ElfError if absent."""
+    path = resolve_binary(path)
+    hits = [n for n, _, _ in open_elf(path).symbols() if _DISPATCH.fullmatch(n)]
+    if not hits:
+        raise ElfError(f"Can't find function 'dispatch_command' in {path}")
+    return path, hits[0], "COM_DATA" not in hits[0]
+
+
+def disable_unused(obj, uprobe_mode: bool):
+    for name in ("query_start", "query_done"):
+        obj.programs[name].autoload = not uprobe_mode
+    for name in ("dispatch_start", "dispatch_return"):
+        obj.programs[name].autoload = uprobe_mode

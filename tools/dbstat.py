@@ -1,0 +1,78 @@
+"""Summarize MySQL or PostgreSQL query latency as a histogram, from the
+servers' USDT probes (query__start/query__done).
+
+examples:
+    dbstat postgres          # histogram of PostgreSQL query latencies
+    dbstat mysql -p 480      # only MySQL process 480
+    dbstat mysql -m 5        # only queries slower than 5 ms
+    dbstat mysql -u          # in microseconds
+    dbstat postgres -i 5     # print and reset every 5 seconds
+"""
+from __future__ import annotations
+
+import time
+
+import corebpf
+from corebpf import histogram
+
+from . import _cli, _db
+
+PROG = "dbstat"
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("db", choices=["mysql", "postgres"], help="the database engine")
+    p.add_argument("-p", "--pid", type=_db.pid_list, nargs="*", dest="pids", metavar="PID",
+                   help="the processes to trace (default: every mysqld or postgres)")
+    p.add_argument("-m", "--threshold", type=_cli.nonneg_int, default=0,
+                   help="only queries slower than this many ms")
+    p.add_argument("-u", "--microseconds", action="store_true",
+                   help="latencies in microseconds (default: milliseconds)")
+    p.add_argument("-i", "--interval", type=_cli.positive_int, default=_cli.FOREVER,
+                   help="print a summary every this many seconds")
+    return p.parse_args(argv)
+
+
+def render(slots, us: bool, now: float = None) -> str:
+    """One summary: [HH:MM:SS], bcc's histogram, a blank line."""
+    label = "query latency (%s)" % ("us" if us else "ms")
+    return "[%s]\n%s\n" % (time.strftime("%H:%M:%S", time.localtime(now)),
+                           histogram.format_log2(slots, label))
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    pids = a.pids or _db.pidof(_db.PROCESS_NAMES[a.db])
+    if not pids:
+        raise _cli.UsageError(f"no {_db.PROCESS_NAMES[a.db]} process found (use -p PID)")
+    with corebpf.Object.open("dbquery") as obj:
+        obj.rodata.targ_min_ns = a.threshold * 1000000
+        obj.rodata.targ_hist = True
+        obj.rodata.targ_hist_unit_ns = 1000 if a.microseconds else 1000000
+        _db.disable_unused(obj, False)
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        _db.attach_pids(obj, pids)
+        hists = obj.maps["hists"]
+        print("Tracing database queries for pids %s slower than %d ms..."
+              % (", ".join(map(str, pids)), a.threshold), flush=True)
+
+        def emit():
+            items = hists.pop_items()
+            slots = list(items[0][1].slots) if items else [0] * 65
+            print(render(slots, a.microseconds), end="", flush=True)
+
+        _cli.interval_loop(a.interval, _cli.FOREVER, emit)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""Trace MySQL server queries slower than a threshold, from mysqld's USDT
+probes query__start/query__done.
+
+usage: mysqld_qslower PID [min_ms]
+
+examples:
+    mysqld_qslower 1234        # queries of mysqld PID 1234 slower than 1 ms
+    mysqld_qslower 1234 0.1    # slower than 0.1 ms
+    mysqld_qslower 1234 0      # every query
+"""
+from __future__ import annotations
+
+import sys
+
+import corebpf
+
+from . import _cli, _db
+
+PROG = "mysqld_qslower"
+USAGE = "USAGE: mysqld_qslower PID [min_ms]"
+QUERY_MAX = 128
+
+
+def parse(argv):
+    """(pid, min_ms text, min_ns); UsageError with bcc's usage line."""
+    if not argv or argv[0] in ("-h", "--help"):
+        if argv:
+            print(__doc__.strip())
+            raise SystemExit(0)
+        raise _cli.UsageError(USAGE)
+    if argv[0].startswith("-") or len(argv) > 2:
+        raise _cli.UsageError(USAGE)
+    try:
+        pid = int(argv[0])
+        min_text = argv[1] if len(argv) == 2 else "1"
+        min_ms = float(min_text)
+    except ValueError:
+        raise _cli.UsageError(USAGE) from None
+    if min_ms < 0:
+        raise _cli.UsageError(USAGE)
+    try:
+        _cli.pid_type(str(pid))
+    except _cli.argparse.ArgumentTypeError as e:
+        raise _cli.UsageError(str(e)) from None
+    return pid, min_text, int(min_ms * 1000000)
+
+
+HEADER = "%-14s %-7s %8s %s" % ("TIME(s)", "PID", "MS", "QUERY")
+
+
+def format_event(e, first_ns: int) -> str:
+    # bcc keys queries by thread and prints that thread's ID as PID
+    return "%-14.6f %-7d %8.3f %s" % ((e.start_ns - first_ns) / 1e9, e.tid,
+                                      e.delta_ns / 1e6, e.query[:QUERY_MAX])
+
+
+def run(argv=None):
+    pid, min_text, min_ns = parse(sys.argv[1:] if argv is None else list(argv))
+    _cli.check_privileges()
+    with corebpf.Object.open("dbquery") as obj:
+        obj.rodata.targ_min_ns = min_ns
+        _db.disable_unused(obj, False)
+        obj.load()
+        _db.attach_pids(obj, [pid])
+        print("Tracing MySQL server queries for PID %d slower than %s ms..." % (pid, min_text))
+        out = _cli.Output()
+        first = []
+
+        def on_event(e):
+            if not first:
+                first.append(e.start_ns)
+            out(format_event(e, first[0]))
+
+        rb = obj.ring_buffer("events", on_event)
+        print(HEADER, flush=True)
+        _cli.event_loop(rb, out)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

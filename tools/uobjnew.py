@@ -1,0 +1,104 @@
+"""Summarize object allocations in a process: by type for Java, Ruby and Tcl
+(their runtimes' USDT probes), by size for C (a uprobe on libc malloc).
+
+examples:
+    uobjnew -l java 145         # summarize Java allocations in process 145
+    uobjnew -l c 2020 1         # grab malloc() sizes and print every second
+    uobjnew -l ruby 6712 -C 10  # top 10 Ruby types by number of allocations
+    uobjnew -l ruby 6712 -S 10  # top 10 Ruby types by total size
+"""
+from __future__ import annotations
+
+import time
+
+import corebpf
+from corebpf import uprobes
+
+from . import _cli, _ulang
+
+PROG = "uobjnew"
+LANGS = ("c", "java", "ruby", "tcl")
+RUBY_BUILTINS = (("string__create", 1), ("hash__create", 2), ("array__create", 3))
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-l", "--language", choices=LANGS, help="language to trace (default: detected)")
+    p.add_argument("pid", type=_cli.pid_type, help="process to trace")
+    p.add_argument("interval", type=_cli.positive_int, nargs="?",
+                   help="print every this many seconds")
+    p.add_argument("-C", "--top-count", type=_cli.positive_int,
+                   help="print only this many types, the most often allocated")
+    p.add_argument("-S", "--top-size", type=_cli.positive_int,
+                   help="print only this many types, the most bytes allocated")
+    return p.parse_args(argv)
+
+
+def report(items, lang: str, top_count=None, top_size=None) -> str:
+    """One report from the `allocs` map items [(key, value)]."""
+    if top_count:
+        data = sorted(items, key=lambda kv: kv[1].num_allocs)[-top_count:]
+    elif top_size:
+        data = sorted(items, key=lambda kv: kv[1].total_size)[-top_size:]
+    else:
+        data = sorted(items, key=lambda kv: kv[1].total_size)
+    lines = ["", "%-30s %8s %12s" % ("NAME/TYPE", "# ALLOCS", "# BYTES")]
+    for k, v in data:
+        name = "block size %d" % k.size if lang == "c" else k.name
+        lines.append("%-30s %8d %12d" % (name, v.num_allocs, v.total_size))
+    return "\n".join(lines)
+
+
+def attach(obj, lang: str, pid: int):
+    P = obj.programs
+    if lang == "c":
+        uprobes.attach(P["malloc_entry"], "c", "malloc", pid=pid)
+    elif lang == "java":
+        _ulang.attach_all(P["java_alloc"], ("object__alloc",), pid)
+    elif lang == "ruby":
+        _ulang.attach_all(P["ruby_object"], ("object__create",), pid)
+        for name, cookie in RUBY_BUILTINS:
+            _ulang.attach_all(P["ruby_builtin"], (name,), pid, cookie=cookie)
+    else:
+        _ulang.attach_all(P["tcl_alloc"], ("obj__create",), pid)
+
+
+def run(argv=None):
+    a = parse(argv)
+    lang = a.language or _ulang.detect_language(LANGS, a.pid)
+    if not lang:
+        print("No language detected; use -l to trace a language.")
+        return 1
+    _cli.setup(a)
+    used = {"c": ("malloc_entry",), "java": ("java_alloc",),
+            "ruby": ("ruby_object", "ruby_builtin"), "tcl": ("tcl_alloc",)}[lang]
+    with corebpf.Object.open(PROG) as obj:
+        for name, prog in obj.programs.items():
+            prog.autoload = name in used
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        attach(obj, lang, a.pid)
+        print("Tracing allocations in process %d (language: %s)... Ctrl-C to quit."
+              % (a.pid, lang), flush=True)
+        allocs = obj.maps["allocs"]
+        while True:
+            stop = False
+            try:
+                time.sleep(a.interval or _cli.FOREVER)
+            except KeyboardInterrupt:
+                stop = True
+            last = stop or not a.interval
+            items = allocs.items() if last else allocs.pop_items()
+            print(report(items, lang, a.top_count, a.top_size), flush=True)
+            if last:
+                return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""Trace thread creation in a process: every pthread_create() (with the new
+thread's TID and start routine), and for Java, thread start and stop events
+from the JVM's USDT probes.  bcc reads glibc's USDT probe pthread_start, which
+Debian's glibc does not have; here a uprobe on pthread_create() supplies the
+start routine and the task:task_newtask tracepoint the new TID.
+
+examples:
+    uthreads -l java 185   # trace Java threads in process 185
+    uthreads -l none 12245 # trace only pthreads in process 12245
+"""
+from __future__ import annotations
+
+import time
+
+import corebpf
+from corebpf import uprobes
+from corebpf.elf import sym_text
+
+from . import _cli, _ulang
+
+PROG = "uthreads"
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-l", "--language", choices=("c", "java", "none"),
+                   help="language to trace (c or none: pthreads only; default: detected)")
+    p.add_argument("pid", type=_cli.pid_type, help="process to trace")
+    return p.parse_args(argv)
+
+
+HEADER = "%-8s %-16s %-8s %-30s" % ("TIME", "ID", "TYPE", "DESCRIPTION")
+
+
+def format_event(e, seconds: float, pid: int) -> str:
+    if e.type == "pthread":
+        tid, desc = e.native_id, sym_text(pid, e.runtime_id)
+    else:
+        tid, desc = "R=%s/N=%s" % (e.runtime_id, e.native_id), e.name
+    return "%-8.3f %-16s %-8s %-30s" % (seconds, tid, e.type, desc)
+
+
+def pthread_library(pid: int) -> str:
+    """libc (glibc >= 2.34) or libpthread: whichever defines pthread_create."""
+    libc = uprobes.resolve("c", pid)
+    return libc if uprobes.has_function(libc, "pthread_create") else uprobes.resolve("pthread", pid)
+
+
+def run(argv=None):
+    a = parse(argv)
+    lang = a.language or _ulang.detect_language(("java",), a.pid)
+    if lang in ("c", "none"):
+        lang = None
+    _cli.setup(a)
+    lib = pthread_library(a.pid)
+    with corebpf.Object.open(PROG) as obj:
+        obj.rodata.targ_tgid = a.pid
+        obj.programs["java_thread"].autoload = lang == "java"
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        uprobes.attach(obj.programs["pthread_create_entry"], lib, "pthread_create", pid=a.pid)
+        uprobes.attach(obj.programs["pthread_create_return"], lib, "pthread_create", pid=a.pid,
+                       retprobe=True)
+        obj.attach("newtask")
+        if lang == "java":
+            _ulang.attach_all(obj.programs["java_thread"], ("thread__start",), a.pid, cookie=0)
+            _ulang.attach_all(obj.programs["java_thread"], ("thread__stop",), a.pid, cookie=1)
+        print("Tracing thread events in process %d (language: %s)... Ctrl-C to quit."
+              % (a.pid, lang or "none"))
+        print(HEADER, flush=True)
+        start = time.time()
+        out = _cli.Output()
+        rb = obj.ring_buffer("events", lambda e: out(format_event(e, time.time() - start, a.pid)))
+        _cli.event_loop(rb, out)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
