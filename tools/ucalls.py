@@ -16,7 +16,6 @@ examples:
 """
 from __future__ import annotations
 
-import time
 
 import corebpf
 from corebpf.syscalls import syscall_name
@@ -100,11 +99,7 @@ def run(argv=None):
         print(end="", flush=True)
         calls, sysc = obj.maps["calls"], obj.maps["syscalls"]
         while True:
-            stop = False
-            try:
-                time.sleep(a.interval or _cli.FOREVER)
-            except KeyboardInterrupt:
-                stop = True
+            stop = _cli.wait_stop(a.interval or _cli.FOREVER)
             take = (lambda m: m.items()) if stop or not a.interval else (lambda m: m.pop_items())
             print(report(take(calls) if lang else [], take(sysc) if a.syscalls else [],
                          a.latency, a.milliseconds, a.top), flush=True)

@@ -9,7 +9,6 @@ examples:
 """
 from __future__ import annotations
 
-import time
 
 import corebpf
 from corebpf import uprobes
@@ -84,11 +83,7 @@ def run(argv=None):
               % (a.pid, lang), flush=True)
         allocs = obj.maps["allocs"]
         while True:
-            stop = False
-            try:
-                time.sleep(a.interval or _cli.FOREVER)
-            except KeyboardInterrupt:
-                stop = True
+            stop = _cli.wait_stop(a.interval or _cli.FOREVER)
             last = stop or not a.interval
             items = allocs.items() if last else allocs.pop_items()
             print(report(items, lang, a.top_count, a.top_size), flush=True)
