@@ -83,7 +83,7 @@ def test_flag_filter_and_tid(tmp_path):
         pass
     assert t.wait_for(lambda l: l.endswith(path + "-w")) is not None
     t.stop()
-    assert sum(l.endswith(path + "-w") for l in t.lines) == 1
+    assert sum(l.endswith(path + "-w") for l in t.lines) == 1, t.text
 
 
 def test_exec_mode_traces_only_the_command(tmp_path):
