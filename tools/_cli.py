@@ -216,9 +216,12 @@ class Output:
 
     def flush(self):
         if self.lines:
-            self.lines.append("")
-            self.stream.write("\n".join(self.lines))
+            data = "\n".join(self.lines) + "\n"
+            # Cleared before the write: a Ctrl-C raised as soon as the write
+            # returns (CPython checks for signals after each C call) must not
+            # leave the batch here for the final flush to print a second time.
             self.lines = []
+            self.stream.write(data)
         self.stream.flush()
 
 
