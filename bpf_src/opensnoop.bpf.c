@@ -59,14 +59,19 @@ static __always_inline int trace_enter(__s32 dfd, const char *fname, __s32 flags
 	return 0;
 }
 
-/* Write the names from `dentry` up to the root of the mount tree, innermost
- * first, into e->buf after the file name.  `off` is masked at every step so
- * the verifier sees one state per iteration (and prunes the branches). */
-static __always_inline void fill_dir(struct open_event *e, struct path *p)
+/* Write the names from `dentry` up to the opener's root directory (its
+ * chroot; else the root of the mount tree), innermost first, into e->buf
+ * after the file name: the path as the opener sees it, as d_path() gives it.
+ * `off` is masked at every step so the verifier sees one state per
+ * iteration (and prunes the branches). */
+static __always_inline void fill_dir(struct open_event *e, struct path *p,
+				     struct path *top)
 {
 	struct dentry *dentry = BPF_CORE_READ(p, dentry);
 	struct vfsmount *vfsmnt = BPF_CORE_READ(p, mnt);
 	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+	struct dentry *top_dentry = BPF_CORE_READ(top, dentry);
+	struct vfsmount *top_mnt = BPF_CORE_READ(top, mnt);
 	__u32 off = e->fname_size, i;
 	long n;
 
@@ -74,6 +79,8 @@ static __always_inline void fill_dir(struct open_event *e, struct path *p)
 		struct dentry *root = BPF_CORE_READ(vfsmnt, mnt_root);
 		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
 
+		if (dentry == top_dentry && vfsmnt == top_mnt)
+			break;                  /* the opener's root */
 		if (dentry == root || dentry == parent) {
 			struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
 
@@ -99,7 +106,7 @@ static __always_inline void fill_dir(struct open_event *e, struct path *p)
 static __always_inline void resolve_dir(struct open_event *e, __s32 dfd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct path p;
+	struct path p, top = BPF_CORE_READ(task, fs, root);
 
 	if (dfd == AT_FDCWD) {
 		p = BPF_CORE_READ(task, fs, pwd);
@@ -115,7 +122,7 @@ static __always_inline void resolve_dir(struct open_event *e, __s32 dfd)
 			return;
 		p = BPF_CORE_READ(f, f_path);
 	}
-	fill_dir(e, &p);
+	fill_dir(e, &p, &top);
 }
 
 static __always_inline int trace_exit(long ret)

@@ -57,6 +57,22 @@ def test_create_flags_mode_and_full_path(tmp_path):
     assert fields[6:] == ["02000101", "0640", str(tmp_path / name)], line
 
 
+def test_full_path_is_the_one_a_chrooted_opener_sees(tmp_path):
+    # the walk up the directories stops at the opener's root, as d_path() does
+    jail = tmp_path / "jail"
+    (jail / "sub").mkdir(parents=True)
+    name = os.path.basename(marker(tmp_path))
+    code = (f"import os; os.chroot({str(jail)!r}); os.chdir('/sub'); "
+            f"os.close(os.open({name!r}, os.O_CREAT|os.O_WRONLY, 0o600))")
+    t = Tool("opensnoop", "-F", "-n", "python")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    line = t.wait_for(lambda l: l.endswith(name))
+    t.stop()
+    assert line is not None, t.text
+    assert line.split()[-1] == f"/sub/{name}", line
+    assert (jail / "sub" / name).exists()
+
+
 def test_flag_filter_and_tid(tmp_path):
     path = marker(tmp_path)
     t = Tool("opensnoop", "-f", "O_WRONLY", "-t", os.getpid())
@@ -67,7 +83,7 @@ def test_flag_filter_and_tid(tmp_path):
         pass
     assert t.wait_for(lambda l: l.endswith(path + "-w")) is not None
     t.stop()
-    assert sum(l.endswith(path + "-w") for l in t.lines) == 1
+    assert sum(l.endswith(path + "-w") for l in t.lines) == 1, t.text
 
 
 def test_exec_mode_traces_only_the_command(tmp_path):

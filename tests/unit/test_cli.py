@@ -84,3 +84,30 @@ def test_missing_btf_is_one_line(tmp_path):
                        text=True, env=env)
     assert r.returncode == 1 and "BTF" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_output_never_prints_a_batch_twice():
+    # Ctrl-C that lands as the write returns (CPython checks for signals after
+    # each C call), then the tool's final flush: the batch is printed once.
+    from corebpf.tools import _cli
+
+    class Stream:
+        def __init__(self):
+            self.data = []
+
+        def write(self, s):
+            self.data.append(s)
+            if len(self.data) == 1:
+                raise KeyboardInterrupt
+
+        def flush(self):
+            pass
+
+    s = Stream()
+    out = _cli.Output(s)
+    out("a")
+    out("b")
+    with pytest.raises(KeyboardInterrupt):
+        out.flush()
+    out.flush()
+    assert "".join(s.data) == "a\nb\n"
