@@ -31,6 +31,7 @@ SIZE_BYTES = {W: 4, H: 2, B: 1, DW: 8}
 BYTES_SIZE = {4: W, 2: H, 1: B, 8: DW}
 # modes
 IMM, ABS, IND, MEM, ATOMIC = 0x00, 0x20, 0x40, 0x60, 0xC0
+_ATOMIC_OP = {0x00: "+=", 0x40: "|=", 0x50: "&=", 0xA0: "^=", 0xE0: "xchg", 0xF0: "cmpxchg"}
 # source
 K, X = 0x00, 0x08
 
@@ -183,9 +184,15 @@ class Asm:
         """*(uSIZE *)(dst + off) = imm."""
         self.emit(ST | MEM | BYTES_SIZE[size], dst, 0, off, imm)
 
+    def atomic(self, size: int, dst: int, off: int, src: int, op: int = 0):
+        """An atomic read-modify-write of *(uSIZE *)(dst + off) with src; `op` is
+        the kernel's immediate (0 add, 0x40 or, 0x50 and, 0xa0 xor, | 0x01 fetch,
+        0xe1 xchg, 0xf1 cmpxchg)."""
+        self.emit(STX | ATOMIC | BYTES_SIZE[size], dst, src, off, op)
+
     def atomic_add(self, size: int, dst: int, off: int, src: int):
         """lock *(uSIZE *)(dst + off) += src (size 4 or 8)."""
-        self.emit(STX | ATOMIC | BYTES_SIZE[size], dst, src, off, 0)
+        self.atomic(size, dst, off, src, 0)
 
     def ld_imm64(self, dst: int, value: int, src: int = 0):
         v = value & 0xFFFFFFFFFFFFFFFF
@@ -306,7 +313,9 @@ def disasm_one(ins: Insn, next_ins: Insn = None, maps=None) -> str:
         return f"r{dst} = *({_SIZE_NAME[size]} *)({_mem(src, off)})"
     if cls == STX and mode == ATOMIC:
         r = "r" if size == DW else "w"
-        return f"lock *({_SIZE_NAME[size]} *)({_mem(dst, off)}) += {r}{src}"
+        op = _ATOMIC_OP.get(imm & ~1, f"?{imm:#x}")
+        fetch = " (fetch)" if imm & 1 and imm not in (0xE1, 0xF1) else ""
+        return f"lock *({_SIZE_NAME[size]} *)({_mem(dst, off)}) {op} {r}{src}{fetch}"
     if cls == STX:
         return f"*({_SIZE_NAME[size]} *)({_mem(dst, off)}) = r{src}"
     if cls == ST:

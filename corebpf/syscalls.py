@@ -762,8 +762,3 @@ def number(name_: str, arch: str = None):
 
 def names(arch: str = None) -> list:
     return sorted(table(arch).values())
-
-
-def syscall_name(nr: int) -> str:
-    """bcc's syscall_name(): the name on this machine, `[unknown: N]` otherwise."""
-    return name(nr)

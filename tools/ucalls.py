@@ -18,7 +18,7 @@ from __future__ import annotations
 
 
 import corebpf
-from corebpf.syscalls import syscall_name
+from corebpf.syscalls import name as syscall_name
 
 from . import _cli, _ulang
 

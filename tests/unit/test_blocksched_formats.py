@@ -2,10 +2,9 @@
 bcc's formats (no privilege needed)."""
 from __future__ import annotations
 
-import struct
 from types import SimpleNamespace as NS
 
-from corebpf import perf
+
 from corebpf.tools import (_irqs, biosnoop, biotop, cpudist, ext4dist, ext4slower, runqlat,
                            runqlen, runqslower, softirqs)
 
@@ -110,12 +109,3 @@ def test_irq_tables():
                     "b                                    2\n")
     assert softirqs.vec_name(3) == "net_rx" and softirqs.vec_name(9) == "rcu"
     assert softirqs.vec_name(12) == "12"
-
-
-def test_perf_event_attr_layout():
-    attr = perf._attr(perf.PERF_TYPE_SOFTWARE, perf.PERF_COUNT_SW_CPU_CLOCK, 99, True)
-    assert len(attr) == 128
-    typ, size, config, freq = struct.unpack_from("<IIQQ", attr, 0)
-    assert (typ, size, config, freq) == (1, 128, 0, 99)
-    assert struct.unpack_from("<Q", attr, 40)[0] == 1 << 10     # freq bit
-    assert struct.unpack_from("<Q", perf._attr(1, 0, 1000, False), 40)[0] == 0

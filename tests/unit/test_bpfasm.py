@@ -99,7 +99,7 @@ def _reemit(a: Asm, ins: Insn, nxt: Insn):
     if cls == B.LDX:
         return a.ldx(size, ins.dst, ins.src, ins.off)
     if cls == B.STX and mode == B.ATOMIC:
-        return a.atomic_add(size, ins.dst, ins.off, ins.src)
+        return a.atomic(size, ins.dst, ins.off, ins.src, ins.imm)
     if cls == B.STX:
         return a.stx(size, ins.dst, ins.off, ins.src)
     if cls == B.ST:
