@@ -46,6 +46,21 @@ def ipver(family: int) -> int:
     return 4 if family == AF_INET else 6
 
 
+def time_prefix(a, ts_us=0, first_ts=0, header=False) -> str:
+    """tcplife/tcpstates: the optional -T TIME and -t TIME(s) columns (header or values)."""
+    out = ""
+    if a.time:
+        v = "TIME" if header else time.strftime("%H:%M:%S")
+        out += ("%s," % v) if a.csv else ("%-8s " % v)
+    if a.timestamp:
+        if header:
+            out += "TIME(s)," if a.csv else "%-9s " % "TIME(s)"
+        else:
+            delta = (ts_us - first_ts) / 1e6
+            out += ("%.6f," % delta) if a.csv else ("%-9.6f " % delta)
+    return out
+
+
 # -- arguments ----------------------------------------------------------------------
 
 def port_list(text: str) -> list:
