@@ -60,7 +60,8 @@ class NetLab:
         return self
 
     def python(self, code: str, *args) -> subprocess.Popen:
-        """Run Python code inside the namespace; wait for it to print a line."""
+        """Run Python code inside the namespace; wait for it to print a line
+        (kept as `.first_line`, e.g. the port it listens on)."""
         p = subprocess.Popen(["ip", "netns", "exec", self.ns, sys.executable, "-c", code,
                               *map(str, args)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -68,6 +69,7 @@ class NetLab:
         line = p.stdout.readline()
         if not line:
             raise RuntimeError(f"namespace process failed: {p.stderr.read()}")
+        p.first_line = line.strip()
         return p
 
     def drop(self, port: int, drops: int = 2, acks: bool = False):

@@ -139,12 +139,11 @@ def run(argv=None):
         obj.load()
         ports.fill()
         obj.attach()
-        print("Tracing binds ... Hit Ctrl-C to end", flush=True)
         if a.count:
+            print("Tracing binds ... Hit Ctrl-C to end", flush=True)
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)
             return 0
-        print(header(a), flush=True)
         out = _cli.Output()
         first = []
 
@@ -154,6 +153,8 @@ def run(argv=None):
             out(format_event(e, a, first[0]))
 
         rb = obj.ring_buffer("events", on_event)
+        print("Tracing binds ... Hit Ctrl-C to end", flush=True)
+        print(header(a), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -111,12 +111,11 @@ def run(argv=None):
         obj.load()
         ports.fill()
         obj.attach()
-        print("Tracing connect ... Hit Ctrl-C to end", flush=True)
         if a.count:
+            print("Tracing connect ... Hit Ctrl-C to end", flush=True)
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)
             return 0
-        print(header(a), flush=True)
         out = _cli.Output()
         first = []
         cache = _net.DnsCache()
@@ -137,6 +136,8 @@ def run(argv=None):
             rb = obj.ring_buffer("dns_events", on_dns, "events", on_event)
         else:
             rb = obj.ring_buffer("events", on_event)
+        print("Tracing connect ... Hit Ctrl-C to end", flush=True)
+        print(header(a), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -112,8 +112,6 @@ def run(argv=None):
         reasons = drop_reasons(fmt)
         if obj.variant == "kprobe":
             reasons = {r: "NOT_SPECIFIED" for r in range(3)}
-        else:
-            print(WARNING)
         stacks = obj.maps["stacks"]
         ksyms = _net.KernelSymbols()
         out = _cli.Output()
@@ -128,6 +126,8 @@ def run(argv=None):
             out("")
 
         rb = obj.ring_buffer("events", on_event)
+        if obj.variant != "kprobe":
+            print(WARNING)
         print(header(), flush=True)
         try:
             _cli.event_loop(rb, out)

@@ -81,14 +81,15 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        print("Tracing retransmits ... Hit Ctrl-C to end", flush=True)
         if a.count:
+            print("Tracing retransmits ... Hit Ctrl-C to end", flush=True)
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)
             return 0
-        print(header(a), flush=True)
         out = _cli.Output()
         rb = obj.ring_buffer("events", lambda e: out(format_event(e, a)))
+        print("Tracing retransmits ... Hit Ctrl-C to end", flush=True)
+        print(header(a), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:
