@@ -42,7 +42,9 @@ static __always_inline int account(const struct sock *sk, long bytes, bool sent)
 	if (!container_ok())
 		return 0;
 	key.family = family;
-	key.lport = sk_lport(sk);
+	/* inet_sport, not skc_num: a closed socket still being read has
+	 * given its port back (skc_num 0) but keeps inet_sport */
+	key.lport = sk_sport(sk);
 	key.dport = sk_dport(sk);
 	sk_addrs(sk, family, key.saddr, key.daddr);
 	bpf_get_current_comm(key.comm, sizeof(key.comm));

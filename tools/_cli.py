@@ -216,9 +216,11 @@ class Output:
 
     def flush(self):
         if self.lines:
-            self.lines.append("")
-            self.stream.write("\n".join(self.lines))
-            self.lines = []
+            # take the batch first: a Ctrl-C inside write() must not leave it
+            # queued for the final flush (it would be printed twice)
+            lines, self.lines = self.lines, []
+            lines.append("")
+            self.stream.write("\n".join(lines))
         self.stream.flush()
 
 

@@ -78,6 +78,17 @@ def port_list(text: str) -> list:
     return out
 
 
+def netns_id(text: str) -> int:
+    """argparse type: a network namespace id (the inode number of /proc/PID/ns/net)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if not 0 <= v < 2**32:
+        raise argparse.ArgumentTypeError(f"out of range: {text}")
+    return v
+
+
 def add_family(parser):
     """bcc's mutually exclusive -4/--ipv4 and -6/--ipv6."""
     g = parser.add_mutually_exclusive_group()

@@ -24,7 +24,7 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("--show-netns", action="store_true", help="show the network namespace")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
-    p.add_argument("-n", "--netns", type=_cli.nonneg_int, default=0,
+    p.add_argument("-n", "--netns", type=_net.netns_id, default=0,
                    help="trace this network namespace only (inode number)")
     return p.parse_args(argv)
 

@@ -33,7 +33,7 @@ WARNING = ("WARNING: tcp_drop() kernel function not found or traceable. "
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _net.add_family(p)
-    p.add_argument("--netns-id", type=_cli.nonneg_int, default=0,
+    p.add_argument("--netns-id", type=_net.netns_id, default=0,
                    help="only trace this network namespace (inode number)")
     p.add_argument("--pid-netns", type=_cli.pid_type,
                    help="only trace the network namespace of this PID")
