@@ -80,7 +80,13 @@ class RingBuffer(_Consumer):
                 self._error = e
                 return -1
 
-        cb = ffi.callback("int(void *, void *, size_t)", on_sample)
+        def on_error(_type, exc, _tb):
+            # raised before on_sample's try could run (a Ctrl-C delivered on
+            # entry): cffi would print and drop it, so keep it for poll()
+            self._error = exc
+            return -1
+
+        cb = ffi.callback("int(void *, void *, size_t)", on_sample, onerror=on_error)
         self._callbacks.append(cb)
         L = lib()
         if self._rb is None:
@@ -162,8 +168,14 @@ class PerfBuffer(_Consumer):
                 except BaseException as e:
                     self._error = e
 
-        self._callbacks = [ffi.callback("void(void *, int, void *, __u32)", on_sample),
-                           ffi.callback("void(void *, int, __u64)", on_lost)]
+        def on_error(_type, exc, _tb):
+            # (see RingBuffer.add: an exception raised on entry)
+            if self._error is None:
+                self._error = exc
+
+        self._callbacks = [ffi.callback("void(void *, int, void *, __u32)", on_sample,
+                                        onerror=on_error),
+                           ffi.callback("void(void *, int, __u64)", on_lost, onerror=on_error)]
         self._pb = check_ptr(lib().perf_buffer__new(m.fd, page_cnt, self._callbacks[0],
                                                     self._callbacks[1], ffi.NULL, ffi.NULL),
                              "perf_buffer__new", map_name)
