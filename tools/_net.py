@@ -121,6 +121,16 @@ class PortSets:
                 m[port] = 1
 
 
+def prepare_decoders(*maps):
+    """Build the maps' key/value decoders now, before the tool prints its first
+    line.  (CPython 3.11: a Ctrl-C landing inside namedtuple()'s internal
+    eval() makes the interpreter exit through SIGINT at the end even though
+    the tool caught the KeyboardInterrupt; keep that work out of the window
+    where users and tests press Ctrl-C.)"""
+    for m in maps:
+        m.key_codec, m.value_codec
+
+
 # -- DNS answers (tcpconnect -d) --------------------------------------------------------
 
 def _dns_name(pkt: bytes, off: int):

@@ -112,6 +112,7 @@ def run(argv=None):
         ports.fill()
         obj.attach()
         if a.count:
+            _net.prepare_decoders(obj.maps["counts"])
             print("Tracing connect ... Hit Ctrl-C to end", flush=True)
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)

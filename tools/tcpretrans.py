@@ -82,6 +82,7 @@ def run(argv=None):
         obj.load()
         obj.attach()
         if a.count:
+            _net.prepare_decoders(obj.maps["counts"])
             print("Tracing retransmits ... Hit Ctrl-C to end", flush=True)
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)

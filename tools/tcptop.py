@@ -74,6 +74,7 @@ def run(argv=None):
         obj.load()
         obj.attach()
         traffic = obj.maps["traffic"]
+        _net.prepare_decoders(traffic)
         print("Tracing... Output every %s secs. Hit Ctrl-C to end" % a.interval, flush=True)
 
         def emit():
