@@ -231,7 +231,8 @@ static __always_inline int kp_return(int ret, __u16 family)
 	dport = sk_dport(sk);
 	if (!PORT_OK(ports, dport))
 		return 0;
-	task_wanted(&p.pid, &p.uid);
+	p.pid = current_tgid();         /* filtered at entry */
+	p.uid = current_uid();
 	p.ts = bpf_ktime_get_ns();
 	bpf_get_current_comm(p.comm, sizeof(p.comm));
 	sk_addrs(sk, family, saddr, daddr);
