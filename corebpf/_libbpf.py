@@ -80,6 +80,7 @@ struct bpf_link *bpf_program__attach_uprobe_opts(const struct bpf_program *prog,
 struct bpf_usdt_opts { size_t sz; __u64 usdt_cookie; };
 struct bpf_link *bpf_program__attach_usdt(const struct bpf_program *prog, int pid, const char *binary_path, const char *usdt_provider, const char *usdt_name, const struct bpf_usdt_opts *opts);
 struct bpf_link *bpf_program__attach_perf_event(const struct bpf_program *prog, int pfd);
+struct bpf_link *bpf_program__attach_xdp(const struct bpf_program *prog, int ifindex);
 int bpf_link__destroy(struct bpf_link *link);
 int bpf_link__fd(const struct bpf_link *link);
 int bpf_link__detach(struct bpf_link *link);
@@ -98,6 +99,8 @@ void *bpf_map__initial_value(struct bpf_map *map, size_t *psize);
 int bpf_map__set_initial_value(struct bpf_map *map, const void *data, size_t size);
 bool bpf_map__is_internal(const struct bpf_map *map);
 int bpf_map__set_autocreate(struct bpf_map *map, bool autocreate);
+int bpf_map__reuse_fd(struct bpf_map *map, int fd);
+int bpf_obj_get(const char *pathname);
 
 int bpf_map_lookup_elem(int fd, const void *key, void *value);
 int bpf_map_lookup_elem_flags(int fd, const void *key, void *value, __u64 flags);

@@ -27,6 +27,12 @@ def _callback_impl(level, fmt, ap):
         return 0
 
 
+def _on_error(_type, exc, _tb):
+    # an exception raised before _callback_impl's try ran (Ctrl-C on entry)
+    _pending.append(exc)
+    return 0
+
+
 def reraise():
     """Raise an exception that arrived while libbpf was calling back (e.g. Ctrl-C)."""
     if _pending:
@@ -59,7 +65,8 @@ def install():
     global _installed
     if _installed is None:
         from ._libbpf import ffi, lib
-        _installed = ffi.callback("int(int, const char *, void *)", _callback_impl)
+        _installed = ffi.callback("int(int, const char *, void *)", _callback_impl,
+                                  onerror=_on_error)
         lib().libbpf_set_print(_installed)
 
 

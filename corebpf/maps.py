@@ -74,6 +74,22 @@ class Map:
         check_int(lib().bpf_map__set_max_entries(self._ptr, int(n)),
                   "bpf_map__set_max_entries", self.name, MapError)
 
+    def reuse_pinned(self, path: str):
+        """Before load: make this map the one pinned at `path` (bpffs), so the
+        programs share it with whoever pinned it (bcc's --cgroupmap maps)."""
+        self._obj._record("reuse_pinned", self.name, path)
+        self._reuse_pinned(path)
+
+    def _reuse_pinned(self, path: str):
+        import os
+        L = lib()
+        fd = check_int(L.bpf_obj_get(path.encode()), "bpf_obj_get", path, MapError)
+        try:
+            check_int(L.bpf_map__reuse_fd(self._ptr, fd), "bpf_map__reuse_fd", self.name,
+                      MapError)
+        finally:
+            os.close(fd)
+
     @property
     def percpu(self) -> bool:
         return self.type in _PERCPU

@@ -207,6 +207,11 @@ class Program:
             self._ptr, pid, binary.encode(), provider.encode(), name.encode(), opts),
             f"{binary}:{provider}:{name}", "usdt", "bpf_program__attach_usdt")
 
+    def attach_xdp(self, ifindex: int) -> Link:
+        """Attach an XDP program to network device `ifindex` (a BPF link, 5.9+)."""
+        return self._link(lib().bpf_program__attach_xdp(self._ptr, ifindex),
+                          f"xdp ifindex {ifindex}", "xdp", "bpf_program__attach_xdp")
+
     def attach_perf_event(self, pfd: int) -> Link:
         """Attach to an open perf event fd (the link takes ownership of it)."""
         return self._link(lib().bpf_program__attach_perf_event(self._ptr, pfd),
@@ -360,6 +365,8 @@ class Object:
             L.bpf_program__set_autoload(self.programs[target]._ptr, value)
         elif kind == "max_entries":
             L.bpf_map__set_max_entries(self.maps[target]._ptr, value)
+        elif kind == "reuse_pinned":
+            self.maps[target]._reuse_pinned(value)
         elif kind == "section":
             sec, off, data = target, value[0], value[1]
             self._write_section_raw(sec, off, data)

@@ -400,8 +400,40 @@ def spawn_paused(cmd, prog: str):
     return pid, release
 
 
+# -- containers (bcc's --cgroupmap / --mntnsmap) -------------------------------------
+
+def container_args(parser):
+    """bcc's --cgroupmap and --mntnsmap (objects including containers.bpf.h)."""
+    parser.add_argument("--cgroupmap", metavar="MAP",
+                        help="trace only cgroups whose id is a key of this pinned BPF map")
+    parser.add_argument("--mntnsmap", metavar="MAP",
+                        help="trace only mount namespaces whose id is a key of this "
+                             "pinned BPF map")
+
+
+def apply_containers(obj, args):
+    """Before load: share the pinned maps named by --cgroupmap/--mntnsmap."""
+    for opt, mapname, flag in (("cgroupmap", "cgroup_set", "filter_cgroup"),
+                               ("mntnsmap", "mntns_set", "filter_mntns")):
+        path = getattr(args, opt, None)
+        if not path:
+            continue
+        if not os.path.exists(path):
+            raise UsageError(f"--{opt}: no pinned map at {path}")
+        obj.maps[mapname].reuse_pinned(path)
+        obj.rodata[flag] = True
+
+
+# -- top-like screens -----------------------------------------------------------------
+
+def clear_screen(stream=None):
+    """What bcc's top tools get from running `clear`: home + erase the screen."""
+    stream = stream or sys.stdout
+    stream.write("\033[H\033[2J")
+
+
 def loadavg_line() -> str:
-    """bcc's `HH:MM:SS loadavg: ...` line (the file's newline leaves a blank line)."""
+    """bcc's top-tool summary line; the file's own newline leaves a blank line."""
     try:
         with open("/proc/loadavg") as f:
             avg = f.read()
@@ -442,3 +474,10 @@ def attach_kprobe_any(prog, candidates, retprobe: bool = False):
         raise MissingFeature("no kernel function to probe for " + prog.name + " (looked for "
                              + ", ".join(c.replace("\\", "") for c in candidates) + ")")
     return prog.attach_kprobe(name, retprobe=retprobe)
+
+
+def wait_for_interrupt():
+    """Wait until Ctrl-C (or SIGTERM/SIGHUP) arrives (bcc's count-and-print-at-exit
+    modes); stop signals are held since setup(), see wait_stop()."""
+    while not wait_stop(FOREVER):
+        pass

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tcpdrop: TCP packets the kernel dropped, with the socket state, TCP flags,
+ * the drop reason and the kernel stack.  Variants: tp_btf / classic
+ * skb:kfree_skb with a reason above NOT_SPECIFIED (5.17+; the socket is
+ * skb->sk, or rx_sk on 6.12+ receive paths where skb->sk is not set) and
+ * kprobe tcp_drop() (kernels up to 5.18, what bcc prefers). */
+#include "corebpf.bpf.h"
+#include "net.bpf.h"
+#include "tcpdrop.h"
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define HDR_UNSET 0xffff
+
+const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
+const volatile __u32 targ_netns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__uint(value_size, MAX_STACK * sizeof(__u64));
+} stacks SEC(".maps");
+
+EVENTS_RINGBUF(events, 1 << 20, struct drop_event);
+
+static __always_inline int report(void *ctx, const struct sock *sk, const struct sk_buff *skb,
+				  __u32 reason)
+{
+	unsigned char *head;
+	__u16 family, nh, th;
+	struct drop_event *e;
+	struct tcphdr tcp = {};
+	__u8 ver = 0;
+
+	if (!sk || !skb)
+		return 0;
+	family = sk_family(sk);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	if (sk_proto(sk) != PROTO_TCP)
+		return 0;
+	if (targ_netns && sk_netns(sk) != targ_netns)
+		return 0;
+	head = BPF_CORE_READ(skb, head);
+	nh = BPF_CORE_READ(skb, network_header);
+	th = BPF_CORE_READ(skb, transport_header);
+	if (th == HDR_UNSET || bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
+		return 0;
+	if (nh != HDR_UNSET)
+		bpf_probe_read_kernel(&ver, 1, head + nh);
+	ver >>= 4;
+	/* the packet's IP version decides (a v4-mapped flow on an IPv6
+	 * socket is shown as the IPv4 it is on the wire) */
+	if (ver == 4)
+		family = AF_INET;
+	else if (ver == 6)
+		family = AF_INET6;
+	if (targ_family && family != targ_family)
+		return 0;
+
+	e = RINGBUF_RESERVE(events, sizeof(*e));
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->pid = current_tgid();
+	e->reason = reason;
+	e->family = family;
+	e->sport = bpf_ntohs(tcp.source);
+	e->dport = bpf_ntohs(tcp.dest);
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->tcpflags = ((__u8 *)&tcp)[13];
+	if (ver == 4) {
+		struct iphdr *ip = (struct iphdr *)(head + nh);
+
+		bpf_probe_read_kernel(e->saddr, 4, &ip->saddr);
+		bpf_probe_read_kernel(e->daddr, 4, &ip->daddr);
+	} else if (ver == 6) {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(head + nh);
+
+		bpf_probe_read_kernel(e->saddr, 16, &ip6->saddr);
+		bpf_probe_read_kernel(e->daddr, 16, &ip6->daddr);
+	} else {
+		/* no network header: a received packet came from the peer */
+		sk_addrs(sk, family, e->daddr, e->saddr);
+	}
+	e->stack_id = bpf_get_stackid(ctx, &stacks, 0);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline bool reason_reported(__u32 reason)
+{
+	return reason > bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb__btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
+{
+	struct sock *sk;
+
+	if (!reason_reported(reason))
+		return 0;
+	sk = BPF_CORE_READ(skb, sk);
+	return report(ctx, sk ? sk : rx_sk, skb, reason);
+}
+
+/* Before 6.12 the tracepoint has no rx_sk (and tp_btf above fails to load). */
+SEC("tracepoint/skb/kfree_skb")
+int kfree_skb__tp(struct trace_event_raw_kfree_skb *ctx)
+{
+	struct sk_buff *skb = ctx->skbaddr;
+	struct sock *sk = NULL;
+	__u32 reason = ctx->reason;
+
+	if (!reason_reported(reason))
+		return 0;
+	sk = BPF_CORE_READ(skb, sk);
+	if (!sk && bpf_core_field_exists(ctx->rx_sk))
+		sk = ctx->rx_sk;
+	return report(ctx, sk, skb, reason);
+}
+
+SEC("kprobe/tcp_drop")
+int BPF_KPROBE(tcp_drop__kprobe, struct sock *sk, struct sk_buff *skb)
+{
+	/* tcp_drop() gives no reason (and kernels before 5.17 have no enum) */
+	__u32 reason = 0;
+
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED))
+		reason = bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
+	return report(ctx, sk, skb, reason);
+}

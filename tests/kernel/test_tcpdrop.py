@@ -1,0 +1,123 @@
+"""tcpdrop on the real kernel: segments the kernel really drops.
+
+- loopback: data sent to a peer that shut its socket down (FIN_WAIT2 with
+  RCV_SHUTDOWN) is dropped as TCP_ABORT_ON_DATA and answered by a reset;
+- a test network namespace whose ACKs an XDP program loses: the client's
+  retransmits reach a server that already has the data (TCP_OLD_DATA).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+import corebpf
+from tests.helpers import Tool, run_tool
+from tests.netlab import NetLab
+from tests.nethelpers import Server
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+
+def abort_on_data(addr):
+    """Send data to a socket its owner shut down; return (client port, server port)."""
+    with Server(addr, shutdown=True) as srv:
+        c = socket.create_connection((addr, srv.port))
+        cport = c.getsockname()[1]
+        deadline = time.monotonic() + 5
+        while not srv.kept and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)                 # let the FIN be acknowledged
+        c.send(b"late data")
+        time.sleep(0.2)
+        c.close()
+        return cport, srv.port
+
+
+@pytest.mark.parametrize("addr,ip", [("127.0.0.1", "4"), ("::1", "6")])
+def test_abort_on_data_with_stack(addr, ip):
+    t = Tool("tcpdrop", "-" + ip)
+    assert t.lines[0] == ("WARNING: tcp_drop() kernel function not found or traceable. "
+                          "Use tracepoint:skb:kfree_skb instead.")
+    t.wait_for(lambda l: l.startswith("TIME"))
+    cport, sport = abort_on_data(addr)
+    needle = f"{addr}:{cport} "
+    line = t.wait_for(lambda l: needle in l and "TCP_ABORT_ON_DATA" in l)
+    time.sleep(0.3)
+    assert t.stop() == 0
+    assert t.lines[1] == "%-8s %-7s %-2s %-20s > %-20s %-20s %s" % (
+        "TIME", "PID", "IP", "SADDR:SPORT", "DADDR:DPORT", "STATE (FLAGS)", "REASON (CODE)")
+    assert line is not None, t.text
+    f = line.split()
+    assert f[2:5] == [ip, f"{addr}:{cport}", ">"] and f[5] == f"{addr}:{sport}", line
+    assert f[6] in ("CLOSE", "FIN_WAIT2") and f[7] == "(PSH|ACK)", line
+    code = int(f[-1].strip("()"))
+    assert f[8] == "TCP_ABORT_ON_DATA" and code > 2
+    # the kernel stack follows, one tab-indented frame a line, then an empty line
+    i = t.lines.index(line)
+    frames = []
+    for l in t.lines[i + 1:]:
+        if not l.startswith("\t"):
+            break
+        frames.append(l[1:])
+    assert any(fr.startswith(f"tcp_v{ip}_rcv+0x") for fr in frames), t.text
+    assert not frames[0].startswith("bpf_prog_"), frames
+
+
+def test_old_data_in_a_namespace_and_netns_filter():
+    with NetLab() as lab:
+        sink = lab.python(
+            "import socket, sys\n"
+            "l = socket.socket(); l.bind((sys.argv[1], 0)); l.listen()\n"
+            "print(l.getsockname()[1], flush=True)\n"
+            "c, _ = l.accept()\n"
+            "while c.recv(65536): pass\n", lab.peer4)
+        port = int(sink.first_line)
+        ns_inode = os.stat(f"/proc/{sink.pid}/ns/net").st_ino
+        here = Tool("tcpdrop", "--netns-id", os.stat("/proc/self/ns/net").st_ino)
+        there = Tool("tcpdrop", "--pid-netns", sink.pid)
+        loss = lab.drop(port, drops=3, acks=True)
+        c = socket.create_connection((lab.peer4, port))
+        cport = c.getsockname()[1]
+        c.sendall(b"x" * 1500)
+        assert NetLab.wait_dropped(loss, 3) == 3
+        needle = f"{lab.host4}:{cport} "
+        line = there.wait_for(lambda l: needle in l and "TCP_OLD_DATA" in l)
+        c.close()
+        there.stop()
+        here.stop()
+    assert line is not None, there.text
+    f = line.split()
+    assert f[2:6] == ["4", f"{lab.host4}:{cport}", ">", f"{lab.peer4}:{port}"]
+    assert f[6] == "ESTABLISHED" and f[8] == "TCP_OLD_DATA"
+    assert ns_inode != os.stat("/proc/self/ns/net").st_ino
+    assert not any(needle in l for l in here.lines), here.text
+
+
+def test_classic_tracepoint_variant():
+    t = Tool("tcpdrop", "--probe", "tracepoint", "--verbose")
+    cport, sport = abort_on_data("127.0.0.1")
+    line = t.wait_for(lambda l: f"127.0.0.1:{cport} " in l)
+    t.stop()
+    assert "using tp (tracepoint) probes" in t.stderr
+    assert line is not None and "TCP_ABORT_ON_DATA" in line, t.text
+
+
+def test_kprobe_variant_loads():
+    with corebpf.Object.open("tcpdrop", only=["tcp_drop__kprobe"]) as obj:
+        obj.load(select=False)
+        assert obj.programs["tcp_drop__kprobe"].fd >= 0
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--netns-id", "1", "--pid-netns", "1"], "--pid-netns and --netns-id not allowed together"),
+    (["--netns-id", "x"], "invalid integer"),
+    (["--pid-netns", "99999999"], "no such process"),
+    (["-4", "-6"], "not allowed with argument"),
+])
+def test_bad_input_one_line(args, msg):
+    rc, out, err = run_tool("tcpdrop", *args)
+    assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err

@@ -1,0 +1,105 @@
+"""Trace TCP accepts: one line per connection a process accept()s, IPv4 and IPv6.
+
+Here it is read when accept()/accept4() return, from the new socket; kernels
+with kprobes can use bcc's inet_csk_accept() return probe instead.
+(Connections accepted through io_uring are not seen.)
+
+examples:
+    tcpaccept           # trace all TCP accept()s
+    tcpaccept -T        # include a time column (HH:MM:SS)
+    tcpaccept -t        # include timestamps
+    tcpaccept -P 80,81  # only trace local ports 80 and 81
+    tcpaccept -p 181    # only trace PID 181
+    tcpaccept -4        # only trace IPv4
+    tcpaccept -6        # only trace IPv6
+    tcpaccept --cgroupmap mappath  # only trace cgroups in this BPF map
+    tcpaccept --mntnsmap mappath   # only trace mount namespaces in the map
+"""
+from __future__ import annotations
+
+import time
+
+import corebpf
+
+from . import _cli, _net
+
+PROG = "tcpaccept"
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-T", "--time", action="store_true",
+                   help="include a time column (HH:MM:SS)")
+    p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    p.add_argument("-P", "--port", type=_net.port_list,
+                   help="comma-separated list of local ports to trace")
+    _net.add_family(p)
+    _cli.container_args(p)
+    return p.parse_args(argv)
+
+
+def header(a) -> str:
+    h = ""
+    if a.time:
+        h += "%-9s" % "TIME"
+    if a.timestamp:
+        h += "%-9s" % "TIME(s)"
+    return h + "%-7s %-12s %-2s %-16s %-5s %-16s %-5s" % (
+        "PID", "COMM", "IP", "RADDR", "RPORT", "LADDR", "LPORT")
+
+
+def format_event(e, a, first_ts: int) -> str:
+    line = ""
+    if a.time:
+        line += "%-9s" % time.strftime("%H:%M:%S")
+    if a.timestamp:
+        line += "%-9.3f" % ((e.ts_us - first_ts) / 1e6)
+    return line + "%-7d %-12.12s %-2d %-16s %-5d %-16s %-5d" % (
+        e.pid, e.comm, _net.ipver(e.family), _net.ntop(e.family, e.raddr), e.rport,
+        _net.ntop(e.family, e.laddr), e.lport)
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    with corebpf.Object.open(PROG) as obj:
+        if a.pid:
+            obj.rodata.targ_tgid = a.pid
+        obj.rodata.targ_family = _net.family_of(a)
+        ports = _net.PortSets(obj, ports=a.port)
+        _cli.apply_containers(obj, a)
+        # accept() does not exist on every architecture
+        for name, tp in (("accept_exit__tp", "sys_exit_accept"),
+                         ("accept4_exit__tp", "sys_exit_accept4")):
+            if not corebpf.features.tracepoint_exists("syscalls", tp):
+                obj.programs[name].autoload = False
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        ports.fill()
+        obj.attach()
+        out = _cli.Output()
+        first = []
+
+        def on_event(e):
+            if not first:
+                first.append(e.ts_us)
+            out(format_event(e, a, first[0]))
+
+        rb = obj.ring_buffer("events", on_event)
+        print(header(a), flush=True)
+        try:
+            _cli.event_loop(rb, out)
+        finally:
+            out.flush()
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
