@@ -144,7 +144,7 @@ def test_ugc_python_collections():
     try:
         t = Tool("ugc", "-l", "python", p.pid, "-F", "gen 2")
         assert t.lines[0] == f"Tracing garbage collections in python process {p.pid}... Ctrl-C to quit."
-        assert t.lines[1].split() == ["START", "TIME", "(us)", "DESCRIPTION"]
+        assert t.wait_for(lambda l: l.split() == ["START", "TIME", "(us)", "DESCRIPTION"]), t.text
         line = t.wait_for(lambda l: l.endswith("gen 2 GC collected 100 objects"))
         assert t.stop() == 0
     finally:
@@ -160,7 +160,7 @@ def test_ugc_minimum_filters_everything():
     p = _python("import gc, time\nwhile 1:\n gc.collect(); time.sleep(0.05)")
     try:
         t = Tool("ugc", p.pid, "-M", "10000", "-m")
-        assert "TIME (ms)" in t.lines[1]
+        assert t.wait_for(lambda l: "TIME (ms)" in l) is not None, t.text
         time.sleep(1)
         assert t.stop() == 0
     finally:
