@@ -10,7 +10,17 @@ from .object import Link, Object, Program
 from .maps import Map
 from .events import PerfBuffer, RingBuffer
 from . import features
-from .syms import KernelSymbols, ProcessSymbols, SymbolCache
+
+_LAZY = {"KernelSymbols": "syms", "ProcessSymbols": "syms", "SymbolCache": "syms"}
+
+
+def __getattr__(name):
+    # symbolization is needed by a few tools only: import it on first use
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'corebpf' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(f".{mod}", __name__), name)
 
 __version__ = "0.1.0"
 
