@@ -214,7 +214,7 @@ def find_probe(provider: str, name: str, path: str = None, pid: int = None) -> P
     for p in cands:
         if p.name == name and (not provider or p.provider == provider):
             return p
-    raise ElfError(f"{where}: no USDT probe {provider}:{name}")
+    raise ElfError(f"{where}: no USDT probe {provider + ':' if provider else ''}{name}")
 
 
 def require_uprobes():
