@@ -301,7 +301,8 @@ static __always_inline int dns_exit(long ret)
 	struct dns_args *a = bpf_map_lookup_elem(&dns_start, &tid);
 	struct dns_event *e;
 	__u16 port = 0;
-	__u32 len;
+	__u64 len;      /* 64-bit: clang 14 keeps a 32-bit len in a register whose
+			 * upper half the verifier cannot bound */
 
 	if (!a)
 		return 0;
@@ -327,6 +328,11 @@ static __always_inline int dns_exit(long ret)
 	if (len > DNS_MAX)
 		len = DNS_MAX;
 	e->len = len;
+	/* bound the very register the helper gets (clang 14 otherwise checks a
+	 * copy the verifier cannot relate to it) */
+	barrier_var(len);
+	if (len > DNS_MAX)
+		len = DNS_MAX;
 	if (!len || bpf_probe_read_user(e->pkt, len, a->buf))
 		e->len = 0;
 	bpf_ringbuf_submit(e, 0);
