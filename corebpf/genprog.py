@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
-import struct
 
 from . import _log, features
 from ._libbpf import LibbpfUnavailable, ffi, lib, libc
@@ -36,15 +34,15 @@ PROG_TYPES = {"kprobe": 2, "tracepoint": 5, "perf_event": 7, "raw_tp": 17, "trac
 # enum bpf_attach_type
 ATTACH_TRACE_RAW_TP, ATTACH_FENTRY, ATTACH_FEXIT, ATTACH_PERF_EVENT = 23, 24, 25, 41
 # enum bpf_map_type
-HASH, ARRAY, PERF_EVENT_ARRAY, PERCPU_ARRAY, STACK_TRACE, RINGBUF = 1, 2, 4, 6, 7, 27
+HASH, ARRAY, PERF_EVENT_ARRAY, PERCPU_ARRAY, STACK_TRACE, CGROUP_ARRAY, RINGBUF = \
+    1, 2, 4, 6, 7, 8, 27
+# map flags
+F_STACK_BUILD_ID = 1 << 5
 
-# perf_event_open
+# perf events (opened through corebpf.perf.perf_event_open)
 PERF_TYPE_TRACEPOINT = 2
-PERF_FLAG_FD_CLOEXEC = 8
 PERF_EVENT_IOC_ENABLE = 0x2400
 PERF_EVENT_IOC_SET_BPF = 0x40042408
-_PERF_ATTR_SIZE = 112           # PERF_ATTR_SIZE_VER5
-_NR_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241, "arm64": 241}
 
 LOG_BUF_SIZE = 1 << 22
 
@@ -273,24 +271,16 @@ class GenObject:
     # -- attach -----------------------------------------------------------------------
     def _perf_event_open(self, ptype: int, config: int, config1: int = 0,
                          config2: int = 0, pid: int = -1, what: str = "") -> int:
-        nr = _NR_PERF_EVENT_OPEN.get(platform.machine())
-        if nr is None:
-            raise MissingFeature(f"perf_event_open syscall number for {platform.machine()}")
-        attr = bytearray(_PERF_ATTR_SIZE)
-        struct.pack_into("<IIQQ", attr, 0, ptype, _PERF_ATTR_SIZE, config, 1)
-        struct.pack_into("<I", attr, 48, 1)            # wakeup_events
-        struct.pack_into("<QQ", attr, 56, config1, config2)
-        cattr = ffi.new("char[]", bytes(attr))
-        cpu = 0 if pid == -1 else -1
-        fd = libc.syscall(nr, ffi.cast("void *", cattr), ffi.cast("int", pid),
-                          ffi.cast("int", cpu), ffi.cast("int", -1),
-                          ffi.cast("unsigned long", PERF_FLAG_FD_CLOEXEC))
-        if fd < 0:
-            err = ffi.errno or errno.EINVAL
-            raise AttachError(err, "perf_event_open", what,
+        """A perf event for a BPF program (corebpf.perf.perf_event_open): on
+        CPU 0 for every process (pid -1), or bound to process `pid`."""
+        from .perf import perf_event_open
+        try:
+            return perf_event_open(ptype, config, cpu=0 if pid == -1 else -1, pid=pid,
+                                   config1=config1, config2=config2, what=what)
+        except AttachError as e:
+            raise AttachError(e.errno, "perf_event_open", what,
                               hint="no such probe point on this kernel"
-                              if err in (errno.ENOENT, errno.EINVAL) else None)
-        return fd
+                              if e.errno in (errno.ENOENT, errno.EINVAL) else None) from None
 
     def _attach_perf(self, prog: GenProgram, pfd: int, target: str, kind: str,
                      cookie: int = 0) -> FdLink:
@@ -340,12 +330,17 @@ class GenObject:
         return self._attach_perf(prog, pfd, func, "kprobe", cookie)
 
     def attach_uprobe(self, prog: GenProgram, path: str, offset: int,
-                      retprobe: bool = False, pid: int = -1, cookie: int = 0) -> FdLink:
+                      retprobe: bool = False, pid: int = -1, cookie: int = 0,
+                      ref_ctr_offset: int = 0) -> FdLink:
         """Attach a kprobe-type program to file offset `offset` of binary `path`
-        (the caller resolves symbols; pid -1 means every process)."""
+        (the caller resolves symbols; pid -1 means every process).
+        ref_ctr_offset: file offset of a USDT semaphore the kernel counts up
+        while the probe is attached (Linux 4.20)."""
         ptype = _pmu_type("uprobe")
         cpath = ffi.new("char[]", os.fsencode(path))
         config = _retprobe_bit("uprobe") if retprobe else 0
+        if ref_ctr_offset:
+            config |= ref_ctr_offset << 32          # format/ref_ctr_offset: config:32-63
         pfd = self._perf_event_open(ptype, config, int(ffi.cast("uintptr_t", cpath)), offset,
                                     pid=pid, what=f"{path}:{offset:#x}")
         return self._attach_perf(prog, pfd, f"{path}:{offset:#x}", "uprobe", cookie)
