@@ -280,7 +280,11 @@ def load_and_attach(gen, name: str, cg: CodeGen, attach: bool = True):
             gen.attach_kprobe(p, ctx.name, retprobe=ctx.kind == "kretprobe")
         return p
     if ctx.kind in ("uprobe", "uretprobe", "usdt"):
-        p = gen.load_program(name, "kprobe", cg.a)
+        from corebpf.genprog import ATTACH_UPROBE_MULTI, uprobe_multi
+        # uprobe_multi links (one offset each) detach in parallel; perf-event
+        # uprobes take ~0.1 s each to close, one at a time
+        p = gen.load_program(name, "kprobe", cg.a, expected_attach_type=ATTACH_UPROBE_MULTI
+                             if attach and uprobe_multi() else 0)
         if attach:
             require_uprobes()
             site = ctx.site

@@ -458,3 +458,27 @@ def test_uprobe_one_liner_without_a_compiler(burst):
     finally:
         os.rmdir(empty)
     assert [l.split()[3:] for l in t.lines[1:]] == [["corebpf_nap", "2"]] * N
+
+
+@pytest.mark.parametrize("multi", [True, False])
+def test_uprobe_links_both_ways(burst, monkeypatch, no_leaks, multi):
+    """uprobe_multi links where the kernel has them (6.6), perf-event uprobes
+    otherwise: both count the same calls and leave nothing behind."""
+    from corebpf import genprog
+    from corebpf.genprog import ARRAY, GenObject
+    from corebpf.tools import _multi, funccount
+    if multi and not genprog.uprobe_multi():
+        pytest.skip("this kernel lacks uprobe_multi links (Linux 6.6)")
+    monkeypatch.setattr(genprog, "_UPROBE_MULTI", [multi])
+    probes = funccount.resolve(f"{burst.path}:corebpf_*", False, burst.pid)
+    assert sorted(d for d, _, _ in probes) == ["corebpf_nap", "corebpf_recurse",
+                                               "corebpf_worker"]
+    with GenObject("both") as g:
+        counts = g.create_map("counts", ARRAY, 4, 8, len(probes))
+        for name, cg in funccount.build(probes, counts.fd, pid=burst.pid):
+            p = _multi.load_and_attach(g, name, cg)
+            assert p.expected_attach_type == (genprog.ATTACH_UPROBE_MULTI if multi else 0)
+        assert all(len(ln.fds) == (1 if multi else 2) for ln in g.links)
+        burst.go()
+        got = {probes[i][0]: counts[i] for i in range(len(probes))}
+    assert got == {"corebpf_nap": 2 * N, "corebpf_recurse": 4 * N, "corebpf_worker": 0}
