@@ -23,7 +23,9 @@ tracepoint pointers, uprobes, `expr@user`) and bpf_probe_read_kernel_str
 otherwise.
 
 ProbeContext describes the probe point (program type, how argN, retval and
-tracepoint fields are read).  Part 2 adds uprobe and USDT contexts here.
+tracepoint fields are read): tracepoints, kernel functions (kprobe, fentry),
+user functions (uprobe: registers, user memory) and USDT locations (each
+argument computed from its operand spec by the program itself).
 """
 from __future__ import annotations
 

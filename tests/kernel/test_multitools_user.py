@@ -178,8 +178,8 @@ def test_argdist_usdt_arguments_as_keys(burst):
 # -- trace --------------------------------------------------------------------------------------
 
 def test_trace_usdt_arguments_of_every_operand_kind(burst):
-    """corebpf:burst's arguments are registers, stack memory, a global read
-    relative to the instruction pointer, a constant and the semaphore."""
+    """corebpf:burst's arguments are registers, stack memory, a global (gcc:
+    relative to the instruction pointer), a constant and the semaphore."""
     t = Tool("trace", "-p", burst.pid,
              f'u:{burst.path}:burst "%d %ld %d %hd %s %u %d %u", '
              "arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8")
