@@ -22,7 +22,7 @@ examples:
     trace 'p:c:write (arg1 == 1) "writing %d bytes to STDOUT", arg3'
     trace -U 'p:c:open "%s", arg1'
         with the user stack of each call
-    trace 'p:pthread:pthread_create "%U", arg3'
+    trace 'p:c:pthread_create "%U", arg3'
         the start routine of every new thread, as a symbol
     trace -p 1234 'u:/usr/bin/python3.11:function__entry "%s %s", arg1, arg2'
         USDT probe arguments (Python function entries of PID 1234)
