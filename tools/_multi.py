@@ -277,7 +277,8 @@ def load_and_attach(gen, name: str, cg: CodeGen, attach: bool = True):
     if ctx.kind in ("kprobe", "kretprobe"):
         p = gen.load_program(name, "kprobe", cg.a)
         if attach:
-            gen.attach_kprobe(p, ctx.name, retprobe=ctx.kind == "kretprobe")
+            gen.attach_kprobe(p, ctx.name, retprobe=ctx.kind == "kretprobe",
+                              offset=getattr(ctx, "offset", 0))
         return p
     if ctx.kind in ("uprobe", "uretprobe", "usdt"):
         from corebpf.genprog import ATTACH_UPROBE_MULTI, uprobe_multi

@@ -148,9 +148,9 @@ class Probe:
             return [("usdt", site) for _, site in sites]
         if self.user:
             return [("u", _multi.user_function(pt.library, pt.function, pid, pt.offset))]
-        if pt.offset:
-            raise _cli.UsageError("offsets into kernel functions need kprobes (+0x...) and "
-                                  "are not supported")
+        if pt.offset and kernel_kind != "kprobe":
+            raise _cli.UsageError(f"{pt.function}+{pt.offset:#x}: an offset into a kernel "
+                                  "function needs kprobes (fentry probes function entries)")
         return [("p", pt.function)]
 
     def build(self, g, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd=None) -> list:
@@ -163,6 +163,8 @@ class Probe:
         ctx = _multi.context_for(kind, target, ret=pt.kind == "r", kernel_kind=kernel_kind,
                                  signature=self.spec.signature, text=self.spec.text,
                                  display=self.display)
+        if kind == "p":
+            ctx.offset = pt.offset
         cg = CodeGen(ctx, self.spec.text, a.string_size)
         A = cg.a
         cg.prologue()
