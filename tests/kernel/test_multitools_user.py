@@ -110,8 +110,7 @@ def test_funccount_usdt_probe_pattern(burst):
 def test_funccount_usdt_with_semaphore_in_python():
     """python3.11's gc__start has a semaphore: Python only fires the probe
     while the kernel holds the semaphore up for the attached uprobe."""
-    if not os.path.exists(PYTHON):
-        pytest.skip(f"{PYTHON} is not installed (Debian python3.11)")
+    assert os.path.exists(PYTHON), f"{PYTHON} (Debian 12's python3) is needed"
     code = ("import gc, sys\ngc.disable()\nsys.stdin.readline()\n"
             "for _ in range(5): gc.collect()\nprint('done', flush=True)\nsys.stdin.readline()\n")
     child = subprocess.Popen([PYTHON, "-c", code], stdin=subprocess.PIPE,
@@ -272,12 +271,28 @@ def test_trace_build_id_stacks_through_symbol_files(stackprog):
     assert "[unknown]" in frames          # libc: not in the -s list
 
 
-def test_trace_cgroup_filter():
-    base = "/sys/fs/cgroup/unified"
-    if not os.path.isfile(os.path.join(base, "cgroup.procs")):
-        pytest.skip("no cgroup v2 hierarchy at /sys/fs/cgroup/unified")
-    cg = os.path.join(base, "corebpf_trace_" + uuid.uuid4().hex[:8])
+@pytest.fixture
+def cgroup2():
+    """A fresh cgroup v2 directory, in a cgroup2 mount of the test's own
+    (the one hierarchy, wherever the system mounts it, if it does)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    mnt = tempfile.mkdtemp(prefix="corebpf-cg2-")
+    if libc.mount(b"cgroup2", mnt.encode(), b"cgroup2", 0, None) != 0:
+        os.rmdir(mnt)
+        raise OSError(ctypes.get_errno(), "mount -t cgroup2")
+    cg = os.path.join(mnt, "corebpf_trace_" + uuid.uuid4().hex[:8])
     os.mkdir(cg)
+    try:
+        yield cg
+    finally:
+        os.rmdir(cg)
+        libc.umount2(mnt.encode(), 0)
+        os.rmdir(mnt)
+
+
+def test_trace_cgroup_filter(cgroup2):
+    cg = cgroup2
     code = "import os, sys\nsys.stdin.readline()\nfor _ in range(3): os.getppid()\n"
     inside = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
     outside = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
@@ -296,10 +311,15 @@ def test_trace_cgroup_filter():
         for p in (inside, outside):
             p.kill()
             p.wait()
-        os.rmdir(cg)
     rows = [l.split() for l in t.lines[1:] if l.strip()]
     assert rows == [[str(inside.pid), str(inside.pid), "python3", "sys_enter_getppid",
                      str(inside.pid)]] * 3, t.text
+
+
+def test_trace_cgroup_v1_directory_is_one_line():
+    code, out, err = run_tool("trace", "-c", "/proc", "t:syscalls:sys_enter_getppid")
+    assert code == 2 and err.strip().splitlines() == [
+        "trace: error: cgroup /proc: not a cgroup v2 directory (Bad file descriptor)"], err
 
 
 # -- stackcount ---------------------------------------------------------------------------------
