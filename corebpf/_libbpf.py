@@ -166,8 +166,8 @@ const char *btf__name_by_offset(const struct btf *btf, __u32 offset);
 __s64 btf__resolve_size(const struct btf *btf, __u32 type_id);
 int btf__resolve_type(const struct btf *btf, __u32 type_id);
 /* perf_event_open(2) has no libc wrapper (corebpf/perf.py calls it through
- * syscall()).  Declared up to config1: the first published layout
- * (PERF_ATTR_SIZE_VER0, 64 bytes), which every kernel accepts as `size`.
+ * syscall()).  Declared up to config2 (PERF_ATTR_SIZE_VER1, 72 bytes, Linux
+ * 2.6.39): kprobe/uprobe PMU events carry the probe offset there.
  * `flags` is the u64 of single-bit fields (disabled = bit 0, ... freq = bit 10). */
 struct perf_event_attr {
     __u32 type;
@@ -180,6 +180,7 @@ struct perf_event_attr {
     __u32 wakeup_events;
     __u32 bp_type;
     __u64 config1;
+    __u64 config2;
 };
 """
 

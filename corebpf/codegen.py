@@ -23,7 +23,9 @@ tracepoint pointers, uprobes, `expr@user`) and bpf_probe_read_kernel_str
 otherwise.
 
 ProbeContext describes the probe point (program type, how argN, retval and
-tracepoint fields are read).  Part 2 adds uprobe and USDT contexts here.
+tracepoint fields are read): tracepoints, kernel functions (kprobe, fentry),
+user functions (uprobe: registers, user memory) and USDT locations (each
+argument computed from its operand spec by the program itself).
 """
 from __future__ import annotations
 
@@ -162,6 +164,10 @@ def ctype_ty(ct, space: str = "kernel", pos=None, text="") -> Ty:
     words = base.split()
     if words[0] in ("struct", "union") and len(words) == 2:
         tid = kb.find_struct(words[1])
+        if tid is None and space == "user":
+            # a user-space struct the kernel's uapi spells __kernel_NAME
+            # (struct timespec -> struct __kernel_timespec)
+            tid = kb.find_struct("__kernel_" + words[1])
         if tid is None:
             raise CompileError(f"no {base} in the kernel's BTF", text, pos)
         return btf_ty(tid, space)
@@ -228,11 +234,18 @@ def tracepoint_fields(category: str, event: str) -> dict:
     return out
 
 
+# x86_64 struct pt_regs: byte offset of each register (USDT operands name them)
+_X86_REGS_OFF = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48,
+                 "r10": 56, "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104,
+                 "di": 112, "ip": 128, "sp": 152}
+
+
 class ProbeContext:
     """Where a program runs and how its arguments are read.
 
-    kind: tracepoint, kprobe, kretprobe, fentry, fexit (part 2: uprobe,
-    uretprobe, usdt).  `prog_type` is the genprog program kind.
+    kind: tracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe,
+    usdt.  `prog_type` is the genprog program kind.  `site` is what the
+    caller attaches to (uprobes and USDT: a path and file offset).
     """
 
     def __init__(self, kind, name, display, prog_type, space="kernel"):
@@ -246,6 +259,8 @@ class ProbeContext:
         self.nargs = None
         self.ret_ty = S64
         self.category = ""
+        self.site = None
+        self.usdt_args = None         # [(corebpf.usdt.Argument, ip delta or None)]
 
     # constructors
     @classmethod
@@ -283,15 +298,50 @@ class ProbeContext:
             c.params = [(n, ctype_ty(ct, "kernel", ct.pos, text)) for n, ct in signature]
         return c
 
+    @classmethod
+    def uprobe(cls, site, display: str, ret: bool = False, signature=None,
+               text: str = "") -> "ProbeContext":
+        """A user-space function entry (or return, ret=True): arguments in the
+        registers of the calling convention, pointers into user memory.
+        `site` is the caller's attach description (path, offset...)."""
+        c = cls("uretprobe" if ret else "uprobe", display, display, "kprobe", space="user")
+        c.site = site
+        if signature:
+            c.params = [(n, ctype_ty(ct, "user", ct.pos, text)) for n, ct in signature]
+        return c
+
+    @classmethod
+    def usdt(cls, site, display: str, args, resolve_symbol=None,
+             address: int = 0) -> "ProbeContext":
+        """A USDT probe location: argN are the location's argument specs
+        (corebpf.usdt.Argument), computed by the program itself from the
+        registers and user memory.  `address` is the location's link-time
+        address and resolve_symbol(name) a symbol's (for `sym(%rip)`
+        operands: the program adds their distance to the probed ip)."""
+        c = cls("usdt", display, display, "kprobe", space="user")
+        c.site = site
+        c.nargs = len(args)
+        c.usdt_args = []
+        for arg in args:
+            delta = None
+            if arg.ident is not None and arg.base == "ip" and resolve_symbol is not None:
+                va = resolve_symbol(arg.ident)
+                if va is not None:
+                    delta = va + (arg.offset or 0) - address
+            c.usdt_args.append((arg, delta))
+        return c
+
     # code emission
     def load_arg(self, cg: "CodeGen", n: int, pos=None) -> Ty:
         """argN (1-based) into r0."""
         if self.kind == "tracepoint":
             raise CompileError("tracepoints have no argN; use args->field", cg.text, pos)
+        if self.kind == "usdt":
+            return self._usdt_arg(cg, n, pos)
         if n < 1 or n > 12:
             raise CompileError(f"no argument {n}", cg.text, pos)
         ty = self.params[n - 1][1] if n <= len(self.params) else U64
-        if self.kind in ("kprobe", "kretprobe"):
+        if self.kind in ("kprobe", "kretprobe", "uprobe", "uretprobe"):
             regs = _PT_REGS.get(platform.machine())
             if regs is None:
                 raise CompileError(f"argN is not supported on {platform.machine()}",
@@ -308,8 +358,79 @@ class ProbeContext:
             raise CompileError(f"argN is not supported for {self.kind} probes", cg.text, pos)
         return cg.convert(ty) if ty.kind == "int" else ty
 
+    def _usdt_arg(self, cg: "CodeGen", n: int, pos) -> Ty:
+        """USDT argument n into r0, from its spec: a constant, a register, or
+        memory at register + offset (+ index * scale), or a symbol relative
+        to the instruction pointer; then truncated/extended to its size."""
+        a = cg.a
+        if n < 1 or n > len(self.usdt_args):
+            raise CompileError(f"USDT probe {self.name} has {len(self.usdt_args)} "
+                               f"argument(s), no arg{n}", cg.text, pos)
+        arg, delta = self.usdt_args[n - 1]
+        ty = Ty.int(arg.size if arg.size in (1, 2, 4, 8) else 8, arg.signed,
+                    name=f"{'' if arg.signed else 'u'}int{8 * arg.size}_t")
+        if arg.constant is not None:
+            v = arg.constant & ((1 << 64) - 1)
+            if v >= 1 << 31:
+                a.ld_imm64(R0, v)
+            else:
+                a.mov(R0, v)
+            return cg.convert(ty)
+        if platform.machine() != "x86_64":
+            raise CompileError(f"USDT arguments are read on x86_64 only "
+                               f"({arg.spec!r})", cg.text, pos)
+
+        def reg_off(name):
+            off = _X86_REGS_OFF.get(name)
+            if off is None:
+                raise CompileError(f"USDT argument {arg.spec!r}: unknown register {name!r}",
+                                   cg.text, pos)
+            return off
+
+        if arg.offset is None:                      # a register
+            if arg.base is None:
+                raise CompileError(f"USDT argument {arg.spec!r} is not understood",
+                                   cg.text, pos)
+            a.ldx(8, R0, R6, reg_off(arg.base))
+            if re.search(r"%[abcd]h\b", arg.spec):    # %ah..%dh: bits 8-15
+                a.alu(">>", R0, 8)
+            return cg.convert(ty)
+        if arg.base == "ip":
+            if delta is None:
+                raise CompileError(f"USDT argument {arg.spec!r}: cannot resolve "
+                                   f"{arg.ident or 'the ip-relative address'}", cg.text, pos)
+            a.ldx(8, R0, R6, reg_off("ip"))
+            if -(1 << 31) <= delta < (1 << 31):
+                a.alu("+", R0, delta)
+            else:
+                a.ld_imm64(R1, delta & ((1 << 64) - 1))
+                a.alu("+", R0, reg(R1))
+        else:
+            a.ldx(8, R0, R6, reg_off(arg.base))
+            if arg.offset:
+                a.alu("+", R0, arg.offset)
+            if arg.index:
+                a.ldx(8, R1, R6, reg_off(arg.index))
+                if arg.scale and arg.scale != 1:
+                    a.alu("*", R1, arg.scale)
+                a.alu("+", R0, reg(R1))
+        if arg.size not in (1, 2, 4, 8):
+            raise CompileError(f"USDT argument {arg.spec!r}: {arg.size}-byte values are "
+                               "not supported", cg.text, pos)
+        m = cg.mark()
+        slot = cg.alloc(8)
+        a.st(8, FP, slot, 0)
+        a.mov(R3, reg(R0))
+        a.mov(R1, reg(FP))
+        a.alu("+", R1, slot)
+        a.mov(R2, arg.size)
+        a.call("probe_read_user")
+        a.ldx(arg.size, R0, FP, slot)
+        cg.release(m)
+        return cg.convert(ty)
+
     def load_retval(self, cg: "CodeGen", pos=None) -> Ty:
-        if self.kind == "kretprobe":
+        if self.kind in ("kretprobe", "uretprobe"):
             cg.a.ldx(8, R0, R6, _PT_REGS[platform.machine()][1])
         elif self.kind == "fexit":
             cg.a.ldx(8, R0, R6, 8 * (self.nargs or 0))
@@ -346,6 +467,7 @@ class CodeGen:
         self.sp = 0                   # stack bytes in use
         self.max_sp = 0
         self.latency_slot = None      # set by a return probe that pairs with an entry
+        self.entry_slots = None       # {param: (stack offset, Ty)}: $entry(param) values
 
     # -- stack ----------------------------------------------------------------------------
     def alloc(self, size: int) -> int:
@@ -657,6 +779,9 @@ class CodeGen:
         name = n.name
         params = [p for p, _ in ctx.params]
         if name in params and name not in ("retval",):
+            if ctx.kind in ("kretprobe", "uretprobe"):
+                raise CompileError(f"'{name}' is gone when the function returns: use "
+                                   f"$entry({name})", self.text, n.pos)
             return ctx.load_arg(self, params.index(name) + 1, n.pos)
         m = re.fullmatch(r"arg(\d+)", name)
         if m:
@@ -719,7 +844,16 @@ class CodeGen:
             self.strcmp(n.args[0].value, n.args[1])
             return Ty.int(8, True)
         if n.name == "$entry":
-            raise CompileError("$entry() is not supported yet", self.text, n.pos)
+            pname = n.args[0].name
+            if self.entry_slots is None:
+                raise CompileError("$entry() is only available in return probes (r:)",
+                                   self.text, n.pos)
+            if pname not in self.entry_slots:
+                raise CompileError(f"$entry({pname}): no such parameter in the signature",
+                                   self.text, n.pos)
+            off, ty = self.entry_slots[pname]
+            self.a.ldx(8, R0, FP, off)
+            return self.convert(ty) if ty.kind == "int" else ty
         raise CompileError(f"unknown function '{n.name}'", self.text, n.pos)
 
     def _is_stringy(self, n) -> bool:

@@ -113,14 +113,19 @@ class Elf:
 
     # -- symbols -------------------------------------------------------------------
     def _load_symbols(self):
-        """[(name, value, size, type)] of defined symbols, .symtab then .dynsym."""
+        """[(name, value, size, type)] of defined symbols, .symtab then .dynsym;
+        .dynsym entries of a hidden (non-default) symbol version, such as
+        libc's memcpy@GLIBC_2.2.5 next to memcpy@@GLIBC_2.14, come last."""
         out = []
+        late = []
         fmt = self.end + ("IBBHQQ" if self.bits == 64 else "IIIBBH")
         ent = struct.calcsize(fmt)
+        vs = self.sections.get(".gnu.version")
         for t, _, off, size, link, esz in self.sections.values():
             if t not in (SHT_SYMTAB, SHT_DYNSYM) or not size:
                 continue
             data = self._read(off, size)
+            versym = self._read(vs[2], vs[3]) if t == SHT_DYNSYM and vs else b""
             if link >= len(self._raw_sections):
                 continue
             _, _, _, soff, ssize, _, _ = self._raw_sections[link]
@@ -134,8 +139,12 @@ class Elf:
                 if shndx == SHN_UNDEF or not nm or not value:
                     continue
                 end = strs.find(b"\0", nm)
-                out.append((strs[nm:end].decode("utf-8", "replace"), value, sz, info & 0xF))
-        return out
+                row = (strs[nm:end].decode("utf-8", "replace"), value, sz, info & 0xF)
+                j = 2 * (i // step)
+                hidden = len(versym) >= j + 2 and \
+                    struct.unpack_from(self.end + "H", versym, j)[0] & 0x8000
+                (late if hidden else out).append(row)
+        return out + late
 
     def symbols(self, functions: bool = True) -> list:
         """Defined symbols [(name, vaddr, size)], functions only by default; first wins."""
@@ -160,6 +169,13 @@ class Elf:
                 if "@" in n:
                     self._by_name.setdefault(n.split("@", 1)[0], (v, sz))
         return out
+
+    def ifunc_addresses(self) -> set:
+        """Virtual addresses of GNU indirect functions (STT_GNU_IFUNC): such a
+        symbol is the resolver that picks an implementation at load time."""
+        if self._symbols is None:
+            self._symbols = self._load_symbols()
+        return {value for _, value, _, typ in self._symbols if typ == STT_GNU_IFUNC}
 
     def symbol(self, name: str):
         """(vaddr, size) of function `name`, or None.  A `name@VERSION` suffix

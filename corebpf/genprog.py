@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
-import struct
 
 from . import _log, features
 from ._libbpf import LibbpfUnavailable, ffi, lib, libc
@@ -35,16 +33,21 @@ from .maps import Map
 PROG_TYPES = {"kprobe": 2, "tracepoint": 5, "perf_event": 7, "raw_tp": 17, "tracing": 26}
 # enum bpf_attach_type
 ATTACH_TRACE_RAW_TP, ATTACH_FENTRY, ATTACH_FEXIT, ATTACH_PERF_EVENT = 23, 24, 25, 41
+ATTACH_UPROBE_MULTI = 48            # BPF_TRACE_UPROBE_MULTI (Linux 6.6)
+UPROBE_MULTI_RETURN = 1             # BPF_F_UPROBE_MULTI_RETURN
+BPF_LINK_CREATE = 28
+_NR_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280, "riscv64": 280, "s390x": 351,
+           "ppc64le": 361, "ppc64": 361, "loongarch64": 280}
 # enum bpf_map_type
-HASH, ARRAY, PERF_EVENT_ARRAY, PERCPU_ARRAY, STACK_TRACE, RINGBUF = 1, 2, 4, 6, 7, 27
+HASH, ARRAY, PERF_EVENT_ARRAY, PERCPU_ARRAY, STACK_TRACE, CGROUP_ARRAY, RINGBUF = \
+    1, 2, 4, 6, 7, 8, 27
+# map flags
+F_STACK_BUILD_ID = 1 << 5
 
-# perf_event_open
+# perf events (opened through corebpf.perf.perf_event_open)
 PERF_TYPE_TRACEPOINT = 2
-PERF_FLAG_FD_CLOEXEC = 8
 PERF_EVENT_IOC_ENABLE = 0x2400
 PERF_EVENT_IOC_SET_BPF = 0x40042408
-_PERF_ATTR_SIZE = 112           # PERF_ATTR_SIZE_VER5
-_NR_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241, "arm64": 241}
 
 LOG_BUF_SIZE = 1 << 22
 
@@ -107,6 +110,7 @@ class GenProgram:
         self.kind = kind
         self._fd = fd
         self.asm = asm
+        self.expected_attach_type = 0
 
     @property
     def fd(self) -> int:
@@ -172,6 +176,66 @@ def tracepoint_id(category: str, name: str) -> int:
     except (OSError, ValueError):
         raise AttachError(errno.ENOENT, "tracepoint", f"{category}:{name}",
                           hint="no such tracepoint on this kernel") from None
+
+
+def _uprobe_multi_link(prog_fd: int, path: str, offsets, ref_ctr_offsets, cookies,
+                       flags: int = 0, pid: int = 0) -> int:
+    """bpf(BPF_LINK_CREATE) of a uprobe_multi link (libbpf 1.1's
+    bpf_link_create has no uprobe_multi options); the fd or -errno."""
+    import platform
+    import struct
+    nr = _NR_BPF.get(platform.machine())
+    if nr is None:
+        return -errno.ENOSYS
+    n = len(offsets)
+    cpath = ffi.new("char[]", os.fsencode(path))
+    offs = ffi.new("__u64[]", list(offsets))
+    refs = ffi.new("__u64[]", list(ref_ctr_offsets))
+    cks = ffi.new("__u64[]", list(cookies))
+    addr = lambda p: int(ffi.cast("uintptr_t", p))          # noqa: E731
+    attr = struct.pack("<IIIIQQQQIII4x", prog_fd, 0, ATTACH_UPROBE_MULTI, 0, addr(cpath),
+                       addr(offs), addr(refs) if any(ref_ctr_offsets) else 0, addr(cks), n,
+                       flags, pid)
+    cattr = ffi.new("char[]", attr)
+    fd = libc.syscall(ffi.cast("long", nr), ffi.cast("int", BPF_LINK_CREATE),
+                      ffi.cast("void *", cattr), ffi.cast("unsigned int", len(attr)))
+    return int(fd) if fd >= 0 else -(ffi.errno or errno.EINVAL)
+
+
+_UPROBE_MULTI = []
+
+
+def uprobe_multi() -> bool:
+    """Can this kernel attach uprobes through BPF uprobe_multi links (6.6)?
+
+    Probed once, attaching nothing: a program loaded for uprobe_multi and a
+    link request for a process that cannot exist fail with ESRCH exactly when
+    the kernel knows the link type."""
+    if _UPROBE_MULTI:
+        return _UPROBE_MULTI[0]
+    ok = False
+    L = _libbpf()
+    from .bpfasm import Asm
+    a = Asm()
+    a.mov(0, 0)
+    a.exit()
+    from .bpfasm import encode
+    insns = a.assemble()
+    buf = ffi.new("char[]", encode(insns))
+    opts = ffi.new("struct bpf_prog_load_opts *")
+    opts.sz = ffi.sizeof("struct bpf_prog_load_opts")
+    opts.expected_attach_type = ATTACH_UPROBE_MULTI
+    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", b"GPL", buf, len(insns), opts)
+    if pfd >= 0:
+        try:
+            fd = _uprobe_multi_link(pfd, "/proc/self/exe", [0], [0], [0], 0, 0x3ffffff0)
+            if fd >= 0:
+                os.close(fd)
+            ok = fd == -errno.ESRCH or fd >= 0
+        finally:
+            os.close(pfd)
+    _UPROBE_MULTI.append(ok)
+    return ok
 
 
 class GenObject:
@@ -267,30 +331,23 @@ class GenObject:
                 raise LoadError(err, "bpf_prog_load", name, log=log,
                                 hint="rejected by the verifier" if text else None)
         p = GenProgram(self, name, kind, fd, asm)
+        p.expected_attach_type = expected_attach_type
         self.programs[name] = p
         return p
 
     # -- attach -----------------------------------------------------------------------
     def _perf_event_open(self, ptype: int, config: int, config1: int = 0,
                          config2: int = 0, pid: int = -1, what: str = "") -> int:
-        nr = _NR_PERF_EVENT_OPEN.get(platform.machine())
-        if nr is None:
-            raise MissingFeature(f"perf_event_open syscall number for {platform.machine()}")
-        attr = bytearray(_PERF_ATTR_SIZE)
-        struct.pack_into("<IIQQ", attr, 0, ptype, _PERF_ATTR_SIZE, config, 1)
-        struct.pack_into("<I", attr, 48, 1)            # wakeup_events
-        struct.pack_into("<QQ", attr, 56, config1, config2)
-        cattr = ffi.new("char[]", bytes(attr))
-        cpu = 0 if pid == -1 else -1
-        fd = libc.syscall(nr, ffi.cast("void *", cattr), ffi.cast("int", pid),
-                          ffi.cast("int", cpu), ffi.cast("int", -1),
-                          ffi.cast("unsigned long", PERF_FLAG_FD_CLOEXEC))
-        if fd < 0:
-            err = ffi.errno or errno.EINVAL
-            raise AttachError(err, "perf_event_open", what,
+        """A perf event for a BPF program (corebpf.perf.perf_event_open): on
+        CPU 0 for every process (pid -1), or bound to process `pid`."""
+        from .perf import perf_event_open
+        try:
+            return perf_event_open(ptype, config, cpu=0 if pid == -1 else -1, pid=pid,
+                                   config1=config1, config2=config2, what=what)
+        except AttachError as e:
+            raise AttachError(e.errno, "perf_event_open", what,
                               hint="no such probe point on this kernel"
-                              if err in (errno.ENOENT, errno.EINVAL) else None)
-        return fd
+                              if e.errno in (errno.ENOENT, errno.EINVAL) else None) from None
 
     def _attach_perf(self, prog: GenProgram, pfd: int, target: str, kind: str,
                      cookie: int = 0) -> FdLink:
@@ -340,15 +397,40 @@ class GenObject:
         return self._attach_perf(prog, pfd, func, "kprobe", cookie)
 
     def attach_uprobe(self, prog: GenProgram, path: str, offset: int,
-                      retprobe: bool = False, pid: int = -1, cookie: int = 0) -> FdLink:
+                      retprobe: bool = False, pid: int = -1, cookie: int = 0,
+                      ref_ctr_offset: int = 0) -> FdLink:
         """Attach a kprobe-type program to file offset `offset` of binary `path`
-        (the caller resolves symbols; pid -1 means every process)."""
+        (the caller resolves symbols; pid -1 means every process).
+        ref_ctr_offset: file offset of a USDT semaphore the kernel counts up
+        while the probe is attached (Linux 4.20)."""
+        if prog.expected_attach_type == ATTACH_UPROBE_MULTI:
+            return self._attach_uprobe_multi(prog, path, offset, retprobe, pid, cookie,
+                                             ref_ctr_offset)
         ptype = _pmu_type("uprobe")
         cpath = ffi.new("char[]", os.fsencode(path))
         config = _retprobe_bit("uprobe") if retprobe else 0
+        if ref_ctr_offset:
+            config |= ref_ctr_offset << 32          # format/ref_ctr_offset: config:32-63
         pfd = self._perf_event_open(ptype, config, int(ffi.cast("uintptr_t", cpath)), offset,
                                     pid=pid, what=f"{path}:{offset:#x}")
         return self._attach_perf(prog, pfd, f"{path}:{offset:#x}", "uprobe", cookie)
+
+    def _attach_uprobe_multi(self, prog, path, offset, retprobe, pid, cookie,
+                             ref_ctr_offset) -> FdLink:
+        """A uprobe through a BPF uprobe_multi link (a program loaded with
+        expected_attach_type ATTACH_UPROBE_MULTI): unlike a perf event, closing
+        it does not wait for an RCU grace period under the kernel's global
+        trace event lock, so many of them detach in parallel."""
+        fd = _uprobe_multi_link(prog.fd, path, [offset], [ref_ctr_offset], [cookie],
+                                UPROBE_MULTI_RETURN if retprobe else 0,
+                                pid if pid and pid > 0 else 0)
+        if fd < 0:
+            raise AttachError(-fd, "bpf_link_create(uprobe_multi)",
+                              f"{path}:{offset:#x}",
+                              hint="no such process" if -fd == errno.ESRCH else None)
+        link = FdLink([fd], prog.name, f"{path}:{offset:#x}", "uprobe")
+        self.links.append(link)
+        return link
 
     def attach_raw_tracepoint(self, prog: GenProgram, name: str = None) -> FdLink:
         """Attach a raw_tp program to tracepoint `name`, or a tracing program

@@ -52,17 +52,22 @@ def max_sample_rate():
 
 
 def perf_event_open(type_: int, config: int, cpu: int = -1, pid: int = -1,
-                    freq: int = 0, period: int = 0) -> int:
-    """Open a sampling perf event; return its fd (close it, or hand it to a link).
+                    freq: int = 0, period: int = 0, config1: int = 0, config2: int = 0,
+                    what: str = None) -> int:
+    """Open a perf event; return its fd (close it, or hand it to a link).
 
     freq (Hz) or period (events per sample) selects the sampling mode.
-    Raises AttachError with errno (ENOENT: no such event here, e.g. no
-    hardware PMU; ESRCH: no such pid; EINVAL: bad frequency or CPU).
+    config1/config2: the PMU's extra config words (kprobe/uprobe PMUs: the
+    function name or path pointer and the offset); `what` names the event
+    in errors.  Raises AttachError with errno (ENOENT: no such event here,
+    e.g. no hardware PMU; ESRCH: no such pid; EINVAL: bad frequency or CPU).
     """
     attr = ffi.new("struct perf_event_attr *")
     attr.type = type_
     attr.size = ffi.sizeof("struct perf_event_attr")
     attr.config = config
+    attr.config1 = config1
+    attr.config2 = config2
     if freq:
         attr.sample_period_or_freq = freq
         attr.flags = _FREQ_BIT
@@ -73,7 +78,7 @@ def perf_event_open(type_: int, config: int, cpu: int = -1, pid: int = -1,
                       ffi.cast("unsigned long", FLAG_FD_CLOEXEC))
     if fd < 0:
         err = ffi.errno or errno.EINVAL
-        name = EVENT_NAMES.get((type_, config), f"type {type_} config {config}")
+        name = what or EVENT_NAMES.get((type_, config), f"type {type_} config {config}")
         where = f"{name} on CPU {cpu}" if cpu >= 0 else name
         if pid >= 0:
             where += f" for PID {pid}"

@@ -728,7 +728,8 @@ def parse_trace_probe(text: str) -> TraceProbe:
 
 
 class ArgdistSpec:
-    __slots__ = ("point", "signature", "types", "exprs", "filter", "label", "text")
+    __slots__ = ("point", "signature", "types", "exprs", "expr_texts", "filter", "label",
+                 "text")
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -776,7 +777,7 @@ def parse_argdist_spec(text: str) -> ArgdistSpec:
         raise SpecError("unexpected text after the signature", text, k)
     point = ProbeSpec(kind, seg[1].strip(), func, None, 0, text, 0)
     _checked(point, text, fa)
-    types, exprs, filt = None, None, None
+    types, exprs, filt, expr_texts = None, None, None, None
     if len(fields) >= 4:
         if len(fields) < 5:
             raise SpecError("a type needs an expression (type:expr)", text, fields[3][1])
@@ -785,11 +786,12 @@ def parse_argdist_spec(text: str) -> ArgdistSpec:
             if not text[a:b].strip():
                 raise SpecError("empty type", text, a)
             types.append(parse_ctype(text, a, b))
-        exprs = []
+        exprs, expr_texts = [], []
         for a, b in _split_top(text, fields[4][0], fields[4][1], ","):
             if not text[a:b].strip():
                 raise SpecError("empty expression", text, a)
             exprs.append(parse_expr(text, a, b))
+            expr_texts.append(text[a:b].strip())
         if len(types) != len(exprs):
             raise SpecError(f"{len(types)} types but {len(exprs)} expressions", text,
                             fields[3][0])
@@ -797,7 +799,8 @@ def parse_argdist_spec(text: str) -> ArgdistSpec:
         a, b = fields[5]
         if text[a:b].strip():
             filt = parse_expr(text, a, b)
-    return ArgdistSpec(point=point, signature=sig, types=types, exprs=exprs, filter=filt,
+    return ArgdistSpec(point=point, signature=sig, types=types, exprs=exprs,
+                       expr_texts=expr_texts, filter=filt,
                        label=label, text=text)
 
 

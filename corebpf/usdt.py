@@ -35,6 +35,18 @@ for _i in range(8, 16):
         _X86_REGS[f"r{_i}{_sfx}"] = f"r{_i}"
 
 
+def _int(text: str) -> int:
+    """An assembler number: 0x hex, 0-prefixed octal (decimal if it has an 8
+    or 9), decimal; ValueError for anything else."""
+    t = text.strip()
+    body = t.lstrip("+-")
+    if body[:2] in ("0x", "0X"):
+        return int(t, 16)
+    if len(body) > 1 and body[0] == "0" and not set(body) & set("89"):
+        return int(t, 8)
+    return int(t, 10)
+
+
 class Argument:
     """One argument spec such as `-4@-20(%rbp)`: size, signedness, location."""
 
@@ -57,7 +69,7 @@ class Argument:
     def _parse(self, loc: str):
         if loc.startswith("$"):
             try:
-                self.constant = int(loc[1:], 0)
+                self.constant = _int(loc[1:])
             except ValueError:
                 self.ident = loc[1:]
             return
@@ -71,7 +83,7 @@ class Argument:
             ident, off1, off2, ident2, base, index, scale = m.groups()
             off = off1 or off2
             self.ident = ident or ident2
-            self.offset = int(off, 0) if off else 0
+            self.offset = _int(off) if off else 0
             self.base = _X86_REGS.get(base, base)
             if index:
                 self.index = _X86_REGS.get(index, index)
@@ -79,7 +91,7 @@ class Argument:
             return
         m = re.fullmatch(r"[-+]?(?:0x[0-9a-fA-F]+|\d+)", loc)
         if m:                               # a bare number: a constant (arm64 style)
-            self.constant = int(loc, 0)
+            self.constant = _int(loc)
             return
         self.ident = loc                    # something else: kept raw
 

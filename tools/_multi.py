@@ -1,11 +1,19 @@
 """What the multi-tools (trace, argdist, funccount, funclatency, stackcount)
-share: matching probe patterns against this kernel, choosing how kernel
-functions are probed, building and loading generated programs, --ebpf
-listings, and a tiny private kallsyms reader (the `stacks` work replaces it).
+share: matching probe patterns against this kernel and the user's binaries,
+choosing how kernel functions are probed, building, loading and attaching
+generated programs, --ebpf listings, and stack/symbol text.
+
+Probe targets are (display name, kind, target) triples:
+    ("syscalls:sys_enter_openat", "t", ("syscalls", "sys_enter_openat"))
+    ("vfs_read", "p", "vfs_read")                       kernel function
+    ("malloc", "u", UprobeSite(...))                    user function
+    ("query__start", "usdt", UsdtSite(...))             one USDT location
+A USDT probe with several locations gives several triples with the same
+display name: one program per location, since each location has its own
+argument specs.
 """
 from __future__ import annotations
 
-import bisect
 import os
 import re
 
@@ -17,18 +25,15 @@ from corebpf.probespec import SpecError
 from . import _cli
 
 MAX_PROBES = 1000
+STACK_DEPTH = 127
+BPF_F_USER_STACK = 1 << 8
 
 
-def not_yet(what: str):
-    """The interim answer for probe kinds that need the uprobe/USDT library."""
-    return _cli.UsageError(f"{what} are not supported yet")
+def spec_error(e: SpecError) -> _cli.UsageError:
+    return _cli.UsageError(str(e))
 
 
-def user_probe_error(spec) -> _cli.UsageError:
-    if spec.kind == "u":
-        return not_yet(f"USDT probes (u:{spec.library}:{spec.function})")
-    return not_yet(f"user-space function probes ({spec.library}:{spec.function})")
-
+# -- kernel targets ---------------------------------------------------------------------------
 
 def tracepoints(regex) -> list:
     """[(category, event)] whose 'category:event' matches regex, in tracefs order."""
@@ -48,25 +53,15 @@ def tracepoints(regex) -> list:
 
 def kernel_functions(regex) -> list:
     """Kernel functions matching regex (available_filter_functions when readable,
-    else kallsyms text symbols)."""
+    else kallsyms text symbols through corebpf.syms)."""
     names = []
     seen = set()
-    src = None
     try:
         with open(os.path.join(features.tracefs(), "available_filter_functions")) as f:
             src = [ln.split()[0] for ln in f if ln.strip()]
     except OSError:
-        src = None
-    if src is None:
-        src = []
-        try:
-            with open("/proc/kallsyms") as f:
-                for ln in f:
-                    parts = ln.split()
-                    if len(parts) >= 3 and parts[1] in "tTwW" and len(parts) == 3:
-                        src.append(parts[2])
-        except OSError:
-            pass
+        from corebpf.syms import kernel_symbols
+        src = kernel_symbols().find(".*")
     for n in src:
         if "." in n or n in seen or n.startswith(("__bpf_trace", "bpf_")):
             continue
@@ -96,11 +91,176 @@ def check_limit(n: int):
         raise _cli.UsageError(f"maximum of {MAX_PROBES} probes allowed, attempted {n}")
 
 
+# -- user targets --------------------------------------------------------------------------------
+
+class UprobeSite:
+    """A user function: binary, file offset, symbol name; pid > 0 limits the
+    uprobe to that process (the kernel's filter)."""
+
+    __slots__ = ("path", "offset", "name", "pid")
+
+    def __init__(self, path: str, offset: int, name: str, pid=None):
+        self.path, self.offset, self.name, self.pid = path, offset, name, pid
+
+    def __repr__(self):
+        return f"UprobeSite({self.path}:{self.name}@{self.offset:#x})"
+
+
+class UsdtSite:
+    """One location of a USDT probe: binary, file offset of the probe's nop,
+    semaphore file offset (0: none), its argument specs and link-time address."""
+
+    __slots__ = ("path", "offset", "ref_ctr", "probe", "location", "pid")
+
+    def __init__(self, probe, location, pid=None):
+        self.path = probe.path
+        self.offset = location.offset
+        self.ref_ctr = probe.semaphore_offset or 0
+        self.probe, self.location, self.pid = probe, location, pid
+
+    @property
+    def name(self):
+        return self.probe.name
+
+    def resolve_symbol(self, name: str):
+        """Link-time address of symbol `name` of the probe's binary (for
+        `sym(%rip)` argument operands), or None."""
+        from corebpf.elf import open_elf
+        e = open_elf(self.path)
+        for n, value, _ in e.symbols(functions=False):
+            if n == name:
+                return value
+        return None
+
+    def __repr__(self):
+        return f"UsdtSite({self.path}:{self.probe.qualified}@{self.offset:#x})"
+
+
+def require_uprobes():
+    if not features.uprobes():
+        raise MissingFeature("this kernel has no uprobes (CONFIG_UPROBE_EVENTS), which "
+                             "user-space function and USDT probes need")
+
+
+def library_path(lib: str, pid=None) -> str:
+    """The binary bcc means by `lib` (c, pthread, a path, an executable)."""
+    from corebpf import uprobes
+    return uprobes.resolve(lib, pid)
+
+
+def user_functions(lib: str, regex, pid=None) -> list:
+    """[(name, UprobeSite)] of the functions of `lib` whose names match regex
+    (re.match), in symbol-table order.  As bcc does, a function whose address
+    or name was seen already is skipped.  GNU indirect functions (memcpy,
+    strlen...) are probed at the implementation this machine's resolver picks,
+    not at the resolver."""
+    from corebpf.elf import open_elf
+    path = library_path(lib, pid)
+    e = open_elf(path)
+    ifuncs = e.ifunc_addresses()
+    out = []
+    seen_addr, seen_name = set(), set()
+    for name, vaddr, _ in e.symbols():
+        if not regex.match(name) or vaddr in seen_addr or name in seen_name:
+            continue
+        off = e.vaddr_to_offset(vaddr)
+        if off is None:
+            continue
+        seen_addr.add(vaddr)
+        seen_name.add(name)
+        site_path = path
+        if vaddr in ifuncs:
+            impl = ifunc_implementation(path, name)
+            if impl is not None:
+                site_path, off = impl
+        out.append((name, UprobeSite(site_path, off, name, pid)))
+    return out
+
+
+def user_function(lib: str, name: str, pid=None, offset: int = 0) -> UprobeSite:
+    """The UprobeSite of function `name` of `lib` (+offset bytes into it);
+    ElfError if `lib` has no such function."""
+    from corebpf.elf import ElfError
+    found = user_functions(lib, re.compile("^" + re.escape(name) + "$"), pid)
+    if not found:
+        raise ElfError(f"{library_path(lib, pid)}: no function {name!r} in its symbol tables")
+    site = found[0][1]
+    site.offset += offset
+    return site
+
+
+def ifunc_implementation(path: str, name: str):
+    """(path, file offset) of the function an indirect function `name` of
+    shared object `path` resolves to here: dlopen + dlsym in this process run
+    the same resolver, on the same CPU, as the traced programs.  None when the
+    object cannot be loaded here (an executable, another architecture)."""
+    import ctypes
+    try:
+        handle = ctypes.CDLL(path)
+        addr = ctypes.cast(getattr(handle, name), ctypes.c_void_p).value
+    except (OSError, AttributeError, ValueError):
+        return None
+    if not addr:
+        return None
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) < 6 or not parts[5].startswith("/"):
+                    continue
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                if lo <= addr < hi:
+                    mapped = parts[5].strip()
+                    same = _same_file(mapped, path)
+                    return (path if same else mapped), addr - lo + int(parts[2], 16)
+    except OSError:
+        pass
+    return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def usdt_sites(lib: str, name_regex, provider=None, pid=None) -> list:
+    """[(probe name, UsdtSite)] for every location of every USDT probe of
+    `lib` whose name matches name_regex (re.match) and, if given, whose
+    provider is `provider`.  Raises ElfError if `lib` has no USDT probes."""
+    from corebpf import usdt
+    from corebpf.elf import ElfError
+    path = library_path(lib, pid)
+    probes = usdt.probes(path)
+    if not probes:
+        raise ElfError(f"{path}: no USDT probes (no .note.stapsdt notes)")
+    out = []
+    for p in probes:
+        if not name_regex.match(p.name) or (provider and p.provider != provider):
+            continue
+        for loc in p.locations:
+            if loc.offset is None:
+                raise ElfError(f"{path}: USDT probe {p.qualified} at {loc.address:#x} is "
+                               "in no loadable segment")
+            out.append((p.name, UsdtSite(p, loc, pid)))
+    return out
+
+
+# -- building and attaching ---------------------------------------------------------------------
+
 def context_for(kind: str, target, ret: bool = False, kernel_kind: str = None,
-                signature=None, text: str = "") -> ProbeContext:
-    """ProbeContext for a tracepoint (target = (cat, event)) or kernel function."""
+                signature=None, text: str = "", display: str = None) -> ProbeContext:
+    """ProbeContext for a target triple's kind and target (see the module doc)."""
     if kind == "t":
         return ProbeContext.tracepoint(*target)
+    if kind == "u":
+        return ProbeContext.uprobe(target, display or target.name, ret, signature, text)
+    if kind == "usdt":
+        loc = target.location
+        return ProbeContext.usdt(target, display or target.name, loc.args,
+                                 target.resolve_symbol, loc.address)
     return ProbeContext.kernel_function(target, ret, kernel_kind or kernel_probe_kind(),
                                         signature, text)
 
@@ -117,7 +277,21 @@ def load_and_attach(gen, name: str, cg: CodeGen, attach: bool = True):
     if ctx.kind in ("kprobe", "kretprobe"):
         p = gen.load_program(name, "kprobe", cg.a)
         if attach:
-            gen.attach_kprobe(p, ctx.name, retprobe=ctx.kind == "kretprobe")
+            gen.attach_kprobe(p, ctx.name, retprobe=ctx.kind == "kretprobe",
+                              offset=getattr(ctx, "offset", 0))
+        return p
+    if ctx.kind in ("uprobe", "uretprobe", "usdt"):
+        from corebpf.genprog import ATTACH_UPROBE_MULTI, uprobe_multi
+        # uprobe_multi links (one offset each) detach in parallel; perf-event
+        # uprobes take ~0.1 s each to close, one at a time
+        p = gen.load_program(name, "kprobe", cg.a, expected_attach_type=ATTACH_UPROBE_MULTI
+                             if attach and uprobe_multi() else 0)
+        if attach:
+            require_uprobes()
+            site = ctx.site
+            gen.attach_uprobe(p, site.path, site.offset, retprobe=ctx.kind == "uretprobe",
+                              pid=site.pid if site.pid else -1,
+                              ref_ctr_offset=getattr(site, "ref_ctr", 0))
         return p
     if ctx.kind in ("fentry", "fexit"):
         from corebpf.genprog import ATTACH_FENTRY, ATTACH_FEXIT
@@ -133,79 +307,45 @@ def load_and_attach(gen, name: str, cg: CodeGen, attach: bool = True):
     raise MissingFeature(f"{ctx.kind} probes")
 
 
+ENOTSUPP = 524          # the kernel's "cannot probe this instruction" (not in errno)
+
+
+def attach_all(gen, progs, tolerant: bool = False) -> set:
+    """Load and attach [(name, CodeGen)] in order.  tolerant (a pattern
+    matched several user functions): a function whose first instruction
+    uprobes refuse (x86: VEX-encoded AVX code such as memset's AVX2 variant)
+    is skipped with a warning on stderr instead of ending the tool.
+    Returns the display names of the skipped probes."""
+    import sys
+    from corebpf.errors import AttachError
+    skipped = set()
+    for name, cg in progs:
+        try:
+            load_and_attach(gen, name, cg)
+        except AttachError as e:
+            if not (tolerant and e.errno == ENOTSUPP and cg.ctx.kind == "uprobe"):
+                if e.errno == ENOTSUPP:
+                    raise AttachError(e.errno, e.call, e.target, message="not supported",
+                                      hint="uprobes cannot probe the instruction there") \
+                        from None
+                raise
+            skipped.add(cg.ctx.display)
+            sys.stderr.write(f"{gen.name}: warning: cannot probe {cg.ctx.display} "
+                             f"({cg.ctx.site.path}:{cg.ctx.site.offset:#x}): uprobes cannot "
+                             "probe its first instruction; skipped\n")
+    return skipped
+
+
 def print_programs(progs):
     """--ebpf: the generated programs, as bcc prints its C."""
     for name, cg in progs:
-        print(f"; {name}: {cg.ctx.kind} {cg.ctx.name} (stack {cg.max_sp} bytes)")
+        where = cg.ctx.name
+        site = cg.ctx.site
+        if site is not None:
+            where = f"{site.path}:{cg.ctx.name} (file offset {site.offset:#x})"
+        print(f"; {name}: {cg.ctx.kind} {where} (stack {cg.max_sp} bytes)")
         print(cg.a.text())
         print()
-
-
-def spec_error(e: SpecError) -> _cli.UsageError:
-    return _cli.UsageError(str(e))
-
-
-# -- a tiny kallsyms reader (replaced by corebpf.syms from the `stacks` work) -----------------
-
-class _Ksyms:
-    def __init__(self):
-        addrs, names = [], []
-        try:
-            with open("/proc/kallsyms") as f:
-                for ln in f:
-                    parts = ln.split()
-                    if len(parts) >= 3 and parts[1] in "tTwW":
-                        a = int(parts[0], 16)
-                        if a:
-                            addrs.append(a)
-                            names.append(parts[2])
-        except OSError:
-            pass
-        order = sorted(range(len(addrs)), key=addrs.__getitem__)
-        self.addrs = [addrs[i] for i in order]
-        self.names = [names[i] for i in order]
-
-    def sym(self, addr: int, offset: bool = False, module: bool = False) -> str:
-        i = bisect.bisect_right(self.addrs, addr) - 1
-        if i < 0:
-            return "[unknown]"
-        name = self.names[i]
-        if offset:
-            name += "+%#x" % (addr - self.addrs[i])
-        if module:
-            name += " [kernel]"
-        return name
-
-
-_ksyms = None
-
-
-def ksym(addr: int, offset: bool = False, module: bool = False) -> str:
-    """Kernel symbol for addr (name, +0xoff, [kernel] on request)."""
-    global _ksyms
-    if _ksyms is None:
-        _ksyms = _Ksyms()
-    return _ksyms.sym(addr, offset, module)
-
-
-STACK_DEPTH = 127
-
-
-def stack_frames(stack_map, stack_id: int) -> list:
-    """Addresses of stack `stack_id` of a stack map (innermost first)."""
-    if stack_id < 0:
-        return []
-    raw = stack_map.get(stack_id)
-    if raw is None:
-        return []
-    import struct
-    vals = struct.unpack_from(f"<{len(raw) // 8}Q", raw)
-    out = []
-    for v in vals:
-        if not v:
-            break
-        out.append(v)
-    return out
 
 
 def regex_for(pattern: str, use_regex: bool):
@@ -215,3 +355,16 @@ def regex_for(pattern: str, use_regex: bool):
         except re.error as e:
             raise _cli.UsageError(f"bad regular expression {pattern!r}: {e}") from None
     return re.compile("^" + re.escape(pattern).replace(r"\*", ".*") + "$")
+
+
+# -- symbols and stacks ---------------------------------------------------------------------------
+
+def ksym(addr: int, offset: bool = False, module: bool = False) -> str:
+    """Kernel symbol for addr (name, +0xoff, [kernel] on request): bcc's BPF.ksym."""
+    from corebpf.syms import ksym as _ksym
+    return _ksym(addr, offset, module)
+
+
+def stack_frames(stack_map, stack_id: int) -> list:
+    """Addresses of stack `stack_id` of a stack map (innermost first)."""
+    return stack_map.stack(stack_id) if stack_id >= 0 else []

@@ -1,20 +1,34 @@
-"""Summarize values of function arguments, return values or tracepoint fields as
-frequency counts (-C) or log2 histograms (-H), aggregated in the kernel by
-programs generated at start (no compiler).
+"""Summarize values of function arguments, return values, USDT arguments or
+tracepoint fields as frequency counts (-C) or log2 histograms (-H),
+aggregated in the kernel by programs generated at start (no compiler).
 
 Specifier: {p,r,t,u}:{[library],category}:function(signature)[:type[,type...]:expr[,expr...][:filter]][#label]
-    p, r, t, u -- function entry, function return, kernel tracepoint, USDT probe
-                  (return probes may use $retval and $latency)
+    p, r, t, u -- function entry, function return, kernel tracepoint, USDT probe;
+                  return probes may use $retval, $latency (ns since entry) and
+                  $entry(param) (a parameter's value at entry)
+    library    -- c, a library name, a path or an executable (empty: kernel
+                  function, which needs kprobes or fentry)
+    signature  -- the function's parameters as in C (names usable in expr)
     type       -- C type of each expression (u64, int, size_t, char*, ...)
-    expr       -- expressions over args->field, arg1..argN, signature names,
+    expr       -- expressions over parameters, arg1..argN, args->field,
                   $retval $latency $PID $TID $UID $GID $CPU $COMM, struct fields
     filter     -- only count events for which this expression is true
+    label      -- the label of this probe's output
 
 examples:
+    argdist -H 'p:c:malloc(size_t size):size_t:size'
+        histogram of malloc() sizes
+    argdist -p 1005 -C 'p:c:malloc(size_t size):size_t:size:size==16'
+        how often PID 1005 calls malloc(16)
+    argdist -C 'r:c:gets():char*:(char*)$retval#snooped strings'
+    argdist -H 'r:c:read(int fd, void *buf, size_t count):size_t:$entry(count):$latency > 1000000'
+        sizes of read() calls that took more than 1 ms
+    argdist -p 1005 -H 'r:c:read()'
+        histogram of read() results in PID 1005
+    argdist -C 'u:/usr/bin/python3.11:function__entry():char*:arg2'
+        Python functions called (USDT argument 2)
     argdist -H 't:syscalls:sys_enter_read():int:args->count'
         histogram of read() sizes requested
-    argdist -C 't:syscalls:sys_enter_openat():int:args->flags'
-        frequency of open flags
     argdist -C 't:syscalls:sys_enter_openat():char*:args->filename:$PID==1234'
         files opened by process 1234
     argdist -C 't:sched:sched_process_exec():char*,u32:args->filename,args->pid#execs'
@@ -23,14 +37,15 @@ examples:
 """
 from __future__ import annotations
 
+import re
 import struct
 import time
 
 from corebpf import histogram
-from corebpf.bpfasm import FP, R0, R1, R2, R7, reg
+from corebpf.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
 from corebpf.codegen import CodeGen, ctype_ty
 from corebpf.genprog import ARRAY, HASH, GenObject
-from corebpf.probespec import Num, SpecError, Var, parse_argdist_spec
+from corebpf.probespec import Name, Num, SpecError, Var, parse_argdist_spec
 
 from . import _cli, _multi
 
@@ -47,8 +62,7 @@ class Probe:
         except SpecError as e:
             raise _cli.UsageError(str(e)) from None
         pt = s.point
-        if pt.kind == "u" or (pt.kind in ("p", "r") and pt.library):
-            raise _multi.user_probe_error(pt)
+        self.user = pt.kind == "u" or (pt.kind in ("p", "r") and bool(pt.library))
         self.default = s.exprs is None
         if self.default:
             if hist and pt.kind != "r":
@@ -64,106 +78,165 @@ class Probe:
         self.label = s.label
 
     def expr_text(self, i: int) -> str:
-        e = self.exprs[i]
+        """The expression as bcc shows it: as written, $entry(x) shown as x."""
         if self.default:
             return "retval"
-        return _source_of(self.raw, e)
+        return re.sub(r"\$entry\(\s*(\w+)\s*\)", r"\1", self.spec.expr_texts[i])
 
-    def build(self, g, a, kernel_kind):
+    def targets(self, a) -> list:
+        """[(kind, target)]: one, or one per location of a USDT probe."""
         pt = self.spec.point
-        target = (pt.library, pt.function) if pt.kind == "t" else pt.function
         if pt.kind == "t":
             from corebpf.features import tracepoint_exists
             if not tracepoint_exists(pt.library, pt.function):
                 raise _cli.UsageError(f"no tracepoint {pt.library}:{pt.function}")
-        ctx = _multi.context_for(pt.kind, target, ret=pt.kind == "r",
-                                 kernel_kind=kernel_kind, signature=self.spec.signature,
-                                 text=self.raw)
+            return [("t", (pt.library, pt.function))]
+        if pt.kind == "u":
+            rx = re.compile("^" + re.escape(pt.function) + "$")
+            sites = _multi.usdt_sites(pt.library, rx, pid=a.pid)
+            if not sites:
+                from corebpf.elf import ElfError
+                raise ElfError(f"{_multi.library_path(pt.library, a.pid)}: no USDT probe "
+                               f"{pt.function}")
+            return [("usdt", site) for _, site in sites]
+        if pt.library:
+            return [("u", _multi.user_function(pt.library, pt.function, a.pid))]
+        return [("p", pt.function)]
+
+    def build(self, g, a, kernel_kind):
+        """[(name, CodeGen)]: the probe's programs (per USDT location; return
+        probes using $latency or $entry() get an entry program too)."""
+        pt = self.spec.point
+        text = self.raw
         self.tys = []
+        space = "user" if self.user else "kernel"
         for t in self.types:
-            ty = ctype_ty(t, ctx.space, getattr(t, "pos", None), self.raw)
+            ty = ctype_ty(t, space, getattr(t, "pos", None), text)
             if ty.is_string:
                 ty = None                     # a string key
             elif ty.kind not in ("int", "ptr"):
-                raise _cli.UsageError(f"type {t} cannot be counted, in '{self.raw}'")
+                raise _cli.UsageError(f"type {t} cannot be counted, in '{text}'")
             self.tys.append(ty)
         if self.hist and self.tys[0] is None:
-            raise _cli.UsageError(f"a histogram needs a numeric type, in '{self.raw}'")
-        need_latency = _uses_latency(self.exprs) or _uses_latency([self.spec.filter])
-        out = []
-        if need_latency:
-            if pt.kind != "r":
-                raise _cli.UsageError(f"$latency needs a return probe (r:), in '{self.raw}'")
-            start = g.create_map(f"start_{self.idx}", HASH, 4, 8, 10240)
-            ectx = _multi.context_for(pt.kind, target, ret=False, kernel_kind=kernel_kind)
-            ecg = CodeGen(ectx, self.raw)
-            ecg.prologue()
-            ecg.pid_filter(tgid=a.pid, tid=a.tid)
-            key = ecg.alloc(8)
-            val = ecg.alloc(8)
-            ecg.a.call("get_current_pid_tgid")
-            ecg.a.stx(4, FP, key, R0)
-            ecg.ktime_into(val)
-            ecg.a.ld_map_fd(R1, start.fd, start.name)
-            ecg.a.mov(R2, reg(FP))
-            ecg.a.alu("+", R2, key)
-            ecg.a.mov(R0, reg(FP))
-            ecg.a.alu("+", R0, val)
-            ecg.a.mov(3, reg(R0))
-            ecg.a.mov(4, 0)
-            ecg.a.call("map_update_elem")
-            ecg.epilogue()
-            out.append((f"entry_{self.idx}", ecg))
-        cg = CodeGen(ctx, self.raw, a.string_size)
-        A = cg.a
-        cg.prologue()
-        cg.pid_filter(tgid=a.pid, tid=a.tid)
-        if need_latency:
-            key = cg.alloc(8)
-            cg.latency_slot = cg.alloc(8)
-            A.call("get_current_pid_tgid")
-            A.stx(4, FP, key, R0)
-            A.ld_map_fd(R1, start.fd, start.name)
-            A.mov(R2, reg(FP))
-            A.alu("+", R2, key)
-            A.call("map_lookup_elem")
-            A.jmp("==", R0, 0, "out")
-            A.ldx(8, R7, R0, 0)
-            A.call("ktime_get_ns")
-            A.alu("-", R0, reg(R7))
-            A.stx(8, FP, cg.latency_slot, R0)
-            A.ld_map_fd(R1, start.fd, start.name)
-            A.mov(R2, reg(FP))
-            A.alu("+", R2, key)
-            A.call("map_delete_elem")
-        cg.filter(self.spec.filter)
+            raise _cli.UsageError(f"a histogram needs a numeric type, in '{text}'")
+        nodes = list(self.exprs) + [self.spec.filter]
+        latency = _uses_latency(nodes)
+        entries = _entry_params(nodes)
+        if (latency or entries) and pt.kind != "r":
+            raise _cli.UsageError(f"$latency and $entry() need a return probe (r:), "
+                                  f"in '{text}'")
+        params = [n for n, _ in self.spec.signature or []]
+        for name in entries:
+            if name not in params:
+                raise _cli.UsageError(f"$entry({name}): no such parameter in the signature, "
+                                      f"in '{text}'")
         if self.hist:
             self.map = g.create_map(f"hist_{self.idx}", ARRAY, 4, 8, histogram.LOG2_SLOTS)
-            self._value(cg, 0)
-            cg.log2_r0()
-            k = cg.alloc(8)
-            A.stx(4, FP, k, R0)
-            cg.map_add(self.map.fd, self.map.name, k)
         else:
             self.layout = []
             off = 0
             for ty in self.tys:
                 self.layout.append((off, ty))
                 off += self.string_size if ty is None else 8
-            ksize = (off + 7) & ~7
-            self.map = g.create_map(f"count_{self.idx}", HASH, ksize, 8, 10240)
-            k = cg.alloc(ksize)
-            cg.zero(FP, k, ksize)
-            for i, (o, ty) in enumerate(self.layout):
-                if ty is None:
-                    cg.string_into(self.exprs[i], FP, k + o, self.string_size)
-                else:
-                    self._value(cg, i)
-                    A.stx(8, FP, k + o, R0)
-            cg.map_add(self.map.fd, self.map.name, k, hash_map=True)
-        cg.epilogue()
-        out.append((f"probe_{self.idx}", cg))
+            self.ksize = (off + 7) & ~7
+            self.map = g.create_map(f"count_{self.idx}", HASH, self.ksize, 8, 10240)
+        start = None
+        vsize = 8 * (len(entries) + 1)
+        if latency or entries:
+            # per thread: the $entry() values, then the entry time
+            start = g.create_map(f"entry_{self.idx}", HASH, 4, vsize, 10240)
+        out = []
+        for j, (kind, target) in enumerate(self.targets(a)):
+            sfx = f"{self.idx}_{j}" if j else f"{self.idx}"
+            entry_tys = {}
+            if start is not None:
+                ecg = self._entry_program(kind, target, kernel_kind, a, start, entries,
+                                          vsize, entry_tys)
+                out.append((f"entry_{sfx}", ecg))
+            ctx = _multi.context_for(kind, target, ret=pt.kind == "r",
+                                     kernel_kind=kernel_kind, signature=self.spec.signature,
+                                     text=text, display=pt.function)
+            cg = CodeGen(ctx, text, a.string_size)
+            A = cg.a
+            cg.prologue()
+            cg.pid_filter(tgid=a.pid, tid=a.tid)
+            if start is not None:
+                self._fetch_entry(cg, start, entries, entry_tys, vsize, latency)
+            cg.filter(self.spec.filter)
+            if self.hist:
+                self._value(cg, 0)
+                cg.log2_r0()
+                k = cg.alloc(8)
+                A.stx(4, FP, k, R0)
+                cg.map_add(self.map.fd, self.map.name, k)
+            else:
+                k = cg.alloc(self.ksize)
+                cg.zero(FP, k, self.ksize)
+                for i, (o, ty) in enumerate(self.layout):
+                    if ty is None:
+                        cg.string_into(self.exprs[i], FP, k + o, self.string_size)
+                    else:
+                        self._value(cg, i)
+                        A.stx(8, FP, k + o, R0)
+                cg.map_add(self.map.fd, self.map.name, k, hash_map=True)
+            cg.epilogue()
+            out.append((f"probe_{sfx}", cg))
         return out
+
+    def _entry_program(self, kind, target, kernel_kind, a, start, entries, vsize, tys):
+        """At function entry: store each $entry() parameter, then the time,
+        keyed by thread; tys receives each parameter's type."""
+        ectx = _multi.context_for(kind, target, ret=False, kernel_kind=kernel_kind,
+                                  signature=self.spec.signature, text=self.raw)
+        e = CodeGen(ectx, self.raw)
+        e.prologue()
+        e.pid_filter(tgid=a.pid, tid=a.tid)
+        key = e.alloc(8)
+        val = e.alloc(vsize)
+        for i, name in enumerate(entries):
+            tys[name] = e.rvalue(Name(name, 0))
+            e.a.stx(8, FP, val + 8 * i, R0)
+        e.a.call("get_current_pid_tgid")
+        e.a.stx(4, FP, key, R0)
+        e.ktime_into(val + 8 * len(entries))
+        e.a.ld_map_fd(R1, start.fd, start.name)
+        e.a.mov(R2, reg(FP))
+        e.a.alu("+", R2, key)
+        e.a.mov(R3, reg(FP))
+        e.a.alu("+", R3, val)
+        e.a.mov(R4, 0)
+        e.a.call("map_update_elem")
+        e.epilogue()
+        return e
+
+    def _fetch_entry(self, cg, start, entries, tys, vsize, latency):
+        """At return: the thread's entry record (none: not seen entering,
+        skip), its values into stack slots for $entry(), $latency; delete it."""
+        A = cg.a
+        key = cg.alloc(8)
+        A.call("get_current_pid_tgid")
+        A.stx(4, FP, key, R0)
+        A.ld_map_fd(R1, start.fd, start.name)
+        A.mov(R2, reg(FP))
+        A.alu("+", R2, key)
+        A.call("map_lookup_elem")
+        A.jmp("==", R0, 0, "out")
+        cg.entry_slots = {}
+        for i, name in enumerate(entries):
+            slot = cg.alloc(8)
+            A.ldx(8, R1, R0, 8 * i)
+            A.stx(8, FP, slot, R1)
+            cg.entry_slots[name] = (slot, tys[name])
+        A.ldx(8, R7, R0, 8 * len(entries))
+        if latency:
+            cg.latency_slot = cg.alloc(8)
+            A.call("ktime_get_ns")
+            A.alu("-", R0, reg(R7))
+            A.stx(8, FP, cg.latency_slot, R0)
+        A.ld_map_fd(R1, start.fd, start.name)
+        A.mov(R2, reg(FP))
+        A.alu("+", R2, key)
+        A.call("map_delete_elem")
 
     def _value(self, cg, i):
         t = cg.rvalue(self.exprs[i])
@@ -211,12 +284,6 @@ class Probe:
         return ", ".join(parts)
 
 
-def _source_of(text: str, node) -> str:
-    """The source text of an expression node (from its position to its end)."""
-    from corebpf.probespec import _unparse
-    return _unparse(node) if node is not None else ""
-
-
 def _uses_latency(nodes) -> bool:
     from corebpf.probespec import Node
     for n in nodes:
@@ -231,6 +298,26 @@ def _uses_latency(nodes) -> bool:
             if isinstance(v, list) and _uses_latency([x for x in v if isinstance(x, Node)]):
                 return True
     return False
+
+
+def _entry_params(nodes) -> list:
+    """Parameter names used as $entry(name), in first-use order."""
+    from corebpf.probespec import Call, Node
+    out = []
+
+    def walk(n):
+        if isinstance(n, Call) and n.name == "$entry":
+            if n.args[0].name not in out:
+                out.append(n.args[0].name)
+        for f in getattr(type(n), "fields", ()):
+            v = getattr(n, f)
+            for x in (v if isinstance(v, list) else [v]):
+                if isinstance(x, Node):
+                    walk(x)
+    for n in nodes:
+        if n is not None:
+            walk(n)
+    return out
 
 
 def parse(argv=None):
@@ -272,7 +359,7 @@ def run(argv=None):
     probes = [Probe(i, s, False, a) for i, s in enumerate(freq)]
     probes += [Probe(len(freq) + i, s, True, a) for i, s in enumerate(hist)]
     kkind = None
-    if any(pr.spec.point.kind in ("p", "r") for pr in probes):
+    if any(pr.spec.point.kind in ("p", "r") and not pr.user for pr in probes):
         kkind = _multi.kernel_probe_kind()
     with GenObject(PROG) as g:
         progs = []
@@ -285,8 +372,7 @@ def run(argv=None):
             _multi.print_programs(progs)
             if a.ebpf:
                 return 0
-        for name, cg in progs:
-            _multi.load_and_attach(g, name, cg)
+        _multi.attach_all(g, progs)
         done = 0
         start = time.monotonic()
         while True:

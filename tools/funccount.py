@@ -1,15 +1,22 @@
-"""Count calls of kernel functions, tracepoints and USDT probes matching a pattern.
-One small program per matched probe is generated at start (no compiler) and
-counts in the kernel.
+"""Count calls of user functions, tracepoints, USDT probes and kernel functions
+matching a pattern.  One small program per matched probe (per location for
+USDT probes) is generated at start (no compiler) and counts in the kernel.
+
+Pattern: lib:func or p:lib:func (user function; lib is a library name such as
+c, a path or an executable), t:category:event (tracepoint), u:lib:probe
+(USDT), func or p::func (kernel function: needs kprobes or fentry).
 
 examples:
+    funccount c:malloc                        # calls of malloc() in libc
+    funccount 'c:mem*'                        # every libc function starting "mem"
+    funccount -p 185 'c:pthread_mutex_*lock'  # PID 185 only
+    funccount ./myprog:'handle_*'             # functions of a binary
     funccount 't:syscalls:sys_enter_*open*'   # count open-like syscall tracepoints
     funccount -d 5 't:sched:sched_*'          # all sched tracepoints, for 5 seconds
     funccount -Ti 5 't:block:*'               # output every 5 seconds, with time
-    funccount -p 185 't:syscalls:sys_enter_*' # syscalls of PID 185 only
     funccount -r 't:irq:irq_handler_.*'       # regular expression (on category:event)
+    funccount -p 185 'u:/usr/bin/python3.11:gc__*'   # USDT probes of PID 185
     funccount 'vfs_*'                         # kernel functions (needs kprobes or fentry)
-    funccount c:malloc                        # user functions (not supported yet)
 """
 from __future__ import annotations
 
@@ -41,18 +48,27 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
-def resolve(pattern: str, use_regex: bool):
-    """[(display name, kind, target)] for a pattern; raise UsageError."""
+def resolve(pattern: str, use_regex: bool, pid=None):
+    """[(display name, kind, target)] for a pattern (see _multi); raise
+    UsageError (or ElfError for a missing binary)."""
     try:
         ps = parse_pattern(pattern)
     except SpecError as e:
         raise _cli.UsageError(str(e)) from None
-    if ps.kind == "u" or (ps.kind == "p" and ps.library):
-        raise _multi.user_probe_error(ps)
     if ps.kind == "t":
         rx = _multi.regex_for(f"{ps.library}:{ps.function}", use_regex)
         found = [(f"{c}:{e}", "t", (c, e)) for c, e in _multi.tracepoints(rx)]
         shown = f"{ps.library}:{ps.function}"
+    elif ps.kind == "u":
+        rx = _multi.regex_for(ps.function, use_regex)
+        found = [(name, "usdt", site)
+                 for name, site in _multi.usdt_sites(ps.library, rx, pid=pid)]
+        shown = ps.function
+    elif ps.library:
+        rx = _multi.regex_for(ps.function, use_regex)
+        found = [(name, "u", site)
+                 for name, site in _multi.user_functions(ps.library, rx, pid)]
+        shown = ps.function
     else:
         rx = _multi.regex_for(ps.function, use_regex)
         found = [(f, "p", f) for f in _multi.kernel_functions(rx)]
@@ -64,16 +80,27 @@ def resolve(pattern: str, use_regex: bool):
     return found
 
 
+def names_of(probes) -> list:
+    """The distinct display names, in order: one counter each (a USDT probe's
+    locations share theirs)."""
+    names = []
+    for disp, _, _ in probes:
+        if disp not in names:
+            names.append(disp)
+    return names
+
+
 def build(probes, counts_fd: int, pid=None, cpu=None, kernel_kind=None):
-    """[(name, CodeGen)]: one counting program per probe."""
+    """[(name, CodeGen)]: one counting program per probe (per USDT location)."""
     out = []
+    names = names_of(probes)
     for i, (disp, kind, target) in enumerate(probes):
-        ctx = _multi.context_for(kind, target, kernel_kind=kernel_kind)
+        ctx = _multi.context_for(kind, target, kernel_kind=kernel_kind, display=disp)
         cg = CodeGen(ctx)
         cg.prologue()
         cg.pid_filter(tgid=pid, cpu=cpu)
         key = cg.alloc(8)
-        cg.a.st(4, FP, key, i)
+        cg.a.st(4, FP, key, names.index(disp))
         cg.map_add(counts_fd, "counts", key)
         cg.epilogue()
         out.append((f"count_{i}", cg))
@@ -95,21 +122,20 @@ def render(names, values, timestamp: bool) -> str:
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
-    probes = resolve(a.pattern, a.regexp)
+    probes = resolve(a.pattern, a.regexp, a.pid)
     kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in probes) else None
     interval = a.interval or a.duration or _cli.FOREVER
+    names = names_of(probes)
     with GenObject(PROG) as g:
-        counts = g.create_map("counts", ARRAY, 4, 8, len(probes))
+        counts = g.create_map("counts", ARRAY, 4, 8, len(names))
         progs = build(probes, counts.fd, a.pid, a.cpu, kkind)
         if a.ebpf or a.debug:
             _multi.print_programs(progs)
             if a.ebpf:
                 return 0
-        for name, cg in progs:
-            _multi.load_and_attach(g, name, cg)
-        names = [d for d, _, _ in probes]
-        print('Tracing %d functions for "%s"... Hit Ctrl-C to end.' % (len(probes), a.pattern),
-              flush=True)
+        skipped = _multi.attach_all(g, progs, tolerant=len(names) > 1)
+        print('Tracing %d functions for "%s"... Hit Ctrl-C to end.'
+              % (len(names) - len(skipped), a.pattern), flush=True)
         seconds = 0
         exiting = False
         while True:

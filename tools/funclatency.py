@@ -1,22 +1,27 @@
 """Time functions (entry to return) and summarize the latency as a log2
-histogram, measured in the kernel by programs generated at start.  Kernel
-functions need kprobes or fentry (BPF trampolines); user functions
-(lib:func) come with uprobe support.
+histogram, measured in the kernel by programs generated at start (no
+compiler): uprobes/uretprobes for user functions (lib:func), fentry/fexit or
+kprobes/kretprobes for kernel functions (where the kernel has them).
 
 examples:
-    funclatency do_sys_open         # time the do_sys_open() kernel function
+    funclatency c:read              # time the read() C library function
+    funclatency -u c:getaddrinfo    # in microseconds
+    funclatency -m /bin/bash:readline   # a function of an executable, in milliseconds
+    funclatency 'c:*printf'         # the *printf family (per function and process)
+    funclatency -p 181 -F 'c:pthread_mutex_*'   # PID 181, one histogram per function
+    funclatency -i 2 -d 10 c:open   # 2 s summaries for 10 s
+    funclatency -l 3 ./prog:walk    # recursive calls, up to 3 levels deep
+    funclatency do_sys_open         # a kernel function (needs kprobes or fentry)
     funclatency -u vfs_read         # in microseconds
-    funclatency -m do_nanosleep     # in milliseconds
-    funclatency -i 2 -d 10 'vfs_fstat*'   # 2 s summaries for 10 s
     funclatency -F 'vfs_r*'         # a histogram per function
-    funclatency -p 181 vfs_read     # only PID 181
 """
 from __future__ import annotations
 
+import struct
 import time
 
 from corebpf import histogram
-from corebpf.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
+from corebpf.bpfasm import FP, R0, R1, R2, R3, R4, R7, R8, reg
 from corebpf.codegen import CodeGen
 from corebpf.genprog import ARRAY, HASH, GenObject
 
@@ -24,6 +29,10 @@ from . import _cli, _multi
 
 PROG = "funclatency"
 SLOTS = histogram.LOG2_SLOTS
+
+
+SLOTS = histogram.LOG2_SLOTS
+HKEY = struct.Struct("<III4x")       # function index, tgid (or 0), slot
 
 
 def parse(argv=None):
@@ -38,53 +47,77 @@ def parse(argv=None):
     p.add_argument("-r", "--regexp", action="store_true",
                    help='use regular expressions (default: "*" wildcards only)')
     p.add_argument("-l", "--level", type=_cli.positive_int,
-                   help="nesting depth for recursive functions (not supported yet)")
+                   help="time nested (recursive) calls up to this depth per thread")
     p.add_argument("-v", dest="show_prog", action="store_true",
                    help="print the generated BPF programs")
     p.add_argument("pattern", help="search expression for functions")
     a = p.parse_args(argv)
     if a.microseconds and a.milliseconds:
         p.error("-u and -m are mutually exclusive")
+    if a.level and a.level > MAX_LEVEL:
+        p.error(f"-l: at most {MAX_LEVEL}")
     return a
 
 
-def resolve(pattern: str, use_regex: bool) -> list:
+MAX_LEVEL = 64
+
+
+def resolve(pattern: str, use_regex: bool, pid=None) -> list:
+    """[(display name, kind, target)]: user functions (lib:func) or kernel ones."""
     parts = pattern.split(":")
-    if len(parts) == 2:
-        raise _multi.not_yet(f"user-space function probes ({pattern})")
     if len(parts) > 2:
         raise _cli.UsageError(f"unrecognized pattern format '{pattern}'")
-    funcs = _multi.kernel_functions(_multi.regex_for(pattern, use_regex))
-    if not funcs:
+    if len(parts) == 2:
+        rx = _multi.regex_for(parts[1], use_regex)
+        found = [(name, "u", site) for name, site in _multi.user_functions(parts[0], rx, pid)]
+    else:
+        found = [(f, "p", f) for f in
+                 _multi.kernel_functions(_multi.regex_for(pattern, use_regex))]
+    if not found:
         raise _cli.UsageError(f'0 functions matched by "{pattern}". Exiting.')
-    _multi.check_limit(2 * len(funcs))
-    return funcs
+    _multi.check_limit(2 * len(found))
+    return found
 
 
-def build(funcs, start_fd, hist_fd, stats_fd, a, kernel_kind, per_func):
-    """[(name, CodeGen)]: an entry and a return program per function."""
+def build(funcs, start_fd, hist_fd, stats_fd, a, kernel_kind, per_func, per_pid=False):
+    """[(name, CodeGen)]: an entry and a return program per function.
+
+    funcs: [(display, kind, target)] (a bare name means a kernel function).
+    Histogram keys are {function index (0 unless per_func), tgid (0 unless
+    per_pid), slot}.  Without -l the entry time is kept per thread (a nested
+    call of a probed function restarts it, as in bcc); with -l N each thread
+    keeps a stack of N entry times."""
     div = 1000000 if a.milliseconds else 1000 if a.microseconds else 1
+    level = getattr(a, "level", None)
+    vsize = 8 * (level + 1) if level else 8
     out = []
     for i, f in enumerate(funcs):
-        e = CodeGen(_multi.context_for("p", f, ret=False, kernel_kind=kernel_kind))
+        disp, kind, target = (f, "p", f) if isinstance(f, str) else f
+        e = CodeGen(_multi.context_for(kind, target, ret=False, kernel_kind=kernel_kind,
+                                       display=disp))
+        A = e.a
         e.prologue()
         e.pid_filter(tgid=a.pid)
         key = e.alloc(8)
-        val = e.alloc(8)
-        e.a.call("get_current_pid_tgid")
-        e.a.stx(4, FP, key, R0)
-        e.ktime_into(val)
-        e.a.ld_map_fd(R1, start_fd, "start")
-        e.a.mov(R2, reg(FP))
-        e.a.alu("+", R2, key)
-        e.a.mov(R3, reg(FP))
-        e.a.alu("+", R3, val)
-        e.a.mov(R4, 0)
-        e.a.call("map_update_elem")
+        A.call("get_current_pid_tgid")
+        A.stx(4, FP, key, R0)
+        if level:
+            _push(e, start_fd, key, level, vsize)
+        else:
+            val = e.alloc(8)
+            e.ktime_into(val)
+            A.ld_map_fd(R1, start_fd, "start")
+            A.mov(R2, reg(FP))
+            A.alu("+", R2, key)
+            A.mov(R3, reg(FP))
+            A.alu("+", R3, val)
+            A.mov(R4, 0)
+            A.call("map_update_elem")
         e.epilogue()
         out.append((f"entry_{i}", e))
 
-        r = CodeGen(_multi.context_for("p", f, ret=True, kernel_kind=kernel_kind))
+        r = CodeGen(_multi.context_for(kind, target, ret=True, kernel_kind=kernel_kind,
+                                       display=disp))
         A = r.a
         r.prologue()
         key = r.alloc(8)
@@ -95,48 +128,115 @@ def build(funcs, start_fd, hist_fd, stats_fd, a, kernel_kind, per_func):
         A.alu("+", R2, key)
         A.call("map_lookup_elem")
         A.jmp("==", R0, 0, "out")
-        A.ldx(8, R7, R0, 0)
+        if level:
+            _pop(r, level)                        # r7 = entry time, or out
+        else:
+            A.ldx(8, R7, R0, 0)
+            A.ld_map_fd(R1, start_fd, "start")
+            A.mov(R2, reg(FP))
+            A.alu("+", R2, key)
+            A.call("map_delete_elem")
         A.call("ktime_get_ns")
         A.alu("-", R0, reg(R7))
         A.mov(R7, reg(R0))                        # r7 = latency (ns)
-        A.ld_map_fd(R1, start_fd, "start")
-        A.mov(R2, reg(FP))
-        A.alu("+", R2, key)
-        A.call("map_delete_elem")
         skey = r.alloc(8)
-        row = i if per_func else 0
-        A.st(4, FP, skey, 2 * row)
+        A.st(4, FP, skey, 0)
         r.map_add(stats_fd, "stats", skey, reg(R7))
-        A.st(4, FP, skey, 2 * row + 1)
+        A.st(4, FP, skey, 1)
         r.map_add(stats_fd, "stats", skey, 1)
+        hkey = r.alloc(HKEY.size)
+        r.zero(FP, hkey, HKEY.size)
+        A.st(4, FP, hkey, i if per_func else 0)
+        if per_pid:
+            A.call("get_current_pid_tgid")
+            A.alu(">>", R0, 32)
+            A.stx(4, FP, hkey + 4, R0)
         A.mov(R0, reg(R7))
         if div > 1:
             A.alu("/", R0, div)
         r.log2_r0()
-        A.alu("+", R0, row * SLOTS)
-        A.stx(4, FP, skey, R0)
-        r.map_add(hist_fd, "hist", skey)
+        A.stx(4, FP, hkey + 8, R0)
+        r.map_add(hist_fd, "hist", hkey, hash_map=True)
         r.epilogue()
         out.append((f"return_{i}", r))
     return out
 
 
-def render(funcs, hist, stats, a, per_func) -> str:
+def _push(cg, start_fd, key, level, vsize):
+    """-l: start[tid] = {depth, t[level]}; push now onto it (a call deeper
+    than `level` only counts the depth, so its return is not timed)."""
+    A = cg.a
+    have = A.new_label("P")
+    A.ld_map_fd(R1, start_fd, "start")
+    A.mov(R2, reg(FP))
+    A.alu("+", R2, key)
+    A.call("map_lookup_elem")
+    A.jmp("!=", R0, 0, have)
+    zero = cg.alloc(vsize)
+    cg.zero(FP, zero, vsize)
+    A.ld_map_fd(R1, start_fd, "start")
+    A.mov(R2, reg(FP))
+    A.alu("+", R2, key)
+    A.mov(R3, reg(FP))
+    A.alu("+", R3, zero)
+    A.mov(R4, 0)
+    A.call("map_update_elem")
+    A.ld_map_fd(R1, start_fd, "start")
+    A.mov(R2, reg(FP))
+    A.alu("+", R2, key)
+    A.call("map_lookup_elem")
+    A.jmp("==", R0, 0, "out")
+    A.label(have)
+    A.mov(R8, reg(R0))                            # r8 = the thread's record
+    A.ldx(8, R7, R8, 0)                           # r7 = depth
+    A.mov(R1, reg(R7))
+    A.alu("+", R1, 1)
+    A.stx(8, R8, 0, R1)
+    A.jmp(">=", R7, level, "out")
+    A.call("ktime_get_ns")
+    A.alu("*", R7, 8)
+    A.alu("+", R7, reg(R8))
+    A.stx(8, R7, 8, R0)                           # t[depth] = now
+
+
+def _pop(cg, level):
+    """-l: r0 = the thread's record; depth - 1; r7 = t[depth] if it was kept."""
+    A = cg.a
+    A.mov(R8, reg(R0))
+    A.ldx(8, R1, R8, 0)
+    A.jmp("==", R1, 0, "out")
+    A.alu("-", R1, 1)
+    A.stx(8, R8, 0, R1)
+    A.jmp(">=", R1, level, "out")
+    A.alu("*", R1, 8)
+    A.alu("+", R1, reg(R8))
+    A.ldx(8, R7, R1, 8)
+
+
+def render(funcs, hist, stats, a, per_func, per_pid=False, user=False) -> str:
+    """One interval's text: bcc's histogram (per function and process
+    sections where bcc keys them), then the avg line."""
     label = "msecs" if a.milliseconds else "usecs" if a.microseconds else "nsecs"
-    vals = [v for _, v in sorted(hist.pop_items())]
+    sections = {}
+    for raw, count in hist.pop_items():
+        if isinstance(raw, int):
+            raw = raw.to_bytes(HKEY.size, "little")
+        fidx, tgid, slot = HKEY.unpack(raw)
+        vals = sections.setdefault((fidx, tgid), [0] * SLOTS)
+        if slot < SLOTS:
+            vals[slot] += count
     st = [v for _, v in sorted(stats.pop_items())]
     out = ["\n"]
     if a.timestamp:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
-    rows = range(len(funcs)) if per_func else [0]
-    if per_func:
-        out.append(histogram.format_sections(
-            [(funcs[i], vals[i * SLOTS:(i + 1) * SLOTS]) for i in rows
-             if any(vals[i * SLOTS:(i + 1) * SLOTS])], label, "Function", str))
+    if per_func or per_pid:
+        def name(k):
+            text = funcs[k[0]] if isinstance(funcs[k[0]], str) else funcs[k[0]][0]
+            return "%s [%d]" % (text, k[1]) if user else text
+        out.append(histogram.format_sections(sections.items(), label, "Function", name))
     else:
-        out.append(histogram.format_log2(vals[:SLOTS], label))
-    total = sum(st[2 * i] for i in rows)
-    count = sum(st[2 * i + 1] for i in rows)
+        out.append(histogram.format_log2(sections.get((0, 0), [0] * SLOTS), label))
+    total, count = st[0], st[1]
     if count > 0:
         if label == "msecs":
             total //= 1000000
@@ -149,33 +249,35 @@ def render(funcs, hist, stats, a, per_func) -> str:
 
 def run(argv=None):
     a = parse(argv)
-    if a.level:
-        raise _multi.not_yet("nesting levels (-l)")
     _cli.setup(a)
-    funcs = resolve(a.pattern, a.regexp)
-    kkind = _multi.kernel_probe_kind()
+    funcs = resolve(a.pattern, a.regexp, a.pid)
+    kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in funcs) else None
     return trace_functions(funcs, a, kkind)
 
 
 def trace_functions(funcs, a, kkind, attach=True):
-    per_func = a.function
-    rows = len(funcs) if per_func else 1
+    user = any(k == "u" for _, k, _ in funcs)
+    # bcc keys user functions by function and process unless -p gives one
+    per_pid = user and (a.function or not a.pid)
+    per_func = a.function or per_pid
     interval = a.interval or a.duration or _cli.FOREVER
     with GenObject(PROG) as g:
-        start = g.create_map("start", HASH, 4, 8, 10240)
-        hist = g.create_map("hist", ARRAY, 4, 8, rows * SLOTS)
-        stats = g.create_map("stats", ARRAY, 4, 8, rows * 2)
-        progs = build(funcs, start.fd, hist.fd, stats.fd, a, kkind, per_func)
+        vsize = 8 * (a.level + 1) if a.level else 8
+        start = g.create_map("start", HASH, 4, vsize, 10240)
+        hist = g.create_map("hist", HASH, HKEY.size, 8, 10240)
+        stats = g.create_map("stats", ARRAY, 4, 8, 2)
+        progs = build(funcs, start.fd, hist.fd, stats.fd, a, kkind, per_func, per_pid)
         if a.show_prog or a.ebpf:
             _multi.print_programs(progs)
             if a.ebpf:
                 return 0
-        for name, cg in progs:
-            _multi.load_and_attach(g, name, cg, attach=attach)
         if not attach:
-            return g.programs and len(g.programs)
-        print('Tracing %d functions for "%s"... Hit Ctrl-C to end.' % (len(funcs), a.pattern),
-              flush=True)
+            for name, cg in progs:
+                _multi.load_and_attach(g, name, cg, attach=False)
+            return len(g.programs)
+        skipped = _multi.attach_all(g, progs, tolerant=len(funcs) > 1)
+        print('Tracing %d functions for "%s"... Hit Ctrl-C to end.'
+              % (len(funcs) - len(skipped), a.pattern), flush=True)
         seconds = 0
         exiting = False
         while True:
@@ -185,7 +287,7 @@ def trace_functions(funcs, a, kkind, attach=True):
                 seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
-            print(render(funcs, hist, stats, a, per_func), end="", flush=True)
+            print(render(funcs, hist, stats, a, per_func, per_pid, user), end="", flush=True)
             if exiting:
                 print("Detaching...", flush=True)
                 return 0

@@ -1,12 +1,20 @@
-"""Count the distinct kernel stacks that lead to an event (tracepoints, kernel
-functions), counted in the kernel by programs generated at start.
+"""Count the distinct stacks (kernel and user) that lead to an event:
+tracepoints, user functions, USDT probes, kernel functions; counted in the
+kernel by programs generated at start (no compiler).  User stacks need frame
+pointers in the traced code (Debian's libc has none: frames above a libc
+function may be missing).
 
 examples:
-    stackcount t:sched:sched_switch      # kernel stacks at each context switch
+    stackcount t:sched:sched_switch      # kernel and user stacks at each context switch
+    stackcount -K t:sched:sched_switch   # kernel stacks only
+    stackcount -U t:syscalls:sys_enter_write    # user stacks only
+    stackcount -p 185 c:malloc           # stacks of malloc() calls in PID 185
     stackcount -P t:sched:sched_wakeup   # separately for each process
     stackcount -f t:block:block_rq_issue # folded output (flame graph input)
+    stackcount -d t:syscalls:sys_enter_read     # '--' between kernel and user stacks
     stackcount -s -D 5 't:syscalls:sys_enter_*sync*'  # offsets, for 5 seconds
     stackcount -Ti 5 t:sched:sched_process_exec       # every 5 s, with time
+    stackcount -p 185 'u:/usr/bin/python3.11:gc__*'   # USDT probes
     stackcount submit_bio                # kernel functions (needs kprobes or fentry)
 """
 from __future__ import annotations
@@ -18,9 +26,10 @@ import time
 from corebpf.bpfasm import FP, R0, R1, R2, R3, R6, reg
 from corebpf.codegen import CodeGen
 from corebpf.genprog import HASH, STACK_TRACE, GenObject
+from corebpf.stacks import Stacks
 
 from . import _cli, _multi
-from .funccount import resolve
+from .funccount import names_of, resolve
 
 PROG = "stackcount"
 KEY = struct.Struct("<IiiI16s")          # tgid, kernel stack, user stack, pad, comm
@@ -43,7 +52,7 @@ def parse(argv=None):
     p.add_argument("-K", "--kernel-stacks-only", action="store_true",
                    help="kernel stacks only")
     p.add_argument("-U", "--user-stacks-only", action="store_true",
-                   help="user stacks only (not supported yet)")
+                   help="user stacks only")
     p.add_argument("-v", dest="show_addr", action="store_true", help="show raw addresses")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert a delimiter between kernel and user stacks")
@@ -58,11 +67,21 @@ def parse(argv=None):
     return a
 
 
+def _is_kernel_probe(kind: str) -> bool:
+    return kind in ("t", "p")
+
+
 def build(probes, counts_fd, stacks_fd, a, kernel_kind=None):
+    """[(name, CodeGen)]: one program per probe (per USDT location) adding 1 to
+    counts[{tgid, kernel stack, user stack, comm}].  As bcc does, the key
+    holds the process (and its name) unless only kernel stacks of a kernel
+    probe are counted without -P/-p."""
     out = []
-    per_pid = a.perpid or a.pid is not None
+    kernel_stack = not a.user_stacks_only
+    user_stack = not a.kernel_stacks_only
     for i, (disp, kind, target) in enumerate(probes):
-        cg = CodeGen(_multi.context_for(kind, target, kernel_kind=kernel_kind))
+        per_pid = a.perpid or a.pid is not None or user_stack or not _is_kernel_probe(kind)
+        cg = CodeGen(_multi.context_for(kind, target, kernel_kind=kernel_kind, display=disp))
         A = cg.a
         cg.prologue()
         cg.pid_filter(tgid=a.pid, cpu=a.cpu)
@@ -78,56 +97,71 @@ def build(probes, counts_fd, stacks_fd, a, kernel_kind=None):
             A.call("get_current_comm")
         else:
             A.st(4, FP, key, -1)
-        A.mov(R1, reg(R6))
-        A.ld_map_fd(R2, stacks_fd, "stack_traces")
-        A.mov(R3, 0)
-        A.call("get_stackid")
-        A.stx(4, FP, key + 4, R0)
-        A.st(4, FP, key + 8, -errno.EFAULT)      # user stacks: part 2
+        for off, want, flags in ((4, kernel_stack, 0), (8, user_stack, _multi.BPF_F_USER_STACK)):
+            if want:
+                A.mov(R1, reg(R6))
+                A.ld_map_fd(R2, stacks_fd, "stack_traces")
+                A.mov(R3, flags)
+                A.call("get_stackid")
+                A.stx(4, FP, key + off, R0)
+            else:
+                A.st(4, FP, key + off, -errno.EFAULT)
         cg.map_add(counts_fd, "counts", key, hash_map=True)
         cg.epilogue()
         out.append((f"stack_{i}", cg))
     return out
 
 
-def render(items, stacks, a) -> str:
+def render(items, st: Stacks, a) -> str:
+    """One interval's text (bcc's layout), stacks ascending by count."""
     out = []
     if not a.folded:
         out.append("\n")
     if a.timestamp:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
+    delimiter = a.delimited and not (a.kernel_stacks_only or a.user_stacks_only)
     for raw, count in sorted(items, key=lambda kv: kv[1]):
         tgid, kid, uid, _, comm = KEY.unpack(raw)
         comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
-        if kid < 0 and kid != -errno.EFAULT:
-            kframes = [(None, "[Missed Kernel Stack]")]
-        else:
-            kframes = [(x, _multi.ksym(x, offset=a.offset))
-                       for x in _multi.stack_frames(stacks, kid)]
         if a.folded:
+            kframes = st.kernel(kid)
+            uframes = st.user(uid, tgid) if tgid != NO_PID else []
             parts = [comm if tgid != NO_PID else ""]
-            parts += [name.replace(";", "_") for _, name in reversed(kframes)]
+            parts += [f.replace(";", "_") for f in reversed(uframes)]
+            if delimiter:
+                parts.append("-")
+            parts += [f.replace(";", "_") for f in reversed(kframes)]
             out.append("%s %d\n" % (";".join(parts), count))
             continue
-        for addr, name in kframes:
-            line = "  "
-            if a.show_addr and addr is not None:
-                line += "%-16x " % addr
-            out.append(line + name + "\n")
+        kaddrs = [None] if kid < 0 else st.addresses(kid)
+        for addr, name in zip(kaddrs, st.kernel(kid, show_offset=a.offset)):
+            out.append(_frame(addr, name, a))
+        if delimiter:
+            out.append("    --\n")
+        if tgid != NO_PID:
+            uaddrs = [None] if uid < 0 else st.addresses(uid)
+            for addr, name in zip(uaddrs, st.user(uid, tgid, show_offset=a.offset)):
+                out.append(_frame(addr, name, a))
         if a.pid is None and tgid != NO_PID:
             out.append("    %s [%d]\n" % (comm, tgid))
         out.append("    %d\n\n" % count)
     return "".join(out)
 
 
+def _frame(addr, name, a) -> str:
+    line = "  "
+    if a.show_addr and addr is not None:
+        line += "%-16x " % addr
+    return line + name + "\n"
+
+
 def run(argv=None):
     a = parse(argv)
-    if a.user_stacks_only:
-        raise _multi.not_yet("user stacks (-U)")
     _cli.setup(a)
-    probes = resolve(a.pattern, a.regexp)
+    probes = resolve(a.pattern, a.regexp, a.pid)
     kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in probes) else None
     interval = a.interval or a.duration or _cli.FOREVER
+    names = names_of(probes)
     with GenObject(PROG) as g:
         counts = g.create_map("counts", HASH, KEY.size, 8, 40960)
         stacks = g.create_map("stack_traces", STACK_TRACE, 4, 8 * _multi.STACK_DEPTH, 16384)
@@ -136,11 +170,10 @@ def run(argv=None):
             _multi.print_programs(progs)
             if a.ebpf:
                 return 0
-        for name, cg in progs:
-            _multi.load_and_attach(g, name, cg)
+        skipped = _multi.attach_all(g, progs, tolerant=len(names) > 1)
         if not a.folded:
             print('Tracing %d functions for "%s"... Hit Ctrl-C to end.'
-                  % (len(probes), a.pattern), flush=True)
+                  % (len(names) - len(skipped), a.pattern), flush=True)
         seconds = 0
         exiting = False
         while True:
@@ -151,7 +184,7 @@ def run(argv=None):
             if a.duration and seconds >= a.duration:
                 exiting = True
             items = counts.pop_items()
-            print(render(items, stacks, a), end="", flush=True)
+            print(render(items, Stacks(stacks), a), end="", flush=True)
             if exiting:
                 if not a.folded:
                     print("Detaching...", flush=True)

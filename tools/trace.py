@@ -1,24 +1,43 @@
 """Print a line for every hit of one or more probes, with a printf-style message
-built from arguments, return values and tracepoint fields, and an optional
-filter.  Each probe is compiled to a BPF program at start (no compiler).
+built from arguments, return values, USDT arguments and tracepoint fields,
+and an optional filter.  Each probe is compiled to a BPF program at start
+(no compiler).
 
-Probe: [p|r]:[lib]:func | t:category:event | u:lib:probe, then optional
-(filter), then optional "format", arguments.  Names: args->field
-(tracepoints), arg1..argN, retval, $pid $tgid $uid $gid $cpu $comm $task,
-struct fields through pointers (arg1->f_path.dentry->d_name.name) from the
-kernel's BTF, STRCMP("text", expr) or expr == "text".  Conversions: %d %u %x
-%ld %lu %lx %lld %llu %llx %hd %hu %c %s %K.
+Probe: [p|r]:lib:func[+offset] (user function entry/return; lib is a library
+name such as c, a path or an executable) | u:lib[:provider]:probe (USDT) |
+t:category:event | [p|r]::func (kernel function: needs kprobes or fentry),
+then optional (signature), optional (filter), optional "format", arguments.
+Names: arg1..argN (function and USDT arguments), retval, args->field
+(tracepoints), signature parameter names, $pid $tgid $uid $gid $cpu $comm
+$task, struct fields through pointers (arg1->f_path.dentry->d_name.name)
+from the kernel's BTF, argN@user, STRCMP("text", expr) or expr == "text".
+Conversions: %d %u %x %ld %lu %lx %lld %llu %llx %hd %hu %c %s %K (kernel
+symbol) %U (user symbol).
 
 examples:
+    trace 'c:malloc "size = %d", arg1'
+        print the size of every malloc()
+    trace 'r:c:malloc (retval) "allocated = %x", retval'
+        non-NULL malloc() results
+    trace 'p:c:write (arg1 == 1) "writing %d bytes to STDOUT", arg3'
+    trace -U 'p:c:open "%s", arg1'
+        with the user stack of each call
+    trace 'p:c:pthread_create "%U", arg3'
+        the start routine of every new thread, as a symbol
+    trace -p 1234 'u:/usr/bin/python3.11:function__entry "%s %s", arg1, arg2'
+        USDT probe arguments (Python function entries of PID 1234)
     trace 't:syscalls:sys_enter_openat "%s", args->filename'
         print the file name of every openat()
     trace 't:syscalls:sys_enter_openat (STRCMP("cat", $comm)) "%s", args->filename'
         only when the process is named "cat"
     trace -n python 't:syscalls:sys_enter_execve "%s", args->filename'
         only for process names containing "python"
+    trace -c /sys/fs/cgroup/unified/my.slice 't:syscalls:sys_enter_kill "%d", args->pid'
+        only tasks in that cgroup (v2) or below it
     trace 't:syscalls:sys_exit_read (args->ret > 1000) "read %d bytes", args->ret'
     trace -T -M 10 't:sched:sched_process_exec "%s [%d]", args->filename, args->pid'
     trace -K 't:block:block_rq_issue'         # with kernel stacks
+    trace -s /bin/ping -U 'p:c:inet_pton'     # user stacks symbolized through these files
     trace 'r::do_sys_openat2 "%d", retval'    # kernel functions need kprobes/fentry
 """
 from __future__ import annotations
@@ -30,14 +49,17 @@ import time
 
 from corebpf.bpfasm import FP, R0, R1, R2, R3, R6, R9, reg
 from corebpf.codegen import CodeGen, CompileError
-from corebpf.genprog import ARRAY, RINGBUF, STACK_TRACE, GenObject
+from corebpf.genprog import (ARRAY, CGROUP_ARRAY, F_STACK_BUILD_ID, RINGBUF, STACK_TRACE,
+                             GenObject)
 from corebpf.probespec import SpecError, parse_trace_probe
 
 from . import _cli, _multi
 
 PROG = "trace"
-HDR = 48                # u64 ts, u64 pid_tgid, u32 uid, u32 cpu, u32 probe, s32 kstack, comm[16]
-_HDR = struct.Struct("<QQIIIi16s")
+# record header: u64 ts, u64 pid_tgid, u32 uid, u32 cpu, u32 probe, s32 kernel stack,
+# comm[16], s32 user stack, u32 pad; then the format's values
+HDR = 56
+_HDR = struct.Struct("<QQIIIi16si4x")
 # conversion -> (size, signed) of the C type bcc casts to
 CONV = {"d": (4, True), "u": (4, False), "x": (4, False), "ld": (8, True), "lu": (8, False),
         "lx": (8, False), "lld": (8, True), "llu": (8, False), "llx": (8, False),
@@ -83,9 +105,11 @@ class Probe:
             raise _cli.UsageError(str(e)) from None
         s = self.spec
         pt = s.point
-        if pt.kind == "u" or (pt.kind in ("p", "r") and pt.library):
-            raise _multi.user_probe_error(pt)
-        self.display = pt.function
+        self.user = pt.kind == "u" or (pt.kind in ("p", "r") and bool(pt.library))
+        # FUNC column: the function, the tracepoint's event, or the USDT probe
+        # as written ([provider:]probe)
+        self.display = pt.function if pt.kind != "u" or not pt.provider else \
+            f"{pt.provider}:{pt.function}"
         if s.fmt is not None:
             try:
                 self.pyfmt, self.convs = parse_format(s.fmt, text, s.fmt_pos)
@@ -95,8 +119,6 @@ class Probe:
                 raise _cli.UsageError(
                     f"the format has {len(self.convs)} conversions but {len(s.args)} "
                     f"arguments follow, in '{text}'")
-            if "U" in self.convs:
-                raise _multi.not_yet("%U (user symbols)")
         else:
             self.pyfmt, self.convs = "", []
         self.string_size = a.string_size
@@ -107,21 +129,52 @@ class Probe:
             off += a.string_size if c == "s" else 8
         self.size = (off + 7) & ~7
 
-    def build(self, g, rb_fd, lost_fd, stack_fd, a, kernel_kind):
+    def targets(self, a, kernel_kind) -> list:
+        """[(kind, target)] this probe attaches to: one, or one per location
+        of a USDT probe."""
         pt = self.spec.point
-        target = (pt.library, pt.function) if pt.kind == "t" else pt.function
+        pid = a.pid
         if pt.kind == "t":
             from corebpf.features import tracepoint_exists
             if not tracepoint_exists(pt.library, pt.function):
                 raise _cli.UsageError(f"no tracepoint {pt.library}:{pt.function}")
-        ctx = _multi.context_for(pt.kind, target, ret=pt.kind == "r",
-                                 kernel_kind=kernel_kind, signature=self.spec.signature,
-                                 text=self.spec.text)
+            return [("t", (pt.library, pt.function))]
+        if pt.kind == "u":
+            sites = _multi.usdt_sites(pt.library, _exact(pt.function), pt.provider, pid)
+            if not sites:
+                from corebpf.elf import ElfError
+                raise ElfError(f"{_multi.library_path(pt.library, pid)}: no USDT probe "
+                               f"{self.display}")
+            return [("usdt", site) for _, site in sites]
+        if self.user:
+            return [("u", _multi.user_function(pt.library, pt.function, pid, pt.offset))]
+        if pt.offset and kernel_kind != "kprobe":
+            raise _cli.UsageError(f"{pt.function}+{pt.offset:#x}: an offset into a kernel "
+                                  "function needs kprobes (fentry probes function entries)")
+        return [("p", pt.function)]
+
+    def build(self, g, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd=None) -> list:
+        """[CodeGen]: the program(s) of this probe."""
+        return [self._build(kind, target, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd)
+                for kind, target in self.targets(a, kernel_kind)]
+
+    def _build(self, kind, target, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd):
+        pt = self.spec.point
+        ctx = _multi.context_for(kind, target, ret=pt.kind == "r", kernel_kind=kernel_kind,
+                                 signature=self.spec.signature, text=self.spec.text,
+                                 display=self.display)
+        if kind == "p":
+            ctx.offset = pt.offset
         cg = CodeGen(ctx, self.spec.text, a.string_size)
         A = cg.a
         cg.prologue()
         cg.pid_filter(tgid=a.pid, tid=a.tid, uid=a.uid,
                       exclude_tgid=None if a.include_self or a.pid else _self_tgid())
+        if cgroup_fd is not None:
+            A.ld_map_fd(R1, cgroup_fd, "cgroup")
+            A.mov(R2, 0)
+            A.call("current_task_under_cgroup")
+            A.jmp("s<=", R0, 0, "out")
         cg.filter(self.spec.filter)
         A.ld_map_fd(R1, rb_fd, "events")
         A.mov(R2, self.size)
@@ -138,14 +191,16 @@ class Probe:
         A.call("get_smp_processor_id")
         A.stx(4, R9, 20, R0)
         A.st(4, R9, 24, self.idx)
-        if stack_fd is not None:
-            A.mov(R1, reg(R6))
-            A.ld_map_fd(R2, stack_fd, "stacks")
-            A.mov(R3, 0)
-            A.call("get_stackid")
-            A.stx(4, R9, 28, R0)
-        else:
-            A.st(4, R9, 28, -1)
+        for off, want, flags in ((28, a.kernel_stack, 0),
+                                 (48, a.user_stack, _multi.BPF_F_USER_STACK)):
+            if stack_fd is not None and want:
+                A.mov(R1, reg(R6))
+                A.ld_map_fd(R2, stack_fd, "stacks")
+                A.mov(R3, flags)
+                A.call("get_stackid")
+                A.stx(4, R9, off, R0)
+            else:
+                A.st(4, R9, off, -1)
         A.mov(R1, reg(R9))
         A.alu("+", R1, 32)
         A.mov(R2, 16)
@@ -170,7 +225,7 @@ class Probe:
         cg.epilogue()
         return cg
 
-    def message(self, data: bytes) -> str:
+    def message(self, data: bytes, tgid: int, syms) -> str:
         if not self.convs:
             return ""
         vals = []
@@ -186,14 +241,17 @@ class Probe:
             if signed and v >> (8 * size - 1):
                 v -= 1 << (8 * size)
             if conv == "K":
-                v = _multi.ksym(v, offset=True)
+                v = syms.ksym(v, show_offset=True)
+            elif conv == "U":
+                v = syms.sym(v, tgid, show_offset=True, show_module=True)
             elif conv == "c":
                 v = chr(v)
             vals.append(v)
         return self.pyfmt % tuple(vals)
 
 
-_SELF = None
+def _exact(name: str):
+    return re.compile("^" + re.escape(name) + "$")
 
 
 def _self_tgid():
@@ -220,15 +278,17 @@ def parse(argv=None):
                    help="with -t: print UNIX time instead of seconds since start")
     p.add_argument("-T", "--time", action="store_true", help="print a time column (HH:MM:SS)")
     p.add_argument("-C", "--print_cpu", action="store_true", help="print the CPU column")
-    p.add_argument("-c", "--cgroup-path", help="trace this cgroup only (not supported yet)")
+    p.add_argument("-c", "--cgroup-path",
+                   help="trace tasks of this cgroup (v2 directory) and its descendants only")
     p.add_argument("-n", "--name", help="only print processes whose name contains this")
     p.add_argument("-f", "--msg-filter", help="only print messages containing this")
     p.add_argument("-B", "--bin_cmp", action="store_true",
                    help="STRCMP compares binary data (accepted; strings compare bytes)")
-    p.add_argument("-s", "--sym_file_list", help="symbol files (not supported yet)")
+    p.add_argument("-s", "--sym_file_list",
+                   help="comma-separated binaries whose symbols resolve user stacks "
+                        "(stacks are recorded as build id + offset)")
     p.add_argument("-K", "--kernel-stack", action="store_true", help="print kernel stacks")
-    p.add_argument("-U", "--user-stack", action="store_true",
-                   help="print user stacks (not supported yet)")
+    p.add_argument("-U", "--user-stack", action="store_true", help="print user stacks")
     p.add_argument("-a", "--address", action="store_true", help="print addresses in stacks")
     p.add_argument("-I", "--include", action="append",
                    help="C headers: not needed (types come from the kernel's BTF)")
@@ -245,21 +305,25 @@ def parse(argv=None):
     return a
 
 
+def open_cgroup(path: str) -> int:
+    """A directory fd of cgroup v2 directory `path`; UsageError if it is none."""
+    import os
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise _cli.UsageError(f"cgroup {path}: {e.strerror}") from None
+
+
 def run(argv=None):
     a = parse(argv)
     if a.include:
         raise _cli.UsageError("-I: no C is compiled; struct types come from the kernel's BTF")
-    if a.user_stack:
-        raise _multi.not_yet("user stacks (-U)")
-    if a.cgroup_path:
-        raise _multi.not_yet("cgroup filters (-c)")
-    if a.sym_file_list:
-        raise _multi.not_yet("symbol files (-s)")
     _cli.setup(a)
     probes = [Probe(i, text, a) for i, text in enumerate(a.probes)]
     kkind = None
-    if any(pr.spec.point.kind in ("p", "r") for pr in probes):
+    if any(pr.spec.point.kind in ("p", "r") and not pr.user for pr in probes):
         kkind = _multi.kernel_probe_kind()
+    symfiles = SymbolFiles(a.sym_file_list) if a.sym_file_list else None
     from corebpf import features
     ncpu = features.possible_cpus()
     ring = 4096 * a.buffer_pages * ncpu
@@ -268,30 +332,52 @@ def run(argv=None):
         events = g.create_map("events", RINGBUF, 0, 0, ring)
         lost = g.create_map("lost", ARRAY, 4, 8, 1)
         g.add_counter("__corebpf_lost__events", "lost", 0)
-        stacks = g.create_map("stacks", STACK_TRACE, 4, 8 * _multi.STACK_DEPTH, 1024) \
-            if a.kernel_stack else None
+        stacks = None
+        if a.kernel_stack or a.user_stack:
+            if symfiles:
+                stacks = g.create_map("stacks", STACK_TRACE, 4, BUILD_ID_FRAME *
+                                      _multi.STACK_DEPTH, 1024, flags=F_STACK_BUILD_ID)
+            else:
+                stacks = g.create_map("stacks", STACK_TRACE, 4, 8 * _multi.STACK_DEPTH, 1024)
+        cgroup = None
+        if a.cgroup_path:
+            cgroup = g.create_map("cgroup", CGROUP_ARRAY, 4, 4, 1)
+            fd = open_cgroup(a.cgroup_path)
+            try:
+                cgroup[0] = fd
+            except OSError as e:
+                raise _cli.UsageError(f"cgroup {a.cgroup_path}: not a cgroup v2 directory "
+                                      f"({e.strerror})") from None
+            finally:
+                import os
+                os.close(fd)
         progs = []
         try:
             for pr in probes:
-                progs.append((f"probe_{pr.idx}", pr.build(
-                    g, events.fd, lost.fd, stacks.fd if stacks is not None else None, a, kkind)))
+                for j, cg in enumerate(pr.build(
+                        g, events.fd, lost.fd, stacks.fd if stacks is not None else None, a,
+                        kkind, cgroup.fd if cgroup is not None else None)):
+                    progs.append((f"probe_{pr.idx}" + (f"_{j}" if j else ""), cg))
         except SpecError as e:
             raise _cli.UsageError(str(e)) from None
         if a.verbose or a.ebpf:
             _multi.print_programs(progs)
             if a.ebpf:
                 return 0
-        for name, cg in progs:
-            _multi.load_and_attach(g, name, cg)
-        return loop(g, a, probes, stacks)
+        _multi.attach_all(g, progs)
+        if symfiles:
+            print("Note: Kernel bpf will report stack map with ip/build_id", flush=True)
+        return loop(g, a, probes, stacks, symfiles)
 
 
-def loop(g, a, probes, stacks):
+def loop(g, a, probes, stacks, symfiles=None):
+    from corebpf.syms import SymbolCache
     first_ts = time.monotonic_ns()
     first_real = time.time()
     out = _cli.Output()
     state = {"n": 0, "done": False}
     counts = {}
+    syms = SymbolCache()
     trivial = all(not pr.convs for pr in probes)
     hdr = ""
     if a.timestamp or a.time:
@@ -304,12 +390,13 @@ def loop(g, a, probes, stacks):
     def on_event(data):
         if state["done"]:
             return
-        ts, pid_tgid, uid, cpu, idx, kstack, comm = _HDR.unpack_from(data, 0)
+        ts, pid_tgid, uid, cpu, idx, kstack, comm, ustack = _HDR.unpack_from(data, 0)
         comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
         if a.name and a.name not in comm:
             return
         pr = probes[idx]
-        msg = pr.message(data)
+        tgid = pid_tgid >> 32
+        msg = pr.message(data, tgid, syms)
         if a.msg_filter and a.msg_filter not in msg:
             return
         line = ""
@@ -322,10 +409,15 @@ def loop(g, a, probes, stacks):
             line += ("%-17s " % t[:17]) if a.unix_timestamp else ("%-8s " % t[:8])
         if a.print_cpu:
             line += "%-3s " % cpu
-        line += "%-7d %-7d %-15s %-16s %s" % (pid_tgid >> 32, pid_tgid & 0xFFFFFFFF, comm,
+        line += "%-7d %-7d %-15s %-16s %s" % (tgid, pid_tgid & 0xFFFFFFFF, comm,
                                              pr.display, msg)
-        if a.kernel_stack:
-            line += "\n" + stack_text(stacks, kstack, a.address)
+        if a.kernel_stack or a.user_stack:
+            # the frames follow the line, kernel then user, then one empty line
+            line += "\n"
+            if a.kernel_stack:
+                line += stack_text(stacks, kstack, a.address, syms, -1, symfiles)
+            if a.user_stack:
+                line += stack_text(stacks, ustack, a.address, syms, tgid, symfiles)
         if a.aggregate:
             counts[line] = counts.get(line, 0) + 1
         else:
@@ -345,17 +437,75 @@ def loop(g, a, probes, stacks):
     return 0
 
 
-def stack_text(stacks, stack_id: int, address: bool) -> str:
-    """bcc's -K block: one frame per line, 8-space indent, then an empty line."""
+def stack_text(stacks, stack_id: int, address: bool, syms, tgid: int = -1,
+               symfiles=None) -> str:
+    """bcc's -K/-U block: one frame per line, 8-space indent, `sym+0xoff
+    [module]` (kernel frames when tgid is -1, else frames of process tgid);
+    a negative id (no stack here, or lost) prints as the number."""
     if stack_id < 0:
         return "        %d\n" % stack_id
+    if symfiles is not None:
+        frames = symfiles.frames(stacks, stack_id, tgid, syms)
+    else:
+        frames = [(addr, syms.sym(addr, tgid, show_offset=True, show_module=True))
+                  for addr in stacks.stack(stack_id)]
     lines = []
-    for addr in _multi.stack_frames(stacks, stack_id):
+    for addr, text in frames:
         s = "        "
         if address:
             s += "%16x " % addr
-        lines.append(s + _multi.ksym(addr, offset=True, module=True))
+        lines.append(s + text)
     return "\n".join(lines) + "\n"
+
+
+BUILD_ID_FRAME = 32         # struct bpf_stack_build_id
+_BUILD_ID = struct.Struct("<i20sQ")
+BUILD_ID_VALID, BUILD_ID_IP = 1, 2
+
+
+class SymbolFiles:
+    """-s: user frames recorded as (build id, file offset), resolved through
+    the symbols of the binaries given, matched by their GNU build id."""
+
+    def __init__(self, spec: str):
+        from corebpf.syms import elf_symbols
+        self.by_id = {}
+        for path in (p.strip() for p in spec.split(",")):
+            if not path:
+                continue
+            es = elf_symbols(path)
+            if es is None:
+                raise _cli.UsageError(f"-s: {path}: not a readable ELF file")
+            if not es.build_id:
+                raise _cli.UsageError(f"-s: {path} has no GNU build id note")
+            self.by_id[es.build_id] = (es, path)
+
+    def frames(self, stacks, stack_id: int, tgid: int, syms) -> list:
+        """[(address or file offset, text)] of a build-id stack."""
+        import os
+        raw = stacks.get(stack_id)
+        if raw is None:
+            return []
+        out = []
+        for i in range(0, len(raw) - BUILD_ID_FRAME + 1, BUILD_ID_FRAME):
+            status, bid, val = _BUILD_ID.unpack_from(raw, i)
+            if status == BUILD_ID_VALID:
+                hit = self.by_id.get(bid.hex())
+                text = "[unknown]"
+                if hit is not None:
+                    es, path = hit
+                    va = es.vaddr(val)
+                    found = es.lookup(va) if va is not None else None
+                    if found:
+                        text = "%s+0x%x [%s]" % (found[0], found[1], os.path.basename(path))
+                out.append((val, text))
+            elif status == BUILD_ID_IP:
+                if not val:
+                    break
+                out.append((val, syms.sym(val, tgid, show_offset=True, show_module=True)))
+            else:
+                break
+        return out
 
 
 def main(argv=None) -> int:

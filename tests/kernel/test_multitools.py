@@ -163,7 +163,8 @@ def test_stackcount_kernel_stacks_of_a_tracepoint():
 
 
 def test_stackcount_folded_per_process():
-    t = Tool("stackcount", "-f", "-P", "-p", ME, "t:syscalls:sys_enter_getppid", ready=False)
+    t = Tool("stackcount", "-K", "-f", "-P", "-p", ME, "t:syscalls:sys_enter_getppid",
+             ready=False)
     import time
     time.sleep(3)
     for _ in range(4):
@@ -202,8 +203,8 @@ def test_kernel_function_forms_name_the_missing_feature():
     ("funccount", ["t:nosuchcat:*"], "No functions matched by pattern ^nosuchcat:.*$"),
     ("funclatency", ["a:b:c"], "unrecognized pattern format 'a:b:c'"),
     ("stackcount", ["-K", "-U", "t:sched:sched_switch"], "-K and -U are mutually exclusive"),
-    ("funccount", ["c:malloc"], "user-space function probes (c:malloc) are not supported yet"),
-    ("trace", ["u:/usr/bin/python3.11:gc__start"], "USDT probes"),
+    ("trace", ['t:syscalls:sys_enter_openat "%d", $entry(x)'],
+     "$entry() is only available in return probes (r:)"),
 ])
 def test_bad_input_is_one_line(tool, args, msg):
     rc, out, err = run_tool(tool, *args)
@@ -214,6 +215,7 @@ def test_bad_input_is_one_line(tool, args, msg):
 
 
 def test_tools_run_without_a_compiler(tmp_path):
+    # (a uprobe one-liner without a compiler: test_multitools_user.py)
     empty = tempfile.mkdtemp()
     env = {"PATH": empty}
     assert shutil.which("clang", path=empty) is None and shutil.which("cc", path=empty) is None
@@ -243,10 +245,13 @@ def test_kernel_function_programs_pass_the_verifier(no_leaks):
                                 counts.fd, pid=ME, kernel_kind="kprobe")
         a = funclatency.parse(["-F", "-u", "vfs_read"])
         start = g.create_map("start", HASH, 4, 8, 128)
-        hist = g.create_map("hist", ARRAY, 4, 8, 2 * funclatency.SLOTS)
-        stats = g.create_map("stats", ARRAY, 4, 8, 4)
+        hist = g.create_map("hist", HASH, funclatency.HKEY.size, 8, 128)
+        stats = g.create_map("stats", ARRAY, 4, 8, 2)
         progs += funclatency.build(["vfs_read", "vfs_write"], start.fd, hist.fd, stats.fd, a,
                                    "kprobe", True)
+        al = funclatency.parse(["-l", "3", "vfs_read"])
+        nest = g.create_map("nest", HASH, 4, 8 * 4, 128)
+        progs += funclatency.build(["vfs_read"], nest.fd, hist.fd, stats.fd, al, "kprobe", False)
         sa = stackcount.parse(["-P", "vfs_read"])
         sc = g.create_map("scounts", HASH, stackcount.KEY.size, 8, 128)
         from corebpf.genprog import STACK_TRACE
@@ -257,7 +262,8 @@ def test_kernel_function_programs_pass_the_verifier(no_leaks):
         ev = g.create_map("events", RINGBUF, 0, 0, 1 << 16)
         lost = g.create_map("lost", ARRAY, 4, 8, 1)
         for pr in (trace.Probe(i, t, ta) for i, t in enumerate(ta.probes)):
-            progs.append((f"trace_{pr.idx}", pr.build(g, ev.fd, lost.fd, st.fd, ta, "kprobe")))
+            progs += [(f"trace_{pr.idx}", cg)
+                      for cg in pr.build(g, ev.fd, lost.fd, st.fd, ta, "kprobe")]
         aa = argdist.parse(["-C", "r::vfs_read():u32:$PID:$latency > 1000",
                             "-H", "p::vfs_read(struct file *f, char *buf, size_t n):size_t:n"])
         for i, spec in enumerate(["r::vfs_read():u32:$PID:$latency > 1000"]):
@@ -267,4 +273,4 @@ def test_kernel_function_programs_pass_the_verifier(no_leaks):
         for i, (name, cg) in enumerate(progs):
             p = _multi.load_and_attach(g, f"{i}_{name}", cg, attach=False)
             assert p.fd >= 0 and p.kind == "kprobe"
-        assert len(g.programs) == len(progs) >= 12
+        assert len(g.programs) == len(progs) >= 14

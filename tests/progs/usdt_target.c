@@ -6,6 +6,15 @@
  *   usdt_target mysql MARKER SLEEP_MS   a "query" containing MARKER every 100 ms
  *   usdt_target threads                 a thread running corebpf_worker every 100 ms
  *   usdt_target malloc SIZE             malloc(SIZE) + free every 10 ms
+ *   usdt_target burst N SIZE MARKER     prints "ready"; then per line read on stdin,
+ *                                       N times: malloc(SIZE) + free, memccpy(),
+ *                                       corebpf_nap(2 ms), corebpf_recurse(3)
+ *                                       (4 nested calls, 1 ms nap), the USDT probe
+ *                                       corebpf:burst (arguments of every operand
+ *                                       kind: registers, stack and global memory,
+ *                                       a constant; the last one is the probe's
+ *                                       semaphore, non-zero while traced); then
+ *                                       prints "done"
  * Build: cc -O1 -g -pthread -o usdt_target usdt_target.c (needs <sys/sdt.h>,
  * Debian package systemtap-sdt-dev). */
 #define _SDT_HAS_SEMAPHORES 1
@@ -19,6 +28,7 @@
 
 unsigned short mysql_query__start_semaphore __attribute__((section(".probes"), used));
 unsigned short mysql_query__done_semaphore __attribute__((section(".probes"), used));
+unsigned short corebpf_burst_semaphore __attribute__((section(".probes"), used));
 
 #define COM_QUERY 3
 
@@ -49,6 +59,44 @@ __attribute__((noinline)) int dispatch_command(void *thd, const struct COM_DATA 
 __attribute__((noinline)) void *corebpf_worker(void *arg)
 {
 	return arg;
+}
+
+int corebpf_counter = 1000;		/* a global: an `sym(%rip)` USDT operand */
+
+__attribute__((noinline)) int corebpf_nap(long ms)
+{
+	sleep_ms(ms);
+	return (int)ms;
+}
+
+/* recursion for funclatency -l: depth+1 nested calls, 1 ms at the bottom */
+__attribute__((noinline)) int corebpf_recurse(int depth)
+{
+	if (depth <= 0)
+		return corebpf_nap(1);
+	return corebpf_recurse(depth - 1) + 1;
+}
+
+/* called through a pointer: the compiler cannot expand it inline */
+void *(*volatile corebpf_memccpy)(void *, const void *, int, size_t) = memccpy;
+
+static void burst(int n, size_t size, const char *marker)
+{
+	int i;
+
+	for (i = 1; i <= n; i++) {
+		void *volatile p = malloc(size);
+		volatile short local = (short)(-3 * i);	/* lives on the stack */
+		char buf[8];
+
+		free(p);
+		corebpf_memccpy(buf, "abc", 'c', 3);
+		corebpf_nap(2);
+		corebpf_recurse(3);
+		corebpf_counter++;
+		STAP_PROBE8(corebpf, burst, i, -(long)i, corebpf_counter, local, marker,
+			    (unsigned char)(250 + i % 5), 7, corebpf_burst_semaphore);
+	}
 }
 
 int main(int argc, char **argv)
@@ -85,6 +133,18 @@ int main(int argc, char **argv)
 			sleep_ms(10);
 		}
 	}
-	fprintf(stderr, "usage: usdt_target mysql MARKER MS | threads | malloc SIZE\n");
+	if (argc >= 5 && !strcmp(argv[1], "burst")) {
+		char line[64];
+
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		printf("ready\n");	/* stdio buffers are allocated before tracing */
+		while (fgets(line, sizeof(line), stdin)) {
+			burst(atoi(argv[2]), atol(argv[3]), argv[4]);
+			printf("done\n");
+		}
+		return 0;
+	}
+	fprintf(stderr, "usage: usdt_target mysql MARKER MS | threads | malloc SIZE | "
+		"burst N SIZE MARKER\n");
 	return 2;
 }

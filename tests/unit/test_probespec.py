@@ -93,7 +93,9 @@ def test_pattern_errors_match_bcc():
 
 ALPHABET = st.sampled_from(list("abcrtpu:()[]\"',.-><=!&|^~*/%+#$@ \t019xX_\\")
                            + ["args->", "arg1", "retval", "$comm", "STRCMP(", "struct ",
-                              "char*", "0x", "\"%s\"", "u32", "t:syscalls:sys_enter_openat "])
+                              "char*", "0x", "\"%s\"", "u32", "t:syscalls:sys_enter_openat ",
+                              "$entry(", "$latency", "p:c:malloc", "r:/bin/bash:readline",
+                              "u:/usr/bin/python3.11:", "+0x10", "@user", "#label", "%U"])
 
 
 @settings(max_examples=600, deadline=None)

@@ -1,0 +1,178 @@
+"""The multi-tools' user-space parts without privilege: USDT operands compiled
+to instructions (and fuzzed), user-function resolution (symbol versions,
+GNU indirect functions), the user probe grammar, funclatency's sections."""
+from __future__ import annotations
+
+import ctypes
+import platform
+import re
+import types
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from corebpf.codegen import CodeGen, CompileError, ProbeContext
+from corebpf.elf import open_elf, resolve_binary
+from corebpf.probespec import (CType, Num, SpecError, parse_argdist_spec, parse_pattern,
+                               parse_trace_probe)
+from corebpf.usdt import Argument
+
+x86_only = pytest.mark.skipif(platform.machine() != "x86_64",
+                              reason="USDT operands are read on x86_64 only")
+
+
+def _usdt_code(specs, n, symbols=None, address=0x1000):
+    ctx = ProbeContext.usdt(None, "probe", [Argument(s) for s in specs],
+                            (symbols or {}).get, address)
+    cg = CodeGen(ctx, "u:x:probe")
+    cg.prologue()
+    ty = ctx.load_arg(cg, n)
+    return ty, cg.a.text()
+
+
+@x86_only
+def test_usdt_register_operand_is_read_from_pt_regs_and_sign_extended():
+    ty, text = _usdt_code(["-4@%edi"], 1)
+    assert (ty.size, ty.signed) == (4, True)
+    assert "r0 = *(u64 *)(r6 + 112)" in text               # pt_regs->di
+    assert "r0 <<= 32" in text and "r0 s>>= 32" in text
+    ty, text = _usdt_code(["1@%ah"], 1)
+    assert "r0 = *(u64 *)(r6 + 80)" in text and "r0 >>= 8" in text and "r0 &= 255" in text
+
+
+@x86_only
+def test_usdt_memory_operands():
+    ty, text = _usdt_code(["2@-20(%rbp)"], 1)
+    assert (ty.size, ty.signed) == (2, False)
+    assert "r0 = *(u64 *)(r6 + 32)" in text and "r0 += -20" in text
+    assert "call bpf_probe_read_user#112" in text and "r0 = *(u16 *)(r10 -" in text
+    ty, text = _usdt_code(["8@8(%rax,%rbx,4)"], 1)
+    assert "r1 = *(u64 *)(r6 + 40)" in text and "r1 *= 4" in text and "r0 += r1" in text
+
+
+@x86_only
+def test_usdt_ip_relative_symbol_is_offset_from_the_probed_address():
+    ty, text = _usdt_code(["-4@counter+8(%rip)"], 1, {"counter": 0x4010}, address=0x1234)
+    assert "r0 = *(u64 *)(r6 + 128)" in text                # pt_regs->ip
+    assert f"r0 += {0x4010 + 8 - 0x1234}" in text
+    with pytest.raises(CompileError, match="cannot resolve nosuch"):
+        _usdt_code(["-4@nosuch(%rip)"], 1)
+
+
+def test_usdt_constants_and_bad_indexes():
+    ty, text = _usdt_code(["-4@$-5", "8@$0xffffffffffff"], 1)
+    assert "r0 = 0xfffffffffffffffb ll" in text or "r0 = -5" in text
+    ty, text = _usdt_code(["-4@$-5", "8@$0xffffffffffff"], 2)
+    assert "0xffffffffffff ll" in text
+    with pytest.raises(CompileError, match="has 2 argument"):
+        _usdt_code(["-4@$1", "4@$2"], 3)
+
+
+USDT_OPERANDS = st.one_of(
+    st.sampled_from(["%rax", "%eax", "%al", "%ah", "%r12d", "%rip", "%xmm0", "%foo", "$1",
+                     "$-9", "$sym", "-8(%rsp)", "0x10(%rdi,%rsi,8)", "sym(%rip)",
+                     "sym+4(%rip)", "(%rbx)", "12", "[sp, 8]", ""]),
+    st.text(max_size=12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["1", "-1", "2", "-2", "4", "-4", "8", "-8", "3", "x", ""]),
+       USDT_OPERANDS)
+def test_fuzz_usdt_operands_compile_or_fail_in_one_line(size, operand):
+    spec = f"{size}@{operand}" if size else operand
+    try:
+        _usdt_code([spec], 1, {"sym": 0x2000})
+    except CompileError as e:
+        assert "\n" not in str(e)
+
+
+def test_default_symbol_version_wins():
+    """libc exports memcpy twice: memcpy@GLIBC_2.2.5 (hidden, old binaries)
+    and memcpy@@GLIBC_2.14 (an indirect function), which programs call."""
+    libc = open_elf(resolve_binary("c"))
+    hit = libc.symbol("memcpy")
+    assert hit is not None and hit[0] in libc.ifunc_addresses()
+
+
+def test_indirect_functions_are_probed_at_their_implementation():
+    from corebpf.tools import _multi
+    path = resolve_binary("c")
+    e = open_elf(path)
+    ((name, site),) = _multi.user_functions("c", re.compile("^strlen$"))
+    resolver = e.vaddr_to_offset(e.symbol("strlen")[0])
+    assert name == "strlen" and site.offset != resolver
+    # the implementation dlsym() gives this process, as a file offset of libc
+    addr = ctypes.cast(ctypes.CDLL(path).strlen, ctypes.c_void_p).value
+    with open("/proc/self/maps") as f:
+        for line in f:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= addr < hi:
+                assert site.offset == addr - lo + int(line.split()[2], 16)
+                break
+        else:
+            pytest.fail("strlen's implementation is in no mapping")
+
+
+def test_user_functions_skip_repeated_addresses():
+    from corebpf.tools import _multi
+    found = _multi.user_functions("c", re.compile(r"^(__libc_)?malloc$"))
+    assert [n for n, _ in found] in (["malloc"], ["__libc_malloc"])      # one address
+
+
+def test_user_probe_grammar():
+    p = parse_trace_probe('p:c:write+0x4 (arg1 == 1) "%d", arg3')
+    assert (p.point.kind, p.point.library, p.point.function, p.point.offset) == \
+        ("p", "c", "write", 4)
+    p = parse_trace_probe('u:/usr/lib/libfoo.so:prov:probe (arg4 != 0) "%s", arg1')
+    assert (p.point.kind, p.point.library, p.point.provider, p.point.function) == \
+        ("u", "/usr/lib/libfoo.so", "prov", "probe")
+    p = parse_trace_probe('r:/bin/bash:readline "%s", retval')
+    assert (p.point.kind, p.point.library, p.point.function) == ("r", "/bin/bash", "readline")
+    s = parse_argdist_spec("r:c:read(int fd, void *buf, size_t count):size_t,u64:"
+                           "$entry(count), $latency/$entry(count):$entry(fd)==1#r")
+    assert s.expr_texts == ["$entry(count)", "$latency/$entry(count)"]
+    assert s.signature[2] == ("count", CType("size_t")) and s.label == "r"
+    assert parse_pattern("u:/usr/bin/python3.11:gc__*").kind == "u"
+    assert parse_pattern("./prog:handle_*").library == "./prog"
+    with pytest.raises(SpecError, match="expected a parameter name"):
+        parse_argdist_spec("r:c:read(int fd):int:$entry(1)")
+
+
+def test_argdist_expression_labels_as_bcc_shows_them():
+    from corebpf.tools import argdist
+    a = argdist.parse(["-H", "x"])
+    pr = argdist.Probe(0, "r:c:read(size_t count):u64:$latency/$entry(count)", True, a)
+    assert pr.expr_text(0) == "$latency/count"
+    pr = argdist.Probe(1, "r:c:read()", False, a)
+    assert pr.expr_text(0) == "retval" and pr.exprs[0].name == "$retval"
+    pr = argdist.Probe(2, "p:c:malloc()", False, a)
+    assert isinstance(pr.exprs[0], Num)
+
+
+class _Table:
+    def __init__(self, items):
+        self._items = items
+
+    def pop_items(self):
+        items, self._items = self._items, []
+        return items
+
+
+def test_funclatency_user_sections_and_average():
+    from corebpf.tools import funclatency as fl
+    a = fl.parse(["-u", "c:read*"])
+    funcs = [("read", "u", None), ("readv", "u", None)]
+    hist = _Table([(fl.HKEY.pack(1, 42, 3), 2), (fl.HKEY.pack(0, 42, 2), 5),
+                   (fl.HKEY.pack(0, 42, 3), 1)])
+    stats = _Table([(0, 30000), (1, 8)])
+    text = fl.render(funcs, hist, stats, a, True, True, user=True)
+    assert text.startswith("\n\nFunction = readv [42]\n     usecs               : count")
+    assert "\nFunction = read [42]\n" in text
+    assert "         2 -> 3          : 5        |****************************************|" \
+        in text
+    assert text.endswith("\navg = 3 usecs, total: 30 usecs, count: 8\n\n")
+    one = fl.render(funcs, _Table([(fl.HKEY.pack(0, 0, 1), 4)]), _Table([(0, 8), (1, 4)]),
+                    types.SimpleNamespace(milliseconds=False, microseconds=False,
+                                          timestamp=False), False, False)
+    assert one.startswith("\n     nsecs               : count     distribution\n")
+    assert "Function" not in one and one.endswith("avg = 2 nsecs, total: 8 nsecs, count: 4\n\n")
