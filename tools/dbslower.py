@@ -61,6 +61,8 @@ def run(argv=None):
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
+        # before attach: every query seen starts after it (TIME never negative)
+        start = time.monotonic_ns()
         obj.load()
         if uprobe_mode:
             uprobes.attach(obj.programs["dispatch_start"], path, sym)
@@ -71,7 +73,6 @@ def run(argv=None):
             _db.attach_pids(obj, pids)
             print("Tracing database queries for pids %s slower than %d ms..."
                   % (", ".join(map(str, pids)), a.threshold))
-        start = time.monotonic_ns()
         out = _cli.Output()
         rb = obj.ring_buffer("events", lambda e: out(format_event(e, start)))
         print(HEADER, flush=True)
