@@ -11,6 +11,7 @@ import sys
 import time
 
 from corebpf import _log
+from corebpf._libbpf import LibbpfUnavailable
 from corebpf.errors import BPFError
 
 FOREVER = 99999999
@@ -163,6 +164,10 @@ def run(prog: str, body, argv=None) -> int:
         if isinstance(e, BPFError) and e.log and _log.verbose():
             sys.stderr.write(e.log_tail(40) + "\n")
         return 1
+    except LibbpfUnavailable as e:      # raised where a tool calls libbpf first
+        _flush_quietly()
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
 
 
 def _flush_quietly():
@@ -229,6 +234,11 @@ def setup(args):
     if getattr(args, "probe", None):
         os.environ["COREBPF_PROBE"] = args.probe
     check_privileges()
+    btf = os.environ.get("COREBPF_BTF")
+    if btf and not os.access(btf, os.R_OK):
+        # said at once, also by tools whose probes need no kernel BTF
+        from corebpf.errors import MissingFeature
+        raise MissingFeature(f"kernel BTF not readable at COREBPF_BTF={btf}")
     hold_stop_signals()
 
 
