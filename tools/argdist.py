@@ -27,6 +27,7 @@ import struct
 import time
 
 from corebpf import histogram
+from corebpf.btf import BytesCodec
 from corebpf.bpfasm import FP, R0, R1, R2, R7, reg
 from corebpf.codegen import CodeGen, ctype_ty
 from corebpf.genprog import ARRAY, HASH, GenObject
@@ -151,7 +152,9 @@ class Probe:
                 self.layout.append((off, ty))
                 off += self.string_size if ty is None else 8
             ksize = (off + 7) & ~7
-            self.map = g.create_map(f"count_{self.idx}", HASH, ksize, 8, 10240)
+            # keys stay bytes (key_text slices them), also when 8 bytes long
+            self.map = g.create_map(f"count_{self.idx}", HASH, ksize, 8, 10240,
+                                    key_codec=BytesCodec(ksize))
             k = cg.alloc(ksize)
             cg.zero(FP, k, ksize)
             for i, (o, ty) in enumerate(self.layout):
