@@ -123,11 +123,11 @@ class Running:
             # the tracer writes to a file; its first line is seen there
             self._outf = open(out, "wb")
             self.proc = subprocess.Popen(impl.cmd, stdout=self._outf, stderr=self._errf,
-                                         stdin=subprocess.DEVNULL, env=env)
+                                         stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
         else:
             self._outf = None
             self.proc = subprocess.Popen(impl.cmd, stdout=subprocess.PIPE, stderr=self._errf,
-                                         stdin=subprocess.DEVNULL, env=env)
+                                         stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
         self.ready = self._wait_ready(timeout)
 
     def _read_more(self):
