@@ -169,6 +169,7 @@ class Running:
         A tracer still running 2 s later gets the signal again (as a user
         would press Ctrl-C again: bpftrace can miss one that arrives just
         after its header), and SIGKILL after `timeout`."""
+        hwm = _vm_hwm(self.proc.pid)
         t1 = time.monotonic()
         self.proc.send_signal(sig)
         resend = t1 + 2
@@ -194,12 +195,23 @@ class Running:
         exit_s = time.monotonic() - t1
         if self._outf:
             self._outf.close()
-        return exit_s, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, self.proc.returncode
+        return exit_s, ru.ru_utime + ru.ru_stime, hwm or ru.ru_maxrss, self.proc.returncode
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def _vm_hwm(pid) -> int:
+    """Peak RSS (KiB) of the process's current program.  Not wait4's
+    ru_maxrss: Linux carries the pre-exec RSS of the forked parent (this
+    bench, ~30 MB) into it."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def probe(impl: Impl) -> Impl:
