@@ -4,6 +4,10 @@ The library opens the CO-RE objects built by build.py, configures them,
 lets libbpf relocate them against the running kernel's BTF, attaches them
 and reads maps and event buffers with layouts decoded from the objects' BTF.
 """
+from . import _early
+_early.hold_signals_if_tool()
+del _early
+
 from .errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
                      MapError, MissingFeature)
 from .object import Link, Object, Program

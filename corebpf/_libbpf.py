@@ -238,7 +238,7 @@ def _open():
             "install libbpf 1.x (Debian: apt-get install libbpf1)") from None
     try:
         ver = (lib.libbpf_major_version(), lib.libbpf_minor_version())
-    except AttributeError:
+    except (AttributeError, ffi.error):     # cffi raises ffi.error for a missing symbol
         raise LibbpfUnavailable(f"{path} is not libbpf >= 1.0 "
                                 "(no libbpf_major_version)") from None
     if ver < MIN_VERSION:

@@ -474,7 +474,7 @@ def _build_struct(btf: Btf, t: Type) -> StructCodec:
         elif fast and isinstance(codec, CharArrayCodec):
             i = add_fmt(off, f"{codec.size}s", 1)
             pos = off + codec.size
-            exprs.append(f"cstr(t[{i}])")
+            exprs.append(_CSTR.format(f"t[{i}]"))
         elif fast and isinstance(codec, BytesCodec):
             i = add_fmt(off, f"{codec.size}s", 1)
             pos = off + codec.size
@@ -490,23 +490,32 @@ def _build_struct(btf: Btf, t: Type) -> StructCodec:
             env[f"c{j}"] = codec.decode
             exprs.append(f"c{j}(buf, off + {off})")
     env["_bits"] = _bitfield
+    env["_new"] = tuple.__new__
     env["S"] = struct.Struct("<" + "".join(fmt_parts)) if fmt_parts else None
     env["T"] = tail[2] if tail else None
     lines = ["def decode(buf, off=0):"]
     lines.append("    t = S.unpack_from(buf, off)" if fmt_parts else "    t = ()")
     if tail:
         tname, toff, tcodec = tail
-        lines.append(f"    avail = min(len(buf) - off - {toff}, {tcodec.size})")
+        # slicing stops at the end of a short (right-sized) record by itself
+        part = f"bytes(buf[off + {toff}:off + {toff + tcodec.size}])"
         if isinstance(tcodec, CharArrayCodec):
-            exprs.append(f"cstr(bytes(buf[off + {toff}:off + {toff} + avail]))")
+            exprs.append(_CSTR.format(part))
         elif isinstance(tcodec, BytesCodec):
-            exprs.append(f"bytes(buf[off + {toff}:off + {toff} + avail])")
+            exprs.append(part)
         else:
+            lines.append(f"    avail = min(len(buf) - off - {toff}, {tcodec.size})")
             exprs.append(f"T.decode_partial(buf, off + {toff}, avail)")
-    lines.append(f"    return R({', '.join(exprs)})")
+    # tuple.__new__ builds the record without a Python-level __new__ call
+    # (ring buffer consumers decode every event: this halves the cost)
+    lines.append(f"    return _new(R, ({''.join(e + ', ' for e in exprs)}))")
     code = "\n".join(lines)
     exec(compile(code, f"<btf decoder {t.name or 'anon'}>", "exec"), env)
     return StructCodec(t.name, t.size, fields, record, env["decode"], tail)
+
+
+# cstr() inlined into generated decoders (no call per field)
+_CSTR = '{}.split(b"\\0", 1)[0].decode("utf-8", "replace")'
 
 
 def _bitfield(buf, off, boff, bits, signed):

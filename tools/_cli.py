@@ -11,6 +11,7 @@ import sys
 import time
 
 from corebpf import _log
+from corebpf._libbpf import LibbpfUnavailable
 from corebpf.errors import BPFError
 
 FOREVER = 99999999
@@ -39,8 +40,14 @@ class Parser(argparse.ArgumentParser):
         self.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
 
     def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)}\n")
         sys.exit(2)
+
+
+def one_line(message) -> str:
+    """An error message as one line: line breaks from the user's own text
+    (an argument, a probe spec) are shown escaped."""
+    return str(message).replace("\r", "\\r").replace("\n", "\\n")
 
 
 # -- argument types ---------------------------------------------------------------
@@ -155,13 +162,17 @@ def run(prog: str, body, argv=None) -> int:
         return 0
     except UsageError as e:
         _flush_quietly()
-        sys.stderr.write(f"{prog}: error: {e}\n")
+        sys.stderr.write(f"{prog}: error: {one_line(e)}\n")
         return 2
     except BPFError as e:
         _flush_quietly()
-        sys.stderr.write(f"{prog}: error: {e}\n")
+        sys.stderr.write(f"{prog}: error: {one_line(e)}\n")
         if isinstance(e, BPFError) and e.log and _log.verbose():
             sys.stderr.write(e.log_tail(40) + "\n")
+        return 1
+    except LibbpfUnavailable as e:      # raised where a tool calls libbpf first
+        _flush_quietly()
+        sys.stderr.write(f"{prog}: error: {one_line(e)}\n")
         return 1
 
 
@@ -229,6 +240,11 @@ def setup(args):
     if getattr(args, "probe", None):
         os.environ["COREBPF_PROBE"] = args.probe
     check_privileges()
+    btf = os.environ.get("COREBPF_BTF")
+    if btf and not os.access(btf, os.R_OK):
+        # said at once, also by tools whose probes need no kernel BTF
+        from corebpf.errors import MissingFeature
+        raise MissingFeature(f"kernel BTF not readable at COREBPF_BTF={btf}")
     hold_stop_signals()
 
 

@@ -1,0 +1,43 @@
+"""The first thing a tool run does: hold its stop signals.
+
+A tool (`python3 -m corebpf TOOL`, or a console script named after a tool)
+consumes Ctrl-C, SIGTERM and SIGHUP in its loop (tools/_cli.py); before
+_cli.setup() runs, Python would turn a Ctrl-C into a KeyboardInterrupt
+traceback in the middle of an import.  So when this process is a tool run,
+the signals are blocked (held, queued) from the package's first import on:
+one that arrives while the modules load is acted on once the tool is
+attached (summary, exit 0).  A program that merely imports corebpf is left
+alone.  (Python's own start-up, before any corebpf code runs, is out of
+reach: a Ctrl-C there ends the interpreter as Python decides.)
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import _signal      # not `signal`: that imports enum, ~10 ms more of the window
+
+STOP_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+
+
+def _is_tool_run() -> bool:
+    orig = getattr(sys, "orig_argv", None)          # Python >= 3.10
+    if orig is not None:
+        try:
+            i = orig.index("-m")
+        except ValueError:
+            i = -1
+        if 0 <= i < len(orig) - 1 and orig[i + 1] == "corebpf":
+            return True
+    elif sys.argv and sys.argv[0] == "-m":          # runpy importing the package
+        return True
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if not name or name.startswith("_") or not name.replace("-", "").isalnum():
+        return False
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.exists(os.path.join(here, "tools", name + ".py"))
+
+
+def hold_signals_if_tool():
+    if _is_tool_run():
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, STOP_SIGNALS)
