@@ -13,6 +13,7 @@ To add a tool: copy the row of the tool it resembles most and adjust.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import os
@@ -62,6 +63,64 @@ class Spec:
     bcc: tuple = None
     libbpf: tuple = None
     bpftrace: str = None
+    # A process the tool traces (a key of TARGETS), started once and shared;
+    # "TARGET" in args/head/bad stands for its PID ("DEAD" for a dead one).
+    target: str = None
+    # False for a tool that loads no BPF (tplist lists and exits): no
+    # cleanup, signal or libbpf/BTF cases for it.
+    loads_bpf: bool = True
+    # What the error for an unknown option says (argparse's words, or bcc's
+    # bare usage line for a tool without options).
+    unknown_flag: str = "unrecognized arguments"
+
+
+# -- processes traced by the tools that need a PID -------------------------------------------
+
+PYTHON311 = "/usr/bin/python3.11"
+
+TARGETS = {
+    # python3.11 has USDT probes (function__entry, gc__start, ...)
+    "python": lambda: [PYTHON311, "-c", "import time\nwhile 1: time.sleep(0.05)"],
+    # tests/progs/usdt_target.c: MySQL's query probes, threads, malloc() calls
+    "mysql": lambda: [_usdt_target(), "mysql", "corebpf-matrix", "0"],
+    "threads": lambda: [_usdt_target(), "threads"],
+    "malloc": lambda: [_usdt_target(), "malloc", "4242"],
+}
+_running = {}
+
+
+def _usdt_target():
+    from tests import usdt_prog
+    return usdt_prog.usdt_target()
+
+
+def target_pid(kind: str) -> int:
+    """PID of the shared target process `kind`, started on first use and
+    killed when the interpreter exits."""
+    p = _running.get(kind)
+    if p is None or p.poll() is not None:
+        p = subprocess.Popen(TARGETS[kind](), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        _running[kind] = p
+        if len(_running) == 1:
+            atexit.register(_stop_targets)
+        time.sleep(0.3)             # the interpreter/runtime has mapped its libraries
+    return p.pid
+
+
+def _stop_targets():
+    for p in _running.values():
+        p.kill()
+        p.wait()
+
+
+def resolve(s: Spec, argv) -> tuple:
+    """argv with "TARGET" replaced by the PID of s.target's process."""
+    argv = tuple(argv)
+    if "TARGET" in argv:
+        pid = str(target_pid(s.target))
+        argv = tuple(pid if a == "TARGET" else a for a in argv)
+    return argv
 
 
 def missing_user_targets(fmt="p:{}", pre=()):
@@ -141,11 +200,70 @@ TOOLS = {
     "offcputime": Spec(summary="", head=("1",), stderr_ok="WARNING: ", bad=((("-m", "10", "-M", "5"), ""),),
                        bcc=same(), libbpf=same()),
     "profile": Spec(summary="", head=("1",), stderr_ok="WARNING: ", bad=((("-F", "0"), ""),), bcc=same(), libbpf=same()),
+    "biotop": Spec(args=("-C",), interval="pos", summary="", head=("-C", "1"),
+                   bcc=same("-C"), libbpf=same("-C")),
+    "tcptop": Spec(args=("-C",), interval="pos", summary="", head=("-C", "1"),
+                   bcc=same("-C"), libbpf=same("-C")),
+    "cpudist": Spec(interval="pos", summary="", head=("1",), bcc=same(), libbpf=same()),
+    "ext4dist": Spec(interval="pos", summary="", head=("1",), bcc=same(), libbpf=same()),
+    "runqlen": Spec(pid=None, interval="pos", summary="", head=("1",), bcc=same(),
+                    libbpf=same(), bpftrace="runqlen.bt"),
+    "hardirqs": Spec(pid=None, interval="pos", summary="", head=("1",), bcc=same(),
+                     libbpf=same()),
+    "softirqs": Spec(pid=None, interval="pos", summary="", head=("1",), bcc=same(),
+                     libbpf=same()),
+    # prints its histogram only when stopped
+    "bitesize": Spec(pid=None, summary="", head=None, bcc=same(), libbpf=same(),
+                     bpftrace="bitesize.bt"),
     # -- tools that need probes this kernel may not have --------------------------------
     "funclatency": Spec(args=("vfs_read",), interval="-i", head=None,
                         needs=("kprobes", "fentry"),
                         bad=((("a:b:c:d",), "pattern"),) + missing_user_targets("{}"),
                         libbpf=same("vfs_read")),
+    "biosnoop": Spec(pid=None, bad=((("-d", "nosuchdisk0"), "nosuchdisk0"),),
+                     bcc=same(), libbpf=same(), bpftrace="biosnoop.bt"),
+    "ext4slower": Spec(head=("0",), bcc=same(), libbpf=same()),
+    "runqslower": Spec(head=("0",), bcc=same(), libbpf=same()),
+    # the workload binds, listens, connects, accepts and resolves a name
+    "bindsnoop": Spec(bcc=same(), libbpf=same()),
+    "solisten": Spec(bcc=same(), libbpf=same()),
+    "tcpaccept": Spec(bcc=same(), bpftrace="tcpaccept.bt"),
+    "tcpconnect": Spec(bcc=same(), libbpf=same(), bpftrace="tcpconnect.bt"),
+    "tcpconnlat": Spec(bcc=same(), libbpf=same()),
+    "tcplife": Spec(bcc=same(), libbpf=same(), bpftrace="tcplife.bt"),
+    "tcpstates": Spec(pid=None, bcc=same(), libbpf=same()),
+    "gethostlatency": Spec(bcc=same(), libbpf=same(), bpftrace="gethostlatency.bt"),
+    # Retransmits and drops need a lossy link (the tools' own tests make one).
+    "tcpretrans": Spec(pid=None, head=None, bcc=same(), bpftrace="tcpretrans.bt"),
+    "tcpdrop": Spec(pid=None, head=None, bcc=same(), bpftrace="tcpdrop.bt"),
+    # Needs someone typing at an interactive bash.
+    "bashreadline": Spec(pid=None, head=None, bcc=same(), libbpf=same(),
+                         bpftrace="bashreadline.bt"),
+    # USDT and uprobe tools, on a target process of their own
+    "mysqld_qslower": Spec(args=("TARGET",), target="mysql", pid=None, head=("TARGET", "0"),
+                           unknown_flag="USAGE: mysqld_qslower PID [min_ms]",
+                           bad=((("DEAD",), "no such process"),)),
+    "dbslower": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None,
+                     head=("mysql", "-p", "TARGET", "-m", "0"),
+                     bad=((("mysql", "-p", "DEAD"), "no such process"),)),
+    "dbstat": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None, interval="-i",
+                   head=("mysql", "-p", "TARGET", "-i", "1", "-m", "0"),
+                   bad=((("mysql", "-p", "DEAD"), "no such process"),)),
+    "ucalls": Spec(args=("-l", "python", "TARGET"), target="python", pid=None,
+                   interval="pos", summary="", head=("-l", "python", "TARGET", "1"),
+                   bad=((("-l", "python", "DEAD"), "no such process"),)),
+    # An idle interpreter calls no Python functions and collects no garbage.
+    "uflow": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
+                  bad=((("-l", "python", "DEAD"), "no such process"),)),
+    "ugc": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
+                bad=((("-l", "python", "DEAD"), "no such process"),)),
+    "uobjnew": Spec(args=("-l", "c", "TARGET"), target="malloc", pid=None, interval="pos",
+                    summary="", head=("-l", "c", "TARGET", "1"),
+                    bad=((("-l", "c", "DEAD"), "no such process"),)),
+    "uthreads": Spec(args=("TARGET",), target="threads", pid=None,
+                     bad=((("DEAD",), "no such process"),)),
+    "tplist": Spec(loads_bpf=False, head=None,
+                   bad=((("-l", "/nonexistent/binary"), "/nonexistent/binary"),)),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bpftrace="runqlat.bt"),
@@ -198,7 +316,7 @@ def tool_cmd(name: str, *args) -> list:
 # -- a workload that makes every event tool print ------------------------------------------
 
 _WORKLOAD = r"""
-import ctypes, os, signal, sys, time
+import ctypes, os, signal, socket, sys, time
 d = sys.argv[1]
 end = time.monotonic() + float(sys.argv[2])
 libc = ctypes.CDLL(None, use_errno=True)
@@ -219,13 +337,24 @@ while time.monotonic() < end:
         os.execv("/bin/true", ["/bin/true", "corebpf-wl"])  # execsnoop
     os.waitpid(pid, 0)
     libc.mount(b"none", os.path.join(d, "no-such-dir").encode(), b"tmpfs", 0, None)  # mountsnoop, capable
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))                              # bindsnoop
+    srv.listen(1)                                           # solisten
+    cli = socket.create_connection(srv.getsockname())       # tcpconnect, tcpconnlat, tcpstates
+    conn, _ = srv.accept()                                  # tcpaccept
+    conn.sendall(b"x" * 100)                                # tcptop
+    cli.recv(100)
+    for s in (cli, conn, srv):                              # tcplife
+        s.close()
+    socket.getaddrinfo("localhost", None)                   # gethostlatency
     time.sleep(0.02)
 """
 
 
 class workload:
     """Context manager: a process that opens, writes, fsyncs, stats, unlinks,
-    signals, forks/execs and mounts (failing) in a loop, so every event tool
+    signals, forks/execs, mounts (failing), makes a TCP connection on
+    127.0.0.1 and resolves a name in a loop, so every event tool
     has something to print.  Files live on /var/tmp (a real disk)."""
 
     def __init__(self, seconds: float = 60):

@@ -124,17 +124,24 @@ _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 
 
 def check_privileges():
-    """Raise UsageError unless we can load BPF programs (root or CAP_BPF+CAP_PERFMON)."""
-    if os.geteuid() == 0:
-        return
+    """Raise unless we can load BPF programs: CAP_SYS_ADMIN, or CAP_BPF with
+    CAP_PERFMON (what root has, unless a container took them away)."""
     try:
         with open("/proc/self/status") as f:
             eff = next(int(l.split()[1], 16) for l in f if l.startswith("CapEff:"))
     except (OSError, StopIteration, ValueError):
+        eff = None
+    if eff is None:
+        if os.geteuid() == 0:
+            return          # no /proc: let the kernel decide
         eff = 0
     if eff & (1 << _CAP_SYS_ADMIN) or (eff & (1 << _CAP_BPF) and eff & (1 << _CAP_PERFMON)):
         return
-    raise UsageError("must run as root (or with CAP_BPF and CAP_PERFMON)")
+    if os.geteuid() != 0:
+        raise UsageError("must run as root (or with CAP_BPF and CAP_PERFMON)")
+    import errno
+    raise BPFError(errno.EPERM, "bpf", hint="this root has neither CAP_SYS_ADMIN nor "
+                                            "CAP_BPF with CAP_PERFMON")
 
 
 # -- running ------------------------------------------------------------------------

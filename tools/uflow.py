@@ -51,8 +51,8 @@ def run(argv=None):
     a = parse(argv)
     lang = a.language or _ulang.detect_language(LANGS, a.pid)
     if not lang:
-        print("No language detected; use -l to trace a language.")
-        return 1
+        raise _cli.UsageError(f"no language detected in process {a.pid}; "
+                              "use -l to name the language to trace")
     _cli.setup(a)
     spec = _ulang.METHODS[lang]
     entries = ("proc__args",) if lang == "tcl" else spec["entry"]

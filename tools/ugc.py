@@ -66,8 +66,8 @@ def run(argv=None):
     a = parse(argv)
     lang = a.language or _ulang.detect_language(LANGS, a.pid)
     if not lang:
-        print("No language detected; use -l to trace a language.")
-        return 1
+        raise _cli.UsageError(f"no language detected in process {a.pid}; "
+                              "use -l to name the language to trace")
     _cli.setup(a)
     pairs = PAIRS[lang]
     with corebpf.Object.open(PROG) as obj:

@@ -26,13 +26,18 @@ def test_lines_for_direct_writes():
     assert t.lines[0] == HEADER
     with direct_writer("cbpf_snoop", size=65536, seconds=0.5) as w:
         w.go().wait()
-        line = t.wait_for(lambda l: l.split()[1:3] == ["cbpf_snoop", str(w.pid)])
+        line = t.wait_for(lambda l: l.split()[1:3] == ["cbpf_snoop", str(w.pid)]
+                          and l.split()[4] == "W")
     assert t.stop() == 0
     assert line, t.text
     rows = rows_of(t.lines, "cbpf_snoop")
+    # on a cold page cache the writer also reads its interpreter's pages (R rows)
+    writes = [r for r in rows if r[4] == "W"]
+    assert writes and all(r[4] == "R" for r in rows if r not in writes), rows
     for r in rows:
-        assert len(r) == 8 and r[2] == str(w.pid) and r[3] == DISK and r[4] == "W", r
-        assert int(r[6]) == 65536 and float(r[7]) >= 0 and float(r[0]) >= 0
+        assert len(r) == 8 and r[2] == str(w.pid) and r[3] == DISK, r
+        assert float(r[7]) >= 0 and float(r[0]) >= 0
+    assert all(int(r[6]) == 65536 for r in writes), writes
     assert t.stderr == ""
 
 
@@ -56,9 +61,11 @@ def test_other_variants(kind):
     t = Tool("biosnoop", "--probe", kind, "--verbose")
     with direct_writer("cbpf_snoopv", size=65536, seconds=0.3) as w:
         w.go().wait()
-        line = t.wait_for(lambda l: l.split()[1:3] == ["cbpf_snoopv", str(w.pid)])
+        # its first I/O may be a read (the writer's own pages, on a cold cache)
+        line = t.wait_for(lambda l: l.split()[1:3] == ["cbpf_snoopv", str(w.pid)]
+                          and l.split()[4] == "W")
     t.stop()
-    assert line and line.split()[3] == DISK and line.split()[4] == "W", t.text
+    assert line and line.split()[3] == DISK, t.text
     assert "(%s) probes" % kind in t.stderr
 
 

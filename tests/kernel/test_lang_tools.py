@@ -135,7 +135,9 @@ def test_uflow_no_language():
     finally:
         p.kill()
         p.wait()
-    assert rc == 1 and out.strip() == "No language detected; use -l to trace a language."
+    assert rc == 2 and out == ""
+    assert err == (f"uflow: error: no language detected in process {p.pid}; "
+                   "use -l to name the language to trace\n")
 
 
 def test_ugc_python_collections():

@@ -19,13 +19,14 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
 # Every summary tool of tests/matrix.py, with what its summary must contain
 # ("" where an empty histogram or stack list prints nothing: exit 0 only).
-SUMMARY_TOOLS = [(n, list(s.args), s.summary) for n, s in matrix.present()
+SUMMARY_TOOLS = [(n, s, s.summary) for n, s in matrix.present()
                  if s.summary is not None and matrix.available(s)]
 
 
-@pytest.mark.parametrize("tool,args,done", SUMMARY_TOOLS, ids=[t[0] for t in SUMMARY_TOOLS])
+@pytest.mark.parametrize("tool,s,done", SUMMARY_TOOLS, ids=[t[0] for t in SUMMARY_TOOLS])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_right_after_header(tool, args, done, sig):
+def test_signal_right_after_header(tool, s, done, sig):
+    args = matrix.resolve(s, s.args)
     for _ in range(3):
         t = Tool(tool, *args)
         header = len(t.lines)

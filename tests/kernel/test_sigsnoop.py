@@ -2,6 +2,7 @@
 kill()/tgkill() calls."""
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -68,6 +69,14 @@ def test_signal_filter_numbers():
     assert all(l.split()[3] == "10" for l in t.lines[1:]), t.text
 
 
+def tgkill(tgid, tid, sig):
+    """The tgkill() syscall itself (glibc's pthread_kill(self, 0) may make
+    no syscall at all)."""
+    nr = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(nr, tgid, tid, sig) == 0, os.strerror(ctypes.get_errno())
+
+
 def unused_pid():
     with open("/proc/sys/kernel/pid_max") as f:
         pid = int(f.read()) - 1
@@ -84,8 +93,8 @@ def test_kill_mode_kill_and_tgkill_with_results():
     os.kill(p.pid, 0)                                       # kill(), no signal generated
     with pytest.raises(ProcessLookupError):
         os.kill(dead, signal.SIGUSR2)                       # fails: ESRCH
-    signal.pthread_kill(threading.get_ident(), 0)           # tgkill() to this thread
     me = threading.get_native_id()
+    tgkill(os.getpid(), me, 0)                              # tgkill() to this thread
     p.communicate()
     rows = {}
     for key in ((10, p.pid), (0, p.pid), (12, dead), (0, me)):

@@ -20,7 +20,7 @@ from tests.helpers import Tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
-RUNNABLE = [(n, s) for n, s in matrix.present() if matrix.available(s)]
+RUNNABLE = [(n, s) for n, s in matrix.present() if matrix.available(s) and s.loads_bpf]
 UNAVAILABLE = [(n, s) for n, s in matrix.present() if not matrix.available(s)]
 HEAD = [(n, s) for n, s in RUNNABLE if s.head is not None]
 
@@ -47,7 +47,7 @@ def _assert_gone(pid, objs, probes_before):
 @pytest.mark.parametrize("name,s", RUNNABLE, ids=_ids(RUNNABLE))
 def test_stop_right_after_attach(name, s, sig):
     probes_before = matrix.tracefs_probes()
-    t = Tool(name, *s.args)
+    t = Tool(name, *matrix.resolve(s, s.args))
     pid = t.proc.pid
     objs = matrix.owned_objects(pid)
     assert objs["prog"], f"{name}: no BPF program found in /proc/{pid}/fdinfo"
@@ -71,7 +71,7 @@ def test_reader_gone_after_one_line(name, s):
     0, quietly, detached."""
     probes_before = matrix.tracefs_probes()
     with matrix.workload():
-        p = subprocess.Popen(matrix.tool_cmd(name, *(s.head or s.args)), stdout=subprocess.PIPE,
+        p = subprocess.Popen(matrix.tool_cmd(name, *matrix.resolve(s, s.head or s.args)), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         first = b""
         deadline = time.monotonic() + 30
@@ -101,7 +101,7 @@ def test_reader_gone_after_one_line(name, s):
 @pytest.mark.parametrize("name,s", UNAVAILABLE, ids=_ids(UNAVAILABLE))
 def test_tool_without_its_kernel_feature_says_which(name, s):
     from tests.helpers import run_tool
-    rc, out, err = run_tool(name, *s.args, timeout=60)
+    rc, out, err = run_tool(name, *matrix.resolve(s, s.args), timeout=60)
     assert rc == 1 and out == ""
     assert len(err.splitlines()) == 1, err
     assert any(n.rstrip("s") in err for n in s.needs), err
