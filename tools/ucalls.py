@@ -67,8 +67,8 @@ def run(argv=None):
     if lang == "none":
         lang = None
     if not lang and not a.syscalls:
-        print("Nothing to do; use -S to trace syscalls.")
-        return 1
+        raise _cli.UsageError(f"nothing to trace in process {a.pid} (no language "
+                              "detected or -l none): use -l LANGUAGE or -S")
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_tgid = a.pid

@@ -89,7 +89,9 @@ def test_ucalls_interval_top_and_latency_header(py_calls):
 def test_ucalls_errors(py_calls):
     p, _ = py_calls
     rc, out, err = run_tool("ucalls", "-l", "none", p.pid)
-    assert rc == 1 and out.strip() == "Nothing to do; use -S to trace syscalls."
+    assert rc == 2 and out == "" and err == (
+        f"ucalls: error: nothing to trace in process {p.pid} (no language detected or "
+        "-l none): use -l LANGUAGE or -S\n")
     rc, out, err = run_tool("ucalls", "-l", "java", p.pid)
     assert rc == 1 and err.strip() == (
         f"ucalls: error: process {p.pid} has no USDT probe method__entry (runtime built without "
