@@ -1,6 +1,7 @@
-"""oomkill on the real kernel: a real OOM kill inside a 64 MiB memory cgroup.
-A victim (oom_score_adj 1000, so the killer picks it) holds 24 MiB; a second
-process then allocates 48 MiB and triggers the kill."""
+"""oomkill on the real kernel: a real OOM kill inside a 128 MiB memory cgroup.
+A victim (oom_score_adj 1000, so the killer picks it) holds 64 MiB; a second
+process then allocates 80 MiB and triggers the kill (together over the
+limit; without the victim, far below it, so the trigger survives)."""
 from __future__ import annotations
 
 import re
@@ -25,10 +26,10 @@ with open("/proc/self/comm", "w") as f:
 if sys.argv[1] == "oom-victim":
     with open("/proc/self/oom_score_adj", "w") as f:
         f.write("1000")
-    hold = b"v" * (24 << 20)
+    hold = b"v" * (64 << 20)
 print("ready", flush=True)
 sys.stdin.readline()
-grab = b"t" * (48 << 20)
+grab = b"t" * (80 << 20)
 print("done", flush=True)
 """
 
@@ -49,7 +50,7 @@ def provoke(cg):
 
 
 def test_oom_kill_in_a_memory_cgroup():
-    with MemoryCgroup(64 * MB) as cg:
+    with MemoryCgroup(128 * MB) as cg:
         t = Tool("oomkill")
         assert t.lines[0] == "Tracing OOM kills... Ctrl-C to stop."
         victim, trigger, out = provoke(cg)
@@ -64,7 +65,7 @@ def test_oom_kill_in_a_memory_cgroup():
 
 
 def test_classic_tracepoint_variant():
-    with MemoryCgroup(64 * MB) as cg:
+    with MemoryCgroup(128 * MB) as cg:
         t = Tool("oomkill", "--probe", "tracepoint", "--verbose")
         victim, trigger, out = provoke(cg)
         line = t.wait_for(lambda l: f"OOM kill of PID {victim.pid} " in l)
