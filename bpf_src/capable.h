@@ -12,12 +12,17 @@ struct cap_event {
 	__s32 audit;
 	__s32 insetid;
 	__s32 ret;              /* 0 or -EPERM; tracepoint variants only */
+	__s32 kernel_stack_id;  /* -K / -U: ids in the stacks map (< 0: none) */
+	__s32 user_stack_id;
 	char comm[16];
 };
 
+/* --unique: one line per (process, capability[, stacks]) */
 struct cap_key {
 	__u32 tgid;
 	__s32 cap;
+	__s32 kernel_stack_id;
+	__s32 user_stack_id;
 };
 
 #endif

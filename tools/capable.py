@@ -11,6 +11,8 @@ examples:
     capable -p 181      # only PID 181
     capable -x          # add TID and INSETID columns
     capable --unique    # show each capability once per process
+    capable -K          # add kernel stacks
+    capable -KU --unique   # each distinct path to a check once, with both stacks
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import sys
 import time
 
 import corebpf
+from corebpf.stacks import Stacks, missing
 
 from . import _cli
 
@@ -41,8 +44,14 @@ def parse(argv=None):
                    help="include checks that are not audited")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-x", "--extra", action="store_true", help="show TID and INSETID columns")
+    p.add_argument("-K", "--kernel-stack", action="store_true",
+                   help="print the kernel stack of each check")
+    p.add_argument("-U", "--user-stack", action="store_true",
+                   help="print the user stack of each check")
     p.add_argument("--unique", action="store_true",
-                   help="don't repeat a capability for the same process")
+                   help="don't repeat a capability for the same process (and stacks, "
+                        "with -K/-U)")
+    _cli.container_args(p)
     return p.parse_args(argv)
 
 
@@ -70,6 +79,24 @@ def format_event(e, extra: bool, now: float = None) -> str:
                                                    cap_name(e.cap), audit)
 
 
+def stack_lines(e, stacks: Stacks, a) -> list:
+    """bcc's frames under an event: kernel stack, then user stack."""
+    out = []
+    if a.kernel_stack:
+        out += _indent(stacks.kernel(e.kernel_stack_id, show_offset=True, show_module=True,
+                                     skip_probe=True), e.kernel_stack_id)
+    if a.user_stack:
+        out += _indent(stacks.user(e.user_stack_id, e.tgid, show_offset=True,
+                                   show_module=True), e.user_stack_id)
+    return out
+
+
+def _indent(frames, stack_id) -> list:
+    if missing(stack_id):
+        return ["    " + f for f in frames]
+    return ["        " + f for f in frames]
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
@@ -79,6 +106,11 @@ def run(argv=None):
         obj.rodata.targ_self = os.getpid()
         obj.rodata.targ_audit_only = not a.all_checks
         obj.rodata.targ_unique = a.unique
+        obj.rodata.targ_kernel_stack = a.kernel_stack
+        obj.rodata.targ_user_stack = a.user_stack
+        if not (a.kernel_stack or a.user_stack):
+            obj.maps["stacks"].max_entries = 1
+        _cli.apply_containers(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -88,7 +120,15 @@ def run(argv=None):
             sys.stderr.write(f"{PROG}: the cap_capable tracepoint does not say which checks "
                              "are audited: showing every check (as -v)\n")
         out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, a.extra)))
+        if a.kernel_stack or a.user_stack:
+            stacks = Stacks(obj.maps["stacks"])
+
+            def show(e):
+                out("\n".join([format_event(e, a.extra)] + stack_lines(e, stacks, a)))
+        else:
+            def show(e):
+                out(format_event(e, a.extra))
+        rb = obj.ring_buffer("events", show)
         print(header(a.extra), flush=True)
         _cli.event_loop(rb, out)
     return 0

@@ -130,3 +130,53 @@ def test_forced_kprobe_names_the_missing_feature():
     rc, out, err = run_tool("capable", "--probe", "kprobe")
     assert rc == 1 and out == ""
     assert err == "capable: error: capable: this kernel lacks kprobes (CONFIG_KPROBES)\n"
+
+
+def _frames(lines, i):
+    """The stack lines printed under event line i."""
+    out = []
+    for l in lines[i + 1:]:
+        if not l.startswith("    "):
+            break
+        out.append(l)
+    return out
+
+
+def test_kernel_and_user_stacks():
+    # the process must still be there when its user stack is symbolized
+    p = subprocess.Popen([sys.executable, "-c", RAW + "sys.stdin.read()"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    t = Tool("capable", "-v", "-K", "-U", "-p", p.pid)
+    p.stdin.write("1\n")
+    p.stdin.flush()
+    assert p.stdout.readline() == "done\n"
+    assert t.wait_for(lambda l: "CAP_NET_RAW" in l)
+    assert t.stop() == 0
+    p.stdin.close()
+    p.wait()
+    i = next(n for n, l in enumerate(t.lines) if "CAP_NET_RAW" in l)
+    frames = _frames(t.lines, i)
+    kernel = [f for f in frames if f.endswith(" [kernel]")]
+    user = frames[len(kernel):]
+    # kernel first (innermost first, the probe's own frames dropped), then user
+    assert kernel and kernel[0].startswith("        cap_capable+0x"), t.text
+    assert any(f.strip().startswith("inet_create+0x") for f in kernel), t.text
+    assert user and user[0].startswith("        ") and user[0].endswith("[libc.so.6]"), t.text
+    assert frames == kernel + user
+
+
+def test_unique_with_stacks_and_no_stack_lines_without_K():
+    p = raw_sockets()
+    t = Tool("capable", "-v", "--unique", "-K", "-p", p.pid)
+    open_sockets(p, 3)          # three checks from one place: one line
+    assert t.wait_for(lambda l: "CAP_NET_RAW" in l)
+    assert t.stop() == 0
+    rows = [l for l in t.lines if "CAP_NET_RAW" in l]
+    assert len(rows) == 1, t.text
+    p = raw_sockets()
+    t = Tool("capable", "-v", "-p", p.pid)
+    open_sockets(p, 1)
+    assert t.wait_for(lambda l: "CAP_NET_RAW" in l)
+    assert t.stop() == 0
+    assert not any(l.startswith("    ") for l in t.lines), t.text

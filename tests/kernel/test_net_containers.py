@@ -1,4 +1,5 @@
-"""--cgroupmap / --mntnsmap (bcc's container filters) on the real kernel: only
+"""--cgroupmap / --mntnsmap (bcc's container filters: the network tools and
+capable) on the real kernel: only
 tasks whose cgroup v2 id / mount namespace id is a key of a pinned map are
 traced.  The maps are made the way bcc users make them (a u64 -> u32 hash
 pinned in bpffs), here with raw bpf() calls."""
@@ -86,6 +87,8 @@ class Child:
                 b = socket.socket()
                 b.bind(("127.0.0.1", 0))
                 b.close()
+                # a CAP_NET_RAW check, for capable
+                socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
             finally:
                 os._exit(0)
         os.read(self.r_ready, 1)
@@ -106,17 +109,24 @@ def test_cgroupmap(bpffs):
             pinned_set(bpffs / "cgset", [os.stat(cg).st_ino])
             t = Tool("tcpconnect", "--cgroupmap", bpffs / "cgset", "-P", srv.port)
             b = Tool("bindsnoop", "--cgroupmap", bpffs / "cgset")
+            c = Tool("capable", "-v", "--cgroupmap", bpffs / "cgset")
             socket.create_connection(("127.0.0.1", srv.port)).close()   # not in the set
+            socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
             child.go()
             line = t.wait_for(lambda l: l.split()[-1:] == [str(srv.port)])
             bline = b.wait_for(lambda l: l.split()[:1] == [str(child.pid)])
+            cline = c.wait_for(lambda l: "CAP_NET_RAW" in l)
             t.stop()
             b.stop()
+            c.stop()
     finally:
         os.rmdir(cg)
     assert line is not None and line.split()[0] == str(child.pid), t.text
     assert len([l for l in t.lines if l.split()[-1:] == [str(srv.port)]]) == 1, t.text
     assert bline is not None and all(l.split()[0] == str(child.pid) for l in b.lines[2:]), b.text
+    # capable: only the child's checks (the machine makes many others)
+    assert cline is not None and cline.split()[2] == str(child.pid), c.text
+    assert all(l.split()[2] == str(child.pid) for l in c.lines[1:]), c.text
 
 
 def test_mntnsmap(bpffs):
