@@ -5,6 +5,7 @@ buffered event output and the interval/count loop of summary tools.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -126,20 +127,18 @@ _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 def check_privileges():
     """Raise unless we can load BPF programs: CAP_SYS_ADMIN, or CAP_BPF with
     CAP_PERFMON (what root has, unless a container took them away)."""
+    root = os.geteuid() == 0
     try:
         with open("/proc/self/status") as f:
             eff = next(int(l.split()[1], 16) for l in f if l.startswith("CapEff:"))
     except (OSError, StopIteration, ValueError):
-        eff = None
-    if eff is None:
-        if os.geteuid() == 0:
+        if root:
             return          # no /proc: let the kernel decide
         eff = 0
     if eff & (1 << _CAP_SYS_ADMIN) or (eff & (1 << _CAP_BPF) and eff & (1 << _CAP_PERFMON)):
         return
-    if os.geteuid() != 0:
+    if not root:
         raise UsageError("must run as root (or with CAP_BPF and CAP_PERFMON)")
-    import errno
     raise BPFError(errno.EPERM, "bpf", hint="this root has neither CAP_SYS_ADMIN nor "
                                             "CAP_BPF with CAP_PERFMON")
 

@@ -74,6 +74,17 @@ def detect_language(candidates, pid: int):
     return found if found in candidates else None
 
 
+def language(candidates, args) -> str:
+    """-l, else the language detected in process args.pid; one-line error
+    when there is neither."""
+    lang = args.language or detect_language(candidates, args.pid)
+    if not lang:
+        from . import _cli
+        raise _cli.UsageError(f"no language detected in process {args.pid}; "
+                              "use -l to name the language to trace")
+    return lang
+
+
 def method_rodata(obj, lang: str):
     """Set the ulang.bpf.h argument numbers for `lang`'s method probes."""
     spec = METHODS[lang]

@@ -120,14 +120,11 @@ def run(argv=None):
             sys.stderr.write(f"{PROG}: the cap_capable tracepoint does not say which checks "
                              "are audited: showing every check (as -v)\n")
         out = _cli.Output()
-        if a.kernel_stack or a.user_stack:
-            stacks = Stacks(obj.maps["stacks"])
+        stacks = Stacks(obj.maps["stacks"]) if a.kernel_stack or a.user_stack else None
 
-            def show(e):
-                out("\n".join([format_event(e, a.extra)] + stack_lines(e, stacks, a)))
-        else:
-            def show(e):
-                out(format_event(e, a.extra))
+        def show(e):
+            line = format_event(e, a.extra)
+            out("\n".join([line] + stack_lines(e, stacks, a)) if stacks else line)
         rb = obj.ring_buffer("events", show)
         print(header(a.extra), flush=True)
         _cli.event_loop(rb, out)

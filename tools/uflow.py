@@ -49,10 +49,7 @@ def _prefix(obj, what: str, text):
 
 def run(argv=None):
     a = parse(argv)
-    lang = a.language or _ulang.detect_language(LANGS, a.pid)
-    if not lang:
-        raise _cli.UsageError(f"no language detected in process {a.pid}; "
-                              "use -l to name the language to trace")
+    lang = _ulang.language(LANGS, a)
     _cli.setup(a)
     spec = _ulang.METHODS[lang]
     entries = ("proc__args",) if lang == "tcl" else spec["entry"]

@@ -64,10 +64,7 @@ def format_event(lang: str, e, seconds: float, ms: bool) -> str:
 
 def run(argv=None):
     a = parse(argv)
-    lang = a.language or _ulang.detect_language(LANGS, a.pid)
-    if not lang:
-        raise _cli.UsageError(f"no language detected in process {a.pid}; "
-                              "use -l to name the language to trace")
+    lang = _ulang.language(LANGS, a)
     _cli.setup(a)
     pairs = PAIRS[lang]
     with corebpf.Object.open(PROG) as obj:

@@ -64,10 +64,7 @@ def attach(obj, lang: str, pid: int):
 
 def run(argv=None):
     a = parse(argv)
-    lang = a.language or _ulang.detect_language(LANGS, a.pid)
-    if not lang:
-        raise _cli.UsageError(f"no language detected in process {a.pid}; "
-                              "use -l to name the language to trace")
+    lang = _ulang.language(LANGS, a)
     _cli.setup(a)
     used = {"c": ("malloc_entry",), "java": ("java_alloc",),
             "ruby": ("ruby_object", "ruby_builtin"), "tcl": ("tcl_alloc",)}[lang]
