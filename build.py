@@ -136,10 +136,10 @@ def compile_one(src: Path, clang: str, strip: str, arch: str) -> Path:
 
 
 def emit_ffi(quiet=False):
-    """Pre-parse corebpf/_libbpf.py's cffi declarations into corebpf/_libbpf_ffi.py
+    """Pre-parse corebpf/core/_libbpf.py's cffi declarations into corebpf/core/_libbpf_ffi.py
     (cffi's out-of-line ABI mode: pure Python, loads without pycparser)."""
-    out = ROOT / "corebpf" / "_libbpf_ffi.py"
-    src = ROOT / "corebpf" / "_libbpf.py"
+    out = ROOT / "corebpf" / "core" / "_libbpf_ffi.py"
+    src = ROOT / "corebpf" / "core" / "_libbpf.py"
     if out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
         return
     import importlib.util
@@ -148,7 +148,7 @@ def emit_ffi(quiet=False):
     spec.loader.exec_module(mod)
     mod.emit_module(out)
     if not quiet:
-        print("  FFI  corebpf/_libbpf_ffi.py", file=sys.stderr)
+        print("  FFI  corebpf/core/_libbpf_ffi.py", file=sys.stderr)
 
 
 def build(names=None, force=False, jobs=None, quiet=False, tests=False) -> list:

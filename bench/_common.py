@@ -276,7 +276,7 @@ def median(xs):
 
 def machine_line() -> str:
     try:
-        from corebpf import _libbpf
+        from corebpf.core import _libbpf
         _libbpf.lib()
         lv = "%d.%d" % _libbpf.VERSION
     except Exception:           # the line is informational

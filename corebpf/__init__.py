@@ -8,12 +8,12 @@ from . import _early
 _early.hold_signals_if_tool()
 del _early
 
-from .errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
+from .core.errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
                      MapError, MissingFeature)
-from .object import Link, Object, Program
-from .maps import Map
-from .events import PerfBuffer, RingBuffer
-from . import features
+from .core.object import Link, Object, Program
+from .core.maps import Map
+from .core.events import PerfBuffer, RingBuffer
+from .core import features
 
 _LAZY = {"KernelSymbols": "syms", "ProcessSymbols": "syms", "SymbolCache": "syms"}
 

@@ -20,8 +20,8 @@ def main(argv=None) -> int:
         print("\n".join(_tools()))
         return 0
     if argv[0] == "features":
-        from . import features
-        from .errors import BPFError
+        from .core import features
+        from .core.errors import BPFError
         try:
             for k, v in features.summary().items():
                 print(f"{k:14} {v}")

@@ -1,5 +1,5 @@
 """Shared fixtures.  Kernel tests need root and the capabilities this
-machine has; a test skips only when corebpf.features says the capability
+machine has; a test skips only when corebpf.core.features says the capability
 is missing, and the skip reason names it."""
 from __future__ import annotations
 

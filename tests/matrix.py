@@ -51,7 +51,7 @@ class Spec:
     # within seconds while tests.matrix.workload() runs (empty: `args`).  None: the tool
     # prints nothing more without rare events (say why in a comment).
     head: tuple = ()
-    # A kernel feature the tool cannot do without: a corebpf.features
+    # A kernel feature the tool cannot do without: a corebpf.core.features
     # predicate name (or names, any of which is enough).  Where it is
     # missing, the tool must exit 1 with one line naming it.
     needs: tuple = ()

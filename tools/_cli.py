@@ -11,9 +11,9 @@ import signal
 import sys
 import time
 
-from corebpf import _log
-from corebpf._libbpf import LibbpfUnavailable
-from corebpf.errors import BPFError
+from corebpf.core import _log
+from corebpf.core._libbpf import LibbpfUnavailable
+from corebpf import BPFError
 
 FOREVER = 99999999
 
@@ -249,7 +249,7 @@ def setup(args):
     btf = os.environ.get("COREBPF_BTF")
     if btf and not os.access(btf, os.R_OK):
         # said at once, also by tools whose probes need no kernel BTF
-        from corebpf.errors import MissingFeature
+        from corebpf import MissingFeature
         raise MissingFeature(f"kernel BTF not readable at COREBPF_BTF={btf}")
     hold_stop_signals()
 
@@ -490,7 +490,7 @@ def kernel_function(candidates):
 def attach_kprobe_any(prog, candidates, retprobe: bool = False):
     """Attach kprobe program `prog` to the first function of `candidates` that
     this kernel has (see kernel_function); MissingFeature if none."""
-    from corebpf.errors import MissingFeature
+    from corebpf import MissingFeature
     name = kernel_function(candidates)
     if name is None:
         raise MissingFeature("no kernel function to probe for " + prog.name + " (looked for "

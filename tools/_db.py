@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import re
 
-from corebpf import usdt
-from corebpf.elf import ElfError, check_pid, open_elf, resolve_binary
+from corebpf.user import usdt
+from corebpf.symbols.elf import ElfError, check_pid, open_elf, resolve_binary
 
 from . import _cli
 

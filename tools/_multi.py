@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 import re
 
-from corebpf import features, kbtf
-from corebpf.codegen import CodeGen, ProbeContext
-from corebpf.errors import MissingFeature
-from corebpf.probespec import SpecError
+from corebpf import features
+
+from corebpf.core import kbtf
+from corebpf.compiler.codegen import CodeGen, ProbeContext
+from corebpf import MissingFeature
+from corebpf.compiler.probespec import SpecError
 
 from . import _cli
 
@@ -53,14 +55,14 @@ def tracepoints(regex) -> list:
 
 def kernel_functions(regex) -> list:
     """Kernel functions matching regex (available_filter_functions when readable,
-    else kallsyms text symbols through corebpf.syms)."""
+    else kallsyms text symbols through corebpf.symbols.syms)."""
     names = []
     seen = set()
     try:
         with open(os.path.join(features.tracefs(), "available_filter_functions")) as f:
             src = [ln.split()[0] for ln in f if ln.strip()]
     except OSError:
-        from corebpf.syms import kernel_symbols
+        from corebpf.symbols.syms import kernel_symbols
         src = kernel_symbols().find(".*")
     for n in src:
         if "." in n or n in seen or n.startswith(("__bpf_trace", "bpf_")):
@@ -125,7 +127,7 @@ class UsdtSite:
     def resolve_symbol(self, name: str):
         """Link-time address of symbol `name` of the probe's binary (for
         `sym(%rip)` argument operands), or None."""
-        from corebpf.elf import open_elf
+        from corebpf.symbols.elf import open_elf
         e = open_elf(self.path)
         for n, value, _ in e.symbols(functions=False):
             if n == name:
@@ -144,7 +146,7 @@ def require_uprobes():
 
 def library_path(lib: str, pid=None) -> str:
     """The binary bcc means by `lib` (c, pthread, a path, an executable)."""
-    from corebpf import uprobes
+    from corebpf.user import uprobes
     return uprobes.resolve(lib, pid)
 
 
@@ -154,7 +156,7 @@ def user_functions(lib: str, regex, pid=None) -> list:
     or name was seen already is skipped.  GNU indirect functions (memcpy,
     strlen...) are probed at the implementation this machine's resolver picks,
     not at the resolver."""
-    from corebpf.elf import open_elf
+    from corebpf.symbols.elf import open_elf
     path = library_path(lib, pid)
     e = open_elf(path)
     ifuncs = e.ifunc_addresses()
@@ -180,7 +182,7 @@ def user_functions(lib: str, regex, pid=None) -> list:
 def user_function(lib: str, name: str, pid=None, offset: int = 0) -> UprobeSite:
     """The UprobeSite of function `name` of `lib` (+offset bytes into it);
     ElfError if `lib` has no such function."""
-    from corebpf.elf import ElfError
+    from corebpf.symbols.elf import ElfError
     found = user_functions(lib, re.compile("^" + re.escape(name) + "$"), pid)
     if not found:
         raise ElfError(f"{library_path(lib, pid)}: no function {name!r} in its symbol tables")
@@ -230,8 +232,8 @@ def usdt_sites(lib: str, name_regex, provider=None, pid=None) -> list:
     """[(probe name, UsdtSite)] for every location of every USDT probe of
     `lib` whose name matches name_regex (re.match) and, if given, whose
     provider is `provider`.  Raises ElfError if `lib` has no USDT probes."""
-    from corebpf import usdt
-    from corebpf.elf import ElfError
+    from corebpf.user import usdt
+    from corebpf.symbols.elf import ElfError
     path = library_path(lib, pid)
     probes = usdt.probes(path)
     if not probes:
@@ -281,7 +283,7 @@ def load_and_attach(gen, name: str, cg: CodeGen, attach: bool = True):
                               offset=getattr(ctx, "offset", 0))
         return p
     if ctx.kind in ("uprobe", "uretprobe", "usdt"):
-        from corebpf.genprog import ATTACH_UPROBE_MULTI, uprobe_multi
+        from corebpf.compiler.genprog import ATTACH_UPROBE_MULTI, uprobe_multi
         # uprobe_multi links (one offset each) detach in parallel; perf-event
         # uprobes take ~0.1 s each to close, one at a time
         p = gen.load_program(name, "kprobe", cg.a, expected_attach_type=ATTACH_UPROBE_MULTI
@@ -294,7 +296,7 @@ def load_and_attach(gen, name: str, cg: CodeGen, attach: bool = True):
                               ref_ctr_offset=getattr(site, "ref_ctr", 0))
         return p
     if ctx.kind in ("fentry", "fexit"):
-        from corebpf.genprog import ATTACH_FENTRY, ATTACH_FEXIT
+        from corebpf.compiler.genprog import ATTACH_FENTRY, ATTACH_FEXIT
         fid = kbtf.vmlinux().find(ctx.name, kbtf.FUNC)
         if fid is None:
             raise MissingFeature(f"kernel function {ctx.name} has no BTF (fentry)")
@@ -317,7 +319,7 @@ def attach_all(gen, progs, tolerant: bool = False) -> set:
     is skipped with a warning on stderr instead of ending the tool.
     Returns the display names of the skipped probes."""
     import sys
-    from corebpf.errors import AttachError
+    from corebpf import AttachError
     skipped = set()
     for name, cg in progs:
         try:
@@ -361,7 +363,7 @@ def regex_for(pattern: str, use_regex: bool):
 
 def ksym(addr: int, offset: bool = False, module: bool = False) -> str:
     """Kernel symbol for addr (name, +0xoff, [kernel] on request): bcc's BPF.ksym."""
-    from corebpf.syms import ksym as _ksym
+    from corebpf.symbols.syms import ksym as _ksym
     return _ksym(addr, offset, module)
 
 

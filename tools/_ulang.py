@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from corebpf import usdt
-from corebpf.elf import ElfError
+from corebpf.user import usdt
+from corebpf.symbols.elf import ElfError
 
 # bcc's detection order (bcc_procutils_language)
 LANGUAGES = ("java", "node", "perl", "php", "python", "ruby")

@@ -42,10 +42,10 @@ import struct
 import time
 
 from corebpf import histogram
-from corebpf.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
-from corebpf.codegen import CodeGen, ctype_ty
-from corebpf.genprog import ARRAY, HASH, GenObject
-from corebpf.probespec import Name, Num, SpecError, Var, parse_argdist_spec
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
+from corebpf.compiler.codegen import CodeGen, ctype_ty
+from corebpf.compiler.genprog import ARRAY, HASH, GenObject
+from corebpf.compiler.probespec import Name, Num, SpecError, Var, parse_argdist_spec
 
 from . import _cli, _multi
 
@@ -87,7 +87,7 @@ class Probe:
         """[(kind, target)]: one, or one per location of a USDT probe."""
         pt = self.spec.point
         if pt.kind == "t":
-            from corebpf.features import tracepoint_exists
+            from corebpf.core.features import tracepoint_exists
             if not tracepoint_exists(pt.library, pt.function):
                 raise _cli.UsageError(f"no tracepoint {pt.library}:{pt.function}")
             return [("t", (pt.library, pt.function))]
@@ -95,7 +95,7 @@ class Probe:
             rx = re.compile("^" + re.escape(pt.function) + "$")
             sites = _multi.usdt_sites(pt.library, rx, pid=a.pid)
             if not sites:
-                from corebpf.elf import ElfError
+                from corebpf.symbols.elf import ElfError
                 raise ElfError(f"{_multi.library_path(pt.library, a.pid)}: no USDT probe "
                                f"{pt.function}")
             return [("usdt", site) for _, site in sites]
@@ -285,7 +285,7 @@ class Probe:
 
 
 def _uses_latency(nodes) -> bool:
-    from corebpf.probespec import Node
+    from corebpf.compiler.probespec import Node
     for n in nodes:
         if n is None:
             continue
@@ -302,7 +302,7 @@ def _uses_latency(nodes) -> bool:
 
 def _entry_params(nodes) -> list:
     """Parameter names used as $entry(name), in first-use order."""
-    from corebpf.probespec import Call, Node
+    from corebpf.compiler.probespec import Call, Node
     out = []
 
     def walk(n):

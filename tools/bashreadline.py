@@ -12,8 +12,8 @@ import os
 import time
 
 import corebpf
-from corebpf import uprobes
-from corebpf.elf import find_library
+from corebpf.user import uprobes
+from corebpf.symbols.elf import find_library
 
 from . import _cli
 

@@ -21,7 +21,7 @@ import sys
 import time
 
 import corebpf
-from corebpf.stacks import Stacks, missing
+from corebpf.symbols.stacks import Stacks, missing
 
 from . import _cli
 

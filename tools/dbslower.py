@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 import corebpf
-from corebpf import uprobes
+from corebpf.user import uprobes
 
 from . import _cli, _db
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import time
 
-from corebpf.bpfasm import FP
-from corebpf.codegen import CodeGen
-from corebpf.genprog import ARRAY, GenObject
-from corebpf.probespec import SpecError, parse_pattern
+from corebpf.compiler.bpfasm import FP
+from corebpf.compiler.codegen import CodeGen
+from corebpf.compiler.genprog import ARRAY, GenObject
+from corebpf.compiler.probespec import SpecError, parse_pattern
 
 from . import _cli, _multi
 

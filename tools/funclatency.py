@@ -21,9 +21,9 @@ import struct
 import time
 
 from corebpf import histogram
-from corebpf.bpfasm import FP, R0, R1, R2, R3, R4, R7, R8, reg
-from corebpf.codegen import CodeGen
-from corebpf.genprog import ARRAY, HASH, GenObject
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, R8, reg
+from corebpf.compiler.codegen import CodeGen
+from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 
 from . import _cli, _multi
 

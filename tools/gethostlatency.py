@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 import corebpf
-from corebpf import uprobes
-from corebpf.elf import ElfError
+from corebpf.user import uprobes
+from corebpf.symbols.elf import ElfError
 
 from . import _cli
 

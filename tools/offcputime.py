@@ -25,8 +25,8 @@ import argparse
 import sys
 
 import corebpf
-from corebpf import syms
-from corebpf.stacks import Stacks, folded, multiline
+from corebpf.symbols import syms
+from corebpf.symbols.stacks import Stacks, folded, multiline
 
 from . import _cli
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import sys
 
 import corebpf
-from corebpf import features, perf
-from corebpf.stacks import Stacks, folded, missing, multiline
+from corebpf import features
+from corebpf.core import perf
+from corebpf.symbols.stacks import Stacks, folded, missing, multiline
 
 from . import _cli
 

@@ -14,7 +14,8 @@ import sys
 import time
 
 import corebpf
-from corebpf import histogram, perf
+from corebpf import histogram
+from corebpf.core import perf
 
 from . import _cli
 

@@ -23,10 +23,10 @@ import errno
 import struct
 import time
 
-from corebpf.bpfasm import FP, R0, R1, R2, R3, R6, reg
-from corebpf.codegen import CodeGen
-from corebpf.genprog import HASH, STACK_TRACE, GenObject
-from corebpf.stacks import Stacks
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R6, reg
+from corebpf.compiler.codegen import CodeGen
+from corebpf.compiler.genprog import HASH, STACK_TRACE, GenObject
+from corebpf.symbols.stacks import Stacks
 
 from . import _cli, _multi
 from .funccount import names_of, resolve

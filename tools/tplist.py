@@ -15,8 +15,10 @@ import fnmatch
 import os
 import re
 
-from corebpf import features, usdt
-from corebpf.elf import ElfError, resolve_binary
+from corebpf import features
+
+from corebpf.user import usdt
+from corebpf.symbols.elf import ElfError, resolve_binary
 
 from . import _cli
 

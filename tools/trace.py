@@ -47,11 +47,11 @@ import struct
 import sys
 import time
 
-from corebpf.bpfasm import FP, R0, R1, R2, R3, R6, R9, reg
-from corebpf.codegen import CodeGen, CompileError
-from corebpf.genprog import (ARRAY, CGROUP_ARRAY, F_STACK_BUILD_ID, RINGBUF, STACK_TRACE,
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R6, R9, reg
+from corebpf.compiler.codegen import CodeGen, CompileError
+from corebpf.compiler.genprog import (ARRAY, CGROUP_ARRAY, F_STACK_BUILD_ID, RINGBUF, STACK_TRACE,
                              GenObject)
-from corebpf.probespec import SpecError, parse_trace_probe
+from corebpf.compiler.probespec import SpecError, parse_trace_probe
 
 from . import _cli, _multi
 
@@ -135,14 +135,14 @@ class Probe:
         pt = self.spec.point
         pid = a.pid
         if pt.kind == "t":
-            from corebpf.features import tracepoint_exists
+            from corebpf.core.features import tracepoint_exists
             if not tracepoint_exists(pt.library, pt.function):
                 raise _cli.UsageError(f"no tracepoint {pt.library}:{pt.function}")
             return [("t", (pt.library, pt.function))]
         if pt.kind == "u":
             sites = _multi.usdt_sites(pt.library, _exact(pt.function), pt.provider, pid)
             if not sites:
-                from corebpf.elf import ElfError
+                from corebpf.symbols.elf import ElfError
                 raise ElfError(f"{_multi.library_path(pt.library, pid)}: no USDT probe "
                                f"{self.display}")
             return [("usdt", site) for _, site in sites]
@@ -371,7 +371,7 @@ def run(argv=None):
 
 
 def loop(g, a, probes, stacks, symfiles=None):
-    from corebpf.syms import SymbolCache
+    from corebpf.symbols.syms import SymbolCache
     first_ts = time.monotonic_ns()
     first_real = time.time()
     out = _cli.Output()
@@ -468,7 +468,7 @@ class SymbolFiles:
     the symbols of the binaries given, matched by their GNU build id."""
 
     def __init__(self, spec: str):
-        from corebpf.syms import elf_symbols
+        from corebpf.symbols.syms import elf_symbols
         self.by_id = {}
         for path in (p.strip() for p in spec.split(",")):
             if not path:

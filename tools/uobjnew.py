@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 import corebpf
-from corebpf import uprobes
+from corebpf.user import uprobes
 
 from . import _cli, _ulang
 

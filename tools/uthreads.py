@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 import corebpf
-from corebpf import uprobes
-from corebpf.elf import sym_text
+from corebpf.user import uprobes
+from corebpf.symbols.elf import sym_text
 
 from . import _cli, _ulang
 

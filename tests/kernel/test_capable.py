@@ -87,7 +87,7 @@ def test_unique_reports_a_capability_once_per_process():
 
 
 @pytest.mark.skipif(not tracepoint_variant(),
-                    reason="no capability:cap_capable tracepoint (corebpf.features): "
+                    reason="no capability:cap_capable tracepoint (corebpf.core.features): "
                            "the kprobe variant filters audited checks itself")
 def test_default_mode_says_it_shows_every_check():
     p = raw_sockets()
@@ -124,7 +124,7 @@ def test_bad_input_one_line(args, msg):
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
 
 
-@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes (corebpf.features): "
+@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes (corebpf.core.features): "
                     "the refusal cannot be shown here")
 def test_forced_kprobe_names_the_missing_feature():
     rc, out, err = run_tool("capable", "--probe", "kprobe")

@@ -6,9 +6,11 @@ import os
 
 import pytest
 
-from corebpf import ConfigError, LoadError, features, kbtf
-from corebpf.bpfasm import FP, R0, R1, R2, Asm, reg
-from corebpf.genprog import ARRAY, ATTACH_TRACE_RAW_TP, GenObject
+from corebpf import ConfigError, LoadError, features
+
+from corebpf.core import kbtf
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, Asm, reg
+from corebpf.compiler.genprog import ARRAY, ATTACH_TRACE_RAW_TP, GenObject
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root", "no_leaks")]
 

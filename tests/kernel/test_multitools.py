@@ -237,7 +237,7 @@ def test_ebpf_prints_instructions():
 
 def test_kernel_function_programs_pass_the_verifier(no_leaks):
     """The kprobe forms cannot fire here, but what they generate must load."""
-    from corebpf.genprog import ARRAY, HASH, RINGBUF, GenObject
+    from corebpf.compiler.genprog import ARRAY, HASH, RINGBUF, GenObject
     from corebpf.tools import _multi, argdist, funccount, funclatency, stackcount, trace
     with GenObject("verify") as g:
         counts = g.create_map("counts", ARRAY, 4, 8, 2)
@@ -254,7 +254,7 @@ def test_kernel_function_programs_pass_the_verifier(no_leaks):
         progs += funclatency.build(["vfs_read"], nest.fd, hist.fd, stats.fd, al, "kprobe", False)
         sa = stackcount.parse(["-P", "vfs_read"])
         sc = g.create_map("scounts", HASH, stackcount.KEY.size, 8, 128)
-        from corebpf.genprog import STACK_TRACE
+        from corebpf.compiler.genprog import STACK_TRACE
         st = g.create_map("stacks", STACK_TRACE, 4, 8 * _multi.STACK_DEPTH, 128)
         progs += stackcount.build([("vfs_read", "p", "vfs_read")], sc.fd, st.fd, sa, "kprobe")
         ta = trace.parse(["-K", 'p::vfs_open "%s %d", arg1->dentry->d_name.name, '

@@ -484,8 +484,8 @@ def test_uprobe_one_liner_without_a_compiler(burst):
 def test_uprobe_links_both_ways(burst, monkeypatch, no_leaks, multi):
     """uprobe_multi links where the kernel has them (6.6), perf-event uprobes
     otherwise: both count the same calls and leave nothing behind."""
-    from corebpf import genprog
-    from corebpf.genprog import ARRAY, GenObject
+    from corebpf.compiler import genprog
+    from corebpf.compiler.genprog import ARRAY, GenObject
     from corebpf.tools import _multi, funccount
     if multi and not genprog.uprobe_multi():
         pytest.skip("this kernel lacks uprobe_multi links (Linux 6.6)")

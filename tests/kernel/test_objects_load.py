@@ -11,7 +11,7 @@ import pytest
 
 import corebpf
 from corebpf import features
-from corebpf.object import OBJ_DIR
+from corebpf.core.paths import OBJ_DIR
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 

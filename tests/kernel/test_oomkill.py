@@ -87,7 +87,7 @@ def test_bad_input_one_line():
     assert rc != 0 and "unrecognized arguments" in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes (corebpf.features): "
+@pytest.mark.skipif(features.kprobes(), reason="kernel has kprobes (corebpf.core.features): "
                     "the refusal cannot be shown here")
 def test_forced_kprobe_names_the_missing_feature():
     rc, out, err = run_tool("oomkill", "--probe", "kprobe")

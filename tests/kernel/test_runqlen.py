@@ -10,7 +10,8 @@ import time
 import pytest
 
 import corebpf
-from corebpf import features, perf
+from corebpf import features
+from corebpf.core import perf
 from tests.helpers import Tool, run_tool
 from tests.workloads import busy_loops
 

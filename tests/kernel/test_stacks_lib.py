@@ -11,8 +11,9 @@ import time
 import pytest
 
 import corebpf
-from corebpf import perf, syms
-from corebpf.stacks import Stacks
+from corebpf.core import perf
+from corebpf.symbols import syms
+from corebpf.symbols.stacks import Stacks
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 

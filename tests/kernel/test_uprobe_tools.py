@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 import corebpf
-from corebpf import uprobes, usdt
-from corebpf.elf import ElfError
+from corebpf.user import uprobes, usdt
+from corebpf.symbols.elf import ElfError
 from tests import usdt_prog
 from tests.helpers import Tool, run_tool
 
@@ -154,7 +154,7 @@ def test_gethostlatency_bad_pid():
 
 
 def test_bashreadline_sees_typed_command():
-    from corebpf.elf import open_elf, resolve_binary
+    from corebpf.symbols.elf import open_elf, resolve_binary
     assert open_elf(resolve_binary("/bin/bash")).symbol("readline") is not None
     marker = "corebpf-readline-" + uuid.uuid4().hex[:8]
     t = Tool("bashreadline")
@@ -215,7 +215,7 @@ def test_tplist_usdt_of_binary_and_process():
     (["-p", "4194003"], "tplist: error: argument -p/--pid: no such process: 4194003"),
 ])
 def test_tplist_errors(args, msg):
-    from corebpf.elf import resolve_binary
+    from corebpf.symbols.elf import resolve_binary
     rc, out, err = run_tool("tplist", *args)
     assert rc != 0 and out == ""
     assert err.strip() == msg.format(libc=resolve_binary("c"))

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from corebpf import bpfasm as B
-from corebpf.bpfasm import FP, R0, R1, R2, R6, Asm, Insn, reg
+from corebpf.compiler import bpfasm as B
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R6, Asm, Insn, reg
 
-OBJ_DIR = os.path.join(os.path.dirname(B.__file__), "bpf")
+from corebpf.core.paths import OBJ_DIR  # noqa: E402
 
 
 def one(fn) -> bytes:

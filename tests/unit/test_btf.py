@@ -7,7 +7,7 @@ import struct
 import pytest
 
 import corebpf
-from corebpf.btf import Btf, BtfFormatError, cstr
+from corebpf.core.btf import Btf, BtfFormatError, cstr
 
 
 @pytest.fixture

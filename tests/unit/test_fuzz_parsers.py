@@ -19,7 +19,7 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from corebpf.probespec import (SpecError, glob_regex, parse_ctype, parse_expr_list,
+from corebpf.compiler.probespec import (SpecError, glob_regex, parse_ctype, parse_expr_list,
                                parse_pattern)
 from tests import matrix
 

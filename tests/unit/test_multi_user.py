@@ -11,11 +11,11 @@ import types
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from corebpf.codegen import CodeGen, CompileError, ProbeContext
-from corebpf.elf import open_elf, resolve_binary
-from corebpf.probespec import (CType, Num, SpecError, parse_argdist_spec, parse_pattern,
+from corebpf.compiler.codegen import CodeGen, CompileError, ProbeContext
+from corebpf.symbols.elf import open_elf, resolve_binary
+from corebpf.compiler.probespec import (CType, Num, SpecError, parse_argdist_spec, parse_pattern,
                                parse_trace_probe)
-from corebpf.usdt import Argument
+from corebpf.user.usdt import Argument
 
 x86_only = pytest.mark.skipif(platform.machine() != "x86_64",
                               reason="USDT operands are read on x86_64 only")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from corebpf.probespec import (Binary, Call, CType, Member, Name, Num, SpecError, Str, UserMem,
+from corebpf.compiler.probespec import (Binary, Call, CType, Member, Name, Num, SpecError, Str, UserMem,
                                Var, parse_argdist_spec, parse_expr, parse_pattern,
                                parse_trace_probe)
 

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from corebpf import syms
-from corebpf.stacks import MISSED_KERNEL, MISSED_USER, Stacks, folded, missing, multiline
+from corebpf.symbols import syms
+from corebpf.symbols.stacks import MISSED_KERNEL, MISSED_USER, Stacks, folded, missing, multiline
 
 
 class Target:
@@ -109,7 +109,7 @@ def test_kallsyms_parsing(tmp_path):
 
 
 def test_kernel_symbols_are_lazy():
-    import corebpf.syms as s
+    import corebpf.symbols.syms as s
     assert s.SymbolCache().kernel is s.kernel_symbols()
     assert syms.KernelSymbols("/nonexistent").sym(0xffffffff81000000) == "[unknown]"
 

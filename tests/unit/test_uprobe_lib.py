@@ -9,8 +9,10 @@ import types
 
 import pytest
 
-from corebpf import elf, usdt
-from corebpf.elf import ElfError
+from corebpf.symbols import elf
+
+from corebpf.user import usdt
+from corebpf.symbols.elf import ElfError
 
 LIBC = elf.resolve_binary("c")
 PYTHON = "/usr/bin/python3.11"

@@ -28,9 +28,8 @@ from .btf import Btf, PTR
 from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
                      MissingFeature, check_int, check_ptr)
 from .maps import Map
+from .paths import OBJ_DIR, object_path  # noqa: F401  (OBJ_DIR: re-exported)
 
-# (no pathlib: importing it costs ~14 ms of start-up)
-OBJ_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bpf")
 
 # Probe kinds, in the order a variant is preferred.
 KIND_RANK = {"tp_btf": 0, "raw_tp": 1, "tracepoint": 2, "fentry": 3, "kprobe": 4}
@@ -55,12 +54,6 @@ def section_kind(section: str) -> str:
             return kind
     return "other"
 
-
-def object_path(name: str) -> str:
-    """Path of packaged object `name` (or `name` itself if it is a path)."""
-    if os.sep in name or name.endswith(".o"):
-        return name
-    return os.path.join(OBJ_DIR, f"{name}.bpf.o")
 
 
 def _libbpf():

@@ -18,7 +18,7 @@ import os
 import re
 import struct
 
-from .errors import BPFError
+from ..core.errors import BPFError
 
 PT_LOAD = 1
 SHT_SYMTAB, SHT_NOTE, SHT_DYNSYM = 2, 7, 11

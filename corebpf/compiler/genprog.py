@@ -23,11 +23,11 @@ from __future__ import annotations
 import errno
 import os
 
-from . import _log, features
-from ._libbpf import LibbpfUnavailable, ffi, lib, libc
-from .btf import OpaqueCodec, ScalarCodec
-from .errors import AttachError, ConfigError, LibbpfError, LoadError, MapError, MissingFeature
-from .maps import Map
+from ..core import _log, features
+from ..core._libbpf import LibbpfUnavailable, ffi, lib, libc
+from ..core.btf import OpaqueCodec, ScalarCodec
+from ..core.errors import AttachError, ConfigError, LibbpfError, LoadError, MapError, MissingFeature
+from ..core.maps import Map
 
 # enum bpf_prog_type
 PROG_TYPES = {"kprobe": 2, "tracepoint": 5, "perf_event": 7, "raw_tp": 17, "tracing": 26}
@@ -340,7 +340,7 @@ class GenObject:
                          config2: int = 0, pid: int = -1, what: str = "") -> int:
         """A perf event for a BPF program (corebpf.perf.perf_event_open): on
         CPU 0 for every process (pid -1), or bound to process `pid`."""
-        from .perf import perf_event_open
+        from ..core.perf import perf_event_open
         try:
             return perf_event_open(ptype, config, cpu=0 if pid == -1 else -1, pid=pid,
                                    config1=config1, config2=config2, what=what)
@@ -446,7 +446,7 @@ class GenObject:
     # -- events -------------------------------------------------------------------------
     def ring_buffer(self, map_name: str, callback):
         """A corebpf RingBuffer delivering raw record bytes of `map_name` to callback."""
-        from .events import RingBuffer
+        from ..core.events import RingBuffer
         rb = RingBuffer(self)
         self._consumers.append(rb)
         rb.add(map_name, callback, raw=True)

@@ -14,7 +14,7 @@ offset, with the kernel's PID filter when `pid` > 0.
 """
 from __future__ import annotations
 
-from .elf import ElfError, check_pid, open_elf, resolve_binary
+from ..symbols.elf import ElfError, check_pid, open_elf, resolve_binary
 from .usdt import require_uprobes
 
 

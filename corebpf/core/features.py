@@ -169,14 +169,29 @@ def ringbuf() -> bool:
 
 
 def _try_load(prog: str) -> bool:
-    from .errors import BPFError
-    from .object import Object
+    """Load program `prog` of the packaged `features` object alone.
+
+    Straight through the binding, not through Object: Object consults these
+    probes when it picks variants, so using it here would be a cycle."""
+    from . import _log
+    from ._libbpf import LibbpfUnavailable, ffi, lib
+    from .paths import object_path
     try:
-        with Object.open("features", only=[prog]) as obj:
-            obj.load(select=False)
-            return True
-    except BPFError:
+        L = lib()
+    except LibbpfUnavailable:
         return False
+    _log.install()          # libbpf's complaints about the refused program stay in the log
+    obj = L.bpf_object__open_file(object_path("features").encode(), ffi.NULL)
+    if obj == ffi.NULL:
+        return False
+    try:
+        p = L.bpf_object__next_program(obj, ffi.NULL)
+        while p != ffi.NULL:
+            L.bpf_program__set_autoload(p, ffi.string(L.bpf_program__name(p)).decode() == prog)
+            p = L.bpf_object__next_program(obj, p)
+        return L.bpf_object__load(obj) == 0
+    finally:
+        L.bpf_object__close(obj)
 
 
 @functools.lru_cache(maxsize=None)

@@ -134,7 +134,7 @@ const void *btf__raw_data(const struct btf *btf, __u32 *size);
 __u32 btf__type_cnt(const struct btf *btf);
 int btf__find_by_name_kind(const struct btf *btf, const char *type_name, __u32 kind);
 
-/* low-level API: programs and maps built at run time (corebpf.genprog) */
+/* low-level API: programs and maps built at run time (corebpf.compiler.genprog) */
 struct bpf_prog_load_opts {
     size_t sz; int attempts; int expected_attach_type; __u32 prog_btf_fd; __u32 prog_flags;
     __u32 prog_ifindex; __u32 kern_version; __u32 attach_btf_id; __u32 attach_prog_fd;
@@ -156,7 +156,7 @@ struct bpf_link_create_opts {
 int bpf_link_create(int prog_fd, int target_fd, int attach_type, const struct bpf_link_create_opts *opts);
 int bpf_raw_tracepoint_open(const char *name, int prog_fd);
 
-/* kernel BTF, read through libbpf one type at a time (corebpf.kbtf) */
+/* kernel BTF, read through libbpf one type at a time (corebpf.core.kbtf) */
 struct btf_type { __u32 name_off; __u32 info; __u32 size_or_type; };
 struct btf_member { __u32 name_off; __u32 type; __u32 offset; };
 struct btf_param { __u32 name_off; __u32 type; };
@@ -165,7 +165,7 @@ const struct btf_type *btf__type_by_id(const struct btf *btf, __u32 id);
 const char *btf__name_by_offset(const struct btf *btf, __u32 offset);
 __s64 btf__resolve_size(const struct btf *btf, __u32 type_id);
 int btf__resolve_type(const struct btf *btf, __u32 type_id);
-/* perf_event_open(2) has no libc wrapper (corebpf/perf.py calls it through
+/* perf_event_open(2) has no libc wrapper (corebpf/core/perf.py calls it through
  * syscall()).  Declared up to config2 (PERF_ATTR_SIZE_VER1, 72 bytes, Linux
  * 2.6.39): kprobe/uprobe PMU events carry the probe offset there.
  * `flags` is the u64 of single-bit fields (disabled = bit 0, ... freq = bit 10). */
@@ -213,7 +213,7 @@ def emit_module(path):
     """Write the declarations pre-parsed, as cffi's out-of-line ABI module
     (pure Python, no C compiler): importing it skips pycparser."""
     f = make_ffi()
-    f.set_source("corebpf._libbpf_ffi", None)
+    f.set_source("corebpf.core._libbpf_ffi", None)
     f.emit_python_code(str(path))
 
 

@@ -18,7 +18,7 @@ import errno
 import re
 import struct
 
-from .elf import ElfError, check_pid, open_elf, process_binaries, resolve_binary
+from ..symbols.elf import ElfError, check_pid, open_elf, process_binaries, resolve_binary
 
 NT_STAPSDT = 3
 _X86_REGS = {}
@@ -231,8 +231,8 @@ def find_probe(provider: str, name: str, path: str = None, pid: int = None) -> P
 
 def require_uprobes():
     """MissingFeature unless the kernel can create uprobes (USDT rides on them)."""
-    from . import features
-    from .errors import MissingFeature
+    from ..core import features
+    from ..core.errors import MissingFeature
     if not features.uprobes():
         raise MissingFeature("this kernel has no uprobes (CONFIG_UPROBE_EVENTS), "
                              "which uprobes and USDT probes need")

@@ -618,7 +618,7 @@ def _demangled(name: str) -> str:
     """A C++ name demangled (as bcc prints them), or unchanged."""
     d = _DEMANGLED.get(name)
     if d is None:
-        from ._libbpf import cxa_demangle
+        from ..core._libbpf import cxa_demangle
         d = _DEMANGLED[name] = cxa_demangle(name) or name
     return d
 

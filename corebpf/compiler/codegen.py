@@ -33,7 +33,7 @@ import os
 import platform
 import re
 
-from . import kbtf
+from ..core import kbtf
 from .bpfasm import FP, R0, R1, R2, R3, R4, R6, R7, Asm, reg
 from .probespec import (Binary, Call, Cast, CType, Index, Member, Name, Num, SpecError, Str,
                         Unary, UserMem, Var)
@@ -202,7 +202,7 @@ _FIELD_RE = re.compile(r"field:(?P<decl>[^;]*);\s*offset:(?P<off>\d+);\s*size:(?
 
 def tracepoint_fields(category: str, event: str) -> dict:
     """{name: TpField} of a tracepoint, from tracefs `format` (common_* left out)."""
-    from . import features
+    from ..core import features
     path = os.path.join(features.tracefs(), "events", category, event, "format")
     try:
         with open(path) as f:

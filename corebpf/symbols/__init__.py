@@ -1,0 +1,1 @@
+"""ELF files, symbol tables and stack decoding (kernel and user addresses)."""

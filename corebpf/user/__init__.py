@@ -1,0 +1,1 @@
+"""User-space probes: uprobes on functions of binaries, USDT probes."""
