@@ -14,6 +14,7 @@ const volatile __s32 targ_errno = 0;
 const volatile bool targ_latency = false;
 const volatile bool targ_by_process = false;
 const volatile __s32 targ_syscall = -1;
+const volatile bool targ_metrics = false;   /* the exporter's mode: count errors too */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -83,6 +84,8 @@ static __always_inline int sys_exit(long nr, long ret)
 	if (!val)
 		return 0;
 	__sync_fetch_and_add(&val->count, 1);
+	if (targ_metrics && ret < 0)
+		__sync_fetch_and_add(&val->errors, 1);
 	if (targ_latency)
 		__sync_fetch_and_add(&val->total_ns, delta);
 	return 0;
