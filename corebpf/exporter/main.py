@@ -235,8 +235,27 @@ def start_collectors(names, options: dict, report) -> tuple:
 def serve(host: str, port: int, registry):
     """An HTTP server for /metrics in a daemon thread; returns it."""
     import socket
-    from http.server import ThreadingHTTPServer
-    from prometheus_client.exposition import MetricsHandler
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from .exposition import CONTENT_TYPE, render
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                body, ctype, code = render(registry.collect()), CONTENT_TYPE, 200
+            elif path == "/":
+                body, ctype, code = (b"<html><body><a href='/metrics'>metrics</a>"
+                                     b"</body></html>\n"), "text/html", 200
+            else:
+                body, ctype, code = b"not found\n", "text/plain", 404
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
@@ -247,9 +266,7 @@ def serve(host: str, port: int, registry):
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             super().server_bind()
 
-    handler = MetricsHandler.factory(registry)
-    handler.log_message = lambda *a: None
-    srv = Server((host, port), handler)
+    srv = Server((host, port), Handler)
     threading.Thread(target=srv.serve_forever, name="http", daemon=True).start()
     return srv
 

@@ -97,3 +97,30 @@ def test_base_tools_do_not_import_prometheus_client():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_exposition_round_trips_through_the_official_parser():
+    """Our text writer against prometheus_client's parser, hostile label
+    values (irq and disk names come from the kernel, comms from users)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.parser import text_string_to_metric_families
+    from corebpf.exporter.exposition import render
+    nasty = 'a"b\\c\nd}{,=\u00e9'
+    c = collectors.counter("x_events_total", 'help with "quotes" \\ and\nnewline',
+                           ["irq"], {(nasty,): 3, ("plain",): 2.5})
+    slots = [0] * 65
+    slots[3] = 7
+    h = collectors.histogram("x_latency_seconds", "h", ["disk"], {(nasty,): [slots, 12345]})
+    g = GaugeMetricFamily("x_up", "g", value=1)
+    text = render([c, h, g]).decode()
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for f in text_string_to_metric_families(text) for s in f.samples}
+    assert got[("x_events_total", (("irq", nasty),))] == 3
+    assert got[("x_events_total", (("irq", "plain"),))] == 2.5
+    assert got[("x_latency_seconds_bucket", (("disk", nasty), ("le", "8e-06")))] == 7
+    assert got[("x_latency_seconds_bucket", (("disk", nasty), ("le", "+Inf")))] == 7
+    assert got[("x_latency_seconds_sum", (("disk", nasty),))] == 12345e-9
+    assert got[("x_up", ())] == 1
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    assert fams["x_events"].documentation == 'help with "quotes" \\ and\nnewline'
+    assert fams["x_latency_seconds"].type == "histogram"
