@@ -9,4 +9,8 @@ struct sc_val {
 	__u64 errors;          /* calls that returned < 0 (targ_metrics only) */
 };
 
+struct comm_key {
+	char comm[16];
+};
+
 #endif

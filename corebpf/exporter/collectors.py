@@ -339,11 +339,41 @@ class Tcplife(Collector):
 # -- counters -------------------------------------------------------------------
 
 
+class TopN:
+    """Cardinality cap for counters keyed by what users choose (task names):
+    keys get their own series, biggest first, until there are `n`; from
+    then on every new key is summed into "other".  A key is admitted the
+    first time it is seen or never, so no series ever goes down."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.admitted = set()
+
+    def fold(self, counts: dict) -> dict:
+        """{key: count} (monotonic per key) -> {label: count}, at most n + 1 labels."""
+        for key, _ in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if len(self.admitted) >= self.n:
+                break
+            self.admitted.add(key)
+        out = {"other": 0}
+        for key, v in counts.items():
+            if key in self.admitted:
+                out[key] = v
+            else:
+                out["other"] += v
+        return out
+
+
 class Syscount(Collector):
     name = "syscount"
-    options = {"latency": False}
+    options = {"latency": False, "comm_top": 0}
 
     def configure(self, obj):
+        if self.opts["comm_top"] < 0:
+            raise corebpf.ConfigError("syscount: comm_top must be 0 (off) or more")
+        if self.opts["comm_top"]:
+            obj.rodata.targ_by_comm = True
+            self.calls_top, self.errors_top = TopN(self.opts["comm_top"]), TopN(self.opts["comm_top"])
         obj.rodata.targ_latency = bool(self.opts["latency"])
         if not self.opts["latency"]:
             for p in obj.programs.values():
@@ -367,6 +397,19 @@ class Syscount(Collector):
             out.append(counter("corebpf_syscall_seconds_total",
                                "Time spent in system calls, per syscall (syscount -L)",
                                ["syscall"], secs))
+        if self.opts["comm_top"]:
+            calls, errors = {}, {}
+            for k, v in self.obj.maps["comms"].items():
+                calls[k.comm] = calls.get(k.comm, 0) + v.count
+                errors[k.comm] = errors.get(k.comm, 0) + v.errors
+            out.append(counter("corebpf_comm_syscalls_total",
+                               "System calls made, per task name (the comm_top biggest, the "
+                               "rest as other) (syscount)", ["comm"],
+                               {(c,): n for c, n in self.calls_top.fold(calls).items()}))
+            out.append(counter("corebpf_comm_syscall_errors_total",
+                               "System calls that returned an error, per task name (the "
+                               "comm_top biggest, the rest as other) (syscount)", ["comm"],
+                               {(c,): n for c, n in self.errors_top.fold(errors).items()}))
         return out
 
 

@@ -21,6 +21,7 @@ config file (TOML), every key optional:
     offcpu = false          # off-CPU instead of on-CPU time
     [syscount]
     latency = false         # also time spent per syscall (one more probe per syscall)
+    comm_top = 0            # > 0: counts per task name, the N biggest + "other"
 """
 from __future__ import annotations
 
@@ -143,6 +144,8 @@ def load_config(path: str) -> dict:
                 if type(v) is not type(known[opt]):
                     raise UsageError(f"{path}: [{key}] {opt} must be "
                                      f"{type(known[opt]).__name__}, not {v!r}")
+                if type(v) is int and not 0 <= v <= 10000:
+                    raise UsageError(f"{path}: [{key}] {opt} must be 0-10000, not {v}")
             out["options"][key] = dict(value)
         else:
             raise UsageError(f"{path}: unknown key or collector {key!r}")

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -475,3 +476,23 @@ def test_every_collector_serves_with_the_unit_capabilities_only():
         out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert err == ""
+
+
+def test_comm_labels_with_a_cap(tmp_path):
+    cfg = tmp_path / "exporter.toml"
+    cfg.write_text('collectors = ["syscount"]\n[syscount]\ncomm_top = 10000\n')
+    t, port = start_exporter("--config", str(cfg))
+    comm = 'cb"q\\%d' % (os.getpid() % 1000)         # quotes and backslashes: escaped
+    code = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+            "libc.prctl(15, sys.argv[1].encode()); b = ctypes.create_string_buffer(256)\n"
+            "for _ in range(400): libc.syscall(%d, b)\n"
+            "for _ in range(100): libc.syscall(%d, ctypes.c_void_p(8))" % (SYS_SYSINFO,
+                                                                             SYS_SYSINFO))
+    try:
+        subprocess.run([sys.executable, "-c", code, comm], check=True)
+        text = http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        assert t.stop(signal.SIGTERM) == 0
+    assert sample(text, "corebpf_comm_syscalls_total", comm=comm) >= 500
+    assert sample(text, "corebpf_comm_syscall_errors_total", comm=comm) >= 100
+    assert sample(text, "corebpf_comm_syscalls_total", comm="other") >= 0

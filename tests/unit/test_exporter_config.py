@@ -78,6 +78,8 @@ def test_config_file(tmp_path):
     ("[runqlat]\nx = 1\n", "[runqlat] has no option 'x'"),
     ("biolatency = 1\n", "[biolatency] must be a table"),
     ("[bogus]\n", "unknown key or collector 'bogus'"),
+    ("[syscount]\ncomm_top = -1\n", "comm_top must be 0-10000, not -1"),
+    ("[syscount]\ncomm_top = true\n", "comm_top must be int, not True"),
     ("[biolatency\n", "c.toml: "),
 ])
 def test_config_file_errors(tmp_path, text, msg):
@@ -124,3 +126,22 @@ def test_exposition_round_trips_through_the_official_parser():
     fams = {f.name: f for f in text_string_to_metric_families(text)}
     assert fams["x_events"].documentation == 'help with "quotes" \\ and\nnewline'
     assert fams["x_latency_seconds"].type == "histogram"
+
+
+def test_top_n_caps_labels_and_never_goes_down():
+    top = collectors.TopN(2)
+    assert top.fold({"c": 1}) == {"c": 1, "other": 0}
+    assert top.fold({"a": 10, "c": 1}) == {"a": 10, "c": 1, "other": 0}
+    seen = top.fold({"a": 20, "b": 6, "c": 50, "d": 3})
+    assert seen == {"a": 20, "c": 50, "other": 6 + 3}
+    top = collectors.TopN(2)
+    assert top.fold({"a": 10, "b": 5, "c": 1}) == {"a": 10, "b": 5, "other": 1}
+    seen = top.fold({"a": 20, "b": 6, "c": 50, "d": 3})
+    assert seen == {"a": 20, "b": 6, "other": 53}
+    prev = seen
+    for counts in ({"a": 21, "b": 6, "c": 60, "d": 9, "e": 1}, {"a": 30, "b": 9, "c": 61,
+                                                                 "d": 9, "e": 4}):
+        cur = top.fold(counts)
+        assert all(cur[k] >= prev.get(k, 0) for k in cur)
+        assert sum(cur.values()) == sum(counts.values())
+        prev = cur
