@@ -11,6 +11,7 @@ const volatile bool targ_per_flag = false;
 const volatile bool targ_queued = false;
 const volatile bool targ_ms = false;
 const volatile __u32 targ_dev = 0;      /* 0: every disk */
+const volatile bool targ_metrics = false;   /* the exporter's mode: exact ns sums */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -56,6 +57,8 @@ static __always_inline void account(__u64 delta, __u32 dev, __u32 flags)
 	if (!h)
 		return;
 	HIST_INC(h, hist_slot(v));
+	if (targ_metrics)
+		__sync_fetch_and_add(&h->sum_ns, delta);
 	__sync_fetch_and_add(&h->total, v);
 	__sync_fetch_and_add(&h->count, 1);
 }

@@ -9,6 +9,7 @@ struct hist_key {
 
 struct hist {
 	__u64 slots[65];
+	__u64 sum_ns;      /* exact sum of the latencies in ns (targ_metrics only) */
 	__u64 total;    /* sum of latencies, in the histogram's unit */
 	__u64 count;
 };

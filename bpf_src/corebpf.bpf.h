@@ -112,6 +112,10 @@ static __always_inline __u32 current_uid(void)
 	return (__u32)bpf_get_current_uid_gid();
 }
 
+/* Entries map_lookup_or_init() could not create (a full map): the
+ * measurements they would have held are lost; the exporter reports it. */
+static __u64 __corebpf_map_full;
+
 /* Find-or-create a hash/array map entry. */
 static __always_inline void *map_lookup_or_init(void *map, const void *key,
 						const void *init)
@@ -121,7 +125,10 @@ static __always_inline void *map_lookup_or_init(void *map, const void *key,
 	if (val)
 		return val;
 	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
-	return bpf_map_lookup_elem(map, key);
+	val = bpf_map_lookup_elem(map, key);
+	if (!val)
+		__sync_fetch_and_add(&__corebpf_map_full, 1);
+	return val;
 }
 
 #define INVALID_UID ((__u32)-1)

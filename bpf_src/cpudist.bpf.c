@@ -14,6 +14,7 @@ const volatile bool targ_per_thread = false;
 const volatile bool targ_ms = false;
 const volatile bool targ_idle = false;          /* count the idle task (pid 0) too */
 const volatile __u32 targ_tgid = 0;
+const volatile bool targ_metrics = false;   /* the exporter's mode: exact ns sums */
 
 /* The idle task is pid 0 on every CPU: it is told apart by CPU. */
 struct entry_key {
@@ -65,7 +66,7 @@ static __always_inline void account(__u32 tgid, __u32 pid, __u32 cpu, __u64 ts)
 	__u32 key = 0, zero = 0;
 	struct ext_val *ev;
 	struct hist *h;
-	__u64 *tsp, delta;
+	__u64 *tsp, delta, ns;
 
 	if (!wanted(tgid, pid))
 		return;
@@ -76,7 +77,7 @@ static __always_inline void account(__u32 tgid, __u32 pid, __u32 cpu, __u64 ts)
 		bpf_map_delete_elem(&start, &k);
 		return;
 	}
-	delta = ts - *tsp;
+	delta = ns = ts - *tsp;
 	bpf_map_delete_elem(&start, &k);
 	delta = targ_ms ? delta / 1000000 : delta / 1000;
 	if (targ_per_process)
@@ -84,8 +85,11 @@ static __always_inline void account(__u32 tgid, __u32 pid, __u32 cpu, __u64 ts)
 	else if (targ_per_thread)
 		key = pid;
 	h = map_lookup_or_init(&hists, &key, &zero_hist);
-	if (h)
+	if (h) {
 		HIST_INC(h, hist_slot(delta));
+		if (targ_metrics)
+			__sync_fetch_and_add(&h->sum_ns, ns);
+	}
 	ev = bpf_map_lookup_elem(&ext, &zero);
 	if (ev) {
 		__sync_fetch_and_add(&ev->total, delta);

@@ -6,6 +6,7 @@
 #include "ext4ops.bpf.h"
 
 const volatile bool targ_ms = false;
+const volatile bool targ_metrics = false;   /* the exporter's mode: exact ns sums */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -31,4 +32,6 @@ static __always_inline void fsop_done(__u32 op, __u64 start, __u64 end, __s64 re
 	if (!h)
 		return;
 	HIST_INC(h, hist_slot(delta));
+	if (targ_metrics)
+		__sync_fetch_and_add(&h->sum_ns, end - start);
 }

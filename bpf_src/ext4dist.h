@@ -8,6 +8,7 @@ struct op_key {
 
 struct hist {
 	__u64 slots[65];
+	__u64 sum_ns;      /* exact sum of the latencies in ns (targ_metrics only) */
 };
 
 #endif

@@ -11,6 +11,7 @@ const volatile bool targ_per_thread = false;
 const volatile bool targ_per_pidns = false;
 const volatile bool targ_ms = false;
 const volatile __u32 targ_tgid = 0;
+const volatile bool targ_metrics = false;   /* the exporter's mode: exact ns sums */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -45,7 +46,7 @@ static __always_inline int enqueue(struct task_struct *p)
 static __always_inline int on_switch(struct task_struct *prev, struct task_struct *next)
 {
 	__u32 pid, key = 0;
-	__u64 *tsp, delta;
+	__u64 *tsp, delta, ns;
 	struct hist *h;
 
 	/* preempted while runnable: it waits in the queue from now on */
@@ -59,6 +60,7 @@ static __always_inline int on_switch(struct task_struct *prev, struct task_struc
 	bpf_map_delete_elem(&start, &pid);
 	if ((__s64)delta < 0)
 		return 0;
+	ns = delta;
 	delta = targ_ms ? delta / 1000000 : delta / 1000;
 	if (targ_per_process)
 		key = BPF_CORE_READ(next, tgid);
@@ -67,8 +69,11 @@ static __always_inline int on_switch(struct task_struct *prev, struct task_struc
 	else if (targ_per_pidns)
 		key = task_pidns(next);
 	h = map_lookup_or_init(&hists, &key, &zero_hist);
-	if (h)
-		HIST_INC(h, hist_slot(delta));
+	if (!h)
+		return 0;
+	HIST_INC(h, hist_slot(delta));
+	if (targ_metrics)
+		__sync_fetch_and_add(&h->sum_ns, ns);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 struct hist {
 	__u64 slots[65];
+	__u64 sum_ns;      /* exact sum of the latencies in ns (targ_metrics only) */
 };
 
 #endif

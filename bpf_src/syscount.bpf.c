@@ -14,6 +14,8 @@ const volatile __s32 targ_errno = 0;
 const volatile bool targ_latency = false;
 const volatile bool targ_by_process = false;
 const volatile __s32 targ_syscall = -1;
+const volatile bool targ_metrics = false;   /* the exporter's mode: count errors too */
+const volatile bool targ_by_comm = false;   /* the exporter: also count per comm */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -28,6 +30,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sc_val);
 } data SEC(".maps");
+
+/* targ_by_comm: counts per task name (allocated as used) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct comm_key);
+	__type(value, struct sc_val);
+} comms SEC(".maps");
 
 static __always_inline bool wanted(__u64 id, long nr)
 {
@@ -83,8 +94,21 @@ static __always_inline int sys_exit(long nr, long ret)
 	if (!val)
 		return 0;
 	__sync_fetch_and_add(&val->count, 1);
+	if (targ_metrics && ret < 0)
+		__sync_fetch_and_add(&val->errors, 1);
 	if (targ_latency)
 		__sync_fetch_and_add(&val->total_ns, delta);
+	if (targ_by_comm) {
+		struct comm_key ck = {};
+
+		bpf_get_current_comm(ck.comm, sizeof(ck.comm));
+		val = map_lookup_or_init(&comms, &ck, &zero);
+		if (!val)
+			return 0;
+		__sync_fetch_and_add(&val->count, 1);
+		if (ret < 0)
+			__sync_fetch_and_add(&val->errors, 1);
+	}
 	return 0;
 }
 

@@ -6,6 +6,11 @@
 struct sc_val {
 	__u64 count;
 	__u64 total_ns;        /* with latency only */
+	__u64 errors;          /* calls that returned < 0 (targ_metrics only) */
+};
+
+struct comm_key {
+	char comm[16];
 };
 
 #endif

@@ -12,6 +12,7 @@
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
 const volatile __u64 targ_min_us = 0;
+const volatile bool targ_metrics = false;   /* the exporter's mode: histograms, no events */
 
 struct start {
 	__u64 ts;
@@ -27,6 +28,16 @@ struct {
 } start SEC(".maps");
 
 EVENTS_RINGBUF(events, 1 << 18, struct connlat_event);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);     /* address family */
+	__type(value, struct lat_hist);
+} hists SEC(".maps");
+
+static struct lat_hist zero_hist;
 
 static __always_inline int begin(__u64 skp, __u16 family)
 {
@@ -55,6 +66,16 @@ static __always_inline int finish(__u64 skp, __u16 family, __u16 lport, __u16 dp
 		return 0;
 	now = bpf_ktime_get_ns();
 	delta_us = (now - s->ts) / 1000;
+	if (targ_metrics) {
+		__u32 key = family;
+		struct lat_hist *h = map_lookup_or_init(&hists, &key, &zero_hist);
+
+		if (h) {
+			HIST_INC(h, hist_slot(delta_us));
+			__sync_fetch_and_add(&h->sum_ns, now - s->ts);
+		}
+		goto out;
+	}
 	if (delta_us < targ_min_us)
 		goto out;
 	e = RINGBUF_RESERVE(events, sizeof(*e));

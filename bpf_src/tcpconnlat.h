@@ -16,4 +16,10 @@ struct connlat_event {
 	char comm[16];
 };
 
+/* The exporter's mode (targ_metrics): latencies per address family. */
+struct lat_hist {
+	__u64 slots[65];        /* log2 slots of microseconds */
+	__u64 sum_ns;
+};
+
 #endif

@@ -14,6 +14,7 @@
 
 const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
 const volatile __u32 targ_netns = 0;
+const volatile bool targ_metrics = false;   /* the exporter's mode: counts, no events */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -23,6 +24,15 @@ struct {
 } stacks SEC(".maps");
 
 EVENTS_RINGBUF(events, 1 << 20, struct drop_event);
+
+/* targ_metrics: drops per reason (enum skb_drop_reason) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, __u64);
+} reasons SEC(".maps");
 
 static __always_inline int report(void *ctx, const struct sock *sk, const struct sk_buff *skb,
 				  __u32 reason)
@@ -58,6 +68,13 @@ static __always_inline int report(void *ctx, const struct sock *sk, const struct
 		family = AF_INET6;
 	if (targ_family && family != targ_family)
 		return 0;
+	if (targ_metrics) {
+		__u64 zero = 0, *n = map_lookup_or_init(&reasons, &reason, &zero);
+
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		return 0;
+	}
 
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)

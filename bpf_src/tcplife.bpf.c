@@ -11,6 +11,7 @@
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
+const volatile bool targ_metrics = false;   /* the exporter's mode: histograms, no events */
 PORT_SET(lports);
 PORT_SET(rports);
 
@@ -35,9 +36,19 @@ struct {
 
 EVENTS_RINGBUF(events, 1 << 20, struct life_event);
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);     /* address family */
+	__type(value, struct life_hist);
+} hists SEC(".maps");
+
+static struct life_hist zero_hist;
+
 static __always_inline int on_state(struct state_args *a)
 {
-	__u64 skp = (__u64)a->sk, now, *tsp, delta;
+	__u64 skp = (__u64)a->sk, now, *tsp, delta, span;
 	const struct tcp_sock *tp = (const struct tcp_sock *)a->sk;
 	struct life_event *e;
 	struct id *me;
@@ -71,7 +82,8 @@ static __always_inline int on_state(struct state_args *a)
 		return 0;
 	}
 	now = bpf_ktime_get_ns();
-	delta = (now - *tsp) / 1000;
+	span = now - *tsp;
+	delta = span / 1000;
 	bpf_map_delete_elem(&birth, &skp);
 
 	me = bpf_map_lookup_elem(&whoami, &skp);
@@ -80,6 +92,18 @@ static __always_inline int on_state(struct state_args *a)
 		goto out;
 	if (targ_family && a->family != targ_family)
 		goto out;
+	if (targ_metrics) {
+		__u32 key = a->family;
+		struct life_hist *h = map_lookup_or_init(&hists, &key, &zero_hist);
+
+		if (h) {
+			HIST_INC(h, hist_slot(delta));
+			__sync_fetch_and_add(&h->sum_ns, span);
+			__sync_fetch_and_add(&h->tx_b, BPF_CORE_READ(tp, bytes_acked));
+			__sync_fetch_and_add(&h->rx_b, BPF_CORE_READ(tp, bytes_received));
+		}
+		goto out;
+	}
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		goto out;

@@ -18,4 +18,12 @@ struct life_event {
 	char comm[16];
 };
 
+/* The exporter's mode (targ_metrics): sessions per address family. */
+struct life_hist {
+	__u64 slots[65];        /* log2 slots of session durations in microseconds */
+	__u64 sum_ns;
+	__u64 tx_b;             /* bytes acked by the peer, summed over the sessions */
+	__u64 rx_b;             /* bytes received */
+};
+
 #endif

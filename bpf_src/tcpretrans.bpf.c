@@ -10,6 +10,7 @@
 
 const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
 const volatile bool targ_count = false;
+const volatile bool targ_metrics = false;   /* the exporter's mode: counts, no events */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -19,6 +20,14 @@ struct {
 } counts SEC(".maps");
 
 EVENTS_RINGBUF(events, 1 << 20, struct retrans_event);
+
+/* targ_metrics: [type - 1][ipv6] counts (type: RETRANSMIT, TLP) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} totals SEC(".maps");
 
 static __always_inline int report(const struct sock *sk, const struct sk_buff *skb, __u8 type)
 {
@@ -32,6 +41,14 @@ static __always_inline int report(const struct sock *sk, const struct sk_buff *s
 		return 0;
 	if (targ_family && family != targ_family)
 		return 0;
+	if (targ_metrics) {
+		__u32 idx = (type - 1) * 2 + (family == AF_INET6);
+		__u64 *n = bpf_map_lookup_elem(&totals, &idx);
+
+		if (n)
+			*n += 1;
+		return 0;
+	}
 	if (targ_count) {
 		struct flow_key key = {};
 		__u64 one = 1, *n;

@@ -1,5 +1,6 @@
 """python3 -m corebpf TOOL [ARGS...]  (for root shells whose PATH lacks the scripts);
-python3 -m corebpf --list; python3 -m corebpf features."""
+python3 -m corebpf --list; python3 -m corebpf features;
+python3 -m corebpf exporter [ARGS...] (the Prometheus exporter, corebpf-exporter)."""
 import importlib
 import pkgutil
 import sys
@@ -19,6 +20,9 @@ def main(argv=None) -> int:
     if argv[0] == "--list":
         print("\n".join(_tools()))
         return 0
+    if argv[0] == "exporter":
+        from .exporter.main import main as exporter
+        return exporter(argv[1:])
     if argv[0] == "features":
         from .core import features
         from .core.errors import BPFError

@@ -1,0 +1,574 @@
+"""The exporter's collectors: one per tool object, read at scrape time.
+
+A collector opens the tool's own compiled object (`Object.open(tool)`: the
+same programs and probe fallbacks as the tool), sets the tool's rodata for
+the keys it exports plus `targ_metrics` (the BPF side's exporter mode:
+exact nanosecond sums for histograms, in-kernel counts where the tool
+emits events), loads, attaches, and at each scrape turns its maps into
+metric families.  Nothing is done per event in Python.
+
+Histograms: the BPF side fills bcc's log2 slots of microseconds (slot k
+holds [2^(k-1), 2^k - 1] us, slot 1 also 0); a value in slot k was shorter
+than 2^k us, so the cumulative count up to slot k is the `le` bucket
+2^k us, in seconds.  Buckets go from 2 us to 2^26 us (67 s); longer
+values are in +Inf only.  `_sum` is the exact sum of the nanoseconds.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import corebpf
+from corebpf import features
+
+# le buckets: 2^k microseconds for k in 1..HIST_TOP
+HIST_TOP = 26
+_LE = None
+
+
+def _le_labels():
+    global _LE
+    if _LE is None:
+        from prometheus_client.utils import floatToGoString
+        _LE = [floatToGoString((1 << k) / 1e6) for k in range(1, HIST_TOP + 1)]
+    return _LE
+
+
+def log2_buckets(slots) -> list:
+    """[(le, cumulative count)] of bcc log2 slots of microseconds, with +Inf."""
+    out = []
+    total = slots[0]
+    les = _le_labels()
+    for k in range(1, HIST_TOP + 1):
+        total += slots[k]
+        out.append((les[k - 1], total))
+    out.append(("+Inf", sum(slots)))
+    return out
+
+
+def merge_hists(acc: dict, key, slots, sum_ns: int):
+    """Add one map value's slots and sum into acc[key] = [slots list, sum_ns]."""
+    cur = acc.get(key)
+    if cur is None:
+        acc[key] = [list(slots), sum_ns]
+        return
+    s = cur[0]
+    for i, v in enumerate(slots):
+        s[i] += v
+    cur[1] += sum_ns
+
+
+def histogram(name: str, doc: str, labels: list, hists: dict):
+    """A HistogramMetricFamily from {label values tuple: [slots, sum_ns]}."""
+    from prometheus_client.core import HistogramMetricFamily
+    m = HistogramMetricFamily(name, doc, labels=labels)
+    for key, (slots, sum_ns) in sorted(hists.items()):
+        m.add_metric(list(key), log2_buckets(slots), sum_ns / 1e9)
+    return m
+
+
+def counter(name: str, doc: str, labels: list, values: dict):
+    """A CounterMetricFamily from {label values tuple: value}."""
+    from prometheus_client.core import CounterMetricFamily
+    m = CounterMetricFamily(name, doc, labels=labels)
+    for key, v in sorted(values.items()):
+        m.add_metric(list(key), v)
+    return m
+
+
+FAMILIES = {2: "ipv4", 10: "ipv6"}
+
+
+def family_name(af: int) -> str:
+    return FAMILIES.get(af, str(af))
+
+
+def percpu_sum(values) -> int:
+    return sum(values) if isinstance(values, list) else values
+
+
+def syscall_tracepoints_only(obj):
+    """Before load: turn off programs on syscalls this kernel does not have
+    (syscalls:sys_enter_X tracepoints absent on this architecture)."""
+    for p in obj.programs.values():
+        if p.section.startswith("tracepoint/syscalls/"):
+            if not features.tracepoint_exists("syscalls", p.section.rsplit("/", 1)[1]):
+                p.autoload = False
+
+
+def attach_kprobe_any(prog, candidates):
+    """Attach `prog` to the first kernel function matching one of `candidates`."""
+    for c in candidates:
+        name = features.kernel_function_matching(c)
+        if name:
+            return prog.attach_kprobe(name)
+    raise corebpf.MissingFeature(f"no kernel function for {prog.name} (looked for "
+                                 + ", ".join(c.replace("\\", "") for c in candidates) + ")")
+
+
+class Collector:
+    """Base: open the tool's object, configure, load, attach; `collect()` per scrape.
+
+    Subclasses set `name` (the collector and the tool object), `options`
+    ({option: default} accepted in the config file) and implement
+    `configure(obj)` (before load) and `families()` (per scrape)."""
+
+    name = ""
+    options: dict = {}
+    # ring buffers the exporter mode does not use: shrunk to one page
+    unused_ringbufs: tuple = ()
+
+    def __init__(self, opts: dict = None):
+        self.opts = dict(self.options)
+        self.opts.update(opts or {})
+        self.obj = None
+
+    # -- life cycle ---------------------------------------------------------
+    def start(self):
+        obj = corebpf.Object.open(self.name)
+        try:
+            for m in self.unused_ringbufs:
+                obj.maps[m].max_entries = 4096
+            if "targ_metrics" in obj.rodata:
+                obj.rodata.targ_metrics = True
+            self.configure(obj)
+            obj.load()
+            self.attach(obj)
+        except BaseException:
+            obj.close()
+            raise
+        self.obj = obj
+
+    def configure(self, obj):
+        pass
+
+    def attach(self, obj):
+        obj.attach()
+
+    def close(self):
+        if self.obj is not None:
+            self.obj.close()
+            self.obj = None
+
+    # -- per scrape -----------------------------------------------------------
+    def families(self):
+        return []
+
+    def lost(self) -> int:
+        """Measurements the BPF side could not keep (a full map)."""
+        if self.obj is None or "__corebpf_map_full" not in self.obj.bss:
+            return 0
+        return self.obj.bss["__corebpf_map_full"]
+
+    def bpf_stats(self):
+        """(run time ns, run count) of the collector's programs from their
+        fdinfo (the kernel counts them while kernel.bpf_stats_enabled = 1)."""
+        t = n = 0
+        for p in self.obj.programs.values():
+            fd = p.fd
+            if fd < 0:
+                continue
+            try:
+                with open(f"/proc/self/fdinfo/{fd}") as f:
+                    for line in f:
+                        if line.startswith("run_time_ns:"):
+                            t += int(line.split()[1])
+                        elif line.startswith("run_cnt:"):
+                            n += int(line.split()[1])
+            except OSError:
+                pass
+        return t, n
+
+
+# -- histograms -----------------------------------------------------------------
+
+
+class DiskNames:
+    """dev (major << 20 | minor, the kernel's internal dev_t) -> disk name from
+    /proc/diskstats, re-read when an unknown device shows up."""
+
+    def __init__(self):
+        self.names = {}
+        self._tried = set()
+        self._read()
+
+    def _read(self):
+        out = {}
+        try:
+            with open("/proc/diskstats") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 3:
+                        out[(int(parts[0]) << 20) | int(parts[1])] = parts[2]
+        except OSError:
+            pass
+        self.names = out
+
+    def __call__(self, dev: int) -> str:
+        name = self.names.get(dev)
+        if name is None and dev not in self._tried:
+            self._tried.add(dev)
+            self._read()
+            name = self.names.get(dev)
+        return name or "%d:%d" % (dev >> 20, dev & ((1 << 20) - 1))
+
+
+# the kernel's REQ_OP_* numbers (low 8 bits of the request flags)
+BLOCK_OPS = {0: "read", 1: "write", 2: "flush", 3: "discard", 5: "secure_erase",
+             6: "zone_reset", 7: "write_same", 9: "write_zeroes"}
+
+
+class Biolatency(Collector):
+    name = "biolatency"
+    options = {"per_disk": True, "per_op": True}
+
+    def configure(self, obj):
+        obj.rodata.targ_per_disk = bool(self.opts["per_disk"])
+        obj.rodata.targ_per_flag = bool(self.opts["per_op"])
+        for p in obj.programs.values():
+            if p.hook == "insert":
+                p.autoload = False          # issue -> completion, as biolatency without -Q
+        self.disks = DiskNames()
+
+    def families(self):
+        # classic tracepoints carry no request flags: no operation there
+        ops = self.opts["per_op"] and self.obj.variant != "tp"
+        acc = {}
+        for k, h in self.obj.maps["hists"].items():
+            disk = self.disks(k.dev) if self.opts["per_disk"] else ""
+            op = BLOCK_OPS.get(k.flags & 0xFF, "other") if ops else ""
+            merge_hists(acc, (disk, op), h.slots, h.sum_ns)
+        return [histogram("corebpf_block_io_latency_seconds",
+                          "Block I/O latency, request issue to completion (biolatency); "
+                          "disk and op are empty where turned off or unknown",
+                          ["disk", "op"], acc)]
+
+
+class Runqlat(Collector):
+    name = "runqlat"
+
+    def families(self):
+        acc = {}
+        for _, h in self.obj.maps["hists"].items():
+            merge_hists(acc, (), h.slots, h.sum_ns)
+        return [histogram("corebpf_runqueue_latency_seconds",
+                          "Time tasks waited on a CPU run queue before running (runqlat)",
+                          [], acc)]
+
+
+FINISH_TASK_SWITCH = (r"finish_task_switch", r"finish_task_switch\.isra\.\d+")
+
+
+class Cpudist(Collector):
+    name = "cpudist"
+    options = {"offcpu": False}
+
+    def configure(self, obj):
+        obj.rodata.targ_offcpu = bool(self.opts["offcpu"])
+
+    def attach(self, obj):
+        if obj.variant == "kprobe":
+            attach_kprobe_any(obj.programs["switch__kprobe"], FINISH_TASK_SWITCH)
+        else:
+            obj.attach()
+
+    def families(self):
+        acc = {}
+        for _, h in self.obj.maps["hists"].items():
+            merge_hists(acc, (), h.slots, h.sum_ns)
+        if self.opts["offcpu"]:
+            return [histogram("corebpf_task_offcpu_seconds",
+                              "Time tasks spent off a CPU between runs (cpudist -O)", [], acc)]
+        return [histogram("corebpf_task_oncpu_seconds",
+                          "Time tasks ran on a CPU each time they were scheduled (cpudist)",
+                          [], acc)]
+
+
+EXT4_OPS = ("read", "write", "open", "fsync")
+
+
+class Ext4dist(Collector):
+    name = "ext4dist"
+
+    def configure(self, obj):
+        obj.rodata.targ_self_tgid = os.getpid()
+        syscall_tracepoints_only(obj)
+
+    def families(self):
+        acc = {}
+        for k, h in self.obj.maps["hists"].items():
+            op = EXT4_OPS[k.op] if k.op < len(EXT4_OPS) else str(k.op)
+            merge_hists(acc, (op,), h.slots, h.sum_ns)
+        return [histogram("corebpf_ext4_operation_latency_seconds",
+                          "ext4 read, write, open and fsync latency (ext4dist)", ["op"], acc)]
+
+
+class Tcpconnlat(Collector):
+    name = "tcpconnlat"
+    unused_ringbufs = ("events",)
+
+    def families(self):
+        acc = {}
+        for af, h in self.obj.maps["hists"].items():
+            merge_hists(acc, (family_name(af),), h.slots, h.sum_ns)
+        return [histogram("corebpf_tcp_connect_latency_seconds",
+                          "Active TCP open latency, SYN sent to SYN/ACK processed (tcpconnlat)",
+                          ["family"], acc)]
+
+
+class Tcplife(Collector):
+    name = "tcplife"
+    unused_ringbufs = ("events",)
+
+    def families(self):
+        acc, tx, rx = {}, {}, {}
+        for af, h in self.obj.maps["hists"].items():
+            key = (family_name(af),)
+            merge_hists(acc, key, h.slots, h.sum_ns)
+            tx[key] = tx.get(key, 0) + h.tx_b
+            rx[key] = rx.get(key, 0) + h.rx_b
+        return [histogram("corebpf_tcp_session_duration_seconds",
+                          "Duration of closed TCP sessions (tcplife)", ["family"], acc),
+                counter("corebpf_tcp_session_sent_bytes_total",
+                        "Bytes sent and acknowledged by closed TCP sessions (tcplife)",
+                        ["family"], tx),
+                counter("corebpf_tcp_session_received_bytes_total",
+                        "Bytes received by closed TCP sessions (tcplife)", ["family"], rx)]
+
+
+# -- counters -------------------------------------------------------------------
+
+
+class TopN:
+    """Cardinality cap for counters keyed by what users choose (task names):
+    keys get their own series, biggest first, until there are `n`; from
+    then on every new key is summed into "other".  A key is admitted the
+    first time it is seen or never, so no series ever goes down."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.admitted = set()
+
+    def fold(self, counts: dict) -> dict:
+        """{key: count} (monotonic per key) -> {label: count}, at most n + 1 labels."""
+        for key, _ in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if len(self.admitted) >= self.n:
+                break
+            self.admitted.add(key)
+        out = {"other": 0}
+        for key, v in counts.items():
+            if key in self.admitted:
+                out[key] = v
+            else:
+                out["other"] += v
+        return out
+
+
+class Syscount(Collector):
+    name = "syscount"
+    options = {"latency": False, "comm_top": 0}
+
+    def configure(self, obj):
+        if self.opts["comm_top"] < 0:
+            raise corebpf.ConfigError("syscount: comm_top must be 0 (off) or more")
+        if self.opts["comm_top"]:
+            obj.rodata.targ_by_comm = True
+            self.calls_top, self.errors_top = TopN(self.opts["comm_top"]), TopN(self.opts["comm_top"])
+        obj.rodata.targ_latency = bool(self.opts["latency"])
+        if not self.opts["latency"]:
+            for p in obj.programs.values():
+                if p.hook == "enter":
+                    p.autoload = False
+
+    def families(self):
+        from corebpf import syscalls
+        calls, errors, secs = {}, {}, {}
+        for nr, v in self.obj.maps["data"].items():
+            key = (syscalls.name(nr),)
+            calls[key] = calls.get(key, 0) + v.count
+            errors[key] = errors.get(key, 0) + v.errors
+            secs[key] = secs.get(key, 0) + v.total_ns / 1e9
+        out = [counter("corebpf_syscalls_total", "System calls made, per syscall (syscount)",
+                       ["syscall"], calls),
+               counter("corebpf_syscall_errors_total",
+                       "System calls that returned an error, per syscall (syscount -x)",
+                       ["syscall"], errors)]
+        if self.opts["latency"]:
+            out.append(counter("corebpf_syscall_seconds_total",
+                               "Time spent in system calls, per syscall (syscount -L)",
+                               ["syscall"], secs))
+        if self.opts["comm_top"]:
+            calls, errors = {}, {}
+            for k, v in self.obj.maps["comms"].items():
+                calls[k.comm] = calls.get(k.comm, 0) + v.count
+                errors[k.comm] = errors.get(k.comm, 0) + v.errors
+            out.append(counter("corebpf_comm_syscalls_total",
+                               "System calls made, per task name (the comm_top biggest, the "
+                               "rest as other) (syscount)", ["comm"],
+                               {(c,): n for c, n in self.calls_top.fold(calls).items()}))
+            out.append(counter("corebpf_comm_syscall_errors_total",
+                               "System calls that returned an error, per task name (the "
+                               "comm_top biggest, the rest as other) (syscount)", ["comm"],
+                               {(c,): n for c, n in self.errors_top.fold(errors).items()}))
+        return out
+
+
+VFS_OPS = ("read", "write", "fsync", "open", "create", "unlink", "mkdir", "rmdir")
+
+
+class Vfsstat(Collector):
+    name = "vfsstat"
+
+    def configure(self, obj):
+        syscall_tracepoints_only(obj)
+
+    def families(self):
+        per_cpu = self.obj.maps["stats"][0]
+        counts = {(op,): sum(c.n[i] for c in per_cpu) for i, op in enumerate(VFS_OPS)}
+        return [counter("corebpf_vfs_operations_total",
+                        "VFS reads, writes, fsyncs, opens, creates, unlinks, mkdirs, rmdirs "
+                        "(vfsstat)", ["op"], counts)]
+
+
+class Cachestat(Collector):
+    name = "cachestat"
+
+    def configure(self, obj):
+        # bcc's kprobes (kernels without the page cache tracepoints) are
+        # attached by name by the cachestat tool; the exporter serves the
+        # tracepoint variant only
+        for p in obj.programs.values():
+            if p.variant == "kprobe":
+                p.autoload = False
+
+    def families(self):
+        per_cpu = self.obj.maps["counts"][0]
+        n = [sum(c.n[i] for c in per_cpu) for i in range(4)]
+        return [counter("corebpf_page_cache_read_pages_total",
+                        "Pages read() looked up in the page cache (cachestat)", [],
+                        {(): n[0]}),
+                counter("corebpf_page_cache_read_miss_pages_total",
+                        "Pages read() had to add to the page cache: misses (cachestat)", [],
+                        {(): n[1]}),
+                counter("corebpf_buffer_dirtied_total",
+                        "Buffers marked dirty, mark_buffer_dirty() calls (cachestat)", [],
+                        {(): n[2]})]
+
+
+class Hardirqs(Collector):
+    name = "hardirqs"
+
+    def families(self):
+        secs = {}
+        for k, ns in self.obj.maps["sums"].items():
+            key = (k.name,)
+            secs[key] = secs.get(key, 0) + ns / 1e9
+        return [counter("corebpf_hardirq_seconds_total",
+                        "Time spent in hard IRQ handlers, per handler name (hardirqs)",
+                        ["irq"], secs)]
+
+
+# the kernel's softirq_to_name[] (NR_SOFTIRQS = 10)
+SOFTIRQS = ("hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched",
+            "hrtimer", "rcu")
+
+
+class Softirqs(Collector):
+    name = "softirqs"
+
+    def families(self):
+        secs = {}
+        for vec, ns in self.obj.maps["sums"].items():
+            key = (SOFTIRQS[vec] if vec < len(SOFTIRQS) else str(vec),)
+            secs[key] = secs.get(key, 0) + ns / 1e9
+        return [counter("corebpf_softirq_seconds_total",
+                        "Time spent in soft IRQs, per vector (softirqs)", ["vector"], secs)]
+
+
+class Tcpretrans(Collector):
+    name = "tcpretrans"
+    unused_ringbufs = ("events",)
+
+    def configure(self, obj):
+        obj.programs["tlp"].autoload = False
+
+    def families(self):
+        totals = self.obj.maps["totals"]
+        counts = {("ipv4",): percpu_sum(totals[0]), ("ipv6",): percpu_sum(totals[1])}
+        return [counter("corebpf_tcp_retransmits_total", "TCP segments retransmitted "
+                        "(tcpretrans)", ["family"], counts)]
+
+
+def drop_reasons() -> dict:
+    """{code: name} of enum skb_drop_reason, from skb:kfree_skb's print format."""
+    try:
+        with open(os.path.join(features.tracefs(), "events/skb/kfree_skb/format")) as f:
+            text = f.read()
+    except OSError:
+        return {}
+    return {int(c): n for c, n in re.findall(r'\{\s*(\d+),\s*"([A-Za-z0-9_]+)"\s*\}', text)}
+
+
+class Tcpdrop(Collector):
+    name = "tcpdrop"
+    unused_ringbufs = ("events",)
+
+    def configure(self, obj):
+        obj.maps["stacks"].max_entries = 1
+        self.reasons = drop_reasons()
+        if not self.reasons:
+            # kfree_skb without a reason (< 5.17): only tcp_drop() can serve
+            for p in obj.programs.values():
+                if p.variant != "kprobe":
+                    p.autoload = False
+
+    def families(self):
+        counts = {}
+        for code, n in self.obj.maps["reasons"].items():
+            name = "NOT_SPECIFIED" if self.obj.variant == "kprobe" else \
+                self.reasons.get(code, str(code))
+            counts[(name,)] = counts.get((name,), 0) + n
+        return [counter("corebpf_tcp_drops_total",
+                        "TCP packets the kernel dropped, per drop reason (tcpdrop)",
+                        ["reason"], counts)]
+
+
+class Oomkill(Collector):
+    name = "oomkill"
+    unused_ringbufs = ("events",)
+
+    def families(self):
+        return [counter("corebpf_oom_kills_total", "Processes killed by the OOM killer (oomkill)",
+                        [], {(): self.obj.bss.kills})]
+
+
+def signal_name(sig: int) -> str:
+    import signal
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+
+
+class Exitsnoop(Collector):
+    name = "exitsnoop"
+    unused_ringbufs = ("events",)
+
+    def families(self):
+        counts = {}
+        for key, n in self.obj.maps["exits"].items():
+            sig = key & 0x7F
+            if sig:
+                k = ("core_dump" if key & 0x80 else "signal", signal_name(sig))
+            else:
+                k = ("failure" if key & 0x100 else "success", "")
+            counts[k] = counts.get(k, 0) + n
+        return [counter("corebpf_process_exits_total",
+                        "Processes that ended, by outcome: success (status 0), failure "
+                        "(non-zero status), signal or core_dump (fatal signal) (exitsnoop)",
+                        ["reason", "signal"], counts)]
+
+
+ALL = (Biolatency, Runqlat, Cpudist, Ext4dist, Tcpconnlat, Tcplife, Syscount, Vfsstat,
+       Cachestat, Hardirqs, Softirqs, Tcpretrans, Tcpdrop, Oomkill, Exitsnoop)
+BY_NAME = {c.name: c for c in ALL}
