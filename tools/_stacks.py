@@ -71,7 +71,7 @@ def check_args(a, user_stacks: bool = True):
     for opt in ("svg", "pprof"):
         path = getattr(a, opt, None)
         if path:
-            _check_writable(opt, path)
+            check_writable(opt, path)
     if getattr(a, "pprof", None):
         try:
             import google.protobuf  # noqa: F401
@@ -81,7 +81,8 @@ def check_args(a, user_stacks: bool = True):
                                   "python3-protobuf)") from None
 
 
-def _check_writable(opt: str, path: str):
+def check_writable(opt: str, path: str):
+    """UsageError unless --opt path can be written (checked before tracing starts)."""
     d = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise _cli.UsageError(f"--{opt} {path}: is a directory")
