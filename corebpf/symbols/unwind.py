@@ -251,7 +251,7 @@ class FileCfi:
                 if found is not None:
                     break
         fdes = sorted((e["initial_location"], e["initial_location"] + e["address_range"], e)
-                      for e in found or () if hasattr(e, "cie"))
+                      for e in found or () if getattr(e, "cie", None) is not None)
         return [a for a, _, _ in fdes], [b for _, b, _ in fdes], [e for _, _, e in fdes]
 
 
@@ -279,7 +279,7 @@ def _damaged(e) -> bool:
 def _compile(fde):
     """(row start addresses, rows, end) of one FDE.  A row is (cfa register or
     -1, cfa offset, cfa expression or None, ((register, kind, arg), ...))."""
-    if not hasattr(fde, "cie"):
+    if getattr(fde, "cie", None) is None:
         return [], [], 0
     start = fde["initial_location"]
     end = start + fde["address_range"]
