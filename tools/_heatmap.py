@@ -129,7 +129,7 @@ class Recorder:
         from corebpf.report import heatmap
 
         from ._stacks import _write
-        self._read()
+        # no read here: the picture holds exactly what the text printed
         if self._col:
             tail = time.monotonic() - (self._next - self.STEP)
             if tail < self.STEP / 2 and self.columns:   # a few ms after the last boundary
