@@ -408,6 +408,7 @@ _BINARY = {
 # -- the unwinder ------------------------------------------------------------------------
 
 _CFI_CACHE = {}
+_MISS = object()
 
 
 def file_cfi(path: str, debug_root: str = "/usr/lib/debug", root: str = "",
@@ -459,6 +460,7 @@ class Unwinder:
         self.max_frames = max_frames
         self.samples = 0
         self.truncated = 0              # walks that stopped before the outermost frame
+        self._rows = {}                 # pid -> {address looked up: CFI row or None}
 
     def _locate(self, proc, pc: int):
         """(FileCfi, vaddr) for a user address, or (None, None)."""
@@ -511,23 +513,35 @@ class Unwinder:
                 return unpack(stack, addr - sp0)[0]
             return None
 
-        proc = self.syms.process(pid)
+        proc = None
+        rows = self._rows.get(pid)
+        if rows is None:
+            if len(self._rows) > 4096:
+                self._rows.clear()
+            rows = self._rows[pid] = {}
         frames = [pc]
         seen = set()
         sp_reg, ra_col, fp_reg = arch.sp, arch.ra, arch.fp
         ra_mask = arch.ra_mask
+        cfi_step = self._cfi_step
         complete = False
+        look = pc
         while len(frames) < self.max_frames:
-            # Return addresses point after the call: look the caller up at
-            # the call itself.
-            cfi, va = self._locate(proc, pc if len(frames) == 1 else pc - 1)
-            row = cfi.row(va) if cfi else None
+            row = rows.get(look, _MISS)
+            if row is _MISS:
+                if proc is None:
+                    proc = self.syms.process(pid)
+                cfi, va = self._locate(proc, look)
+                row = cfi.row(va) if cfi else None
+                if len(rows) > 100000:
+                    rows.clear()
+                rows[look] = row
             if row is None:
                 new = self._fp_step(values, read, sp_reg, ra_col, fp_reg)
                 if new is None:
                     break
             else:
-                new = self._cfi_step(row, values, read, sp_reg, ra_col)
+                new = cfi_step(row, values, read, sp_reg, ra_col)
                 if new is None:
                     complete = True         # the outermost frame (return address undefined)
                     break
@@ -539,7 +553,7 @@ class Unwinder:
                 break
             if ra_mask is not None:
                 ra &= ra_mask
-            if not ra or ra < 0x1000:
+            if ra < 0x1000:
                 complete = True
                 break
             sp = new.get(sp_reg)
@@ -549,6 +563,8 @@ class Unwinder:
             values = new
             pc = ra
             frames.append(pc)
+            # return addresses point after the call: look the caller up at the call
+            look = pc - 1
         if not complete:
             self.truncated += 1
         return frames
@@ -569,7 +585,7 @@ class Unwinder:
             if base is None:
                 return False
             cfa = (base + cfa_off) & _M64
-        new = dict(values)          # unmentioned registers: same value (callee-saved)
+        new = values.copy()         # unmentioned registers: same value (callee-saved)
         new[sp_reg] = cfa
         for reg, kind, arg in rules:
             if kind == _OFFSET:

@@ -216,3 +216,20 @@ def test_pprof_round_trip_and_go_tool_pprof(spinner, tmp_path):
     for name in CHAIN + ["main"]:
         assert any(line.split()[-1] == name for line in r.stdout.splitlines()
                    if line.strip()), r.stdout
+
+
+def test_stackcount_svg_and_pprof(tmp_path):
+    svg, pb = tmp_path / "sc.svg", tmp_path / "sc.pb.gz"
+    rc, out, err = run_tool("stackcount", "-K", "-f", "-D", "2", "--svg", svg, "--pprof", pb,
+                            "t:sched:sched_switch")
+    assert rc == 0, err
+    printed = sum(v for _, v in folded_stacks(out))
+    root = ET.parse(svg).getroot()
+    assert int(root.get("data-total")) == printed > 0
+    ns = "{http://www.w3.org/2000/svg}"
+    kinds = {g.get("data-name"): g.get("data-kind") for g in root.iter(ns + "g")
+             if g.get("class") == "f"}
+    assert kinds.get("__schedule") == "kernel" or kinds.get("schedule") == "kernel", kinds
+    prof = pprof.decode(pb.read_bytes())
+    assert sum(s.value[0] for s in prof.sample) == printed
+    assert prof.string_table[prof.sample_type[0].type] == "events"
