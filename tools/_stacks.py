@@ -92,6 +92,17 @@ def check_writable(opt: str, path: str):
         raise _cli.UsageError(f"--{opt} {path}: not writable")
 
 
+def ring_bytes(dump: int, cpus: int) -> int:
+    """Ring buffer size for dumps: two seconds of 99 Hz samples on every CPU
+    (at least 512 records), so a consumer kept off the CPU for a while by a
+    busy machine loses nothing; a power of two, 4 to 64 MiB."""
+    want = max(512, 2 * 99 * cpus) * (dump + 512)
+    size = 1 << 22
+    while size < want and size < 1 << 26:
+        size <<= 1
+    return size
+
+
 def dwarf(a) -> bool:
     return getattr(a, "unwind", "fp") == "dwarf"
 
@@ -109,6 +120,8 @@ def configure(obj, a, ring: str = "ustacks", scratch: str = "ustack_scratch_map"
         obj.rodata.targ_dwarf = True
         obj.rodata.targ_ustack_size = a.unwind_stack_size
         obj.maps[scratch].max_entries = features.possible_cpus()
+        obj.maps[ring].max_entries = ring_bytes(a.unwind_stack_size,
+                                                len(features.online_cpus()))
     else:
         obj.maps[ring].max_entries = os.sysconf("SC_PAGE_SIZE")
         obj.maps[scratch].max_entries = 1
@@ -126,6 +139,53 @@ class Unwinding:
         if dump.flags or not dump.size:
             return Unwound(())
         return Unwound(self.unwinder.unwind(pid, dump.regs, dump.data))
+
+
+class Backlog:
+    """Take dump records off the ring buffer at once, unwind them between
+    polls: a file's CFI parsed for the first time (a new process, ~0.1-0.5 s)
+    must not leave the ring buffer undrained meanwhile.  handler(record)
+    does the unwinding; at most `limit` records wait (the rest are counted
+    in `dropped`).  Give it to _cli.sleep_until_done() as the buffer."""
+
+    def __init__(self, handler, limit: int = 4096):
+        import collections
+        self.handler = handler
+        self.limit = limit
+        self.queue = collections.deque()
+        self.dropped = 0
+        self.rb = None
+
+    def add(self, record):
+        if len(self.queue) >= self.limit:
+            self.dropped += 1
+        else:
+            self.queue.append(record)
+
+    def poll(self, timeout_ms: int) -> int:
+        n = self.rb.poll(0 if self.queue else timeout_ms)
+        self.work(0.05)
+        return n
+
+    def work(self, budget: float):
+        import time
+        end = time.monotonic() + budget
+        done = 0
+        while self.queue and time.monotonic() < end:
+            self.handler(self.queue.popleft())
+            done += 1
+            if done % 16 == 0:
+                self.rb.poll(0)         # keep the ring buffer drained
+
+    def finish(self):
+        """After detach: the last records, all unwound."""
+        self.rb.consume()
+        while self.queue:
+            self.handler(self.queue.popleft())
+
+    @property
+    def lost(self) -> int:
+        return self.dropped + (self.rb.lost if self.rb is not None else 0)
 
 
 def stack_frames(comm, user, kernel, delimiter: bool = False) -> list:

@@ -136,6 +136,7 @@ class DwarfPairs:
         self.counts = collections.Counter()
         self.dumps = {}
         self.ends = {}
+        self.backlog = _stacks.Backlog(self._count)
 
     def on_dump(self, e):
         if e.delta_us:
@@ -162,8 +163,12 @@ class DwarfPairs:
 
     def _add(self, e, us):
         if us:
-            stack = self.unw.stack(e.tgid, e.ustack) if user_side(e) else ()
-            self.counts[DwarfKey(e.pid, e.tgid, stack, e.kernel_stack_id, e.name)] += us
+            self.backlog.add((e, us))
+
+    def _count(self, item):
+        e, us = item
+        stack = self.unw.stack(e.tgid, e.ustack) if user_side(e) else ()
+        self.counts[DwarfKey(e.pid, e.tgid, stack, e.kernel_stack_id, e.name)] += us
 
 
 def user_side(e) -> bool:
@@ -234,14 +239,15 @@ def run(argv=None):
         pairs = rb = None
         if _stacks.dwarf(a):
             pairs = DwarfPairs(_stacks.Unwinding(stacks.syms))
-            rb = obj.ring_buffer("ustacks", pairs.on_dump, "offcpu_ends", pairs.on_end)
+            rb = pairs.backlog
+            rb.rb = obj.ring_buffer("ustacks", pairs.on_dump, "offcpu_ends", pairs.on_end)
         started = time.monotonic()
         if not a.folded:
             print(header(a), flush=True)
         _cli.sleep_until_done(a.duration, _Both(warns, rb) if rb is not None else warns)
         obj.detach()
         if rb is not None:
-            rb.consume()
+            rb.finish()
         elapsed = time.monotonic() - started
         if not a.folded:
             print()

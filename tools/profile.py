@@ -171,14 +171,15 @@ def run(argv=None):
             def on_sample(e):
                 dwarf_counts[DwarfKey(e.pid, unw.stack(e.pid, e.ustack), e.kernel_stack_id,
                                       e.kernel_ip, e.name)] += 1
-            rb = obj.ring_buffer("ustacks", on_sample)
+            rb = _stacks.Backlog(on_sample)
+            rb.rb = obj.ring_buffer("ustacks", rb.add)
         started = time.monotonic()
         if not a.folded:
             print(header(a), flush=True)
         _cli.sleep_until_done(a.duration, rb)
         obj.detach()
         if rb is not None:
-            rb.consume()
+            rb.finish()
         elapsed = time.monotonic() - started
         if not a.folded:
             print()
