@@ -10,6 +10,7 @@
  * stack is still the one it blocked in). */
 #include "corebpf.bpf.h"
 #include "stacks.bpf.h"
+#include "ustack.bpf.h"
 #include "offcputime.h"
 
 #define PF_KTHREAD 0x00200000
@@ -25,6 +26,7 @@ const volatile __u64 targ_min_us = 1;
 const volatile __u64 targ_max_us = (__u64)-1;
 const volatile bool targ_filter_state = false;  /* --state */
 const volatile __u32 targ_state = 0;
+const volatile bool targ_dwarf = false;         /* --unwind dwarf */
 
 struct start_t {
 	__u64 ts;
@@ -50,6 +52,43 @@ struct {
 } counts SEC(".maps");
 
 EVENTS_PERFBUF(warn_events, struct warn_event);
+
+/* --unwind dwarf: dumps as threads block, their off-CPU time as they return. */
+EVENTS_RINGBUF(ustacks, 1 << 22, struct ustack_event);
+EVENTS_RINGBUF(offcpu_ends, 1 << 18, struct offcpu_end);
+USTACK_SCRATCH(ustack_scratch_map, struct ustack_event);
+
+static __always_inline void dump_stack(void *ctx, struct key_t *key, __u64 ts, __u64 delta)
+{
+	struct ustack_event *e = ustack_scratch(&ustack_scratch_map);
+	__u32 n;
+
+	if (!e)
+		return;
+	e->pid = key->pid;
+	e->tgid = key->tgid;
+	e->kernel_stack_id = key->kernel_stack_id;
+	e->ts = ts;
+	e->delta_us = delta;
+	__builtin_memcpy(e->name, key->name, sizeof(e->name));
+	n = ustack_capture(&e->ustack);
+	if (n > USTACK_MAX)
+		n = USTACK_MAX;
+	RINGBUF_OUTPUT(ustacks, e, offsetof(struct ustack_event, ustack.data) + n);
+}
+
+static __always_inline void dump_end(struct key_t *key, __u64 ts, __u64 delta)
+{
+	struct offcpu_end *x = RINGBUF_RESERVE(offcpu_ends, sizeof(*x));
+
+	if (!x)
+		return;
+	x->pid = key->pid;
+	x->tgid = key->tgid;
+	x->ts = ts;
+	x->delta_us = delta;
+	bpf_ringbuf_submit(x, 0);
+}
 
 /* task_struct.state became __state in 5.14. */
 struct task_struct___o {
@@ -121,6 +160,8 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 	s.ts = bpf_ktime_get_ns();
 	k = start_key(pid);
 	bpf_map_update_elem(&start, &k, &s, BPF_ANY);
+	if (targ_dwarf && is_current && targ_user_stacks)
+		dump_stack(ctx, &s.key, s.ts, 0);
 }
 
 /* Thread `pid` comes back (is_current: it is the current thread). */
@@ -129,7 +170,7 @@ static __always_inline void switch_in(void *ctx, __u32 pid, bool is_current)
 	__u32 k = start_key(pid);
 	struct start_t *s = bpf_map_lookup_elem(&start, &k);
 	struct key_t key;
-	__u64 now, delta, *val, zero = 0;
+	__u64 now, delta, ts, *val, zero = 0;
 
 	if (!s)
 		return;
@@ -144,12 +185,24 @@ static __always_inline void switch_in(void *ctx, __u32 pid, bool is_current)
 		return;
 	}
 	delta = (now - s->ts) / 1000;
+	ts = s->ts;
 	bpf_map_delete_elem(&start, &k);
-	if (delta < targ_min_us || delta > targ_max_us)
+	if (delta < targ_min_us || delta > targ_max_us) {
+		if (targ_dwarf && key.user_stack_id != STACK_LATER)
+			dump_end(&key, ts, 0);       /* Python drops the dump */
 		return;
+	}
 	if (key.user_stack_id == STACK_LATER && is_current) {
 		current_stacks(ctx, &key);
 		bpf_get_current_comm(&key.name, sizeof(key.name));
+		if (targ_dwarf) {
+			dump_stack(ctx, &key, ts, delta ? delta : 1);
+			return;
+		}
+	}
+	if (targ_dwarf) {
+		dump_end(&key, ts, delta);
+		return;
 	}
 	val = map_lookup_or_init(&counts, &key, &zero);
 	if (val)

@@ -17,4 +17,16 @@ struct key_t {
 	char name[TASK_COMM_LEN];
 };
 
+/* --unwind dwarf: one record per sample, the user stack unwound in Python
+ * (needs ustack.bpf.h's struct ustack_dump). */
+struct ustack_event {
+	__u32 pid;                      /* tgid */
+	__u32 tid;
+	__s32 kernel_stack_id;
+	__u32 pad;
+	__u64 kernel_ip;
+	char name[TASK_COMM_LEN];
+	struct ustack_dump ustack;      /* last: the record is cut to the bytes copied */
+};
+
 #endif /* __PROFILE_H */

@@ -93,6 +93,28 @@ def stackprog(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
+def unwindprog(tmp_path_factory) -> dict:
+    """tests/progs/unwindprog.c built without frame pointers (-O2
+    -fomit-frame-pointer): {"eh": with .eh_frame as usual, "debuglink": with
+    no .eh_frame of its own, its CFI only in .debug_frame of a separate
+    debug file next to it, found through .gnu_debuglink}."""
+    import shutil
+    import subprocess
+    d = tmp_path_factory.mktemp("unwindprog")
+    src = PROGS / "unwindprog.c"
+    (d / "eh").mkdir()
+    (d / "dbg").mkdir()
+    eh = _compile(d / "eh" / "unwindprog", src, "-O2", "-fomit-frame-pointer")
+    dbg = _compile(d / "dbg" / "unwindprog", src, "-O2", "-fomit-frame-pointer", "-g",
+                   "-fno-asynchronous-unwind-tables", "-fno-unwind-tables")
+    objcopy = shutil.which("objcopy")
+    run = lambda *c: subprocess.run(c, check=True, capture_output=True)  # noqa: E731
+    run(objcopy, "--only-keep-debug", str(dbg), str(dbg) + ".debug")
+    run(objcopy, "--strip-debug", "--add-gnu-debuglink=" + str(dbg) + ".debug", str(dbg))
+    return {"eh": eh, "debuglink": dbg}
+
+
+@pytest.fixture(scope="session")
 def marker_lib(tmp_path_factory) -> Path:
     """tests/progs/libmarker.c as a shared library."""
     d = tmp_path_factory.mktemp("libmarker")

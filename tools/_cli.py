@@ -312,12 +312,14 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
             return False
 
 
-def interval_loop(interval: int, count: int, emit):
+def interval_loop(interval: int, count: int, emit, wait=None):
     """Call emit() every `interval` seconds, `count` times; on Ctrl-C emit once
-    more and return (bcc's summary tools)."""
+    more and return (bcc's summary tools).  wait: what waits (default
+    wait_stop; a heat map recorder's reads its map meanwhile)."""
     remaining = count
+    wait = wait or wait_stop
     while True:
-        if wait_stop(interval):
+        if wait(interval):
             emit()
             return
         emit()

@@ -18,7 +18,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _block, _cli
+from . import _block, _cli, _heatmap
 from ._block import disks  # noqa: F401  (kept importable from here)
 
 PROG = "biolatency"
@@ -56,6 +56,7 @@ def parse(argv=None):
     p.add_argument("-j", "--json", action="store_true", help="print histograms as dictionaries")
     p.add_argument("-d", "--disk", help="trace this disk only (a name in /proc/diskstats)")
     _cli.interval_count(p)
+    _heatmap.add_args(p)
     return p.parse_args(argv)
 
 
@@ -93,6 +94,7 @@ def run(argv=None):
         raise _cli.UsageError("can only use -D or -F")
     names = disks()
     dev = _block.disk_dev(a.disk, names) if a.disk else 0
+    _heatmap.check_args(a)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_per_disk = a.disks
@@ -111,7 +113,9 @@ def run(argv=None):
             raise corebpf.MissingFeature("per-flag histograms need tp_btf or raw tracepoints "
                                          "(block_rq_*), which this kernel lacks")
         obj.attach()
-        hists = obj.maps["hists"]
+        hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
+                             "msecs" if a.milliseconds else "usecs",
+                             "biolatency: block I/O latency" + (" (queued)" if a.queued else ""))
         if not a.json:
             print("Tracing block device I/O... Hit Ctrl-C to end.", flush=True)
 
@@ -120,7 +124,8 @@ def run(argv=None):
             print()
             print(text, end="", flush=True)
 
-        _cli.interval_loop(a.interval, a.count, emit)
+        _cli.interval_loop(a.interval, a.count, emit, wait=hists.wait_stop)
+        hists.write()
     return 0
 
 

@@ -19,7 +19,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli
+from . import _cli, _heatmap
 
 PROG = "cpudist"
 FINISH_TASK_SWITCH = (r"finish_task_switch", r"finish_task_switch\.isra\.\d+")
@@ -38,6 +38,7 @@ def parse(argv=None):
     p.add_argument("-e", "--extension", action="store_true",
                    help="show extension summary (average/total/count)")
     _cli.interval_count(p)
+    _heatmap.add_args(p)
     return p.parse_args(argv)
 
 
@@ -69,6 +70,7 @@ def render(items, ext, a) -> str:
 
 def run(argv=None):
     a = parse(argv)
+    _heatmap.check_args(a)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_offcpu = a.offcpu
@@ -86,7 +88,10 @@ def run(argv=None):
             _cli.attach_kprobe_any(obj.programs["switch__kprobe"], FINISH_TASK_SWITCH)
         else:
             obj.attach()
-        hists, ext = obj.maps["hists"], obj.maps["ext"]
+        ext = obj.maps["ext"]
+        hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
+                             "msecs" if a.milliseconds else "usecs",
+                             "cpudist: %s-CPU time" % ("off" if a.offcpu else "on"))
         print("Tracing %s-CPU time... Hit Ctrl-C to end." % ("off" if a.offcpu else "on"),
               flush=True)
 
@@ -96,7 +101,8 @@ def run(argv=None):
             sys.stdout.write(render(items, e, a))
             sys.stdout.flush()
 
-        _cli.interval_loop(a.interval, a.count, emit)
+        _cli.interval_loop(a.interval, a.count, emit, wait=hists.wait_stop)
+        hists.write()
     return 0
 
 

@@ -24,7 +24,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli
+from . import _cli, _heatmap
 
 PROG = "ext4dist"
 OP_NAMES = ("read", "write", "open", "fsync")
@@ -40,6 +40,7 @@ def parse(argv=None):
                    help="output interval, in seconds")
     p.add_argument("count", nargs="?", default=_cli.FOREVER, type=_cli.positive_int,
                    help="number of outputs")
+    _heatmap.add_args(p)
     return p.parse_args(argv)
 
 
@@ -61,6 +62,7 @@ def run(argv=None):
     a = parse(argv)
     if a.interval == 0:
         raise _cli.UsageError("interval 0")
+    _heatmap.check_args(a)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_ms = a.milliseconds
@@ -73,14 +75,17 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        hists = obj.maps["hists"]
+        hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
+                             "msecs" if a.milliseconds else "usecs",
+                             "ext4dist: ext4 operation latency")
         print("Tracing ext4 operation latency... Hit Ctrl-C to end.", flush=True)
 
         def emit():
             sys.stdout.write(render(hists.pop_items(), a))
             sys.stdout.flush()
 
-        _cli.interval_loop(a.interval or _cli.FOREVER, a.count, emit)
+        _cli.interval_loop(a.interval or _cli.FOREVER, a.count, emit, wait=hists.wait_stop)
+        hists.write()
     return 0
 
 

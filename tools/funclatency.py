@@ -25,7 +25,7 @@ from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, R8, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 
-from . import _cli, _multi
+from . import _cli, _heatmap, _multi
 
 PROG = "funclatency"
 SLOTS = histogram.LOG2_SLOTS
@@ -51,6 +51,7 @@ def parse(argv=None):
     p.add_argument("-v", dest="show_prog", action="store_true",
                    help="print the generated BPF programs")
     p.add_argument("pattern", help="search expression for functions")
+    _heatmap.add_args(p)
     a = p.parse_args(argv)
     if a.microseconds and a.milliseconds:
         p.error("-u and -m are mutually exclusive")
@@ -247,8 +248,16 @@ def render(funcs, hist, stats, a, per_func, per_pid=False, user=False) -> str:
     return "".join(out)
 
 
+def _hist_slot(raw, count) -> dict:
+    """{slot: count} of one `hist` entry (the slot is part of the key)."""
+    if isinstance(raw, int):
+        raw = raw.to_bytes(HKEY.size, "little")
+    return {HKEY.unpack(raw)[2]: count}
+
+
 def run(argv=None):
     a = parse(argv)
+    _heatmap.check_args(a)
     _cli.setup(a)
     funcs = resolve(a.pattern, a.regexp, a.pid)
     kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in funcs) else None
@@ -264,7 +273,10 @@ def trace_functions(funcs, a, kkind, attach=True):
     with GenObject(PROG) as g:
         vsize = 8 * (a.level + 1) if a.level else 8
         start = g.create_map("start", HASH, 4, vsize, 10240)
-        hist = g.create_map("hist", HASH, HKEY.size, 8, 10240)
+        hist = _heatmap.tap(a, g.create_map("hist", HASH, HKEY.size, 8, 10240), PROG,
+                            _hist_slot, "msecs" if a.milliseconds else
+                            "usecs" if a.microseconds else "nsecs",
+                            f"funclatency: {a.pattern}")
         stats = g.create_map("stats", ARRAY, 4, 8, 2)
         progs = build(funcs, start.fd, hist.fd, stats.fd, a, kkind, per_func, per_pid)
         if a.show_prog or a.ebpf:
@@ -281,7 +293,7 @@ def trace_functions(funcs, a, kkind, attach=True):
         seconds = 0
         exiting = False
         while True:
-            if _cli.wait_stop(interval):
+            if hist.wait_stop(interval):
                 exiting = True
             else:
                 seconds += interval
@@ -289,6 +301,7 @@ def trace_functions(funcs, a, kkind, attach=True):
                 exiting = True
             print(render(funcs, hist, stats, a, per_func, per_pid, user), end="", flush=True)
             if exiting:
+                hist.write()
                 print("Detaching...", flush=True)
                 return 0
 

@@ -18,17 +18,21 @@ examples:
     offcputime -U          # only user space stacks (no kernel frames)
     offcputime -K          # only kernel space stacks (no user frames)
     offcputime --state 2   # only threads blocked in TASK_UNINTERRUPTIBLE
+    offcputime -p 185 --unwind dwarf   # user stacks of code without frame pointers
+    offcputime --svg off.svg 10        # also an interactive (off-CPU) flame graph
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
+import time
 
 import corebpf
 from corebpf.symbols import syms
-from corebpf.symbols.stacks import Stacks, folded, multiline
+from corebpf.symbols.stacks import Stacks, folded, multiline, present
 
-from . import _cli
+from . import _cli, _stacks
 
 PROG = "offcputime"
 U64_MAX = (1 << 64) - 1
@@ -76,6 +80,7 @@ def parse(argv=None):
                    help="only threads whose state matches this mask when they block "
                         "(0: TASK_RUNNING, i.e. preempted; 1: interruptible; "
                         "2: uninterruptible)")
+    _stacks.add_args(p)
     return p.parse_args(argv)
 
 
@@ -105,7 +110,7 @@ def report(items, stacks: Stacks, a) -> list:
             stacks.check(k.kernel_stack_id)
         if user:
             stacks.check(k.user_stack_id)
-        both = k.kernel_stack_id >= 0 and k.user_stack_id >= 0
+        both = present(k.kernel_stack_id) and present(k.user_stack_id)
         ks = stacks.kernel(k.kernel_stack_id, a.offset, skip_probe=True) if kern else None
         ustk = stacks.user(k.user_stack_id, k.tgid, a.offset) if user else None
         if a.folded:
@@ -113,6 +118,70 @@ def report(items, stacks: Stacks, a) -> list:
         else:
             out.extend(multiline(ks, ustk, k.name, k.pid, us, delimit and both))
     return out
+
+
+# Off-CPU time of --unwind dwarf: the user stack is an Unwound (addresses).
+DwarfKey = collections.namedtuple("DwarfKey", "pid tgid user_stack_id kernel_stack_id name")
+
+
+class DwarfPairs:
+    """Pairs each dump (taken as a thread blocks) with its offcpu_end record
+    (the time it was away), whichever comes first: the two arrive through
+    different ring buffers.  Unwinds only the pairs that count."""
+
+    MAX_PENDING = 8192
+
+    def __init__(self, unw):
+        self.unw = unw
+        self.counts = collections.Counter()
+        self.dumps = {}
+        self.ends = {}
+        self.backlog = _stacks.Backlog(self._count)
+
+    def on_dump(self, e):
+        if e.delta_us:
+            self._add(e, e.delta_us)
+            return
+        key = (e.pid, e.ts)
+        if key in self.ends:
+            self._add(e, self.ends.pop(key))
+        else:
+            self._keep(self.dumps, key, e)
+
+    def on_end(self, x):
+        key = (x.pid, x.ts)
+        e = self.dumps.pop(key, None)
+        if e is not None:
+            self._add(e, x.delta_us)
+        else:
+            self._keep(self.ends, key, x.delta_us)
+
+    def _keep(self, table, key, value):
+        if len(table) >= self.MAX_PENDING:
+            del table[next(iter(table))]
+        table[key] = value
+
+    def _add(self, e, us):
+        if us:
+            self.backlog.add((e, us))
+
+    def _count(self, item):
+        e, us = item
+        stack = self.unw.stack(e.tgid, e.ustack) if user_side(e) else ()
+        self.counts[DwarfKey(e.pid, e.tgid, stack, e.kernel_stack_id, e.name)] += us
+
+
+def user_side(e) -> bool:
+    return e.ustack.size > 0
+
+
+def samples(items, stacks: Stacks, a) -> list:
+    """[(frames root->leaf, microseconds)] for the flame graph and the profile."""
+    kern, user = not a.user_stacks_only, not a.kernel_stacks_only
+    return [(_stacks.stack_frames(
+        k.name, stacks.user(k.user_stack_id, k.tgid) if user else None,
+        stacks.kernel(k.kernel_stack_id, skip_probe=True) if kern else None), us)
+        for k, us in items]
 
 
 def on_warn(w):
@@ -131,6 +200,7 @@ def run(argv=None):
         return 2
     if a.min_block_time > a.max_block_time:
         raise _cli.UsageError("--min-block-time is above --max-block-time")
+    _stacks.check_args(a, user_stacks=not a.kernel_stacks_only)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         ro = obj.rodata
@@ -146,6 +216,9 @@ def run(argv=None):
             ro.targ_filter_state = True
             ro.targ_state = a.state
         obj.maps["stack_traces"].max_entries = a.stack_storage_size
+        _stacks.configure(obj, a)
+        if not _stacks.dwarf(a):
+            obj.maps["offcpu_ends"].max_entries = 4096
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -162,20 +235,49 @@ def run(argv=None):
         else:
             obj.attach()
         warns = obj.perf_buffer("warn_events", on_warn, page_cnt=8)
+        stacks = Stacks(obj.maps["stack_traces"])
+        pairs = rb = None
+        if _stacks.dwarf(a):
+            pairs = DwarfPairs(_stacks.Unwinding(stacks.syms))
+            rb = pairs.backlog
+            rb.rb = obj.ring_buffer("ustacks", pairs.on_dump, "offcpu_ends", pairs.on_end)
+        started = time.monotonic()
         if not a.folded:
             print(header(a), flush=True)
-        _cli.sleep_until_done(a.duration, warns)
+        _cli.sleep_until_done(a.duration, _Both(warns, rb) if rb is not None else warns)
         obj.detach()
+        if rb is not None:
+            rb.finish()
+        elapsed = time.monotonic() - started
         if not a.folded:
             print()
-        stacks = Stacks(obj.maps["stack_traces"])
-        lines = report(obj.maps["counts"].items(), stacks, a)
+        items = list(pairs.counts.items()) if pairs is not None else obj.maps["counts"].items()
+        lines = report(items, stacks, a)
         if lines:
             print("\n".join(lines), flush=True)
         warn = stacks.warning("lost and could not be displayed")
         if warn:
             print(warn, file=sys.stderr)
+        if rb is not None and rb.lost:
+            print(f"WARNING: {rb.lost} off-CPU events lost (user stack dumps: the ring "
+                  "buffer was full).", file=sys.stderr)
+        if _stacks.wanted(a):
+            _stacks.write_outputs(a, samples(items, stacks, a), PROG,
+                                  title=f"offcputime: off-CPU time, {elapsed:.0f} s",
+                                  unit="us", sample_type="offcpu", pprof_unit="microseconds",
+                                  duration_ns=int(elapsed * 1e9))
     return 0
+
+
+class _Both:
+    """Poll the warnings' perf buffer and the dumps' ring buffers together."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def poll(self, timeout_ms: int) -> int:
+        n = self.second.poll(timeout_ms)
+        return n + self.first.poll(0)
 
 
 def main(argv=None) -> int:

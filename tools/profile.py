@@ -16,17 +16,22 @@ examples:
     profile -K          # kernel space stacks only (no user)
     profile -C 1        # only CPU 1
     profile -adf 10     # folded, user/kernel delimiter, _[k] on kernel frames
+    profile -p 185 --unwind dwarf   # user stacks of code without frame pointers
+    profile --svg cpu.svg 10        # also an interactive flame graph
+    profile --pprof cpu.pb.gz 10    # also a pprof profile (go tool pprof, Pyroscope)
 """
 from __future__ import annotations
 
+import collections
 import sys
+import time
 
 import corebpf
 from corebpf import features
 from corebpf.core import perf
-from corebpf.symbols.stacks import Stacks, folded, missing, multiline
+from corebpf.symbols.stacks import Stacks, folded, missing, multiline, present
 
-from . import _cli
+from . import _cli, _stacks
 
 PROG = "profile"
 
@@ -63,6 +68,7 @@ def parse(argv=None):
     p.add_argument("--stack-storage-size", default=16384, type=_cli.positive_int,
                    help="the number of unique stack traces kept (default 16384)")
     p.add_argument("-C", "--cpu", type=int, default=-1, help="sample this CPU only")
+    _stacks.add_args(p)
     _cli.duration_arg(p)
     return p.parse_args(argv)
 
@@ -87,7 +93,7 @@ def report(items, stacks: Stacks, a) -> list:
             stacks.check(k.kernel_stack_id)
         if user:
             stacks.check(k.user_stack_id)
-        both = k.kernel_stack_id >= 0 and k.user_stack_id >= 0
+        both = present(k.kernel_stack_id) and present(k.user_stack_id)
         if a.folded:
             ks = stacks.kernel(k.kernel_stack_id, first_ip=k.kernel_ip,
                                suffix="_[k]" if a.annotations else "") if kern else None
@@ -109,6 +115,21 @@ def report(items, stacks: Stacks, a) -> list:
     return out
 
 
+# A sample of --unwind dwarf: the user stack is an Unwound (addresses).
+DwarfKey = collections.namedtuple("DwarfKey", "pid user_stack_id kernel_stack_id kernel_ip name")
+
+
+def samples(items, stacks: Stacks, a) -> list:
+    """[(frames root->leaf, count)] for the flame graph and the profile."""
+    kern, user = not a.user_stacks_only, not a.kernel_stacks_only
+    out = []
+    for k, count in items:
+        ks = stacks.kernel(k.kernel_stack_id, first_ip=k.kernel_ip) if kern else None
+        us = stacks.user(k.user_stack_id, k.pid) if user else None
+        out.append((_stacks.stack_frames(k.name, us, ks), count))
+    return out
+
+
 def run(argv=None):
     a = parse(argv)
     if a.cpu >= 0 and a.cpu not in features.online_cpus():
@@ -119,6 +140,7 @@ def run(argv=None):
     if a.frequency and limit and a.frequency > limit:
         raise _cli.UsageError(f"frequency {a.frequency} Hz is above "
                               f"kernel.perf_event_max_sample_rate ({limit})")
+    _stacks.check_args(a, user_stacks=not a.kernel_stacks_only)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_filter_tgid = bool(a.pid)
@@ -128,6 +150,7 @@ def run(argv=None):
         obj.rodata.targ_kernel_stacks = not a.user_stacks_only
         obj.maps["stack_traces"].max_entries = a.stack_storage_size
         obj.maps["counts"].max_entries = a.hash_storage_size
+        _stacks.configure(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -139,14 +162,29 @@ def run(argv=None):
         perf.attach_sampling(obj.programs["do_perf_event"], freq=0 if a.count else a.frequency or 49,
                              period=a.count or 0, cpus=[a.cpu] if a.cpu >= 0 else None,
                              hardware=True)
+        stacks = Stacks(obj.maps["stack_traces"])
+        rb = None
+        dwarf_counts = collections.Counter()
+        if _stacks.dwarf(a):
+            unw = _stacks.Unwinding(stacks.syms)
+
+            def on_sample(e):
+                dwarf_counts[DwarfKey(e.pid, unw.stack(e.pid, e.ustack), e.kernel_stack_id,
+                                      e.kernel_ip, e.name)] += 1
+            rb = _stacks.Backlog(on_sample)
+            rb.rb = obj.ring_buffer("ustacks", rb.add)
+        started = time.monotonic()
         if not a.folded:
             print(header(a), flush=True)
-        _cli.sleep_until_done(a.duration)
+        _cli.sleep_until_done(a.duration, rb)
         obj.detach()
+        if rb is not None:
+            rb.finish()
+        elapsed = time.monotonic() - started
         if not a.folded:
             print()
-        stacks = Stacks(obj.maps["stack_traces"])
-        lines = report(obj.maps["counts"].items(), stacks, a)
+        items = list(dwarf_counts.items()) if rb is not None else obj.maps["counts"].items()
+        lines = report(items, stacks, a)
         if lines:
             print("\n".join(lines), flush=True)
         warn = stacks.warning("could not be displayed", collisions=True)
@@ -155,6 +193,19 @@ def run(argv=None):
         if obj.read_counter("hash_full"):
             print("WARNING: hash table full. Consider increasing --hash-storage-size.",
                   file=sys.stderr)
+        if rb is not None and rb.lost:
+            print(f"WARNING: {rb.lost} samples lost (user stack dumps: the ring buffer "
+                  "was full).", file=sys.stderr)
+        if _stacks.wanted(a):
+            freq = 0 if a.count else a.frequency or 49
+            rate = f"{freq} Hz" if freq else f"every {a.count} events"
+            _stacks.write_outputs(
+                a, samples(items, stacks, a), PROG,
+                title=f"profile: CPU samples at {rate}, {elapsed:.0f} s",
+                unit="samples", sample_type="samples", pprof_unit="count",
+                period_type=("cpu", "nanoseconds") if freq else ("cpu", "events"),
+                period=int(1e9 / freq) if freq else a.count,
+                duration_ns=int(elapsed * 1e9))
     return 0
 
 

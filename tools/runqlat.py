@@ -19,7 +19,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli
+from . import _cli, _heatmap
 
 PROG = "runqlat"
 
@@ -34,6 +34,7 @@ def parse(argv=None):
     g.add_argument("--pidnss", action="store_true", help="print a histogram per PID namespace")
     g.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
     _cli.interval_count(p)
+    _heatmap.add_args(p)
     return p.parse_args(argv)
 
 
@@ -59,6 +60,7 @@ def render(items, a) -> str:
 
 def run(argv=None):
     a = parse(argv)
+    _heatmap.check_args(a)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_per_process = a.pids
@@ -72,14 +74,16 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        hists = obj.maps["hists"]
+        hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
+                             "msecs" if a.milliseconds else "usecs", "runqlat: run queue latency")
         print("Tracing run queue latency... Hit Ctrl-C to end.", flush=True)
 
         def emit():
             sys.stdout.write(render(hists.pop_items(), a))
             sys.stdout.flush()
 
-        _cli.interval_loop(a.interval, a.count, emit)
+        _cli.interval_loop(a.interval, a.count, emit, wait=hists.wait_stop)
+        hists.write()
     return 0
 
 

@@ -16,6 +16,7 @@ examples:
     stackcount -Ti 5 t:sched:sched_process_exec       # every 5 s, with time
     stackcount -p 185 'u:/usr/bin/python3.11:gc__*'   # USDT probes
     stackcount submit_bio                # kernel functions (needs kprobes or fentry)
+    stackcount --svg w.svg -D 5 t:syscalls:sys_enter_write   # also a flame graph
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import HASH, STACK_TRACE, GenObject
 from corebpf.symbols.stacks import Stacks
 
-from . import _cli, _multi
+from . import _cli, _multi, _stacks
 from .funccount import names_of, resolve
 
 PROG = "stackcount"
@@ -60,6 +61,7 @@ def parse(argv=None):
     p.add_argument("--debug", action="store_true",
                    help="print the generated BPF programs before starting")
     p.add_argument("pattern", help="search expression for events")
+    _stacks.add_args(p, unwind=False)
     a = p.parse_args(argv)
     if a.kernel_stacks_only and a.user_stacks_only:
         p.error("-K and -U are mutually exclusive. If you want both stacks, "
@@ -148,6 +150,18 @@ def render(items, st: Stacks, a) -> str:
     return "".join(out)
 
 
+def samples(items, st: Stacks, a) -> list:
+    """[(frames root->leaf, count)] of one interval, for --svg/--pprof."""
+    out = []
+    for raw, count in items:
+        tgid, kid, uid, _, comm = KEY.unpack(raw)
+        comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
+        user = st.user(uid, tgid) if tgid != NO_PID and not a.kernel_stacks_only else None
+        kern = st.kernel(kid) if not a.user_stacks_only else None
+        out.append((_stacks.stack_frames(comm if tgid != NO_PID else None, user, kern), count))
+    return out
+
+
 def _frame(addr, name, a) -> str:
     line = "  "
     if a.show_addr and addr is not None:
@@ -157,6 +171,7 @@ def _frame(addr, name, a) -> str:
 
 def run(argv=None):
     a = parse(argv)
+    _stacks.check_args(a)
     _cli.setup(a)
     probes = resolve(a.pattern, a.regexp, a.pid)
     kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in probes) else None
@@ -176,6 +191,8 @@ def run(argv=None):
                   % (len(names) - len(skipped), a.pattern), flush=True)
         seconds = 0
         exiting = False
+        pictures = []
+        started = time.monotonic()
         while True:
             if _cli.wait_stop(interval):
                 exiting = True
@@ -184,8 +201,17 @@ def run(argv=None):
             if a.duration and seconds >= a.duration:
                 exiting = True
             items = counts.pop_items()
-            print(render(items, Stacks(stacks), a), end="", flush=True)
+            st = Stacks(stacks)
+            print(render(items, st, a), end="", flush=True)
+            if _stacks.wanted(a):
+                pictures.extend(samples(items, st, a))
             if exiting:
+                if _stacks.wanted(a):
+                    elapsed = time.monotonic() - started
+                    _stacks.write_outputs(a, pictures, PROG,
+                                          title=f"stackcount: {a.pattern}, {elapsed:.0f} s",
+                                          unit="events", sample_type="events",
+                                          duration_ns=int(elapsed * 1e9))
                 if not a.folded:
                     print("Detaching...", flush=True)
                 return 0

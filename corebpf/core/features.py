@@ -118,6 +118,12 @@ def kernel_function_exists(name: str) -> bool:
     return pat.search(_kallsyms()) is not None
 
 
+def task_pt_regs() -> bool:
+    """True if BPF programs can read a task's user registers (the
+    bpf_task_pt_regs helper, 5.15): what --unwind dwarf needs."""
+    return kernel_function_exists("bpf_task_pt_regs")
+
+
 def _kallsyms() -> bytes:
     if _Cache.kallsyms is None:
         try:
@@ -229,6 +235,7 @@ def summary() -> dict:
         "tp_btf": tp_btf(),
         "raw_tp": raw_tp(),
         "fentry": fentry(),
+        "task_pt_regs": task_pt_regs(),
         "possible_cpus": possible_cpus(),
     }
 

@@ -22,9 +22,20 @@ MISSED_KERNEL = "[Missed Kernel Stack]"
 MISSED_USER = "[Missed User Stack]"
 
 
-def missing(stack_id: int) -> bool:
+class Unwound(tuple):
+    """A user stack unwound in user space (--unwind dwarf): its addresses,
+    innermost first.  Stands where a stack id would: empty = no stack."""
+    __slots__ = ()
+
+
+def missing(stack_id) -> bool:
     """True if a stack was lost (not merely absent: -EFAULT)."""
-    return stack_id < 0 and stack_id != -errno.EFAULT
+    return not isinstance(stack_id, tuple) and stack_id < 0 and stack_id != -errno.EFAULT
+
+
+def present(stack_id) -> bool:
+    """True if there is a stack to print (a stack id >= 0, a non-empty Unwound)."""
+    return len(stack_id) > 0 if isinstance(stack_id, tuple) else stack_id >= 0
 
 
 class Stacks:
@@ -38,8 +49,10 @@ class Stacks:
         self.collision = False
         self._ips = {}
 
-    def addresses(self, stack_id: int) -> list:
+    def addresses(self, stack_id) -> list:
         """Addresses of a stack, innermost first ([] for a negative id)."""
+        if isinstance(stack_id, tuple):
+            return list(stack_id)
         if stack_id < 0:
             return []
         ips = self._ips.get(stack_id)
@@ -74,7 +87,7 @@ class Stacks:
     def kernel_addresses(self, stack_id: int, first_ip: int = 0,
                          skip_probe: bool = False) -> list:
         ips = self.addresses(stack_id)
-        if stack_id >= 0 and first_ip and (not ips or ips[0] != first_ip):
+        if present(stack_id) and first_ip and (not ips or ips[0] != first_ip):
             ips = [first_ip] + ips
         if skip_probe:
             n = 0

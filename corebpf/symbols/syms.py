@@ -207,36 +207,18 @@ class ElfSymbols:
     def _debug_symbols(self, elf, stream, sections, debug_root, root, directory):
         """Symbols of the separate debug file, if one is installed."""
         by_name = {sec.name: sec for sec in sections}
-        cands = []
-        if self.build_id and debug_root:
-            cands.append((f"{debug_root}/.build-id/{self.build_id[:2]}/{self.build_id[2:]}.debug",
-                          None))
-        sec = by_name.get(".gnu_debuglink")
-        if sec is not None:
-            data = sec.data(stream)
-            link = data.split(b"\0", 1)[0].decode("utf-8", "replace")
-            crc_at = (len(link) + 1 + 3) & ~3
-            crc = struct.unpack_from("<I" if elf.little_endian else ">I", data, crc_at)[0] \
-                if len(data) >= crc_at + 4 else None
-            if link and "/" not in link:
-                dirs = [directory, f"{directory}/.debug"]
-                if debug_root:
-                    dirs.append(debug_root + directory)
-                cands.extend((f"{d}/{link}", crc) for d in dirs)
-        for path, crc in cands:
-            for full in ([root + path, path] if root else [path]):
-                try:
-                    with open(full, "rb") as f:
-                        if crc is not None and _crc32(f) != crc:
-                            continue
-                        f.seek(0)
-                        from elftools.elf.elffile import ELFFile
-                        syms = _read_symbols(ELFFile(f), f)
-                except _elf_errors():
-                    continue
-                if syms:
-                    self.debug_file = full
-                    return syms
+        for full, f in debug_files(self.build_id, by_name.get(".gnu_debuglink"), stream,
+                                   elf.little_endian, directory, debug_root, root):
+            try:
+                from elftools.elf.elffile import ELFFile
+                syms = _read_symbols(ELFFile(f), f)
+            except _elf_errors():
+                continue
+            finally:
+                f.close()
+            if syms:
+                self.debug_file = full
+                return syms
         mini = by_name.get(".gnu_debugdata")
         if mini is not None:           # MiniDebugInfo: an xz-compressed ELF with a .symtab
             import io
@@ -251,6 +233,45 @@ class ElfSymbols:
             except (lzma.LZMAError,) + _elf_errors():
                 pass
         return None
+
+
+def debug_files(build_id, debuglink, stream, little_endian: bool, directory: str,
+                debug_root: str = DEBUG_ROOT, root: str = ""):
+    """Yield (path, open file) for each separate debug file of an ELF file
+    that exists: /usr/lib/debug/.build-id/xx/yyyy.debug, then the
+    .gnu_debuglink name (debuglink: its section) in the file's directory,
+    its .debug/ and debug_root + directory, the link's CRC checked.  root:
+    the process's root (/proc/PID/root), looked in first.  The caller
+    closes each file it is given."""
+    cands = []
+    if build_id and debug_root:
+        cands.append((f"{debug_root}/.build-id/{build_id[:2]}/{build_id[2:]}.debug", None))
+    if debuglink is not None:
+        data = debuglink.data(stream)
+        link = data.split(b"\0", 1)[0].decode("utf-8", "replace")
+        crc_at = (len(link) + 1 + 3) & ~3
+        crc = struct.unpack_from("<I" if little_endian else ">I", data, crc_at)[0] \
+            if len(data) >= crc_at + 4 else None
+        if link and "/" not in link:
+            dirs = [directory, f"{directory}/.debug"]
+            if debug_root:
+                dirs.append(debug_root + directory)
+            cands.extend((f"{d}/{link}", crc) for d in dirs)
+    for path, crc in cands:
+        for full in ([root + path, path] if root else [path]):
+            try:
+                f = open(full, "rb")
+            except OSError:
+                continue
+            try:
+                if crc is not None and _crc32(f) != crc:
+                    f.close()
+                    continue
+                f.seek(0)
+            except OSError:
+                f.close()
+                continue
+            yield full, f
 
 
 def _crc32(f) -> int:
@@ -450,12 +471,14 @@ class PerfMap:
 # -- processes ---------------------------------------------------------------------------
 
 class _Mapping:
-    __slots__ = ("start", "end", "offset", "inode", "path", "syms", "loaded")
+    __slots__ = ("start", "end", "offset", "inode", "path", "syms", "loaded", "cfi", "bias")
 
     def __init__(self, start, end, offset, inode, path):
         self.start, self.end, self.offset, self.inode, self.path = start, end, offset, inode, path
         self.syms = None
         self.loaded = False
+        self.cfi = None             # corebpf.symbols.unwind's CFI of the file, once looked up
+        self.bias = None
 
 
 class ProcessSymbols:
@@ -473,6 +496,7 @@ class ProcessSymbols:
         self._maps = None
         self._starts = []
         self._memo = {}
+        self._reread = 0.0
         self.exited = False
 
     def refresh(self):
@@ -510,6 +534,41 @@ class ProcessSymbols:
             return self._maps[i]
         return None
 
+    def mapping(self, addr: int):
+        """The executable mapping holding addr (start, end, offset, path...), or None.
+        An address outside every mapping read so far re-reads them (a library
+        loaded since), at most once a second."""
+        m = self._mapping(addr)
+        if m is None and not self.exited:
+            import time
+            now = time.monotonic()
+            if now - self._reread > 1.0:
+                self._reread = now
+                self._maps = None
+                m = self._mapping(addr)
+        return m
+
+    def files(self, m: _Mapping):
+        """Yield (path to open, path as the process sees it, the process's root
+        or "") for each place the file behind mapping m can be read from
+        (the same inode only)."""
+        path = m.path
+        deleted = path.endswith(" (deleted)")
+        if deleted:
+            path = path[:-len(" (deleted)")]
+        root = f"/proc/{self.pid}/root"
+        cands = [f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}", root + path]
+        if not deleted:
+            cands.append(path)
+        root = root if os.path.isdir(root) else ""
+        for cand in cands:
+            try:
+                if m.inode and os.stat(cand).st_ino != m.inode:
+                    continue
+            except OSError:
+                continue
+            yield cand, path, root
+
     def _symbols(self, m: _Mapping):
         if m.loaded:
             return m.syms
@@ -519,28 +578,19 @@ class ProcessSymbols:
             return m.syms
         if not m.path:
             return None
-        path = m.path
-        deleted = path.endswith(" (deleted)")
-        if deleted:
-            path = path[:-len(" (deleted)")]
-        root = f"/proc/{self.pid}/root"
-        cands = [f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}", root + path]
-        if not deleted:
-            cands.append(path)
-        for cand in cands:
-            try:
-                if m.inode and os.stat(cand).st_ino != m.inode:
-                    continue
-            except OSError:
-                continue
-            m.syms = elf_symbols(cand, self.debug_root, root if os.path.isdir(root) else "",
-                                 display_path=path)
+        for cand, path, root in self.files(m):
+            m.syms = elf_symbols(cand, self.debug_root, root, display_path=path)
             if m.syms is not None:
                 break
         return m.syms
 
     def _vdso(self, m: _Mapping):
-        data = None
+        data = self.vdso_image(m)
+        return _image_symbols(data, "[vdso]") if data else None
+
+    def vdso_image(self, m: _Mapping):
+        """The bytes of the vDSO mapping m (this process's own copy when the
+        target's memory cannot be read: the kernel maps one image in all)."""
         for pid in (self.pid, "self"):
             try:
                 with open(f"/proc/{pid}/mem", "rb", buffering=0) as f:
@@ -551,11 +601,10 @@ class ProcessSymbols:
                     if not start:
                         continue
                     f.seek(start)
-                    data = f.read(end - start)
-                    break
+                    return f.read(end - start)
             except (OSError, ValueError, OverflowError):
                 continue
-        return _image_symbols(data, "[vdso]") if data else None
+        return None
 
     def resolve(self, addr: int):
         """(name, offset, module) for a user address; name None if unknown

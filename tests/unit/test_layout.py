@@ -24,6 +24,7 @@ LAYERS = {
     "corebpf.histogram": 0,
     "corebpf.syscalls": 0,
     "corebpf._early": 0,
+    "corebpf.report": 0,        # renderers (flame graph, heat map, pprof): a leaf
     "corebpf.symbols": 1,
     "corebpf.user": 2,
     "corebpf.compiler": 3,

@@ -1,0 +1,244 @@
+"""What the stack tools share: `--unwind fp|dwarf`, `--unwind-stack-size`,
+`--svg FILE` and `--pprof FILE`.
+
+The hook for a stack tool (profile, offcputime, stackcount, trace -U; and
+offwaketime, wakeuptime, memleak as they land):
+
+    _stacks.add_args(parser)                    # the options
+    _stacks.check_args(a)                       # after parsing: bad combinations
+    _stacks.configure(obj, a)                   # before load: DWARF dumps or not
+    unw = _stacks.Unwinding(stacks.syms)        # --unwind dwarf: records -> Unwound
+    key.user_stack_id = unw.stack(e.pid, e.ustack)
+    _stacks.write_outputs(a, samples, title=..., unit=...)
+
+The BPF side includes bpf_src/ustack.bpf.h (USTACK_SCRATCH + ustack_capture
++ a ring buffer of dump records named `ustacks`, switched on by
+`targ_dwarf`).  A DWARF-unwound user stack is a
+corebpf.symbols.stacks.Unwound (a tuple of addresses) where a stack id was:
+Stacks.user(), folded(), multiline() take either.  `samples` for the
+pictures are [(frames root->leaf [(name, kind)], value)]: build them with
+stack_frames().
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from corebpf.symbols.stacks import Unwound
+
+from . import _cli
+
+DEFAULT_DUMP = 16384
+MAX_DUMP = 65536                # USTACK_MAX in bpf_src/ustack.bpf.h
+
+
+def dump_size(text: str) -> int:
+    import argparse
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size: {text!r}") from None
+    if not 512 <= v <= MAX_DUMP:
+        raise argparse.ArgumentTypeError(f"must be 512 to {MAX_DUMP} bytes: {text}")
+    return v
+
+
+def add_args(p, unwind: bool = True, pictures: bool = True):
+    """--unwind/--unwind-stack-size (unwind) and --svg/--pprof (pictures)."""
+    if unwind:
+        p.add_argument("--unwind", choices=("fp", "dwarf"), default="fp",
+                       help="user stack unwinding: fp walks frame pointers in the kernel "
+                            "(default); dwarf copies the top of the user stack and unwinds "
+                            "it with the binaries' CFI (code built without frame pointers)")
+        p.add_argument("--unwind-stack-size", type=dump_size, default=DEFAULT_DUMP,
+                       metavar="BYTES",
+                       help=f"--unwind dwarf: bytes of user stack copied per event "
+                            f"(default {DEFAULT_DUMP}, at most {MAX_DUMP})")
+    if pictures:
+        p.add_argument("--svg", metavar="FILE",
+                       help="also write an interactive flame graph (SVG) to FILE")
+        p.add_argument("--pprof", metavar="FILE",
+                       help="also write a pprof profile (gzipped profile.proto) to FILE")
+
+
+def check_args(a, user_stacks: bool = True):
+    """Bad combinations and unwritable files, before anything is loaded.
+    user_stacks: whether this run shows user stacks at all."""
+    if getattr(a, "unwind", "fp") == "dwarf":
+        if not user_stacks:
+            raise _cli.UsageError("--unwind dwarf unwinds user stacks, "
+                                  "but this run shows kernel stacks only")
+    for opt in ("svg", "pprof"):
+        path = getattr(a, opt, None)
+        if path:
+            check_writable(opt, path)
+    if getattr(a, "pprof", None):
+        try:
+            import google.protobuf  # noqa: F401
+        except ImportError:
+            raise _cli.UsageError("--pprof needs the protobuf package "
+                                  "(pip install 'corebpf[pprof]', or Debian's "
+                                  "python3-protobuf)") from None
+
+
+def check_writable(opt: str, path: str):
+    """UsageError unless --opt path can be written (checked before tracing starts)."""
+    d = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise _cli.UsageError(f"--{opt} {path}: is a directory")
+    if not os.path.isdir(d):
+        raise _cli.UsageError(f"--{opt} {path}: no such directory")
+    if not os.access(d, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise _cli.UsageError(f"--{opt} {path}: not writable")
+
+
+def ring_bytes(dump: int, cpus: int) -> int:
+    """Ring buffer size for dumps: two seconds of 99 Hz samples on every CPU
+    (at least 512 records), so a consumer kept off the CPU for a while by a
+    busy machine loses nothing; a power of two, 4 to 64 MiB."""
+    want = max(512, 2 * 99 * cpus) * (dump + 512)
+    size = 1 << 22
+    while size < want and size < 1 << 26:
+        size <<= 1
+    return size
+
+
+def dwarf(a) -> bool:
+    return getattr(a, "unwind", "fp") == "dwarf"
+
+
+def configure(obj, a, ring: str = "ustacks", scratch: str = "ustack_scratch_map"):
+    """Before load: with --unwind dwarf switch the object to dump mode (and
+    size its per-CPU scratch); without, shrink the dump ring buffer and
+    scratch to nothing.  Raises MissingFeature when the kernel cannot give
+    BPF programs the user registers."""
+    from corebpf import MissingFeature, features
+    if dwarf(a):
+        if not features.task_pt_regs():
+            raise MissingFeature("bpf_task_pt_regs (Linux 5.15)",
+                                 "--unwind dwarf reads the user registers with it")
+        obj.rodata.targ_dwarf = True
+        obj.rodata.targ_ustack_size = a.unwind_stack_size
+        obj.maps[scratch].max_entries = features.possible_cpus()
+        obj.maps[ring].max_entries = ring_bytes(a.unwind_stack_size,
+                                                len(features.online_cpus()))
+    else:
+        obj.maps[ring].max_entries = os.sysconf("SC_PAGE_SIZE")
+        obj.maps[scratch].max_entries = 1
+
+
+class Unwinding:
+    """--unwind dwarf: dumped user contexts -> Unwound stacks (addresses)."""
+
+    def __init__(self, syms):
+        from corebpf.symbols.unwind import Unwinder
+        self.unwinder = Unwinder(syms)
+
+    def stack(self, pid: int, dump) -> Unwound:
+        """The unwound user stack of a record's struct ustack_dump."""
+        if dump.flags or not dump.size:
+            return Unwound(())
+        return Unwound(self.unwinder.unwind(pid, dump.regs, dump.data))
+
+
+class Backlog:
+    """Take dump records off the ring buffer at once, unwind them between
+    polls: a file's CFI parsed for the first time (a new process, ~0.1-0.5 s)
+    must not leave the ring buffer undrained meanwhile.  handler(record)
+    does the unwinding; at most `limit` records wait (the rest are counted
+    in `dropped`).  Give it to _cli.sleep_until_done() as the buffer."""
+
+    def __init__(self, handler, limit: int = 4096):
+        import collections
+        self.handler = handler
+        self.limit = limit
+        self.queue = collections.deque()
+        self.dropped = 0
+        self.rb = None
+
+    def add(self, record):
+        if len(self.queue) >= self.limit:
+            self.dropped += 1
+        else:
+            self.queue.append(record)
+
+    def poll(self, timeout_ms: int) -> int:
+        n = self.rb.poll(0 if self.queue else timeout_ms)
+        self.work(0.05)
+        return n
+
+    def work(self, budget: float):
+        import time
+        end = time.monotonic() + budget
+        done = 0
+        while self.queue and time.monotonic() < end:
+            self.handler(self.queue.popleft())
+            done += 1
+            if done % 16 == 0:
+                self.rb.poll(0)         # keep the ring buffer drained
+
+    def finish(self):
+        """After detach: the last records, all unwound."""
+        self.rb.consume()
+        while self.queue:
+            self.handler(self.queue.popleft())
+
+    @property
+    def lost(self) -> int:
+        return self.dropped + (self.rb.lost if self.rb is not None else 0)
+
+
+def stack_frames(comm, user, kernel, delimiter: bool = False) -> list:
+    """Frames root->leaf for the pictures: the task name, user frames, then
+    kernel frames (user/kernel: frame texts innermost first, or None)."""
+    from corebpf.report import KERNEL, PROCESS, USER
+    out = [(comm, PROCESS)] if comm is not None else []
+    out.extend((f, USER) for f in reversed(user or ()))
+    if delimiter:
+        out.append(("-", PROCESS))
+    out.extend((f, KERNEL) for f in reversed(kernel or ()))
+    return out
+
+
+def wanted(a) -> bool:
+    """True if this run writes a picture or a profile."""
+    return bool(getattr(a, "svg", None) or getattr(a, "pprof", None))
+
+
+def write_outputs(a, samples, prog: str, title: str, unit: str = "samples",
+                  sample_type: str = "samples", pprof_unit: str = "count",
+                  period_type=None, period: int = 0, duration_ns: int = 0):
+    """Write --svg and --pprof for [(frames root->leaf, value)]; a failure
+    is one line on stderr (the text report was printed already)."""
+    if getattr(a, "svg", None):
+        from corebpf.report import flamegraph
+        total = sum(v for _, v in samples)
+        sub = f"{len(samples)} stacks, {total:,} {unit}"
+        _write(a.svg, flamegraph.render(samples, title=title, unit=unit,
+                                        subtitle=sub).encode("utf-8"), prog)
+    if getattr(a, "pprof", None):
+        from corebpf.report import pprof
+        _write(a.pprof, pprof.encode(samples, sample_type=sample_type, unit=pprof_unit,
+                                     period_type=period_type, period=period,
+                                     duration_ns=duration_ns, comment=title), prog)
+
+
+def _write(path: str, data: bytes, prog: str):
+    """Write through a new temporary file beside path (O_EXCL: no following
+    a symlink planted in a shared directory), then rename it over path."""
+    import tempfile
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".corebpf-", dir=d)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        print(f"{prog}: error: {path}: {e.strerror}", file=sys.stderr)
