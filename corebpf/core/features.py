@@ -174,8 +174,9 @@ def ringbuf() -> bool:
     return lib().libbpf_probe_bpf_map_type(27, __import__("cffi").FFI().NULL) == 1
 
 
-def _try_load(prog: str) -> bool:
-    """Load program `prog` of the packaged `features` object alone.
+def _try_load(prog: str, attach: bool = False) -> bool:
+    """Load program `prog` of the packaged `features` object alone (and,
+    with `attach`, attach it where its section says and detach at once).
 
     Straight through the binding, not through Object: Object consults these
     probes when it picks variants, so using it here would be a cycle."""
@@ -195,21 +196,67 @@ def _try_load(prog: str) -> bool:
         while p != ffi.NULL:
             L.bpf_program__set_autoload(p, ffi.string(L.bpf_program__name(p)).decode() == prog)
             p = L.bpf_object__next_program(obj, p)
-        return L.bpf_object__load(obj) == 0
+        if L.bpf_object__load(obj) != 0:
+            return False
+        if not attach:
+            return True
+        link = L.bpf_program__attach(L.bpf_object__find_program_by_name(obj, prog.encode()))
+        if link == ffi.NULL:
+            return False
+        L.bpf_link__destroy(link)
+        return True
     finally:
         L.bpf_object__close(obj)
 
 
 @functools.lru_cache(maxsize=None)
 def fentry() -> bool:
-    """True if fentry/fexit programs load here (really tried)."""
-    return has_btf() and _try_load("probe_fentry")
+    """True if fentry/fexit programs load and attach here (really tried: Debian's
+    arm64 6.1 loads them but cannot attach, ENOTSUPP, no direct-call trampolines;
+    without the running kernel's own BTF neither works, whatever COREBPF_BTF says)."""
+    return _try_load("probe_fentry", attach=True)
 
 
 @functools.lru_cache(maxsize=None)
 def tp_btf() -> bool:
-    """True if BTF-typed tracepoint programs load here (really tried)."""
-    return has_btf() and _try_load("probe_tp_btf")
+    """True if BTF-typed tracepoint programs load here (really tried; they need
+    the running kernel's own BTF, which COREBPF_BTF does not replace)."""
+    return _try_load("probe_tp_btf")
+
+
+@functools.lru_cache(maxsize=None)
+def tracepoint_nargs(name: str):
+    """How many arguments tracepoint `name` passes to raw_tp/tp_btf programs,
+    None if there is no such tracepoint.
+
+    Arguments change over time (block_rq_issue lost its request_queue in 5.11,
+    kfree_skb gained a reason in 5.17): the kernel refuses to attach a raw_tp
+    program that reads beyond them (EINVAL), so a tiny program reading the
+    n-th argument is attached for n = 1, 2, ... until it is refused."""
+    from ._libbpf import LibbpfUnavailable, ffi, lib, libc
+    import struct
+    try:
+        L = lib()
+    except LibbpfUnavailable:
+        return None
+    for n in range(1, 13):              # MAX_BPF_FUNC_ARGS
+        insns = struct.pack("<BBhiBBhiBBhi",
+                            0x79, 0x12, 8 * (n - 1), 0,     # r2 = *(u64 *)(r1 + 8(n-1))
+                            0xb7, 0x00, 0, 0,               # r0 = 0
+                            0x95, 0x00, 0, 0)               # exit
+        fd = L.bpf_prog_load(17, b"corebpf_nargs", b"GPL", insns, 3, ffi.NULL)  # RAW_TRACEPOINT
+        if fd < 0:
+            return None
+        try:
+            link = L.bpf_raw_tracepoint_open(name.encode(), fd)
+        finally:
+            libc.close(fd)
+        if link < 0:
+            if -link == errno.EINVAL or ffi.errno == errno.EINVAL:
+                return n - 1
+            return None
+        libc.close(link)
+    return 12
 
 
 @functools.lru_cache(maxsize=None)
@@ -219,7 +266,8 @@ def raw_tp() -> bool:
 
 
 def forced_probe():
-    """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry, kprobe)."""
+    """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry,
+    kprobe), or the name of one variant (tests)."""
     v = os.environ.get("COREBPF_PROBE", "").strip()
     return v or None
 
