@@ -86,7 +86,7 @@ def test_missing_btf_is_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("tool", ["opensnoop", "runqlat", "biosnoop"])
+@pytest.mark.parametrize("tool", ["opensnoop", "runqlat", "biosnoop", "mysqld_qslower"])
 def test_bad_btf_file_is_one_line(tool, tmp_path):
     notbtf = tmp_path / "notbtf"
     notbtf.write_bytes(b"#!/bin/sh\n")
