@@ -32,6 +32,15 @@ def has_btf() -> bool:
     return os.access(btf_path(), os.R_OK)
 
 
+@functools.lru_cache(maxsize=None)
+def kernel_btf() -> bool:
+    """True if the running kernel's own BTF is readable where libbpf looks
+    first (/sys/kernel/btf/vmlinux).  tp_btf and fentry programs name their
+    attach points by its type ids: an external BTF (COREBPF_BTF) cannot
+    stand in for it.  A cheap check; tp_btf()/fentry() really load."""
+    return os.access(DEFAULT_BTF, os.R_OK)
+
+
 def tracefs(mount: bool = True) -> str:
     """Return the tracefs mount point, mounting it if absent (root).
 
@@ -214,14 +223,14 @@ def fentry() -> bool:
     """True if fentry/fexit programs load and attach here (really tried: Debian's
     arm64 6.1 loads them but cannot attach, ENOTSUPP, no direct-call trampolines;
     without the running kernel's own BTF neither works, whatever COREBPF_BTF says)."""
-    return _try_load("probe_fentry", attach=True)
+    return kernel_btf() and _try_load("probe_fentry", attach=True)
 
 
 @functools.lru_cache(maxsize=None)
 def tp_btf() -> bool:
     """True if BTF-typed tracepoint programs load here (really tried; they need
     the running kernel's own BTF, which COREBPF_BTF does not replace)."""
-    return _try_load("probe_tp_btf")
+    return kernel_btf() and _try_load("probe_tp_btf")
 
 
 @functools.lru_cache(maxsize=None)
@@ -276,6 +285,7 @@ def summary() -> dict:
     """Every probe's answer, for `python -m corebpf features`."""
     return {
         "btf": has_btf(),
+        "kernel_btf": kernel_btf(),
         "tracefs": _safe(tracefs),
         "kprobes": kprobes(),
         "uprobes": uprobes(),

@@ -462,14 +462,14 @@ class Object:
         if k == "tp_btf":
             if not features.raw_tracepoint_exists(tgt):
                 return f"tracepoint {tgt}"
-            if not features.tp_btf():
+            if not features.kernel_btf():
                 return _NO_KERNEL_BTF.format("BTF-typed tracepoints (tp_btf)")
             return None
         if k == "raw_tp":
             return None if features.raw_tracepoint_exists(tgt) else f"raw tracepoint {tgt}"
         if k == "fentry":
             if not features.fentry():
-                if not features.tp_btf():
+                if not features.kernel_btf():
                     return _NO_KERNEL_BTF.format("fentry/fexit")
                 return "fentry/fexit (BPF trampolines)"
             if tgt and not features.kernel_function_exists(tgt):

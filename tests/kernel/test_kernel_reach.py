@@ -157,7 +157,7 @@ def test_without_kernel_btf_and_no_btf_file_says_how(btf_files):
     assert err.count("\n") == 1 and "--btf PATH" in err, err
 
 
-# The kernel's BTF disappears after features.tp_btf() said yes: the load
+# The kernel's BTF disappears after features.kernel_btf() said yes: the load
 # fails naming no program (libbpf: ESRCH, no vmlinux BTF for the tp_btf
 # programs' attach points); the library must pin it on the tp_btf programs
 # and fall back to the raw_tp variant.
@@ -165,7 +165,7 @@ _LATE = r"""
 import ctypes, os, sys
 import corebpf
 from corebpf import features
-assert features.tp_btf()
+assert features.kernel_btf() and features.tp_btf()
 libc = ctypes.CDLL(None, use_errno=True)
 assert libc.unshare(0x00020000) == 0                                    # CLONE_NEWNS
 assert libc.mount(b"none", b"/", None, 0x40000 | 0x4000, None) == 0     # MS_REC|MS_PRIVATE
