@@ -15,8 +15,9 @@ kind, or a variant by name.  If a variant fails to load (a kernel that
 refuses fentry, say), the object is reopened with the configuration
 replayed and the next variant tried.  Globals named __corebpf_nargs__TP
 (TP_NARGS_DECLARE in corebpf.bpf.h) are set before load to the number of
-arguments tracepoint TP passes on the running kernel.  The Object owns every link made from its programs: closing it
-detaches everything; dropping a Link never does.
+arguments tracepoint TP passes on the running kernel.  The Object owns
+every link made from its programs: closing it detaches everything;
+dropping a Link never does.
 """
 from __future__ import annotations
 
