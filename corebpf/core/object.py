@@ -454,6 +454,12 @@ class Object:
     def _variant_kind(progs) -> str:
         return max((p.kind for p in progs), key=lambda k: KIND_RANK.get(k, 9))
 
+    def missing(self, variant: str) -> list:
+        """What the running kernel lacks to serve `variant` (its programs that
+        are to be loaded); empty if it can serve it."""
+        progs = self._variants().get(variant, [])
+        return [r for r in (self._program_viable(p) for p in progs) if r]
+
     def _program_viable(self, p: Program):
         """None if the kernel can serve program p, else the reason it cannot."""
         k, tgt = p.kind, p.target
@@ -565,9 +571,14 @@ class Object:
                 self._open()
                 continue
             if prog is not None and prog.kind in _ATTACH_BTF_KINDS and \
-                    -r in (errno.ESRCH, errno.ENOENT) and not _failed_program(log):
-                raise MissingFeature(f"{self.name}: " + _NO_KERNEL_BTF.format(
-                    f"{prog.kind} programs ({prog.name})"))
+                    -r in (errno.ESRCH, errno.ENOENT):
+                if not _failed_program(log):
+                    raise MissingFeature(f"{self.name}: " + _NO_KERNEL_BTF.format(
+                        f"{prog.kind} programs ({prog.name})"))
+                # the attach point is not in the kernel's BTF (a module's
+                # tracepoint before module BTF, 5.11)
+                raise MissingFeature(f"{self.name}: no BTF for {prog.target} in this kernel "
+                                     f"(needed by {prog.kind} program {prog.name})")
             if prog is not None and prog.kind == "fentry" and -r == errno.EPERM:
                 raise MissingFeature(f"{self.name}: this kernel refuses fentry/fexit programs "
                                      f"(load of {prog.name} failed with EPERM)")
