@@ -273,6 +273,8 @@ def btf_file_problem(path: str):
             head = f.read(4)
     except OSError as e:
         return e.strerror
+    except ValueError:                  # a NUL in the name
+        return "not a file name"
     if head[:2] != b"\x9f\xeb" and head != b"\x7fELF":
         return "not a BTF file"
     return None

@@ -103,6 +103,7 @@ def test_btf_file_problem():
     assert _cli.btf_file_problem("/nonexistent/vmlinux") == "No such file or directory"
     assert _cli.btf_file_problem("/etc/hostname") == "not a BTF file"
     assert _cli.btf_file_problem(sys.executable) is None      # an ELF file
+    assert _cli.btf_file_problem("a\x00b") == "not a file name"
 
 
 def test_output_never_prints_a_batch_twice():
