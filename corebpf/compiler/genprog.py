@@ -250,14 +250,27 @@ class GenObject:
         self._consumers = []
         self._counters = {}      # counter name -> (map, index)
         self._closed = False
+        self._map_bytes = 0      # kernel memory of the maps created
 
     # -- maps ---------------------------------------------------------------------
     def create_map(self, name: str, mtype: int, key_size: int, value_size: int,
                    max_entries: int, flags: int = 0, key_codec=None,
-                   value_codec=None) -> GenMap:
-        """Create a map; raise MapError (ConfigError for a name already used)."""
+                   value_codec=None, sized_by: str = None) -> GenMap:
+        """Create a map; raise MapError (ConfigError for a name already used,
+        TooLarge for one bigger than a sane share of the memory available:
+        `sized_by` names the option that chose its size)."""
         if name in self.maps:
             raise ConfigError(f"{self.name}: a map named {name!r} exists already")
+        if not 0 < max_entries < 2**32 or not 0 <= key_size < 2**32 or \
+                not 0 <= value_size < 2**32:
+            raise MapError(errno.EINVAL, "bpf_map_create", name, hint="",
+                           message=f"{max_entries} entries of {key_size}+{value_size} "
+                                   "bytes do not fit 32 bits")
+        from ..core.maps import check_memory, kernel_bytes
+        from ..core.features import possible_cpus
+        need = kernel_bytes(mtype, key_size, value_size, max_entries, possible_cpus())
+        check_memory([(name, need, sized_by)], self.name, already=self._map_bytes)
+        self._map_bytes += need
         L = lib()
         opts = ffi.new("struct bpf_map_create_opts *")
         opts.sz = ffi.sizeof("struct bpf_map_create_opts")

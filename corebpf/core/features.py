@@ -14,12 +14,14 @@ import re
 
 TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 DEFAULT_BTF = "/sys/kernel/btf/vmlinux"
+PROBE_KINDS = ("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe")
 
 
 class _Cache:
     tracefs = None
-    events = None       # {tracepoint name: category} from available_events
+    events = None       # {tracepoint name: category} from available_events; False: unreadable
     kallsyms = None
+    kbtf = None         # KernelBtf, for tracepoints when tracefs cannot be read; False: none
 
 
 def btf_path() -> str:
@@ -28,8 +30,29 @@ def btf_path() -> str:
 
 
 def has_btf() -> bool:
-    """True if the kernel BTF (or the COREBPF_BTF override) is readable."""
-    return os.access(btf_path(), os.R_OK)
+    """True if the kernel BTF (or the COREBPF_BTF override) is a readable file."""
+    p = btf_path()
+    return os.path.isfile(p) and os.access(p, os.R_OK)
+
+
+def btf_problem(path: str):
+    """None if `path` looks like a BTF file (raw BTF or an ELF with .BTF),
+    else what is wrong with it, in a few words."""
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        return f"not readable ({e.strerror})"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "a directory, not a BTF file" if os.path.isdir(path) else \
+                "not a regular file"
+        head = os.read(fd, 4)
+    finally:
+        os.close(fd)
+    if not (head[:2] in (b"\x9f\xeb", b"\xeb\x9f") or head == b"\x7fELF"):
+        return "not a BTF file (no BTF magic)"
+    return None
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,6 +75,10 @@ def tracefs(mount: bool = True) -> str:
         if os.path.isdir(os.path.join(d, "events")):
             _Cache.tracefs = d
             return d
+    for d in TRACEFS_CANDIDATES:
+        # mounted (and not hidden by another mount) but its files cannot be seen
+        if os.path.isdir(d) and d in _mounts("tracefs"):
+            raise _unreadable(d)
     if mount and os.path.isdir(TRACEFS_CANDIDATES[0]):
         from ._libbpf import ffi, libc
         r = libc.mount(b"nodev", TRACEFS_CANDIDATES[0].encode(), b"tracefs", 0, ffi.NULL)
@@ -66,16 +93,36 @@ def tracefs(mount: bool = True) -> str:
                          f"{TRACEFS_CANDIDATES[0]} ({os.strerror(err)})")
 
 
-def tracepoint_exists(category: str, name: str) -> bool:
-    """True if tracepoint category:name exists."""
+def _mounts(fstype: str) -> set:
+    """Mount points of file systems of type `fstype` in this mount namespace."""
     try:
-        base = tracefs()
+        with open("/proc/self/mounts", "rb") as f:
+            rows = [line.split() for line in f]
     except OSError:
-        return False
-    return os.path.isdir(os.path.join(base, "events", category, name))
+        return set()
+    return {r[1].decode() for r in rows if len(r) > 2 and r[2] == fstype.encode()}
 
 
-def _events() -> dict:
+def _unreadable(d: str):
+    from .errors import NoAccess
+    try:
+        st = os.stat(d)
+        how = f"mode {st.st_mode & 0o7777:04o}, owner uid {st.st_uid}"
+    except OSError as e:
+        how = e.strerror
+    return NoAccess(f"tracefs at {d} is not readable by uid {os.geteuid()} ({how}): "
+                    "run as root or add CAP_DAC_READ_SEARCH")
+
+
+def tracepoint_exists(category: str, name: str) -> bool:
+    """True if tracepoint category:name exists.  Raises MissingFeature or
+    NoAccess (naming the cause) when tracefs cannot be read: then nobody can
+    tell, and classic tracepoints cannot be attached either."""
+    return os.path.isdir(os.path.join(tracefs(), "events", category, name))
+
+
+def _events():
+    """{tracepoint name: category} from tracefs, or None if it cannot be read."""
     if _Cache.events is None:
         ev = {}
         try:
@@ -84,19 +131,43 @@ def _events() -> dict:
                     cat, _, name = line.strip().partition(b":")
                     ev.setdefault(name.decode(), cat.decode())
         except OSError:
-            pass
+            ev = False
         _Cache.events = ev
-    return _Cache.events
+    return _Cache.events or None
+
+
+def _kernel_btf_type(name: str):
+    """True/False: the kernel's BTF has (or lacks) typedef `name`; None if
+    there is no kernel BTF to ask."""
+    if _Cache.kbtf is None:
+        from .kbtf import KernelBtf
+        try:
+            _Cache.kbtf = KernelBtf()
+        except OSError:
+            _Cache.kbtf = False
+    if not _Cache.kbtf:
+        return None
+    from .kbtf import TYPEDEF
+    return _Cache.kbtf.find(name, TYPEDEF) is not None
 
 
 def raw_tracepoint_exists(name: str) -> bool:
-    """True if a tracepoint called `name` exists in any category."""
-    return name in _events()
+    """True if a tracepoint called `name` exists in any category.
+
+    Raw and BTF tracepoints are attached by name, without tracefs: where
+    tracefs cannot be read (hidden, mode 0700 for a user with capabilities)
+    the kernel's BTF answers (every tracepoint has a `btf_trace_NAME`
+    typedef); with neither, the kernel is left to answer at attach."""
+    ev = _events()
+    if ev is not None:
+        return name in ev
+    known = _kernel_btf_type("btf_trace_" + name)
+    return True if known is None else known
 
 
 def tracepoint_category(name: str):
     """The category of tracepoint `name`, or None."""
-    return _events().get(name)
+    return (_events() or {}).get(name)
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,6 +179,11 @@ def kprobes() -> bool:
         return os.path.exists(os.path.join(tracefs(), "kprobe_events"))
     except OSError:
         return False
+
+
+def uprobes_pmu() -> bool:
+    """True if uprobes are made through the uprobe PMU (4.17+), without tracefs."""
+    return os.path.exists("/sys/bus/event_source/devices/uprobe/type")
 
 
 @functools.lru_cache(maxsize=None)
@@ -278,8 +354,13 @@ def raw_tp() -> bool:
 
 def forced_probe():
     """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry,
-    kprobe), or the name of one variant (tests)."""
+    kprobe), or the name of one variant (tests: Object checks that it has it);
+    ConfigError for anything else."""
     v = os.environ.get("COREBPF_PROBE", "").strip()
+    if v and v not in PROBE_KINDS and not v.isidentifier():
+        from .errors import ConfigError
+        raise ConfigError(f"COREBPF_PROBE: invalid choice: {v!r} (choose from "
+                          + ", ".join(repr(k) for k in PROBE_KINDS) + ")")
     return v or None
 
 
@@ -329,3 +410,44 @@ def memory_cgroup():
             if os.path.exists(os.path.join(mnt, "memory.limit_in_bytes")):
                 v1 = (mnt, 1)
     return v1
+
+
+# -- capabilities ---------------------------------------------------------------------
+#
+# What each path needs (kernel 5.8+, where CAP_BPF and CAP_PERFMON exist):
+#   loading programs, maps, ring/perf buffers  CAP_BPF (+ CAP_PERFMON for tracing programs)
+#   tp_btf, raw_tp, fentry, perf_event, kprobe  CAP_BPF + CAP_PERFMON
+#   classic tracepoints                         + reading tracefs (mode 0700, root): root or
+#                                                 CAP_DAC_READ_SEARCH; mounting it: CAP_SYS_ADMIN
+#   uprobes, USDT                               CAP_SYS_ADMIN (the kernel requires it since
+#                                                 uprobes write into the traced process)
+#   kernel symbols (/proc/kallsyms addresses)   CAP_SYSLOG (kptr_restrict)
+#   other users' /proc/PID/maps, mem, map_files CAP_SYS_PTRACE / CAP_SYS_ADMIN (symbols)
+
+CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 2, 21, 38, 39
+
+
+def effective_caps():
+    """This process's effective capability mask, or None if /proc cannot say."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def has_cap(cap: int) -> bool:
+    eff = effective_caps()
+    return eff is None or bool(eff >> cap & 1)
+
+
+def capability_hint(kind: str = None) -> str:
+    """What to change when the kernel refused a `kind` probe with EPERM/EACCES."""
+    if kind in ("uprobe", "usdt"):
+        return "" if has_cap(CAP_SYS_ADMIN) else "uprobes need CAP_SYS_ADMIN: run as root"
+    if has_cap(CAP_SYS_ADMIN) or (has_cap(CAP_BPF) and has_cap(CAP_PERFMON)):
+        return ""
+    return "run as root (or with CAP_BPF and CAP_PERFMON)"
