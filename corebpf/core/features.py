@@ -41,8 +41,10 @@ def btf_problem(path: str):
     import stat
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except ValueError:                  # a NUL in the name
+        return "not a file name"
     except OSError as e:
-        return f"not readable ({e.strerror})"
+        return e.strerror
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return "a directory, not a BTF file" if os.path.isdir(path) else \
@@ -51,7 +53,7 @@ def btf_problem(path: str):
     finally:
         os.close(fd)
     if not (head[:2] in (b"\x9f\xeb", b"\xeb\x9f") or head == b"\x7fELF"):
-        return "not a BTF file (no BTF magic)"
+        return "not a BTF file"
     return None
 
 
