@@ -381,6 +381,7 @@ class NumericOption:
     dest: str
     type: object
     before: tuple       # values of the positionals before this one (None: unknown)
+    before_types: tuple = ()    # and their types
 
     @property
     def id(self) -> str:
@@ -394,13 +395,24 @@ class NumericOption:
             return (v, *(s.args if s else ()))
         return ("--", *self.before, str(value))
 
+    def run_argv(self, value, s: Spec) -> tuple:
+        """Arguments for a run of the tool with this option at `value`: the
+        row's arguments, the positionals before this one at their lowest
+        value (the row's TARGET for a PID)."""
+        if self.flag:
+            return self.argv(value, s)
+        opts = tuple(a for a in s.args if a != "TARGET" and not a.lstrip("-").isdigit())
+        before = tuple("TARGET" if s.target and getattr(t, "check", None) else v
+                       for v, t in zip(self.before, self.before_types))
+        return (*opts, *before, str(value))
+
 
 def numeric_options(name: str) -> list:
     """NumericOption of every numeric option and positional of tool `name`."""
     p = parser_of(name)
     if p is None:
         return []
-    out, before = [], []
+    out, before, types = [], [], []
     for a in p._actions:
         if a.option_strings:
             if is_numeric(a.type):
@@ -409,11 +421,12 @@ def numeric_options(name: str) -> list:
             continue
         if is_numeric(a.type):
             if None not in before:
-                out.append(NumericOption(name, "", a.dest, a.type, tuple(before)))
+                out.append(NumericOption(name, "", a.dest, a.type, tuple(before), tuple(types)))
             lo = getattr(a.type, "lo", None)
             before.append(None if lo is None else str(lo))
         else:
             before.append(None)
+        types.append(a.type)
     return out
 
 

@@ -456,7 +456,7 @@ def number_list(item: Number, name: str):
             raise argparse.ArgumentTypeError(f"no {item.noun or 'value'} given")
         return ids
     parse.__name__ = name
-    parse.lo, parse.hi = item.lo, item.hi
+    parse.lo, parse.hi, parse.check = item.lo, item.hi, item.check
     return parse
 
 
