@@ -241,6 +241,12 @@ def _run(prog: str, body, argv) -> int:
         return body(argv) or 0
     except KeyboardInterrupt:
         _flush_quietly()
+        from corebpf.core.object import load_in_progress
+        if load_in_progress():      # Ctrl-C while the kernel filled large maps: end now
+            try:
+                sys.stderr.flush()
+            finally:
+                os._exit(0)
         return 0
     except BrokenPipeError:
         _silence_stdout()

@@ -61,6 +61,15 @@ _KPROBE_KINDS = ("kprobe", "kretprobe")
 
 
 _THREAD_LOAD_BYTES = 64 << 20   # maps this big load in a thread (see _load_interruptibly)
+_abandoned = []                 # Objects whose load was interrupted (never freed)
+
+
+def load_in_progress() -> bool:
+    """True if a load was interrupted and its thread is still in the kernel:
+    the process must then end with os._exit() (Python's finalization would
+    free what the thread still uses); the kernel stops the load as the
+    process dies."""
+    return any(o._load_thread is not None and o._load_thread.is_alive() for o in _abandoned)
 
 
 class _Cause(str):
@@ -682,6 +691,7 @@ class Object:
                     t.join(0.1)         # Python's handler raises KeyboardInterrupt here
         except BaseException:
             self._abandoned = True      # the thread still uses the object: never free it
+            _abandoned.append(self)
             raise
         self._load_thread = None
         return done[0]
@@ -752,6 +762,7 @@ class Object:
                 ln.destroy()
 
     _abandoned = False
+    _load_thread = None
 
     def close(self):
         """Detach everything and free the object (idempotent)."""

@@ -185,10 +185,15 @@ def open_file(path: str, root: str = None, follow: bool = False, owners=None,
     the inode the process maps.  Raises Refused (or OSError) instead of
     opening a FIFO, a device, a directory or a file that fails a check.
     """
-    fd = _open_nofollow(path, root, follow)
+    shown = (root or "") + path
+    try:
+        fd = _open_nofollow(path, root, follow)
+    except OSError as e:
+        if e.errno in (40, 20) and os.path.lexists(shown):     # ELOOP, ENOTDIR: a symlink
+            raise Refused(shown, "a symbolic link, not followed") from None
+        raise
     try:
         st = os.fstat(fd)
-        shown = (root or "") + path
         if not stat.S_ISREG(st.st_mode):
             kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else \
                 "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else \
