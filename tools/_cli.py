@@ -150,7 +150,8 @@ def _exists(kind: str):
 
 
 # a CPU number (s32/u32 targ_cpu, a perf event's cpu): one this machine can have
-cpu_type = Number(0, lambda: possible_cpus() - 1, "cpu", noun="CPU")
+cpu_type = Number(0, lambda: possible_cpus() - 1, "cpu",
+                  outside="CPU {text} is not online (this machine's are {lo}..{hi})")
 # a PID or TID that need not exist (a filter on a signal's target, say)
 pid_number = Number(1, PID_MAX_LIMIT, "pid_number", noun="PID")
 pid_type = Number(1, PID_MAX_LIMIT, "pid_type", noun="PID", check=_exists("process"),
@@ -163,7 +164,7 @@ tid_type.__doc__ = "A thread ID that exists now."
 
 def uid_type(text: str) -> int:
     """A numeric UID or a user name."""
-    if text.lstrip("-").isdigit():
+    if text.isdigit():
         v = int(text)
         if not 0 <= v <= uid_type.hi:
             raise argparse.ArgumentTypeError(f"invalid UID: {text} (0..{uid_type.hi})")

@@ -58,7 +58,9 @@ def parse(argv=None):
     side.add_argument("-K", "--kernel-stacks-only", action="store_true",
                       help="show kernel space stacks only (no user frames)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("-F", "--frequency", type=_cli.Number(1, _max_sample_rate, "hz"),
+    rate.add_argument("-F", "--frequency", type=_cli.Number(
+                          1, _max_sample_rate, "hz", outside="must be positive and at most "
+                          "{hi} (perf_event_max_sample_rate): {text}"),
                       help="samples per second per CPU (default 49)")
     rate.add_argument("-c", "--count", type=_cli.unsigned(63, lo=1),
                       help="sample once every COUNT events (period)")

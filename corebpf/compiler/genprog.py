@@ -30,6 +30,9 @@ from ..core.errors import AttachError, ConfigError, LibbpfError, LoadError, MapE
 from ..core.maps import Map
 
 # enum bpf_prog_type
+# The license the kernel is told for generated programs: the shipped objects' (bpf_src/
+# corebpf.bpf.h), GPL-compatible so that GPL-only helpers (bpf_probe_read_*) may be called.
+LICENSE = "Dual BSD/GPL"
 PROG_TYPES = {"kprobe": 2, "tracepoint": 5, "perf_event": 7, "raw_tp": 17, "tracing": 26}
 # enum bpf_attach_type
 ATTACH_TRACE_RAW_TP, ATTACH_FENTRY, ATTACH_FEXIT, ATTACH_PERF_EVENT = 23, 24, 25, 41
@@ -225,7 +228,8 @@ def uprobe_multi() -> bool:
     opts = ffi.new("struct bpf_prog_load_opts *")
     opts.sz = ffi.sizeof("struct bpf_prog_load_opts")
     opts.expected_attach_type = ATTACH_UPROBE_MULTI
-    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", b"GPL", buf, len(insns), opts)
+    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", LICENSE.encode(), buf,
+                          len(insns), opts)
     if pfd >= 0:
         try:
             fd = _uprobe_multi_link(pfd, "/proc/self/exe", [0], [0], [0], 0, 0x3ffffff0)
@@ -300,7 +304,8 @@ class GenObject:
 
     # -- programs -------------------------------------------------------------------
     def load_program(self, name: str, kind: str, asm, attach_btf_id: int = 0,
-                     expected_attach_type: int = 0, license: str = "GPL") -> GenProgram:
+                     expected_attach_type: int = 0,
+                     license: str = None) -> GenProgram:
         """Load `asm` (a bpfasm.Asm or list of Insn) as program type `kind`
         (kprobe, tracepoint, raw_tp, tracing, perf_event); raise LoadError
         with the verifier log."""
@@ -326,7 +331,7 @@ class GenObject:
                 opts.log_size = LOG_BUF_SIZE
                 opts.log_level = log_level
             _log.clear()
-            fd = L.bpf_prog_load(ptype, pname.encode(), license.encode(), buf,
+            fd = L.bpf_prog_load(ptype, pname.encode(), (license or LICENSE).encode(), buf,
                                  len(insns), opts)
             text = ffi.string(log).decode("utf-8", "replace") if log is not None else ""
             return fd, text
