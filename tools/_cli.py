@@ -194,7 +194,7 @@ def check_privileges():
     CAP_PERFMON (what root has, unless a container took them away).  What
     else a probe kind needs (tracefs access, CAP_SYS_ADMIN for uprobes) is
     said where it is refused (corebpf.core.features, "capabilities")."""
-    from corebpf.core import features as F
+    from corebpf.core import privileges as F
     root = os.geteuid() == 0
     eff = F.effective_caps()
     if eff is None:

@@ -25,7 +25,7 @@ import errno
 import os
 import re
 
-from . import _log, features
+from . import _log, features, privileges
 from ._libbpf import LibbpfUnavailable, ffi, lib
 from .btf import Btf, PTR
 from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
@@ -248,7 +248,7 @@ class Program:
 
 def _attach_hint(kind: str, err: int) -> str:
     if err in (errno.EPERM, errno.EACCES):
-        return features.capability_hint(kind)
+        return privileges.capability_hint(kind)
     if kind == "kprobe" and not features.kprobes():
         return "this kernel has no kprobes (CONFIG_KPROBES)"
     if err == errno.ENOENT:
