@@ -123,7 +123,7 @@ def unsigned(bits: int, scale: int = 1, lo: int = 0, name: str = None) -> Number
 def signed(bits: int, scale: int = 1, lo: int = None, name: str = None) -> Number:
     """A signed BPF field of `bits` bits, filled with value * scale."""
     top = (1 << (bits - 1)) - 1
-    return Number(-(top + 1) // scale if lo is None else lo, top // scale, name or f"s{bits}")
+    return Number(-((top + 1) // scale) if lo is None else lo, top // scale, name or f"s{bits}")
 
 
 # Python-side counts and seconds (and small sizes): 31 bits is plenty
