@@ -365,13 +365,15 @@ def is_numeric(t) -> bool:
         return False
     if getattr(t, "lo", None) is not None:
         return True
-    try:
-        v = t("1")
-    except Exception:
-        return False
-    if isinstance(v, (list, tuple, set, frozenset)):
-        return bool(v) and all(isinstance(x, (int, float)) for x in v)
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    for text in ("1", "0", "100", "4096", "65536", str(2**20)):     # some type takes one
+        try:
+            v = t(text)
+        except Exception:
+            continue
+        if isinstance(v, (list, tuple, set, frozenset)):
+            return bool(v) and all(isinstance(x, (int, float)) for x in v)
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return False
 
 
 @dataclass(frozen=True)

@@ -36,15 +36,6 @@ from . import _cli, _stacks
 PROG = "profile"
 
 
-def _max_sample_rate() -> int:
-    """The kernel's limit for perf sampling frequencies (perf_event_max_sample_rate)."""
-    try:
-        with open("/proc/sys/kernel/perf_event_max_sample_rate") as f:
-            return max(1, int(f.read()))
-    except (OSError, ValueError):
-        return 100000
-
-
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     who = p.add_mutually_exclusive_group()
@@ -59,7 +50,8 @@ def parse(argv=None):
                       help="show kernel space stacks only (no user frames)")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("-F", "--frequency", type=_cli.Number(
-                          1, _max_sample_rate, "hz", outside="must be positive and at most "
+                          1, lambda: perf.max_sample_rate() or 100000, "hz",
+                          outside="must be positive and at most "
                           "{hi} (perf_event_max_sample_rate): {text}"),
                       help="samples per second per CPU (default 49)")
     rate.add_argument("-c", "--count", type=_cli.unsigned(63, lo=1),

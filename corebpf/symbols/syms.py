@@ -641,12 +641,12 @@ class ProcessSymbols:
                 continue
             with f:
                 m.syms = elf_symbols(cand, self.debug_root, root, display_path=path, f=f,
-                                     owners=self._owners())
+                                     owners=self.owners())
             if m.syms is not None:
                 break
         return m.syms
 
-    def _owners(self) -> set:
+    def owners(self) -> set:
         """Who may own the files read for this process: root and its user."""
         if self._owner_uids is None:
             uid = untrusted.process_uid(self.pid)
@@ -720,7 +720,7 @@ class ProcessSymbols:
                             break
             except (OSError, ValueError):
                 pass
-            owners = self._owners()
+            owners = self.owners()
             self._perf_maps = [PerfMap(f"/tmp/perf-{nspid}.map", f"/proc/{self.pid}/root", owners),
                                PerfMap(f"/tmp/perf-{self.pid}.map", None, owners)]
         return self._perf_maps
