@@ -24,17 +24,24 @@ command lines, comms, query texts, symbol names.  Two rules:
 from __future__ import annotations
 
 import os
-import re
 import stat
 import sys
 
 # C0, DEL, C1, U+2028/2029, bidi embeddings/overrides/isolates (Trojan Source),
-# and lone surrogates (undecodable bytes of os.fsdecode'd paths)
-_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                   "\ud800-\udfff]")
-# the same but newline and tab: what a tool's own output may contain
-_STREAM_CTRL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
-                          "\u2066-\u2069\ud800-\udfff]")
+# and lone surrogates (undecodable bytes of os.fsdecode'd paths); the stream's
+# set keeps newline and tab (a tool's own output has them).  Compiled on first
+# use: most runs never meet a control character (start-up stays lean).
+_CLASS = "\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_RX = {}
+
+
+def _rx(stream: bool):
+    r = _RX.get(stream)
+    if r is None:
+        import re
+        r = _RX[stream] = re.compile("[\x00-\x08" + _CLASS + "]" if stream else
+                                     "[\x00-\x0a" + _CLASS + "]")
+    return r
 
 
 def _esc(m) -> str:
@@ -48,7 +55,7 @@ def escape(s: str) -> str:
     """`s` with every control character (newline and tab included) as \\xNN."""
     if s.isprintable():             # the common case: one C-level scan
         return s
-    return _CTRL.sub(_esc, s)
+    return _rx(False).sub(_esc, s)
 
 
 def text(b: bytes) -> str:
@@ -57,7 +64,7 @@ def text(b: bytes) -> str:
     s = b.decode("utf-8", "backslashreplace")
     if s.isprintable():
         return s
-    return _CTRL.sub(_esc, s)
+    return _rx(False).sub(_esc, s)
 
 
 def raw_text(b: bytes) -> str:
@@ -75,9 +82,9 @@ def escape_output(s: str) -> str:
         b = s.encode("ascii")
         if len(b.translate(None, _ASCII_CTRL)) == len(b):
             return s
-    elif _STREAM_CTRL.search(s) is None:
+    elif _rx(True).search(s) is None:
         return s
-    return _STREAM_CTRL.sub(_esc, s)
+    return _rx(True).sub(_esc, s)
 
 
 class SafeStream:
