@@ -340,6 +340,9 @@ def setup(args):
     if kind and kind not in PROBE_KINDS:        # as argparse says it for --probe
         raise UsageError(f"COREBPF_PROBE: invalid choice: {kind!r} (choose from "
                          + ", ".join(repr(k) for k in PROBE_KINDS) + ")")
+    if kind:
+        from corebpf.core import features
+        features.require_forced_probe()         # a kind this tool lacks: one line
     check_privileges()
     btf = os.environ.get("COREBPF_BTF")
     if btf:

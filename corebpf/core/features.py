@@ -22,6 +22,7 @@ class _Cache:
     events = None       # {tracepoint name: category} from available_events; False: unreadable
     kallsyms = None
     kbtf = None         # KernelBtf, for tracepoints when tracefs cannot be read; False: none
+    strict_probe = False    # a forced probe kind an object lacks is an error (tools)
 
 
 def btf_path() -> str:
@@ -364,6 +365,18 @@ def forced_probe():
         raise ConfigError(f"COREBPF_PROBE: invalid choice: {v!r} (choose from "
                           + ", ".join(repr(k) for k in PROBE_KINDS) + ")")
     return v or None
+
+
+def require_forced_probe(on: bool = True):
+    """Make a forced probe kind that an object has no program of an error
+    (ConfigError at load) instead of being ignored for that object.  A tool
+    (one object, the user asked for the kind) turns it on; a process hosting
+    many objects (the exporter) leaves it off: the kind applies where it can."""
+    _Cache.strict_probe = on
+
+
+def forced_probe_required() -> bool:
+    return _Cache.strict_probe
 
 
 def summary() -> dict:

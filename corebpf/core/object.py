@@ -526,7 +526,7 @@ class Object:
         return None
 
     def _select(self):
-        if self.probe:
+        if self.probe and features.forced_probe_required():
             kinds = {p.kind for p in self.programs.values()}
             if self.probe not in kinds:
                 raise ConfigError(f"{self.name}: no {self.probe} probes to force with "
