@@ -40,7 +40,7 @@ LOOP = {"x86_64": b"\xeb\xfe", "aarch64": b"\x00\x00\x00\x14"}     # jmp . / b .
 
 
 def as_nobody(script: str):
-    subprocess.run(NOBODY + ["/bin/sh", "-c", script], check=True)
+    subprocess.run(NOBODY + ["/bin/sh", "-c", script], check=True, cwd="/")
 
 
 def main(scenario: str) -> int:

@@ -104,7 +104,7 @@ def test_opensnoop_escapes_a_file_name_chosen_by_nobody(shared_dir):
     t = Tool("opensnoop", "-n", "python3")
     subprocess.run(NOBODY + ["/usr/bin/python3", "-c",
                              "import sys; open(sys.argv[1], 'w').close()",
-                             os.path.join(shared_dir, name)], check=True)
+                             os.path.join(shared_dir, name)], check=True, cwd="/")
     line = t.wait_for(lambda l: tag in l)
     t.stop()
     assert line is not None, t.text
@@ -116,7 +116,7 @@ def test_execsnoop_escapes_arguments_chosen_by_nobody():
     tag = _tag()
     t = Tool("execsnoop")
     subprocess.run(NOBODY + ["/bin/echo", tag, EVIL, "two\nlines"], check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, cwd="/")
     line = t.wait_for(lambda l: tag in l)
     t.stop()
     assert line is not None, t.text
