@@ -250,7 +250,11 @@ TOOLS = {
     # USDT and uprobe tools, on a target process of their own
     "mysqld_qslower": Spec(args=("TARGET",), target="mysql", pid=None, head=("TARGET", "0"),
                            unknown_flag="USAGE: mysqld_qslower PID [min_ms]",
-                           bad=((("DEAD",), "no such process"),)),
+                           # parsed by hand (bcc's usage): its numbers out of range here
+                           bad=((("DEAD",), "no such process"),
+                                (("TARGET", "1e300"), "USAGE"), (("TARGET", "nan"), "USAGE"),
+                                (("TARGET", "-1"), "USAGE"),
+                                ((str(2**64),), "no such process"))),
     "dbslower": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None,
                      head=("mysql", "-p", "TARGET", "-m", "0"),
                      bad=((("mysql", "-p", "DEAD"), "no such process"),)),
