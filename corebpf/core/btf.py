@@ -18,7 +18,7 @@ import collections
 import keyword
 import struct
 
-from .untrusted import raw_text as _raw_text, text as _text
+from .untrusted import escape as _escape, raw_text as _raw_text, text as _text
 
 # kinds
 INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, \
@@ -463,8 +463,8 @@ def _build_struct(btf: Btf, t: Type, raw: bool = False) -> StructCodec:
 
     # Generate one function: a single struct.unpack_from for every scalar /
     # fixed array reached at a fixed offset, then the record built in place.
-    fmt_parts, exprs, env = [], [], {"R": record, "cstr": cstr,
-                                     "_text": _raw_text if raw else _text}
+    fmt_parts, exprs, env = [], [], {"R": record, "cstr": cstr, "_esc": _escape}
+    cstr_expr = _CSTR_RAW if raw else _CSTR
     pos = 0          # bytes covered by the flat format
     idx = 0          # index into the unpacked tuple
     head_fields = fields[:-1] if tail else fields
@@ -490,7 +490,7 @@ def _build_struct(btf: Btf, t: Type, raw: bool = False) -> StructCodec:
         elif fast and isinstance(codec, CharArrayCodec):
             i = add_fmt(off, f"{codec.size}s", 1)
             pos = off + codec.size
-            exprs.append(_CSTR.format(f"t[{i}]"))
+            exprs.append(cstr_expr.format(f"t[{i}]"))
         elif fast and isinstance(codec, BytesCodec):
             i = add_fmt(off, f"{codec.size}s", 1)
             pos = off + codec.size
@@ -516,7 +516,7 @@ def _build_struct(btf: Btf, t: Type, raw: bool = False) -> StructCodec:
         # slicing stops at the end of a short (right-sized) record by itself
         part = f"bytes(buf[off + {toff}:off + {toff + tcodec.size}])"
         if isinstance(tcodec, CharArrayCodec):
-            exprs.append(_CSTR.format(part))
+            exprs.append(cstr_expr.format(part))
         elif isinstance(tcodec, BytesCodec):
             exprs.append(part)
         else:
@@ -530,8 +530,11 @@ def _build_struct(btf: Btf, t: Type, raw: bool = False) -> StructCodec:
     return StructCodec(t.name, t.size, fields, record, env["decode"], tail)
 
 
-# cstr() inlined into generated decoders (one call per field: the escaping)
-_CSTR = '_text({}.split(b"\\0", 1)[0])'
+# cstr() inlined into generated decoders: text from other users is escaped,
+# with no call at all for the common (printable) case
+_CSTR = ('(_s if (_s := {}.split(b"\\0", 1)[0].decode("utf-8", "backslashreplace"))'
+         '.isprintable() else _esc(_s))')
+_CSTR_RAW = '{}.split(b"\\0", 1)[0].decode("utf-8", "replace")'
 
 
 def _bitfield(buf, off, boff, bits, signed):

@@ -88,3 +88,15 @@ def test_records_decode_text_escaped_or_raw(obj):
 def test_bad_btf():
     with pytest.raises(BtfFormatError):
         Btf(b"\0" * 40)
+
+
+def test_event_record_text_is_escaped_unless_raw(obj):
+    """The generated record decoder escapes char[] text from other users
+    (comm, names); raw_text=True keeps it exact."""
+    raw = bytearray(obj.event_codec("events").size)
+    raw[16:16 + 12] = b"ev\x1b[2J\nil\xff\0"
+    raw[32:32 + 4] = "\u202eab".encode()[:4]
+    r = obj.event_codec("events").decode(bytes(raw))
+    assert r.comm == "ev\\x1b[2J\\x0ail\\xff" and r.tag == "\\u202ea"
+    r = obj.event_codec("events", raw_text=True).decode(bytes(raw))
+    assert r.comm == "ev\x1b[2J\nil\ufffd" and r.tag == "\u202ea"
