@@ -528,7 +528,12 @@ class Object:
     def _select(self):
         if self.probe and features.forced_probe_required():
             kinds = {p.kind for p in self.programs.values()}
-            if self.probe not in kinds:
+            if self.probe not in features.PROBE_KINDS and self.probe not in self._variants():
+                raise ConfigError(
+                    f"COREBPF_PROBE: invalid choice: {self.probe!r} (choose from "
+                    + ", ".join(repr(k) for k in features.PROBE_KINDS)
+                    + "".join(f", {v!r}" for v in sorted(self._variants())) + ")")
+            if self.probe in features.PROBE_KINDS and self.probe not in kinds:
                 raise ConfigError(f"{self.name}: no {self.probe} probes to force with "
                                   f"--probe/COREBPF_PROBE (it has: {', '.join(sorted(kinds))})")
         variants = self._variants()
