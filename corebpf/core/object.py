@@ -348,8 +348,15 @@ class Object:
         opts.sz = ffi.sizeof("struct bpf_object_open_opts")
         self._keep = [ffi.new("char[]", self.name.encode())]
         opts.object_name = self._keep[0]
-        if self.btf_path:
-            self._keep.append(ffi.new("char[]", self.btf_path.encode()))
+        custom = self.btf_path
+        if not custom and not privileges.has_cap(privileges.CAP_SYS_ADMIN):
+            # CO-RE of a type vmlinux lacks (a `___old` flavour) makes libbpf
+            # list the modules' BTF, which needs CAP_SYS_ADMIN; libbpf before
+            # 1.3 then fails the load (EPERM).  The kernel's BTF given as the
+            # custom one keeps CO-RE in vmlinux (CAP_BPF+CAP_PERFMON suffice).
+            custom = features.DEFAULT_BTF
+        if custom:
+            self._keep.append(ffi.new("char[]", custom.encode()))
             opts.btf_custom_path = self._keep[-1]
         _log.clear()
         ptr = L.bpf_object__open_file(self.path.encode(), opts)
