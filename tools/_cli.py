@@ -336,14 +336,13 @@ def setup(args):
         if why:
             raise UsageError(f"--btf {args.btf}: {why}")
         os.environ["COREBPF_BTF"] = args.btf
-    kind = os.environ.get("COREBPF_PROBE", "").strip()
-    if kind and kind not in PROBE_KINDS and not kind.isidentifier():
-        # as argparse says it for --probe; a name may be one variant (tests),
-        # which the tool's object checks that it has (Object._select)
-        raise UsageError(f"COREBPF_PROBE: invalid choice: {kind!r} (choose from "
-                         + ", ".join(repr(k) for k in PROBE_KINDS) + ")")
-    if kind:
+    if os.environ.get("COREBPF_PROBE", "").strip():
         from corebpf.core import features
+        from corebpf.core.errors import ConfigError
+        try:
+            features.forced_probe()             # a kind, or (tests) a variant's name
+        except ConfigError as e:                # as argparse says it for --probe
+            raise UsageError(str(e)) from None
         features.require_forced_probe()         # a kind/variant this tool lacks: one line
     check_privileges()
     btf = os.environ.get("COREBPF_BTF")

@@ -186,3 +186,18 @@ def test_range_types_say_what_is_wrong():
     with pytest.raises(argparse.ArgumentTypeError, match="is not online"):
         _cli.cpu_type(str(_cli.possible_cpus()))
     assert _cli.cpu_type(str(_cli.possible_cpus() - 1)) == _cli.possible_cpus() - 1
+
+
+# -- COREBPF_PROBE: a kind, or (tests) the name of a variant some object ships -------------------
+
+@pytest.mark.parametrize("value,ok", [("tp_btf", True), ("kprobe", True), ("rqbtf", True),
+                                      ("bogus", False), ("bog us", False), ("rq__btf!", False)])
+def test_forced_probe_is_a_kind_or_a_shipped_variant(value, ok, monkeypatch):
+    from corebpf.core import features
+    from corebpf.core.errors import ConfigError
+    monkeypatch.setenv("COREBPF_PROBE", value)
+    if ok:
+        assert features.forced_probe() == value
+    else:
+        with pytest.raises(ConfigError, match=f"COREBPF_PROBE: invalid choice: {value!r}"):
+            features.forced_probe()
