@@ -25,11 +25,12 @@ def main(argv=None) -> int:
         return exporter(argv[1:])
     if argv[0] == "features":
         from .core import features
+        from .core._libbpf import LibbpfUnavailable
         from .core.errors import BPFError
         try:
             for k, v in features.summary().items():
                 print(f"{k:14} {v}")
-        except BPFError as e:
+        except (BPFError, LibbpfUnavailable) as e:
             print(f"corebpf: error: {e}", file=sys.stderr)
             return 1
         return 0

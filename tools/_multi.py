@@ -88,6 +88,23 @@ def kernel_probe_kind() -> str:
                          "(BPF trampolines); this kernel has neither")
 
 
+def probe_kind_for(kinds) -> str:
+    """How to probe the kernel functions among targets of these kinds ('p'
+    kernel function, 't' tracepoint, anything else user space): 'fentry',
+    'kprobe', or None if there are none.  UsageError if --probe /
+    COREBPF_PROBE forces a kind that none of these probes can be."""
+    forced = features.forced_probe()
+    if forced:
+        usable = ({"fentry", "kprobe"} if "p" in kinds else set()) | \
+            ({"tracepoint"} if "t" in kinds else set())
+        if forced not in usable:
+            raise _cli.UsageError(
+                f"--probe {forced}: none of these probes can be a {forced} probe (" +
+                (f"they can be {' or '.join(sorted(usable))}" if usable else
+                 "user-space probes") + ")")
+    return kernel_probe_kind() if "p" in kinds else None
+
+
 def check_limit(n: int):
     if n > MAX_PROBES:
         raise _cli.UsageError(f"maximum of {MAX_PROBES} probes allowed, attempted {n}")

@@ -30,6 +30,9 @@ from ..core.errors import AttachError, ConfigError, LibbpfError, LoadError, MapE
 from ..core.maps import Map
 
 # enum bpf_prog_type
+# The license the kernel is told for generated programs: the shipped objects' (bpf_src/
+# corebpf.bpf.h), GPL-compatible so that GPL-only helpers (bpf_probe_read_*) may be called.
+LICENSE = "Dual BSD/GPL"
 PROG_TYPES = {"kprobe": 2, "tracepoint": 5, "perf_event": 7, "raw_tp": 17, "tracing": 26}
 # enum bpf_attach_type
 ATTACH_TRACE_RAW_TP, ATTACH_FENTRY, ATTACH_FEXIT, ATTACH_PERF_EVENT = 23, 24, 25, 41
@@ -225,7 +228,8 @@ def uprobe_multi() -> bool:
     opts = ffi.new("struct bpf_prog_load_opts *")
     opts.sz = ffi.sizeof("struct bpf_prog_load_opts")
     opts.expected_attach_type = ATTACH_UPROBE_MULTI
-    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", b"GPL", buf, len(insns), opts)
+    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", LICENSE.encode(), buf,
+                          len(insns), opts)
     if pfd >= 0:
         try:
             fd = _uprobe_multi_link(pfd, "/proc/self/exe", [0], [0], [0], 0, 0x3ffffff0)
@@ -250,14 +254,27 @@ class GenObject:
         self._consumers = []
         self._counters = {}      # counter name -> (map, index)
         self._closed = False
+        self._map_bytes = 0      # kernel memory of the maps created
 
     # -- maps ---------------------------------------------------------------------
     def create_map(self, name: str, mtype: int, key_size: int, value_size: int,
                    max_entries: int, flags: int = 0, key_codec=None,
-                   value_codec=None) -> GenMap:
-        """Create a map; raise MapError (ConfigError for a name already used)."""
+                   value_codec=None, sized_by: str = None) -> GenMap:
+        """Create a map; raise MapError (ConfigError for a name already used,
+        TooLarge for one bigger than a sane share of the memory available:
+        `sized_by` names the option that chose its size)."""
         if name in self.maps:
             raise ConfigError(f"{self.name}: a map named {name!r} exists already")
+        if not 0 < max_entries < 2**32 or not 0 <= key_size < 2**32 or \
+                not 0 <= value_size < 2**32:
+            raise MapError(errno.EINVAL, "bpf_map_create", name, hint="",
+                           message=f"{max_entries} entries of {key_size}+{value_size} "
+                                   "bytes do not fit 32 bits")
+        from ..core.maps import check_memory, kernel_bytes
+        from ..core.features import possible_cpus
+        need = kernel_bytes(mtype, key_size, value_size, max_entries, possible_cpus())
+        check_memory([(name, need, sized_by)], self.name, already=self._map_bytes)
+        self._map_bytes += need
         L = lib()
         opts = ffi.new("struct bpf_map_create_opts *")
         opts.sz = ffi.sizeof("struct bpf_map_create_opts")
@@ -287,7 +304,8 @@ class GenObject:
 
     # -- programs -------------------------------------------------------------------
     def load_program(self, name: str, kind: str, asm, attach_btf_id: int = 0,
-                     expected_attach_type: int = 0, license: str = "GPL") -> GenProgram:
+                     expected_attach_type: int = 0,
+                     license: str = None) -> GenProgram:
         """Load `asm` (a bpfasm.Asm or list of Insn) as program type `kind`
         (kprobe, tracepoint, raw_tp, tracing, perf_event); raise LoadError
         with the verifier log."""
@@ -313,7 +331,7 @@ class GenObject:
                 opts.log_size = LOG_BUF_SIZE
                 opts.log_level = log_level
             _log.clear()
-            fd = L.bpf_prog_load(ptype, pname.encode(), license.encode(), buf,
+            fd = L.bpf_prog_load(ptype, pname.encode(), (license or LICENSE).encode(), buf,
                                  len(insns), opts)
             text = ffi.string(log).decode("utf-8", "replace") if log is not None else ""
             return fd, text
