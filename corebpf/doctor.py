@@ -7,8 +7,8 @@ code parses its options, picks its probe variants and loads its programs
 into the kernel, in a load-only run (corebpf.core.loadonly) that stops where
 it would attach.  Tools are checked in forked children, as many at once as
 there are CPUs: a child's state (held signals, environment, open objects)
-dies with it.  `--json` prints the same as one JSON document (README, "corebpf
-doctor --json").
+dies with it.  `--json` prints the same as one JSON document, described by
+corebpf/doctor.schema.json (README, "corebpf doctor --json").
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ CHECKS = {
     "uthreads": [("", ["{pid}"])],
 }
 TIMEOUT = 30            # seconds one tool's check may take
+FORMAT = 1              # of --json (corebpf/doctor.schema.json)
 
 # Probe kinds in the order `corebpf doctor` lists them.
 PROBES = ("kprobe", "fentry", "tp_btf", "raw_tp", "tracepoint", "uprobe", "usdt",
@@ -352,7 +353,8 @@ def report(names=None, jobs: int = None) -> dict:
     """Everything `corebpf doctor` says, as one JSON-able dict."""
     from . import tools
     t0 = time.monotonic()
-    rep = host()
+    rep = {"format": FORMAT}
+    rep.update(host())
     rep["probes"] = probes(rep["capabilities"]["can_load_bpf"])
     names = list(names) if names else tools.names()
     rep["tools"] = tools_report(names, jobs)

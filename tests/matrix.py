@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import distro
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_FILE = "tests/matrix.py"
 GETPPID = "t:syscalls:sys_enter_getppid"
@@ -76,11 +78,9 @@ class Spec:
 
 # -- processes traced by the tools that need a PID -------------------------------------------
 
-PYTHON311 = "/usr/bin/python3.11"
-
 TARGETS = {
-    # python3.11 has USDT probes (function__entry, gc__start, ...)
-    "python": lambda: [PYTHON311, "-c", "import time\nwhile 1: time.sleep(0.05)"],
+    # Debian's python3 has USDT probes (function__entry, gc__start, ...)
+    "python": lambda: [distro.PYTHON, "-c", "import time\nwhile 1: time.sleep(0.05)"],
     # tests/progs/usdt_target.c: MySQL's query probes, threads, malloc() calls
     "mysql": lambda: [_usdt_target(), "mysql", "corebpf-matrix", "0"],
     "threads": lambda: [_usdt_target(), "threads"],

@@ -1,6 +1,7 @@
 """ucalls, uflow, ugc, uobjnew and uthreads against real runtimes started
-here: Debian's /usr/bin/python3.11 (its USDT probes), ruby3.1 (libruby's),
-the C test target (pthread_create, malloc).
+here: Debian's /usr/bin/python3.X (its USDT probes), ruby (libruby's, where
+Debian builds them: 12's ruby3.1 yes, 13's ruby3.3 no), the C test target
+(pthread_create, malloc).
 
 Probe choices, from what fires on these builds: Python 3.11 fires
 function__return for every Python function but function__entry only for
@@ -17,7 +18,7 @@ import uuid
 
 import pytest
 
-from tests import usdt_prog
+from tests import distro, usdt_prog
 from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -27,7 +28,14 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 def _stop_tools():
     yield from usdt_prog.reap_tools()
 
-PYTHON = "/usr/bin/python3.11"
+PYTHON = distro.PYTHON
+
+
+def _ruby(code: str):
+    why = distro.ruby_usdt_missing()
+    if why:
+        pytest.skip(f"Ruby's USDT probes: {why}")
+    return subprocess.Popen([distro.RUBY, "-e", code])
 
 
 def _python(code: str):
@@ -115,7 +123,7 @@ def test_uflow_python_returns_with_method_filter(py_calls):
 
 
 def test_uflow_ruby_method_entries_and_returns():
-    p = subprocess.Popen(["ruby3.1", "-e", "loop { [3, 1, 2].sort; sleep 0.05 }"])
+    p = _ruby("loop { [3, 1, 2].sort; sleep 0.05 }")
     try:
         time.sleep(0.8)
         t = Tool("uflow", "-l", "ruby", "-M", "sort", p.pid)
@@ -190,8 +198,7 @@ def test_uobjnew_c_malloc_sizes():
 
 
 def test_uobjnew_ruby_types_top_count():
-    p = subprocess.Popen(["ruby3.1", "-e",
-                          "class CorebpfThing; end\nloop { 50.times { CorebpfThing.new; 'x' * 10 }; sleep 0.05 }"])
+    p = _ruby("class CorebpfThing; end\nloop { 50.times { CorebpfThing.new; 'x' * 10 }; sleep 0.05 }")
     try:
         time.sleep(0.8)
         t = Tool("uobjnew", "-l", "ruby", p.pid, "1", "-C", "2")
@@ -232,7 +239,7 @@ def test_uthreads_python_threads():
     finally:
         p.kill()
         p.wait()
-    assert line and line.rstrip().endswith("[python3.11]"), t.text
+    assert line and line.rstrip().endswith(f"[{distro.PYTHON_NAME}]"), t.text
 
 
 def test_uthreads_bad_pid():
@@ -241,7 +248,7 @@ def test_uthreads_bad_pid():
 
 
 def test_ucalls_ruby_cmethods_detected_language():
-    p = subprocess.Popen(["ruby3.1", "-e", "loop { [3, 1, 2].sort; sleep 0.05 }"])
+    p = _ruby("loop { [3, 1, 2].sort; sleep 0.05 }")
     try:
         time.sleep(0.8)
         t = Tool("ucalls", p.pid)
