@@ -36,6 +36,16 @@ LIBRUBY = _newest("/usr/lib/*-linux-gnu/libruby-*.so.*.*.*") or \
     _newest("/usr/lib/*-linux-gnu/libruby-*.so.*")
 
 
+def python_function_probes_missing():
+    """Why Python's function__entry/function__return probes cannot be traced
+    (None: they can).  CPython 3.12 dropped them (Debian 13's python3.13)."""
+    from corebpf.user import usdt
+    have = {p.name for p in usdt.probes(PYTHON) if p.provider == "python"}
+    if not {"function__entry", "function__return"} <= have:
+        return f"{PYTHON_NAME} has no python:function__entry/return USDT probes"
+    return None
+
+
 def ruby_usdt_missing():
     """Why Ruby's USDT probes cannot be traced here (None: they can).
     Debian 13's libruby-3.3 is built without them."""

@@ -84,6 +84,8 @@ TARGETS = {
     # tests/progs/usdt_target.c: MySQL's query probes, threads, malloc() calls
     "mysql": lambda: [_usdt_target(), "mysql", "corebpf-matrix", "0"],
     "threads": lambda: [_usdt_target(), "threads"],
+    # CPython's function__entry/return probes, which Debian 13's Python 3.13 lacks
+    "pycalls": lambda: [_usdt_target(), "pycalls"],
     "malloc": lambda: [_usdt_target(), "malloc", "4242"],
 }
 _running = {}
@@ -261,11 +263,11 @@ TOOLS = {
     "dbstat": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None, interval="-i",
                    head=("mysql", "-p", "TARGET", "-i", "1", "-m", "0"),
                    bad=((("mysql", "-p", "DEAD"), "no such process"),)),
-    "ucalls": Spec(args=("-l", "python", "TARGET"), target="python", pid=None,
+    "ucalls": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None,
                    interval="pos", summary="", head=("-l", "python", "TARGET", "1"),
                    bad=((("-l", "python", "DEAD"), "no such process"),)),
     # An idle interpreter calls no Python functions and collects no garbage.
-    "uflow": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
+    "uflow": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None, head=None,
                   bad=((("-l", "python", "DEAD"), "no such process"),)),
     "ugc": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
                 bad=((("-l", "python", "DEAD"), "no such process"),)),

@@ -60,6 +60,8 @@ def _max_rows(lines, header: str) -> int:
 
 @pytest.fixture
 def py_calls():
+    """A Python process calling a function of a unique name (ucalls' and
+    uflow's python:function__entry/return probes must be in this Python)."""
     name = "corebpf_fn_" + uuid.uuid4().hex[:6]
     p = _python(f"import time\ndef {name}(x): return x\nwhile 1:\n"
                 f" list(map(lambda x: {name}(x), range(100))); time.sleep(0.1)")
@@ -68,7 +70,14 @@ def py_calls():
     p.wait()
 
 
+def _need_function_probes():
+    why = distro.python_function_probes_missing()
+    if why:
+        pytest.skip(why)
+
+
 def test_ucalls_python_counts_and_syscalls(py_calls):
+    _need_function_probes()
     p, name = py_calls
     t = Tool("ucalls", "-l", "python", p.pid, "-S")
     assert t.lines[0] == f"Tracing calls in process {p.pid} (language: python)... Ctrl-C to quit."
@@ -84,6 +93,7 @@ def test_ucalls_python_counts_and_syscalls(py_calls):
 
 
 def test_ucalls_interval_top_and_latency_header(py_calls):
+    _need_function_probes()
     p, name = py_calls
     t = Tool("ucalls", p.pid, "1", "-T", "1", "-L", "-m")    # language detected
     assert "(language: python)" in t.lines[0]
@@ -109,6 +119,7 @@ def test_ucalls_errors(py_calls):
 
 
 def test_uflow_python_returns_with_method_filter(py_calls):
+    _need_function_probes()
     p, name = py_calls
     t = Tool("uflow", "-l", "python", "-M", name[:12], p.pid)
     assert t.lines[0] == f"Tracing method calls in python process {p.pid}... Ctrl-C to quit."
