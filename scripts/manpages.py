@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the man pages: one per tool (section 8) and corebpf(8).
+"""Write the man pages: one per tool (section 8), corebpf(8), corebpf-exporter(8).
 
     python3 scripts/manpages.py [-o DIR] [--suffix SUFFIX] [--date YYYY-MM-DD]
 
@@ -279,6 +279,8 @@ def corebpf_page(suffix: str, date: str, version: str) -> str:
                 "through which probes, or the one line that says why not.  Each tool's own "
                 "code chooses and loads its programs into the kernel; nothing is attached."),
             ".TP", bold("features"), "The kernel feature probes, one per line.",
+            ".TP", f"{bold('exporter')} [{italic('ARGS')} ...]",
+            f"The Prometheus exporter, as {bold('corebpf-exporter')}(8).",
             ".TP", f"{italic('TOOL')} [{italic('ARGS')} ...]",
             f"Run a tool, as {bold('TOOL' + suffix)} would."]
     out += [".SH DOCTOR OPTIONS"] + options(dp)
@@ -293,7 +295,7 @@ def corebpf_page(suffix: str, date: str, version: str) -> str:
             ".TP", bold("corebpf doctor --json"), "the same for a fleet (one JSON document)",
             ".TP", bold("corebpf execsnoop -T"), "run execsnoop with a time column"]
     out += [".SH SEE ALSO", ", ".join(f"{bold(n + suffix)}(8)" for n in tools.names()) +
-            f", {bold('bpftool')}(8)"]
+            f", {bold('corebpf-exporter')}(8), {bold('bpftool')}(8)"]
     return "\n".join(out) + "\n"
 
 
@@ -306,6 +308,34 @@ def _date(text=None) -> str:
     return when.strftime("%Y-%m-%d")
 
 
+def exporter_page(date: str, version: str) -> str:
+    """corebpf-exporter(8), from its parser and docstring."""
+    from corebpf.exporter import main as exporter
+    parser = exporter.parser()
+    desc, notes, examples, _ = split_doc(exporter.__doc__)
+    command = exporter.PROG
+    summary = " ".join(desc[0].split()).split(". ")[0].rstrip(".")
+    out = _header(command, date, version)
+    out += [".SH NAME", f"{esc_cmd(command)} \\- {esc_prose(summary)}"]
+    out += [".SH SYNOPSIS"] + synopsis(parser, command)
+    out += [".SH DESCRIPTION"]
+    for p in desc + notes:
+        out += paragraph(p)
+    out += [".PP", "It needs the Python package prometheus_client (Debian: "
+            "python3\\-prometheus\\-client).  The Debian package installs a hardened "
+            "systemd unit, neither enabled nor started: "
+            f"{bold('systemctl enable --now corebpf-exporter')}."]
+    out += [".SH OPTIONS"] + options(parser)
+    out += [".SH EXAMPLES"]
+    for cmd, what in examples:
+        out += [".TP", bold(cmd), esc_prose(what or "")]
+    out += [".SH ENVIRONMENT"]
+    for var, what in ENVIRONMENT:
+        out += [".TP", bold(var), esc_prose(what)]
+    out += [".SH SEE ALSO", f"{bold('corebpf')}(8), {bold('prometheus')}(1)"]
+    return "\n".join(out) + "\n"
+
+
 def write_all(outdir: str, suffix: str = "-corebpf", date: str = None) -> list:
     """Write every page into outdir; return their paths."""
     from corebpf import __version__, tools
@@ -313,6 +343,7 @@ def write_all(outdir: str, suffix: str = "-corebpf", date: str = None) -> list:
     os.makedirs(outdir, exist_ok=True)
     pages = {f"{n}{suffix}.8": tool_page(n, suffix, date, __version__) for n in tools.names()}
     pages["corebpf.8"] = corebpf_page(suffix, date, __version__)
+    pages["corebpf-exporter.8"] = exporter_page(date, __version__)
     paths = []
     for fname, text in sorted(pages.items()):
         path = os.path.join(outdir, fname)

@@ -36,7 +36,19 @@ def _unroff(text):
 
 
 def test_a_page_per_tool_and_corebpf(pages):
-    assert set(pages) == {f"{n}-corebpf.8" for n in tools.names()} | {"corebpf.8"}
+    assert set(pages) == {f"{n}-corebpf.8" for n in tools.names()} | {"corebpf.8",
+                                                                       "corebpf-exporter.8"}
+
+
+def test_exporter_page(pages):
+    from corebpf.exporter import main as exporter
+    text = pages["corebpf-exporter.8"]
+    for sec in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXAMPLES"):
+        assert sec in _sections(text)
+    body = _unroff(text)
+    for a in exporter.parser()._actions:
+        for o in a.option_strings:
+            assert o in body.split(".SH OPTIONS", 1)[1], o
 
 
 @pytest.mark.parametrize("name", tools.names())
