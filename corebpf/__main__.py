@@ -59,7 +59,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in ("list", "doctor", "features", "--list"):
         try:
-            return _command(argv)
+            rc = _command(argv)
+            sys.stdout.flush()              # here, not at exit: a closed pipe is caught
+            return rc
         except BrokenPipeError:             # `corebpf list | head`
             import os
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
