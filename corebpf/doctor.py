@@ -211,20 +211,30 @@ def _reason(name: str, stderr: str) -> str:
 
 def check_tool(name: str, argv) -> dict:
     """Run tool `name` with argv in a load-only run (in this process): what
-    it loaded, or the one line it printed on why it cannot run."""
+    it loaded, or the one line it printed on why it cannot run.  The
+    process's signal mask and stop-signal handlers, which a tool's setup
+    changes, are restored afterwards."""
     import contextlib
     import importlib
     import io
+    import signal
 
     from .core import loadonly
     err = io.StringIO()
     t0 = time.monotonic()
     rc = None
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         mod = importlib.import_module(f"corebpf.tools.{name}")
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err), \
                 loadonly.enabled():
-            rc = mod.main(list(argv))
+            try:
+                rc = mod.main(list(argv))
+            finally:
+                for s, h in handlers.items():
+                    signal.signal(s, h)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     except loadonly.Loaded as e:
         return {"runs": True, "via": e.kinds, "variant": e.variant, "reason": None,
                 "seconds": round(time.monotonic() - t0, 3)}

@@ -154,9 +154,15 @@ def test_a_check_in_this_process_leaves_nothing(no_leaks):
 
 
 def test_load_only_run_in_process_stops_before_attach(no_leaks):
-    """check_tool() itself (what each child runs): loaded, not attached, closed."""
+    """check_tool() itself (what each child runs): loaded, not attached,
+    closed, and this process's signal mask and handlers as they were (a
+    tool's setup holds the stop signals)."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    term = signal.getsignal(signal.SIGTERM)
     r = doctor.check_tool("execsnoop", [])
     assert r["runs"] and r["via"] == ["tracepoint"], r
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
+    assert signal.getsignal(signal.SIGTERM) == term
     r = doctor.check_tool("execsnoop", ["--no-such-option"])
     assert not r["runs"] and "unrecognized arguments: --no-such-option" in r["reason"]
 
