@@ -5,9 +5,9 @@ capabilities), every probe kind as corebpf.core.features answers it, and for
 every tool whether it runs here and through which probes: each tool's own
 code parses its options, picks its probe variants and loads its programs
 into the kernel, in a load-only run (corebpf.core.loadonly) that stops where
-it would attach.  Tools are checked in forked children, as many at once as
-there are CPUs: a child's state (held signals, environment, open objects)
-dies with it.  `--json` prints the same as one JSON document, described by
+it would attach.  Tools are checked in forked workers, one per CPU, each
+running the tools one at a time (check_tool puts back what a tool's setup
+changes in the process; a worker that dies or hangs is replaced).  `--json` prints the same as one JSON document, described by
 corebpf/doctor.schema.json (README, "corebpf doctor --json").
 """
 from __future__ import annotations
@@ -252,96 +252,141 @@ def check_tool(name: str, argv) -> dict:
             "seconds": seconds}
 
 
-def _child(name: str, argv, wfd: int):
-    """In a forked child: check one tool, write the JSON answer, exit."""
+def _write_all(fd: int, data: bytes):
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _worker(rfd: int, wfd: int):
+    """In a forked worker: for each job line on rfd ([tool, argv]), check the
+    tool and write its JSON answer as a line on wfd; exit at EOF."""
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):            # C-level output (libbpf) goes nowhere
             os.dup2(devnull, fd)
-        try:
-            res = check_tool(name, argv)
-        except BaseException as e:      # noqa: B036 -- anything, even a Ctrl-C: say so
-            res = {"runs": False, "via": [], "variant": None, "seconds": None,
-                   "reason": f"crashed: {type(e).__name__}: {e}"}
-        data = json.dumps(res).encode()
-        while data:
-            data = data[os.write(wfd, data):]
+        with os.fdopen(rfd, "rb") as jobs:
+            for line in jobs:
+                name, argv = json.loads(line)
+                try:
+                    res = check_tool(name, argv)
+                except BaseException as e:  # noqa: B036 -- anything, even a Ctrl-C: say so
+                    res = _failed(f"crashed: {type(e).__name__}: {e}")
+                _write_all(wfd, json.dumps(res).encode() + b"\n")
     finally:
         os._exit(0)
 
 
+def _failed(reason: str, seconds=None) -> dict:
+    return {"runs": False, "via": [], "variant": None, "reason": reason, "seconds": seconds}
+
+
+class _Workers:
+    """Forked workers, each checking one tool at a time (tools run in turn in a
+    worker: check_tool() puts back what a tool's setup changes; a worker that
+    dies or overruns TIMEOUT is replaced).  A fork per tool would cost about
+    twice the CPU: every child copies the pages it touches."""
+
+    def __init__(self):
+        self.procs = {}             # read fd -> [pid, write fd, job, start, buffer]
+
+    def spawn(self):
+        jr, jw = os.pipe()
+        rr, rw = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(jw)
+            os.close(rr)
+            for fd, w in self.procs.items():    # the other workers' pipes: their EOFs
+                os.close(fd)
+                os.close(w[1])
+            _worker(jr, rw)
+        os.close(jr)
+        os.close(rw)
+        self.procs[rr] = [pid, jw, None, 0.0, b""]
+
+    def idle(self) -> list:
+        return [fd for fd, w in self.procs.items() if w[2] is None]
+
+    def send(self, fd: int, job):
+        w = self.procs[fd]
+        w[2], w[3] = job, time.monotonic()
+        _write_all(w[1], json.dumps([job[0], job[2]]).encode() + b"\n")
+
+    def end(self, fd: int, kill: bool = False):
+        import signal
+        pid, jw = self.procs.pop(fd)[:2]
+        if kill:
+            os.kill(pid, signal.SIGKILL)
+        os.close(jw)                # EOF: the worker exits
+        os.close(fd)
+        os.waitpid(pid, 0)
+
+
 def _preload(names):
     """Import the tools and fill the kernel caches once, before forking: the
-    children inherit them instead of each doing it again."""
+    workers inherit them instead of each doing it again."""
     import importlib
     from .core import features
     for n in names:
         try:
             importlib.import_module(f"corebpf.tools.{n}")
-        except Exception:           # noqa: BLE001 -- the child reports it
+        except Exception:           # noqa: BLE001 -- the worker reports it
             pass
     features.raw_tracepoint_exists("sched_switch")      # available_events, read once
 
 
 def check_tools(names, jobs: int = None) -> dict:
     """{(tool, label): result} for every check of every tool, in forked
-    children, `jobs` at a time (default: the number of CPUs)."""
+    workers, `jobs` of them (default: the number of CPUs)."""
     import select
-    import signal
     pid_text = str(os.getpid())
     todo = []
     for n in names:
         for label, argv in CHECKS.get(n, [("", [])]):
             todo.append((n, label, [a.replace("{pid}", pid_text) for a in argv]))
-    jobs = jobs or max(1, len(os.sched_getaffinity(0)))
+    jobs = min(jobs or max(1, len(os.sched_getaffinity(0))), len(todo))
     _preload(names)
-    results, running = {}, {}       # running: read fd -> [key, pid, start, chunks]
+    results = {}
     sys.stdout.flush()
     sys.stderr.flush()
+    pool = _Workers()
     try:
-        while todo or running:
-            while todo and len(running) < jobs:
-                name, label, argv = todo.pop(0)
-                r, w = os.pipe()
-                pid = os.fork()
-                if pid == 0:
-                    os.close(r)
-                    _child(name, argv, w)
-                os.close(w)
-                running[r] = [(name, label), pid, time.monotonic(), []]
-            ready, _, _ = select.select(list(running), [], [], 0.5)
-            for r in ready:
-                chunk = os.read(r, 65536)
-                if chunk:
-                    running[r][3].append(chunk)
+        for _ in range(jobs):
+            pool.spawn()
+        while todo or any(w[2] for w in pool.procs.values()):
+            for fd in pool.idle():
+                if todo:
+                    pool.send(fd, todo.pop(0))
+                else:
+                    pool.end(fd)
+            ready, _, _ = select.select(list(pool.procs), [], [], 0.5)
+            for fd in ready:
+                w = pool.procs[fd]
+                chunk = os.read(fd, 65536)
+                if not chunk:               # died mid-check
+                    job, t0 = w[2], w[3]
+                    pool.end(fd)
+                    if job:
+                        results[job[:2]] = _failed("the check died without an answer",
+                                                   round(time.monotonic() - t0, 3))
+                    if todo:
+                        pool.spawn()
                     continue
-                key, pid, t0, chunks = running.pop(r)
-                os.close(r)
-                os.waitpid(pid, 0)
-                try:
-                    results[key] = json.loads(b"".join(chunks))
-                except ValueError:
-                    results[key] = {"runs": False, "via": [], "variant": None,
-                                    "seconds": round(time.monotonic() - t0, 3),
-                                    "reason": "the check died without an answer"}
+                w[4] += chunk
+                while b"\n" in w[4] and w[2]:
+                    line, w[4] = w[4].split(b"\n", 1)
+                    results[w[2][:2]] = json.loads(line)
+                    w[2] = None
             now = time.monotonic()
-            for r, (key, pid, t0, _) in list(running.items()):
-                if now - t0 > TIMEOUT:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    os.close(r)
-                    del running[r]
-                    results[key] = {"runs": False, "via": [], "variant": None,
-                                    "seconds": TIMEOUT,
-                                    "reason": f"no answer within {TIMEOUT} s"}
+            for fd, w in list(pool.procs.items()):
+                if w[2] and now - w[3] > TIMEOUT:
+                    results[w[2][:2]] = _failed(f"no answer within {TIMEOUT} s", TIMEOUT)
+                    pool.end(fd, kill=True)
+                    if todo:
+                        pool.spawn()
     finally:
-        for r, (_, pid, _, _) in running.items():       # interrupted: end them all
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
-            os.close(r)
+        for fd in list(pool.procs):         # interrupted: end them all
+            pool.end(fd, kill=True)
     return results
 
 

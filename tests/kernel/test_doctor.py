@@ -146,11 +146,26 @@ def test_the_variant_is_the_one_the_tool_chooses(report, tool, tmp_path):
     assert variant == r["variant"] and kind.strip("()") == r["via"][0]
 
 
-def test_a_check_in_this_process_leaves_nothing(no_leaks):
-    """The parent loads nothing itself, and the children's objects die with them."""
-    res = doctor.check_tools(["opensnoop", "gethostlatency", "trace"], jobs=2)
+@pytest.mark.parametrize("jobs", [1, 2, 5])
+def test_a_check_in_this_process_leaves_nothing(no_leaks, jobs):
+    """Every check answered, whatever the number of workers (more than the
+    checks too; a worker must not hold another's pipe, or ending one waits
+    forever); the parent loads nothing itself; the workers' objects die with
+    them."""
+    def hung(*_):
+        raise AssertionError("check_tools did not return within 120 s")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        res = doctor.check_tools(["opensnoop", "gethostlatency", "trace", "vfscount"], jobs=jobs)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert set(res) == {("opensnoop", ""), ("gethostlatency", ""), ("trace", ""),
+                        ("trace", "kernel functions"), ("vfscount", "")}
     assert res[("opensnoop", "")]["runs"] and res[("gethostlatency", "")]["via"] == ["uprobe"]
     assert res[("trace", "")]["via"] == ["tracepoint"]
+    assert res[("vfscount", "")]["runs"] == features.kprobes()
 
 
 def test_load_only_run_in_process_stops_before_attach(no_leaks):
@@ -202,3 +217,32 @@ def test_bad_input_is_one_line(args, msg):
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("corebpf: error: ") and \
         msg in r.stderr, r.stderr
+
+
+def test_workers_hold_only_their_own_pipes():
+    """A worker holding another's job pipe keeps that one from seeing EOF:
+    ending it would then wait forever (which happened)."""
+    pool = doctor._Workers()
+    try:
+        for _ in range(3):
+            pool.spawn()
+        for fd in list(pool.procs):         # an answer: the worker is past its set-up
+            pool.send(fd, ("tplist", "", ["-h"]))
+            assert json.loads(os.read(fd, 65536))["runs"]
+
+        def inodes(pid, fds=None):
+            out = set()
+            for fd in (fds if fds is not None else os.listdir(f"/proc/{pid}/fd")):
+                try:
+                    out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                except OSError:
+                    pass
+            return out
+        me = os.getpid()
+        pipes = {w[0]: inodes(me, [rfd, w[1]]) for rfd, w in pool.procs.items()}
+        for pid, own in pipes.items():
+            others = set().union(*(p for q, p in pipes.items() if q != pid))
+            assert not inodes(pid) & others, f"worker {pid} holds another worker's pipe"
+    finally:
+        for fd in list(pool.procs):
+            pool.end(fd, kill=True)
