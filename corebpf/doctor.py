@@ -7,8 +7,9 @@ code parses its options, picks its probe variants and loads its programs
 into the kernel, in a load-only run (corebpf.core.loadonly) that stops where
 it would attach.  Tools are checked in forked workers, one per CPU, each
 running the tools one at a time (check_tool puts back what a tool's setup
-changes in the process; a worker that dies or hangs is replaced).  `--json` prints the same as one JSON document, described by
-corebpf/doctor.schema.json (README, "corebpf doctor --json").
+changes in the process; a worker that dies or hangs is replaced).  `--json`
+prints the same as one JSON document, described by corebpf/doctor.schema.json
+(README, "corebpf doctor --json").
 """
 from __future__ import annotations
 
@@ -241,15 +242,11 @@ def check_tool(name: str, argv) -> dict:
     except SystemExit as e:
         rc = e.code
     except Exception as e:                  # a tool's bug, reported as such
-        return {"runs": False, "via": [], "variant": None,
-                "reason": f"crashed: {type(e).__name__}: {e}",
-                "seconds": round(time.monotonic() - t0, 3)}
+        return _failed(f"crashed: {type(e).__name__}: {e}", round(time.monotonic() - t0, 3))
     seconds = round(time.monotonic() - t0, 3)
     if rc in (0, None):
         return {"runs": True, "via": [], "variant": None, "reason": None, "seconds": seconds}
-    return {"runs": False, "via": [], "variant": None,
-            "reason": _reason(name, err.getvalue()) or f"exit status {rc} before loading",
-            "seconds": seconds}
+    return _failed(_reason(name, err.getvalue()) or f"exit status {rc} before loading", seconds)
 
 
 def _write_all(fd: int, data: bytes):
