@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import distro
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_FILE = "tests/matrix.py"
 GETPPID = "t:syscalls:sys_enter_getppid"
@@ -76,14 +78,14 @@ class Spec:
 
 # -- processes traced by the tools that need a PID -------------------------------------------
 
-PYTHON311 = "/usr/bin/python3.11"
-
 TARGETS = {
-    # python3.11 has USDT probes (function__entry, gc__start, ...)
-    "python": lambda: [PYTHON311, "-c", "import time\nwhile 1: time.sleep(0.05)"],
+    # Debian's python3 has USDT probes (function__entry, gc__start, ...)
+    "python": lambda: [distro.PYTHON, "-c", "import time\nwhile 1: time.sleep(0.05)"],
     # tests/progs/usdt_target.c: MySQL's query probes, threads, malloc() calls
     "mysql": lambda: [_usdt_target(), "mysql", "corebpf-matrix", "0"],
     "threads": lambda: [_usdt_target(), "threads"],
+    # CPython's function__entry/return probes, which Debian 13's Python 3.13 lacks
+    "pycalls": lambda: [_usdt_target(), "pycalls"],
     "malloc": lambda: [_usdt_target(), "malloc", "4242"],
 }
 _running = {}
@@ -261,11 +263,11 @@ TOOLS = {
     "dbstat": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None, interval="-i",
                    head=("mysql", "-p", "TARGET", "-i", "1", "-m", "0"),
                    bad=((("mysql", "-p", "DEAD"), "no such process"),)),
-    "ucalls": Spec(args=("-l", "python", "TARGET"), target="python", pid=None,
+    "ucalls": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None,
                    interval="pos", summary="", head=("-l", "python", "TARGET", "1"),
                    bad=((("-l", "python", "DEAD"), "no such process"),)),
     # An idle interpreter calls no Python functions and collects no garbage.
-    "uflow": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
+    "uflow": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None, head=None,
                   bad=((("-l", "python", "DEAD"), "no such process"),)),
     "ugc": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
                 bad=((("-l", "python", "DEAD"), "no such process"),)),

@@ -23,8 +23,21 @@ class UsageError(Exception):
     """Bad input found after parsing; printed as `NAME: error: ...`, exit 2."""
 
 
+class ParserCaptured(BaseException):
+    """Raised by Parser.parse_args() while Parser.capture is on: the parser."""
+
+    def __init__(self, parser):
+        super().__init__(parser.prog)
+        self.parser = parser
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with bcc's layout (examples as epilog) and one-line errors."""
+
+    # The man page generator (scripts/manpages.py) turns this on and runs a
+    # tool: the parser the tool builds is handed over instead of parsing,
+    # so each page documents exactly the options the tool accepts.
+    capture = False
 
     def __init__(self, prog: str, doc: str, short_verbose: bool = True, **kw):
         """short_verbose=False for tools where bcc gives -v another meaning."""
@@ -42,6 +55,11 @@ class Parser(argparse.ArgumentParser):
                           help="the running kernel's BTF from this file, for kernels "
                                "without /sys/kernel/btf/vmlinux (as COREBPF_BTF)")
         self.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
+
+    def parse_known_args(self, args=None, namespace=None):
+        if Parser.capture:
+            raise ParserCaptured(self)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
         sys.stderr.write(f"{self.prog}: error: {one_line(message)}\n")

@@ -55,7 +55,10 @@ def tracepoints(regex) -> list:
 
 def kernel_functions(regex) -> list:
     """Kernel functions matching regex (available_filter_functions when readable,
-    else kallsyms text symbols through corebpf.symbols.syms)."""
+    else kallsyms text symbols through corebpf.symbols.syms).  Raises
+    MissingFeature first, without reading either list, on a kernel that can
+    probe none of them (kernel_probe_kind)."""
+    kernel_probe_kind()
     names = []
     seen = set()
     try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import errno
 import os
 
-from ..core import _log, features
+from ..core import _log, features, loadonly
 from ..core._libbpf import LibbpfUnavailable, ffi, lib, libc
 from ..core.btf import OpaqueCodec, ScalarCodec
 from ..core.errors import AttachError, ConfigError, LibbpfError, LoadError, MapError, MissingFeature
@@ -397,6 +397,7 @@ class GenObject:
     def attach_tracepoint(self, prog: GenProgram, category: str, name: str,
                           cookie: int = 0) -> FdLink:
         """Attach a tracepoint program to category:name."""
+        loadonly.stop(self.name, ["tracepoint"])
         tid = tracepoint_id(category, name)
         pfd = self._perf_event_open(PERF_TYPE_TRACEPOINT, tid, what=f"{category}:{name}")
         return self._attach_perf(prog, pfd, f"{category}:{name}", "tracepoint", cookie)
@@ -407,6 +408,7 @@ class GenObject:
         if not features.kprobes():
             raise MissingFeature("kprobes (CONFIG_KPROBES): this kernel cannot probe "
                                  "kernel functions with kprobes")
+        loadonly.stop(self.name, ["kprobe"])
         ptype = _pmu_type("kprobe")
         name = ffi.new("char[]", func.encode())
         config = _retprobe_bit("kprobe") if retprobe else 0
@@ -421,6 +423,7 @@ class GenObject:
         (the caller resolves symbols; pid -1 means every process).
         ref_ctr_offset: file offset of a USDT semaphore the kernel counts up
         while the probe is attached (Linux 4.20)."""
+        loadonly.stop(self.name, ["uprobe"])
         if prog.expected_attach_type == ATTACH_UPROBE_MULTI:
             return self._attach_uprobe_multi(prog, path, offset, retprobe, pid, cookie,
                                              ref_ctr_offset)
@@ -453,6 +456,8 @@ class GenObject:
     def attach_raw_tracepoint(self, prog: GenProgram, name: str = None) -> FdLink:
         """Attach a raw_tp program to tracepoint `name`, or a tracing program
         (tp_btf, fentry, fexit) to the target it was loaded for (name None)."""
+        loadonly.stop(self.name, ["raw_tp" if name else
+                                  "fentry" if prog.kind == "tracing" else prog.kind])
         L = lib()
         fd = L.bpf_raw_tracepoint_open(name.encode() if name else ffi.NULL, prog.fd)
         if fd < 0:

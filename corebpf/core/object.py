@@ -25,7 +25,7 @@ import errno
 import os
 import re
 
-from . import _log, features, privileges
+from . import _log, features, loadonly, privileges
 from ._libbpf import LibbpfUnavailable, ffi, lib
 from .btf import Btf, PTR
 from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
@@ -608,6 +608,7 @@ class Object:
             _log.reraise()
             if r == 0:
                 self._loaded = True
+                loadonly.stop(self.name, self.loaded_kinds(), self.variant)
                 return self
             log = _log.take()
             failed = _failed_program(log) or self._attach_btf_culprit(-r)
@@ -707,6 +708,11 @@ class Object:
             raise
         self._load_thread = None
         return done[0]
+
+    def loaded_kinds(self) -> list:
+        """The probe kinds of the programs loaded (or to be loaded), best first."""
+        kinds = {p.kind for p in self.programs.values() if p.autoload}
+        return sorted(kinds, key=lambda k: (KIND_RANK.get(k, 9), k))
 
     # -- attach -----------------------------------------------------------------------
     def attach(self, *names):
