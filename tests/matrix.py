@@ -278,6 +278,18 @@ TOOLS = {
                      bad=((("DEAD",), "no such process"),)),
     "tplist": Spec(loads_bpf=False, head=None,
                    bad=((("-l", "/nonexistent/binary"), "/nonexistent/binary"),)),
+    "ustat": Spec(args=("-C",), pid=None, interval="pos", summary="Detaching...",
+                  head=("-C", "1"), bad=((("-l", "cobol"), "invalid choice"),
+                                         (("-C", "-r", "0"), "must be positive")),
+                  bcc=same("-C")),
+    "bpflist": Spec(loads_bpf=False, pid=None, head=None, bcc=same()),
+    # kernel mode (no -p): the kmem tracepoints; Ctrl-C exits without a report (bcc)
+    "memleak": Spec(interval="pos", head=("1",),
+                    bad=((("-z", "10", "-Z", "5"), "min_size (-z) can't be greater"),
+                         (("--sort", "age"), "Given sort_key: age"),
+                         (("-p", "TARGET", "-O", "/nonexistent/lib.so"), "/nonexistent/lib.so"),
+                         (("-c", "/nonexistent/binary"), "/nonexistent/binary")),
+                    target="malloc", bcc=same(), libbpf=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
