@@ -290,6 +290,11 @@ TOOLS = {
                          (("-p", "TARGET", "-O", "/nonexistent/lib.so"), "/nonexistent/lib.so"),
                          (("-c", "/nonexistent/binary"), "/nonexistent/binary")),
                     target="malloc", bcc=same(), libbpf=same()),
+    # The workload makes no TLS connections (the tool's own tests do).
+    "sslsniff": Spec(head=None, bcc=same(),
+                     bad=((("--extra-lib", "cobol:/bin/true"), "Invalid SSL library type"),
+                          (("--max-buffer-size", "70000"), "at most 65536"),
+                          (("-o", "-g", "-n"), "no TLS library"))),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
