@@ -295,6 +295,12 @@ TOOLS = {
                      bad=((("--extra-lib", "cobol:/bin/true"), "Invalid SSL library type"),
                           (("--max-buffer-size", "70000"), "at most 65536"),
                           (("-o", "-g", "-n"), "no TLS library"))),
+    # prints nothing more until it finds a lock order inversion (its own test makes one)
+    "deadlock": Spec(args=("TARGET",), target="threads", pid=None, head=None,
+                     bad=((("DEAD",), "no such process"),
+                          (("TARGET", "--lock-symbols", "no_such_lock_xyz"), "no_such_lock_xyz"),
+                          (("TARGET", "--binary", "/nonexistent/lib.so"), "/nonexistent/lib.so")),
+                     bcc=same("TARGET")),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),

@@ -1,5 +1,5 @@
-"""Formatters and tables of memleak, ustat, bpflist and bcc's language
-names, against bcc's text (no privilege needed)."""
+"""Formatters and tables of memleak, ustat, bpflist, deadlock and bcc's
+language names, against bcc's text (no privilege needed)."""
 from __future__ import annotations
 
 import importlib
@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import pytest
 
-from corebpf.tools import _aliases, bpflist, memleak, ustat
+from corebpf.tools import _aliases, bpflist, deadlock, memleak, ustat
 
 Info = namedtuple("Info", "size timestamp_ns stack_id pad")
 Comb = namedtuple("Comb", "total_size number_of_allocs")
@@ -124,3 +124,40 @@ def test_bpflist_table_and_probe_names():
                    "77     opensnoop        prog    3",
                    "1234   python           kprobe  2"]
     assert bpflist.report({}) == ["PID    COMM             TYPE COUNT"]
+
+
+def test_deadlock_cycles():
+    assert deadlock.find_cycle({}) == []
+    assert deadlock.find_cycle({1: {2}, 2: {3}, 3: set()}) == []
+    assert deadlock.find_cycle({1: {2}, 2: {1}}) == [(1, 2), (2, 1)]
+    # a tail into a cycle: only the cycle
+    assert deadlock.find_cycle({0: {5}, 5: {7}, 7: {9}, 9: {5}}) == [(5, 7), (7, 9), (9, 5)]
+    # diamond without a cycle, then a long one
+    assert deadlock.find_cycle({1: {2, 3}, 2: {4}, 3: {4}, 4: set()}) == []
+    big = {i: {i + 1} for i in range(1, 500)}
+    big[500] = {1}
+    assert len(deadlock.find_cycle(big)) == 500
+
+
+def test_deadlock_graph_dump():
+    adj = {10: {20}, 20: set()}
+    attrs = {(10, 20): {"thread_pid": 7, "thread_comm": "x", "first_mutex_stack_id": 1,
+                        "second_mutex_stack_id": 2}}
+    d = deadlock.node_link_data(adj, attrs)
+    assert d == {"directed": True, "multigraph": False, "graph": {},
+                 "nodes": [{"id": 10}, {"id": 20}],
+                 "links": [{"thread_pid": 7, "thread_comm": "x", "first_mutex_stack_id": 1,
+                            "second_mutex_stack_id": 2, "source": 0, "target": 1}]}
+
+
+def test_deadlock_stack_text():
+    names = {1: "pthread_mutex_lock", 2: "lock_ab", 3: "first", 4: "start_thread"}
+    sym = lambda a: names.get(a, "[unknown]")                      # noqa: E731
+    assert deadlock.stack_text([1, 3, 4], 2, sym) == [
+        "@ 0000000000000001 pthread_mutex_lock", "@ 0000000000000002 lock_ab",
+        "@ 0000000000000003 first", "@ 0000000000000004 start_thread"]
+    assert deadlock.stack_text([1, 2, 3], 2, sym)[1:] == [
+        "@ 0000000000000002 lock_ab", "@ 0000000000000003 first"]
+    # a frame-pointer walk looping through code without frame pointers
+    assert deadlock.stack_text([1, 9, 9, 9, 9], 0, sym) == [
+        "@ 0000000000000001 pthread_mutex_lock", "@ 0000000000000009 [unknown]"]
