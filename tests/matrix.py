@@ -301,6 +301,17 @@ TOOLS = {
                           (("TARGET", "--lock-symbols", "no_such_lock_xyz"), "no_such_lock_xyz"),
                           (("TARGET", "--binary", "/nonexistent/lib.so"), "/nonexistent/lib.so")),
                      bcc=same("TARGET")),
+    "funcinterval": Spec(args=(GETPPID,), interval="-i", summary="Detaching...",
+                         head=("-i", "1", GETPPID),
+                         bad=((("a:b:c:d",), "unrecognized pattern format"),
+                              (("t:syscalls:nosuchevent_xyz",), "nosuchevent_xyz"))
+                         + missing_user_targets("{}"),
+                         bcc=same(GETPPID)),
+    "funcslower": Spec(args=("c:getppid",), head=("-u", "0", "c:getppid"),
+                       bad=((("-a", "7", "c:getppid"), "at most 6"),
+                            (("a:b:c",), "unrecognized function format"))
+                       + missing_user_targets("{}"),
+                       bcc=same("c:getppid")),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),

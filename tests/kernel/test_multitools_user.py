@@ -31,27 +31,9 @@ def _stop_tools():
     yield from usdt_prog.reap_tools()
 
 
-class Burst:
-    """usdt_target in burst mode: each go() makes N calls of everything
-    (malloc(SIZE), memccpy, corebpf_nap(2), corebpf_recurse(3), the USDT
-    probe corebpf:burst) and waits until they are done."""
-
+class Burst(usdt_prog.Burst):
     def __init__(self, marker=None):
-        self.path = usdt_prog.usdt_target()
-        self.marker = marker or "M" + uuid.uuid4().hex[:8]
-        self.proc = subprocess.Popen([self.path, "burst", str(N), str(SIZE), self.marker],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.proc.stdout.readline() == b"ready\n"
-        self.pid = self.proc.pid
-
-    def go(self):
-        self.proc.stdin.write(b"go\n")
-        self.proc.stdin.flush()
-        assert self.proc.stdout.readline() == b"done\n"
-
-    def close(self):
-        self.proc.kill()
-        self.proc.wait()
+        super().__init__(N, SIZE, marker)
 
 
 @pytest.fixture

@@ -161,3 +161,23 @@ def test_deadlock_stack_text():
     # a frame-pointer walk looping through code without frame pointers
     assert deadlock.stack_text([1, 9, 9, 9, 9], 0, sym) == [
         "@ 0000000000000001 pthread_mutex_lock", "@ 0000000000000009 [unknown]"]
+
+
+def test_funcslower_lines():
+    from types import SimpleNamespace
+    from corebpf.tools import funcslower
+    a = SimpleNamespace(min_us=None, min_ms=10.0, time=False, timestamp=True, arguments=2,
+                        folded=False, user_stack=False, kernel_stack=False)
+    pr = funcslower.Printer(a, ["c:open", "vfs_write"])
+    assert pr.header() == [
+        "Tracing function calls slower than 10 ms... Ctrl+C to quit.",
+        "TIME       COMM           PID    LAT(ms)             RVAL FUNC ARGS"]
+    ev = funcslower.EVENT.pack(1, (4242 << 32) | 4243, 5 * 10**9, 12345678, 2**64 - 2,
+                               b"a-very-long-command-name", 0x10, 0x20, 0, 0, 0, 0, -1, -1)
+    assert pr.lines(ev) == ["0.000000   a-very-long-co 4242     12.35 fffffffffffffffe "
+                            "vfs_write 0x10 0x20"]
+    a.min_ms, a.min_us, a.timestamp, a.arguments = None, 50.0, False, 0
+    pr = funcslower.Printer(a, ["c:open"])
+    assert pr.header()[0] == "Tracing function calls slower than 50 us... Ctrl+C to quit."
+    ev = funcslower.EVENT.pack(0, 7 << 32, 0, 60000, 3, b"sh", 0, 0, 0, 0, 0, 0, -1, -1)
+    assert pr.lines(ev) == ["sh             7        60.00                3 c:open "]
