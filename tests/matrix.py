@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tests import distro
@@ -332,6 +332,33 @@ def discover() -> list:
     return sorted(p.stem for p in (ROOT / "tools").glob("*.py") if not p.stem.startswith("_"))
 
 
+def alias_rows() -> dict:
+    """{name: Spec} for bcc's language names (tools/_aliases.py) the benches
+    can run here: the row of the tool the name runs, without its `-l LANG`,
+    where that row traces the same language (or takes none, as ustat's)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_aliases", ROOT / "tools" / "_aliases.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = {}
+    for name, (tool, lang) in sorted(mod.ALIASES.items()):
+        row = TOOLS.get(tool)
+        if row is None:
+            continue
+        args = list(row.args)
+        if "-l" not in args and row.target:
+            continue                # the row's target is some other language
+        if "-l" in args:
+            i = args.index("-l")
+            if args[i + 1] != lang:
+                continue            # no process of this language to trace here
+            del args[i:i + 2]
+        out[name] = replace(row, args=tuple(args), head=None, bad=(),
+                            bcc=same(*args) if row.bcc else None, libbpf=None,
+                            bpftrace=None)
+    return out
+
+
 def missing_from_table() -> list:
     return [t for t in discover() if t not in TOOLS]
 
@@ -341,6 +368,8 @@ def spec(name: str) -> Spec:
     try:
         return TOOLS[name]
     except KeyError:
+        if name in alias_rows():
+            return alias_rows()[name]
         raise AssertionError(f"tool {name!r} has no row in the reliability/bench table: "
                              f"add {name} to the table (TOOLS in {TABLE_FILE})") from None
 
