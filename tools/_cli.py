@@ -656,3 +656,20 @@ def wait_for_interrupt():
     modes); stop signals are held since setup(), see wait_stop()."""
     while not wait_stop(FOREVER):
         pass
+
+
+# -- text from other users ---------------------------------------------------------
+
+_CONTROL_RX = {}
+
+
+def printable(text: str, keep: str = "\n\t") -> str:
+    """Text from other users (TLS payloads, command lines, thread names)
+    with control characters other than `keep` shown as \\xNN, so it cannot
+    move the cursor or retitle the terminal."""
+    rx = _CONTROL_RX.get(keep)
+    if rx is None:
+        import re
+        chars = "".join(chr(c) for c in (*range(32), 127) if chr(c) not in keep)
+        rx = _CONTROL_RX[keep] = re.compile("[%s]" % re.escape(chars))
+    return rx.sub(lambda m: "\\x%02x" % ord(m.group()), text)

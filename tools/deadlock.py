@@ -215,7 +215,7 @@ def print_cycle(edges, attrs, threads, names, stack_lines):
         parent = threads.get(pid)
         if parent:
             print("Thread %d created by Thread %d (%s) here: "
-                  % (pid, parent.parent_pid, parent.comm))
+                  % (pid, parent.parent_pid, _cli.printable(parent.comm, "")))
             stack_lines(parent.stack_id, parent.caller)
         else:
             print("Could not find stack trace where Thread %d was created" % pid)
@@ -268,7 +268,7 @@ def run(argv=None):
                 adjacency.setdefault(k.mutex1, set()).add(k.mutex2)
                 adjacency.setdefault(k.mutex2, set())
                 attrs[(k.mutex1, k.mutex2)] = {
-                    "thread_pid": e.thread_pid, "thread_comm": e.comm,
+                    "thread_pid": e.thread_pid, "thread_comm": _cli.printable(e.comm, ""),
                     "first_mutex_stack_id": e.mutex1_stack_id,
                     "second_mutex_stack_id": e.mutex2_stack_id,
                     "first_mutex_caller": e.mutex1_caller,

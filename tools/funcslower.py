@@ -225,7 +225,7 @@ class Printer:
         a = self.a
         (fid, pid_tgid, start_ns, duration, retval, comm, *rest) = EVENT.unpack_from(data)
         args, ustack, kstack = rest[:NARGS], rest[NARGS], rest[NARGS + 1]
-        comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
+        comm = _cli.printable(comm.split(b"\0", 1)[0].decode("utf-8", "replace"), "")
         out = []
         if not a.folded:
             argtext = " ".join("0x%x" % v for v in args[:a.arguments]) if a.arguments else ""

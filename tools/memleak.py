@@ -187,7 +187,10 @@ def run(argv=None):
     pid, child, release = a.pid, None, None
     if a.command is not None:
         import shlex
-        cmd = shlex.split(a.command)
+        try:
+            cmd = shlex.split(a.command)
+        except ValueError as e:
+            raise _cli.UsageError(f"-c: {e}") from None
         if not cmd:
             raise _cli.UsageError("-c: empty command")
         import shutil

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import binascii
 import os
-import re
 import sys
 import textwrap
 
@@ -48,8 +47,6 @@ PROBES = {
             ("PR_Recv", "rw_enter", "read_exit", False)],
 }
 HANDSHAKE = ("SSL_do_handshake", "handshake_enter", "handshake_exit", False)
-# control characters other than newline and tab, escaped in decoded text
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def ssllib_type(text: str):
@@ -106,18 +103,13 @@ def header(extra: bool, latency: bool) -> str:
     return h
 
 
-def printable(text: str) -> str:
-    """Decoded data with control characters (terminal escapes) shown as \\xNN;
-    newlines and tabs kept."""
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
-
-
 def format_event(e, start_ns: int, a) -> str:
     """bcc's text for one event: the base line, then the data between marks."""
     data = e.buf if e.buf_filled == 1 else b""
     truncated = e.len - len(data)
     fields = {"func": RW.get(e.rw, "?"), "time": (e.timestamp_ns - start_ns) / 1e9,
-              "comm": e.comm, "pid": e.pid, "tid": e.tid, "uid": e.uid, "len": e.len,
+              "comm": _cli.printable(e.comm, ""), "pid": e.pid, "tid": e.tid, "uid": e.uid,
+              "len": e.len,
               "lat": "%.3f" % (e.delta_ns / 1e6) if e.delta_ns else "N/A"}
     fmt = "%(func)-12s %(time)-18.9f %(comm)-16s %(pid)-7d %(len)-6d"
     if a.extra:
@@ -130,7 +122,7 @@ def format_event(e, start_ns: int, a) -> str:
     if a.hexdump:
         text = textwrap.fill(binascii.hexlify(data).decode(), width=32)
     else:
-        text = printable(data.decode("utf-8", "replace"))
+        text = _cli.printable(data.decode("utf-8", "replace"))
     end = "-" * 5 + " END DATA " + "-" * 5
     if truncated > 0:
         end = "-" * 5 + " END DATA (TRUNCATED, " + str(truncated) + " bytes lost) " + "-" * 5

@@ -124,8 +124,9 @@ def report(rows, targets, interval: int, sort=None, maxrows=20) -> list:
     else:
         items.sort(key=lambda kv: kv[0])
     for pid, c in items[:maxrows]:
+        rates = (int(c[i] / interval) for i in (M, GC, NEW, CL, EX, TH))
         lines.append("%-6d %-20s %-10d %-6d %-10d %-8d %-6d %-6d" % (
-            pid, targets[pid][1][:20], *(int(c[i] / interval) for i in (M, GC, NEW, CL, EX, TH))))
+            pid, _cli.printable(targets[pid][1][:20], ""), *rates))
     return lines
 
 

@@ -181,3 +181,11 @@ def test_funcslower_lines():
     assert pr.header()[0] == "Tracing function calls slower than 50 us... Ctrl+C to quit."
     ev = funcslower.EVENT.pack(0, 7 << 32, 0, 60000, 3, b"sh", 0, 0, 0, 0, 0, 0, -1, -1)
     assert pr.lines(ev) == ["sh             7        60.00                3 c:open "]
+
+
+def test_text_from_other_users_is_printable():
+    from corebpf.tools import _cli
+    assert _cli.printable("GET / HTTP/1.1\r\n\tx\x1b]0;owned\x07") == \
+        "GET / HTTP/1.1\\x0d\n\tx\\x1b]0;owned\\x07"
+    assert _cli.printable("a\nb\tc", "") == "a\\x0ab\\x09c"
+    assert _cli.printable("plain \u00e9t\u00e9") == "plain \u00e9t\u00e9"
