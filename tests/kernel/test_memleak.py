@@ -196,6 +196,23 @@ def test_kernel_mode_open_files():
     assert best >= 300, t.text[-3000:]
 
 
+def test_kernel_mode_percpu():
+    # 20 per-CPU array maps of 16 entries: one percpu allocation per entry
+    from corebpf.compiler.genprog import PERCPU_ARRAY, GenObject
+    t = Tool("memleak", "--percpu", "-o", "0", "-T", "100000", "2", "1")
+    assert t.lines[0] == "Attaching to kernel allocators, Ctrl+C to quit."
+    with GenObject("memleak-test") as g:
+        for i in range(20):
+            g.create_map(f"pcpu{i}", PERCPU_ARRAY, 4, 64, 16)
+        assert t.wait(timeout=30) == 0
+    best = 0
+    for size, count, frames in entries(t.lines):
+        text = "\n".join(frames)
+        if "\tbpf_map_alloc_percpu+" in text and "\tarray_map_alloc+" in text:
+            best = max(best, count)
+    assert best >= 320, t.text[-3000:]
+
+
 def test_bad_input():
     rc, out, err = run_tool("memleak", "-z", "10", "-Z", "5")
     assert rc == 2 and err == "memleak: error: min_size (-z) can't be greater than max_size (-Z)\n"
