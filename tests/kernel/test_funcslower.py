@@ -6,6 +6,7 @@ corebpf_nap(1), and N hits of the USDT probe corebpf:burst."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -73,7 +74,8 @@ def test_funcslower_folded_user_stacks(burst):
     nap = f"{burst.path}:corebpf_nap"
     t = Tool("funcslower", "-p", burst.pid, "-u", "1500", "-f", "-U", nap, ready=False)
     # -f prints no header (bcc): burst until the tool, attached at some point, shows one
-    for _ in range(20):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         burst.go()
         if t.wait_for(lambda l: l.endswith(" 1"), 0.5):
             break

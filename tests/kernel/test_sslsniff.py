@@ -136,11 +136,21 @@ def _free_port() -> int:
 
 
 def _s_server(cert, port):
-    # stdin held open (not /dev/null): s_server ends the session at its EOF
-    return subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
-                             cert[0], "-key", cert[1], "-naccept", "1"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    """openssl s_server on 127.0.0.1:port, once it accepts connections.
+    Its stdin is held open (not /dev/null): s_server ends a session at EOF."""
+    p = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
+                          cert[0], "-key", cert[1]],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p
+        except OSError:
+            time.sleep(0.1)
+    p.kill()
+    raise AssertionError(f"openssl s_server does not listen on 127.0.0.1:{port}")
 
 
 def test_openssl_s_server_and_s_client_latency_handshake(cert):
@@ -150,13 +160,12 @@ def test_openssl_s_server_and_s_client_latency_handshake(cert):
     assert t.lines[0].endswith(" LAT(ms)")
     srv = _s_server(cert, port)
     try:
-        time.sleep(0.5)
         cli = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
                                 "-quiet"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         cli.stdin.write((msg + "\n").encode())
         cli.stdin.flush()
-        got = t.wait_for(lambda l: l == msg, 15)
+        got = t.wait_for(lambda l: l == msg, 30)
         time.sleep(0.5)
         cli.kill()
         cli.wait()
@@ -184,7 +193,6 @@ def test_gnutls_client(cert):
     port = _free_port()
     srv = _s_server(cert, port)
     try:
-        time.sleep(0.5)
         t = Tool("sslsniff", "-c", "gnutls-cli", "--no-openssl")
         cli = subprocess.Popen([gnutls, "--insecure", "-p", str(port), "127.0.0.1"],
                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -192,7 +200,7 @@ def test_gnutls_client(cert):
         time.sleep(1.0)             # handshake done before the data
         cli.stdin.write((msg + "\n").encode())
         cli.stdin.flush()
-        got = t.wait_for(lambda l: l == msg, 15)
+        got = t.wait_for(lambda l: l == msg, 30)
         cli.kill()
         cli.wait()
         assert t.stop() == 0
