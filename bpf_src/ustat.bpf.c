@@ -2,7 +2,10 @@
 /* ustat: language runtime events (method calls, GCs, allocations, class
  * loads, exceptions, thread starts) counted per process from the runtimes'
  * USDT probes.  One program serves every probe: its attach cookie is the
- * column the probe counts in. */
+ * column the probe counts in.  The arguments are never read, so on kernels
+ * with uprobe_multi links (6.6) the probes are plain uprobes at the probes'
+ * locations (count_uprobe: they detach in parallel; a runtime process has
+ * dozens); elsewhere libbpf's USDT attach (count_usdt). */
 #include "corebpf.bpf.h"
 #include <bpf/usdt.bpf.h>
 #include "ustat.h"
@@ -14,11 +17,9 @@ struct {
 	__type(value, struct ustat_counts);
 } counts SEC(".maps");
 
-SEC("usdt")
-int event(struct pt_regs *ctx)
+static __always_inline int count(__u64 cat)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 cat = bpf_usdt_cookie(ctx);
 	struct ustat_counts zero = {}, *c;
 
 	if (cat >= CAT_COUNT)
@@ -27,4 +28,16 @@ int event(struct pt_regs *ctx)
 	if (c)
 		__sync_fetch_and_add(&c->events[cat], 1);
 	return 0;
+}
+
+SEC("usdt")
+int count_usdt(struct pt_regs *ctx)
+{
+	return count(bpf_usdt_cookie(ctx));
+}
+
+SEC("uprobe")
+int count_uprobe(struct pt_regs *ctx)
+{
+	return count(bpf_get_attach_cookie(ctx));
 }

@@ -90,27 +90,53 @@ def find_targets(langs) -> dict:
     return out
 
 
-def attach_process(prog, pid: int, lang: str) -> list:
-    """Attach `prog` to the probes of `lang` that process `pid` has, each
-    with its column as cookie; [] when it has none (no dtrace build)."""
-    from corebpf.user import usdt
-    from corebpf.symbols.elf import ElfError
-    wanted = LANGS[lang][1]
-    links = []
-    try:
-        found = [p for p in usdt.process_probes(pid) if p.name in wanted]
-    except ElfError:
-        return links
-    seen = set()
-    for p in found:
-        if (p.path, p.provider, p.name) in seen:
-            continue
-        seen.add((p.path, p.provider, p.name))
+class Attacher:
+    """Attaches the counting program to the probes of a process; each
+    binary's probes are read once."""
+
+    def __init__(self, obj, multi: bool):
+        self.multi = multi
+        self.prog = obj.programs["count_uprobe" if multi else "count_usdt"]
+        self.notes = {}
+
+    def probes(self, path: str) -> list:
+        from corebpf.user import usdt
+        from corebpf.symbols.elf import ElfError
+        found = self.notes.get(path)
+        if found is None:
+            try:
+                found = self.notes[path] = usdt.probes(path)
+            except ElfError:
+                found = self.notes[path] = []
+        return found
+
+    def attach(self, pid: int, lang: str) -> list:
+        """Links of `lang`'s probes in process `pid`, each with its column as
+        cookie; [] when it has none (a runtime built without them)."""
+        from corebpf.user import usdt
+        from corebpf.symbols.elf import ElfError, process_binaries
+        wanted = LANGS[lang][1]
+        links = []
         try:
-            links.append(usdt.attach_probe(prog, p, pid, cookie=wanted[p.name]))
-        except corebpf.BPFError:
-            continue            # the process went away, or its probe cannot be attached
-    return links
+            paths = process_binaries(pid)
+        except ElfError:
+            return links            # gone
+        for path in paths:
+            for p in self.probes(path):
+                if p.name not in wanted:
+                    continue
+                try:
+                    if not self.multi:
+                        links.append(usdt.attach_probe(self.prog, p, pid, cookie=wanted[p.name]))
+                        continue
+                    for loc in p.locations:
+                        if loc.offset is not None:
+                            links.append(self.prog.attach_uprobe(
+                                p.path, offset=loc.offset, pid=pid, cookie=wanted[p.name],
+                                ref_ctr_offset=p.semaphore_offset or 0))
+                except corebpf.BPFError:
+                    continue        # the process went away, or its probe cannot be attached
+        return links
 
 
 def report(rows, targets, interval: int, sort=None, maxrows=20) -> list:
@@ -134,12 +160,17 @@ def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     langs = [a.language] if a.language else list(LANGS)
+    from corebpf.core import umulti
+    multi = umulti.available() and not os.environ.get("COREBPF_NO_UPROBE_MULTI")
     with corebpf.Object.open(PROG) as obj:
+        obj.programs["count_uprobe"].autoload = multi
+        obj.programs["count_usdt"].autoload = not multi
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
-        prog, counts = obj.programs["event"], obj.maps["counts"]
+        counts = obj.maps["counts"]
+        attacher = Attacher(obj, multi)
         attached = {}                       # pid -> links
 
         def rescan():
@@ -150,7 +181,7 @@ def run(argv=None):
                     obj.links.remove(link)
             for pid, (lang, _) in targets.items():
                 if pid not in attached:
-                    attached[pid] = attach_process(prog, pid, lang)
+                    attached[pid] = attacher.attach(pid, lang)
                     if a.debug:
                         sys.stderr.write("attached to %s process %d: %d probes\n"
                                          % (lang, pid, len(attached[pid])))
