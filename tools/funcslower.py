@@ -198,13 +198,13 @@ class Printer:
 
     def __init__(self, a, functions, syms=None, stacks=None):
         self.a, self.functions, self.syms, self.stacks = a, functions, syms, stacks
-        self.unit = "us" if a.min_us else "ms"
-        self.div = 1000 if a.min_us else 1000000
+        self.unit = "us" if a.min_us is not None else "ms"
+        self.div = 1000 if a.min_us is not None else 1000000
         self.earliest = 0
 
     def header(self) -> list:
         a = self.a
-        value = a.min_us or a.min_ms or 1
+        value = next((v for v in (a.min_us, a.min_ms) if v is not None), 1)
         time_col = a.time or a.timestamp
         return ["Tracing function calls slower than %g %s... Ctrl+C to quit."
                 % (value, self.unit),
@@ -258,9 +258,10 @@ class Printer:
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
-    if a.min_ms:
+    # 0 is a threshold too (bcc took -u 0 for "not given": 1 ms)
+    if a.min_ms is not None:
         duration_ns = int(a.min_ms * 1000000)
-    elif a.min_us:
+    elif a.min_us is not None:
         duration_ns = int(a.min_us * 1000)
     else:
         duration_ns = 1000000

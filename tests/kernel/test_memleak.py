@@ -179,11 +179,12 @@ def test_command_is_run_and_traced(allocs_prog):
 
 
 def test_kernel_mode_open_files():
-    t = Tool("memleak", "-o", "0", "-T", "100000", "-Z", "4096", "2", "1")
+    # the stacks with the most allocations (few are symbolized: quick under emulation)
+    t = Tool("memleak", "-o", "0", "--sort", "count", "-T", "40", "2", "1")
     assert t.lines[0] == "Attaching to kernel allocators, Ctrl+C to quit."
-    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(300)]
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(900)]
     try:
-        assert t.wait(timeout=30) == 0
+        assert t.wait(timeout=120) == 0
     finally:
         for fd in fds:
             os.close(fd)
@@ -193,18 +194,18 @@ def test_kernel_mode_open_files():
         if re.search(r"\talloc_empty_file\+0x[0-9a-f]+ \[kernel\]$", text, re.M) and \
                 "do_sys_openat2+" in text:
             best = max(best, count)
-    assert best >= 300, t.text[-3000:]
+    assert best >= 900, t.text[-3000:]
 
 
 def test_kernel_mode_percpu():
     # 20 per-CPU array maps of 16 entries: one percpu allocation per entry
     from corebpf.compiler.genprog import PERCPU_ARRAY, GenObject
-    t = Tool("memleak", "--percpu", "-o", "0", "-T", "100000", "2", "1")
+    t = Tool("memleak", "--percpu", "-o", "0", "--sort", "count", "-T", "40", "2", "1")
     assert t.lines[0] == "Attaching to kernel allocators, Ctrl+C to quit."
     with GenObject("memleak-test") as g:
         for i in range(20):
             g.create_map(f"pcpu{i}", PERCPU_ARRAY, 4, 64, 16)
-        assert t.wait(timeout=30) == 0
+        assert t.wait(timeout=120) == 0
     best = 0
     for size, count, frames in entries(t.lines):
         text = "\n".join(frames)
