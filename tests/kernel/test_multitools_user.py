@@ -471,7 +471,7 @@ def test_uprobe_links_both_ways(burst, monkeypatch, no_leaks, multi):
     from corebpf.tools import _multi, funccount
     if multi and not genprog.uprobe_multi():
         pytest.skip("this kernel lacks uprobe_multi links (Linux 6.6)")
-    monkeypatch.setattr(genprog, "_UPROBE_MULTI", [multi])
+    monkeypatch.setattr(genprog, "uprobe_multi", lambda: multi)
     probes = funccount.resolve(f"{burst.path}:corebpf_*", False, burst.pid)
     assert sorted(d for d, _, _ in probes) == ["corebpf_nap", "corebpf_recurse",
                                                "corebpf_worker"]
