@@ -660,16 +660,12 @@ def wait_for_interrupt():
 
 # -- text from other users ---------------------------------------------------------
 
-_CONTROL_RX = {}
-
-
 def printable(text: str, keep: str = "\n\t") -> str:
     """Text from other users (TLS payloads, command lines, thread names)
-    with control characters other than `keep` shown as \\xNN, so it cannot
-    move the cursor or retitle the terminal."""
-    rx = _CONTROL_RX.get(keep)
-    if rx is None:
-        import re
-        chars = "".join(chr(c) for c in (*range(32), 127) if chr(c) not in keep)
-        rx = _CONTROL_RX[keep] = re.compile("[%s]" % re.escape(chars))
-    return rx.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    with control characters shown as \\xNN (keep="\\n\\t": newline and tab
+    kept, as the SafeStream writes them; keep="": one line, `escape`)."""
+    if keep == "":
+        return untrusted.escape(text)
+    if keep == "\n\t":
+        return untrusted.escape_output(text)
+    raise ValueError(f"printable: keep={keep!r}")

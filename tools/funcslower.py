@@ -43,8 +43,11 @@ def min_time(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
     if not math.isfinite(v) or v < 0 or v > 1e9:
-        raise argparse.ArgumentTypeError(f"out of range: {text}")
+        raise argparse.ArgumentTypeError(f"out of range: {text} (0..1000000000)")
     return v
+
+
+min_time.lo, min_time.hi = 0, 10**9     # ms or us, stored as u64 ns
 
 
 def parse(argv=None):

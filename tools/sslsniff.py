@@ -61,11 +61,8 @@ def ssllib_type(text: str):
     return kind, path
 
 
-def buffer_size(text: str) -> int:
-    v = _cli.positive_int(text)
-    if v > MAX_BUF_SIZE:
-        raise argparse.ArgumentTypeError(f"at most {MAX_BUF_SIZE}: {text}")
-    return v
+# the ring buffer record carries at most MAX_BUF_SIZE bytes of data
+buffer_size = _cli.Number(1, MAX_BUF_SIZE, "buffer_size")
 
 
 def parse(argv=None):
