@@ -355,6 +355,16 @@ def raw_tp() -> bool:
     return _try_load("probe_raw_tp")
 
 
+def filesystem(fstype: str) -> bool:
+    """True if the kernel knows file system type `fstype` now (/proc/filesystems:
+    built in, or its module loaded).  Not cached: modules come and go."""
+    try:
+        with open("/proc/filesystems") as f:
+            return any(line.split()[-1:] == [fstype] for line in f)
+    except OSError:
+        return False
+
+
 def forced_probe():
     """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry,
     kprobe), or the name of one variant (tests: Object checks that it has it);
