@@ -54,8 +54,9 @@ class Spec:
     # prints nothing more without rare events (say why in a comment).
     head: tuple = ()
     # A kernel feature the tool cannot do without: a corebpf.core.features
-    # predicate name (or names, any of which is enough).  Where it is
-    # missing, the tool must exit 1 with one line naming it.
+    # predicate name (or names, any of which is enough), "NAME:ARG" for a
+    # predicate with an argument (filesystem:nfs).  Where it is missing, the
+    # tool must exit 1 with one line naming it (need_text()).
     needs: tuple = ()
     # Tool-specific bad input: ((args...), "text the one-line error must contain").
     bad: tuple = ()
@@ -284,6 +285,34 @@ TOOLS = {
                     bpftrace="runqlat.bt"),
     "vfscount": Spec(pid=None, head=None, needs=("kprobes",), bcc=same(),
                      bpftrace="vfscount.bt"),
+    # -- file systems beyond ext4 (the workload's files are on ext4: the *slower
+    # tools of other file systems have nothing to print) --------------------------
+    "xfsslower": Spec(head=None, bcc=same(), libbpf=("fsslower", ("-t", "xfs"))),
+    "xfsdist": Spec(interval="pos", summary="", head=("1",), bcc=same(),
+                    libbpf=("fsdist", ("-t", "xfs"))),
+    "btrfsslower": Spec(head=None, bcc=same(), libbpf=("fsslower", ("-t", "btrfs"))),
+    "btrfsdist": Spec(interval="pos", summary="", head=("1",), bcc=same(),
+                      libbpf=("fsdist", ("-t", "btrfs"))),
+    "nfsslower": Spec(head=None, needs=("filesystem:nfs", "filesystem:nfs4"), bcc=same(),
+                      libbpf=("fsslower", ("-t", "nfs"))),
+    "nfsdist": Spec(interval="pos", summary="", head=("1",),
+                    needs=("filesystem:nfs", "filesystem:nfs4"), bcc=same(),
+                    libbpf=("fsdist", ("-t", "nfs"))),
+    "f2fsslower": Spec(head=None, needs=("filesystem:f2fs",), bcc=same(),
+                       libbpf=("fsslower", ("-t", "f2fs"))),
+    "zfsslower": Spec(head=None, needs=("filesystem:zfs",), bcc=same(),
+                      libbpf=("fsslower", ("-t", "zfs"))),
+    "zfsdist": Spec(interval="pos", summary="", head=("1",), needs=("filesystem:zfs",),
+                    bcc=same(), libbpf=("fsdist", ("-t", "zfs"))),
+    "fsslower": Spec(args=("-t", "ext4"), head=("-t", "ext4", "-m", "0"),
+                     bad=((("-t", "nosuchfs"), "invalid filesystem"),
+                          ((), "filesystem must be specified")),
+                     libbpf=same("-t", "ext4")),
+    "fsdist": Spec(args=("-t", "ext4"), interval="pos", summary="", head=("-t", "ext4", "1"),
+                   bad=((("-t", "nosuchfs"), "invalid filesystem"),
+                        ((), "filesystem must be specified")),
+                   libbpf=same("-t", "ext4")),
+    "fileslower": Spec(head=("0",), bcc=same()),
 }
 
 # Tools the overhead bench runs on a workload (in-kernel aggregation): those
@@ -321,7 +350,18 @@ def available(s: Spec) -> bool:
     if not s.needs:
         return True
     from corebpf import features
-    return any(getattr(features, n)() for n in s.needs)
+
+    def has(need):
+        name, _, arg = need.partition(":")
+        return getattr(features, name)(*([arg] if arg else []))
+    return any(has(n) for n in s.needs)
+
+
+def need_text(need: str) -> str:
+    """What the one-line error of a tool lacking `need` must say: "kprobe",
+    "fentry", "nfs file system"."""
+    name, _, arg = need.partition(":")
+    return f"{arg} file system" if name == "filesystem" else name.rstrip("s")
 
 
 def tool_cmd(name: str, *args) -> list:
