@@ -150,10 +150,10 @@ def nfs_mount(version: str = "4.2"):
         _run("exportfs", "-i", "-o", opts, f"127.0.0.1:{export}")
         stack.callback(subprocess.run, ["exportfs", "-u", f"127.0.0.1:{export}"],
                        capture_output=True)
-        mountd = subprocess.Popen(["rpc.mountd", "-F", "-N", "2", "-N", "3", "--no-udp"],
+        mountd = subprocess.Popen(["rpc.mountd", "-F", "-N", "3", "--no-udp"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         stack.callback(_stop, mountd)
-        _run("rpc.nfsd", "-N", "2", "-N", "3", "--no-udp", "4")
+        _run("rpc.nfsd", "-N", "3", "--no-udp", "4")
         stack.callback(subprocess.run, ["rpc.nfsd", "0"], capture_output=True)
         err = None
         for _ in range(40):         # mountd and the grace period take a moment

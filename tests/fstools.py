@@ -93,3 +93,13 @@ def run_dist(tool, mnt, args=(), quoted=False):
 
 # What file_ops does once per file: 2 opens, 4 writes, 1 fsync, 1 stat, 3 reads + 1 pread.
 OPS = {"open": 2, "write": 4, "fsync": 1, "read": 4}
+
+
+def require_probe_kind(kind: str):
+    """Skip, naming it, unless this kernel has the function-probe kind."""
+    import pytest
+    from corebpf import features
+    if kind == "kprobe" and not features.kprobes():
+        pytest.skip("this kernel lacks kprobes (CONFIG_KPROBES)")
+    if kind == "fentry" and not features.fentry():
+        pytest.skip("this kernel lacks fentry/fexit (BPF trampolines)")

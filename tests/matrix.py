@@ -313,6 +313,35 @@ TOOLS = {
                         ((), "filesystem must be specified")),
                    libbpf=same("-t", "ext4")),
     "fileslower": Spec(head=("0",), bcc=same()),
+    # -- file, cache and memory extras --------------------------------------------------
+    "filegone": Spec(bcc=same()),
+    "shmsnoop": Spec(bad=((("-t", "0"), "no such thread"),), bcc=same()),
+    "sofdsnoop": Spec(bad=((("-t", "0"), "no such thread"),), bcc=same()),
+    # a character device that is no terminal: attaches, and nobody writes to it
+    "ttysnoop": Spec(args=("-C", "/dev/null"), pid=None, head=None,
+                     bad=((("/nonexistent/tty",), "unable to read device"),
+                          (("-s", "0", "1"), "must be positive")),
+                     unknown_flag="unrecognized arguments", bcc=same("-C", "/dev/null")),
+    "pidpersec": Spec(pid=None, bcc=same()),
+    "slabratetop": Spec(args=("-C",), pid=None, interval="pos", summary="Detaching...",
+                        head=("-C", "1"), bcc=same("-C"), libbpf=same()),
+    "dirtop": Spec(args=("-C", "-d", "/var/tmp"), interval="pos", summary="Detaching...",
+                   head=("-C", "-d", "/var/tmp", "1"),
+                   bad=((("-d", "/nonexistent/dir"), "cannot find any valid directory"),),
+                   bcc=same("-C", "-d", "/var/tmp")),
+    # its first screen comes after `interval` seconds (bcc's too, on curses)
+    "cachetop": Spec(args=("1",), summary="Detaching...", head=("1",), bcc=same("1")),
+    # kernel functions only (fentry, else kprobes)
+    "dcstat": Spec(pid=None, interval="pos", head=("1",), needs=("kprobes", "fentry"),
+                   bcc=same()),
+    "dcsnoop": Spec(pid=None, needs=("kprobes", "fentry"), bcc=same()),
+    "readahead": Spec(pid=None, summary="Read-ahead unused pages", head=None,
+                      needs=("kprobes", "fentry"), bcc=same(), libbpf=same()),
+    # swap-ins and md flushes do not happen on demand
+    "swapin": Spec(pid=None, interval="pos", summary="Detaching...", head=("1",),
+                   needs=("kprobes", "fentry"), bcc=same()),
+    "mdflush": Spec(pid=None, head=None, needs=("kprobes", "fentry"), bcc=same(),
+                    libbpf=same()),
 }
 
 # Tools the overhead bench runs on a workload (in-kernel aggregation): those
@@ -512,6 +541,14 @@ while time.monotonic() < end:
     for s in (cli, conn, srv):                              # tcplife
         s.close()
     socket.getaddrinfo("localhost", None)                   # gethostlatency
+    shmid = libc.shmget(0, 4096, 0o1600)                    # shmsnoop
+    libc.shmctl(shmid, 0, None)
+    a, b = socket.socketpair()                              # sofdsnoop
+    socket.send_fds(a, [b"x"], [a.fileno()])
+    for fd in socket.recv_fds(b, 1, 1)[1]:
+        os.close(fd)
+    a.close()
+    b.close()
     time.sleep(0.02)
 """
 

@@ -592,6 +592,12 @@ def apply_containers(obj, args):
         obj.rodata[flag] = True
 
 
+def kernel_dev(st_dev: int) -> int:
+    """A stat() st_dev as the kernel's dev_t (major << 20 | minor), as
+    superblocks and block tracepoints carry it."""
+    return (os.major(st_dev) << 20) | os.minor(st_dev)
+
+
 # -- top-like screens -----------------------------------------------------------------
 
 CLEAR = "\033[H\033[2J"     # what clear(1) writes on common terminals
@@ -611,6 +617,27 @@ def loadavg_line() -> str:
     except OSError:
         avg = "\n"
     return "%-8s loadavg: %s" % (time.strftime("%H:%M:%S"), avg)
+
+
+def top_loop(interval: int, count: int, noclear: bool, first_line: str, screen):
+    """bcc's top-like tools (filetop, slabratetop, dirtop, cachetop): print
+    `first_line`, then every `interval` seconds, `count` times, clear the
+    screen (a blank line instead with -C) and write screen(); a Ctrl-C shows
+    one more screen; "Detaching..." at the end."""
+    exiting = interrupted(lambda: print(first_line, flush=True))
+    remaining = count
+    while True:
+        exiting = exiting or wait_stop(interval)
+        if noclear:
+            sys.stdout.write("\n")
+        else:
+            clear_screen()
+        sys.stdout.write(screen())
+        sys.stdout.flush()
+        remaining -= 1
+        if exiting or remaining == 0:
+            break
+    print("Detaching...", flush=True)
 
 
 def interrupted(fn) -> bool:

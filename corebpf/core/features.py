@@ -355,6 +355,16 @@ def raw_tp() -> bool:
     return _try_load("probe_raw_tp")
 
 
+def tracepoint_field(category: str, name: str, field: str) -> bool:
+    """True if classic tracepoint category:name records field `field` (tracefs format)."""
+    try:
+        with open(os.path.join(tracefs(), "events", category, name, "format")) as f:
+            text = f.read()
+    except OSError:
+        return False
+    return re.search(r"\bfield:[^;]*[ *]" + re.escape(field) + r"(\[\d*\])?;", text) is not None
+
+
 def filesystem(fstype: str) -> bool:
     """True if the kernel knows file system type `fstype` now (/proc/filesystems:
     built in, or its module loaded).  Not cached: modules come and go."""
