@@ -152,8 +152,12 @@ GONE_EXIT(renameat2)
  * vfs_rename() began to take a struct renamedata), (dir, dentry, ...) before */
 static __always_inline int unlink_enter(__u64 a1, __u64 a2)
 {
-	struct dentry *d = (void *)(bpf_core_type_exists(struct renamedata) ? a2 : a1);
 	struct pending *p = begin('D');
+	struct dentry *d;
+
+	barrier_var(a1);        /* both read: no select on the context's address */
+	barrier_var(a2);
+	d = (void *)(bpf_core_type_exists(struct renamedata) ? a2 : a1);
 
 	if (p)
 		bpf_probe_read_kernel_str(p->name, sizeof(p->name), BPF_CORE_READ(d, d_name.name));

@@ -31,7 +31,11 @@ static __always_inline int iocb_enter(__u32 op, struct kiocb *iocb)
  * to take a struct renamedata); getattr(path, ...) before. */
 static __always_inline int getattr_enter(__u64 arg0, __u64 arg1)
 {
-	struct path *path = (void *)(bpf_core_type_exists(struct renamedata) ? arg1 : arg0);
+	struct path *path;
+
+	barrier_var(arg0);      /* both read: no select on the context's address */
+	barrier_var(arg1);
+	path = (void *)(bpf_core_type_exists(struct renamedata) ? arg1 : arg0);
 
 	return fsop_func_enter(&fsop_start, FSOP_GETATTR, BPF_CORE_READ(path, dentry), 0, 0,
 			       true);
@@ -228,6 +232,8 @@ int BPF_PROG(commit_begin, struct nfs_commit_data___fsops *cd)
 	struct fsop_start s = { .op = FSOP_COMMIT };
 	__u64 key = (__u64)cd;
 
+	if (!bpf_core_type_exists(struct nfs_commit_data___fsops))
+		return 0;               /* no NFS client here: loads, never runs */
 	s.ts = bpf_ktime_get_ns();
 	s.offset = BPF_CORE_READ(cd, args.offset);
 	s.count = BPF_CORE_READ(cd, args.count);

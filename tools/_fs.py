@@ -158,7 +158,8 @@ def attach(obj):
             p.attach_kprobe(func, retprobe=p.section.startswith("kretprobe"))
         elif p.kind != "kprobe" or p.target:
             rest.append(p.name)
-    obj.attach(*rest)
+    if rest:                    # (no names would attach every program)
+        obj.attach(*rest)
 
 
 # -- *slower --------------------------------------------------------------------------

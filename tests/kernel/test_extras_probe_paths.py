@@ -168,6 +168,7 @@ def test_mdflush(kind):
     fstools.require_probe_kind(kind)
     with _md_raid1() as md:
         t = Tool("mdflush", "--probe", kind)
+        t.wait_for(lambda l: l.startswith("TIME "))
         assert t.lines[:2] == ["Tracing md flush requests... Hit Ctrl-C to end.",
                                "TIME     PID     COMM             DEVICE"]
         fd = os.open(md, os.O_WRONLY)

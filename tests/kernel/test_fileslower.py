@@ -34,6 +34,7 @@ for _ in range(3):
 def test_reads_and_writes_of_a_file():
     name = fstools.marker("fslow")
     t = Tool("fileslower", "0")
+    t.wait_for(lambda l: l == HEADER)
     assert t.lines[:2] == ["Tracing sync read/writes slower than 0 ms", HEADER]
     with file_ops(name) as w:
         w.go().wait()
