@@ -153,6 +153,10 @@ def nfs_mount(version: str = "4.2"):
         mountd = subprocess.Popen(["rpc.mountd", "-F", "-N", "3", "--no-udp"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         stack.callback(_stop, mountd)
+        for knob in ("nfsv4leasetime", "nfsv4gracetime"):     # opens wait out the grace
+            with contextlib.suppress(OSError):                 # period: 10 s, not 90
+                with open(f"/proc/fs/nfsd/{knob}", "w") as f:
+                    f.write("10")
         _run("rpc.nfsd", "-N", "3", "--no-udp", "4")
         stack.callback(subprocess.run, ["rpc.nfsd", "0"], capture_output=True)
         err = None

@@ -31,12 +31,17 @@ def rows(lines, name, sep=None):
     return [l.split(sep) for l in lines if l.split(sep)[-1:] == [name]]
 
 
+# Attaching takes long under emulation (a kernel-matrix guest: a BPF
+# trampoline per fentry program, a module's BTF to read).
+START = 180
+
+
 def run_slower(tool, mnt, args=("0",), big_mib=0, done=None, timeout=30):
     """Run `tool args` while one child works on mnt (then on ext4); returns
     (tool, child, name, decoy) once the child's last read of mnt is seen
     (or `done(line)`, when given)."""
     name, decoy = marker("fs"), marker("ext4")
-    t = Tool(tool, *args)
+    t = Tool(tool, *args, timeout=START)
     with file_ops(name, big_mib=big_mib, directory=mnt, decoy=decoy) as w:
         w.go().wait()
         t.wait_for(done or (lambda l: l.split()[-1:] == [name] and l.split()[3] == "R"
@@ -82,7 +87,7 @@ def run_dist(tool, mnt, args=(), quoted=False):
     the same process: {operation: count}, the tool."""
     name, decoy = marker("fsd"), marker("ext4d")
     with file_ops(name, directory=mnt, decoy=decoy) as w:
-        t = Tool(tool, "-p", w.pid, *args)
+        t = Tool(tool, "-p", w.pid, *args, timeout=START)
         w.go().wait()
         if "1" in args:             # interval 1 [count]: let it run out
             assert t.wait(timeout=30) == 0, t.stderr

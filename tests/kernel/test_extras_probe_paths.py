@@ -39,7 +39,7 @@ def _lookups(n=200):
 @pytest.mark.parametrize("kind", KINDS)
 def test_dcstat(kind):
     fstools.require_probe_kind(kind)
-    t = Tool("dcstat", "--probe", kind, "1", "3")
+    t = Tool("dcstat", "--probe", kind, "1", "3", timeout=fstools.START)
     assert t.lines[0] == "TIME         REFS/s   SLOW/s   MISS/s     HIT%"
     _lookups()
     assert t.wait(timeout=60) == 0, t.stderr
@@ -52,7 +52,7 @@ def test_dcstat(kind):
 def test_dcsnoop(kind):
     fstools.require_probe_kind(kind)
     name = "corebpf_dc_" + _tag()
-    t = Tool("dcsnoop", "--probe", kind, "-a")
+    t = Tool("dcsnoop", "--probe", kind, "-a", timeout=fstools.START)
     assert t.lines[0] == "TIME(s)     PID     COMM             T FILE"
     os.path.exists(os.path.join(SCRATCH_DIR, name))
     line = t.wait_for(lambda l: l.split()[3:] == ["M", name])
@@ -71,7 +71,7 @@ def test_readahead(kind, tmp_path):
             f.flush()
             os.fsync(f.fileno())
             os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)   # out of the cache
-        t = Tool("readahead", "--probe", kind, "-d", "3")
+        t = Tool("readahead", "--probe", kind, "-d", "3", timeout=fstools.START)
         assert t.lines[0] == "Tracing... Hit Ctrl-C to end."
         with open(path, "rb") as f:             # sequential: readahead, then each page used
             while f.read(1 << 16):
@@ -122,7 +122,7 @@ def test_swapin(kind):
     with _swap():
         child = Child(_SWAPPER)
         try:
-            t = Tool("swapin", "--probe", kind, "-T", "1")
+            t = Tool("swapin", "--probe", kind, "-T", "1", timeout=fstools.START)
             assert t.lines[0] == "Counting swap ins. Ctrl-C to end."
             child.go().wait()
             line = t.wait_for(lambda l: l.split()[1:2] == [str(child.pid)], timeout=30)
@@ -167,7 +167,7 @@ def _md_raid1():
 def test_mdflush(kind):
     fstools.require_probe_kind(kind)
     with _md_raid1() as md:
-        t = Tool("mdflush", "--probe", kind)
+        t = Tool("mdflush", "--probe", kind, timeout=fstools.START)
         t.wait_for(lambda l: l.startswith("TIME "))
         assert t.lines[:2] == ["Tracing md flush requests... Hit Ctrl-C to end.",
                                "TIME     PID     COMM             DEVICE"]
@@ -185,7 +185,8 @@ def test_ttysnoop(kind):
     fstools.require_probe_kind(kind)
     master, slave = pty.openpty()
     try:
-        t = Tool("ttysnoop", "--probe", kind, "-C", os.ttyname(slave))
+        t = Tool("ttysnoop", "--probe", kind, "-C", os.ttyname(slave),
+                 timeout=fstools.START)
         os.write(slave, b"from the function probe\n")
         t.wait_for(lambda l: l == "from the function probe", timeout=30)
         t.stop()
@@ -200,7 +201,7 @@ def test_filegone(kind, tmp_path):
     fstools.require_probe_kind(kind)
     a, b = tmp_path / "gone_a", tmp_path / "gone_b"
     a.write_text("x")
-    t = Tool("filegone", "--probe", kind, "-p", os.getpid())
+    t = Tool("filegone", "--probe", kind, "-p", os.getpid(), timeout=fstools.START)
     os.rename(a, b)
     os.unlink(b)
     t.wait_for(lambda l: l.endswith("DELETE gone_b"), timeout=30)
@@ -214,10 +215,11 @@ def test_kprobe_variants_of_tracepoint_tools(tmp_path):
     fstools.require_probe_kind("kprobe")
     d = tmp_path / "topdir"
     d.mkdir()
-    slab = Tool("slabratetop", "--probe", "kprobe", "-C", "1", "2")
-    dirs = Tool("dirtop", "--probe", "kprobe", "-C", "-p", os.getpid(), "-d", str(d), "2", "1")
+    slab = Tool("slabratetop", "--probe", "kprobe", "-C", "1", "2", timeout=fstools.START)
+    dirs = Tool("dirtop", "--probe", "kprobe", "-C", "-p", os.getpid(), "-d", str(d), "2", "1",
+                timeout=fstools.START)
     dirs.wait_for(lambda l: l.startswith("Tracing..."))
-    forks = Tool("pidpersec", "--probe", "kprobe")
+    forks = Tool("pidpersec", "--probe", "kprobe", timeout=fstools.START)
     with open(d / "f", "wb") as f:
         for _ in range(5):
             f.write(b"x" * 1024)
@@ -230,7 +232,7 @@ def test_kprobe_variants_of_tracepoint_tools(tmp_path):
     assert re.search(r"^\S+\s+\d+\s+\d+$", slab.text, re.M), slab.text
     assert re.search(r"^0\s+5\s+0\s+5\s+%s$" % re.escape(str(d)), dirs.text, re.M), dirs.text
     assert sum(int(l.rsplit(None, 1)[1]) for l in forks.lines[1:]) >= 50, forks.text
-    top = Tool("cachetop", "--probe", "kprobe", "-p", os.getpid(), "1")
+    top = Tool("cachetop", "--probe", "kprobe", "-p", os.getpid(), "1", timeout=fstools.START)
     with open(d / "f", "rb") as f:
         f.read()
     line = top.wait_for(lambda l: l.split()[:1] == [str(os.getpid())], timeout=30)

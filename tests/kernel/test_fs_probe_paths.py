@@ -69,7 +69,7 @@ def test_fileslower(kind):
     fstools.require_probe_kind(kind)
     name = fstools.marker("fslowpp")
     with file_ops(name) as w:
-        t = Tool("fileslower", "--probe", kind, "-p", w.pid, "0")
+        t = Tool("fileslower", "--probe", kind, "-p", w.pid, "0", timeout=fstools.START)
         w.go().wait()
         t.wait_for(lambda l: l.split()[-1:] == [name] and l.split()[3:5] == ["R", "4096"])
         assert t.stop() == 0
