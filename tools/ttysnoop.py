@@ -58,6 +58,8 @@ def device(path: str):
         st = os.stat(path)
     except OSError as e:
         raise _cli.UsageError(f"unable to read device {path}: {e.strerror}") from None
+    except ValueError:          # a NUL in the name
+        raise _cli.UsageError(f"unable to read device {path!r}") from None
     if not stat.S_ISCHR(st.st_mode):
         raise _cli.UsageError(f"{path} is not a character device")
     return path, st.st_ino, _cli.kernel_dev(st.st_dev)
