@@ -1,7 +1,8 @@
 """Checks shared by the tests of the file system latency tools (xfsslower,
 btrfsdist, nfsslower, fsslower -t ..., ...): one process does the same file
 operations on the traced file system and then on ext4 (/var/tmp); the tool
-must report the first and nothing of the second."""
+must report the first and nothing of the second.  BccSlowerTests and
+BccDistTests are the whole test of a bcc-style tool: subclass, name it."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,11 @@ import re
 import sys
 import uuid
 
-from tests.helpers import Tool
+import pytest
+
+from corebpf import features
+from tests.fsimages import loop_fs
+from tests.helpers import Tool, run_tool
 from tests.workloads import file_ops
 
 ROW = re.compile(r"\s*(\d+) -> (\d+)\s+: (\d+)\s+\|")
@@ -102,9 +107,82 @@ OPS = {"open": 2, "write": 4, "fsync": 1, "read": 4}
 
 def require_probe_kind(kind: str):
     """Skip, naming it, unless this kernel has the function-probe kind."""
-    import pytest
-    from corebpf import features
     if kind == "kprobe" and not features.kprobes():
         pytest.skip("this kernel lacks kprobes (CONFIG_KPROBES)")
     if kind == "fentry" and not features.fentry():
         pytest.skip("this kernel lacks fentry/fexit (BPF trampolines)")
+
+
+# -- the tests every bcc *slower / *dist tool gets (subclass, set the names) -----------
+
+
+class BccSlowerTests:
+    """xfsslower-like: PROG traces FS (made on a loop device), bcc's TITLE word."""
+    PROG = FS = TITLE = None
+    PID_WIDTH = 6
+    CSV_FLAG = "-j"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mnt(cls):
+        with loop_fs(cls.FS) as m:
+            yield m
+
+    def test_every_operation_and_nothing_from_ext4(self, mnt):
+        t, w, name, _ = run_slower(self.PROG, mnt)
+        assert t.lines[:2] == [f"Tracing {self.TITLE} operations", bcc_header(self.PID_WIDTH)]
+        check_bcc_rows(t, w, name, "RWOS")
+
+    def test_threshold_reports_slow_fsync(self, mnt):
+        """32 MiB of dirty data cannot reach the disk in under a millisecond."""
+        t, w, name, _ = run_slower(self.PROG, mnt, ("1",), big_mib=32,
+                                   done=lambda l: l.split()[3:4] == ["S"] and "cbpf_fs_" in l)
+        assert t.lines[0] == f"Tracing {self.TITLE} operations slower than 1 ms"
+        r = rows(t.lines, name)
+        assert [x for x in r if x[3] == "S"], t.text
+        assert all(float(x[6]) >= 1.0 for x in r), t.text      # > 1000 us
+
+    def test_csv(self, mnt):
+        t, w, name, _ = run_slower(self.PROG, mnt, (self.CSV_FLAG, "0"),
+                                   done=lambda l: l.split(",")[3:5] == ["R", "4096"])
+        assert t.lines[0] == "ENDTIME_us,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"
+        r = rows(t.lines, name, ",")
+        assert [(x[3], int(x[4]), int(x[5])) for x in r if x[3] == "W"] == \
+            [("W", 65536, off * 1024) for _, off in WRITES], t.text
+        assert all(x[2] == str(w.pid) and int(x[0]) > 0 and int(x[6]) >= 0 for x in r), t.text
+
+    @pytest.mark.parametrize("args,msg", [(["-1"], "out of range"), (["abc"], "invalid integer"),
+                                          (["-p", "0"], "no such process")])
+    def test_bad_input(self, args, msg):
+        rc, out, err = run_tool(self.PROG, *args)
+        assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+class BccDistTests:
+    """xfsdist-like: PROG's histograms over FS (made on a loop device)."""
+    PROG = FS = TITLE = None
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mnt(cls):
+        with loop_fs(cls.FS) as m:
+            yield m
+
+    def test_interval_count_per_operation(self, mnt):
+        got, t = run_dist(self.PROG, mnt, ("1", "2"))
+        assert t.lines[0] == f"Tracing {self.TITLE} operation latency... Hit Ctrl-C to end."
+        assert got == OPS, t.text
+        assert sum(bool(re.fullmatch(r"\d\d:\d\d:\d\d:", l)) for l in t.lines) == 2
+        assert any(re.match(r"\s+usecs\s+: count     distribution", l) for l in t.lines)
+
+    def test_ctrl_c_summary_milliseconds_no_timestamp(self, mnt):
+        got, t = run_dist(self.PROG, mnt, ("-m", "-T"))
+        assert got == OPS, t.text
+        assert any(re.match(r"\s+msecs\s+: count     distribution", l) for l in t.lines)
+        assert not any(re.fullmatch(r"\d\d:\d\d:\d\d:", l) for l in t.lines)
+
+    @pytest.mark.parametrize("args,msg", [(["0"], "interval 0"), (["1", "0"], "must be positive"),
+                                          (["-p", "x"], "invalid PID")])
+    def test_bad_input(self, args, msg):
+        rc, out, err = run_tool(self.PROG, *args)
+        assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err

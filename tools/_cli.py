@@ -459,6 +459,29 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
             return False
 
 
+def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = "events"):
+    """The loop of an event tool, once attached: print `header` (its first
+    line says "attached"), then what fmt(record) returns for each record of
+    ring buffer `map_name` (a line, a list of lines, or None for nothing)
+    until Ctrl-C or `duration` seconds."""
+    out = Output()
+
+    def show(e):
+        text = fmt(e)
+        if isinstance(text, list):
+            for line in text:
+                out(line)
+        elif text is not None:
+            out(text)
+
+    rb = obj.ring_buffer(map_name, show)
+    print(header, flush=True)
+    try:
+        event_loop(rb, out, duration=duration)
+    finally:
+        out.flush()
+
+
 def interval_loop(interval: int, count: int, emit, wait=None):
     """Call emit() every `interval` seconds, `count` times; on Ctrl-C emit once
     more and return (bcc's summary tools).  wait: what waits (default

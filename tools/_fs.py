@@ -227,13 +227,7 @@ def _run_events(obj, a, header, fmt, duration):
         return 0
     obj.load()
     attach(obj)
-    out = _cli.Output()
-    rb = obj.ring_buffer("events", lambda e: out(fmt(e)))
-    print("\n".join(header), flush=True)
-    try:
-        _cli.event_loop(rb, out, duration=duration)
-    finally:
-        out.flush()
+    _cli.trace_events(obj, "\n".join(header), fmt, duration=duration)
     return 0
 
 

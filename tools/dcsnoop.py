@@ -51,13 +51,7 @@ def run(argv=None):
         else:
             obj.attach()
         start = time.time()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, time.time() - start)))
-        print(HEADER, flush=True)
-        try:
-            _cli.event_loop(rb, out)
-        finally:
-            out.flush()
+        _cli.trace_events(obj, HEADER, lambda e: format_event(e, time.time() - start))
     return 0
 
 

@@ -53,13 +53,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e)))
-        print(HEADER, flush=True)
-        try:
-            _cli.event_loop(rb, out)
-        finally:
-            out.flush()
+        _cli.trace_events(obj, HEADER, format_event)
     return 0
 
 

@@ -71,14 +71,9 @@ def run(argv=None):
             print("Current kernel does not have __vfs_read, try vfs_read instead")
             print("Current kernel does not have __vfs_write, try vfs_write instead")
         start = time.time()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, time.time() - start)))
-        print("Tracing sync read/writes slower than %d ms" % a.min_ms)
-        print(HEADER, flush=True)
-        try:
-            _cli.event_loop(rb, out)
-        finally:
-            out.flush()
+        first = "Tracing sync read/writes slower than %d ms" % a.min_ms
+        _cli.trace_events(obj, first + "\n" + HEADER,
+                          lambda e: format_event(e, time.time() - start))
     return 0
 
 

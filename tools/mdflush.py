@@ -35,14 +35,8 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e)))
-        print("Tracing md flush requests... Hit Ctrl-C to end.")
-        print(HEADER, flush=True)
-        try:
-            _cli.event_loop(rb, out)
-        finally:
-            out.flush()
+        _cli.trace_events(obj, "Tracing md flush requests... Hit Ctrl-C to end.\n" + HEADER,
+                          format_event)
     return 0
 
 

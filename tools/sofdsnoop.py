@@ -16,22 +16,13 @@ from __future__ import annotations
 
 import os
 
-import corebpf
-
-from . import _cli
+from . import _cli, _ipcsnoop
 
 PROG = "sofdsnoop"
 
 
 def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__)
-    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
-    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
-    p.add_argument("-t", "--tid", type=_cli.tid_type, help="trace this TID only")
-    p.add_argument("-n", "--name", help="only print process names containing this name")
-    p.add_argument("-d", "--duration", type=_cli.positive_int,
-                   help="total duration of trace in seconds")
-    return p.parse_args(argv)
+    return _ipcsnoop.parse(PROG, __doc__, argv)
 
 
 def header(a) -> str:
@@ -59,35 +50,7 @@ def format_event(e, a, first_ts: int, path=fd_path) -> list:
 
 def run(argv=None):
     a = parse(argv)
-    _cli.setup(a)
-    with corebpf.Object.open(PROG) as obj:
-        if a.tid:
-            obj.rodata.targ_tid = a.tid
-        elif a.pid:
-            obj.rodata.targ_tgid = a.pid
-        if a.ebpf:
-            _cli.print_ebpf(obj)
-            return 0
-        obj.load()
-        obj.attach()
-        out = _cli.Output()
-        first = []
-
-        def show(e):
-            if a.name and a.name not in e.comm:
-                return
-            if not first:
-                first.append(e.ts_us)
-            for line in format_event(e, a, first[0]):
-                out(line)
-
-        rb = obj.ring_buffer("events", show)
-        print(header(a), flush=True)
-        try:
-            _cli.event_loop(rb, out, duration=a.duration)
-        finally:
-            out.flush()
-    return 0
+    return _ipcsnoop.run(PROG, a, header(a), format_event)
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,6 @@
 process (unlink, unlinkat, rmdir, rename, renameat2), and none that fail."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest

@@ -2,8 +2,6 @@
 file systems made for the test and ext4 (/var/tmp)."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests import fstools
