@@ -697,6 +697,19 @@ def attach_kprobe_any(prog, candidates, retprobe: bool = False):
     return prog.attach_kprobe(name, retprobe=retprobe)
 
 
+def fentry_target(prog, func: str) -> bool:
+    """Before load: point bare SEC("fentry"/"fexit") program `prog` at kernel
+    function `func`; if the kernel's BTF cannot give it (a module without
+    BTF, a function BTF lacks), turn the program off so that the next
+    variant serves instead.  Call only where features.fentry()."""
+    try:
+        prog.set_attach_target(func)
+        return True
+    except BPFError:
+        prog.autoload = False
+        return False
+
+
 def wait_for_interrupt():
     """Wait until Ctrl-C (or SIGTERM/SIGHUP) arrives (bcc's count-and-print-at-exit
     modes); stop signals are held since setup(), see wait_stop()."""

@@ -137,7 +137,7 @@ def _configure(obj, fs, ops) -> dict:
             continue
         targets[p.name] = func
         if p.kind == "fentry" and fentry:
-            p.set_attach_target(func)
+            _cli.fentry_target(p, func)
     if missing:
         raise corebpf.MissingFeature(f"no {fs.name} kernel function for " +
                                      ", ".join(dict.fromkeys(missing)))

@@ -48,9 +48,10 @@ def run(argv=None):
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         if features.fentry() and features.forced_probe() in (None, "fentry"):
-            for p in obj.programs.values():
-                if p.variant == "fentry":
-                    p.set_attach_target(_function(p.hook))
+            fentry = [p for p in obj.programs.values() if p.variant == "fentry"]
+            if not all([_cli.fentry_target(p, _function(p.hook)) for p in fentry]):
+                for p in fentry:            # all four or none: kprobes then
+                    p.autoload = False
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -46,7 +46,7 @@ def run(argv=None):
         if func is None:
             raise corebpf.MissingFeature(f"no kernel function to probe ({', '.join(FUNCS)})")
         if features.fentry() and features.forced_probe() in (None, "fentry"):
-            obj.programs["swap__fentry"].set_attach_target(func)
+            _cli.fentry_target(obj.programs["swap__fentry"], func)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -160,9 +160,12 @@ class Program:
     def set_attach_target(self, func: str):
         """Before load: the kernel function (vmlinux or a module) a bare
         SEC("fentry")/SEC("fexit") program attaches to."""
+        if self._obj._loaded:
+            raise ConfigError(f"{self._obj.name}: cannot set the target of {self.name} "
+                              "after load")
+        self._obj._apply(("attach_target", self.name, func))      # raises: not recorded
         self._obj._record("attach_target", self.name, func)
         self._attach_target = func
-        self._obj._apply(("attach_target", self.name, func))
 
     def insns(self) -> list:
         """The program's instructions as (code, dst, src, off, imm) tuples."""

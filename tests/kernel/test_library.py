@@ -270,3 +270,18 @@ def test_failed_best_variant_is_named_when_nothing_else_serves(test_object):
             obj.load()
         msg = str(ei.value)
         assert "the btf variant failed to load" in msg and "fork__btf" in msg, msg
+
+
+def test_attach_target_of_a_bare_fentry_program():
+    """set_attach_target(): the kernel BTF resolves the name at once (no fentry
+    support needed for that); a name it lacks raises and changes nothing; the
+    target is what variant selection checks."""
+    with corebpf.Object.open("fsslower") as obj:
+        p = obj.programs["fn_read_enter__fentry"]
+        assert p.kind == "fentry" and p.target == ""
+        p.set_attach_target("vfs_read")
+        assert p.target == "vfs_read"
+        with pytest.raises(corebpf.BPFError):
+            p.set_attach_target("corebpf_no_such_function_xyz")
+        assert p.target == "vfs_read"
+        assert ("attach_target", p.name, "corebpf_no_such_function_xyz") not in obj._ops
