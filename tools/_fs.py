@@ -117,10 +117,14 @@ def open_object(prog: str, kind: str, fs: FileSystem, ops, a, fsync_range: bool 
 
 def _configure(obj, fs, ops) -> dict:
     """Turn off the programs of operations not traced; find the functions of
-    the function-probe variants.  Returns {program name: kernel function}."""
+    the function-probe variants, where they may be used (forced, or no
+    syscall tracepoints: looking names up in /proc/kallsyms costs time).
+    Returns {program name: kernel function}."""
     forced = features.forced_probe()
-    fentry = forced == "fentry" or (forced is None and features.fentry())
-    targets, missing = {}, []
+    functions = forced in ("fentry", "kprobe") or \
+        not features.tracepoint_exists("syscalls", "sys_enter_read")
+    fentry = functions and forced != "kprobe" and features.fentry()
+    found, targets, missing = {}, {}, []
     for p in obj.programs.values():
         hook, op = _program_op(p)
         if op not in ops or (op in (GETATTR, COMMIT) and fs.name != "nfs" and hook is None):
@@ -128,8 +132,13 @@ def _configure(obj, fs, ops) -> dict:
             continue
         if hook is None:
             continue
+        if not functions:
+            p.autoload = False
+            continue
         cands = fs.funcs.get(hook, ())
-        func = next((f for f in cands if features.kernel_function_exists(f)), None)
+        if hook not in found:
+            found[hook] = next((f for f in cands if features.kernel_function_exists(f)), None)
+        func = found[hook]
         if func is None:
             p.autoload = False
             if cands and hook != "open2" and p.variant == forced:
