@@ -75,14 +75,9 @@ static __always_inline int accessed(__u64 page)
 
 	if (!ts)
 		return 0;
-	__u64 slot = hist_slot((bpf_ktime_get_ns() - *ts) / 1000000);
-
 	h = bpf_map_lookup_elem(&dist, &zero);
-	if (slot >= HIST_SLOTS)
-		slot = HIST_SLOTS - 1;
-	barrier_var(slot);      /* (HIST_INC's 32-bit copy lost the verifier the bound here) */
-	if (h && slot < HIST_SLOTS)
-		__sync_fetch_and_add(&h->slots[slot], 1);
+	if (h)
+		HIST_INC(h, hist_slot((bpf_ktime_get_ns() - *ts) / 1000000));
 	__sync_fetch_and_add(&pages, -1);
 	bpf_map_delete_elem(&birth, &page);
 	return 0;

@@ -114,13 +114,18 @@ class Keys:
             self.saved = None
 
 
+def choose_programs(obj):
+    """Before load: the page cache programs this kernel serves (_pagecache)."""
+    _pagecache.configure(obj, dirtied_tp=True)
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         if a.pid:
             obj.rodata.targ_tgid = a.pid
-        _pagecache.configure(obj, dirtied_tp=True)
+        choose_programs(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

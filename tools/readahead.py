@@ -43,15 +43,20 @@ def _function(hook: str) -> str:
     return func
 
 
+def choose_programs(obj):
+    """Before load: the fentry variant's functions, where fentry may serve."""
+    if features.fentry() and features.forced_probe() in (None, "fentry"):
+        fentry = [p for p in obj.programs.values() if p.variant == "fentry"]
+        if not all([_cli.fentry_target(p, _function(p.hook)) for p in fentry]):
+            for p in fentry:            # all four or none: kprobes then
+                p.autoload = False
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
-        if features.fentry() and features.forced_probe() in (None, "fentry"):
-            fentry = [p for p in obj.programs.values() if p.variant == "fentry"]
-            if not all([_cli.fentry_target(p, _function(p.hook)) for p in fentry]):
-                for p in fentry:            # all four or none: kprobes then
-                    p.autoload = False
+        choose_programs(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -40,13 +40,18 @@ def render(items, maxrows: int, loadavg: str) -> str:
                    ["%-32s %6d %10d\n" % (k.name, v.count, v.size) for k, v in rows])
 
 
+def choose_programs(obj):
+    """Before load: kprobes only where the tracepoint does not name the cache."""
+    if not features.tracepoint_field("kmem", "kmem_cache_alloc", "name"):
+        for p in obj.programs.values():     # before 6.1: no cache in the tracepoint
+            p.autoload = p.variant == "kprobe"
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
-        if not features.tracepoint_field("kmem", "kmem_cache_alloc", "name"):
-            for p in obj.programs.values():     # before 6.1: no cache in the tracepoint
-                p.autoload = p.variant == "kprobe"
+        choose_programs(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -38,15 +38,20 @@ def render(items, notime: bool, now: str = None) -> str:
     return "\n".join(out) + "\n\n"
 
 
+def choose_programs(obj):
+    """Before load: the fentry program's function, where fentry may serve."""
+    func = next((f for f in FUNCS if features.kernel_function_exists(f)), None)
+    if func is None:
+        raise corebpf.MissingFeature(f"no kernel function to probe ({', '.join(FUNCS)})")
+    if features.fentry() and features.forced_probe() in (None, "fentry"):
+        _cli.fentry_target(obj.programs["swap__fentry"], func)
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
-        func = next((f for f in FUNCS if features.kernel_function_exists(f)), None)
-        if func is None:
-            raise corebpf.MissingFeature(f"no kernel function to probe ({', '.join(FUNCS)})")
-        if features.fentry() and features.forced_probe() in (None, "fentry"):
-            _cli.fentry_target(obj.programs["swap__fentry"], func)
+        choose_programs(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
