@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import corebpf
+from corebpf import features
 
 from . import _cli
 
@@ -41,6 +42,15 @@ def format_event(e, now: str = None) -> str:
                                        "RENAME" if rename else "DELETE", name)
 
 
+def choose_programs(obj):
+    """Before load: no fentry variant where the kernel lacks bpf_get_func_ret
+    (5.17; its fexit programs find the return value with it): kprobes then."""
+    if features.fentry() and not features.bpf_helper("get_func_ret"):
+        for p in obj.programs.values():
+            if p.variant == "fentry":
+                p.autoload = False
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
@@ -48,6 +58,7 @@ def run(argv=None):
         if a.pid:
             obj.rodata.targ_tgid = a.pid
         _cli.drop_missing_syscalls(obj)
+        choose_programs(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -44,10 +44,12 @@ def _function(hook: str) -> str:
 
 
 def choose_programs(obj):
-    """Before load: the fentry variant's functions, where fentry may serve."""
+    """Before load: the fentry variant's functions, where fentry may serve
+    (its fexit programs need bpf_get_func_ret, 5.17)."""
     if features.fentry() and features.forced_probe() in (None, "fentry"):
         fentry = [p for p in obj.programs.values() if p.variant == "fentry"]
-        if not all([_cli.fentry_target(p, _function(p.hook)) for p in fentry]):
+        if not features.bpf_helper("get_func_ret") or \
+                not all([_cli.fentry_target(p, _function(p.hook)) for p in fentry]):
             for p in fentry:            # all four or none: kprobes then
                 p.autoload = False
 

@@ -212,6 +212,18 @@ def task_pt_regs() -> bool:
     return kernel_function_exists("bpf_task_pt_regs")
 
 
+@functools.lru_cache(maxsize=None)
+def bpf_helper(name: str) -> bool:
+    """True if the running kernel has BPF helper `name` (BPF_FUNC_<name> in its
+    BTF's enum bpf_func_id; False without kernel BTF).  A program calling a
+    helper the kernel lacks does not load: e.g. get_func_ret (5.17) in
+    fexit programs, where fentry itself works from 5.5."""
+    if not kernel_btf():
+        return False
+    from . import kbtf
+    return kbtf.vmlinux().enum_has("bpf_func_id", "BPF_FUNC_" + name)
+
+
 def _kallsyms() -> bytes:
     if _Cache.kallsyms is None:
         try:

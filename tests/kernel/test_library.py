@@ -215,6 +215,14 @@ def test_features_probe_this_machine():
         assert features.kprobes() == os.path.exists(features.tracefs() + "/kprobe_events")
 
 
+def test_bpf_helper_reads_the_kernels_helper_list():
+    """features.bpf_helper: the enumerators of the kernel BTF's enum bpf_func_id."""
+    assert features.bpf_helper("map_lookup_elem")
+    assert features.bpf_helper("ringbuf_output") == features.ringbuf()
+    assert not features.bpf_helper("corebpf_no_such_helper")
+    assert not features.bpf_helper("")
+
+
 def test_ring_buffer_loss_is_counted(test_object):
     """A ring too small for a burst: every record is either delivered or counted."""
     with _open(test_object) as obj:
