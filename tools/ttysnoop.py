@@ -16,7 +16,6 @@ syscalls (io_uring, splice).  One empty line is printed once tracing starts.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import stat
 import sys
@@ -30,22 +29,13 @@ MAX_DATASIZE = 8192     # ttysnoop.h
 MAX_DATACOUNT = 256
 
 
-def _bounded(limit: int):
-    def check(text: str) -> int:
-        v = _cli.positive_int(text)
-        if v > limit:
-            raise argparse.ArgumentTypeError(f"at most {limit}: {text}")
-        return v
-    return check
-
-
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-C", "--noclear", action="store_true", help="don't clear the screen")
     p.add_argument("device", help="path to a tty device (eg, /dev/tty0) or pts number")
-    p.add_argument("-s", "--datasize", default=256, type=_bounded(MAX_DATASIZE),
+    p.add_argument("-s", "--datasize", default=256, type=_cli.Number(1, MAX_DATASIZE, "datasize"),
                    help="size of the transmitting buffer (default 256)")
-    p.add_argument("-c", "--datacount", default=16, type=_bounded(MAX_DATACOUNT),
+    p.add_argument("-c", "--datacount", default=16, type=_cli.Number(1, MAX_DATACOUNT, "datacount"),
                    help="number of times we check for 'data-size' data (default 16)")
     return p.parse_args(argv)
 
