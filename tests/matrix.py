@@ -278,6 +278,11 @@ TOOLS = {
                      bad=((("DEAD",), "no such process"),)),
     "tplist": Spec(loads_bpf=False, head=None,
                    bad=((("-l", "/nonexistent/binary"), "/nonexistent/binary"),)),
+    # -- wave 3b ------------------------------------------------------------------------
+    # Thread creation is rare without a workload that makes threads.
+    "threadsnoop": Spec(pid=None, head=None, bcc=same(), bpftrace="threadsnoop.bt"),
+    "wqlat": Spec(pid=None, interval="pos", summary="", head=("1",),
+                  bad=((("-w", "x" * 40), "workqueue name"),), bcc=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
