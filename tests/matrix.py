@@ -283,6 +283,8 @@ TOOLS = {
     "threadsnoop": Spec(pid=None, head=None, bcc=same(), bpftrace="threadsnoop.bt"),
     "wqlat": Spec(pid=None, interval="pos", summary="", head=("1",),
                   bad=((("-w", "x" * 40), "workqueue name"),), bcc=same()),
+    "softirqslower": Spec(pid=None, head=("0",), bad=((("-c", "4096"), "not online"),),
+                          bcc=same(), libbpf=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
