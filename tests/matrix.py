@@ -285,6 +285,8 @@ TOOLS = {
                   bad=((("-w", "x" * 40), "workqueue name"),), bcc=same()),
     "softirqslower": Spec(pid=None, head=("0",), bad=((("-c", "4096"), "not online"),),
                           bcc=same(), libbpf=same()),
+    "biopattern": Spec(pid=None, interval="pos", summary="", head=("1",),
+                       bad=((("-d", "nosuchdisk0"), "nosuchdisk0"),), bcc=same(), libbpf=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),

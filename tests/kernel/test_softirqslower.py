@@ -4,7 +4,6 @@ run is listed, -c keeps one CPU, a 10 s threshold lists nothing."""
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 
@@ -12,6 +11,7 @@ import pytest
 
 import corebpf
 from tests.helpers import Tool
+from tests.workloads import loopback_traffic
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -24,25 +24,9 @@ VECTORS = ("hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "s
            "hrtimer", "rcu")
 
 
-def _traffic(seconds):
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        c = socket.create_connection(srv.getsockname())
-        s, _ = srv.accept()
-        c.sendall(b"x" * 65536)
-        s.recv(65536)
-        c.close()
-        s.close()
-        time.sleep(0.01)
-    srv.close()
-
-
 def _run(*args, seconds=2.0):
     t = Tool("softirqslower", *args)
-    w = threading.Thread(target=_traffic, args=(seconds,))
+    w = threading.Thread(target=loopback_traffic, args=(seconds, 16384))
     w.start()
     w.join()
     time.sleep(0.3)
