@@ -134,6 +134,28 @@ def missing_user_targets(fmt="p:{}", pre=()):
         ("c:no_such_symbol_xyz", "no_such_symbol_xyz")))
 
 
+def _scratch_disk() -> str:
+    """MAJ:MIN of the whole disk under /var/tmp (the workload's I/O lands
+    there); the first non-virtual disk if /var/tmp is on no block device."""
+    try:
+        st = os.stat("/var/tmp")
+        sys_dev = "/sys/dev/block/%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+        if os.path.exists(sys_dev + "/partition"):
+            sys_dev += "/.."
+        with open(sys_dev + "/dev") as f:
+            return f.read().strip()
+    except OSError:
+        pass
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram", "zram", "dm-")):
+            with open(f"/sys/block/{name}/dev") as f:
+                return f.read().strip()
+    return "1:0"
+
+
+SCRATCH_DISK = _scratch_disk()
+
+
 def same(*args):
     """bcc / libbpf-tools equivalent: the same tool name and arguments."""
     return ("", tuple(args))
@@ -287,6 +309,12 @@ TOOLS = {
                           bcc=same(), libbpf=same()),
     "biopattern": Spec(pid=None, interval="pos", summary="", head=("1",),
                        bad=((("-d", "nosuchdisk0"), "nosuchdisk0"),), bcc=same(), libbpf=same()),
+    # reports at once with -i -1 (its "ready" line) and again when stopped
+    "biolatpcts": Spec(args=("-i", "-1", SCRATCH_DISK), pid=None, summary="",
+                       head=("-i", "1", SCRATCH_DISK),
+                       bad=((("nosuchdisk0",), "nosuchdisk0"), (("-p", "x", "1:0"), "percentile"),
+                            (("-i", "-2", "1:0"), "-i/--interval")),
+                       bcc=same("-i", "-1", SCRATCH_DISK)),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
