@@ -315,6 +315,13 @@ TOOLS = {
                        bad=((("nosuchdisk0",), "nosuchdisk0"), (("-p", "x", "1:0"), "percentile"),
                             (("-i", "-2", "1:0"), "-i/--interval")),
                        bcc=same("-i", "-1", SCRATCH_DISK)),
+    "offwaketime": Spec(summary="", head=("1",), stderr_ok="WARNING: ",
+                        bad=((("-m", "10", "-M", "5"), ""),
+                             (("--svg", "/nonexistent-dir/x.svg", "1"), "no such directory")),
+                        bcc=same()),
+    "wakeuptime": Spec(summary="Detaching...", head=("1",), stderr_ok="WARNING: ",
+                       bad=((("-u", "-p", "1"), "use either -p or -u"),),
+                       bcc=same(), libbpf=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
