@@ -25,6 +25,16 @@ struct {
 
 EVENTS_RINGBUF(events, 1 << 18, struct softirq_event);
 
+/* vec as an index the verifier sees bounded (the compiler would otherwise
+ * drop the mask, knowing the range from the check in this_cpu()). */
+static __always_inline __u64 vec_index(__u32 vec)
+{
+	__u64 i = vec;
+
+	asm volatile("%0 &= 15" : "+r"(i));
+	return i;
+}
+
 static __always_inline struct stamps *this_cpu(__u32 vec)
 {
 	__u32 zero = 0;
@@ -57,36 +67,38 @@ static __always_inline void report(__u32 stage, __u32 vec, __u64 delta)
 static __always_inline int raised(__u32 vec)
 {
 	struct stamps *s = this_cpu(vec);
+	__u64 i = vec_index(vec);
 
-	if (s && vec < NR_VECS && !s->raised[vec])
-		s->raised[vec] = bpf_ktime_get_ns();   /* the first raise counts */
+	if (s && !s->raised[i])
+		s->raised[i] = bpf_ktime_get_ns();     /* the first raise counts */
 	return 0;
 }
 
 static __always_inline int entered(__u32 vec)
 {
 	struct stamps *s = this_cpu(vec);
-	__u64 now;
+	__u64 i = vec_index(vec), now;
 
-	if (!s || vec >= NR_VECS)
+	if (!s)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (s->raised[vec]) {           /* raised while we watched */
-		report(STAGE_ENTRY, vec, now - s->raised[vec]);
-		s->raised[vec] = 0;
+	if (s->raised[i]) {             /* raised while we watched */
+		report(STAGE_ENTRY, vec, now - s->raised[i]);
+		s->raised[i] = 0;
 	}
-	s->entered[vec] = now;
+	s->entered[i] = now;
 	return 0;
 }
 
 static __always_inline int exited(__u32 vec)
 {
 	struct stamps *s = this_cpu(vec);
+	__u64 i = vec_index(vec);
 
-	if (!s || vec >= NR_VECS || !s->entered[vec])
+	if (!s || !s->entered[i])
 		return 0;
-	report(STAGE_EXIT, vec, bpf_ktime_get_ns() - s->entered[vec]);
-	s->entered[vec] = 0;
+	report(STAGE_EXIT, vec, bpf_ktime_get_ns() - s->entered[i]);
+	s->entered[i] = 0;
 	return 0;
 }
 

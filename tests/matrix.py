@@ -322,6 +322,14 @@ TOOLS = {
     "wakeuptime": Spec(summary="Detaching...", head=("1",), stderr_ok="WARNING: ",
                        bad=((("-u", "-p", "1"), "use either -p or -u"),),
                        bcc=same(), libbpf=same()),
+    # IRQ-disabled sections of 1 us and more happen all the time where the
+    # preemptirq tracepoints exist; most kernels lack them.
+    "criticalstat": Spec(args=("-d", "1"), pid=None, head=("-d", "1"),
+                         needs=("preemptirq",), bcc=same()),
+    # needs the CPU's PMU (cache-references/cache-misses); prints at the end
+    "llcstat": Spec(args=("99999",), pid=None, summary="Total References: ", head=None,
+                    needs=("hardware_pmu",), bad=((("-c", "0"), "must be positive"),),
+                    bcc=same("99999")),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
