@@ -82,6 +82,8 @@ def device(text: str) -> int:
         st = os.stat(path)
     except OSError as e:
         raise _cli.UsageError(f"{text}: {e.strerror}") from None
+    except ValueError:          # a NUL in the name
+        raise _cli.UsageError(f"{text!r}: no such device") from None
     import stat as st_mod
     if not st_mod.S_ISBLK(st.st_mode):
         raise _cli.UsageError(f"{text}: not a block device")
