@@ -327,9 +327,11 @@ TOOLS = {
     "criticalstat": Spec(args=("-d", "1"), pid=None, head=("-d", "1"),
                          needs=("preemptirq",), bcc=same()),
     # needs the CPU's PMU (cache-references/cache-misses); prints at the end
-    "llcstat": Spec(args=("99999",), pid=None, summary="Total References: ", head=None,
+    "llcstat": Spec(args=("99999",), pid=None, summary="", head=None,
                     needs=("hardware_pmu",), bad=((("-c", "0"), "must be positive"),),
                     bcc=same("99999")),
+    "cpuunclaimed": Spec(pid=None, interval="pos", summary="", head=("1",),
+                         bad=((("-j", "1"), "cannot use interval"),), bcc=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
