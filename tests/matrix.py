@@ -332,6 +332,11 @@ TOOLS = {
                     bcc=same("99999")),
     "cpuunclaimed": Spec(pid=None, interval="pos", summary="", head=("1",),
                          bad=((("-j", "1"), "cannot use interval"),), bcc=same()),
+    # bcc's netqtop prints nothing before its first interval (1 s)
+    "netqtop": Spec(args=("-n", "lo"), pid=None, interval="-i",
+                    bad=((("-n", "corebpf-nosuch0"), "does not exist"), ((), "network interface"),
+                         (("-n", "x" * 20), "too long")),
+                    bcc=same("-n", "lo")),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
