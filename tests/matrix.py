@@ -337,6 +337,9 @@ TOOLS = {
                     bad=((("-n", "corebpf-nosuch0"), "does not exist"), ((), "network interface"),
                          (("-n", "x" * 20), "too long")),
                     bcc=same("-n", "lo")),
+    "tcpcong": Spec(pid=None, interval="pos", summary="", head=("1",),
+                    bad=((("-L", "1-2-3"), "port range"), (("-R", "70000"), "out of range")),
+                    bcc=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
