@@ -340,6 +340,11 @@ TOOLS = {
     "tcpcong": Spec(pid=None, interval="pos", summary="", head=("1",),
                     bad=((("-L", "1-2-3"), "port range"), (("-R", "70000"), "out of range")),
                     bcc=same()),
+    "klockstat": Spec(interval="-i", summary="", head=("-i", "1"),
+                      stderr_ok="klockstat: contended mutex acquisitions only",
+                      bad=((("-S", "acq_bogus"), "Wrong sort argument"),
+                           (("-d", "1", "-i", "1"), "not allowed with")),
+                      bcc=same(), libbpf=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
