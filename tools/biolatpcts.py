@@ -90,39 +90,34 @@ def device(text: str) -> int:
     return _block.mkdev(os.major(st.st_rdev), os.minor(st.st_rdev))
 
 
-def find_pct(req, total, slots, idx, counted, debug=0):
-    while idx > 0:
-        idx -= 1
-        if slots[idx] > 0:
-            counted += slots[idx]
-            if debug > 1:
-                print('idx={} counted={} pct={:.1f} req={}'.format(idx, counted,
-                                                                  counted / total, req))
-            if (counted / total) * 100 >= 100 - req:
-                break
-    return idx, counted
-
-
 def calc_lat_pct(req_pcts, total, lat_100ms, lat_1ms, lat_10us, debug=0) -> list:
-    """bcc's percentile search from the slowest tier down (values in us)."""
-    pcts = [0] * len(req_pcts)
+    """Percentiles (us, a slot's midpoint as bcc prints) from the three tiers.
+
+    The tiers, finest first, make one ascending list of slots: 10 us slots
+    (requests under 1 ms), then 1 ms slots 1-99 (under 100 ms), then 100 ms
+    slots 1-99.  Percentile p is the slot of the request of rank
+    ceil(p% of total) (nearest rank).  bcc searches downwards from the
+    slowest slot and moves past a slot before testing it again, so
+    percentiles that share a slot with a higher one come out as the lowest
+    slot ("5us"); this does not."""
     if total == 0:
-        return pcts
-    data = [(100 * MSEC, lat_100ms), (MSEC, lat_1ms), (10, lat_10us)]
-    data_sel, idx, counted = 0, 100, 0
-    for pct_idx in reversed(range(len(req_pcts))):
-        req = float(req_pcts[pct_idx])
-        while True:
-            last_counted = counted
-            gran, slots = data[data_sel]
-            idx, counted = find_pct(req, total, slots, idx, counted, debug)
-            if idx > 0 or data_sel == len(data) - 1:
+        return [0] * len(req_pcts)
+    slots = [(10 * i + 5, n) for i, n in enumerate(lat_10us)]
+    slots += [(1000 * i + 500, n) for i, n in enumerate(lat_1ms) if i]
+    slots += [(100000 * i + 50000, n) for i, n in enumerate(lat_100ms) if i]
+    out = []
+    for req in req_pcts:
+        rank = max(1, -(-float(req) * total // 100))
+        cum, value = 0, slots[-1][0]
+        for mid, n in slots:
+            cum += n
+            if cum >= rank:
+                value = mid
                 break
-            counted = last_counted
-            data_sel += 1
-            idx = 100
-        pcts[pct_idx] = gran * idx + gran / 2
-    return pcts
+        if debug > 1:
+            print("pct={} rank={} value={}us".format(req, rank, value))
+        out.append(value)
+    return out
 
 
 def format_usec(lat) -> str:
