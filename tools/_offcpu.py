@@ -21,6 +21,9 @@ def usecs(text: str) -> int:
     return v
 
 
+usecs.lo, usecs.hi = 1, U64_MAX        # range of the type (bounds checks)
+
+
 def add_args(p, offset: bool = True, max_ids: int = None):
     """-p/-t/-u/-k, -U/-K, -d, -f, [-s], --stack-storage-size, duration,
     -m/-M, --state.  max_ids: bcc's offwaketime keeps the first 5 ids."""

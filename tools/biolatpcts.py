@@ -46,6 +46,9 @@ def pct_list(text: str) -> list:
     return sorted(out, key=float)
 
 
+pct_list.lo, pct_list.hi = 0, 100
+
+
 def interval_type(text: str) -> int:
     try:
         v = int(text)
@@ -54,6 +57,9 @@ def interval_type(text: str) -> int:
     if v < -1 or v > 2**31:
         raise argparse.ArgumentTypeError(f"must be -1 (infinite), 0 or positive: {text}")
     return v
+
+
+interval_type.lo, interval_type.hi = -1, 2**31
 
 
 def parse(argv=None):

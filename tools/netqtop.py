@@ -35,6 +35,9 @@ def interval_type(text: str) -> float:
     return v
 
 
+interval_type.lo, interval_type.hi = 0.001, 2**31
+
+
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("--name", "-n", default="", help="the network interface")

@@ -40,6 +40,9 @@ def port_range(text: str) -> tuple:
     return min(ports), max(ports)
 
 
+port_range.lo, port_range.hi = 0, 65535
+
+
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-L", "--localport", type=port_range, help="trace local ports only")
