@@ -84,7 +84,12 @@ def run(argv=None):
         st = Stacks(obj.maps["stack_traces"])
         stext = syms.kernel_symbols().address("_stext") or 0
         out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: [out(l) for l in format_event(e, st, stext)])
+
+        def on_event(e):
+            for line in format_event(e, st, stext):
+                out(line)
+
+        rb = obj.ring_buffer("events", on_event)
         print("Finding critical section with {} disabled for > {}us".format(
             "preempt" if kind == "preempt" else "IRQ", a.duration), flush=True)
         _cli.event_loop(rb, out)
