@@ -127,3 +127,28 @@ def test_klockstat_sort():
         klockstat.sort_fields("acq_bogus")
     assert klockstat.LOCK_FRAMES.match("__mutex_lock.constprop.0")
     assert not klockstat.LOCK_FRAMES.match("anon_pipe_write")
+
+
+def test_criticalstat_section():
+    from corebpf.tools import criticalstat
+
+    class Syms:
+        @staticmethod
+        def ksym(addr, show_offset=False):
+            return "f%x" % addr + ("+0x0" if show_offset else "")
+
+    class St:
+        syms = Syms()
+
+        @staticmethod
+        def addresses(sid):
+            return [0x10, 0x20]
+
+    e = NS(comm="kworker/0:1", id=(12 << 32) | 13, time=123456, addrs=[1, 2, 3, 4], stack_id=5)
+    assert criticalstat.format_event(e, St, 0x1000) == [
+        "===================================",
+        "TASK: kworker/0:1 (pid    12 tid    13) Total Time: 123.456  us", "",
+        "Section start: f1001 -> f1002", "Section end:   f1003 -> f1004",
+        "  f10+0x0", "  f20+0x0", "===================================", ""]
+    e = NS(**{**vars(e), "stack_id": -17})
+    assert "NO STACK FOUND DUE TO COLLISION" in criticalstat.format_event(e, St, 0x1000)
