@@ -66,10 +66,11 @@ def _check_pipe_rows(rows, out):
     return pipe
 
 
-def test_contended_pipe_mutex(pipes):
+@pytest.mark.parametrize("probe", [(), ("--probe", "tracepoint")], ids=["tp_btf", "tracepoint"])
+def test_contended_pipe_mutex(pipes, probe):
     if not features.tracepoint_exists("lock", "contention_begin"):
         pytest.skip("this kernel lacks the lock:contention_begin/end tracepoints (5.19)")
-    rc, out, err = run_tool("klockstat", "-p", pipes, "-d", "2", "-s", "3")
+    rc, out, err = run_tool("klockstat", *probe, "-p", pipes, "-d", "2", "-s", "3")
     assert rc == 0, err
     assert out.splitlines()[0] == "Tracing lock events... Hit Ctrl-C to end."
     assert HOLD not in out

@@ -29,9 +29,10 @@ FOLDED = re.compile(r"stackprog;(.+;)?main;corebpf_wait_marker;(.+;)?(ksys_read|
                     r"schedule;__schedule;--;(?P<waker>.+);stackprog (\d+)")
 
 
-def test_offwaketime_folded_pairs_waker_and_target(pingpong):
+@pytest.mark.parametrize("probe", [(), ("--probe", "raw_tp")], ids=["tp_btf", "raw_tp"])
+def test_offwaketime_folded_pairs_waker_and_target(pingpong, probe):
     parent, child = pingpong
-    rc, out, err = run_tool("offwaketime", "-f", "-p", parent, "2")
+    rc, out, err = run_tool("offwaketime", *probe, "-f", "-p", parent, "2")
     assert rc == 0, err
     assert not out.startswith("Tracing")
     m = next((FOLDED.fullmatch(l) for l in out.splitlines() if FOLDED.fullmatch(l)), None)
