@@ -92,6 +92,8 @@ def table(items, st: Stacks, a, sort: str, what: str) -> list:
         frames = []
         if st.check(sid) or sid < 0:
             caller = "[Missed Kernel Stack]"
+            if a.caller:
+                continue        # no caller to match
         else:
             frames = caller_frames(st, sid)
             caller = frames[0] if frames else "[unknown]"

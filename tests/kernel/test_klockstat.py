@@ -27,8 +27,8 @@ def reader():
         os.read(r, 65536)
 ws = [threading.Thread(target=writer) for _ in range(6)]
 threading.Thread(target=reader, daemon=True).start()
-print(os.getpid(), flush=True)
 for t in ws: t.start()
+print(os.getpid(), flush=True)        # the main thread only joins from here on
 for t in ws: t.join()
 """
 ROW = re.compile(r" *(\S+) +(\d+) +(\d+) +(\d+) +(\d+)")
