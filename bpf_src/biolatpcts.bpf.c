@@ -66,13 +66,12 @@ static __always_inline __u64 start_of(struct request *rq)
 	return ts;
 }
 
-/* The verifier must see the index checked: keep the compiler from folding
- * the check into what it knows of base and slot. */
+/* BOUNDED: the verifiers of 6.1 and 5.10 must see the index bounded in the
+ * register the access uses (corebpf.bpf.h). */
 static __always_inline void bump(__u64 *tier, __u32 idx)
 {
-	asm volatile("" : "+r"(idx));
 	if (idx < TIER_SLOTS)
-		__sync_fetch_and_add(&tier[idx], 1);
+		__sync_fetch_and_add(&tier[BOUNDED(idx, TIER_SLOTS - 1)], 1);
 }
 
 static __always_inline int complete(struct request *rq)
@@ -87,13 +86,13 @@ static __always_inline int complete(struct request *rq)
 	if (!start)
 		return 0;
 	op = BPF_CORE_READ(rq, cmd_flags) & ((1u << BLK_REQ_OP_BITS) - 1);
-	if (op == bpf_core_enum_value(enum req_op, REQ_OP_READ))
+	if (op == REQ_OP(REQ_OP_READ))
 		base = 0;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE))
+	else if (op == REQ_OP(REQ_OP_WRITE))
 		base = 100;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_DISCARD))
+	else if (op == REQ_OP(REQ_OP_DISCARD))
 		base = 200;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_FLUSH))
+	else if (op == REQ_OP(REQ_OP_FLUSH))
 		base = 300;
 	else
 		return 0;

@@ -44,8 +44,31 @@ int BPF_PROG(complete__btf, struct request *rq, int error, unsigned int nr_bytes
 	return complete(rq_dev(rq), BPF_CORE_READ(rq, __sector), nr_bytes >> 9);
 }
 
+/* Kernels without the block_rq_completion event class (5.10) describe
+ * block_rq_complete with an event structure of its own (as biolatency). */
+struct trace_event_raw_block_rq_complete___own {
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/block/block_rq_complete")
-int complete__tp(struct trace_event_raw_block_rq_completion *ctx)
+int complete__tp(void *ctx)
 {
-	return complete(ctx->dev, ctx->sector, ctx->nr_sector);
+	struct trace_event_raw_block_rq_completion *c = ctx;
+	struct trace_event_raw_block_rq_complete___own *own = ctx;
+	dev_t dev = 0;
+	sector_t sector = 0;
+	unsigned int nr = 0;
+
+	if (bpf_core_type_exists(struct trace_event_raw_block_rq_completion)) {
+		BPF_CORE_READ_INTO(&dev, c, dev);
+		BPF_CORE_READ_INTO(&sector, c, sector);
+		BPF_CORE_READ_INTO(&nr, c, nr_sector);
+	} else {
+		BPF_CORE_READ_INTO(&dev, own, dev);
+		BPF_CORE_READ_INTO(&sector, own, sector);
+		BPF_CORE_READ_INTO(&nr, own, nr_sector);
+	}
+	return complete(dev, sector, nr);
 }
