@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* cpuunclaimed: sampled run queue lengths of all CPUs at once, to find idle
  * CPUs while others had work queued.  A cpu-clock event samples every CPU
- * at 99 Hz; each sample keeps its CPU's length (the interrupted task's CFS
- * run queue, running entity included, as bcc reads it).  bcc groups the
+ * at 99 Hz; each sample keeps its CPU's length (the CFS tasks runnable on
+ * it in every task group, running one included; bcc reads the interrupted
+ * task's own group's queue, which misses other autogroups and cgroups).  bcc groups the
  * samples in user space by their timestamps, which fails once the CPUs'
  * timers drift apart; here each sample of the leader CPU sends the group
  * of every CPU's latest sample, and samples older than 1.5 periods count
@@ -56,7 +57,7 @@ int sample(void *ctx)
 	s = bpf_map_lookup_elem(&last, &cpu);
 	if (!s)
 		return 0;
-	s->len = rq ? cfs_rq_queued(rq) : 0;
+	s->len = rq ? cpu_cfs_runnable(rq) : 0;
 	s->ts = now;
 	if (cpu != targ_leader)
 		return 0;
