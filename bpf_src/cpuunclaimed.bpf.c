@@ -68,15 +68,20 @@ int sample(void *ctx)
 	g->ncpu = targ_ncpu;
 	g->pad = 0;
 	for (i = 0; i < CU_MAX_CPUS; i++) {
-		g->cpus[i].ts = 0;
-		g->cpus[i].len = 0;
-		g->cpus[i].pad = 0;
+		/* 6.1's verifier: the index bounded in the register used, the
+		 * lookup key a copy (a spilled 32-bit counter loses its bounds) */
+		struct cpu_sample *c = &g->cpus[BOUNDED(i, CU_MAX_CPUS - 1)];
+		__u32 key = i;
+
+		c->ts = 0;
+		c->len = 0;
+		c->pad = 0;
 		if (i >= targ_ncpu)
 			continue;
-		o = bpf_map_lookup_elem(&last, &i);
+		o = bpf_map_lookup_elem(&last, &key);
 		if (o && o->ts && o->ts <= now && now - o->ts < targ_stale_ns) {
-			g->cpus[i].ts = o->ts;
-			g->cpus[i].len = o->len;
+			c->ts = o->ts;
+			c->len = o->len;
 			if (o->len > 0)
 				running++;
 			if (o->len > 1)
