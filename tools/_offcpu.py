@@ -3,7 +3,6 @@ thread and stack options, their checks, and the rodata of
 bpf_src/offcpu.bpf.h."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 from . import _cli
@@ -11,17 +10,7 @@ from . import _cli
 U64_MAX = (1 << 64) - 1
 
 
-def usecs(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if v <= 0 or v > U64_MAX:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    return v
-
-
-usecs.lo, usecs.hi = 1, U64_MAX        # range of the type (bounds checks)
+usecs = _cli.unsigned(64, lo=1, name="usecs")     # targ_min_us / targ_max_us
 
 
 def add_args(p, offset: bool = True, max_ids: int = None):
@@ -52,14 +41,14 @@ def add_args(p, offset: bool = True, max_ids: int = None):
                    help="folded output: one line per stack (flame graph input)")
     if offset:
         p.add_argument("-s", "--offset", action="store_true", help="show +0x offsets in frames")
-    p.add_argument("--stack-storage-size", default=16384, type=_cli.positive_int,
+    p.add_argument("--stack-storage-size", default=16384, type=_cli.unsigned(32, lo=1),
                    help="the number of unique stack traces kept (default 16384)")
     _cli.duration_arg(p)
     p.add_argument("-m", "--min-block-time", default=1, type=usecs,
                    help="only count blocks of at least this many microseconds (default 1)")
     p.add_argument("-M", "--max-block-time", default=U64_MAX, type=usecs,
                    help="only count blocks of at most this many microseconds")
-    p.add_argument("--state", type=_cli.nonneg_int,
+    p.add_argument("--state", type=_cli.unsigned(32),
                    help="only threads whose state matches this mask when they block "
                         "(0: TASK_RUNNING, i.e. preempted; 1: interruptible; "
                         "2: uninterruptible)")
@@ -93,7 +82,7 @@ def configure(obj, a):
     if a.state is not None:
         ro.targ_filter_state = True
         ro.targ_state = a.state
-    obj.maps["stack_traces"].max_entries = a.stack_storage_size
+    obj.maps["stack_traces"].resize(a.stack_storage_size, "--stack-storage-size")
 
 
 def fill_ids(obj, a):
