@@ -17,9 +17,13 @@ def add_args(p, offset: bool = True, max_ids: int = None):
     """-p/-t/-u/-k, -U/-K, -d, -f, [-s], --stack-storage-size, duration,
     -m/-M, --state.  max_ids: bcc's offwaketime keeps the first 5 ids."""
     def limited(kind):
+        base = _cli.pid_list if kind == "PID" else _cli.tid_list
+
         def parse(text):
-            ids = (_cli.pid_list if kind == "PID" else _cli.tid_list)(text)
+            ids = base(text)
             return ids[:max_ids] if max_ids else ids
+        parse.lo, parse.hi = getattr(base, "lo", None), getattr(base, "hi", None)
+        parse.check = getattr(base, "check", None)     # (range checks in the tests)
         return parse
     who = p.add_mutually_exclusive_group()
     who.add_argument("-p", "--pid", type=limited("PID"), metavar="PIDS",
