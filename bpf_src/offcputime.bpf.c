@@ -9,33 +9,18 @@
  * context, so there the stacks are taken when the thread comes back (its
  * stack is still the one it blocked in). */
 #include "corebpf.bpf.h"
-#include "stacks.bpf.h"
+#include "offcpu.bpf.h"
 #include "ustack.bpf.h"
 #include "offcputime.h"
 
-#define PF_KTHREAD 0x00200000
 #define STACK_LATER (-0x7fffffff)      /* start entry without stacks (kprobe) */
 
-const volatile bool targ_filter_tgid = false;   /* -p: tgids in `tgids` */
-const volatile bool targ_filter_tid = false;    /* -t: tids in `tids` */
-const volatile bool targ_user_threads_only = false;
-const volatile bool targ_kernel_threads_only = false;
-const volatile bool targ_user_stacks = true;    /* false with -K */
-const volatile bool targ_kernel_stacks = true;  /* false with -U */
-const volatile __u64 targ_min_us = 1;
-const volatile __u64 targ_max_us = (__u64)-1;
-const volatile bool targ_filter_state = false;  /* --state */
-const volatile __u32 targ_state = 0;
 const volatile bool targ_dwarf = false;         /* --unwind dwarf */
 
 struct start_t {
 	__u64 ts;
 	struct key_t key;
 };
-
-STACK_TRACE_MAP(stack_traces, 16384);
-ID_SET_MAP(tgids, 1024);
-ID_SET_MAP(tids, 1024);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -90,54 +75,10 @@ static __always_inline void dump_end(struct key_t *key, __u64 ts, __u64 delta)
 	bpf_ringbuf_submit(x, 0);
 }
 
-/* task_struct.state became __state in 5.14. */
-struct task_struct___o {
-	volatile long state;
-};
-
-static __always_inline long task_state(struct task_struct *t)
-{
-	struct task_struct___o *o = (void *)t;
-
-	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ(o, state);
-}
-
-/* Idle threads are all pid 0: key them by CPU. */
-static __always_inline __u32 start_key(__u32 pid)
-{
-	return pid ? pid : 0x80000000u | bpf_get_smp_processor_id();
-}
-
-static __always_inline bool wanted(struct task_struct *t, __u32 pid, __u32 tgid)
-{
-	__u32 flags = BPF_CORE_READ(t, flags);
-	long state;
-
-	if (targ_filter_tgid && !id_in_set(&tgids, tgid))
-		return false;
-	if (targ_filter_tid && !id_in_set(&tids, pid))
-		return false;
-	if (targ_user_threads_only && (flags & PF_KTHREAD))
-		return false;
-	if (targ_kernel_threads_only && !(flags & PF_KTHREAD))
-		return false;
-	if (targ_filter_state) {
-		state = task_state(t);
-		if (targ_state == 0 ? state != 0 : !(state & targ_state))
-			return false;
-	}
-	return true;
-}
-
 /* Stack ids of the current thread. */
 static __always_inline void current_stacks(void *ctx, struct key_t *key)
 {
-	key->user_stack_id = targ_user_stacks ?
-		bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -1;
-	key->kernel_stack_id = targ_kernel_stacks ?
-		bpf_get_stackid(ctx, &stack_traces, 0) : -1;
+	current_stack_ids(ctx, &key->user_stack_id, &key->kernel_stack_id);
 }
 
 /* prev is leaving the CPU: stamp it (with its stacks if it is current). */
@@ -146,7 +87,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 	__u32 pid = BPF_CORE_READ(prev, pid), tgid = BPF_CORE_READ(prev, tgid), k;
 	struct start_t s;
 
-	if (!wanted(prev, pid, tgid))
+	if (!thread_wanted(prev, pid, tgid))
 		return;
 	__builtin_memset(&s, 0, sizeof(s));
 	s.key.pid = pid;
@@ -158,7 +99,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 		s.key.user_stack_id = STACK_LATER;
 	}
 	s.ts = bpf_ktime_get_ns();
-	k = start_key(pid);
+	k = offcpu_key(pid);
 	bpf_map_update_elem(&start, &k, &s, BPF_ANY);
 	if (targ_dwarf && is_current && targ_user_stacks)
 		dump_stack(ctx, &s.key, s.ts, 0);
@@ -167,7 +108,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 /* Thread `pid` comes back (is_current: it is the current thread). */
 static __always_inline void switch_in(void *ctx, __u32 pid, bool is_current)
 {
-	__u32 k = start_key(pid);
+	__u32 k = offcpu_key(pid);
 	struct start_t *s = bpf_map_lookup_elem(&start, &k);
 	struct key_t key;
 	__u64 now, delta, ts, *val, zero = 0;
@@ -187,7 +128,7 @@ static __always_inline void switch_in(void *ctx, __u32 pid, bool is_current)
 	delta = (now - s->ts) / 1000;
 	ts = s->ts;
 	bpf_map_delete_elem(&start, &k);
-	if (delta < targ_min_us || delta > targ_max_us) {
+	if (!block_time_ok(delta)) {
 		if (targ_dwarf && key.user_stack_id != STACK_LATER)
 			dump_end(&key, ts, 0);       /* Python drops the dump */
 		return;

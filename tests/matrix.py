@@ -135,6 +135,28 @@ def missing_user_targets(fmt="p:{}", pre=()):
         ("c:no_such_symbol_xyz", "no_such_symbol_xyz")))
 
 
+def _scratch_disk() -> str:
+    """MAJ:MIN of the whole disk under /var/tmp (the workload's I/O lands
+    there); the first non-virtual disk if /var/tmp is on no block device."""
+    try:
+        st = os.stat("/var/tmp")
+        sys_dev = "/sys/dev/block/%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+        if os.path.exists(sys_dev + "/partition"):
+            sys_dev += "/.."
+        with open(sys_dev + "/dev") as f:
+            return f.read().strip()
+    except OSError:
+        pass
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram", "zram", "dm-")):
+            with open(f"/sys/block/{name}/dev") as f:
+                return f.read().strip()
+    return "1:0"
+
+
+SCRATCH_DISK = _scratch_disk()
+
+
 def same(*args):
     """bcc / libbpf-tools equivalent: the same tool name and arguments."""
     return ("", tuple(args))
@@ -313,6 +335,51 @@ TOOLS = {
                             (("a:b:c",), "unrecognized function format"))
                        + missing_user_targets("{}"),
                        bcc=same("c:getppid")),
+    # -- wave 3b ------------------------------------------------------------------------
+    # Thread creation is rare without a workload that makes threads.
+    "threadsnoop": Spec(pid=None, head=None, bcc=same(), bpftrace="threadsnoop.bt"),
+    "wqlat": Spec(pid=None, interval="pos", summary="", head=("1",),
+                  bad=((("-w", "x" * 40), "workqueue name"),), bcc=same()),
+    "softirqslower": Spec(pid=None, head=("0",), bad=((("-c", "4096"), "not online"),),
+                          bcc=same(), libbpf=same()),
+    "biopattern": Spec(pid=None, interval="pos", summary="", head=("1",),
+                       bad=((("-d", "nosuchdisk0"), "nosuchdisk0"),), bcc=same(), libbpf=same()),
+    # reports at once with -i -1 (its "ready" line) and again when stopped
+    "biolatpcts": Spec(args=("-i", "-1", SCRATCH_DISK), pid=None, summary="",
+                       head=("-i", "1", SCRATCH_DISK),
+                       bad=((("nosuchdisk0",), "nosuchdisk0"), (("-p", "x", "1:0"), "percentile"),
+                            (("-i", "-2", "1:0"), "-i/--interval")),
+                       bcc=same("-i", "-1", SCRATCH_DISK)),
+    "offwaketime": Spec(summary="", head=("1",), stderr_ok="WARNING: ",
+                        bad=((("-m", "10", "-M", "5"), ""),
+                             (("--svg", "/nonexistent-dir/x.svg", "1"), "no such directory")),
+                        bcc=same()),
+    "wakeuptime": Spec(summary="Detaching...", head=("1",), stderr_ok="WARNING: ",
+                       bad=((("-u", "-p", "1"), "use either -p or -u"),),
+                       bcc=same(), libbpf=same()),
+    # IRQ-disabled sections of 1 us and more happen all the time where the
+    # preemptirq tracepoints exist; most kernels lack them.
+    "criticalstat": Spec(args=("-d", "1"), pid=None, head=("-d", "1"),
+                         needs=("preemptirq",), bcc=same()),
+    # needs the CPU's PMU (cache-references/cache-misses); prints at the end
+    "llcstat": Spec(args=("99999",), pid=None, summary="", head=None,
+                    needs=("hardware_pmu",), bad=((("-c", "0"), "must be positive"),),
+                    bcc=same("99999")),
+    "cpuunclaimed": Spec(pid=None, interval="pos", summary="", head=("1",),
+                         bad=((("-j", "1"), "cannot use interval"),), bcc=same()),
+    # bcc's netqtop prints nothing before its first interval (1 s)
+    "netqtop": Spec(args=("-n", "lo"), pid=None, interval="-i",
+                    bad=((("-n", "corebpf-nosuch0"), "does not exist"), ((), "network interface"),
+                         (("-n", "x" * 20), "too long")),
+                    bcc=same("-n", "lo")),
+    "tcpcong": Spec(pid=None, interval="pos", summary="", head=("1",),
+                    bad=((("-L", "1-2-3"), "port range"), (("-R", "70000"), "out of range")),
+                    bcc=same()),
+    "klockstat": Spec(interval="-i", summary="", head=("-i", "1"),
+                      stderr_ok="klockstat: contended mutex acquisitions only",
+                      bad=((("-S", "acq_bogus"), "Wrong sort argument"),
+                           (("-d", "1", "-i", "1"), "not allowed with")),
+                      bcc=same(), libbpf=same()),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
@@ -453,7 +520,7 @@ def need_text(need: str) -> str:
     """What the one-line error of a tool lacking `need` must say: "kprobe",
     "fentry", "nfs file system"."""
     name, _, arg = need.partition(":")
-    return f"{arg} file system" if name == "filesystem" else name.rstrip("s")
+    return f"{arg} file system" if name == "filesystem" else name.rstrip("s").replace("_", " ")
 
 
 def tool_cmd(name: str, *args) -> list:

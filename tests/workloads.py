@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -202,3 +203,36 @@ def file_ops(marker: str, big_mib: int = 0, directory: str = SCRATCH_DIR, decoy:
         for path in paths:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+
+@contextlib.contextmanager
+def loop_device(megabytes=64):
+    """A loop block device of its own (losetup --find: the kernel hands out
+    a free /dev/loopN, so tests running at once never share one) backed by
+    a sparse file on SCRATCH_DIR; yields (path, name), e.g. ("/dev/loop3", "loop3")."""
+    fd, backing = tempfile.mkstemp(prefix="corebpf-loop-", dir=SCRATCH_DIR)
+    os.ftruncate(fd, megabytes << 20)
+    os.close(fd)
+    try:
+        dev = subprocess.run(["losetup", "--find", "--show", backing], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        try:
+            yield dev, os.path.basename(dev)
+        finally:
+            subprocess.run(["losetup", "-d", dev], check=False)
+    finally:
+        os.unlink(backing)
+
+
+def direct_writes(dev: str, offsets, size=65536):
+    """O_DIRECT writes of `size` bytes at each byte offset of block device `dev`."""
+    import mmap
+    buf = mmap.mmap(-1, size)
+    buf.write(b"c" * size)
+    fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
+    try:
+        for off in offsets:
+            os.pwrite(fd, buf, off)
+    finally:
+        os.close(fd)
+        buf.close()

@@ -31,47 +31,14 @@ import corebpf
 from corebpf.symbols import syms
 from corebpf.symbols.stacks import Stacks, folded, multiline, present
 
-from . import _cli, _stacks
+from . import _cli, _offcpu, _stacks
 
 PROG = "offcputime"
-U64_MAX = (1 << 64) - 1
-
-
-usecs = _cli.unsigned(64, lo=1, name="usecs")     # targ_min_us / targ_max_us
 
 
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("-p", "--pid", type=_cli.pid_list, metavar="PIDS",
-                     help="trace these processes only (comma-separated PIDs)")
-    who.add_argument("-t", "--tid", type=_cli.tid_list, metavar="TIDS",
-                     help="trace these threads only (comma-separated TIDs)")
-    who.add_argument("-u", "--user-threads-only", action="store_true",
-                     help="user threads only (no kernel threads)")
-    who.add_argument("-k", "--kernel-threads-only", action="store_true",
-                     help="kernel threads only (no user threads)")
-    side = p.add_mutually_exclusive_group()
-    side.add_argument("-U", "--user-stacks-only", action="store_true",
-                      help="show user space stacks only (no kernel frames)")
-    side.add_argument("-K", "--kernel-stacks-only", action="store_true",
-                      help="show kernel space stacks only (no user frames)")
-    p.add_argument("-d", "--delimited", action="store_true",
-                   help="print a delimiter between kernel and user frames")
-    p.add_argument("-f", "--folded", action="store_true",
-                   help="folded output: one line per stack (flame graph input)")
-    p.add_argument("-s", "--offset", action="store_true", help="show +0x offsets in frames")
-    p.add_argument("--stack-storage-size", default=16384, type=_cli.unsigned(32, lo=1),
-                   help="the number of unique stack traces kept (default 16384)")
-    _cli.duration_arg(p)
-    p.add_argument("-m", "--min-block-time", default=1, type=usecs,
-                   help="only count blocks of at least this many microseconds (default 1)")
-    p.add_argument("-M", "--max-block-time", default=U64_MAX, type=usecs,
-                   help="only count blocks of at most this many microseconds")
-    p.add_argument("--state", type=_cli.unsigned(32),
-                   help="only threads whose state matches this mask when they block "
-                        "(0: TASK_RUNNING, i.e. preempted; 1: interruptible; "
-                        "2: uninterruptible)")
+    _offcpu.add_args(p)
     _stacks.add_args(p)
     return p.parse_args(argv)
 
@@ -87,8 +54,7 @@ def header(a) -> str:
         who = "kernel threads"
     else:
         who = "all threads"
-    side = "user" if a.user_stacks_only else "kernel" if a.kernel_stacks_only else "user + kernel"
-    text = f"Tracing off-CPU time (us) of {who} by {side} stack"
+    text = f"Tracing off-CPU time (us) of {who} by {_offcpu.stack_context(a)} stack"
     return text + (f" for {a.duration} secs." if a.duration < _cli.FOREVER else "... Hit Ctrl-C to end.")
 
 
@@ -183,31 +149,13 @@ def on_warn(w):
 
 def run(argv=None):
     a = parse(argv)
-    if a.user_stacks_only and a.kernel_threads_only:
-        print("ERROR: Displaying user stacks for kernel threads doesn't make sense.",
-              file=sys.stderr)
-        return 2
-    if a.folded and a.offset:
-        print("ERROR: can only use -f or -s. Exiting.", file=sys.stderr)
-        return 2
-    if a.min_block_time > a.max_block_time:
-        raise _cli.UsageError("--min-block-time is above --max-block-time")
+    rc = _offcpu.check_args(a)
+    if rc:
+        return rc
     _stacks.check_args(a, user_stacks=not a.kernel_stacks_only)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
-        ro = obj.rodata
-        ro.targ_filter_tgid = bool(a.pid)
-        ro.targ_filter_tid = bool(a.tid)
-        ro.targ_user_threads_only = a.user_threads_only
-        ro.targ_kernel_threads_only = a.kernel_threads_only
-        ro.targ_user_stacks = not a.kernel_stacks_only
-        ro.targ_kernel_stacks = not a.user_stacks_only
-        ro.targ_min_us = a.min_block_time
-        ro.targ_max_us = a.max_block_time
-        if a.state is not None:
-            ro.targ_filter_state = True
-            ro.targ_state = a.state
-        obj.maps["stack_traces"].resize(a.stack_storage_size, "--stack-storage-size")
+        _offcpu.configure(obj, a)
         _stacks.configure(obj, a)
         if not _stacks.dwarf(a):
             obj.maps["offcpu_ends"].max_entries = 4096
@@ -215,10 +163,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
-        for pid in a.pid or ():
-            obj.maps["tgids"][pid] = 1
-        for tid in a.tid or ():
-            obj.maps["tids"][tid] = 1
+        _offcpu.fill_ids(obj, a)
         if obj.variant == "kprobe":
             names = syms.kernel_symbols().find(r"finish_task_switch(\.isra\.\d+)?")
             if not names:

@@ -387,6 +387,33 @@ def filesystem(fstype: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=None)
+def hardware_pmu() -> bool:
+    """True if the CPU's own PMU is registered (hardware events: cycles,
+    cache references and misses).  The core PMU registers as
+    PERF_TYPE_RAW (4); virtual machines without a virtual PMU have none."""
+    base = "/sys/bus/event_source/devices"
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            with open(os.path.join(base, name, "type")) as f:
+                if f.read().strip() == "4":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def preemptirq() -> bool:
+    """True if the preemptirq:irq_disable/irq_enable tracepoints exist
+    (CONFIG_PREEMPTIRQ_TRACEPOINTS with CONFIG_TRACE_IRQFLAGS)."""
+    return tracepoint_exists("preemptirq", "irq_disable") and \
+        tracepoint_exists("preemptirq", "irq_enable")
+
+
 def forced_probe():
     """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry,
     kprobe), or the name of one variant (tests: Object checks that it has it);
@@ -443,6 +470,8 @@ def summary() -> dict:
         "raw_tp": raw_tp(),
         "fentry": fentry(),
         "task_pt_regs": task_pt_regs(),
+        "hardware_pmu": hardware_pmu(),
+        "preemptirq": preemptirq(),
         "possible_cpus": possible_cpus(),
     }
 

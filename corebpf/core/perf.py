@@ -21,6 +21,7 @@ from .errors import AttachError
 # uapi/linux/perf_event.h
 TYPE_HARDWARE, TYPE_SOFTWARE = 0, 1
 COUNT_HW_CPU_CYCLES = 0
+COUNT_HW_CACHE_REFERENCES, COUNT_HW_CACHE_MISSES = 2, 3
 COUNT_SW_CPU_CLOCK = 0
 FLAG_FD_CLOEXEC = 1 << 3
 _FREQ_BIT = 1 << 10                 # perf_event_attr.freq
@@ -31,6 +32,8 @@ _NR = {"x86_64": 298, "aarch64": 241, "arm64": 241, "riscv64": 241, "loongarch64
        "armv7l": 364}
 
 EVENT_NAMES = {(TYPE_HARDWARE, COUNT_HW_CPU_CYCLES): "cycles",
+               (TYPE_HARDWARE, COUNT_HW_CACHE_REFERENCES): "cache-references",
+               (TYPE_HARDWARE, COUNT_HW_CACHE_MISSES): "cache-misses",
                (TYPE_SOFTWARE, COUNT_SW_CPU_CLOCK): "cpu-clock"}
 
 
@@ -149,3 +152,31 @@ def can_sample() -> bool:
     except AttachError:
         return False
     return True
+
+
+def attach_event(program, type_: int, config: int, period: int, cpus=None) -> list:
+    """Attach `program` (SEC("perf_event")) to event type_/config on each CPU,
+    sampling one in `period` events (llcstat's cache references and
+    misses).  Returns the links (owned by the program's Object).  Raises
+    AttachError (ENOENT for a hardware event on a machine without a PMU)."""
+    from . import features
+    cpus = list(features.online_cpus() if cpus is None else cpus)
+    name = EVENT_NAMES.get((type_, config), f"type {type_} config {config}")
+    links = []
+    try:
+        for cpu in cpus:
+            fd = perf_event_open(type_, config, cpu, -1, 0, period)
+            try:
+                link = program.attach_perf_event(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            link.target = f"{name} cpu {cpu}"
+            links.append(link)
+    except BaseException:
+        for link in links:
+            link.destroy()
+            if link in program._obj.links:
+                program._obj.links.remove(link)
+        raise
+    return links

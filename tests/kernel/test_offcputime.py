@@ -147,8 +147,9 @@ def test_other_variants(napper, probe):
                             napper.pid, "1")
     assert rc == 0, err
     assert f"({probe}) probes" in err
-    line = next((l for l in out.splitlines() if ";corebpf_nap_marker;" in l), "")
-    assert re.search(r";do_nanosleep;schedule;__schedule \d+$", line), out
+    # the nap's stack (on a busy machine the napper is also preempted elsewhere)
+    assert re.search(r";corebpf_nap_marker;.*;do_nanosleep;schedule;__schedule \d+$",
+                     out, re.M), out
 
 
 def test_ctrl_c_prints_the_report(napper):

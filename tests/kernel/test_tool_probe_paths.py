@@ -164,6 +164,23 @@ def test_offcputime_kprobe():
         child.wait()
 
 
+def test_klockstat_kprobe():
+    _require("kprobe")
+    # bcc's hooks: every mutex_lock() (waits) and mutex_unlock() (hold times)
+    import sys
+    from tests.kernel.test_klockstat import PIPES
+    child = subprocess.Popen([sys.executable, "-c", PIPES, "20"], stdout=subprocess.PIPE)
+    pid = int(child.stdout.readline())
+    try:
+        t = _run("kprobe", "klockstat", ["-p", pid, "-d", "3"], lambda: None,
+                 lambda l, _: "Avg Hold" in l, stop=False)
+        hold = t.lines[next(i for i, l in enumerate(t.lines) if "Avg Hold" in l) + 1:]
+        assert any("pipe_" in l for l in hold), t.text
+    finally:
+        child.kill()
+        child.wait()
+
+
 # -- the multitools' kernel-function forms (fentry preferred, kprobe forced) -----------
 
 KINDS = ["fentry", "kprobe"]
