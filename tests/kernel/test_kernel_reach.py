@@ -135,6 +135,7 @@ def test_tracepoint_nargs_of_a_missing_tracepoint():
 
 # -- no /sys/kernel/btf --------------------------------------------------------------
 
+START = 120     # s to the header: in the guests (software emulation) a load takes seconds
 NO_BTF = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
           'mount -t tmpfs corebpf-nobtf /sys/kernel/btf && exec "$0" "$@"']
 
@@ -160,7 +161,8 @@ def btf_files(tmp_path_factory):
 
 def test_without_kernel_btf_runqlat_uses_raw_tracepoints(btf_files):
     for which in ("full", "min"):
-        t = Tool("runqlat", "--verbose", "--btf", btf_files[which], prefix=NO_BTF)
+        t = Tool("runqlat", "--verbose", "--btf", btf_files[which], prefix=NO_BTF,
+                 timeout=START)
         assert t.stop() == 0
         assert "using raw (raw_tp) probes" in t.stderr, t.stderr
         assert any("usecs" in l and "distribution" in l for l in t.lines), t.text
@@ -168,7 +170,7 @@ def test_without_kernel_btf_runqlat_uses_raw_tracepoints(btf_files):
 
 def test_without_kernel_btf_execsnoop_shows_an_exec(btf_files):
     marker = "corebpf-nobtf-" + uuid.uuid4().hex[:8]
-    t = Tool("execsnoop", "--btf", btf_files["min"], prefix=NO_BTF)
+    t = Tool("execsnoop", "--btf", btf_files["min"], prefix=NO_BTF, timeout=START)
     subprocess.run(["/bin/true", marker])
     line = t.wait_for(lambda l: marker in l)
     assert t.stop() == 0
@@ -177,7 +179,7 @@ def test_without_kernel_btf_execsnoop_shows_an_exec(btf_files):
 
 def test_without_kernel_btf_biosnoop_sees_direct_io(btf_files):
     from tests.workloads import direct_writer
-    t = Tool("biosnoop", "--verbose", "--btf", btf_files["min"], prefix=NO_BTF)
+    t = Tool("biosnoop", "--verbose", "--btf", btf_files["min"], prefix=NO_BTF, timeout=START)
     with direct_writer("cbpf_nobtf", size=65536, seconds=0.3) as w:
         w.go().wait()
         line = t.wait_for(lambda l: l.split()[1:3] == ["cbpf_nobtf", str(w.pid)])
