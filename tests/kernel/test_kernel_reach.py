@@ -129,6 +129,19 @@ def test_tracepoint_nargs_agrees_with_btf(tp):
     assert features.tracepoint_nargs(tp) == len(proto.params) - 1
 
 
+@pytest.mark.skipif(not features.kernel_btf(), reason="no kernel BTF (CONFIG_DEBUG_INFO_BTF)")
+def test_tracepoint_btf_of_vmlinux_and_of_a_tracepoint_it_does_not_describe():
+    """tp_btf is chosen only for tracepoints the kernel's BTF describes: where
+    there is no module BTF (this host; 5.10, whose ext4 tracepoints have no
+    BTF) only vmlinux's btf_trace_TP typedefs count."""
+    assert features.tracepoint_btf("sched_switch")
+    if os.listdir("/sys/kernel/btf") == ["vmlinux"]:
+        assert not features.tracepoint_btf("corebpf_no_such_tracepoint")
+        for tp in ("ext4_sync_file_enter", "block_rq_complete"):
+            assert features.tracepoint_btf(tp) == bool(
+                kbtf.vmlinux().find_typedef("btf_trace_" + tp)), tp
+
+
 def test_tracepoint_nargs_of_a_missing_tracepoint():
     assert features.tracepoint_nargs("corebpf_no_such_tracepoint") is None
 
