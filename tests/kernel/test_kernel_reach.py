@@ -53,7 +53,9 @@ def _prepare(name, obj):
         tool = importlib.import_module("corebpf.tools." + name)
     except ImportError:
         return
-    if hasattr(tool, "choose_programs"):
+    if name == "memleak":
+        tool.choose_programs(obj, kernel=True, percpu=False)   # the kernel's kmem mode
+    elif hasattr(tool, "choose_programs"):
         tool.choose_programs(obj)
 
 
