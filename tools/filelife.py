@@ -74,6 +74,24 @@ class Matcher:
         return None if born is None else max(0, ts - born)
 
 
+def _choose_programs(obj):
+    """Before load: without ext4's tracepoints, paths only; with them but
+    without BTF for them (ext4 a module, before module BTF: 5.10), their
+    event structs cannot be relocated: bcc's kprobes, without a failed load."""
+    features = corebpf.features
+    for prog in obj.programs.values():
+        if prog.section.startswith("tracepoint/ext4/"):
+            cat, name = prog.section.split("/")[1:]
+            if not features.tracepoint_exists(cat, name):
+                prog.autoload = False       # no ext4 here: paths only
+            elif obj.probe is None and features.kernel_btf() and \
+                    not features.tracepoint_btf(name) and features.kprobes():
+                for p in obj.programs.values():
+                    if p.variant == "tp":
+                        p.autoload = False
+                return
+
+
 def run(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
@@ -83,11 +101,7 @@ def run(argv=None):
         if a.pid:
             obj.rodata.targ_tgid = a.pid
         _cli.drop_missing_syscalls(obj)
-        for prog in obj.programs.values():
-            if prog.section.startswith("tracepoint/ext4/"):
-                cat, name = prog.section.split("/")[1:]
-                if not corebpf.features.tracepoint_exists(cat, name):
-                    prog.autoload = False       # no ext4 here: paths only
+        _choose_programs(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

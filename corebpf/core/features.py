@@ -325,6 +325,38 @@ def tp_btf() -> bool:
 
 
 @functools.lru_cache(maxsize=None)
+def tracepoint_btf(name: str) -> bool:
+    """True if the running kernel's BTF describes tracepoint `name` (its
+    btf_trace_NAME typedef), as a tp_btf program attached to it needs.
+
+    A module's tracepoints (ext4's) are described by the module's BTF, which
+    kernels have from 5.11 (/sys/kernel/btf/MODULE): where there is any, it
+    is trusted; without, only vmlinux's BTF is (5.10: ext4's tracepoints have
+    no BTF, the load would fail with ESRCH)."""
+    if not kernel_btf():
+        return False
+    try:
+        if any(f != "vmlinux" for f in os.listdir(os.path.dirname(DEFAULT_BTF))):
+            return True
+    except OSError:
+        return False
+    from .kbtf import TYPEDEF
+    b = _running_btf()
+    return b is not None and b.find("btf_trace_" + name, TYPEDEF) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _running_btf():
+    """The running kernel's own BTF (not COREBPF_BTF's file), or None."""
+    from .errors import MissingFeature
+    from .kbtf import KernelBtf
+    try:
+        return KernelBtf(DEFAULT_BTF)
+    except MissingFeature:
+        return None
+
+
+@functools.lru_cache(maxsize=None)
 def tracepoint_nargs(name: str):
     """How many arguments tracepoint `name` passes to raw_tp/tp_btf programs,
     None if there is no such tracepoint.

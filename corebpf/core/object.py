@@ -555,6 +555,8 @@ class Object:
                 return f"tracepoint {tgt}"
             if not features.kernel_btf():
                 return _NO_KERNEL_BTF.format("BTF-typed tracepoints (tp_btf)")
+            if not features.tracepoint_btf(tgt):
+                return f"BTF for tracepoint {tgt} (a module's, before module BTF)"
             return None
         if k == "raw_tp":
             return None if features.raw_tracepoint_exists(tgt) else f"raw tracepoint {tgt}"

@@ -152,9 +152,10 @@ def test_cachestat_kprobe():
 def test_offcputime_kprobe():
     _require("kprobe")
     # the kprobe variant (bcc's) accounts a block when the thread runs again:
-    # a child that sleeps in short naps comes back often
+    # a child that sleeps in short naps comes back often, until killed (the
+    # tool may take half a minute to start in an emulated guest)
     child = subprocess.Popen(["python3", "-c",
-                              "import time\nfor _ in range(600): time.sleep(0.02)"])
+                              "import time\nwhile True: time.sleep(0.02)"])
     try:
         time.sleep(0.2)
         _run("kprobe", "offcputime", ["-K", "-p", child.pid, "3"], lambda: None,
