@@ -77,6 +77,11 @@ def run(argv=None):
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
+        from corebpf import features
+        if not features.hardware_pmu():     # said before loading (corebpf doctor too)
+            raise corebpf.MissingFeature("no hardware PMU: cache-references/cache-misses "
+                                         "cannot be counted (a virtual machine without a "
+                                         "virtual PMU?)")
         obj.load()
         attach(obj, a.sample_period)
         print("Running for {} seconds or hit Ctrl-C to end.".format(a.duration), flush=True)
