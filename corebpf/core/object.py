@@ -79,7 +79,20 @@ class _Cause(str):
     error = None
 
 
+# Sections that name no target: the program is attached where
+# Program.set_attach_target() (or an attach_* call) says.
+_BARE_KIND = {"tracepoint": "tracepoint", "tp": "tracepoint", "raw_tp": "raw_tp",
+              "raw_tracepoint": "raw_tp", "tp_btf": "tp_btf", "fentry": "fentry",
+              "fexit": "fentry", "fmod_ret": "fentry", "fentry.s": "fentry",
+              "fexit.s": "fentry"}
+
+
 def section_kind(section: str) -> str:
+    """The probe kind of a program section (tp_btf, raw_tp, tracepoint, fentry,
+    kprobe, uprobe, usdt, perf_event, ...; 'other' if unknown)."""
+    bare = _BARE_KIND.get(section)
+    if bare:
+        return bare
     for prefix, kind in _SECTION_KIND:
         if section.startswith(prefix):
             return kind
@@ -626,8 +639,6 @@ class Object:
     def _program_viable(self, p: Program):
         """None if the kernel can serve program p, else the reason it cannot."""
         k, tgt = p.kind, p.target
-        if p._target_error:
-            return p._target_error
         if k == "tracepoint":
             cat, _, name = tgt.partition("/")
             try:
@@ -638,7 +649,7 @@ class Object:
                 c.error = type(e) if isinstance(e, (MissingFeature, NoAccess)) else None
                 return c
         if k == "tp_btf":
-            if not features.raw_tracepoint_exists(tgt):
+            if p._target_error or not features.raw_tracepoint_exists(tgt):
                 return f"tracepoint {tgt}"
             if not features.kernel_btf():
                 return _NO_KERNEL_BTF.format("BTF-typed tracepoints (tp_btf)")
@@ -650,6 +661,8 @@ class Object:
                 if not features.kernel_btf():
                     return _NO_KERNEL_BTF.format("fentry/fexit")
                 return "fentry/fexit (BPF trampolines)"
+            if p._target_error:
+                return p._target_error
             if tgt and not features.kernel_function_exists(tgt):
                 return f"kernel function {tgt}"
             return None
