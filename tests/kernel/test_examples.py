@@ -41,18 +41,23 @@ def built(tmp_path_factory) -> Path:
     return d
 
 
-class Example(Tool):
-    """An example script run as `python3 NAME.py ARGS` (Tool's line reading,
-    waiting and stopping)."""
+class Script(Tool):
+    """A Python script run as a user runs it, `python3 SCRIPT ARGS` (Tool's line
+    reading, waiting and stopping)."""
 
-    def __init__(self, built, name, *args, ready=True, timeout=30):
-        self.cmd = [sys.executable, str(built / name / f"{name}.py"), *map(str, args)]
+    def __init__(self, script, *args, ready=True, timeout=30):
+        self.cmd = [sys.executable, str(script), *map(str, args)]
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=dict(os.environ, PYTHONUNBUFFERED="1"))
         self.lines = []
         self._buf = b""
         if ready:
             self.wait_ready(timeout)
+
+
+def Example(built, name, *args, **kw):
+    """examples/NAME/NAME.py, from the built copy."""
+    return Script(built / name / f"{name}.py", *args, **kw)
 
 
 def _forker():
@@ -412,3 +417,28 @@ def test_skeleton_of_an_example_runs_it(built, tmp_path):
             pb.poll(200)
     assert any(e.pid == pid for e in got), got
     assert set(hello_skel.DataT._fields) == set(got[0]._fields)
+
+
+def test_the_api_guide_example(tmp_path):
+    """docs/API.md's hello.bpf.c and hello.py, as printed there: compiled with
+    `corebpf compile`, run, and seeing a file the test opens."""
+    text = (ROOT / "docs" / "API.md").read_text()
+    for name, lang in (("hello.bpf.c", "c"), ("hello.py", "python")):
+        m = re.search(rf"`{re.escape(name)}`[^\n]*:\n\n```{lang}\n(.*?)```", text, re.S)
+        assert m, name
+        (tmp_path / name).write_text(m.group(1))
+    r = subprocess.run([sys.executable, "-m", "corebpf", "compile",
+                        str(tmp_path / "hello.bpf.c")], capture_output=True, text=True)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    path = f"/tmp/corebpf-api-{uuid.uuid4().hex[:8]}"
+    t = Script(tmp_path / "hello.py", os.getuid())
+    assert t.lines[0] == "PID COMM FILE"
+    try:
+        opener = subprocess.Popen([sys.executable, "-c", f"open({path!r}, 'a').close()"])
+        opener.wait()
+        line = t.wait_for(lambda ln: ln.endswith(" " + path))
+    finally:
+        assert t.stop() == 0, t.stderr
+        if os.path.exists(path):
+            os.unlink(path)
+    assert line is not None and line.split()[0] == str(opener.pid), (t.lines, t.stderr)
