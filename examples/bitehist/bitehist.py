@@ -9,8 +9,8 @@ import corebpf
 with corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o") as obj:
     obj.load()
     obj.attach()
-    print("Tracing... Hit Ctrl-C to end.", flush=True)
     try:
+        print("Tracing... Hit Ctrl-C to end.", flush=True)
         time.sleep(99999999)
     except KeyboardInterrupt:
         print()

@@ -23,8 +23,8 @@ with corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o") as obj:
     obj.load()
     obj.attach()
     rb = obj.ring_buffer("events", print_event)
-    print("%-18s %-2s %-7s %8s" % ("TIME(s)", "T", "BYTES", "LAT(ms)"), flush=True)
     try:
+        print("%-18s %-2s %-7s %8s" % ("TIME(s)", "T", "BYTES", "LAT(ms)"), flush=True)
         while True:
             rb.poll(1000)
     except KeyboardInterrupt:

@@ -21,8 +21,8 @@ with corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o") as obj:
     obj.load()
     obj.attach()
     events = obj.perf_buffer("events", print_event)
-    print("%-18s %-16s %-6s %s" % ("TIME(s)", "COMM", "PID", "MESSAGE"), flush=True)
     try:
+        print("%-18s %-16s %-6s %s" % ("TIME(s)", "COMM", "PID", "MESSAGE"), flush=True)
         while True:
             events.poll(1000)
     except KeyboardInterrupt:

@@ -31,8 +31,8 @@ with corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o") as obj:
         obj.programs["alloc_enter"].attach_uprobe("c:malloc", pid=pid)
     except corebpf.BPFError as e:
         sys.exit(f"mallocstacks: error: {e}")
-    print("Attaching to malloc in pid %d, Ctrl+C to quit." % pid, flush=True)
     try:
+        print("Attaching to malloc in pid %d, Ctrl+C to quit." % pid, flush=True)
         time.sleep(99999999)
     except KeyboardInterrupt:
         pass

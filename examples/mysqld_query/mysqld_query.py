@@ -26,8 +26,8 @@ with corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o") as obj:
     except corebpf.BPFError as e:
         sys.exit(f"mysqld_query: error: {e}")
     rb = obj.ring_buffer("events", print_event)
-    print("%-18s %-16s %-6s %s" % ("TIME(s)", "COMM", "PID", "QUERY"), flush=True)
     try:
+        print("%-18s %-16s %-6s %s" % ("TIME(s)", "COMM", "PID", "QUERY"), flush=True)
         while True:
             rb.poll(1000)
     except KeyboardInterrupt:

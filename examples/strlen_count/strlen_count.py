@@ -17,8 +17,8 @@ with corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o") as obj:
         obj.programs["count"].attach_uprobe("c:strlen", pid=pid)
     except corebpf.BPFError as e:
         sys.exit(f"strlen_count: error: {e}")
-    print("Tracing strlen()... Hit Ctrl-C to end.", flush=True)
     try:
+        print("Tracing strlen()... Hit Ctrl-C to end.", flush=True)
         time.sleep(99999999)
     except KeyboardInterrupt:
         pass

@@ -14,8 +14,8 @@ with corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o") as obj:
     obj.load()              # the old tracepoint where it exists, else read(2)
     obj.attach()
     rb = obj.ring_buffer("events", print_event)
-    print("%-18s %-16s %-6s %s" % ("TIME(s)", "COMM", "PID", "GOTBITS"), flush=True)
     try:
+        print("%-18s %-16s %-6s %s" % ("TIME(s)", "COMM", "PID", "GOTBITS"), flush=True)
         while True:
             rb.poll(1000)
     except KeyboardInterrupt:

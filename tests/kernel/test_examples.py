@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import corebpf
+from corebpf import toolchain
 from tests import workloads
 from tests.helpers import Tool
 
@@ -29,26 +30,40 @@ NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / f"{p.name}.bpf.c").exi
 PROGS = ROOT / "tests" / "progs"
 
 
+def compile_example(d: Path, name: str):
+    """`corebpf compile` examples/NAME/NAME.bpf.c in the copy `d` (once)."""
+    src = d / name / f"{name}.bpf.c"
+    if not src.with_suffix(".o").exists():
+        r = subprocess.run([sys.executable, "-m", "corebpf", "compile", str(src)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and not r.stderr, f"{name}: {r.stderr}"
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    """A copy of examples/ with every object compiled by `corebpf compile`."""
+    """A copy of examples/; Example() compiles what it runs (a guest of the
+    kernel matrix runs a few, and compiles slowly under emulation)."""
     d = tmp_path_factory.mktemp("examples")
     for name in NAMES:
         shutil.copytree(EXAMPLES / name, d / name)
-        r = subprocess.run([sys.executable, "-m", "corebpf", "compile",
-                            str(d / name / f"{name}.bpf.c")], capture_output=True, text=True)
-        assert r.returncode == 0 and not r.stderr, f"{name}: {r.stderr}"
     return d
+
+
+def test_every_example_compiles(built):
+    for name in NAMES:
+        compile_example(built, name)
+        obj = built / name / f"{name}.bpf.o"
+        assert toolchain.check_object(str(obj)) == [], name
 
 
 class Script(Tool):
     """A Python script run as a user runs it, `python3 SCRIPT ARGS` (Tool's line
     reading, waiting and stopping)."""
 
-    def __init__(self, script, *args, ready=True, timeout=30):
+    def __init__(self, script, *args, ready=True, timeout=30, env=None):
         self.cmd = [sys.executable, str(script), *map(str, args)]
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
         self.lines = []
         self._buf = b""
         if ready:
@@ -56,7 +71,8 @@ class Script(Tool):
 
 
 def Example(built, name, *args, **kw):
-    """examples/NAME/NAME.py, from the built copy."""
+    """examples/NAME/NAME.py, from the copy, its object compiled."""
+    compile_example(built, name)
     return Script(built / name / f"{name}.py", *args, **kw)
 
 
@@ -264,6 +280,7 @@ def test_nodejs_http_server(built, http_server):
 
 
 def test_nodejs_http_server_usage_and_errors(built):
+    compile_example(built, "nodejs_http_server")
     r = subprocess.run([sys.executable, str(built / "nodejs_http_server" /
                                             "nodejs_http_server.py")],
                        capture_output=True, text=True)
@@ -333,6 +350,7 @@ def test_stacksnoop_kernel_function(built):
     """A kernel function needs fentry or kprobes: traced where the kernel has
     either, one line naming both where it has neither (this VM)."""
     f = corebpf.features
+    compile_example(built, "stacksnoop")
     r = subprocess.run([sys.executable, str(built / "stacksnoop" / "stacksnoop.py"),
                         "no_such_function_corebpf"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
@@ -341,6 +359,46 @@ def test_stacksnoop_kernel_function(built):
         assert "fentry" in r.stderr and "kprobes" in r.stderr, r.stderr
     else:
         assert "no_such_function_corebpf" in r.stderr, r.stderr
+
+
+_OPENS = r"""
+import sys
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(3):
+    open("/dev/null").close()
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("kind", ["fentry", "kprobe"])
+def test_stacksnoop_traces_a_kernel_function(built, kind):
+    """The function named at run time, on the fentry variant and the kprobe one
+    (forced with COREBPF_PROBE): the kernel matrix's guests have both."""
+    f = corebpf.features
+    if not (f.fentry() if kind == "fentry" else f.kprobes()):
+        pytest.skip(f"this kernel has no {'fentry (BPF trampolines)' if kind == 'fentry' else 'kprobes'}"
+                    " (corebpf.features)")
+    func = "do_sys_openat2"
+    assert f.kernel_function_exists(func)
+    target = workloads.Child(_OPENS)
+    try:
+        compile_example(built, "stacksnoop")
+        t = Script(built / "stacksnoop" / "stacksnoop.py", "-p", target.pid, func,
+                   env={"COREBPF_PROBE": kind, "COREBPF_DEBUG": "1"})
+        assert t.lines[0].split() == ["TIME(s)", "FUNCTION"]
+        target.go()
+        assert target.proc.stdout.readline().strip() == "done"
+        t.wait_for(lambda ln: False, timeout=1)
+        assert t.stop() == 0, t.stderr
+    finally:
+        target.kill()
+    assert f"stacksnoop: using {kind} ({kind}) probes" in t.stderr, t.stderr
+    events = [ln for ln in t.lines[1:] if ln and not ln.startswith("\t")]
+    assert len(events) == 3 and all(ln.endswith(" " + func) for ln in events), t.lines
+    frames = [ln[1:] for ln in t.lines if ln.startswith("\t")]
+    assert "do_syscall_64" in frames, frames
 
 
 def test_vfsreadlat(built):
@@ -398,6 +456,7 @@ def test_skeleton_of_an_example_runs_it(built, tmp_path):
     """`corebpf skel` output is a working module: load, attach and read records
     through it."""
     d = built / "hello_perf_output"
+    compile_example(built, "hello_perf_output")
     r = subprocess.run([sys.executable, "-m", "corebpf", "skel", str(d / "hello_perf_output.bpf.o"),
                         "-o", str(d / "hello_skel.py")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
