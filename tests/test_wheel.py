@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import Tool
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.usefixtures("root")
@@ -127,16 +129,27 @@ def test_own_tool_compiled_with_clang_runs_with_only_the_wheel(venv, tmp_path):
 
     # the production box: the wheel only
     assert shutil.which("clang", path=only_wheel["PATH"]) is None
-    p = subprocess.Popen([str(venv / "bin/python"), str(ex / "hello_perf_output.py")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=only_wheel, cwd="/")
-    header = p.stdout.readline().decode()
-    assert header.split() == ["TIME(s)", "COMM", "PID", "MESSAGE"], p.stderr.read().decode()
-    child = subprocess.Popen([sys.executable, "-c", "import os\nif os.fork() == 0: os._exit(0)"
-                              "\nos.wait()"])
-    child.wait()
-    time.sleep(0.5)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=20)
-    assert p.returncode == 0, err.decode()
-    assert any(line.split()[2:3] == [str(child.pid)] and line.endswith("Hello, perf_output!")
-               for line in out.decode().splitlines()), out.decode()
+    t = WheelScript(venv, ex / "hello_perf_output.py", env=only_wheel)
+    try:
+        assert t.lines[0].split() == ["TIME(s)", "COMM", "PID", "MESSAGE"]
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import os\nif os.fork() == 0: os._exit(0)\nos.wait()"])
+        child.wait()
+        line = t.wait_for(lambda ln: ln.split()[2:3] == [str(child.pid)]
+                          and ln.endswith("Hello, perf_output!"))
+    finally:
+        rc = t.stop()
+    assert rc == 0 and line is not None, (t.lines, t.stderr)
+
+
+class WheelScript(Tool):
+    """A script run by the venv's python with exactly `env` (Tool's line
+    reading, waiting and stopping)."""
+
+    def __init__(self, venv, script, env, timeout=30):
+        self.cmd = [str(venv / "bin/python"), str(script)]
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, cwd="/")
+        self.lines = []
+        self._buf = b""
+        self.wait_ready(timeout)
