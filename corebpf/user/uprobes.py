@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ..symbols.elf import ElfError, check_pid, open_elf, resolve_binary
+from ..symbols.elf import ElfError, check_pid, mapping, open_elf, resolve_binary
 from .usdt import require_uprobes
 
 
@@ -60,20 +60,11 @@ def ifunc_implementation(path: str, name: str):
         return None
     if not addr:
         return None
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                parts = line.split(None, 5)
-                if len(parts) < 6 or not parts[5].startswith("/"):
-                    continue
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                if lo <= addr < hi:
-                    mapped = parts[5].strip()
-                    same = _same_file(mapped, path)
-                    return (path if same else mapped), addr - lo + int(parts[2], 16)
-    except OSError:
-        pass
-    return None
+    m = mapping("self", addr)
+    if m is None:
+        return None
+    mapped, off, _ = m
+    return (path if _same_file(mapped, path) else mapped), off
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -76,6 +76,9 @@ def test_include_dir_holds_the_whole_header_set():
               f"vmlinux/{toolchain.native_arch()}/vmlinux.h"]:
         assert (d / f).is_file(), f
     assert (d / "corebpf.bpf.h").read_bytes() == (ROOT / "bpf_src/corebpf.bpf.h").read_bytes()
+    r = corebpf_cmd("--include-dir", "extra")
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("corebpf: error: --include-dir takes no arguments")
 
 
 def test_build_py_compiles_with_the_same_implementation():
