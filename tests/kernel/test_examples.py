@@ -325,6 +325,13 @@ sys.stdin.readline()
 """
 
 
+def _wait_stacks(t, n, timeout=60):
+    """Wait until stacksnoop has printed n stacks (each ends with an empty
+    line); the first symbolizes after /proc/kallsyms is read, which takes
+    seconds in an emulated guest."""
+    t.wait_for(lambda ln: ln == "" and t.lines[1:].count("") >= n, timeout=timeout)
+
+
 def test_stacksnoop_on_a_tracepoint(built):
     target = workloads.Child(_GETPPID)
     try:
@@ -333,7 +340,7 @@ def test_stacksnoop_on_a_tracepoint(built):
         assert t.lines[0].split() == ["TIME(s)", "COMM", "PID", "CPU", "FUNCTION"]
         target.go()
         assert target.proc.stdout.readline().strip() == "done"
-        t.wait_for(lambda ln: False, timeout=1)
+        _wait_stacks(t, 3)
         assert t.stop() == 0, t.stderr
     finally:
         target.kill()
@@ -390,7 +397,7 @@ def test_stacksnoop_traces_a_kernel_function(built, kind):
         assert t.lines[0].split() == ["TIME(s)", "FUNCTION"]
         target.go()
         assert target.proc.stdout.readline().strip() == "done"
-        t.wait_for(lambda ln: False, timeout=1)
+        _wait_stacks(t, 3)
         assert t.stop() == 0, t.stderr
     finally:
         target.kill()
