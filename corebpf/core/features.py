@@ -411,6 +411,8 @@ def require_forced_probe(on: bool = True):
 
 
 def forced_probe_required() -> bool:
+    """True if require_forced_probe() is on (a forced kind an object lacks
+    is then an error)."""
     return _Cache.strict_probe
 
 
