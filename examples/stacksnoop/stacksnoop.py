@@ -35,7 +35,10 @@ try:
         obj.programs["trace_tp"].set_attach_target(function[2:])
     else:
         obj.programs["trace_tp"].autoload = False
-        obj.programs["trace__fentry"].set_attach_target(function)
+        try:            # the kernel's BTF resolves fentry targets at once
+            obj.programs["trace__fentry"].set_attach_target(function)
+        except corebpf.BPFError:
+            obj.programs["trace__fentry"].autoload = False
         obj.programs["trace__kprobe"].set_attach_target(function)
     obj.load()              # fentry where the kernel has it, else a kprobe
     obj.attach()
