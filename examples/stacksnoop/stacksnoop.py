@@ -26,6 +26,7 @@ parser.add_argument("function", help="kernel function name, or t:category:name")
 args = parser.parse_args()
 function = args.function
 
+fentry_error = None
 try:
     obj = corebpf.Object.open(os.path.splitext(__file__)[0] + ".bpf.o")
     obj.rodata.targ_pid = args.pid or 0
@@ -37,13 +38,14 @@ try:
         obj.programs["trace_tp"].autoload = False
         try:            # the kernel's BTF resolves fentry targets at once
             obj.programs["trace__fentry"].set_attach_target(function)
-        except corebpf.BPFError:
+        except corebpf.BPFError as e:
+            fentry_error = e
             obj.programs["trace__fentry"].autoload = False
         obj.programs["trace__kprobe"].set_attach_target(function)
     obj.load()              # fentry where the kernel has it, else a kprobe
     obj.attach()
 except corebpf.BPFError as e:
-    sys.exit(f"stacksnoop: error: {e}")
+    sys.exit(f"stacksnoop: error: {e}" + (f"; fentry: {fentry_error}" if fentry_error else ""))
 
 stack_traces = obj.maps["stack_traces"]
 start_ts = time.time()
