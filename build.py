@@ -7,94 +7,66 @@ clang is a build-time tool only: the objects carry BTF and CO-RE relocations,
 so libbpf adapts them to the running kernel when a tool starts.  DWARF is
 stripped (BTF is kept).  An object is rebuilt only when its source, a shared
 header, the vmlinux.h it was built against or this script is newer.
-Environment: CLANG, LLVM_STRIP override the tools found on PATH.
+The compiling itself is corebpf/toolchain.py, which `corebpf compile` runs
+for people's own objects: the same flags, against the header set copied here
+into corebpf/include (corebpf.bpf.h, libbpf's BPF headers, vmlinux.h).
+Environment: CLANG, LLVM_STRIP override the tools found on PATH;
+LIBBPF_INCLUDE, where libbpf's headers are (/usr/include/bpf).
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
 import os
-import platform
-import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "bpf_src"
 OUT = ROOT / "corebpf" / "bpf"
+INCLUDE = ROOT / "corebpf" / "include"     # the header set the package ships
 TEST_SRC = ROOT / "tests" / "bpf"        # objects only the test suite loads
-MIN_CLANG = 12
-
-ARCHES = {"x86_64": "x86", "aarch64": "arm64", "arm64": "arm64"}
+LIBBPF_INCLUDE = Path(os.environ.get("LIBBPF_INCLUDE", "/usr/include/bpf"))
 
 
-class BuildError(Exception):
-    pass
+def _load_toolchain():
+    """corebpf/toolchain.py by file path: the package cannot be imported before
+    it is built (its cffi module is generated here)."""
+    import importlib.util
+    name = "_corebpf_toolchain"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "corebpf" / "toolchain.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def _version(tool: str) -> int:
-    try:
-        out = subprocess.run([tool, "--version"], capture_output=True, text=True,
-                             check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return 0
-    m = re.search(r"version (\d+)\.", out)
-    return int(m.group(1)) if m else 0
-
-
-def _candidates(base: str) -> list:
-    """`base` and every `base-NN` on PATH, newest first."""
-    found = {}
-    for d in os.environ.get("PATH", "").split(os.pathsep):
-        try:
-            names = os.listdir(d or ".")
-        except OSError:
-            continue
-        for n in names:
-            m = re.fullmatch(re.escape(base) + r"(?:-(\d+))?", n)
-            if m and os.access(os.path.join(d, n), os.X_OK):
-                found.setdefault(n, int(m.group(1) or 0))
-    return sorted(found, key=lambda n: -found[n])
+toolchain = _load_toolchain()
+BuildError = toolchain.ToolchainError
+MIN_CLANG = toolchain.MIN_CLANG
 
 
 def find_clang() -> tuple:
     """Return (clang, llvm-strip, version); raise BuildError if none fits."""
-    clang = os.environ.get("CLANG")
-    if clang:
-        versions = [(clang, _version(clang))]
-    else:
-        versions = [(c, _version(c)) for c in _candidates("clang")]
-    versions = [(c, v) for c, v in versions if v >= MIN_CLANG]
-    if not versions:
-        raise BuildError(f"no clang >= {MIN_CLANG} found on PATH (install clang, "
-                         "e.g. 'apt-get install clang llvm', or set CLANG=)")
-    clang, ver = max(versions, key=lambda cv: cv[1])
-    strip = os.environ.get("LLVM_STRIP")
-    if not strip:
-        for cand in (f"llvm-strip-{ver}", "llvm-strip", *_candidates("llvm-strip")):
-            if shutil.which(cand):
-                strip = cand
-                break
-    if not strip:
-        raise BuildError("llvm-strip not found (install llvm, or set LLVM_STRIP=)")
-    return clang, strip, ver
+    return toolchain.find_clang(need_strip=True)
 
 
 def _arch() -> str:
-    m = platform.machine()
-    if m not in ARCHES:
-        raise BuildError(f"unsupported architecture {m}")
-    return ARCHES[m]
+    return toolchain.native_arch()
 
 
-def _multiarch_include() -> list:
-    # usdt.bpf.h includes <sys/sdt.h>-free libc headers; Debian keeps the
-    # arch-specific ones here. -idirafter keeps them behind vmlinux.h.
-    m = platform.machine()
-    d = Path(f"/usr/include/{m}-linux-gnu")
-    return ["-idirafter", str(d)] if d.is_dir() else []
+def install_headers(quiet=False) -> list:
+    """Copy the header set `corebpf compile` uses into corebpf/include: corebpf.bpf.h,
+    libbpf's BPF-side headers, vmlinux.h of each architecture, the compat fallbacks."""
+    vml = {a: str(ROOT / "vmlinux" / a) for a in toolchain.ARCHES
+           if (ROOT / "vmlinux" / a / "vmlinux.h").exists()}
+    copied = toolchain.install_headers(str(INCLUDE), str(SRC / "corebpf.bpf.h"), vml,
+                                       str(LIBBPF_INCLUDE), str(SRC / "compat"))
+    if copied and not quiet:
+        print(f"  HDR  corebpf/include ({len(copied)} files)", file=sys.stderr)
+    return copied
 
 
 def sources(names=None, tests=False) -> list:
@@ -120,18 +92,14 @@ def _out(src: Path) -> Path:
 
 
 def compile_one(src: Path, clang: str, strip: str, arch: str) -> Path:
+    """Compile one source with `corebpf compile`'s flags and headers (and bpf_src
+    first, for the tools' shared headers)."""
     obj = _out(src)
-    tmp = obj.with_suffix(".tmp.o")
-    cmd = [clang, "-target", "bpf", "-g", "-O2", "-Wall", "-Wno-unused-function",
-           f"-D__TARGET_ARCH_{arch}", "-I", str(SRC), "-I", str(ROOT / "vmlinux" / arch),
-           *_multiarch_include(), "-c", str(src), "-o", str(tmp)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise BuildError(f"{src.name}: clang failed:\n{r.stderr.strip()}")
-    r = subprocess.run([strip, "-g", str(tmp)], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise BuildError(f"{src.name}: {strip} failed: {r.stderr.strip()}")
-    os.replace(tmp, obj)
+    try:
+        toolchain.compile_object(src, obj, arch, clang, strip, include_dir=str(INCLUDE),
+                                 extra_includes=[SRC])
+    except BuildError as e:
+        raise BuildError(f"{e}:\n{e.output}" if e.output else str(e)) from None
     return obj
 
 
@@ -155,12 +123,14 @@ def build(names=None, force=False, jobs=None, quiet=False, tests=False) -> list:
     """Build stale objects (tests=True: the test suite's); return the paths built."""
     if not tests:
         emit_ffi(quiet)
+    install_headers(quiet)
     arch = _arch()
     vmlinux = ROOT / "vmlinux" / arch / "vmlinux.h"
     if not vmlinux.exists():
         raise BuildError(f"{vmlinux.relative_to(ROOT)} missing (see README: regenerating vmlinux.h)")
     OUT.mkdir(parents=True, exist_ok=True)
-    deps = [vmlinux, Path(__file__).resolve(), *SRC.glob("*.h")]
+    deps = [vmlinux, Path(__file__).resolve(), ROOT / "corebpf" / "toolchain.py",
+            *SRC.glob("*.h"), *INCLUDE.rglob("*.h")]
     todo = [s for s in sources(names, tests)
             if force or _stale(s, _out(s), deps)]
     if not todo:

@@ -25,7 +25,8 @@ class BuildWithBPF(build_py):
 def console_scripts():
     """One script per tool module (tools/NAME.py -> NAME = corebpf.tools.NAME:main),
     bcc's language names (tools/_aliases.py: javacalls = ucalls -l java, ...),
-    the `corebpf` command (list, doctor, TOOL ...) and the Prometheus exporter."""
+    the `corebpf` command (list, doctor, compile, skel, TOOL ...) and the
+    Prometheus exporter."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
     names = sorted(f[:-3] for f in os.listdir(here)
                    if f.endswith(".py") and not f.startswith("_"))

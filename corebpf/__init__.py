@@ -1,8 +1,11 @@
 """corebpf: bcc's tracing tools on libbpf and CO-RE, with no compiler at run time.
 
-The library opens the CO-RE objects built by build.py, configures them,
-lets libbpf relocate them against the running kernel's BTF, attaches them
-and reads maps and event buffers with layouts decoded from the objects' BTF.
+The library opens CO-RE objects (the tools' own, built by build.py, or
+yours, built by `corebpf compile`), configures them, lets libbpf relocate
+them against the running kernel's BTF, attaches them and reads maps and
+event buffers with layouts decoded from the objects' BTF.  docs/API.md is
+the guide; every name in __all__ is public and stable, anything with a
+leading underscore is not.
 """
 from . import _early
 _early.hold_signals_if_tool()
@@ -10,25 +13,53 @@ del _early
 
 from .core.errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
                           MapError, MissingFeature, NoAccess)
-from .core.object import Link, Object, Program
+from ._api import Object, Program
+from .core.object import Link
 from .core.maps import Map
 from .core.events import PerfBuffer, RingBuffer
 from .core import features
 
-_LAZY = {"KernelSymbols": "syms", "ProcessSymbols": "syms", "SymbolCache": "syms"}
+# Imported on first use: most tools never need them, and start-up is measured.
+_LAZY = {
+    "KernelSymbols": "symbols.syms", "ProcessSymbols": "symbols.syms",
+    "SymbolCache": "symbols.syms", "ksym": "symbols.syms", "Stacks": "symbols.stacks",
+    "ElfError": "symbols.elf",
+    "trace_print": "core.tracepipe", "trace_fields": "core.tracepipe",
+    "trace_readline": "core.tracepipe", "TraceFields": "core.tracepipe",
+    "PerfType": "core.perf", "PerfSWConfig": "core.perf", "PerfHWConfig": "core.perf",
+    "histogram": None,
+}
 
 
 def __getattr__(name):
-    # symbolization is needed by a few tools only: import it on first use
-    mod = _LAZY.get(name)
-    if mod is None:
+    if name not in _LAZY:
         raise AttributeError(f"module 'corebpf' has no attribute {name!r}")
     import importlib
+    mod = _LAZY[name]
+    if mod is None:
+        return importlib.import_module(f".{name}", __name__)
     return getattr(importlib.import_module(f".{mod}", __name__), name)
+
+
+def sym(addr: int, pid: int, show_offset: bool = False, show_module: bool = False) -> str:
+    """The name of user address `addr` in process `pid` (bcc's BPF.sym()): the
+    function, "+0x.." with show_offset, " [module]" with show_module;
+    "[unknown]" when nothing maps it.  Uses one SymbolCache per process run."""
+    global _syms
+    if _syms is None:
+        from .symbols.syms import SymbolCache
+        _syms = SymbolCache()
+    return _syms.sym(addr, pid, show_offset=show_offset, show_module=show_module)
+
+
+_syms = None
 
 __version__ = "0.1.0"
 
 __all__ = ["Object", "Program", "Link", "Map", "RingBuffer", "PerfBuffer", "features",
-           "BPFError", "LoadError", "AttachError", "MapError", "MissingFeature", "NoAccess",
-           "ConfigError", "LibbpfError", "KernelSymbols", "ProcessSymbols", "SymbolCache",
+           "histogram", "BPFError", "LoadError", "AttachError", "MapError", "MissingFeature",
+           "NoAccess", "ConfigError", "LibbpfError", "ElfError", "KernelSymbols",
+           "ProcessSymbols", "SymbolCache", "Stacks", "ksym", "sym", "trace_print",
+           "trace_fields", "trace_readline", "TraceFields", "PerfType", "PerfSWConfig",
+           "PerfHWConfig",
            "__version__"]

@@ -9,6 +9,10 @@ usage:
                                 each tool runs here (loaded, not attached)
   corebpf features              the kernel feature probes, one per line
   corebpf exporter [ARGS...]    the Prometheus exporter (corebpf-exporter)
+  corebpf compile FILE.bpf.c [-o FILE.bpf.o] [--arch x86|arm64]
+                                your own BPF C -> a CO-RE object (needs clang)
+  corebpf skel FILE.bpf.o       a Python module stub for an object
+  corebpf --include-dir         where corebpf.bpf.h, libbpf's and vmlinux.h are
   corebpf --list                tool names only
   corebpf --version
 
@@ -60,6 +64,31 @@ def _aliases():
     return sorted(aliases.ALIASES)
 
 
+def _compile(argv) -> int:
+    """corebpf compile: BPF C -> a CO-RE object (corebpf.toolchain)."""
+    from .toolchain import main_compile
+    return main_compile(argv)
+
+
+def _skel(argv) -> int:
+    """corebpf skel: a Python module stub for an object (corebpf.skel)."""
+    from .skel import main as skel
+    return skel(argv)
+
+
+def _include_dir(argv) -> int:
+    """corebpf --include-dir: where the headers `corebpf compile` uses are."""
+    from .toolchain import INCLUDE_DIR
+    if argv:
+        return _error("--include-dir takes no arguments")
+    print(INCLUDE_DIR)
+    return 0
+
+
+# The toolchain's subcommands, one function each (argv after the subcommand).
+_TOOLCHAIN = {"compile": _compile, "skel": _skel, "--include-dir": _include_dir}
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in ("list", "doctor", "features", "--list"):
@@ -96,6 +125,8 @@ def _command(argv) -> int:
     if cmd == "exporter":
         from .exporter.main import main as exporter
         return exporter(rest)
+    if cmd in _TOOLCHAIN:
+        return _TOOLCHAIN[cmd](rest)
     if cmd in _aliases():
         from .tools import _aliases as aliases
         return aliases.run_alias(cmd, rest)

@@ -27,8 +27,9 @@ def _stars(val: int, val_max: int, width: int) -> str:
     return text
 
 
-def format_log2(vals, label: str = "value") -> str:
-    """Text bcc's print_log2_hist prints for slot counts `vals` ('' if all zero)."""
+def format_log2(vals, label: str = "value", strip_leading_zero: bool = False) -> str:
+    """Text bcc's print_log2_hist prints for slot counts `vals` ('' if all zero);
+    strip_leading_zero drops the empty rows before the first count, as bcc's does."""
     idx_max = -1
     val_max = 0
     for i, v in enumerate(vals):
@@ -53,6 +54,10 @@ def format_log2(vals, label: str = "value") -> str:
         if low == high:
             low -= 1
         val = vals[i]
+        if strip_leading_zero:
+            if not val:
+                continue
+            strip_leading_zero = False
         out.append(body % (low, high, val, stars, _stars(val, val_max, stars)))
     return "\n".join(out) + "\n" if out else ""
 
@@ -142,8 +147,10 @@ def json_hist(vals, label: str, section=None) -> dict:
 
 
 def print_log2(vals, label: str = "value", file=None):
+    """Write format_log2(vals, label) to `file` (default sys.stdout)."""
     (file or sys.stdout).write(format_log2(vals, label))
 
 
 def print_linear(vals, label: str = "value", file=None):
+    """Write format_linear(vals, label) to `file` (default sys.stdout)."""
     (file or sys.stdout).write(format_linear(vals, label))

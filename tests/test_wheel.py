@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import Tool
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.usefixtures("root")
@@ -95,3 +97,59 @@ def test_language_names_are_installed(venv):
     r = subprocess.run([str(bindir / "pythonstat"), "-h"], capture_output=True, text=True,
                        cwd="/")
     assert r.returncode == 0 and r.stdout.startswith("usage: ustat ")
+
+
+def test_own_tool_compiled_with_clang_runs_with_only_the_wheel(venv, tmp_path):
+    """docs/API.md's path: `corebpf compile` on a box with clang, against the
+    headers the wheel ships; the object and script then run where there is
+    only the wheel (no clang on PATH)."""
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    only_wheel = {"PATH": str(venv / "bin"), "PYTHONUNBUFFERED": "1"}
+    r = subprocess.run([str(venv / "bin/corebpf"), "--include-dir"], capture_output=True,
+                       text=True, env=only_wheel, cwd="/")
+    inc = Path(r.stdout.strip())
+    assert r.returncode == 0 and inc == site / "corebpf" / "include"
+    assert (inc / "corebpf.bpf.h").is_file() and (inc / "bpf" / "bpf_helpers.h").is_file()
+    assert (inc / "vmlinux" / "x86" / "vmlinux.h").is_file()
+
+    ex = tmp_path / "hello_perf_output"
+    shutil.copytree(ROOT / "examples" / "hello_perf_output", ex)
+    src = ex / "hello_perf_output.bpf.c"
+    # without clang: one line saying so
+    r = subprocess.run([str(venv / "bin/corebpf"), "compile", str(src)], capture_output=True,
+                       text=True, env=only_wheel, cwd="/")
+    assert r.returncode == 1 and r.stderr.startswith("corebpf compile: error: no clang"), r
+    assert r.stderr.count("\n") == 1
+    # the development box: clang on PATH
+    dev = dict(only_wheel, PATH=str(venv / "bin") + os.pathsep + os.environ["PATH"])
+    r = subprocess.run([str(venv / "bin/corebpf"), "compile", str(src)], capture_output=True,
+                       text=True, env=dev, cwd="/")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert (ex / "hello_perf_output.bpf.o").is_file()
+
+    # the production box: the wheel only
+    assert shutil.which("clang", path=only_wheel["PATH"]) is None
+    t = WheelScript(venv, ex / "hello_perf_output.py", env=only_wheel)
+    try:
+        assert t.lines[0].split() == ["TIME(s)", "COMM", "PID", "MESSAGE"]
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import os\nif os.fork() == 0: os._exit(0)\nos.wait()"])
+        child.wait()
+        line = t.wait_for(lambda ln: ln.split()[2:3] == [str(child.pid)]
+                          and ln.endswith("Hello, perf_output!"))
+    finally:
+        rc = t.stop()
+    assert rc == 0 and line is not None, (t.lines, t.stderr)
+
+
+class WheelScript(Tool):
+    """A script run by the venv's python with exactly `env` (Tool's line
+    reading, waiting and stopping)."""
+
+    def __init__(self, venv, script, env, timeout=30):
+        self.cmd = [str(venv / "bin/python"), str(script)]
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, cwd="/")
+        self.lines = []
+        self._buf = b""
+        self.wait_ready(timeout)

@@ -192,6 +192,7 @@ def user_functions(lib: str, regex, pid=None) -> list:
         seen_name.add(name)
         site_path = path
         if vaddr in ifuncs:
+            from corebpf.user.uprobes import ifunc_implementation
             impl = ifunc_implementation(path, name)
             if impl is not None:
                 site_path, off = impl
@@ -209,43 +210,6 @@ def user_function(lib: str, name: str, pid=None, offset: int = 0) -> UprobeSite:
     site = found[0][1]
     site.offset += offset
     return site
-
-
-def ifunc_implementation(path: str, name: str):
-    """(path, file offset) of the function an indirect function `name` of
-    shared object `path` resolves to here: dlopen + dlsym in this process run
-    the same resolver, on the same CPU, as the traced programs.  None when the
-    object cannot be loaded here (an executable, another architecture)."""
-    import ctypes
-    try:
-        handle = ctypes.CDLL(path)
-        addr = ctypes.cast(getattr(handle, name), ctypes.c_void_p).value
-    except (OSError, AttributeError, ValueError):
-        return None
-    if not addr:
-        return None
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                parts = line.split(None, 5)
-                if len(parts) < 6 or not parts[5].startswith("/"):
-                    continue
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                if lo <= addr < hi:
-                    mapped = parts[5].strip()
-                    same = _same_file(mapped, path)
-                    return (path if same else mapped), addr - lo + int(parts[2], 16)
-    except OSError:
-        pass
-    return None
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        sa, sb = os.stat(a), os.stat(b)
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def usdt_sites(lib: str, name_regex, provider=None, pid=None) -> list:

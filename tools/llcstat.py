@@ -59,7 +59,7 @@ def attach(obj, period: int):
     for prog, config in (("on_cache_miss", perf.COUNT_HW_CACHE_MISSES),
                          ("on_cache_ref", perf.COUNT_HW_CACHE_REFERENCES)):
         try:
-            perf.attach_event(obj.programs[prog], perf.TYPE_HARDWARE, config, period)
+            perf.attach_event(obj.programs[prog], perf.TYPE_HARDWARE, config, period=period)
         except corebpf.BPFError as e:
             if e.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV):
                 raise corebpf.MissingFeature(

@@ -180,6 +180,8 @@ class Btf:
 
     def type_name(self, tid: int) -> str:
         """C spelling of a type, for messages."""
+        if tid == 0:
+            return "void"
         t = self.types[tid]
         if t.kind == PTR:
             return self.type_name(t.ref) + " *"

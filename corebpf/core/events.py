@@ -141,6 +141,7 @@ class RingBuffer(_Consumer):
 
     @property
     def fileno(self) -> int:
+        """An epoll fd that is readable when records wait (for select/poll loops)."""
         return lib().ring_buffer__epoll_fd(self._rb)
 
     @property
@@ -149,6 +150,7 @@ class RingBuffer(_Consumer):
         return sum(self._obj.read_counter(f"__corebpf_lost__{m}") for m in self._maps)
 
     def close(self):
+        """Free the ring buffer manager (idempotent; the Object does it too)."""
         if not self._closed and self._rb is not None:
             lib().ring_buffer__free(self._rb)
         self._closed = True
@@ -206,6 +208,8 @@ class PerfBuffer(_Consumer):
                              "perf_buffer__new", map_name)
 
     def poll(self, timeout_ms: int = 100) -> int:
+        """Wait up to timeout_ms for records and deliver them; return how many.
+        An exception raised by a callback is re-raised here."""
         r = lib().perf_buffer__poll(self._pb, timeout_ms)
         self._reraise()
         if r == -errno.EINTR:
@@ -213,19 +217,23 @@ class PerfBuffer(_Consumer):
         return check_int(r, "perf_buffer__poll", self.map_name)
 
     def consume(self) -> int:
+        """Deliver what is ready on every CPU without waiting."""
         r = lib().perf_buffer__consume(self._pb)
         self._reraise()
         return check_int(r, "perf_buffer__consume", self.map_name)
 
     @property
     def fileno(self) -> int:
+        """An epoll fd that is readable when records wait."""
         return lib().perf_buffer__epoll_fd(self._pb)
 
     @property
     def lost(self) -> int:
+        """Records the kernel dropped because a CPU's buffer was full (running total)."""
         return self._lost
 
     def close(self):
+        """Free the perf buffer (idempotent; the Object does it too)."""
         if not self._closed and self._pb is not None:
             lib().perf_buffer__free(self._pb)
         self._closed = True

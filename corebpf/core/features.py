@@ -243,6 +243,8 @@ def kernel_function_matching(regex: str):
 
 @functools.lru_cache(maxsize=None)
 def possible_cpus() -> int:
+    """How many CPUs the kernel may ever bring up: the number of values a per-CPU
+    map holds per key."""
     from ._libbpf import lib
     n = lib().libbpf_num_possible_cpus()
     return n if n > 0 else os.cpu_count() or 1
@@ -260,6 +262,7 @@ def _parse_cpulist(text: str) -> list:
 
 @functools.lru_cache(maxsize=None)
 def online_cpus() -> tuple:
+    """The CPU numbers that are online now (where per-CPU perf events go)."""
     try:
         with open("/sys/devices/system/cpu/online") as f:
             return tuple(_parse_cpulist(f.read()))
@@ -467,6 +470,8 @@ def require_forced_probe(on: bool = True):
 
 
 def forced_probe_required() -> bool:
+    """True if require_forced_probe() is on (a forced kind an object lacks
+    is then an error)."""
     return _Cache.strict_probe
 
 

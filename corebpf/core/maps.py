@@ -3,17 +3,20 @@
 `m[key]`, `m.get(key)`, `m[key] = value`, `del m[key]`, `m.items()`,
 `m.keys()`, `m.values()`, `m.clear()`, `len(m)`.  Keys and values decode to
 Python objects (ints, records, str for char arrays); per-CPU maps give a
-list with one value per possible CPU.  Keys may be given as the decoded
-form (int, record, dict, tuple) or as raw bytes.  `items()` uses one batched
-lookup per chunk where the kernel supports it (5.6+), else walks the keys.
+list with one value per possible CPU (`m.sum(key)` adds them up).  Keys may
+be given as the decoded form (int, record, dict, tuple) or as raw bytes.
+`items()` uses one batched lookup per chunk where the kernel supports it
+(5.6+), else walks the keys.  `print_log2_hist()` / `print_linear_hist()`
+print bcc's histograms from a map of slot counts.
 """
 from __future__ import annotations
 
 import errno
 
 from ._libbpf import ffi, lib
-from .btf import Codec, OpaqueCodec, ScalarCodec
-from .errors import MapError, check_int
+from .btf import (ArrayCodec, BytesCodec, CharArrayCodec, Codec, OpaqueCodec, ScalarCodec,
+                  StructCodec)
+from .errors import ConfigError, MapError, check_int
 
 # enum bpf_map_type (uapi)
 HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY, \
@@ -133,7 +136,13 @@ def _raw_codec(size: int) -> Codec:
 
 
 class Map:
-    """A map of a loaded Object (or any map fd with explicit codecs)."""
+    """A map of an Object, as a Python mapping with keys and values decoded from BTF.
+
+    `name`, `type` (BPF_MAP_TYPE_* number), `key_size`, `value_size`,
+    `max_entries` (settable before load), `percpu`, `key_type`/`value_type`
+    (the Python types keys and values decode to).  Element access needs the
+    Object loaded; errors are MapError (KeyError for a missing key).
+    """
 
     def __init__(self, obj, ptr, btf=None):
         L = lib()
@@ -147,10 +156,12 @@ class Map:
     # -- properties read from libbpf ----------------------------------------
     @property
     def type(self) -> int:
+        """The map type (enum bpf_map_type: 1 hash, 2 array, 5 per-CPU hash, ...)."""
         return lib().bpf_map__type(self._ptr)
 
     @property
     def fd(self) -> int:
+        """The map's file descriptor (MapError before load)."""
         fd = lib().bpf_map__fd(self._ptr)
         if fd < 0:
             raise MapError(errno.EBADF, "bpf_map__fd", self.name,
@@ -159,14 +170,17 @@ class Map:
 
     @property
     def key_size(self) -> int:
+        """Bytes per key."""
         return lib().bpf_map__key_size(self._ptr)
 
     @property
     def value_size(self) -> int:
+        """Bytes per value (per CPU, for per-CPU maps)."""
         return lib().bpf_map__value_size(self._ptr)
 
     @property
     def max_entries(self) -> int:
+        """Capacity (ring buffers: bytes); settable before load."""
         return lib().bpf_map__max_entries(self._ptr)
 
     @max_entries.setter
@@ -212,11 +226,25 @@ class Map:
 
     @property
     def percpu(self) -> bool:
+        """True for per-CPU maps (a value is a list, one entry per possible CPU)."""
         return self.type in _PERCPU
 
     # -- codecs ---------------------------------------------------------------
     @property
+    def key_type(self) -> type:
+        """What keys decode to: a record class (namedtuple) for structs, else int,
+        float, bool, str (char arrays), bytes or tuple.  `m.key_type(pid=1, slot=2)`
+        builds a struct key."""
+        return _python_type(self.key_codec)
+
+    @property
+    def value_type(self) -> type:
+        """What values decode to (per CPU, for per-CPU maps); see key_type."""
+        return _python_type(self.value_codec)
+
+    @property
     def key_codec(self) -> Codec:
+        """The key's BTF codec (decode(bytes), encode(value))."""
         if self._kc is None:
             tid = lib().bpf_map__btf_key_type_id(self._ptr)
             btf = self._btf or self._obj.btf
@@ -225,6 +253,7 @@ class Map:
 
     @property
     def value_codec(self) -> Codec:
+        """The value's BTF codec (one CPU's value for per-CPU maps)."""
         if self._vc is None:
             tid = lib().bpf_map__btf_value_type_id(self._ptr)
             btf = self._btf or self._obj.btf
@@ -283,6 +312,7 @@ class Map:
     __getitem__ = lookup
 
     def get(self, key, default=None):
+        """Return the value for key, or default."""
         try:
             return self.lookup(key)
         except KeyError:
@@ -308,7 +338,7 @@ class Map:
     def stack(self, stack_id: int) -> list:
         """Addresses of stack `stack_id` in a BPF_MAP_TYPE_STACK_TRACE map,
         innermost frame first; [] for a negative or absent id (see
-        corebpf.stacks for what negative ids mean)."""
+        corebpf.Stacks for what negative ids mean)."""
         if stack_id < 0:
             return []
         import struct
@@ -323,6 +353,10 @@ class Map:
             return list(ips[:ips.index(0)])
         except ValueError:
             return list(ips)
+
+    def walk(self, stack_id: int) -> list:
+        """bcc's name for stack(): the addresses of a stack, innermost first."""
+        return self.stack(stack_id)
 
     def __contains__(self, key):
         v = ffi.new("char[]", self._vbuf_size())
@@ -403,15 +437,124 @@ class Map:
         return out
 
     def items(self):
-        """Return [(key, value)], decoded (one snapshot of the map)."""
+        """Return [(key, value)], decoded: one snapshot of the map, read with
+        batched lookups (4096 entries a call) where the kernel has them (5.6+)."""
         return [(k, v) for _, k, v in self._snapshot()]
 
     def keys(self):
+        """Return every key, decoded (arrays: 0 .. max_entries-1)."""
         kd = self.key_codec.decode
         return [kd(k) for k in self._raw_keys()]
 
     def values(self):
+        """Return every value, decoded (one snapshot)."""
         return [v for _, v in self.items()]
+
+    # -- per-CPU values -------------------------------------------------------
+    def sum(self, key):
+        """The value for key summed over CPUs (per-CPU maps; records field by
+        field); other maps: the value itself.  KeyError if absent."""
+        v = self.lookup(key)
+        return _reduce(v, sum) if self.percpu else v
+
+    def max(self, key):
+        """The largest per-CPU value for key (records field by field)."""
+        v = self.lookup(key)
+        return _reduce(v, max) if self.percpu else v
+
+    def sum_items(self):
+        """[(key, value summed over CPUs)] for every element (other maps: items())."""
+        if not self.percpu:
+            return self.items()
+        return [(k, _reduce(v, sum)) for k, v in self.items()]
+
+    # -- histograms -----------------------------------------------------------
+    def _hist(self, bucket_fn=None):
+        """None and the slot counts of one histogram, or {bucket: slot counts}.
+
+        Three shapes: values that are records with a `slots` array (corebpf.bpf.h's
+        HIST_INC), one histogram per key (one in all for a 1-entry array); integer
+        keys that are the slot with counts as values (bcc's BPF_HISTOGRAM); and
+        record keys with a `slot` field, one histogram per value of their first
+        field (bcc's BPF_HISTOGRAM(name, struct {bucket; slot})).
+        """
+        items = self.sum_items()
+        vt, kt = self.value_codec, self.key_codec
+        if isinstance(vt, StructCodec) and "slots" in vt.record._fields:
+            if self.type in _ARRAYS and self.max_entries == 1 and not isinstance(kt, StructCodec):
+                return None, list(items[0][1].slots) if items else []
+            out = {}
+            for k, v in items:
+                b = bucket_fn(k) if bucket_fn else k
+                cur = out.get(b)
+                out[b] = list(v.slots) if cur is None else [a + c for a, c in zip(cur, v.slots)]
+            return out, None
+        if not isinstance(vt, ScalarCodec):
+            raise ConfigError(f"map {self.name}: no histogram here (values must be counts, "
+                              "or records with a slots array)")
+        if isinstance(kt, StructCodec):
+            fields = kt.record._fields
+            if "slot" not in fields or len(fields) < 2:
+                raise ConfigError(f"map {self.name}: histogram keys must be slot numbers or "
+                                  "records with a bucket and a slot field")
+            first = next(f for f in fields if f != "slot")
+            out = {}
+            for k, v in items:
+                b = getattr(k, first)
+                if bucket_fn:
+                    b = bucket_fn(b)
+                slots = out.setdefault(b, [])
+                if k.slot >= len(slots):
+                    slots.extend([0] * (k.slot + 1 - len(slots)))
+                slots[k.slot] += v
+            return out, None
+        vals = []
+        for k, v in items:
+            if not isinstance(k, int) or k < 0:
+                raise ConfigError(f"map {self.name}: histogram keys must be slot numbers")
+            if k >= len(vals):
+                vals.extend([0] * (k + 1 - len(vals)))
+            vals[k] += v
+        return None, vals
+
+    def _print_hist(self, linear, val_type, section_header, section_print_fn, bucket_fn,
+                    bucket_sort_fn, strip_leading_zero, file):
+        import sys
+        from .. import histogram
+        out = file or sys.stdout
+        sections, vals = self._hist(bucket_fn)
+        if sections is None:
+            out.write(histogram.format_linear(vals, val_type) if linear else
+                      histogram.format_log2(vals, val_type, strip_leading_zero))
+            return
+        buckets = list(sections)
+        if bucket_sort_fn:
+            buckets = bucket_sort_fn(buckets)
+        for b in buckets:
+            shown = section_print_fn(b) if section_print_fn else repr(b)
+            out.write("\n%s = %s\n" % (section_header, shown))
+            out.write(histogram.format_linear(sections[b], val_type) if linear else
+                      histogram.format_log2(sections[b], val_type, strip_leading_zero))
+
+    def print_log2_hist(self, val_type: str = "value", section_header: str = "Bucket ptr",
+                        section_print_fn=None, bucket_fn=None, strip_leading_zero: bool = False,
+                        bucket_sort_fn=None, file=None):
+        """Print this map's log2 histogram(s) as bcc's Table.print_log2_hist does,
+        byte for byte (see the map shapes in the module doc).  val_type labels the
+        value column; with one histogram per bucket each gets a
+        "<section_header> = <bucket>" line (section_print_fn(bucket) formats the
+        bucket, bucket_fn(key) maps keys to buckets, bucket_sort_fn(list) orders
+        them).  Writes to `file` (default sys.stdout)."""
+        self._print_hist(False, val_type, section_header, section_print_fn, bucket_fn,
+                         bucket_sort_fn, strip_leading_zero, file)
+
+    def print_linear_hist(self, val_type: str = "value", section_header: str = "Bucket ptr",
+                          section_print_fn=None, bucket_fn=None, bucket_sort_fn=None,
+                          file=None):
+        """Print this map's linear histogram(s) as bcc's print_linear_hist: slot n
+        counts the value n.  Arguments as for print_log2_hist()."""
+        self._print_hist(True, val_type, section_header, section_print_fn, bucket_fn,
+                         bucket_sort_fn, False, file)
 
     def __iter__(self):
         return iter(self.keys())
@@ -436,16 +579,65 @@ class Map:
                 check_int(r, "bpf_map_delete_elem", self.name, MapError)
 
     def pop_items(self):
-        """Snapshot the items, then delete what was read (interval tools)."""
+        """Snapshot the items, then delete what was read (arrays: zero them): what
+        interval tools print each interval."""
         snap = self._snapshot()
         if self.type in _ARRAYS:
             self.clear()
         else:
-            L = lib()
-            fd = self.fd
-            for raw, _, _ in snap:
-                L.bpf_map_delete_elem(fd, raw)
+            self._delete_raw([raw for raw, _, _ in snap])
         return [(k, v) for _, k, v in snap]
+
+    def delete_batch(self, keys) -> int:
+        """Delete these keys (decoded or raw) with batched deletes (5.6+; else one
+        by one); keys already gone are skipped.  Returns how many were deleted."""
+        return self._delete_raw([self._key_bytes(k) for k in keys])
+
+    def _delete_raw(self, raws) -> int:
+        L = lib()
+        fd = self.fd
+        if self._batch_ok is not False and len(raws) > 1 and self.type not in _ARRAYS:
+            count = ffi.new("__u32 *", len(raws))
+            r = L.bpf_map_delete_batch(fd, b"".join(raws), count, ffi.NULL)
+            if r == 0:
+                return len(raws)
+            # a key gone meanwhile (ENOENT) stops the batch: finish one by one
+            raws = raws[count[0]:] if r == -errno.ENOENT else raws
+            done = count[0] if r == -errno.ENOENT else 0
+        else:
+            done = 0
+        for raw in raws:
+            r = L.bpf_map_delete_elem(fd, raw)
+            if r == 0:
+                done += 1
+            elif r != -errno.ENOENT:
+                check_int(r, "bpf_map_delete_elem", self.name, MapError)
+        return done
 
     def __repr__(self):
         return f"<Map {self.name!r} type={self.type}>"
+
+
+def _python_type(codec: Codec) -> type:
+    if isinstance(codec, StructCodec):
+        return codec.record
+    if isinstance(codec, CharArrayCodec):
+        return str
+    if isinstance(codec, (BytesCodec, OpaqueCodec)):
+        return bytes
+    if isinstance(codec, ArrayCodec):
+        return tuple
+    if isinstance(codec, ScalarCodec):
+        return {"?": bool, "f": float, "d": float}.get(codec.fmt, int)
+    return int
+
+
+def _reduce(values, op):
+    """Combine per-CPU values: numbers with op, records and tuples field by field."""
+    first = values[0]
+    if isinstance(first, (int, float)):
+        return op(values)
+    if isinstance(first, tuple):
+        parts = [_reduce([v[i] for v in values], op) for i in range(len(first))]
+        return first._make(parts) if hasattr(first, "_fields") else tuple(parts)
+    return first

@@ -79,7 +79,20 @@ class _Cause(str):
     error = None
 
 
+# Sections that name no target: the program is attached where
+# Program.set_attach_target() (or an attach_* call) says.
+_BARE_KIND = {"tracepoint": "tracepoint", "tp": "tracepoint", "raw_tp": "raw_tp",
+              "raw_tracepoint": "raw_tp", "tp_btf": "tp_btf", "fentry": "fentry",
+              "fexit": "fentry", "fmod_ret": "fentry", "fentry.s": "fentry",
+              "fexit.s": "fentry"}
+
+
 def section_kind(section: str) -> str:
+    """The probe kind of a program section (tp_btf, raw_tp, tracepoint, fentry,
+    kprobe, uprobe, usdt, perf_event, ...; 'other' if unknown)."""
+    bare = _BARE_KIND.get(section)
+    if bare:
+        return bare
     for prefix, kind in _SECTION_KIND:
         if section.startswith(prefix):
             return kind
@@ -97,9 +110,14 @@ def _libbpf():
 
 
 class Link:
-    """An attachment. Owned by its Object; `destroy()` detaches early.
-    A libbpf `struct bpf_link`, or a bare link fd (uprobe_multi links,
-    which libbpf 1.1 cannot make)."""
+    """An attachment of a program to a hook, owned by its Object.
+
+    `program` (name), `target` (what it is attached to, for messages) and
+    `kind` say what it is; `destroy()` detaches early.  Dropping the Python
+    reference never detaches: the Object does, when it is closed.  A libbpf
+    `struct bpf_link`, or a bare link fd (uprobe_multi links, which libbpf
+    1.1 cannot make).
+    """
 
     __slots__ = ("_ptr", "_fd", "program", "target", "kind")
 
@@ -112,6 +130,7 @@ class Link:
 
     @property
     def fd(self) -> int:
+        """The link's file descriptor (-1 once destroyed)."""
         if self._ptr is not None:
             return lib().bpf_link__fd(self._ptr)
         return self._fd if self._fd is not None else -1
@@ -130,12 +149,20 @@ class Link:
 
 
 class Program:
-    """A program of an Object: its section, kind, autoload flag, attach methods."""
+    """A program of an Object: its section, kind, autoload flag, attach methods.
+
+    `name` (the C function), `section` (its SEC() text), `kind` (tp_btf,
+    raw_tp, tracepoint, fentry, kprobe, uprobe, usdt, perf_event, ...),
+    `hook` and `variant` (a HOOK__VARIANT name split; variant None for other
+    names).  Every attach method returns a Link that the Object owns.
+    """
 
     def __init__(self, obj: "Object", ptr):
         L = lib()
         self._obj = obj
         self._ptr = ptr
+        self._attach_target = None
+        self._target_error = None
         self.name = ffi.string(L.bpf_program__name(ptr)).decode()
         self.section = ffi.string(L.bpf_program__section_name(ptr)).decode()
         self.kind = section_kind(self.section)
@@ -146,6 +173,7 @@ class Program:
 
     @property
     def autoload(self) -> bool:
+        """Whether load() loads this program (settable before load)."""
         return bool(lib().bpf_program__autoload(self._ptr))
 
     @autoload.setter
@@ -156,28 +184,44 @@ class Program:
 
     @property
     def fd(self) -> int:
+        """The loaded program's file descriptor (negative before load)."""
         return lib().bpf_program__fd(self._ptr)
 
     @property
     def target(self) -> str:
-        """What the section names ('cat/name', a function, a tracepoint), or
-        the function set_attach_target() chose."""
+        """What the program attaches to: the set_attach_target() value, else what
+        the section names ('cat/name' of a tracepoint, a function); '' if neither."""
         if self._attach_target:
             return self._attach_target
         return self.section.split("/", 1)[1] if "/" in self.section else ""
 
-    def set_attach_target(self, func: str):
-        """Before load: the kernel function (vmlinux or a module) a bare
-        SEC("fentry")/SEC("fexit") program attaches to."""
+    def set_attach_target(self, target: str):
+        """Choose, before load, what a program whose SEC() names no target attaches to:
+        a kernel function for fentry/fexit/kprobe/kretprobe, a tracepoint name for
+        tp_btf/raw_tp, 'category/name' for a classic tracepoint.  attach() (and
+        Object.attach()) then attach there, and load() only picks this program's
+        variant when the kernel has that function or tracepoint.  For fentry and
+        tp_btf the kernel's BTF resolves the name at once: a name it lacks raises
+        BPFError and changes nothing.  Raises ConfigError after load."""
         if self._obj._loaded:
             raise ConfigError(f"{self._obj.name}: cannot set the target of {self.name} "
                               "after load")
-        self._obj._apply(("attach_target", self.name, func))      # raises: not recorded
-        self._obj._record("attach_target", self.name, func)
-        self._attach_target = func
+        target = str(target)
+        if self.kind == "tracepoint" and "/" not in target:
+            target = target.replace(":", "/", 1)
+        self._set_attach_target(target)                 # raises: not recorded
+        self._obj._record("attach_target", self.name, target)
+
+    def _set_attach_target(self, target: str):
+        self._target_error = None
+        if self.kind in ("fentry", "tp_btf"):
+            check_int(lib().bpf_program__set_attach_target(self._ptr, 0, target.encode()),
+                      "bpf_program__set_attach_target", f"{self.name} -> {target}")
+        self._attach_target = target
 
     def insns(self) -> list:
-        """The program's instructions as (code, dst, src, off, imm) tuples."""
+        """The program's instructions as (code, dst, src, off, imm) tuples (before load:
+        as compiled; after: as libbpf relocated them)."""
         L = lib()
         n = L.bpf_program__insn_cnt(self._ptr)
         raw = ffi.buffer(ffi.cast("char *", L.bpf_program__insns(self._ptr)), n * 8)[:]
@@ -201,24 +245,39 @@ class Program:
                           hint=_attach_hint(kind, err))
 
     def attach(self) -> Link:
-        """Attach where the section says (tracepoint, tp_btf, raw_tp, fentry, kprobe)."""
+        """Attach where the section (or set_attach_target()) says: tracepoint, tp_btf,
+        raw_tp, fentry/fexit, kprobe/kretprobe.  Raises AttachError."""
+        tgt = self._attach_target
+        if tgt and "/" not in self.section:
+            if self.kind == "kprobe":
+                return self.attach_kprobe(tgt, retprobe=self.section.startswith("kretprobe"))
+            if self.kind == "tracepoint":
+                cat, _, name = tgt.partition("/")
+                return self.attach_tracepoint(cat, name)
+            if self.kind == "raw_tp":
+                return self.attach_raw_tracepoint(tgt)
         if self.kind in ("tracepoint", "kprobe", "uprobe", "usdt"):
             features.tracefs()
-        return self._link(lib().bpf_program__attach(self._ptr), self.section, self.kind,
+        return self._link(lib().bpf_program__attach(self._ptr), tgt or self.section, self.kind,
                           "bpf_program__attach")
 
     def attach_tracepoint(self, category: str, name: str) -> Link:
+        """Attach to classic tracepoint category:name (SEC("tracepoint") programs)."""
         features.tracefs()
         return self._link(lib().bpf_program__attach_tracepoint(
             self._ptr, category.encode(), name.encode()), f"{category}:{name}",
             "tracepoint", "bpf_program__attach_tracepoint")
 
     def attach_raw_tracepoint(self, name: str) -> Link:
+        """Attach a raw_tp program to tracepoint `name` (no category)."""
         return self._link(lib().bpf_program__attach_raw_tracepoint(self._ptr, name.encode()),
                           name, "raw_tp", "bpf_program__attach_raw_tracepoint")
 
     def attach_kprobe(self, func: str, retprobe: bool = False, offset: int = 0,
                       cookie: int = 0) -> Link:
+        """Attach a kprobe (retprobe=True: kretprobe) program to kernel function `func`
+        (+offset); `cookie` is what bpf_get_attach_cookie() returns.  Needs kprobes
+        (CONFIG_KPROBES); AttachError names what is missing."""
         features.tracefs()
         opts = ffi.new("struct bpf_kprobe_opts *")
         opts.sz = ffi.sizeof("struct bpf_kprobe_opts")
@@ -264,6 +323,8 @@ class Program:
 
     def attach_usdt(self, binary: str, provider: str, name: str, pid: int = -1,
                     cookie: int = 0) -> Link:
+        """Attach a SEC("usdt") program to USDT probe provider:name of file `binary`
+        (every location; libbpf sets semaphores), for process `pid` only if > 0."""
         if not features.uprobes_pmu():
             features.tracefs()          # legacy uprobes are made in tracefs
         opts = ffi.new("struct bpf_usdt_opts *")
@@ -282,6 +343,19 @@ class Program:
         """Attach to an open perf event fd (the link takes ownership of it)."""
         return self._link(lib().bpf_program__attach_perf_event(self._ptr, pfd),
                           f"perf_event fd {pfd}", "perf_event", "bpf_program__attach_perf_event")
+
+    def attach_perf(self, ev_type: int, ev_config: int, sample_period: int = 0,
+                    sample_freq: int = 0, pid: int = -1, cpu: int = -1) -> list:
+        """Attach a SEC("perf_event") program to a perf event, as bcc's
+        attach_perf_event(): ev_type/ev_config from PerfType and PerfSWConfig /
+        PerfHWConfig, sampled every `sample_period` events or `sample_freq` times a
+        second, on CPU `cpu` (-1: one event on each online CPU) and for thread `pid`
+        (-1: every thread).  Returns the links.  Raises AttachError (ENOENT: no such
+        event here, e.g. no hardware PMU)."""
+        from . import perf
+        cpus = None if cpu is None or cpu < 0 else [cpu]
+        return perf.attach_event(self, ev_type, ev_config, freq=sample_freq,
+                                 period=sample_period, cpus=cpus, pid=pid)
 
     def __repr__(self):
         return f"<Program {self.name} {self.section}>"
@@ -340,10 +414,23 @@ class Section:
 
 
 class Object:
-    """An opened BPF object; see the module docstring for the life cycle."""
+    """An opened BPF object; see the module docstring for the life cycle.
+
+    `programs` and `maps` are dicts by C name; `rodata` (config, before load),
+    `bss` and `data` give the globals by name; `links` holds every attachment;
+    `variant` is the probe variant load() chose.  Use it as a context manager
+    (or call close()): closing detaches everything.
+
+    probe: force one kind of variant (COREBPF_PROBE); btf_path: kernel BTF to
+    relocate against (COREBPF_BTF); only: names of the programs to load;
+    prefer: probe kinds in the order this object prefers them (default
+    tp_btf, raw_tp, tracepoint, fentry, kprobe).
+    """
+
+    _program_class = Program
 
     def __init__(self, path, name: str = None, probe: str = None, btf_path: str = None,
-                 only=None):
+                 only=None, prefer=None):
         self.path = str(path)
         self.name = name or os.path.basename(self.path).split(".")[0]
         self.links = []
@@ -352,6 +439,14 @@ class Object:
         self.btf_path = btf_path or os.environ.get("COREBPF_BTF") or None
         self._ops = []              # configuration, replayed on reopen
         self._only = set(only) if only else None
+        self._rank = dict(KIND_RANK)
+        if prefer:
+            unknown = [k for k in prefer if k not in KIND_RANK]
+            if unknown:
+                raise ConfigError(f"{self.name}: unknown probe kind {unknown[0]!r} "
+                                  f"(one of {', '.join(KIND_RANK)})")
+            order = list(prefer) + [k for k in KIND_RANK if k not in prefer]
+            self._rank = {k: i for i, k in enumerate(order)}
         self._obj = None
         self._btf = None
         self._loaded = False
@@ -368,9 +463,15 @@ class Object:
 
     @classmethod
     def open(cls, name: str, **kw) -> "Object":
-        """Open packaged object `name` (a tool name) or an object file path."""
+        """Open an object file (a path, or a name ending in .o: `corebpf compile`'s
+        output) or packaged object `name` (a tool's).  Keyword arguments as for
+        Object().  Nothing touches the kernel until load().  Raises ConfigError
+        (no such file), BPFError (not a BPF object), MissingFeature (no kernel BTF)."""
         p = object_path(str(name))
         if not os.path.exists(p):
+            if p == str(name):
+                raise ConfigError(f"BPF object {p} not found (build it with: corebpf compile "
+                                  f"{p[:-2] if p.endswith('.o') else p}.c)")
             raise ConfigError(f"BPF object {p} not found (package not built? run build.py)")
         return cls(p, name=kw.pop("name", None) or os.path.basename(str(name)).split(".")[0], **kw)
 
@@ -411,7 +512,7 @@ class Object:
                 self.programs[name]._ptr = p
                 progs[name] = self.programs[name]
             else:
-                progs[name] = Program(self, p)
+                progs[name] = self._program_class(self, p)
             p = L.bpf_object__next_program(self._obj, p)
         self.programs = progs
         maps = {}
@@ -446,9 +547,7 @@ class Object:
         elif kind == "max_entries":
             L.bpf_map__set_max_entries(self.maps[target]._ptr, value)
         elif kind == "attach_target":
-            check_int(L.bpf_program__set_attach_target(self.programs[target]._ptr, 0,
-                                                       value.encode()),
-                      "bpf_program__set_attach_target", f"{target} -> {value}")
+            self.programs[target]._set_attach_target(value)
         elif kind == "reuse_pinned":
             self.maps[target]._reuse_pinned(value)
         elif kind == "section":
@@ -528,9 +627,8 @@ class Object:
                 out.setdefault(p.variant, []).append(p)
         return out
 
-    @staticmethod
-    def _variant_kind(progs) -> str:
-        return max((p.kind for p in progs), key=lambda k: KIND_RANK.get(k, 9))
+    def _variant_kind(self, progs) -> str:
+        return max((p.kind for p in progs), key=lambda k: self._rank.get(k, 9))
 
     def missing(self, variant: str) -> list:
         """What the running kernel lacks to serve `variant` (its programs that
@@ -551,7 +649,7 @@ class Object:
                 c.error = type(e) if isinstance(e, (MissingFeature, NoAccess)) else None
                 return c
         if k == "tp_btf":
-            if not features.raw_tracepoint_exists(tgt):
+            if p._target_error or not features.raw_tracepoint_exists(tgt):
                 return f"tracepoint {tgt}"
             if not features.kernel_btf():
                 return _NO_KERNEL_BTF.format("BTF-typed tracepoints (tp_btf)")
@@ -565,6 +663,8 @@ class Object:
                 if not features.kernel_btf():
                     return _NO_KERNEL_BTF.format("fentry/fexit")
                 return "fentry/fexit (BPF trampolines)"
+            if p._target_error:
+                return p._target_error
             if tgt and not features.kernel_function_exists(tgt):
                 return f"kernel function {tgt}"
             return None
@@ -595,7 +695,7 @@ class Object:
             self.variant = None
             return
         order = sorted((v for v in variants if v not in self._excluded),
-                       key=lambda v: (KIND_RANK.get(self._variant_kind(variants[v]), 9), v))
+                       key=lambda v: (self._rank.get(self._variant_kind(variants[v]), 9), v))
         kind = {v: self._variant_kind(variants[v]) for v in variants}
         if self.probe and (self.probe in kind.values() or self.probe in kind):
             # a kind, or (tests) one variant by name
@@ -782,11 +882,18 @@ class Object:
 
     # -- attach -----------------------------------------------------------------------
     def attach(self, *names):
-        """Attach the named programs (default: every loaded auto-attachable one)."""
+        """Attach the named programs, or every loaded program whose section (or
+        set_attach_target()) names its hook: tracepoints, tp_btf, raw_tp,
+        fentry/fexit, kprobes.  uprobe, USDT and perf_event programs, and ones with
+        no target, are attached by hand (Program.attach_*).  Returns the links."""
         if not self._loaded:
             raise ConfigError(f"{self.name}: load() before attach()")
+        for n in names:
+            if n not in self.programs:
+                raise ConfigError(f"{self.name}: no program {n!r}")
         progs = [self.programs[n] for n in names] if names else [
-            p for p in self.programs.values() if p.autoload and p.kind in AUTO_ATTACH]
+            p for p in self.programs.values()
+            if p.autoload and p.kind in AUTO_ATTACH and p.target]
         out = []
         for p in progs:
             out.append(p.attach())
@@ -794,8 +901,10 @@ class Object:
 
     # -- events -------------------------------------------------------------------------
     def event_codec(self, map_name: str, raw_text: bool = False):
-        """Codec of the records of ring/perf buffer `map_name` (EVENTS_* macros);
-        char[] text escaped for a terminal unless raw_text."""
+        """Codec of the records of ring/perf buffer `map_name` (declared with the
+        EVENTS_RINGBUF / EVENTS_PERFBUF macros), or None: `.decode(bytes)` gives a
+        record, `.record` is its namedtuple class; char[] text is escaped for a
+        terminal unless raw_text."""
         var = f"__corebpf_event__{map_name}"
         for sec in (".bss", ".data"):
             v = self.btf.datasec(sec).get(var)
@@ -806,8 +915,9 @@ class Object:
         return None
 
     def ring_buffer(self, *maps_and_callbacks, raw: bool = False, raw_text: bool = False):
-        """RingBuffer over (map name, callback) pairs; callbacks get decoded
-        records (char[] text escaped for a terminal unless raw_text)."""
+        """A RingBuffer over (map name, callback, map name, callback...): poll() calls
+        callback(record) with each record decoded from BTF (raw=True: bytes; char[]
+        text escaped for a terminal unless raw_text).  The Object closes it."""
         from .events import RingBuffer
         rb = RingBuffer(self)
         pairs = maps_and_callbacks
@@ -818,6 +928,10 @@ class Object:
 
     def perf_buffer(self, map_name: str, callback, lost_callback=None, page_cnt: int = 64,
                     raw: bool = False, raw_text: bool = False):
+        """A PerfBuffer over perf event array `map_name`: poll() calls callback(record)
+        (raw=True: bytes; char[] text escaped for a terminal unless raw_text),
+        lost_callback(cpu, count) for records the kernel dropped; page_cnt pages per
+        CPU (a power of two).  The Object closes it."""
         from .events import PerfBuffer
         pb = PerfBuffer(self, map_name, callback, lost_callback, page_cnt, raw=raw,
                         raw_text=raw_text)
@@ -869,6 +983,11 @@ class Object:
     def __exit__(self, *exc):
         self.close()
         return False
+
+    @property
+    def loaded(self) -> bool:
+        """True once load() succeeded."""
+        return self._loaded
 
     def __del__(self):
         try:

@@ -31,10 +31,56 @@ _NR = {"x86_64": 298, "aarch64": 241, "arm64": 241, "riscv64": 241, "loongarch64
        "s390x": 331, "ppc64le": 319, "ppc64": 319, "i686": 336, "i386": 336,
        "armv7l": 364}
 
+
+class PerfType:
+    """perf_event_attr.type values for Program.attach_perf() (bcc's PerfType)."""
+    HARDWARE = 0
+    SOFTWARE = 1
+    TRACEPOINT = 2
+    HW_CACHE = 3
+    RAW = 4
+    BREAKPOINT = 5
+
+
+class PerfHWConfig:
+    """Hardware event configs (PerfType.HARDWARE; needs a PMU, which VMs often lack)."""
+    CPU_CYCLES = 0
+    INSTRUCTIONS = 1
+    CACHE_REFERENCES = 2
+    CACHE_MISSES = 3
+    BRANCH_INSTRUCTIONS = 4
+    BRANCH_MISSES = 5
+    BUS_CYCLES = 6
+    STALLED_CYCLES_FRONTEND = 7
+    STALLED_CYCLES_BACKEND = 8
+    REF_CPU_CYCLES = 9
+
+
+class PerfSWConfig:
+    """Software event configs (PerfType.SOFTWARE; every kernel has them)."""
+    CPU_CLOCK = 0
+    TASK_CLOCK = 1
+    PAGE_FAULTS = 2
+    CONTEXT_SWITCHES = 3
+    CPU_MIGRATIONS = 4
+    PAGE_FAULTS_MIN = 5
+    PAGE_FAULTS_MAJ = 6
+    ALIGNMENT_FAULTS = 7
+    EMULATION_FAULTS = 8
+    DUMMY = 9
+    BPF_OUTPUT = 10
+
+
 EVENT_NAMES = {(TYPE_HARDWARE, COUNT_HW_CPU_CYCLES): "cycles",
                (TYPE_HARDWARE, COUNT_HW_CACHE_REFERENCES): "cache-references",
                (TYPE_HARDWARE, COUNT_HW_CACHE_MISSES): "cache-misses",
-               (TYPE_SOFTWARE, COUNT_SW_CPU_CLOCK): "cpu-clock"}
+               (TYPE_HARDWARE, PerfHWConfig.INSTRUCTIONS): "instructions",
+               (TYPE_SOFTWARE, COUNT_SW_CPU_CLOCK): "cpu-clock",
+               (TYPE_SOFTWARE, PerfSWConfig.TASK_CLOCK): "task-clock",
+               (TYPE_SOFTWARE, PerfSWConfig.PAGE_FAULTS): "page-faults",
+               (TYPE_SOFTWARE, PerfSWConfig.CONTEXT_SWITCHES): "context-switches",
+               (TYPE_SOFTWARE, PerfSWConfig.CPU_MIGRATIONS): "cpu-migrations"}
+
 
 
 def _syscall_nr() -> int:
@@ -94,6 +140,38 @@ def perf_event_open(type_: int, config: int, cpu: int = -1, pid: int = -1,
     return int(fd)
 
 
+def attach_event(program, type_: int, config: int, freq: int = 0, period: int = 0,
+                 cpus=None, pid: int = -1) -> list:
+    """Attach `program` (SEC("perf_event")) to perf event type_/config on each CPU
+    of `cpus` (default: every online CPU), sampling `freq` times a second or
+    every `period` events, for thread `pid` only if >= 0.  Returns the links
+    (owned by the program's Object; each owns its perf event fd).  Raises
+    AttachError; nothing stays attached when it does."""
+    from . import features
+    if not freq and not period:
+        raise ValueError("a perf event needs a sample frequency or period")
+    cpus = list(features.online_cpus() if cpus is None else cpus)
+    name = EVENT_NAMES.get((type_, config), f"type {type_} config {config}")
+    links = []
+    try:
+        for cpu in cpus:
+            fd = perf_event_open(type_, config, cpu, pid, freq, period)
+            try:
+                link = program.attach_perf_event(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            link.target = f"{name} cpu {cpu}" + (f" pid {pid}" if pid >= 0 else "")
+            links.append(link)
+    except BaseException:
+        for link in links:
+            link.destroy()
+            if link in program._obj.links:
+                program._obj.links.remove(link)
+        raise
+    return links
+
+
 def attach_sampling(program, freq: int = 0, period: int = 0, cpus=None, pid: int = -1,
                     hardware: bool = False) -> list:
     """Attach `program` (SEC("perf_event")) to a sampling event on each CPU.
@@ -104,41 +182,16 @@ def attach_sampling(program, freq: int = 0, period: int = 0, cpus=None, pid: int
     machine has none.  Returns the links (owned by the program's Object;
     `links[0].target` names the event used).  Raises AttachError.
     """
-    from . import features
     if not freq and not period:
         raise ValueError("attach_sampling needs freq or period")
-    cpus = list(features.online_cpus() if cpus is None else cpus)
-    events = [(TYPE_SOFTWARE, COUNT_SW_CPU_CLOCK)]
     if hardware:
-        events.insert(0, (TYPE_HARDWARE, COUNT_HW_CPU_CYCLES))
-    links = []
-    try:
-        for i, (type_, config) in enumerate(events):
-            try:
-                fds = [perf_event_open(type_, config, cpu, pid, freq, period) for cpu in cpus[:1]]
-            except AttachError as e:
-                if i + 1 < len(events) and e.errno in (errno.ENOENT, errno.EOPNOTSUPP,
-                                                       errno.ENODEV):
-                    continue
+        try:
+            return attach_event(program, TYPE_HARDWARE, COUNT_HW_CPU_CYCLES, freq, period,
+                                cpus, pid)
+        except AttachError as e:
+            if e.errno not in (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV):
                 raise
-            name = EVENT_NAMES[(type_, config)]
-            for n, cpu in enumerate(cpus):
-                fd = fds[0] if n == 0 else perf_event_open(type_, config, cpu, pid, freq, period)
-                try:
-                    link = program.attach_perf_event(fd)
-                except BaseException:
-                    os.close(fd)
-                    raise
-                link.target = f"{name} cpu {cpu}" + (f" pid {pid}" if pid >= 0 else "")
-                links.append(link)
-            return links
-    except BaseException:
-        for link in links:
-            link.destroy()
-            if link in program._obj.links:
-                program._obj.links.remove(link)
-        raise
-    return links
+    return attach_event(program, TYPE_SOFTWARE, COUNT_SW_CPU_CLOCK, freq, period, cpus, pid)
 
 
 def can_sample() -> bool:
@@ -152,31 +205,3 @@ def can_sample() -> bool:
     except AttachError:
         return False
     return True
-
-
-def attach_event(program, type_: int, config: int, period: int, cpus=None) -> list:
-    """Attach `program` (SEC("perf_event")) to event type_/config on each CPU,
-    sampling one in `period` events (llcstat's cache references and
-    misses).  Returns the links (owned by the program's Object).  Raises
-    AttachError (ENOENT for a hardware event on a machine without a PMU)."""
-    from . import features
-    cpus = list(features.online_cpus() if cpus is None else cpus)
-    name = EVENT_NAMES.get((type_, config), f"type {type_} config {config}")
-    links = []
-    try:
-        for cpu in cpus:
-            fd = perf_event_open(type_, config, cpu, -1, 0, period)
-            try:
-                link = program.attach_perf_event(fd)
-            except BaseException:
-                os.close(fd)
-                raise
-            link.target = f"{name} cpu {cpu}"
-            links.append(link)
-    except BaseException:
-        for link in links:
-            link.destroy()
-            if link in program._obj.links:
-                program._obj.links.remove(link)
-        raise
-    return links

@@ -424,8 +424,9 @@ def open_elf(path: str) -> Elf:
     return e
 
 
-def _mapping(pid: int, addr: int):
-    """(path, file offset of addr, inode) for an address of process `pid`, or None."""
+def mapping(pid, addr: int):
+    """(path, file offset of addr, inode) for an address of process `pid`
+    ("self": this one), or None."""
     try:
         with open(f"/proc/{pid}/maps", "rb") as f:
             for line in f:
@@ -444,7 +445,7 @@ def _mapping(pid: int, addr: int):
 def symbolize(pid: int, addr: int) -> tuple:
     """(function name or None, offset into it, module path or None) of a
     code address in process `pid`, from its maps and the module's symbols."""
-    m = _mapping(pid, addr)
+    m = mapping(pid, addr)
     if m is None:
         return None, 0, None
     path, foff, ino = m

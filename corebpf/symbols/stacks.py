@@ -86,6 +86,9 @@ class Stacks:
 
     def kernel_addresses(self, stack_id: int, first_ip: int = 0,
                          skip_probe: bool = False) -> list:
+        """Addresses of a kernel stack, innermost first; first_ip, when given, is
+        put in front (the probed function, which a kprobe's stack starts after);
+        skip_probe drops the tracing frames a kprobe stack begins with."""
         ips = self.addresses(stack_id)
         if present(stack_id) and first_ip and (not ips or ips[0] != first_ip):
             ips = [first_ip] + ips

@@ -95,6 +95,7 @@ class KernelSymbols:
 
     @property
     def loaded(self) -> bool:
+        """True once /proc/kallsyms has been read (at the first lookup)."""
         return self._addrs is not None
 
     def __len__(self):
@@ -148,6 +149,10 @@ def kernel_symbols() -> KernelSymbols:
 
 
 def ksym(addr: int, show_offset: bool = False, show_module: bool = False) -> str:
+    """The kernel symbol of `addr` (bcc's BPF.ksym()): the function name, "+0x.."
+    with show_offset, " [kernel]" (or the module) with show_module; "[unknown]"
+    when kallsyms has nothing there (kernel.kptr_restrict hides addresses from
+    non-root)."""
     return kernel_symbols().sym(addr, show_offset, show_module)
 
 
@@ -726,6 +731,8 @@ class ProcessSymbols:
         return self._perf_maps
 
     def sym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:
+        """bcc's BPF.sym() for this process: the function of user address `addr`,
+        +0xoff and/or ` [module]` on request, "[unknown]" if nothing maps it."""
         name, off, mod = self.resolve(addr)
         return format_symbol(name, off, mod, show_offset, show_module)
 
@@ -767,12 +774,14 @@ class SymbolCache:
         self._procs = {}
 
     def process(self, pid: int) -> ProcessSymbols:
+        """The ProcessSymbols of `pid` (its mappings read at the first lookup)."""
         p = self._procs.get(pid)
         if p is None:
             p = self._procs[pid] = ProcessSymbols(pid, self.debug_root)
         return p
 
     def ksym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:
+        """A kernel address, as corebpf.ksym()."""
         return self.kernel.sym(addr, show_offset, show_module)
 
     def sym(self, addr: int, pid: int, show_offset: bool = False,

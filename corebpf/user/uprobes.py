@@ -14,7 +14,9 @@ offset, with the kernel's PID filter when `pid` > 0.
 """
 from __future__ import annotations
 
-from ..symbols.elf import ElfError, check_pid, open_elf, resolve_binary
+import os
+
+from ..symbols.elf import ElfError, check_pid, mapping, open_elf, resolve_binary
 from .usdt import require_uprobes
 
 
@@ -27,6 +29,50 @@ def offset(lib: str, symbol: str, pid: int = None) -> tuple:
     """(path, file offset) of function `symbol` in `lib`; ElfError if absent."""
     path = resolve(lib, pid)
     return path, open_elf(path).symbol_offset(symbol)
+
+
+def function_site(lib: str, symbol: str, pid: int = None) -> tuple:
+    """(path, file offset) where a uprobe on function `symbol` of `lib` fires on
+    every call: the symbol itself, or for a GNU indirect function (strlen,
+    memcpy...) the implementation its resolver picks on this machine (the
+    resolver runs only once per process).  ElfError if absent."""
+    path = resolve(lib, pid)
+    e = open_elf(path)
+    off = e.symbol_offset(symbol)
+    hit = e.symbol(symbol)
+    if hit is not None and hit[0] in e.ifunc_addresses():
+        impl = ifunc_implementation(path, symbol)
+        if impl is not None:
+            return impl
+    return path, off
+
+
+def ifunc_implementation(path: str, name: str):
+    """(path, file offset) of the function an indirect function `name` of
+    shared object `path` resolves to here: dlopen + dlsym in this process run
+    the same resolver, on the same CPU, as the traced programs.  None when the
+    object cannot be loaded here (an executable, another architecture)."""
+    import ctypes
+    try:
+        handle = ctypes.CDLL(path)
+        addr = ctypes.cast(getattr(handle, name), ctypes.c_void_p).value
+    except (OSError, AttributeError, ValueError):
+        return None
+    if not addr:
+        return None
+    m = mapping("self", addr)
+    if m is None:
+        return None
+    mapped, off, _ = m
+    return (path if _same_file(mapped, path) else mapped), off
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def functions(lib: str, pattern: str, pid: int = None, regex: bool = False) -> list:
@@ -49,13 +95,14 @@ def attach(program, lib: str, symbol: str = None, pid: int = -1, retprobe: bool 
         check_pid(pid)
     path = resolve(lib, pid)
     require_uprobes()
+    site = path
     if addr is None:
         if not symbol:
             raise ElfError("a uprobe needs a symbol or an address")
-        off = open_elf(path).symbol_offset(symbol)
+        site, off = function_site(path, symbol, pid)
     else:
         off = addr
-    link = program.attach_uprobe(path, offset=off, pid=pid if pid and pid > 0 else -1,
+    link = program.attach_uprobe(site, offset=off, pid=pid if pid and pid > 0 else -1,
                                  retprobe=retprobe, cookie=cookie)
     link.target = f"{path}:{symbol or hex(off)}"
     return link

@@ -25,6 +25,7 @@ LAYERS = {
     "corebpf.syscalls": 0,
     "corebpf._early": 0,
     "corebpf.report": 0,        # renderers (flame graph, heat map, pprof): a leaf
+    "corebpf.toolchain": 0,     # clang flags and object checks (build.py loads it by path)
     "corebpf.symbols": 1,
     "corebpf.user": 2,
     "corebpf.compiler": 3,
