@@ -10,7 +10,7 @@
 #                                           unpacked into DIR
 #
 # Other suites' kernels (bullseye's 5.10, trixie's and sid's newer ones) come
-# through a private apt configuration ($VM_CACHE/apt-ARCH: its own
+# through a private apt configuration ($VM_CACHE/apt/ARCH: its own
 # sources.list, lists, cache and status), so the machine's own sources stay
 # as they are.  The archive hosts are read from the machine's apt sources
 # (the URI serving its Debian suites and the one serving *-security).
@@ -54,7 +54,7 @@ _vm_mirrors() {
 
 vm_apt() {
     local arch=$1; shift
-    local d=$cache/apt-$arch
+    local d=$cache/apt/$arch
     if [ ! -f "$d/apt.conf" ]; then
         local mirrors main sec
         mirrors=$(_vm_mirrors) || { echo "vm: no Debian archive in the machine's apt sources" >&2; return 2; }
