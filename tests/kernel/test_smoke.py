@@ -20,6 +20,7 @@ import platform
 import re
 import shutil
 import signal
+import sys
 import threading
 import time
 
@@ -192,7 +193,11 @@ def results(request):
     # tools that share an activity run together, so it runs once
     todo.sort(key=lambda p: (p[1].activity or "", p[0]))
     for i in range(0, len(todo), BATCH):
+        t0 = time.monotonic()
         _run_batch(todo[i:i + BATCH], out)
+        # progress (and the cost of a batch) where CI logs show it, past pytest's capture
+        print("smoke: %s in %.1f s" % (" ".join(n for n, _ in todo[i:i + BATCH]),
+                                       time.monotonic() - t0), file=sys.__stderr__, flush=True)
     yield out
 
 
