@@ -20,7 +20,6 @@ import platform
 import re
 import shutil
 import signal
-import sys
 import threading
 import time
 
@@ -192,12 +191,16 @@ def results(request):
             todo.append((n, ROWS[n]))
     # tools that share an activity run together, so it runs once
     todo.sort(key=lambda p: (p[1].activity or "", p[0]))
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    cm = request.config.pluginmanager.get_plugin("capturemanager")
     for i in range(0, len(todo), BATCH):
         t0 = time.monotonic()
         _run_batch(todo[i:i + BATCH], out)
         # progress (and the cost of a batch) where CI logs show it, past pytest's capture
-        print("smoke: %s in %.1f s" % (" ".join(n for n, _ in todo[i:i + BATCH]),
-                                       time.monotonic() - t0), file=sys.__stderr__, flush=True)
+        if tr is not None and cm is not None:
+            with cm.global_and_fixture_disabled():
+                tr.write_line("smoke: %s in %.1f s" % (" ".join(n for n, _ in todo[i:i + BATCH]),
+                                                       time.monotonic() - t0))
     yield out
 
 
