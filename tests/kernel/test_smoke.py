@@ -178,6 +178,32 @@ def _selected(session) -> list:
     return names
 
 
+def _outcome(r) -> tuple:
+    """("runs" | "cannot" | "fail" | "skip", the line seen or the error)."""
+    if isinstance(r, str):
+        return "skip", r
+    s = r.spec
+    err = [l for l in r.stderr.splitlines() if l.strip()]
+    if not matrix.available(s):
+        ok = (r.rc == 1 and len(err) == 1 and err[0].startswith(f"{r.name}: error: ")
+              and len(r.tool.lines) == 0)
+        return ("cannot" if ok else "fail"), (err[0] if len(err) == 1 else r.stderr)
+    if r.rc == 0 and r.line is not None and "Traceback" not in r.stderr:
+        return "runs", r.line
+    return "fail", (err[-1] if err else f"exit {r.rc}, no line matching {r.see.pattern!r}")
+
+
+def _report(name, r):
+    """One JSON line per tool, written as soon as its batch ends (a guest
+    that dies mid-run still tells how far it got)."""
+    path = os.environ.get("COREBPF_SMOKE_REPORT")
+    if path:
+        outcome, detail = _outcome(r)
+        with open(path, "a") as f:
+            f.write(json.dumps({"kernel": platform.release(), "tool": name,
+                                "outcome": outcome, "detail": detail}) + "\n")
+
+
 @pytest.fixture(scope="module")
 def results(request):
     """Runs every selected tool once, in batches; {name: Run or skip reason}."""
@@ -187,6 +213,7 @@ def results(request):
         why = _missing_prerequisite(ROWS[n])
         if why:
             out[n] = why
+            _report(n, why)
         else:
             todo.append((n, ROWS[n]))
     # tools that share an activity run together, so it runs once
@@ -195,21 +222,16 @@ def results(request):
     cm = request.config.pluginmanager.get_plugin("capturemanager")
     for i in range(0, len(todo), BATCH):
         t0 = time.monotonic()
-        _run_batch(todo[i:i + BATCH], out)
+        batch = todo[i:i + BATCH]
+        _run_batch(batch, out)
+        for n, _ in batch:
+            _report(n, out[n])
         # progress (and the cost of a batch) where CI logs show it, past pytest's capture
         if tr is not None and cm is not None:
             with cm.global_and_fixture_disabled():
-                tr.write_line("smoke: %s in %.1f s" % (" ".join(n for n, _ in todo[i:i + BATCH]),
+                tr.write_line("smoke: %s in %.1f s" % (" ".join(n for n, _ in batch),
                                                        time.monotonic() - t0))
     yield out
-
-
-def _report(name, outcome, detail):
-    path = os.environ.get("COREBPF_SMOKE_REPORT")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps({"kernel": platform.release(), "tool": name,
-                                "outcome": outcome, "detail": detail}) + "\n")
 
 
 def _show(r: Run) -> str:
@@ -222,24 +244,13 @@ def _show(r: Run) -> str:
 @pytest.mark.parametrize("name", sorted(ROWS))
 def test_smoke(name, results):
     r = results[name]
-    if isinstance(r, str):
-        _report(name, "skip", r)
+    outcome, detail = _outcome(r)
+    if outcome == "skip":
         pytest.skip(r)
-    s = r.spec
-    err = [l for l in r.stderr.splitlines() if l.strip()]
-    if not matrix.available(s):
-        ok = (r.rc == 1 and len(err) == 1 and err[0].startswith(f"{name}: error: ")
-              and len(r.tool.lines) == 0)
-        _report(name, "cannot" if ok else "fail", err[0] if len(err) == 1 else r.stderr)
-        assert ok, (f"this kernel lacks all of {s.needs}: expected one line "
-                    f"'{name}: error: ...' and exit 1\n" + _show(r))
+    if not matrix.available(r.spec):
+        assert outcome == "cannot", (f"this kernel lacks all of {r.spec.needs}: expected one "
+                                     f"line '{name}: error: ...' and exit 1\n" + _show(r))
         return
-    ok = r.rc == 0 and r.line is not None and "Traceback" not in r.stderr
-    if ok:
-        _report(name, "runs", r.line)
-    else:
-        _report(name, "fail", err[-1] if err else f"exit {r.rc}, no line matching "
-                f"{r.see.pattern!r}")
     assert r.rc == 0, _show(r)
     assert "Traceback" not in r.stderr, _show(r)
     assert r.line is not None, f"no line matching {r.see.pattern!r}\n" + _show(r)
