@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Compile bpf_src/*.bpf.c into CO-RE objects inside the corebpf package.
 
-    python3 build.py [-f] [-j N] [NAME ...]
+    python3 build.py [--arch x86|arm64|all] [-f] [-j N] [--tests] [NAME ...]
 
 clang is a build-time tool only: the objects carry BTF and CO-RE relocations,
 so libbpf adapts them to the running kernel when a tool starts.  DWARF is
-stripped (BTF is kept).  An object is rebuilt only when its source, a shared
-header, the vmlinux.h it was built against or this script is newer.
+stripped (BTF is kept).  clang targets BPF for every architecture, so one
+machine builds them all (cross-compiling needs nothing more): what differs is
+vmlinux/ARCH/vmlinux.h, -D__TARGET_ARCH_ARCH (the pt_regs layout of
+bpf_tracing.h's PT_REGS_* and syscall-wrapper macros) and bpf_src/arch/ARCH
+(uapi headers usdt.bpf.h includes).  Objects go to corebpf/bpf/ARCH/ (test
+objects to tests/bpf/ARCH/); the library picks the directory of the machine
+it runs on.  An object is rebuilt only when its source, a shared header, the
+vmlinux.h it was built against or this script is newer.
 Environment: CLANG, LLVM_STRIP override the tools found on PATH.
 """
 from __future__ import annotations
@@ -27,7 +33,8 @@ OUT = ROOT / "corebpf" / "bpf"
 TEST_SRC = ROOT / "tests" / "bpf"        # objects only the test suite loads
 MIN_CLANG = 12
 
-ARCHES = {"x86_64": "x86", "aarch64": "arm64", "arm64": "arm64"}
+ARCHES = ("x86", "arm64")                 # vmlinux/ARCH, corebpf/bpf/ARCH
+MACHINES = {"x86_64": "x86", "aarch64": "arm64"}
 
 
 class BuildError(Exception):
@@ -82,19 +89,24 @@ def find_clang() -> tuple:
     return clang, strip, ver
 
 
-def _arch() -> str:
+def native_arch() -> str:
+    """This machine's architecture in vmlinux/ and corebpf/bpf/ terms."""
     m = platform.machine()
-    if m not in ARCHES:
-        raise BuildError(f"unsupported architecture {m}")
-    return ARCHES[m]
+    if m not in MACHINES:
+        raise BuildError(f"unsupported architecture {m} (corebpf builds for "
+                         f"{', '.join(MACHINES)})")
+    return MACHINES[m]
 
 
-def _multiarch_include() -> list:
-    # usdt.bpf.h includes <sys/sdt.h>-free libc headers; Debian keeps the
-    # arch-specific ones here. -idirafter keeps them behind vmlinux.h.
-    m = platform.machine()
-    d = Path(f"/usr/include/{m}-linux-gnu")
-    return ["-idirafter", str(d)] if d.is_dir() else []
+def arches(spec: str = "all") -> list:
+    """'all' -> every architecture; 'native' -> this machine's; else one name."""
+    if spec == "all":
+        return list(ARCHES)
+    if spec == "native":
+        return [native_arch()]
+    if spec not in ARCHES:
+        raise BuildError(f"unknown architecture {spec!r} (x86, arm64 or all)")
+    return [spec]
 
 
 def sources(names=None, tests=False) -> list:
@@ -115,19 +127,23 @@ def _stale(src: Path, obj: Path, deps: list) -> bool:
     return any(d.stat().st_mtime > t for d in [src, *deps])
 
 
-def _out(src: Path) -> Path:
-    return (src.parent if src.parent == TEST_SRC else OUT) / src.name.replace(".bpf.c", ".bpf.o")
+def out_dir(arch: str, tests: bool = False) -> Path:
+    return (TEST_SRC if tests else OUT) / arch
+
+
+def _out(src: Path, arch: str) -> Path:
+    return out_dir(arch, src.parent == TEST_SRC) / src.name.replace(".bpf.c", ".bpf.o")
 
 
 def compile_one(src: Path, clang: str, strip: str, arch: str) -> Path:
-    obj = _out(src)
+    obj = _out(src, arch)
     tmp = obj.with_suffix(".tmp.o")
     cmd = [clang, "-target", "bpf", "-g", "-O2", "-Wall", "-Wno-unused-function",
            f"-D__TARGET_ARCH_{arch}", "-I", str(SRC), "-I", str(ROOT / "vmlinux" / arch),
-           *_multiarch_include(), "-c", str(src), "-o", str(tmp)]
+           "-I", str(SRC / "arch" / arch), "-c", str(src), "-o", str(tmp)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise BuildError(f"{src.name}: clang failed:\n{r.stderr.strip()}")
+        raise BuildError(f"{src.name} ({arch}): clang failed:\n{r.stderr.strip()}")
     r = subprocess.run([strip, "-g", str(tmp)], capture_output=True, text=True)
     if r.returncode != 0:
         raise BuildError(f"{src.name}: {strip} failed: {r.stderr.strip()}")
@@ -151,34 +167,40 @@ def emit_ffi(quiet=False):
         print("  FFI  corebpf/core/_libbpf_ffi.py", file=sys.stderr)
 
 
-def build(names=None, force=False, jobs=None, quiet=False, tests=False) -> list:
-    """Build stale objects (tests=True: the test suite's); return the paths built."""
+def build(names=None, force=False, jobs=None, quiet=False, tests=False,
+          arch: str = "all") -> list:
+    """Build stale objects for `arch` (x86, arm64, all, native; tests=True:
+    the test suite's); return the paths built."""
     if not tests:
         emit_ffi(quiet)
-    arch = _arch()
-    vmlinux = ROOT / "vmlinux" / arch / "vmlinux.h"
-    if not vmlinux.exists():
-        raise BuildError(f"{vmlinux.relative_to(ROOT)} missing (see README: regenerating vmlinux.h)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    deps = [vmlinux, Path(__file__).resolve(), *SRC.glob("*.h")]
-    todo = [s for s in sources(names, tests)
-            if force or _stale(s, _out(s), deps)]
+    todo = []
+    for a in arches(arch):
+        vmlinux = ROOT / "vmlinux" / a / "vmlinux.h"
+        if not vmlinux.exists():
+            raise BuildError(f"{vmlinux.relative_to(ROOT)} missing "
+                             "(see README: regenerating vmlinux.h)")
+        out_dir(a, tests).mkdir(parents=True, exist_ok=True)
+        deps = [vmlinux, Path(__file__).resolve(), *SRC.glob("*.h"),
+                *(SRC / "arch" / a).rglob("*.h")]
+        todo += [(s, a) for s in sources(names, tests)
+                 if force or _stale(s, _out(s, a), deps)]
     if not todo:
         return []
     clang, strip, _ = find_clang()
     built = []
     with concurrent.futures.ThreadPoolExecutor(jobs or os.cpu_count() or 2) as ex:
-        futs = {ex.submit(compile_one, s, clang, strip, arch): s for s in todo}
+        futs = {ex.submit(compile_one, s, clang, strip, a): (s, a) for s, a in todo}
         errors = []
         for f in concurrent.futures.as_completed(futs):
             try:
                 built.append(f.result())
                 if not quiet:
-                    print(f"  BPF  {futs[f].name}", file=sys.stderr)
+                    s, a = futs[f]
+                    print(f"  BPF  {a}/{s.name}", file=sys.stderr)
             except BuildError as e:
                 errors.append(str(e))
         if errors:
-            raise BuildError("\n".join(errors))
+            raise BuildError("\n".join(sorted(errors)))
     return built
 
 
@@ -187,10 +209,12 @@ def main(argv=None) -> int:
     p.add_argument("-f", "--force", action="store_true", help="rebuild everything")
     p.add_argument("-j", "--jobs", type=int, help="parallel compiles")
     p.add_argument("--tests", action="store_true", help="build the test suite's objects")
+    p.add_argument("--arch", default="all", choices=[*ARCHES, "all", "native"],
+                   help="target architecture (default: all; native: this machine's)")
     p.add_argument("names", nargs="*", help="tools to build (default: all)")
     a = p.parse_args(argv)
     try:
-        build(a.names, a.force, a.jobs, tests=a.tests)
+        build(a.names, a.force, a.jobs, tests=a.tests, arch=a.arch)
     except BuildError as e:
         print(f"build.py: error: {e}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ scripts/gen_syscalls.py from the kernel's uapi headers; do not edit).
 """
 from __future__ import annotations
 
-import platform
+import os
 
 X86_64 = {
     0: 'read',
@@ -723,6 +723,7 @@ AARCH64 = {
     450: 'set_mempolicy_home_node',
     451: 'cachestat',
     452: 'fchmodat2',
+    453: 'map_shadow_stack',
     454: 'futex_wake',
     455: 'futex_wait',
     456: 'futex_requeue',
@@ -745,8 +746,9 @@ _TABLES = {'x86_64': X86_64, 'aarch64': AARCH64, 'arm64': AARCH64}
 
 
 def table(arch: str = None) -> dict:
-    """The {number: name} table of `arch` (default: this machine)."""
-    return _TABLES.get(arch or platform.machine(), {})
+    """The {number: name} table of `arch` (default: this machine; the
+    machine name platform.machine() gives, read without importing platform)."""
+    return _TABLES.get(arch or os.uname().machine, {})
 
 
 def name(nr: int, arch: str = None) -> str:

@@ -17,7 +17,8 @@ import sys
 X86_64 = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
 GENERIC = "/usr/include/asm-generic/unistd.h"
 
-# Added after linux-libc-dev 6.1 (Debian 12), same number on every architecture.
+# Added after linux-libc-dev 6.1 (Debian 12), same number on every architecture
+# (map_shadow_stack is in the generic table too: arm64 has it since 6.13's GCS).
 NEWER = {
     451: "cachestat", 452: "fchmodat2", 453: "map_shadow_stack", 454: "futex_wake",
     455: "futex_wait", 456: "futex_requeue", 457: "statmount", 458: "listmount",
@@ -25,8 +26,6 @@ NEWER = {
     462: "mseal", 463: "setxattrat", 464: "getxattrat", 465: "listxattrat",
     466: "removexattrat", 467: "open_tree_attr", 468: "file_getattr", 469: "file_setattr",
 }
-# x86_64-only call that is not in every libc header
-X86_ONLY = {453: "map_shadow_stack"}
 
 
 def parse_x86_64(text: str) -> dict:
@@ -69,7 +68,7 @@ def emit(tables: dict) -> str:
              '"""',
              "from __future__ import annotations",
              "",
-             "import platform",
+             "import os",
              ""]
     for arch, table in tables.items():
         lines.append(f"{arch.upper()} = {{")
@@ -83,8 +82,9 @@ def emit(tables: dict) -> str:
         "",
         "",
         "def table(arch: str = None) -> dict:",
-        '    """The {number: name} table of `arch` (default: this machine)."""',
-        "    return _TABLES.get(arch or platform.machine(), {})",
+        '    """The {number: name} table of `arch` (default: this machine; the',
+        "    machine name platform.machine() gives, read without importing platform).\"\"\"",
+        "    return _TABLES.get(arch or os.uname().machine, {})",
         "",
         "",
         "def name(nr: int, arch: str = None) -> str:",
@@ -111,8 +111,7 @@ def main() -> int:
         arm = parse_generic(f.read())
     for nr, n in NEWER.items():
         x86.setdefault(nr, n)
-        if nr not in X86_ONLY:
-            arm.setdefault(nr, n)
+        arm.setdefault(nr, n)
     sys.stdout.write(emit({"x86_64": x86, "aarch64": arm}))
     return 0
 

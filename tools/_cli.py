@@ -245,6 +245,11 @@ def setup(args):
         _log.set_verbose(True)
     if getattr(args, "probe", None):
         os.environ["COREBPF_PROBE"] = args.probe
+    from corebpf.core import paths
+    if paths.unsupported():
+        # before anything is tried: every object and generated program is per-architecture
+        from corebpf import MissingFeature
+        raise MissingFeature(paths.unsupported())
     check_privileges()
     btf = os.environ.get("COREBPF_BTF")
     if btf and not os.access(btf, os.R_OK):

@@ -28,7 +28,7 @@ from .btf import Btf, PTR
 from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
                      MissingFeature, check_int, check_ptr)
 from .maps import Map
-from .paths import OBJ_DIR, object_path  # noqa: F401  (OBJ_DIR: re-exported)
+from .paths import OBJ_DIR, object_path, unsupported  # noqa: F401  (OBJ_DIR: re-exported)
 
 
 # Probe kinds, in the order a variant is preferred.
@@ -293,6 +293,8 @@ class Object:
     def open(cls, name: str, **kw) -> "Object":
         """Open packaged object `name` (a tool name) or an object file path."""
         p = object_path(str(name))
+        if not os.path.exists(p) and unsupported():
+            raise MissingFeature(unsupported())
         if not os.path.exists(p):
             raise ConfigError(f"BPF object {p} not found (package not built? run build.py)")
         return cls(p, name=kw.pop("name", None) or os.path.basename(str(name)).split(".")[0], **kw)

@@ -10,90 +10,16 @@
 #                                           unpacked into DIR
 #
 # Other suites' kernels (bullseye's 5.10, trixie's and sid's newer ones) come
-# through a private apt configuration ($VM_CACHE/apt/ARCH: its own
-# sources.list, lists, cache and status), so the machine's own sources stay
-# as they are.  The archive hosts are read from the machine's apt sources
-# (the URI serving its Debian suites and the one serving *-security).
+# through tests/vm/apt, the project's one private apt configuration
+# ($VM_CACHE/apt-ARCH: its own sources.list, lists, cache and status), so
+# the machine's own sources stay as they are.
 # Needs: $cache (the VM cache directory) and a log function.
 
-VM_SUITES=${VM_SUITES:-"bullseye bullseye-updates bookworm bookworm-updates bookworm-backports trixie trixie-updates trixie-backports sid"}
-VM_SECURITY_SUITES=${VM_SECURITY_SUITES:-"bullseye-security bookworm-security trixie-security"}
-VM_APT_MAX_AGE=${VM_APT_MAX_AGE:-21600}      # refresh the private lists after 6 h
-
-# "main-URI security-URI" from the machine's apt sources (one-line and deb822).
-_vm_mirrors() {
-    local files=() f main="" sec=""
-    [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
-    for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] && files+=("$f")
-    done
-    # one "URI SUITE..." line per source entry, comments dropped
-    local entries
-    entries=$(awk '
-        /^[[:space:]]*#/ { next }
-        FNR == 1 { flush() }
-        function flush() { if (uri != "" && suites != "") print uri, suites; uri = ""; suites = "" }
-        /^deb[[:space:]]/ { sub(/\[[^]]*\][[:space:]]*/, ""); print $2, $3; next }
-        /^[[:space:]]*$/ { flush(); next }
-        tolower($1) == "uris:" { uri = $2 }
-        tolower($1) == "suites:" { $1 = ""; suites = $0 }
-        END { flush() }' "${files[@]}" 2>/dev/null)
-    while read -r uri suites; do
-        for s in $suites; do
-            case $s in
-                *-security) [ -n "$sec" ] || sec=$uri ;;
-                bullseye|bookworm|trixie|forky|sid|unstable|testing|stable|oldstable|*-updates|*-backports)
-                    [ -n "$main" ] || main=$uri ;;
-            esac
-        done
-    done <<<"$entries"
-    [ -n "$main" ] || return 1
-    [ -n "$sec" ] || sec=${main%/}-security
-    echo "${main%/} ${sec%/}"
-}
+VM_APT=${VM_APT:-$(dirname "${BASH_SOURCE[0]}")/apt}
 
 vm_apt() {
     local arch=$1; shift
-    local d=$cache/apt/$arch
-    if [ ! -f "$d/apt.conf" ]; then
-        local mirrors main sec
-        mirrors=$(_vm_mirrors) || { echo "vm: no Debian archive in the machine's apt sources" >&2; return 2; }
-        read -r main sec <<<"$mirrors"
-        mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/etc/preferences.d" "$d/etc/sources.list.d"
-        : >"$d/status"
-        {
-            for s in $VM_SUITES; do echo "deb [arch=$arch] $main $s main"; done
-            for s in $VM_SECURITY_SUITES; do echo "deb [arch=$arch] $sec $s main"; done
-        } >"$d/sources.list"
-        cat >"$d/apt.conf.tmp" <<EOF
-Dir::Etc::SourceList "$d/sources.list";
-Dir::Etc::SourceParts "$d/etc/sources.list.d";
-Dir::Etc::Preferences "$d/etc/preferences";
-Dir::Etc::PreferencesParts "$d/etc/preferences.d";
-Dir::State "$d";
-Dir::State::Lists "$d/lists";
-Dir::State::status "$d/status";
-Dir::Cache "$d";
-Dir::Cache::Archives "$d/archives";
-APT::Architecture "$arch";
-APT::Architectures "$arch";
-Acquire::Languages "none";
-Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
-EOF
-        mv "$d/apt.conf.tmp" "$d/apt.conf"
-        chown -R _apt "$d/lists" "$d/archives" 2>/dev/null || true
-    fi
-    local stamp=$d/updated
-    if [ ! -f "$stamp" ] || [ $(( $(date +%s) - $(stat -c %Y "$stamp") )) -gt "$VM_APT_MAX_AGE" ]; then
-        log "refreshing the private apt lists ($arch: $VM_SUITES $VM_SECURITY_SUITES)"
-        # a suite missing from the archive (one retired, one not yet there)
-        # must not stop the others: apt-get update then fails, but keeps
-        # what it got
-        APT_CONFIG=$d/apt.conf apt-get -q update >"$d/update.log" 2>&1 \
-            || { grep -E '^(E|W):' "$d/update.log" >&2; log "apt-get update: errors above; using what it got"; }
-        touch "$stamp"
-    fi
-    APT_CONFIG=$d/apt.conf "$@"
+    "$VM_APT" -a "$arch" "$@"
 }
 
 # Package names of linux-image-* for ARCH and a series: 5.10, 6.1, 6.12,
