@@ -153,11 +153,30 @@ int issue__tp(struct trace_event_raw_block_rq *ctx)
 	return tp_start(ctx->dev, ctx->sector, false);
 }
 
+/* Kernels without the block_rq_completion event class (5.10) describe
+ * block_rq_complete with an event structure of its own.  Read with helper
+ * calls: clang would compute the field's address on each branch and load
+ * once, and the verifier refuses a context pointer moved by a register. */
+struct trace_event_raw_block_rq_complete___own {
+	dev_t dev;
+	sector_t sector;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/block/block_rq_complete")
-int complete__tp(struct trace_event_raw_block_rq_completion *ctx)
+int complete__tp(void *ctx)
 {
-	struct tp_key key = { .dev = ctx->dev, .sector = ctx->sector };
+	struct trace_event_raw_block_rq_completion *c = ctx;
+	struct trace_event_raw_block_rq_complete___own *own = ctx;
+	struct tp_key key = {};
 	__u64 *tsp, now = bpf_ktime_get_ns();
+
+	if (bpf_core_type_exists(struct trace_event_raw_block_rq_completion)) {
+		BPF_CORE_READ_INTO(&key.dev, c, dev);
+		BPF_CORE_READ_INTO(&key.sector, c, sector);
+	} else {
+		BPF_CORE_READ_INTO(&key.dev, own, dev);
+		BPF_CORE_READ_INTO(&key.sector, own, sector);
+	}
 
 	tsp = bpf_map_lookup_elem(&start_tp, &key);
 	if (!tsp)

@@ -45,12 +45,29 @@ static __always_inline __u32 rq_dev(struct request *rq)
 	return (BPF_CORE_READ(disk, major) << BLK_MINORBITS) | BPF_CORE_READ(disk, first_minor);
 }
 
+/* The operations were enum req_opf until 6.0 renamed it enum req_op. */
+enum req_opf___old {
+	REQ_OP_READ___old,
+	REQ_OP_WRITE___old,
+	REQ_OP_FLUSH___old,
+	REQ_OP_DISCARD___old,
+	REQ_OP_SECURE_ERASE___old,
+	REQ_OP_ZONE_RESET___old,
+	REQ_OP_WRITE_ZEROES___old,
+};
+
+/* The running kernel's value of request operation `op` (REQ_OP_WRITE, ...). */
+#define REQ_OP(op)                                                             \
+	(bpf_core_enum_value_exists(enum req_op, op) ?                         \
+	 bpf_core_enum_value(enum req_op, op) :                                \
+	 bpf_core_enum_value(enum req_opf___old, op##___old))
+
 /* 1 for a write request (bcc's "W"), 0 for everything else ("R"). */
 static __always_inline __u8 rq_is_write(struct request *rq)
 {
 	__u32 op = BPF_CORE_READ(rq, cmd_flags) & ((1u << BLK_REQ_OP_BITS) - 1);
 
-	return op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE);
+	return op == REQ_OP(REQ_OP_WRITE);
 }
 
 /* The same from a classic tracepoint's rwbs text (blk_fill_rwbs: an optional
@@ -75,19 +92,19 @@ static __always_inline __u32 bcc_flags(__u32 f)
 {
 	__u32 op = f & ((1u << BLK_REQ_OP_BITS) - 1), out;
 
-	if (op == bpf_core_enum_value(enum req_op, REQ_OP_READ))
+	if (op == REQ_OP(REQ_OP_READ))
 		out = 0;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE))
+	else if (op == REQ_OP(REQ_OP_WRITE))
 		out = 1;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_FLUSH))
+	else if (op == REQ_OP(REQ_OP_FLUSH))
 		out = 2;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_DISCARD))
+	else if (op == REQ_OP(REQ_OP_DISCARD))
 		out = 3;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_SECURE_ERASE))
+	else if (op == REQ_OP(REQ_OP_SECURE_ERASE))
 		out = 5;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_ZONE_RESET))
+	else if (op == REQ_OP(REQ_OP_ZONE_RESET))
 		out = 6;
-	else if (op == bpf_core_enum_value(enum req_op, REQ_OP_WRITE_ZEROES))
+	else if (op == REQ_OP(REQ_OP_WRITE_ZEROES))
 		out = 9;
 	else
 		out = 0xff;

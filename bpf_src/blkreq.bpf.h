@@ -6,9 +6,12 @@
  * completed request that was seen being issued.
  *
  * Variants: tp_btf and raw_tp key requests by their address; classic
- * tracepoints by (dev, direction, sector) as bcc does; kprobes (kernels
- * before block_io_start/done, 6.5) on the accounting functions, attached by
- * name from Python (tools/_block.py) since those were renamed over time. */
+ * tracepoints by (dev, direction, sector) as bcc does.  Kernels before
+ * block_io_start/done (6.5): tp_btf and raw_tp on block_getrq (the
+ * submitter), block_rq_issue and block_rq_complete ("rqbtf", "rqraw");
+ * kprobes on the accounting functions, attached by name from Python
+ * (tools/_block.py) since those were renamed over time (and are inlined
+ * from 5.16 on, where only the tracepoints can serve). */
 #ifndef __BLKREQ_BPF_H
 #define __BLKREQ_BPF_H
 
@@ -69,12 +72,11 @@ struct {
 	__type(value, struct blk_start);
 } blk_start SEC(".maps");
 
-static __always_inline int blk_submitted(struct blk_key *k)
+/* Remember who submitted the request (or bio) `k` (any disk). */
+static __always_inline int blk_who_record(struct blk_key *k)
 {
 	struct blk_who w = {};
 
-	if (targ_dev && k->dev != targ_dev)
-		return 0;
 	w.pid = current_tgid();
 	if (targ_tgid && w.pid != targ_tgid)
 		return 0;
@@ -83,6 +85,13 @@ static __always_inline int blk_submitted(struct blk_key *k)
 	bpf_get_current_comm(w.comm, sizeof(w.comm));
 	bpf_map_update_elem(&blk_who, k, &w, BPF_ANY);
 	return 0;
+}
+
+static __always_inline int blk_submitted(struct blk_key *k)
+{
+	if (targ_dev && k->dev != targ_dev)
+		return 0;
+	return blk_who_record(k);
 }
 
 static __always_inline int blk_issued(struct blk_key *k, __u64 len)
@@ -202,6 +211,66 @@ int done__tp(struct trace_event_raw_block_rq *ctx)
 	tp_key(&k, ctx);
 	return blk_completed(&k);
 }
+
+/* Before block_io_start/done (6.5).  block_getrq fires in blk_mq_submit_bio,
+ * in the submitter's context, right before the new request is accounted
+ * (where bcc probes blk_account_io_start, inlined since 5.16); it passes
+ * the bio, which is still the request's first (rq->bio) when the request is
+ * issued: the submitter moves from the bio's key to the request's there.
+ * Its arguments were (q, bio, rw) until 5.11, (bio) since. */
+TP_NARGS_DECLARE(block_getrq);
+
+static __always_inline int bio_submitted(unsigned long long *ctx)
+{
+	struct blk_key k = {};
+
+	k.rq = TP_NARGS(block_getrq) > 1 ? TP_ARG(ctx, 1) : TP_ARG(ctx, 0);
+	return blk_who_record(&k);
+}
+
+static __always_inline int rq_issued(struct request *rq)
+{
+	struct blk_key k, b = {};
+	struct blk_who *w;
+
+	rq_key(&k, rq);
+	b.rq = (__u64)BPF_CORE_READ(rq, bio);
+	w = bpf_map_lookup_elem(&blk_who, &b);
+	if (w) {
+		if (!targ_dev || k.dev == targ_dev)
+			bpf_map_update_elem(&blk_who, &k, w, BPF_ANY);
+		bpf_map_delete_elem(&blk_who, &b);
+	}
+	return blk_issued(&k, BPF_CORE_READ(rq, __data_len));
+}
+
+static __always_inline int rq_completed(struct request *rq)
+{
+	struct blk_key k;
+
+	rq_key(&k, rq);
+	return blk_completed(&k);
+}
+
+#define BLK_RQ_OLD_PROGRAMS(sec, suffix)                                       \
+	SEC(sec "/block_getrq")                                                \
+	int issuer__##suffix(unsigned long long *ctx)                          \
+	{                                                                      \
+		return bio_submitted(ctx);                                     \
+	}                                                                      \
+	SEC(sec "/block_rq_issue")                                             \
+	int BPF_PROG(start__##suffix, struct request *rq)                      \
+	{                                                                      \
+		return rq_issued(rq);                                          \
+	}                                                                      \
+	SEC(sec "/block_rq_complete")                                          \
+	int BPF_PROG(done__##suffix, struct request *rq)                       \
+	{                                                                      \
+		return rq_completed(rq);                                       \
+	}
+
+BLK_RQ_OLD_PROGRAMS("tp_btf", rqbtf)
+BLK_RQ_OLD_PROGRAMS("raw_tp", rqraw)
 
 /* Attach targets chosen in tools/_block.py (__blk_account_io_start or
  * blk_account_io_start, blk_mq_start_request, [__]blk_account_io_done). */

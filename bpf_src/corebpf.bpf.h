@@ -86,16 +86,45 @@ static __always_inline __u32 hist_slot(__u64 v)
 	return log2_u32((__u32)v) + 1;
 }
 
+/* How many arguments tracepoint `tp` passes to raw_tp/tp_btf programs on the
+ * running kernel, filled in by the library before load (a probe that really
+ * attaches: corebpf.core.features.tracepoint_nargs).  Tracepoints change
+ * their arguments over time; a branch on this constant costs nothing (the
+ * verifier follows only the branch taken) and keeps programs from reading
+ * arguments the kernel does not pass.  Declare with TP_NARGS_DECLARE(tp). */
+#define TP_NARGS_DECLARE(tp) const volatile __u32 __corebpf_nargs__##tp = 0
+#define TP_NARGS(tp) __corebpf_nargs__##tp
+
+/* Argument `i` (a constant) of a raw_tp/tp_btf program's context, read at a
+ * fixed offset: given `b ? ctx[1] : ctx[0]`, clang computes the address and
+ * loads once, and the verifier refuses a context pointer moved by a
+ * register. */
+#define TP_ARG(ctx, i)                                                         \
+	({                                                                     \
+		__u64 __a;                                                     \
+		asm volatile("%0 = *(u64 *)(%1 + %2)"                          \
+			     : "=r"(__a) : "r"(ctx), "i"((i) * 8));            \
+		__a;                                                           \
+	})
+
 #define HIST_SLOTS 65
+
+/* `s`, at most `max`, bounded in the very register the caller goes on to
+ * use.  Written in assembly because clang (14 at least) compiles a C clamp
+ * of a 32-bit index as a compare on one zero-extended copy and an access
+ * through another; verifiers before find_equal_scalars learnt to link the
+ * two (Debian 12's 6.1, 5.10) refuse that ("R0 unbounded memory access"). */
+#define BOUNDED(s, max)                                                        \
+	({                                                                     \
+		__u64 __b = (s);                                               \
+		asm volatile("if %0 <= %1 goto +1\n\t%0 = %1"                  \
+			     : "+r"(__b) : "i"(max));                          \
+		__b;                                                           \
+	})
 
 /* Increment slot `slot` of histogram value `h` (a struct with __u64 slots[]). */
 #define HIST_INC(h, slot)                                                      \
-	do {                                                                   \
-		__u32 __s = (slot);                                            \
-		if (__s >= HIST_SLOTS)                                         \
-			__s = HIST_SLOTS - 1;                                  \
-		__sync_fetch_and_add(&(h)->slots[__s], 1);                     \
-	} while (0)
+	__sync_fetch_and_add(&(h)->slots[BOUNDED(slot, HIST_SLOTS - 1)], 1)
 
 static __always_inline __u32 current_tgid(void)
 {
@@ -105,6 +134,17 @@ static __always_inline __u32 current_tgid(void)
 static __always_inline __u32 current_tid(void)
 {
 	return (__u32)bpf_get_current_pid_tgid();
+}
+
+/* The current task, to be read with BPF_CORE_READ.  bpf_get_current_task_btf()
+ * (5.11) where the running kernel knows the helper; otherwise the untyped
+ * bpf_get_current_task(): the verifier never sees the call it cannot serve
+ * (a branch on a constant the CO-RE relocation fixes at load). */
+static __always_inline struct task_struct *current_task(void)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
+		return bpf_get_current_task_btf();
+	return (struct task_struct *)bpf_get_current_task();
 }
 
 static __always_inline __u32 current_uid(void)

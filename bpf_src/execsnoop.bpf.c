@@ -38,7 +38,7 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 	uid = current_uid();
 	if (targ_uid != INVALID_UID && uid != targ_uid)
 		return 0;
-	task = bpf_get_current_task_btf();
+	task = current_task();
 	if (targ_ppid && BPF_CORE_READ(task, real_parent, tgid) != targ_ppid)
 		return 0;
 
@@ -102,7 +102,7 @@ static __always_inline int exec_exit(long ret)
 	e->cpu = bpf_get_smp_processor_id();
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	/* After a successful exec from a thread, the parent is the same. */
-	task = bpf_get_current_task_btf();
+	task = current_task();
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	size = offsetof(struct exec_event, args) + e->args_size;
 	if (size <= sizeof(*e))

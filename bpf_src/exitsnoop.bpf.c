@@ -91,5 +91,5 @@ int BPF_PROG(exit__btf, struct task_struct *task)
 SEC("tracepoint/sched/sched_process_exit")
 int exit__tp(void *ctx)
 {
-	return trace_exit(bpf_get_current_task_btf());
+	return trace_exit(current_task());
 }

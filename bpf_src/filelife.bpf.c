@@ -97,7 +97,7 @@ static __always_inline void send(struct life_event *e, __u32 dir_size, long fnam
  * task's root when absolute), then the path itself. */
 static __always_inline void send_path(__u32 kind, const char *fname, long dfd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	struct life_event *e = new_event(kind);
 	struct path dir;
 	__u32 off = 0;

@@ -65,7 +65,7 @@ static __always_inline bool fsop_wanted_task(void)
 /* current->files->fdt->fd[fd], or NULL. */
 static __always_inline struct file *fd_file(long fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
 	struct file *f = NULL;

@@ -37,7 +37,7 @@ static __always_inline int enter(__u32 op, __u64 a0, __u64 a1, __u64 a2, __u64 a
 
 static __always_inline int leave(long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct mount_event *e;

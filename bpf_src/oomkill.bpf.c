@@ -92,7 +92,7 @@ int BPF_PROG(victim__btf, struct task_struct *victim)
 		return 0;
 	e->tpid = BPF_CORE_READ(victim, tgid);
 	BPF_CORE_READ_STR_INTO(&e->tcomm, victim, comm);
-	pages = memcg_at_limit(bpf_get_current_task_btf());
+	pages = memcg_at_limit(current_task());
 	e->pages = pages ? pages : memcg_at_limit(victim);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -109,7 +109,7 @@ int victim__tp(struct trace_event_raw_mark_victim *ctx)
 	e->tpid = ctx->pid;
 	loc = BPF_CORE_READ(ctx, __data_loc_comm);
 	bpf_probe_read_kernel_str(e->tcomm, sizeof(e->tcomm), (void *)ctx + (loc & 0xFFFF));
-	e->pages = memcg_at_limit(bpf_get_current_task_btf());
+	e->pages = memcg_at_limit(current_task());
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -105,7 +105,7 @@ static __always_inline void fill_dir(struct open_event *e, struct path *p,
 
 static __always_inline void resolve_dir(struct open_event *e, __s32 dfd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	struct path p, top = BPF_CORE_READ(task, fs, root);
 
 	if (dfd == AT_FDCWD) {

@@ -49,7 +49,7 @@ static __always_inline bool wanted(__u64 id, long nr)
 	if (targ_tid && (__u32)id != targ_tid)
 		return false;
 	if (targ_ppid) {
-		struct task_struct *task = bpf_get_current_task_btf();
+		struct task_struct *task = current_task();
 
 		if (BPF_CORE_READ(task, real_parent, tgid) != targ_ppid)
 			return false;

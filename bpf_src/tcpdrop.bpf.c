@@ -111,26 +111,40 @@ static __always_inline bool reason_reported(__u32 reason)
 	return reason > bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(kfree_skb__btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
-	     struct sock *rx_sk)
-{
-	struct sock *sk;
+/* (skb, location) until 5.17, + reason, + rx_sk from 6.12 */
+TP_NARGS_DECLARE(kfree_skb);
 
+/* Both variants load on kernels whose kfree_skb has no reason (the tool
+ * turns them off there: TCP drops never reach that tracepoint). */
+SEC("tp_btf/kfree_skb")
+int kfree_skb__btf(unsigned long long *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)TP_ARG(ctx, 0);
+	struct sock *sk;
+	__u32 reason;
+
+	if (TP_NARGS(kfree_skb) < 3)
+		return 0;
+	reason = TP_ARG(ctx, 2);
 	if (!reason_reported(reason))
 		return 0;
 	sk = BPF_CORE_READ(skb, sk);
-	return report(ctx, sk ? sk : rx_sk, skb, reason);
+	if (!sk && TP_NARGS(kfree_skb) > 3)
+		sk = (struct sock *)TP_ARG(ctx, 3);
+	return report(ctx, sk, skb, reason);
 }
 
-/* Before 6.12 the tracepoint has no rx_sk (and tp_btf above fails to load). */
+/* Before 6.12 the tracepoint has no rx_sk. */
 SEC("tracepoint/skb/kfree_skb")
 int kfree_skb__tp(struct trace_event_raw_kfree_skb *ctx)
 {
 	struct sk_buff *skb = ctx->skbaddr;
 	struct sock *sk = NULL;
-	__u32 reason = ctx->reason;
+	__u32 reason;
 
+	if (!bpf_core_field_exists(ctx->reason))
+		return 0;
+	reason = ctx->reason;
 	if (!reason_reported(reason))
 		return 0;
 	sk = BPF_CORE_READ(skb, sk);

@@ -19,7 +19,10 @@ static __always_inline void count(struct alloc_key *k, __u64 size)
 
 	if (v) {
 		__sync_fetch_and_add(&v->num_allocs, 1);
-		__sync_fetch_and_add(&v->total_size, size);
+		/* not for probes without a size: clang turns an atomic add of a
+		 * constant 0 into an atomic or, which kernels before 5.12 refuse */
+		if (size)
+			__sync_fetch_and_add(&v->total_size, size);
 	}
 }
 

@@ -24,7 +24,7 @@
 /* The struct file behind `fd` in the current task, or NULL. */
 static __always_inline struct file *fd_file(long fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
 	struct file *f = NULL;
@@ -111,7 +111,7 @@ static __always_inline __u32 walk_path(char *buf, __u32 off, const struct path *
 /* The directory a *at() call with `dfd` resolves relative paths against. */
 static __always_inline int dir_of_dfd(long dfd, struct path *out)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	struct file *f;
 
 	if ((int)dfd == AT_FDCWD) {

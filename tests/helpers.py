@@ -11,8 +11,10 @@ import time
 
 
 class Tool:
-    def __init__(self, name, *args, ready=True, env=None, timeout=30):
-        self.cmd = [sys.executable, "-m", "corebpf", name, *map(str, args)]
+    def __init__(self, name, *args, ready=True, env=None, timeout=30, prefix=()):
+        """prefix: a command that runs the tool (unshare ... for a private
+        mount namespace); it must exec the tool so signals reach it."""
+        self.cmd = [*prefix, sys.executable, "-m", "corebpf", name, *map(str, args)]
         e = dict(os.environ)
         e.update(env or {})
         e.setdefault("PYTHONUNBUFFERED", "1")
@@ -94,10 +96,10 @@ class Tool:
         return "\n".join(self.lines)
 
 
-def run_tool(name, *args, timeout=60, env=None):
+def run_tool(name, *args, timeout=60, env=None, prefix=()):
     """Run a tool to completion: (returncode, stdout, stderr)."""
     e = dict(os.environ)
     e.update(env or {})
-    p = subprocess.run([sys.executable, "-m", "corebpf", name, *map(str, args)],
+    p = subprocess.run([*prefix, sys.executable, "-m", "corebpf", name, *map(str, args)],
                        capture_output=True, text=True, timeout=timeout, env=e)
     return p.returncode, p.stdout, p.stderr

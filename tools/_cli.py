@@ -38,6 +38,9 @@ class Parser(argparse.ArgumentParser):
                           choices=("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe"),
                           help="debug: force the probe kind (tp_btf, raw_tp, tracepoint, "
                                "fentry, kprobe) where the tool has one")
+        self.add_argument("--btf", metavar="PATH",
+                          help="the running kernel's BTF from this file, for kernels "
+                               "without /sys/kernel/btf/vmlinux (as COREBPF_BTF)")
         self.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
 
     def error(self, message):
@@ -250,13 +253,36 @@ def setup(args):
         # before anything is tried: every object and generated program is per-architecture
         from corebpf import MissingFeature
         raise MissingFeature(paths.unsupported())
+    if getattr(args, "btf", None):
+        why = btf_file_problem(args.btf)
+        if why:
+            raise UsageError(f"--btf {args.btf}: {why}")
+        os.environ["COREBPF_BTF"] = args.btf
     check_privileges()
     btf = os.environ.get("COREBPF_BTF")
-    if btf and not os.access(btf, os.R_OK):
+    if btf:
         # said at once, also by tools whose probes need no kernel BTF
-        from corebpf import MissingFeature
-        raise MissingFeature(f"kernel BTF not readable at COREBPF_BTF={btf}")
+        why = btf_file_problem(btf)
+        if why:
+            from corebpf import MissingFeature
+            raise MissingFeature(f"kernel BTF not readable at COREBPF_BTF={btf} ({why})")
     hold_stop_signals()
+
+
+def btf_file_problem(path: str):
+    """Why `path` cannot be a kernel BTF file, or None: it must be readable and
+    start like BTF (raw BTF, as /sys/kernel/btf/vmlinux and `bpftool gen
+    min_core_btf` write it, or an ELF file such as a vmlinux with .BTF)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return e.strerror
+    except ValueError:                  # a NUL in the name
+        return "not a file name"
+    if head[:2] != b"\x9f\xeb" and head != b"\x7fELF":
+        return "not a BTF file"
+    return None
 
 
 def print_ebpf(obj):

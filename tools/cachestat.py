@@ -101,21 +101,27 @@ def _attach_kprobes(obj):
                  if p.autoload and p.name not in KPROBE_TARGETS])
 
 
+def choose_programs(obj):
+    """Before load: the kprobe variant's dirtied counter is a function if one
+    survived inlining, else its tracepoint (writeback_dirty_folio or _page)."""
+    if not features.kprobes():
+        return
+    progs = obj.programs
+    if any(features.kernel_function_exists(f) for f in KPROBE_TARGETS["dirtied__kprobe"]):
+        progs["dirtied_folio_tp__kprobe"].autoload = False
+        progs["dirtied_page_tp__kprobe"].autoload = False
+    else:
+        progs["dirtied__kprobe"].autoload = False
+        folio = features.tracepoint_exists("writeback", "writeback_dirty_folio")
+        progs["dirtied_page_tp__kprobe" if folio else "dirtied_folio_tp__kprobe"] \
+            .autoload = False
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
-        if features.kprobes():
-            # the dirtied counter: a function if one survived inlining, else its tracepoint
-            progs = obj.programs
-            if any(features.kernel_function_exists(f) for f in KPROBE_TARGETS["dirtied__kprobe"]):
-                progs["dirtied_folio_tp__kprobe"].autoload = False
-                progs["dirtied_page_tp__kprobe"].autoload = False
-            else:
-                progs["dirtied__kprobe"].autoload = False
-                folio = features.tracepoint_exists("writeback", "writeback_dirty_folio")
-                progs["dirtied_page_tp__kprobe" if folio else "dirtied_folio_tp__kprobe"] \
-                    .autoload = False
+        choose_programs(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

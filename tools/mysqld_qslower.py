@@ -1,7 +1,10 @@
 """Trace MySQL server queries slower than a threshold, from mysqld's USDT
 probes query__start/query__done.
 
-usage: mysqld_qslower PID [min_ms]
+usage: mysqld_qslower [--btf PATH] PID [min_ms]
+
+--btf PATH: the running kernel's BTF from this file (kernels without
+/sys/kernel/btf/vmlinux), as in every corebpf tool.
 
 examples:
     mysqld_qslower 1234        # queries of mysqld PID 1234 slower than 1 ms
@@ -21,8 +24,28 @@ USAGE = "USAGE: mysqld_qslower PID [min_ms]"
 QUERY_MAX = 128
 
 
+def take_btf(argv) -> list:
+    """argv without corebpf's --btf PATH (applied: COREBPF_BTF), which the
+    other tools get from _cli.Parser."""
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--btf" or arg.startswith("--btf="):
+            path = arg[6:] if arg.startswith("--btf=") else \
+                (argv[i + 1] if i + 1 < len(argv) else None)
+            if not path:
+                raise _cli.UsageError("--btf: expected one argument")
+            why = _cli.btf_file_problem(path)
+            if why:
+                raise _cli.UsageError(f"--btf {path}: {why}")
+            import os
+            os.environ["COREBPF_BTF"] = path
+            return argv[:i] + argv[i + (1 if "=" in arg else 2):]
+    return argv
+
+
 def parse(argv):
     """(pid, min_ms text, min_ns); UsageError with bcc's usage line."""
+    argv = take_btf(argv)
     if not argv or argv[0] in ("-h", "--help"):
         if argv:
             print(__doc__.strip())

@@ -107,7 +107,13 @@ def run(argv=None):
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
-        obj.load()
+        try:
+            obj.load()
+        except corebpf.MissingFeature as e:
+            if "reason" in fmt:
+                raise
+            raise corebpf.MissingFeature(f"{e}, and its skb:kfree_skb tracepoint gives no "
+                                         "drop reason (5.17)") from None
         obj.attach()
         reasons = drop_reasons(fmt)
         if obj.variant == "kprobe":

@@ -32,6 +32,15 @@ def has_btf() -> bool:
     return os.access(btf_path(), os.R_OK)
 
 
+@functools.lru_cache(maxsize=None)
+def kernel_btf() -> bool:
+    """True if the running kernel's own BTF is readable where libbpf looks
+    first (/sys/kernel/btf/vmlinux).  tp_btf and fentry programs name their
+    attach points by its type ids: an external BTF (COREBPF_BTF) cannot
+    stand in for it.  A cheap check; tp_btf()/fentry() really load."""
+    return os.access(DEFAULT_BTF, os.R_OK)
+
+
 def tracefs(mount: bool = True) -> str:
     """Return the tracefs mount point, mounting it if absent (root).
 
@@ -174,8 +183,9 @@ def ringbuf() -> bool:
     return lib().libbpf_probe_bpf_map_type(27, __import__("cffi").FFI().NULL) == 1
 
 
-def _try_load(prog: str) -> bool:
-    """Load program `prog` of the packaged `features` object alone.
+def _try_load(prog: str, attach: bool = False) -> bool:
+    """Load program `prog` of the packaged `features` object alone (and,
+    with `attach`, attach it where its section says and detach at once).
 
     Straight through the binding, not through Object: Object consults these
     probes when it picks variants, so using it here would be a cycle."""
@@ -195,21 +205,69 @@ def _try_load(prog: str) -> bool:
         while p != ffi.NULL:
             L.bpf_program__set_autoload(p, ffi.string(L.bpf_program__name(p)).decode() == prog)
             p = L.bpf_object__next_program(obj, p)
-        return L.bpf_object__load(obj) == 0
+        if L.bpf_object__load(obj) != 0:
+            return False
+        if not attach:
+            return True
+        link = L.bpf_program__attach(L.bpf_object__find_program_by_name(obj, prog.encode()))
+        if link == ffi.NULL:
+            return False
+        L.bpf_link__destroy(link)
+        return True
     finally:
         L.bpf_object__close(obj)
 
 
 @functools.lru_cache(maxsize=None)
 def fentry() -> bool:
-    """True if fentry/fexit programs load here (really tried)."""
-    return has_btf() and _try_load("probe_fentry")
+    """True if fentry/fexit programs load and attach here (really tried: Debian's
+    arm64 6.1 loads them but cannot attach, ENOTSUPP, no direct-call trampolines;
+    without the running kernel's own BTF neither works, whatever COREBPF_BTF says)."""
+    return kernel_btf() and _try_load("probe_fentry", attach=True)
 
 
 @functools.lru_cache(maxsize=None)
 def tp_btf() -> bool:
-    """True if BTF-typed tracepoint programs load here (really tried)."""
-    return has_btf() and _try_load("probe_tp_btf")
+    """True if BTF-typed tracepoint programs load here (really tried; they need
+    the running kernel's own BTF, which COREBPF_BTF does not replace)."""
+    return kernel_btf() and _try_load("probe_tp_btf")
+
+
+@functools.lru_cache(maxsize=None)
+def tracepoint_nargs(name: str):
+    """How many arguments tracepoint `name` passes to raw_tp/tp_btf programs,
+    None if there is no such tracepoint.
+
+    Arguments change over time (block_getrq lost its request_queue in 5.11,
+    kfree_skb gained a reason in 5.17): the kernel refuses to attach a raw_tp
+    program that reads beyond them (EINVAL, checked before the program is
+    hooked in), so a tiny program reading the n-th argument is attached for
+    n = 12, 11, ... until one is accepted: one real attach at most (each
+    costs the kernel code patching, ~10 ms on a busy machine)."""
+    from ._libbpf import LibbpfUnavailable, ffi, lib, libc
+    import struct
+    try:
+        L = lib()
+    except LibbpfUnavailable:
+        return None
+    for n in range(12, 0, -1):          # MAX_BPF_FUNC_ARGS
+        insns = struct.pack("<BBhiBBhiBBhi",
+                            0x79, 0x12, 8 * (n - 1), 0,     # r2 = *(u64 *)(r1 + 8(n-1))
+                            0xb7, 0x00, 0, 0,               # r0 = 0
+                            0x95, 0x00, 0, 0)               # exit
+        fd = L.bpf_prog_load(17, b"corebpf_nargs", b"GPL", insns, 3, ffi.NULL)  # RAW_TRACEPOINT
+        if fd < 0:
+            return None
+        try:
+            link = L.bpf_raw_tracepoint_open(name.encode(), fd)
+        finally:
+            libc.close(fd)
+        if link >= 0:
+            libc.close(link)
+            return n
+        if -link != errno.EINVAL:
+            return None                 # ENOENT: no such tracepoint
+    return 0                            # it exists (EINVAL, not ENOENT), with no arguments
 
 
 @functools.lru_cache(maxsize=None)
@@ -219,7 +277,8 @@ def raw_tp() -> bool:
 
 
 def forced_probe():
-    """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry, kprobe)."""
+    """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry,
+    kprobe), or the name of one variant (tests)."""
     v = os.environ.get("COREBPF_PROBE", "").strip()
     return v or None
 
@@ -228,6 +287,7 @@ def summary() -> dict:
     """Every probe's answer, for `python -m corebpf features`."""
     return {
         "btf": has_btf(),
+        "kernel_btf": kernel_btf(),
         "tracefs": _safe(tracefs),
         "kprobes": kprobes(),
         "uprobes": uprobes(),

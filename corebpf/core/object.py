@@ -11,10 +11,13 @@ Programs named HOOK__VARIANT are alternatives.  At load the Object keeps,
 for the whole object, the best variant the running kernel can serve
 (tp_btf, raw_tp, classic tracepoint, fentry, kprobe, in that order) and
 disables the rest.  COREBPF_PROBE=<kind> (or Object(probe=...)) forces a
-kind.  If a variant fails to load (a kernel that refuses fentry, say), the
-object is reopened with the configuration replayed and the next variant
-tried.  The Object owns every link made from its programs: closing it
-detaches everything; dropping a Link never does.
+kind, or a variant by name.  If a variant fails to load (a kernel that
+refuses fentry, say), the object is reopened with the configuration
+replayed and the next variant tried.  Globals named __corebpf_nargs__TP
+(TP_NARGS_DECLARE in corebpf.bpf.h) are set before load to the number of
+arguments tracepoint TP passes on the running kernel.  The Object owns
+every link made from its programs: closing it detaches everything;
+dropping a Link never does.
 """
 from __future__ import annotations
 
@@ -30,6 +33,15 @@ from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
 from .maps import Map
 from .paths import OBJ_DIR, object_path, unsupported  # noqa: F401  (OBJ_DIR: re-exported)
 
+
+# What a tp_btf/fentry variant needs and COREBPF_BTF cannot give: the kernel
+# resolves their attach points in its own BTF.
+_NO_KERNEL_BTF = "{} (they need the running kernel's own BTF, /sys/kernel/btf/vmlinux)"
+# Programs of these kinds name their attach point by the kernel's BTF id.
+_ATTACH_BTF_KINDS = ("tp_btf", "fentry")
+# Read-only globals the library fills before load: __corebpf_nargs__TP is
+# how many arguments tracepoint TP passes (TP_NARGS in corebpf.bpf.h).
+_NARGS_PREFIX = "__corebpf_nargs__"
 
 # Probe kinds, in the order a variant is preferred.
 KIND_RANK = {"tp_btf": 0, "raw_tp": 1, "tracepoint": 2, "fentry": 3, "kprobe": 4}
@@ -306,7 +318,8 @@ class Object:
             raise MissingFeature(f"kernel BTF not readable at {self.btf_path}")
         if not self.btf_path and not features.has_btf():
             raise MissingFeature("this kernel has no BTF (/sys/kernel/btf/vmlinux; "
-                                 "CONFIG_DEBUG_INFO_BTF) — set COREBPF_BTF to a BTF file")
+                                 "CONFIG_DEBUG_INFO_BTF): give one with --btf PATH "
+                                 "(or COREBPF_BTF)")
         opts = ffi.new("struct bpf_object_open_opts *")
         opts.sz = ffi.sizeof("struct bpf_object_open_opts")
         self._keep = [ffi.new("char[]", self.name.encode())]
@@ -443,6 +456,12 @@ class Object:
     def _variant_kind(progs) -> str:
         return max((p.kind for p in progs), key=lambda k: KIND_RANK.get(k, 9))
 
+    def missing(self, variant: str) -> list:
+        """What the running kernel lacks to serve `variant` (its programs that
+        are to be loaded); empty if it can serve it."""
+        progs = self._variants().get(variant, [])
+        return [r for r in (self._program_viable(p) for p in progs) if r]
+
     def _program_viable(self, p: Program):
         """None if the kernel can serve program p, else the reason it cannot."""
         k, tgt = p.kind, p.target
@@ -450,11 +469,17 @@ class Object:
             cat, _, name = tgt.partition("/")
             return None if features.tracepoint_exists(cat, name) else f"tracepoint {cat}:{name}"
         if k == "tp_btf":
-            return None if features.raw_tracepoint_exists(tgt) else f"tracepoint {tgt}"
+            if not features.raw_tracepoint_exists(tgt):
+                return f"tracepoint {tgt}"
+            if not features.kernel_btf():
+                return _NO_KERNEL_BTF.format("BTF-typed tracepoints (tp_btf)")
+            return None
         if k == "raw_tp":
             return None if features.raw_tracepoint_exists(tgt) else f"raw tracepoint {tgt}"
         if k == "fentry":
             if not features.fentry():
+                if not features.kernel_btf():
+                    return _NO_KERNEL_BTF.format("fentry/fexit")
                 return "fentry/fexit (BPF trampolines)"
             if tgt and not features.kernel_function_exists(tgt):
                 return f"kernel function {tgt}"
@@ -478,8 +503,9 @@ class Object:
         order = sorted((v for v in variants if v not in self._excluded),
                        key=lambda v: (KIND_RANK.get(self._variant_kind(variants[v]), 9), v))
         kind = {v: self._variant_kind(variants[v]) for v in variants}
-        if self.probe and self.probe in kind.values():
-            order = [v for v in order if kind[v] == self.probe]
+        if self.probe and (self.probe in kind.values() or self.probe in kind):
+            # a kind, or (tests) one variant by name
+            order = [v for v in order if self.probe in (kind[v], v)]
             if not order:
                 raise MissingFeature(f"{self.name}: the {self.probe} probes failed to load")
         missing = []
@@ -522,6 +548,7 @@ class Object:
                         raise MissingFeature(f"{e}; the {v} variant failed to load: {why}") \
                             from None
                     raise
+            self._fill_nargs()
             _log.clear()
             r = L.bpf_object__load(self._obj)
             _log.reraise()
@@ -529,7 +556,7 @@ class Object:
                 self._loaded = True
                 return self
             log = _log.take()
-            failed = _failed_program(log)
+            failed = _failed_program(log) or self._attach_btf_culprit(-r)
             prog = self.programs.get(failed) if failed else None
             if select and prog is not None and prog.variant == self.variant and \
                     len(self._candidates) > 1:
@@ -545,12 +572,48 @@ class Object:
                 self._btf = None
                 self._open()
                 continue
+            if prog is not None and prog.kind in _ATTACH_BTF_KINDS and \
+                    -r in (errno.ESRCH, errno.ENOENT):
+                if not _failed_program(log):
+                    raise MissingFeature(f"{self.name}: " + _NO_KERNEL_BTF.format(
+                        f"{prog.kind} programs ({prog.name})"))
+                # the attach point is not in the kernel's BTF (a module's
+                # tracepoint before module BTF, 5.11)
+                raise MissingFeature(f"{self.name}: no BTF for {prog.target} in this kernel "
+                                     f"(needed by {prog.kind} program {prog.name})")
             if prog is not None and prog.kind == "fentry" and -r == errno.EPERM:
                 raise MissingFeature(f"{self.name}: this kernel refuses fentry/fexit programs "
                                      f"(load of {prog.name} failed with EPERM)")
             verifier_said = any("processed" in ln or "invalid" in ln for ln in log)
             raise LoadError(-r, "bpf_object__load", failed or self.name, log=log,
                             hint="rejected by the verifier" if verifier_said else None)
+
+    def _fill_nargs(self):
+        """Set each __corebpf_nargs__TP global to tracepoint TP's argument count,
+        when a raw_tp/tp_btf program is about to load (they read the arguments)."""
+        if not any(p.autoload and p.kind in ("raw_tp", "tp_btf") for p in self.programs.values()):
+            return
+        try:
+            names = [n for n in self.rodata.names() if n.startswith(_NARGS_PREFIX)]
+        except ConfigError:
+            return                              # no BTF
+        for n in names:
+            count = features.tracepoint_nargs(n[len(_NARGS_PREFIX):])
+            if count is not None and self.rodata[n] != count:
+                self.rodata[n] = count
+
+    def _attach_btf_culprit(self, err: int) -> str:
+        """The program behind a load failure libbpf reports for no program.
+
+        Without the running kernel's BTF, libbpf fails the whole object (ESRCH,
+        or ENOENT for a missing file) before any program, when one of them
+        attaches by BTF id (tp_btf, fentry): that program is the culprit."""
+        if err not in (errno.ESRCH, errno.ENOENT):
+            return ""
+        for p in self.programs.values():
+            if p.autoload and p.kind in _ATTACH_BTF_KINDS:
+                return p.name
+        return ""
 
     # -- attach -----------------------------------------------------------------------
     def attach(self, *names):

@@ -1,7 +1,7 @@
 """Bad input, for every tool of tests/matrix.py: an unknown or dead PID,
 negative, zero and huge intervals, unknown flags, the tool's own bad values
 (missing binary/library/symbol, malformed probe specs), a non-root user, a
-missing or wrong libbpf (COREBPF_LIBBPF), missing kernel BTF (COREBPF_BTF).
+missing or wrong libbpf (COREBPF_LIBBPF), missing kernel BTF (COREBPF_BTF, --btf).
 Each must give ONE line on stderr naming the tool, a non-zero exit, nothing
 on stdout and no traceback."""
 from __future__ import annotations
@@ -58,6 +58,8 @@ def _cases():
                     {"COREBPF_LIBBPF": "libz.so.1"}, None, "not libbpf"))
         out.append((f"{name}-btf-missing", name, a,
                     {"COREBPF_BTF": "/nonexistent/vmlinux"}, None, "/nonexistent/vmlinux"))
+        out.append((f"{name}-btf-option-missing", name, (*a, "--btf", "/nonexistent/vmlinux"),
+                    None, None, "--btf /nonexistent/vmlinux: No such file or directory"))
     return out
 
 

@@ -86,6 +86,26 @@ def test_missing_btf_is_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("tool", ["opensnoop", "runqlat", "biosnoop", "mysqld_qslower"])
+def test_bad_btf_file_is_one_line(tool, tmp_path):
+    notbtf = tmp_path / "notbtf"
+    notbtf.write_bytes(b"#!/bin/sh\n")
+    for path, msg in ((tmp_path / "missing", "No such file or directory"),
+                      (notbtf, "not a BTF file")):
+        r = subprocess.run([sys.executable, "-m", "corebpf", tool, "--btf", str(path)],
+                           capture_output=True, text=True)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr == f"{tool}: error: --btf {path}: {msg}\n", r.stderr
+
+
+def test_btf_file_problem():
+    from corebpf.tools import _cli
+    assert _cli.btf_file_problem("/nonexistent/vmlinux") == "No such file or directory"
+    assert _cli.btf_file_problem("/etc/hostname") == "not a BTF file"
+    assert _cli.btf_file_problem(sys.executable) is None      # an ELF file
+    assert _cli.btf_file_problem("a\x00b") == "not a file name"
+
+
 def test_output_never_prints_a_batch_twice():
     # Ctrl-C that lands as the write returns (CPython checks for signals after
     # each C call), then the tool's final flush: the batch is printed once.
