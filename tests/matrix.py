@@ -88,6 +88,13 @@ class Spec:
     # The smoke run's own target process (a key of TARGETS), when it differs
     # from `target`.
     smoke_target: str = None
+    # Known smoke failures on some kernels, each (CONDITION, PATTERN, WHY):
+    # CONDITION is a `needs` entry ("!" before it: that feature absent) that
+    # picks the kernels, never a version; PATTERN a regex the failure's
+    # detail (its error line, or the output line missing) must match.  The
+    # test is then an xfail naming WHY -- and fails when the tool works
+    # there, or fails for another reason (the row must then change).
+    smoke_fails: tuple = ()
 
 
 # -- processes traced by the tools that need a PID -------------------------------------------
@@ -427,6 +434,20 @@ def have(need: str) -> bool:
     if kind == "kprobe":
         return features.kprobes() and features.kernel_function_exists(rest)
     return getattr(features, need)()
+
+
+def condition(c: str) -> bool:
+    """A smoke_fails CONDITION: a `needs` entry, "!" before it negates."""
+    return not have(c[1:]) if c.startswith("!") else have(c)
+
+
+def known_failure(s: Spec):
+    """(PATTERN, WHY) of the first smoke_fails entry whose CONDITION holds
+    on this kernel, or None."""
+    for cond, pattern, why in s.smoke_fails:
+        if condition(cond):
+            return pattern, why
+    return None
 
 
 def available(s: Spec) -> bool:
