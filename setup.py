@@ -23,12 +23,13 @@ class BuildWithBPF(build_py):
 
 
 def console_scripts():
-    """One script per tool module: tools/NAME.py -> NAME = corebpf.tools.NAME:main;
-    and the Prometheus exporter."""
+    """One script per tool module (tools/NAME.py -> NAME = corebpf.tools.NAME:main),
+    the `corebpf` command (list, doctor, TOOL ...) and the Prometheus exporter."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
     names = sorted(f[:-3] for f in os.listdir(here)
                    if f.endswith(".py") and not f.startswith("_"))
     return [f"{n} = corebpf.tools.{n}:main" for n in names] + [
+        "corebpf = corebpf.__main__:main",
         "corebpf-exporter = corebpf.exporter.main:main"]
 
 

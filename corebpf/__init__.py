@@ -9,7 +9,7 @@ _early.hold_signals_if_tool()
 del _early
 
 from .core.errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadError,
-                     MapError, MissingFeature)
+                          MapError, MissingFeature, NoAccess)
 from .core.object import Link, Object, Program
 from .core.maps import Map
 from .core.events import PerfBuffer, RingBuffer
@@ -29,6 +29,6 @@ def __getattr__(name):
 __version__ = "0.1.0"
 
 __all__ = ["Object", "Program", "Link", "Map", "RingBuffer", "PerfBuffer", "features",
-           "BPFError", "LoadError", "AttachError", "MapError", "MissingFeature",
+           "BPFError", "LoadError", "AttachError", "MapError", "MissingFeature", "NoAccess",
            "ConfigError", "LibbpfError", "KernelSymbols", "ProcessSymbols", "SymbolCache",
            "__version__"]

@@ -1,44 +1,101 @@
-"""python3 -m corebpf TOOL [ARGS...]  (for root shells whose PATH lacks the scripts);
-python3 -m corebpf --list; python3 -m corebpf features;
-python3 -m corebpf exporter [ARGS...] (the Prometheus exporter, corebpf-exporter)."""
-import importlib
-import pkgutil
+"""corebpf: bcc's tracing tools on libbpf and CO-RE.
+
+usage:
+  corebpf list                  every tool, with what it shows
+  corebpf TOOL [ARGS...]        run a tool (corebpf TOOL -h: its options)
+  corebpf doctor [--json] [TOOL...]
+                                what this host can trace: kernel, libbpf, BTF,
+                                tracefs, capabilities, probe kinds, and whether
+                                each tool runs here (loaded, not attached)
+  corebpf features              the kernel feature probes, one per line
+  corebpf exporter [ARGS...]    the Prometheus exporter (corebpf-exporter)
+  corebpf --list                tool names only
+  corebpf --version
+
+Also `python3 -m corebpf ...`.  The tools are installed as commands too:
+NAME-corebpf in /usr/sbin and plain NAME in /usr/lib/corebpf/bin (Debian
+package), or NAME in the virtualenv's bin (pip).
+"""
 import sys
 
+USAGE = "usage: corebpf list | doctor [--json] | features | TOOL [ARGS...]  (corebpf -h)"
 
-def _tools():
+
+def _error(text: str, status: int = 2) -> int:
+    print(f"corebpf: error: {text}", file=sys.stderr)
+    return status
+
+
+def _list() -> int:
     from . import tools
-    return sorted(m.name for m in pkgutil.iter_modules(tools.__path__) if not m.name.startswith("_"))
+    for name in tools.names():
+        print(f"{name:16} {tools.summary(name)}")
+    return 0
+
+
+def _features() -> int:
+    from .core import features
+    from .core.errors import BPFError
+    try:
+        for k, v in features.summary().items():
+            print(f"{k:14} {v}")
+    except BPFError as e:
+        return _error(str(e), 1)
+    return 0
+
+
+def _doctor(argv) -> int:
+    import argparse
+
+    from . import doctor
+
+    class OneLine(argparse.ArgumentParser):
+        def error(self, message):
+            sys.exit(_error(message.replace("\n", " ")))
+    return doctor.main(argv, parser_class=OneLine)
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        print("tools: " + " ".join(_tools()))
-        return 0
-    if argv[0] == "--list":
-        print("\n".join(_tools()))
-        return 0
-    if argv[0] == "exporter":
-        from .exporter.main import main as exporter
-        return exporter(argv[1:])
-    if argv[0] == "features":
-        from .core import features
-        from .core.errors import BPFError
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("list", "doctor", "features", "--list"):
         try:
-            for k, v in features.summary().items():
-                print(f"{k:14} {v}")
-        except BPFError as e:
-            print(f"corebpf: error: {e}", file=sys.stderr)
-            return 1
+            rc = _command(argv)
+            sys.stdout.flush()              # here, not at exit: a closed pipe is caught
+            return rc
+        except BrokenPipeError:             # `corebpf list | head`
+            import os
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+    return _command(argv)
+
+
+def _command(argv) -> int:
+    from . import tools
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "--list":
+        print("\n".join(tools.names()))
         return 0
-    name = argv[0]
-    if name not in _tools():
-        print(f"corebpf: error: no tool named {name!r} (try --list)", file=sys.stderr)
-        return 2
-    mod = importlib.import_module(f"corebpf.tools.{name}")
-    return mod.main(argv[1:])
+    if cmd in ("-V", "--version"):
+        from . import __version__
+        print(f"corebpf {__version__}")
+        return 0
+    if cmd == "list":
+        return _list()
+    if cmd == "features":
+        return _features()
+    if cmd == "doctor":
+        return _doctor(rest)
+    if cmd == "exporter":
+        from .exporter.main import main as exporter
+        return exporter(rest)
+    if cmd not in tools.names():
+        return _error(f"no tool named {cmd!r} "
+                      "(corebpf list shows them; corebpf -h: the commands)")
+    import importlib
+    return importlib.import_module(f"corebpf.tools.{cmd}").main(rest)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Source: the kernel's uapi headers as installed by Debian's linux-libc-dev
 (asm/unistd_64.h for x86_64, asm-generic/unistd.h for arm64), plus the
 calls added to the kernel after that header's version (NEWER below, from
 the kernel's syscall tables; numbers from 424 on are shared by every
-architecture).  The output is checked in so the package needs no headers.
+architecture), so that Debian 12's headers (6.1) and Debian 13's (6.12) give
+the same tables.  The output is checked in so the package needs no headers.
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ NEWER = {
     462: "mseal", 463: "setxattrat", 464: "getxattrat", 465: "listxattrat",
     466: "removexattrat", 467: "open_tree_attr", 468: "file_getattr", 469: "file_setattr",
 }
+# x86_64-only calls added after 6.1 (6.12's asm-generic/unistd.h numbers
+# map_shadow_stack for every architecture: it is in NEWER)
+NEWER_X86_64 = {335: "uretprobe"}
 
 
 def parse_x86_64(text: str) -> dict:
@@ -112,6 +116,8 @@ def main() -> int:
     for nr, n in NEWER.items():
         x86.setdefault(nr, n)
         arm.setdefault(nr, n)
+    for nr, n in NEWER_X86_64.items():
+        x86.setdefault(nr, n)
     sys.stdout.write(emit({"x86_64": x86, "aarch64": arm}))
     return 0
 

@@ -127,7 +127,9 @@ def generate(deb: Path, modules: list, out: Path) -> None:
             raise GenError(f"bpftool failed: {r.stderr.decode(errors='replace').strip()}")
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = out.with_suffix(".h.tmp")
-        tmp_out.write_bytes(r.stdout)
+        tmp_out.write_bytes(b"/* SPDX-License-Identifier: GPL-2.0-only */\n"
+                            b"/* Generated from the Linux kernel BTF (bpftool btf dump format c): "
+                            b"kernel types. */\n" + r.stdout)
         os.replace(tmp_out, out)
         print(f"{out.relative_to(ROOT)}: {len(r.stdout) // 1024} KiB from {deb.name} "
               f"(BTF {len(blob) // 1024} KiB{', + ' + ', '.join(modules) if modules else ''})",

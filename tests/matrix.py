@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import distro
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_FILE = "tests/matrix.py"
 GETPPID = "t:syscalls:sys_enter_getppid"
@@ -99,14 +101,14 @@ class Spec:
 
 # -- processes traced by the tools that need a PID -------------------------------------------
 
-PYTHON311 = "/usr/bin/python3.11"
-
 TARGETS = {
-    # python3.11 has USDT probes (function__entry, gc__start, ...)
-    "python": lambda: [PYTHON311, "-c", "import time\nwhile 1: time.sleep(0.05)"],
+    # Debian's python3 has USDT probes (function__entry, gc__start, ...)
+    "python": lambda: [distro.PYTHON, "-c", "import time\nwhile 1: time.sleep(0.05)"],
     # tests/progs/usdt_target.c: MySQL's query probes, threads, malloc() calls
     "mysql": lambda: [_usdt_target(), "mysql", "corebpf-matrix", "0"],
     "threads": lambda: [_usdt_target(), "threads"],
+    # CPython's function__entry/return probes, which Debian 13's Python 3.13 lacks
+    "pycalls": lambda: [_usdt_target(), "pycalls"],
     "malloc": lambda: [_usdt_target(), "malloc", "4242"],
     # the smoke test's Python: calls a Python function, collects garbage,
     # starts a thread and mallocs, every 50 ms (ucalls, uflow, ugc,
@@ -346,7 +348,11 @@ TOOLS = {
     # USDT and uprobe tools, on a target process of their own
     "mysqld_qslower": Spec(args=("TARGET",), target="mysql", pid=None, head=("TARGET", "0"),
                            unknown_flag="USAGE: mysqld_qslower PID [min_ms]",
-                           bad=((("DEAD",), "no such process"),),
+                           # parsed by hand (bcc's usage): its numbers out of range here
+                           bad=((("DEAD",), "no such process"),
+                                (("TARGET", "1e300"), "USAGE"), (("TARGET", "nan"), "USAGE"),
+                                (("TARGET", "-1"), "USAGE"),
+                                ((str(2**64),), "no such process")),
                            smoke=("TARGET", "0"), see=r"SELECT 'corebpf-matrix'"),
     "dbslower": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None,
                      head=("mysql", "-p", "TARGET", "-m", "0"),
@@ -356,12 +362,12 @@ TOOLS = {
                    head=("mysql", "-p", "TARGET", "-i", "1", "-m", "0"),
                    bad=((("mysql", "-p", "DEAD"), "no such process"),),
                    see=r"^ +\d+ -> \d+ +: [1-9]"),
-    "ucalls": Spec(args=("-l", "python", "TARGET"), target="python", pid=None,
+    "ucalls": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None,
                    interval="pos", summary="", head=("-l", "python", "TARGET", "1"),
                    bad=((("-l", "python", "DEAD"), "no such process"),),
                    smoke_target="pybusy", see=r"corebpf_smoke_call +[1-9]\d*"),
     # An idle interpreter calls no Python functions and collects no garbage.
-    "uflow": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
+    "uflow": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None, head=None,
                   bad=((("-l", "python", "DEAD"), "no such process"),),
                   smoke_target="pybusy", see=r"corebpf_smoke_call"),
     "ugc": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
@@ -457,6 +463,116 @@ def available(s: Spec) -> bool:
 
 def tool_cmd(name: str, *args) -> list:
     return [sys.executable, "-m", "corebpf", name, *map(str, args)]
+
+
+# -- every numeric option of every tool, from its argparse parser ------------------------------
+#
+# The fuzz tests (tests/unit/test_cli.py, tests/reliability/test_bad_input.py)
+# generate out-of-range values for each of them: a new tool is covered by its
+# parser alone.  An option is numeric when its type turns "1" into a number
+# (or a list of numbers); its bounds are the type's .lo/.hi (tools/_cli.py,
+# "numbers").
+
+
+class _GotParser(BaseException):
+    pass
+
+
+def parser_of(name: str):
+    """The argparse parser tool `name` builds (None: the tool parses by hand)."""
+    import argparse
+    import contextlib
+    import importlib
+    import io
+    mod = importlib.import_module(f"corebpf.tools.{name}")
+
+    def grab(self, *a, **k):
+        raise _GotParser(self)
+    saved = argparse.ArgumentParser.parse_known_args
+    argparse.ArgumentParser.parse_known_args = grab
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            mod.main([])
+    except _GotParser as g:
+        return g.args[0]
+    except (SystemExit, Exception):
+        return None
+    finally:
+        argparse.ArgumentParser.parse_known_args = saved
+    return None
+
+
+def is_numeric(t) -> bool:
+    """True if argparse type `t` parses numbers."""
+    if t is None or t is str:
+        return False
+    if getattr(t, "lo", None) is not None:
+        return True
+    for text in ("1", "0", "100", "4096", "65536", str(2**20)):     # some type takes one
+        try:
+            v = t(text)
+        except Exception:
+            continue
+        if isinstance(v, (list, tuple, set, frozenset)):
+            return bool(v) and all(isinstance(x, (int, float)) for x in v)
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return False
+
+
+@dataclass(frozen=True)
+class NumericOption:
+    tool: str
+    flag: str           # the option ("--cpu"), "" for a positional
+    dest: str
+    type: object
+    before: tuple       # values of the positionals before this one (None: unknown)
+    before_types: tuple = ()    # and their types
+
+    @property
+    def id(self) -> str:
+        return f"{self.tool}{self.flag or '-' + self.dest}"
+
+    def argv(self, value, s: Spec = None) -> tuple:
+        """Arguments giving this option `value` (spelled so that argparse
+        never mistakes a negative number for an option)."""
+        if self.flag:
+            v = f"{self.flag}={value}" if self.flag.startswith("--") else f"{self.flag}{value}"
+            return (v, *(s.args if s else ()))
+        return ("--", *self.before, str(value))
+
+    def run_argv(self, value, s: Spec) -> tuple:
+        """Arguments for a run of the tool with this option at `value`: the
+        row's arguments, the positionals before this one at their lowest
+        value (the row's TARGET for a PID)."""
+        if self.flag:
+            return self.argv(value, s)
+        opts = tuple(a for a in s.args if a != "TARGET" and not a.lstrip("-").isdigit())
+        before = tuple("TARGET" if s.target and getattr(t, "check", None) else v
+                       for v, t in zip(self.before, self.before_types))
+        return (*opts, *before, str(value))
+
+
+def numeric_options(name: str) -> list:
+    """NumericOption of every numeric option and positional of tool `name`."""
+    p = parser_of(name)
+    if p is None:
+        return []
+    out, before, types = [], [], []
+    for a in p._actions:
+        if a.option_strings:
+            if is_numeric(a.type):
+                flag = max(a.option_strings, key=len)
+                out.append(NumericOption(name, flag, a.dest, a.type, ()))
+            continue
+        if is_numeric(a.type):
+            if None not in before:
+                out.append(NumericOption(name, "", a.dest, a.type, tuple(before), tuple(types)))
+            lo = getattr(a.type, "lo", None)
+            before.append(None if lo is None else str(lo))
+        else:
+            before.append(None)
+        types.append(a.type)
+    return out
 
 
 # -- a workload that makes every event tool print ------------------------------------------

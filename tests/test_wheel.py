@@ -79,3 +79,25 @@ def test_python_m_entry_point(venv):
     r = subprocess.run([str(venv / "bin/python"), "-m", "corebpf.tools.opensnoop", "-h"],
                        capture_output=True, text=True, cwd="/")
     assert r.returncode == 0 and "--full-path" in r.stdout
+
+
+def test_wheel_carries_the_licences(venv):
+    """The licence texts (README "Licence") travel with the wheel."""
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    info = next(site.glob("corebpf-*.dist-info"))
+    names = {p.name for p in info.rglob("LICENSE*")}
+    assert {"LICENSE", "LICENSE.GPL-2.0", "LICENSE.LGPL-2.1", "LICENSE.BSD-2-Clause"} <= names
+    meta = (info / "METADATA").read_text()
+    assert "Apache-2.0 AND GPL-2.0-only AND (LGPL-2.1-only OR BSD-2-Clause)" in meta
+
+
+def test_corebpf_command_and_schema_in_the_wheel(venv):
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    assert (site / "corebpf" / "doctor.schema.json").is_file()
+    r = subprocess.run([str(venv / "bin/corebpf"), "doctor", "--json", "opensnoop"],
+                       capture_output=True, text=True, env={"PATH": str(venv / "bin")}, cwd="/")
+    assert r.returncode == 0, r.stderr
+    import json
+    rep = json.loads(r.stdout)
+    assert rep["corebpf"]["package"] == str(site / "corebpf")
+    assert rep["tools"]["opensnoop"]["runs"], rep["tools"]

@@ -11,8 +11,9 @@ import signal
 import sys
 import time
 
-from corebpf.core import _log
+from corebpf.core import _log, untrusted
 from corebpf.core._libbpf import LibbpfUnavailable
+from corebpf.core.features import PROBE_KINDS
 from corebpf import BPFError
 
 FOREVER = 99999999
@@ -22,8 +23,21 @@ class UsageError(Exception):
     """Bad input found after parsing; printed as `NAME: error: ...`, exit 2."""
 
 
+class ParserCaptured(BaseException):
+    """Raised by Parser.parse_args() while Parser.capture is on: the parser."""
+
+    def __init__(self, parser):
+        super().__init__(parser.prog)
+        self.parser = parser
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with bcc's layout (examples as epilog) and one-line errors."""
+
+    # The man page generator (scripts/manpages.py) turns this on and runs a
+    # tool: the parser the tool builds is handed over instead of parsing,
+    # so each page documents exactly the options the tool accepts.
+    capture = False
 
     def __init__(self, prog: str, doc: str, short_verbose: bool = True, **kw):
         """short_verbose=False for tools where bcc gives -v another meaning."""
@@ -34,8 +48,7 @@ class Parser(argparse.ArgumentParser):
         self.add_argument(*(("-v", "--verbose") if short_verbose else ("--verbose",)),
                           dest="verbose", action="store_true",
                           help="show libbpf's log (also: COREBPF_DEBUG=1)")
-        self.add_argument("--probe", metavar="KIND",
-                          choices=("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe"),
+        self.add_argument("--probe", metavar="KIND", choices=PROBE_KINDS,
                           help="debug: force the probe kind (tp_btf, raw_tp, tracepoint, "
                                "fentry, kprobe) where the tool has one")
         self.add_argument("--btf", metavar="PATH",
@@ -43,75 +56,145 @@ class Parser(argparse.ArgumentParser):
                                "without /sys/kernel/btf/vmlinux (as COREBPF_BTF)")
         self.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
 
+    def parse_known_args(self, args=None, namespace=None):
+        if Parser.capture:
+            raise ParserCaptured(self)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message):
         sys.stderr.write(f"{self.prog}: error: {one_line(message)}\n")
         sys.exit(2)
 
 
 def one_line(message) -> str:
-    """An error message as one line: line breaks from the user's own text
-    (an argument, a probe spec) are shown escaped."""
-    return str(message).replace("\r", "\\r").replace("\n", "\\n")
+    """An error message as one line: line breaks and other control characters
+    from the user's own text (an argument, a probe spec, a file name) are
+    shown escaped."""
+    return untrusted.escape(str(message))
 
 
-# -- argument types ---------------------------------------------------------------
+# -- numbers --------------------------------------------------------------------------
+#
+# Every numeric option is range-checked when it is parsed, against what it
+# fills: a BPF field (u8..u64, pid_t; scaled where the tool multiplies, ms ->
+# ns), a map size, a perf attribute, a Python-side count.  The types carry
+# their bounds (.lo, .hi), so the tests generate out-of-range values for every
+# numeric option of every tool from the parsers alone
+# (tests/reliability/test_bad_input.py, tests/unit/test_cli.py): a tool uses
+# these types (or its own with .lo/.hi), never bare int or float.
 
-def positive_int(text: str) -> int:
+PID_MAX_LIMIT = 4194304     # the largest pid_max the kernel allows (64-bit)
+
+
+class Number:
+    """argparse type: an integer in [lo, hi].  lo/hi may be callables, read
+    when a value is parsed (the number of CPUs, a sysctl); `noun` names the
+    value in messages (`outside`: the message for a value out of range, with
+    {text}, {lo}, {hi}); `check(value, text)` adds a test (a PID that exists)."""
+
+    def __init__(self, lo, hi, name: str = "integer", noun: str = None, check=None,
+                 outside: str = None):
+        self._lo, self._hi = lo, hi
+        self.__name__ = name
+        self.noun = noun
+        self.check = check
+        self.outside = outside
+
+    @property
+    def lo(self) -> int:
+        return self._lo() if callable(self._lo) else self._lo
+
+    @property
+    def hi(self) -> int:
+        return self._hi() if callable(self._hi) else self._hi
+
+    def __call__(self, text: str) -> int:
+        try:
+            v = int(text)
+        except (TypeError, ValueError):
+            what = self.noun or "integer"
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r}") from None
+        lo, hi = self.lo, self.hi
+        if not lo <= v <= hi:
+            if self.outside:
+                msg = self.outside.format(text=text, lo=lo, hi=hi)
+            elif self.noun:
+                msg = f"{self.noun} out of range: {text} ({lo}..{hi})"
+            elif v > hi:
+                msg = f"too large: {text} (at most {hi})"
+            elif lo == 1:
+                msg = f"must be positive: {text}"
+            else:
+                msg = f"out of range: {text} ({lo}..{hi})"
+            raise argparse.ArgumentTypeError(msg)
+        return self.check(v, text) if self.check else v
+
+    def __repr__(self):
+        return f"<{self.__name__} {self._lo}..{self._hi}>"
+
+
+def unsigned(bits: int, scale: int = 1, lo: int = 0, name: str = None) -> Number:
+    """An unsigned BPF field of `bits` bits, filled with value * scale."""
+    return Number(lo, ((1 << bits) - 1) // scale, name or f"u{bits}")
+
+
+def signed(bits: int, scale: int = 1, lo: int = None, name: str = None) -> Number:
+    """A signed BPF field of `bits` bits, filled with value * scale."""
+    top = (1 << (bits - 1)) - 1
+    return Number(-((top + 1) // scale) if lo is None else lo, top // scale, name or f"s{bits}")
+
+
+# Python-side counts and seconds (and small sizes): 31 bits is plenty
+positive_int = Number(1, 2**31 - 1, "positive_int")
+nonneg_int = Number(0, 2**31 - 1, "nonneg_int")
+
+
+def possible_cpus() -> int:
+    """CPUs this machine can have (/sys/devices/system/cpu/possible), read
+    without loading libbpf (argument parsing needs it)."""
     try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    if v > 2**31:
-        raise argparse.ArgumentTypeError(f"too large: {text}")
-    return v
+        with open("/sys/devices/system/cpu/possible") as f:
+            return max(int(p.rpartition("-")[2]) for p in f.read().strip().split(",")) + 1
+    except (OSError, ValueError):
+        return os.cpu_count() or 1
 
 
-def nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if v < 0 or v > 2**31:
-        raise argparse.ArgumentTypeError(f"out of range: {text}")
-    return v
+def _exists(kind: str):
+    def check(v, text):
+        if not os.path.exists(f"/proc/{v}"):
+            raise argparse.ArgumentTypeError(f"no such {kind}: {text}")
+        return v
+    return check
 
 
-def pid_type(text: str) -> int:
-    """A PID that exists now."""
-    try:
-        pid = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid PID: {text!r}") from None
-    if pid <= 0 or pid > 2**22 or not os.path.exists(f"/proc/{pid}"):
-        raise argparse.ArgumentTypeError(f"no such process: {text}")
-    return pid
-
-
-def tid_type(text: str) -> int:
-    """A thread ID that exists now."""
-    try:
-        tid = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid TID: {text!r}") from None
-    if tid <= 0 or tid > 2**22 or not os.path.exists(f"/proc/{tid}"):
-        raise argparse.ArgumentTypeError(f"no such thread: {text}")
-    return tid
+# a CPU number (s32/u32 targ_cpu, a perf event's cpu): one this machine can have
+cpu_type = Number(0, lambda: possible_cpus() - 1, "cpu",
+                  outside="CPU {text} is not online (this machine's are {lo}..{hi})")
+# a PID or TID that need not exist (a filter on a signal's target, say)
+pid_number = Number(1, PID_MAX_LIMIT, "pid_number", noun="PID")
+pid_type = Number(1, PID_MAX_LIMIT, "pid_type", noun="PID", check=_exists("process"),
+                  outside="no such process: {text} (PIDs are {lo}..{hi})")
+pid_type.__doc__ = "A PID that exists now."
+tid_type = Number(1, PID_MAX_LIMIT, "tid_type", noun="TID", check=_exists("thread"),
+                  outside="no such thread: {text} (TIDs are {lo}..{hi})")
+tid_type.__doc__ = "A thread ID that exists now."
 
 
 def uid_type(text: str) -> int:
     """A numeric UID or a user name."""
     if text.isdigit():
         v = int(text)
-        if v >= 2**32 - 1:
-            raise argparse.ArgumentTypeError(f"invalid UID: {text}")
+        if not 0 <= v <= uid_type.hi:
+            raise argparse.ArgumentTypeError(f"invalid UID: {text} (0..{uid_type.hi})")
         return v
     import pwd
     try:
         return pwd.getpwnam(text).pw_uid
     except KeyError:
         raise argparse.ArgumentTypeError(f"no such user: {text!r}") from None
+
+
+uid_type.lo, uid_type.hi = 0, 2**32 - 2       # u32; (uid_t)-1 means "no filter"
 
 
 def interval_count(parser: Parser, interval_default=FOREVER, count_default=FOREVER):
@@ -124,21 +207,19 @@ def interval_count(parser: Parser, interval_default=FOREVER, count_default=FOREV
 
 # -- privileges ---------------------------------------------------------------------
 
-_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
-
-
 def check_privileges():
     """Raise unless we can load BPF programs: CAP_SYS_ADMIN, or CAP_BPF with
-    CAP_PERFMON (what root has, unless a container took them away)."""
+    CAP_PERFMON (what root has, unless a container took them away).  What
+    else a probe kind needs (tracefs access, CAP_SYS_ADMIN for uprobes) is
+    said where it is refused (corebpf.core.features, "capabilities")."""
+    from corebpf.core import privileges as F
     root = os.geteuid() == 0
-    try:
-        with open("/proc/self/status") as f:
-            eff = next(int(l.split()[1], 16) for l in f if l.startswith("CapEff:"))
-    except (OSError, StopIteration, ValueError):
+    eff = F.effective_caps()
+    if eff is None:
         if root:
             return          # no /proc: let the kernel decide
         eff = 0
-    if eff & (1 << _CAP_SYS_ADMIN) or (eff & (1 << _CAP_BPF) and eff & (1 << _CAP_PERFMON)):
+    if eff >> F.CAP_SYS_ADMIN & 1 or (eff >> F.CAP_BPF & 1 and eff >> F.CAP_PERFMON & 1):
         return
     if not root:
         raise UsageError("must run as root (or with CAP_BPF and CAP_PERFMON)")
@@ -161,10 +242,30 @@ def run(prog: str, body, argv=None) -> int:
     """
     signal.signal(signal.SIGTERM, _sigterm)
     signal.signal(signal.SIGHUP, _sigterm)
+    # Everything the tool prints goes through SafeStreams: text other users
+    # chose (file names, comms, arguments, symbols) cannot drive the terminal.
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, untrusted.SafeStream):
+        sys.stdout = untrusted.SafeStream(sys.stdout)
+    if not isinstance(sys.stderr, untrusted.SafeStream):
+        sys.stderr = untrusted.SafeStream(sys.stderr)
+    try:
+        return _run(prog, body, argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _run(prog: str, body, argv) -> int:
     try:
         return body(argv) or 0
     except KeyboardInterrupt:
         _flush_quietly()
+        from corebpf.core.object import load_in_progress
+        if load_in_progress():      # Ctrl-C while the kernel filled large maps: end now
+            try:
+                sys.stderr.flush()
+            finally:
+                os._exit(0)
         return 0
     except BrokenPipeError:
         _silence_stdout()
@@ -258,14 +359,23 @@ def setup(args):
         if why:
             raise UsageError(f"--btf {args.btf}: {why}")
         os.environ["COREBPF_BTF"] = args.btf
+    if os.environ.get("COREBPF_PROBE", "").strip():
+        from corebpf.core import features
+        from corebpf.core.errors import ConfigError
+        try:
+            features.forced_probe()             # a kind, or (tests) a variant's name
+        except ConfigError as e:                # as argparse says it for --probe
+            raise UsageError(str(e)) from None
+        features.require_forced_probe()         # a kind/variant this tool lacks: one line
     check_privileges()
     btf = os.environ.get("COREBPF_BTF")
     if btf:
         # said at once, also by tools whose probes need no kernel BTF
-        why = btf_file_problem(btf)
+        from corebpf.core import features
+        why = features.btf_problem(btf)
         if why:
             from corebpf import MissingFeature
-            raise MissingFeature(f"kernel BTF not readable at COREBPF_BTF={btf} ({why})")
+            raise MissingFeature(f"kernel BTF COREBPF_BTF={btf}: {why}")
     hold_stop_signals()
 
 
@@ -273,16 +383,8 @@ def btf_file_problem(path: str):
     """Why `path` cannot be a kernel BTF file, or None: it must be readable and
     start like BTF (raw BTF, as /sys/kernel/btf/vmlinux and `bpftool gen
     min_core_btf` write it, or an ELF file such as a vmlinux with .BTF)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError as e:
-        return e.strerror
-    except ValueError:                  # a NUL in the name
-        return "not a file name"
-    if head[:2] != b"\x9f\xeb" and head != b"\x7fELF":
-        return "not a BTF file"
-    return None
+    from corebpf.core import features
+    return features.btf_problem(path)   # no FIFO, device or directory either
 
 
 def print_ebpf(obj):
@@ -296,9 +398,26 @@ def print_ebpf(obj):
 
 # -- output -------------------------------------------------------------------------
 
+text = untrusted.text       # bytes another user chose -> text safe on a terminal
+escape = untrusted.escape   # the same for str (newline and tab escaped too)
+
+
+def proc_comm(pid: int):
+    """/proc/PID/comm as safe text (a comm is any 15 bytes its process chose),
+    or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return text(f.read().rstrip(b"\n"))
+    except OSError:
+        return None
+
+
 class Output:
     """Lines collected during one poll and written at once (a write per batch,
-    not per event), flushed so a pipe sees them promptly."""
+    not per event; at most MAX_BATCH lines held), flushed so a pipe sees
+    them promptly."""
+
+    MAX_BATCH = 4096
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
@@ -306,6 +425,8 @@ class Output:
 
     def __call__(self, line: str):
         self.lines.append(line)
+        if len(self.lines) >= self.MAX_BATCH:
+            self.flush()
 
     def flush(self):
         if self.lines:
@@ -361,23 +482,20 @@ def interval_loop(interval: int, count: int, emit, wait=None):
 
 # -- stack tools ----------------------------------------------------------------------
 
-def _id_list(text: str, kind: str, check) -> list:
-    ids = []
-    for part in text.split(","):
-        ids.append(check(part.strip()))
-    if not ids:
-        raise argparse.ArgumentTypeError(f"no {kind} given")
-    return ids
+def number_list(item: Number, name: str):
+    """argparse type: comma-separated values of type `item` (bounds: item's)."""
+    def parse(text: str) -> list:
+        ids = [item(part.strip()) for part in text.split(",")]
+        if not ids:
+            raise argparse.ArgumentTypeError(f"no {item.noun or 'value'} given")
+        return ids
+    parse.__name__ = name
+    parse.lo, parse.hi, parse.check = item.lo, item.hi, item.check
+    return parse
 
 
-def pid_list(text: str) -> list:
-    """Comma-separated PIDs that exist now (bcc: -p 1,2)."""
-    return _id_list(text, "PID", pid_type)
-
-
-def tid_list(text: str) -> list:
-    """Comma-separated thread IDs that exist now (bcc: -t/-L 1,2)."""
-    return _id_list(text, "TID", tid_type)
+pid_list = number_list(pid_type, "pid_list")    # PIDs that exist now (bcc: -p 1,2)
+tid_list = number_list(tid_type, "tid_list")    # thread IDs that exist now (bcc: -t/-L 1,2)
 
 
 def duration_arg(parser: Parser):
@@ -481,10 +599,13 @@ def apply_containers(obj, args):
 
 # -- top-like screens -----------------------------------------------------------------
 
+CLEAR = "\033[H\033[2J"     # what clear(1) writes on common terminals
+
+
 def clear_screen(stream=None):
-    """What bcc's top tools get from running `clear`: home + erase the screen."""
-    stream = stream or sys.stdout
-    stream.write("\033[H\033[2J")
+    """What bcc's top tools get from running `clear`: home + erase the screen
+    (a control sequence the tool means: written past the escaping)."""
+    untrusted.write_control(stream or sys.stdout, CLEAR)
 
 
 def loadavg_line() -> str:

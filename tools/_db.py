@@ -32,8 +32,7 @@ def pidof(name: str) -> list:
     return sorted(out)
 
 
-def pid_list(text: str) -> int:
-    return _cli.pid_type(text)
+pid_list = _cli.pid_type        # -p PID [PID...]: each one must exist
 
 
 def attach_pids(obj, pids):

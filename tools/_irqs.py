@@ -17,7 +17,7 @@ def add_options(p, count_dest: str, count_help: str):
     p.add_argument("-N", "--nanoseconds", action="store_true", help="output in nanoseconds")
     p.add_argument("-C", "--" + count_dest, action="store_true", help=count_help)
     p.add_argument("-d", "--dist", action="store_true", help="show distributions as histograms")
-    p.add_argument("-c", "--cpu", type=_cli.nonneg_int, help="trace this CPU only")
+    p.add_argument("-c", "--cpu", type=_cli.cpu_type, help="trace this CPU only")
 
 
 def units(a, counting: bool):

@@ -55,7 +55,10 @@ def tracepoints(regex) -> list:
 
 def kernel_functions(regex) -> list:
     """Kernel functions matching regex (available_filter_functions when readable,
-    else kallsyms text symbols through corebpf.symbols.syms)."""
+    else kallsyms text symbols through corebpf.symbols.syms).  Raises
+    MissingFeature first, without reading either list, on a kernel that can
+    probe none of them (kernel_probe_kind)."""
+    kernel_probe_kind()
     names = []
     seen = set()
     try:
@@ -86,6 +89,23 @@ def kernel_probe_kind() -> str:
         return "kprobe"
     raise MissingFeature("kernel function probes need kprobes (CONFIG_KPROBES) or fentry "
                          "(BPF trampolines); this kernel has neither")
+
+
+def probe_kind_for(kinds) -> str:
+    """How to probe the kernel functions among targets of these kinds ('p'
+    kernel function, 't' tracepoint, anything else user space): 'fentry',
+    'kprobe', or None if there are none.  UsageError if --probe /
+    COREBPF_PROBE forces a kind that none of these probes can be."""
+    forced = features.forced_probe()
+    if forced:
+        usable = ({"fentry", "kprobe"} if "p" in kinds else set()) | \
+            ({"tracepoint"} if "t" in kinds else set())
+        if forced not in usable:
+            raise _cli.UsageError(
+                f"--probe {forced}: none of these probes can be a {forced} probe (" +
+                (f"they can be {' or '.join(sorted(usable))}" if usable else
+                 "user-space probes") + ")")
+    return kernel_probe_kind() if "p" in kinds else None
 
 
 def check_limit(n: int):

@@ -9,6 +9,8 @@ import os
 import socket
 import time
 
+from . import _cli
+
 AF_INET, AF_INET6 = 2, 10
 
 # include/net/tcp_states.h (bcc.tcp.tcpstate)
@@ -78,6 +80,9 @@ def port_list(text: str) -> list:
     return out
 
 
+port_list.lo, port_list.hi = 0, 65535         # u16 ports (see tools/_cli.py, "numbers")
+
+
 def netns_id(text: str) -> int:
     """argparse type: a network namespace id (the inode number of /proc/PID/ns/net)."""
     try:
@@ -87,6 +92,9 @@ def netns_id(text: str) -> int:
     if not 0 <= v < 2**32:
         raise argparse.ArgumentTypeError(f"out of range: {text}")
     return v
+
+
+netns_id.lo, netns_id.hi = 0, 2**32 - 1       # u32 targ_netns
 
 
 def add_family(parser):
@@ -151,7 +159,7 @@ def _dns_name(pkt: bytes, off: int):
         off += 1
         if n == 0:
             return ".".join(labels), (end if end is not None else off)
-        labels.append(pkt[off:off + n].decode("ascii", "replace"))
+        labels.append(_cli.text(pkt[off:off + n]))     # from the network: any bytes
         off += n
     raise ValueError("name too long")
 

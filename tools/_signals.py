@@ -22,6 +22,9 @@ def signal_list(text: str) -> frozenset:
     return frozenset(out)
 
 
+signal_list.lo, signal_list.hi = 0, MAX_SIGNAL    # see tools/_cli.py, "numbers"
+
+
 def set_filter(obj, signals):
     """Configure the object's signal filter (None or empty: every signal)."""
     if not signals:

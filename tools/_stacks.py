@@ -43,6 +43,9 @@ def dump_size(text: str) -> int:
     return v
 
 
+dump_size.lo, dump_size.hi = 512, MAX_DUMP      # see tools/_cli.py, "numbers"
+
+
 def add_args(p, unwind: bool = True, pictures: bool = True):
     """--unwind/--unwind-stack-size (unwind) and --svg/--pprof (pictures)."""
     if unwind:

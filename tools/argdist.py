@@ -274,7 +274,7 @@ class Probe:
             if ty is None:
                 raw = key[o:o + self.string_size]
                 j = raw.find(b"\0")
-                val = (raw[:j] if j >= 0 else raw).decode("utf-8", "replace")
+                val = _cli.text(raw[:j] if j >= 0 else raw)
             else:
                 v = struct.unpack_from("<Q", key, o)[0]
                 if ty.kind == "int" and ty.signed and v >> 63:
@@ -324,7 +324,7 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this process only")
     p.add_argument("-t", "--tid", type=_cli.tid_type, help="trace this thread only")
-    p.add_argument("-z", "--string-size", type=_cli.positive_int, default=80,
+    p.add_argument("-z", "--string-size", type=_cli.Number(1, 256, "bytes"), default=80,
                    help="bytes to read from char* values (default: 80)")
     p.add_argument("-i", "--interval", type=_cli.positive_int, default=1,
                    help="output interval, in seconds (default: 1)")
@@ -342,8 +342,6 @@ def parse(argv=None):
     p.add_argument("-I", "--include", action="append",
                    help="C headers: not needed (types come from the kernel's BTF)")
     a = p.parse_args(argv)
-    if a.string_size > 256:
-        p.error("-z: at most 256 (BPF stack)")
     return a
 
 
@@ -358,9 +356,9 @@ def run(argv=None):
     _cli.setup(a)
     probes = [Probe(i, s, False, a) for i, s in enumerate(freq)]
     probes += [Probe(len(freq) + i, s, True, a) for i, s in enumerate(hist)]
-    kkind = None
-    if any(pr.spec.point.kind in ("p", "r") and not pr.user for pr in probes):
-        kkind = _multi.kernel_probe_kind()
+    kkind = _multi.probe_kind_for(
+        {"u" if pr.user else "p" if pr.spec.point.kind in ("p", "r") else pr.spec.point.kind
+         for pr in probes})
     with GenObject(PROG) as g:
         progs = []
         try:

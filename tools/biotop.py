@@ -18,7 +18,6 @@ import corebpf
 from . import _block, _cli
 
 PROG = "biotop"
-CLEAR = "\033[H\033[2J"     # what clear(1) writes on common terminals
 
 
 def parse(argv=None):
@@ -73,7 +72,11 @@ def run(argv=None):
         print("Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval, flush=True)
 
         def emit():
-            text = [CLEAR if not a.noclear else "\n", loadavg_line(), "\n", HEADER, "\n"]
+            if a.noclear:
+                sys.stdout.write("\n")
+            else:
+                _cli.clear_screen()
+            text = [loadavg_line(), "\n", HEADER, "\n"]
             for r in rows(counts.pop_items(), names, a.maxrows):
                 text.extend((r, "\n"))
             sys.stdout.write("".join(text))

@@ -44,11 +44,8 @@ def parse(argv=None):
 
 def pid_comm(pid: int) -> str:
     """bcc's section text: the pid and /proc/PID/comm, newline included."""
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return "%d %s" % (pid, f.read())
-    except OSError:
-        return str(pid)
+    comm = _cli.proc_comm(pid)
+    return str(pid) if comm is None else "%d %s\n" % (pid, comm)
 
 
 def render(items, ext, a) -> str:

@@ -28,7 +28,7 @@ def parse(argv=None):
                    help="the processes to trace (default: every mysqld or postgres)")
     p.add_argument("-x", "--exe", dest="path", metavar="PATH",
                    help="MySQL binary to probe with uprobes (when it has no USDT probes)")
-    p.add_argument("-m", "--threshold", type=_cli.nonneg_int, default=1,
+    p.add_argument("-m", "--threshold", type=_cli.unsigned(64, scale=1000000), default=1,
                    help="only queries slower than this many ms (default 1; 0: all)")
     return p.parse_args(argv)
 

@@ -25,7 +25,7 @@ def parse(argv=None):
     p.add_argument("db", choices=["mysql", "postgres"], help="the database engine")
     p.add_argument("-p", "--pid", type=_db.pid_list, nargs="*", dest="pids", metavar="PID",
                    help="the processes to trace (default: every mysqld or postgres)")
-    p.add_argument("-m", "--threshold", type=_cli.nonneg_int, default=0,
+    p.add_argument("-m", "--threshold", type=_cli.unsigned(64, scale=1000000), default=0,
                    help="only queries slower than this many ms")
     p.add_argument("-u", "--microseconds", action="store_true",
                    help="latencies in microseconds (default: milliseconds)")

@@ -55,11 +55,7 @@ def _regex(text):
         raise _cli.argparse.ArgumentTypeError(f"bad regex {text!r}: {e}") from None
 
 
-def _max_args(text):
-    v = _cli.positive_int(text)
-    if v > 60:
-        raise _cli.argparse.ArgumentTypeError("at most 60")
-    return v
+_max_args = _cli.Number(1, 60, "max_args")      # the strings the BPF side keeps
 
 
 def header(a) -> str:
@@ -82,7 +78,7 @@ def header(a) -> str:
 def args_text(e, quote: bool) -> str:
     """The command line: file name, then argv[1..], '...' if cut short."""
     parts = bytes(e.args[:e.args_size]).split(b"\0")[:e.args_count]
-    words = [p.decode("utf-8", "replace") for p in parts]
+    words = [_cli.text(p) for p in parts]
     if quote:
         words = ['"' + w.replace('"', '\\"') + '"' for w in words]
     if e.truncated:

@@ -34,7 +34,7 @@ def parse(argv=None):
     p.add_argument("-j", "--csv", action="store_true",
                    help="just print fields: comma-separated values")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
-    p.add_argument("min_ms", nargs="?", default=10, type=_cli.nonneg_int,
+    p.add_argument("min_ms", nargs="?", default=10, type=_cli.unsigned(64, scale=1000),
                    help="minimum I/O duration to trace, in ms (default 10; 0: all)")
     return p.parse_args(argv)
 

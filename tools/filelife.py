@@ -40,7 +40,7 @@ def format_line(pid: int, comm: str, age_ns: int, name: str, now: str = None) ->
 
 
 def _decode(b: bytes) -> str:
-    return b.decode("utf-8", "replace")
+    return _cli.text(b)
 
 
 def event_path(e) -> str:

@@ -30,7 +30,6 @@ from . import _cli
 
 PROG = "filetop"
 NAME_MAX_SHOWN = 32        # bcc's DNAME_INLINE_LEN
-CLEAR = "\033[H\033[2J"    # what clear(1) writes
 
 
 def parse(argv=None):
@@ -113,7 +112,10 @@ def run(argv=None):
         remaining = a.count
         while True:
             exiting = exiting or _cli.wait_stop(a.interval)
-            sys.stdout.write("\n" if a.noclear else CLEAR)
+            if a.noclear:
+                sys.stdout.write("\n")
+            else:
+                _cli.clear_screen()
             sys.stdout.write(render(counts.pop_items(), a, _cli.loadavg_line()))
             sys.stdout.flush()
             remaining -= 1

@@ -43,7 +43,7 @@ def parse(argv=None):
                    help='use regular expressions (default: "*" wildcards only)')
     p.add_argument("-D", "--debug", action="store_true",
                    help="print the generated BPF programs before starting")
-    p.add_argument("-c", "--cpu", type=_cli.nonneg_int, help="trace this CPU only")
+    p.add_argument("-c", "--cpu", type=_cli.cpu_type, help="trace this CPU only")
     p.add_argument("pattern", help="search expression for events")
     return p.parse_args(argv)
 
@@ -123,7 +123,7 @@ def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     probes = resolve(a.pattern, a.regexp, a.pid)
-    kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in probes) else None
+    kkind = _multi.probe_kind_for({k for _, k, _ in probes})
     interval = a.interval or a.duration or _cli.FOREVER
     names = names_of(probes)
     with GenObject(PROG) as g:

@@ -260,7 +260,7 @@ def run(argv=None):
     _heatmap.check_args(a)
     _cli.setup(a)
     funcs = resolve(a.pattern, a.regexp, a.pid)
-    kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in funcs) else None
+    kkind = _multi.probe_kind_for({k for _, k, _ in funcs})
     return trace_functions(funcs, a, kkind)
 
 

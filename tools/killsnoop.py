@@ -25,7 +25,7 @@ def parse(argv=None):
     p.add_argument("-x", "--failed", action="store_true", help="only show failed kill() calls")
     p.add_argument("-p", "--pid", type=_cli.pid_type,
                    help="trace this PID only (the process sending the signal)")
-    p.add_argument("-T", "--tpid", type=_cli.nonneg_int,
+    p.add_argument("-T", "--tpid", type=_cli.pid_number,
                    help="trace this target PID only (the one the signal is sent to)")
     p.add_argument("-s", "--signal", type=_signals.signal_list,
                    help="trace only these signals (a number or a comma-separated list)")

@@ -22,6 +22,7 @@ from . import _cli, _db
 PROG = "mysqld_qslower"
 USAGE = "USAGE: mysqld_qslower PID [min_ms]"
 QUERY_MAX = 128
+MAX_MS = ((1 << 64) - 1) // 1000000     # targ_min_ns is a u64
 
 
 def take_btf(argv) -> list:
@@ -59,7 +60,7 @@ def parse(argv):
         min_ms = float(min_text)
     except ValueError:
         raise _cli.UsageError(USAGE) from None
-    if min_ms < 0:
+    if not 0 <= min_ms <= MAX_MS:       # NaN, inf, negative, beyond u64 ns
         raise _cli.UsageError(USAGE)
     try:
         _cli.pid_type(str(pid))

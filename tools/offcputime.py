@@ -23,7 +23,6 @@ examples:
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import sys
 import time
@@ -38,14 +37,7 @@ PROG = "offcputime"
 U64_MAX = (1 << 64) - 1
 
 
-def usecs(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
-    if v <= 0 or v > U64_MAX:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    return v
+usecs = _cli.unsigned(64, lo=1, name="usecs")     # targ_min_us / targ_max_us
 
 
 def parse(argv=None):
@@ -69,14 +61,14 @@ def parse(argv=None):
     p.add_argument("-f", "--folded", action="store_true",
                    help="folded output: one line per stack (flame graph input)")
     p.add_argument("-s", "--offset", action="store_true", help="show +0x offsets in frames")
-    p.add_argument("--stack-storage-size", default=16384, type=_cli.positive_int,
+    p.add_argument("--stack-storage-size", default=16384, type=_cli.unsigned(32, lo=1),
                    help="the number of unique stack traces kept (default 16384)")
     _cli.duration_arg(p)
     p.add_argument("-m", "--min-block-time", default=1, type=usecs,
                    help="only count blocks of at least this many microseconds (default 1)")
     p.add_argument("-M", "--max-block-time", default=U64_MAX, type=usecs,
                    help="only count blocks of at most this many microseconds")
-    p.add_argument("--state", type=_cli.nonneg_int,
+    p.add_argument("--state", type=_cli.unsigned(32),
                    help="only threads whose state matches this mask when they block "
                         "(0: TASK_RUNNING, i.e. preempted; 1: interruptible; "
                         "2: uninterruptible)")
@@ -215,7 +207,7 @@ def run(argv=None):
         if a.state is not None:
             ro.targ_filter_state = True
             ro.targ_state = a.state
-        obj.maps["stack_traces"].max_entries = a.stack_storage_size
+        obj.maps["stack_traces"].resize(a.stack_storage_size, "--stack-storage-size")
         _stacks.configure(obj, a)
         if not _stacks.dwarf(a):
             obj.maps["offcpu_ends"].max_entries = 4096

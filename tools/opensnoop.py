@@ -28,11 +28,14 @@ PROG = "opensnoop"
 PAGE = 4096
 
 
-def _pages(text):
-    v = _cli.positive_int(text)
+def _power_of_two(v, text):
     if v & (v - 1):
         raise argparse.ArgumentTypeError(f"must be a power of two: {text}")
     return v
+
+
+# the ring buffer's size in bytes is a u32 power of two: at most 2^31
+_pages = _cli.Number(1, 2**31 // PAGE, "pages", check=_power_of_two)
 
 
 def parse(argv=None):
@@ -83,11 +86,11 @@ def header(a) -> str:
 def path_of(e) -> str:
     """The path as passed; with full paths, joined to the directory walked in the kernel."""
     buf = e.buf
-    fname = buf[:max(e.fname_size - 1, 0)].decode("utf-8", "replace")
+    fname = _cli.text(buf[:max(e.fname_size - 1, 0)])
     if not e.dir_size:
         return fname
     comps = buf[e.fname_size:e.fname_size + e.dir_size].split(b"\0")[:-1]
-    d = "/".join(c.decode("utf-8", "replace") for c in reversed(comps))
+    d = "/".join(_cli.text(c) for c in reversed(comps))
     return "/" + d + ("/" if d else "") + fname
 
 
@@ -129,7 +132,7 @@ def run(argv=None):
             obj.rodata.targ_tgid = a.pid
         if a.uid is not None:
             obj.rodata.targ_uid = a.uid
-        obj.maps["events"].max_entries = a.buffer_pages * PAGE
+        obj.maps["events"].resize(a.buffer_pages * PAGE, "--buffer-pages")
         # open() does not exist on every architecture (arm64).
         for n in ("open_enter", "open_exit"):
             if not corebpf.features.tracepoint_exists("syscalls", n.replace("open_", "sys_") + "_open"):

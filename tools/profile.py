@@ -49,9 +49,12 @@ def parse(argv=None):
     side.add_argument("-K", "--kernel-stacks-only", action="store_true",
                       help="show kernel space stacks only (no user frames)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("-F", "--frequency", type=_cli.positive_int,
+    rate.add_argument("-F", "--frequency", type=_cli.Number(
+                          1, lambda: perf.max_sample_rate() or 100000, "hz",
+                          outside="must be positive and at most "
+                          "{hi} (perf_event_max_sample_rate): {text}"),
                       help="samples per second per CPU (default 49)")
-    rate.add_argument("-c", "--count", type=_cli.positive_int,
+    rate.add_argument("-c", "--count", type=_cli.unsigned(63, lo=1),
                       help="sample once every COUNT events (period)")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="print a delimiter between kernel and user frames")
@@ -63,11 +66,11 @@ def parse(argv=None):
                    help="folded output: one line per stack (flame graph input)")
     p.add_argument("-A", "--address", action="store_true",
                    help="print each frame's raw address too")
-    p.add_argument("--hash-storage-size", default=40960, type=_cli.positive_int,
+    p.add_argument("--hash-storage-size", default=40960, type=_cli.unsigned(32, lo=1),
                    help="the number of distinct (process, stack) pairs kept (default 40960)")
-    p.add_argument("--stack-storage-size", default=16384, type=_cli.positive_int,
+    p.add_argument("--stack-storage-size", default=16384, type=_cli.unsigned(32, lo=1),
                    help="the number of unique stack traces kept (default 16384)")
-    p.add_argument("-C", "--cpu", type=int, default=-1, help="sample this CPU only")
+    p.add_argument("-C", "--cpu", type=_cli.cpu_type, default=-1, help="sample this CPU only")
     _stacks.add_args(p)
     _cli.duration_arg(p)
     return p.parse_args(argv)
@@ -148,8 +151,8 @@ def run(argv=None):
         obj.rodata.targ_include_idle = a.include_idle
         obj.rodata.targ_user_stacks = not a.kernel_stacks_only
         obj.rodata.targ_kernel_stacks = not a.user_stacks_only
-        obj.maps["stack_traces"].max_entries = a.stack_storage_size
-        obj.maps["counts"].max_entries = a.hash_storage_size
+        obj.maps["stack_traces"].resize(a.stack_storage_size, "--stack-storage-size")
+        obj.maps["counts"].resize(a.hash_storage_size, "--hash-storage-size")
         _stacks.configure(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)

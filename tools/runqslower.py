@@ -21,7 +21,7 @@ PROG = "runqslower"
 
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
-    p.add_argument("min_us", nargs="?", default=10000, type=_cli.nonneg_int,
+    p.add_argument("min_us", nargs="?", default=10000, type=_cli.unsigned(64),
                    help="minimum run queue latency to trace, in us (default 10000; 0: all)")
     p.add_argument("-P", "--previous", action="store_true",
                    help="also show the previous task's name and TID")

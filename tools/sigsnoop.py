@@ -53,11 +53,9 @@ def target_comm(e) -> str:
     if e.tcomm:
         return e.tcomm
     if e.ret == 0 and e.tpid > 0:
-        try:
-            with open(f"/proc/{e.tpid}/comm") as f:
-                return f.read().rstrip("\n")
-        except OSError:
-            pass
+        comm = _cli.proc_comm(e.tpid)
+        if comm is not None:
+            return comm
     return "N/A"
 
 

@@ -40,7 +40,7 @@ NO_PID = 0xFFFFFFFF
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__, short_verbose=False)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
-    p.add_argument("-c", "--cpu", type=_cli.nonneg_int, help="trace this CPU only")
+    p.add_argument("-c", "--cpu", type=_cli.cpu_type, help="trace this CPU only")
     p.add_argument("-i", "--interval", type=_cli.positive_int, help="summary interval, seconds")
     p.add_argument("-D", "--duration", type=_cli.positive_int,
                    help="total duration of trace, seconds")
@@ -124,7 +124,7 @@ def render(items, st: Stacks, a) -> str:
     delimiter = a.delimited and not (a.kernel_stacks_only or a.user_stacks_only)
     for raw, count in sorted(items, key=lambda kv: kv[1]):
         tgid, kid, uid, _, comm = KEY.unpack(raw)
-        comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
+        comm = _cli.text(comm.split(b"\0", 1)[0])
         if a.folded:
             kframes = st.kernel(kid)
             uframes = st.user(uid, tgid) if tgid != NO_PID else []
@@ -174,7 +174,7 @@ def run(argv=None):
     _stacks.check_args(a)
     _cli.setup(a)
     probes = resolve(a.pattern, a.regexp, a.pid)
-    kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in probes) else None
+    kkind = _multi.probe_kind_for({k for _, k, _ in probes})
     interval = a.interval or a.duration or _cli.FOREVER
     names = names_of(probes)
     with GenObject(PROG) as g:

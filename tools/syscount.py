@@ -36,13 +36,17 @@ PROG = "syscount"
 def errno_type(text: str) -> int:
     """An errno as a number (sign ignored) or a name such as EPERM."""
     try:
-        return abs(int(text))
+        v = abs(int(text))
     except ValueError:
-        pass
-    v = getattr(errno, text, None)
-    if not isinstance(v, int) or not text.startswith("E"):
-        raise argparse.ArgumentTypeError(f"couldn't map {text} to an errno")
+        v = getattr(errno, text, None)
+        if not isinstance(v, int) or not text.startswith("E"):
+            raise argparse.ArgumentTypeError(f"couldn't map {text} to an errno") from None
+    if not 0 < v <= errno_type.hi:
+        raise argparse.ArgumentTypeError(f"not an errno: {text} (1..{errno_type.hi})")
     return v
+
+
+errno_type.lo, errno_type.hi = -4095, 4095     # s32 targ_errno; MAX_ERRNO
 
 
 def parse(argv=None):
@@ -84,11 +88,8 @@ def list_text() -> str:
 
 
 def comm_of(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return "[unknown]"
+    comm = _cli.proc_comm(pid)
+    return "[unknown]" if comm is None else comm.strip()
 
 
 def key_text(key: int, by_process: bool) -> str:

@@ -32,9 +32,13 @@ def min_ms(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError("must be a float") from None
-    if v < 0 or v != v or v > 1e12:
-        raise argparse.ArgumentTypeError("must be positive")
+    if v < 0 or v != v or v > min_ms.hi:
+        raise argparse.ArgumentTypeError("must be positive" if not v >= 0 else
+                                         f"too large: {text} (at most {min_ms.hi:g})")
     return v
+
+
+min_ms.lo, min_ms.hi = 0, 1e12      # targ_min_us (u64) = ms * 1000
 
 
 def parse(argv=None):

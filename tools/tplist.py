@@ -114,7 +114,7 @@ def list_usdt(pid, lib: str, pattern, verbose: int, emit):
             continue
         seen.add(name)
         for line in format_probe(p, verbose):
-            emit(line)
+            emit(_cli.escape(line))         # the binary's notes: another user's text
 
 
 def run(argv=None):

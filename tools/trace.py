@@ -233,7 +233,7 @@ class Probe:
             if conv == "s":
                 raw = data[off:off + self.string_size]
                 i = raw.find(b"\0")
-                vals.append((raw[:i] if i >= 0 else raw).decode("utf-8", "replace"))
+                vals.append(_cli.text(raw[:i] if i >= 0 else raw))
                 continue
             v = struct.unpack_from("<Q", data, off)[0]
             size, signed = CONV[conv]
@@ -259,14 +259,19 @@ def _self_tgid():
     return os.getpid()
 
 
+def _max_pages() -> int:
+    """-b: pages per CPU such that the whole ring (a u32 power of two) fits."""
+    return max(1, 2**31 // (4096 * _cli.possible_cpus()))
+
+
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
-    p.add_argument("-b", "--buffer-pages", type=_cli.positive_int, default=64,
+    p.add_argument("-b", "--buffer-pages", type=_cli.Number(1, _max_pages, "pages"), default=64,
                    help="pages per CPU for the event ring (default: 64)")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this process only")
     p.add_argument("-L", "--tid", type=_cli.tid_type, help="trace this thread only")
     p.add_argument("--uid", type=_cli.uid_type, help="trace this user only")
-    p.add_argument("-Z", "--string-size", type=_cli.positive_int, default=80,
+    p.add_argument("-Z", "--string-size", type=_cli.Number(1, 4096, "bytes"), default=80,
                    help="bytes to read from strings (default: 80)")
     p.add_argument("-S", "--include-self", action="store_true",
                    help="also trace trace's own process")
@@ -300,8 +305,6 @@ def parse(argv=None):
         p.error("only one of -p and -L may be specified")
     if a.aggregate and not a.max_events:
         p.error("-M/--max-events should be specified with -A/--aggregate")
-    if a.string_size > 4096:
-        p.error("-Z: at most 4096")
     return a
 
 
@@ -320,16 +323,16 @@ def run(argv=None):
         raise _cli.UsageError("-I: no C is compiled; struct types come from the kernel's BTF")
     _cli.setup(a)
     probes = [Probe(i, text, a) for i, text in enumerate(a.probes)]
-    kkind = None
-    if any(pr.spec.point.kind in ("p", "r") and not pr.user for pr in probes):
-        kkind = _multi.kernel_probe_kind()
+    kkind = _multi.probe_kind_for(
+        {"u" if pr.user else "p" if pr.spec.point.kind in ("p", "r") else pr.spec.point.kind
+         for pr in probes})
     symfiles = SymbolFiles(a.sym_file_list) if a.sym_file_list else None
     from corebpf import features
     ncpu = features.possible_cpus()
     ring = 4096 * a.buffer_pages * ncpu
     ring = 1 << (ring - 1).bit_length()
     with GenObject(PROG) as g:
-        events = g.create_map("events", RINGBUF, 0, 0, ring)
+        events = g.create_map("events", RINGBUF, 0, 0, ring, sized_by="-b/--buffer-pages")
         lost = g.create_map("lost", ARRAY, 4, 8, 1)
         g.add_counter("__corebpf_lost__events", "lost", 0)
         stacks = None
@@ -391,7 +394,7 @@ def loop(g, a, probes, stacks, symfiles=None):
         if state["done"]:
             return
         ts, pid_tgid, uid, cpu, idx, kstack, comm, ustack = _HDR.unpack_from(data, 0)
-        comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
+        comm = _cli.text(comm.split(b"\0", 1)[0])
         if a.name and a.name not in comm:
             return
         pr = probes[idx]

@@ -38,7 +38,7 @@ def parse(argv=None):
     p.add_argument("pid", type=_cli.pid_type, help="process to trace")
     p.add_argument("-m", "--milliseconds", action="store_true",
                    help="durations in milliseconds (default: microseconds)")
-    p.add_argument("-M", "--minimum", type=_cli.nonneg_int, default=0,
+    p.add_argument("-M", "--minimum", type=_cli.unsigned(64, scale=1000000), default=0,
                    help="only GCs longer than this many milliseconds")
     p.add_argument("-F", "--filter", help="only GCs whose description contains this text")
     return p.parse_args(argv)

@@ -214,7 +214,8 @@ class Asm:
         if isinstance(src, Reg):
             ins = Insn(cls | code | X, _reg(dst), src.n, 0, 0)
         else:
-            if not fits_imm(src):
+            # a 32-bit compare takes any u32 (the immediate is those 32 bits)
+            if not (fits_imm(src) or (bits == 32 and 0 <= src < 2**32)):
                 raise AsmError(f"jump immediate {src} does not fit 32 bits")
             ins = Insn(cls | code | K, _reg(dst), 0, 0, _s32(src))
         self.insns.append((ins, label))

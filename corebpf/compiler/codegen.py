@@ -529,8 +529,7 @@ class CodeGen:
                     a.jmp("==", R1, exclude_tgid, "out")
         if uid is not None:
             a.call("get_current_uid_gid")
-            a.mov(R0, reg(R0), bits=32)
-            a.jmp("!=", R0, uid, "out")
+            a.jmp("!=", R0, uid, "out", bits=32)     # uid: the low 32 bits, any u32
         if cpu is not None:
             a.call("get_smp_processor_id")
             a.jmp("!=", R0, cpu, "out", bits=32)

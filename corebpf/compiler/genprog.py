@@ -23,13 +23,16 @@ from __future__ import annotations
 import errno
 import os
 
-from ..core import _log, features
+from ..core import _log, features, loadonly
 from ..core._libbpf import LibbpfUnavailable, ffi, lib, libc
 from ..core.btf import OpaqueCodec, ScalarCodec
 from ..core.errors import AttachError, ConfigError, LibbpfError, LoadError, MapError, MissingFeature
 from ..core.maps import Map
 
 # enum bpf_prog_type
+# The license the kernel is told for generated programs: the shipped objects' (bpf_src/
+# corebpf.bpf.h), GPL-compatible so that GPL-only helpers (bpf_probe_read_*) may be called.
+LICENSE = "Dual BSD/GPL"
 PROG_TYPES = {"kprobe": 2, "tracepoint": 5, "perf_event": 7, "raw_tp": 17, "tracing": 26}
 # enum bpf_attach_type
 ATTACH_TRACE_RAW_TP, ATTACH_FENTRY, ATTACH_FEXIT, ATTACH_PERF_EVENT = 23, 24, 25, 41
@@ -225,7 +228,8 @@ def uprobe_multi() -> bool:
     opts = ffi.new("struct bpf_prog_load_opts *")
     opts.sz = ffi.sizeof("struct bpf_prog_load_opts")
     opts.expected_attach_type = ATTACH_UPROBE_MULTI
-    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", b"GPL", buf, len(insns), opts)
+    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", LICENSE.encode(), buf,
+                          len(insns), opts)
     if pfd >= 0:
         try:
             fd = _uprobe_multi_link(pfd, "/proc/self/exe", [0], [0], [0], 0, 0x3ffffff0)
@@ -250,14 +254,27 @@ class GenObject:
         self._consumers = []
         self._counters = {}      # counter name -> (map, index)
         self._closed = False
+        self._map_bytes = 0      # kernel memory of the maps created
 
     # -- maps ---------------------------------------------------------------------
     def create_map(self, name: str, mtype: int, key_size: int, value_size: int,
                    max_entries: int, flags: int = 0, key_codec=None,
-                   value_codec=None) -> GenMap:
-        """Create a map; raise MapError (ConfigError for a name already used)."""
+                   value_codec=None, sized_by: str = None) -> GenMap:
+        """Create a map; raise MapError (ConfigError for a name already used,
+        TooLarge for one bigger than a sane share of the memory available:
+        `sized_by` names the option that chose its size)."""
         if name in self.maps:
             raise ConfigError(f"{self.name}: a map named {name!r} exists already")
+        if not 0 < max_entries < 2**32 or not 0 <= key_size < 2**32 or \
+                not 0 <= value_size < 2**32:
+            raise MapError(errno.EINVAL, "bpf_map_create", name, hint="",
+                           message=f"{max_entries} entries of {key_size}+{value_size} "
+                                   "bytes do not fit 32 bits")
+        from ..core.maps import check_memory, kernel_bytes
+        from ..core.features import possible_cpus
+        need = kernel_bytes(mtype, key_size, value_size, max_entries, possible_cpus())
+        check_memory([(name, need, sized_by)], self.name, already=self._map_bytes)
+        self._map_bytes += need
         L = lib()
         opts = ffi.new("struct bpf_map_create_opts *")
         opts.sz = ffi.sizeof("struct bpf_map_create_opts")
@@ -287,7 +304,8 @@ class GenObject:
 
     # -- programs -------------------------------------------------------------------
     def load_program(self, name: str, kind: str, asm, attach_btf_id: int = 0,
-                     expected_attach_type: int = 0, license: str = "GPL") -> GenProgram:
+                     expected_attach_type: int = 0,
+                     license: str = None) -> GenProgram:
         """Load `asm` (a bpfasm.Asm or list of Insn) as program type `kind`
         (kprobe, tracepoint, raw_tp, tracing, perf_event); raise LoadError
         with the verifier log."""
@@ -313,7 +331,7 @@ class GenObject:
                 opts.log_size = LOG_BUF_SIZE
                 opts.log_level = log_level
             _log.clear()
-            fd = L.bpf_prog_load(ptype, pname.encode(), license.encode(), buf,
+            fd = L.bpf_prog_load(ptype, pname.encode(), (license or LICENSE).encode(), buf,
                                  len(insns), opts)
             text = ffi.string(log).decode("utf-8", "replace") if log is not None else ""
             return fd, text
@@ -379,6 +397,7 @@ class GenObject:
     def attach_tracepoint(self, prog: GenProgram, category: str, name: str,
                           cookie: int = 0) -> FdLink:
         """Attach a tracepoint program to category:name."""
+        loadonly.stop(self.name, ["tracepoint"])
         tid = tracepoint_id(category, name)
         pfd = self._perf_event_open(PERF_TYPE_TRACEPOINT, tid, what=f"{category}:{name}")
         return self._attach_perf(prog, pfd, f"{category}:{name}", "tracepoint", cookie)
@@ -389,6 +408,7 @@ class GenObject:
         if not features.kprobes():
             raise MissingFeature("kprobes (CONFIG_KPROBES): this kernel cannot probe "
                                  "kernel functions with kprobes")
+        loadonly.stop(self.name, ["kprobe"])
         ptype = _pmu_type("kprobe")
         name = ffi.new("char[]", func.encode())
         config = _retprobe_bit("kprobe") if retprobe else 0
@@ -403,6 +423,7 @@ class GenObject:
         (the caller resolves symbols; pid -1 means every process).
         ref_ctr_offset: file offset of a USDT semaphore the kernel counts up
         while the probe is attached (Linux 4.20)."""
+        loadonly.stop(self.name, ["uprobe"])
         if prog.expected_attach_type == ATTACH_UPROBE_MULTI:
             return self._attach_uprobe_multi(prog, path, offset, retprobe, pid, cookie,
                                              ref_ctr_offset)
@@ -435,6 +456,8 @@ class GenObject:
     def attach_raw_tracepoint(self, prog: GenProgram, name: str = None) -> FdLink:
         """Attach a raw_tp program to tracepoint `name`, or a tracing program
         (tp_btf, fentry, fexit) to the target it was loaded for (name None)."""
+        loadonly.stop(self.name, ["raw_tp" if name else
+                                  "fentry" if prog.kind == "tracing" else prog.kind])
         L = lib()
         fd = L.bpf_raw_tracepoint_open(name.encode() if name else ffi.NULL, prog.fd)
         if fd < 0:

@@ -5,7 +5,10 @@ Python from libbpf's raw copy; the kernel's vmlinux BTF is never parsed here
 (libbpf does that in C).  `Btf.codec(type_id)` compiles a decoder/encoder
 for a type: structs become named records (namedtuples) with nested records
 for nested structs, `char[]` becomes str (cut at the first NUL), other byte
-arrays become bytes, scalar arrays tuples.  A struct whose last member is an
+arrays become bytes, scalar arrays tuples.  `char[]` text comes from other
+users (file names, comms, query texts): it decodes escaped for a terminal
+(corebpf.core.untrusted.text); `codec(tid, raw_text=True)` gives the exact
+text (for output that escapes by construction, such as JSON).  A struct whose last member is an
 array also decodes from a shorter buffer (right-sized ring buffer records):
 the array then holds what the record carried.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 import collections
 import keyword
 import struct
+
+from .untrusted import escape as _escape, raw_text as _raw_text, text as _text
 
 # kinds
 INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, \
@@ -185,22 +190,25 @@ class Btf:
         prefix = {STRUCT: "struct ", UNION: "union ", ENUM: "enum ", ENUM64: "enum "}
         return prefix.get(t.kind, "") + (t.name or "(anon)")
 
-    def codec(self, tid: int) -> "Codec":
-        """Return the (cached) codec of type `tid`."""
-        c = self._codecs.get(tid)
+    def codec(self, tid: int, raw_text: bool = False) -> "Codec":
+        """Return the (cached) codec of type `tid`; `char[]` decodes to escaped
+        text unless raw_text (see the module docstring)."""
+        key = (tid, raw_text)
+        c = self._codecs.get(key)
         if c is None:
-            c = self._codecs[tid] = _build(self, tid)
+            c = self._codecs[key] = _build(self, tid, raw_text)
         return c
 
 
 # -- codecs -----------------------------------------------------------------
 
-def cstr(b: bytes) -> str:
-    """C string bytes to str: cut at the first NUL, undecodable bytes replaced."""
+def cstr(b: bytes, raw: bool = False) -> str:
+    """C string bytes to str, cut at the first NUL: escaped for a terminal
+    (control characters and undecodable bytes as \\xNN), or exact if raw."""
     i = b.find(b"\0")
     if i >= 0:
         b = b[:i]
-    return b.decode("utf-8", "replace")
+    return _raw_text(b) if raw else _text(b)
 
 
 class Codec:
@@ -243,7 +251,13 @@ class ScalarCodec(Codec):
             value = int(value)
             if value < 0 and self.fmt.isupper():
                 value &= (1 << (8 * self.size)) - 1
-        self._s.pack_into(out, off, value)
+        try:
+            self._s.pack_into(out, off, value)
+        except struct.error:
+            bits = 8 * self.size
+            lo, hi = (-(1 << bits - 1), (1 << bits - 1) - 1) if self.fmt.islower() \
+                else (-(1 << bits - 1), (1 << bits) - 1)
+            raise OverflowError(f"{value} does not fit {bits} bits ({lo}..{hi})") from None
 
 
 class Int128Codec(Codec):
@@ -259,11 +273,12 @@ class Int128Codec(Codec):
 
 
 class CharArrayCodec(Codec):
-    def __init__(self, n):
+    def __init__(self, n, raw: bool = False):
         self.size = n
+        self.raw = raw
 
     def decode(self, buf, off=0):
-        return cstr(bytes(buf[off:off + self.size]))
+        return cstr(bytes(buf[off:off + self.size]), self.raw)
 
     def encode_into(self, out, off, value):
         b = value.encode() if isinstance(value, str) else bytes(value)
@@ -396,7 +411,7 @@ def _flatten(btf: Btf, t: Type, base_bits: int = 0):
             yield name, mtype, base_bits + boff, bits
 
 
-def _build(btf: Btf, tid: int) -> Codec:
+def _build(btf: Btf, tid: int, raw: bool = False) -> Codec:
     t = btf.resolve(tid)
     k = t.kind
     if k == INT:
@@ -420,20 +435,20 @@ def _build(btf: Btf, tid: int) -> Codec:
         etype, _idx, n = t.extra
         et = btf.resolve(etype)
         if et.kind == INT and et.size == 1 and not (et.extra[0] & INT_BOOL):
-            return CharArrayCodec(n) if et.name == "char" else BytesCodec(n)
-        return ArrayCodec(btf.codec(etype), n)
+            return CharArrayCodec(n, raw) if et.name == "char" else BytesCodec(n)
+        return ArrayCodec(btf.codec(etype, raw), n)
     if k in (STRUCT, UNION):
-        return _build_struct(btf, t)
+        return _build_struct(btf, t, raw)
     if k == DATASEC:
         return OpaqueCodec(t.size)
     return OpaqueCodec(0)
 
 
-def _build_struct(btf: Btf, t: Type) -> StructCodec:
+def _build_struct(btf: Btf, t: Type, raw: bool = False) -> StructCodec:
     taken = set()
     fields = []
     for name, mtype, boff, bits in _flatten(btf, t):
-        fields.append((_pyname(name, taken), boff, bits, btf.codec(mtype)))
+        fields.append((_pyname(name, taken), boff, bits, btf.codec(mtype, raw)))
     recname = _pyname(t.name or "anon", set()).replace("__", "_")
     record = collections.namedtuple(recname, [f[0] for f in fields])
     record.__module__ = __name__
@@ -448,7 +463,8 @@ def _build_struct(btf: Btf, t: Type) -> StructCodec:
 
     # Generate one function: a single struct.unpack_from for every scalar /
     # fixed array reached at a fixed offset, then the record built in place.
-    fmt_parts, exprs, env = [], [], {"R": record, "cstr": cstr}
+    fmt_parts, exprs, env = [], [], {"R": record, "cstr": cstr, "_esc": _escape}
+    cstr_expr = _CSTR_RAW if raw else _CSTR
     pos = 0          # bytes covered by the flat format
     idx = 0          # index into the unpacked tuple
     head_fields = fields[:-1] if tail else fields
@@ -474,7 +490,7 @@ def _build_struct(btf: Btf, t: Type) -> StructCodec:
         elif fast and isinstance(codec, CharArrayCodec):
             i = add_fmt(off, f"{codec.size}s", 1)
             pos = off + codec.size
-            exprs.append(_CSTR.format(f"t[{i}]"))
+            exprs.append(cstr_expr.format(f"t[{i}]"))
         elif fast and isinstance(codec, BytesCodec):
             i = add_fmt(off, f"{codec.size}s", 1)
             pos = off + codec.size
@@ -500,7 +516,7 @@ def _build_struct(btf: Btf, t: Type) -> StructCodec:
         # slicing stops at the end of a short (right-sized) record by itself
         part = f"bytes(buf[off + {toff}:off + {toff + tcodec.size}])"
         if isinstance(tcodec, CharArrayCodec):
-            exprs.append(_CSTR.format(part))
+            exprs.append(cstr_expr.format(part))
         elif isinstance(tcodec, BytesCodec):
             exprs.append(part)
         else:
@@ -514,8 +530,11 @@ def _build_struct(btf: Btf, t: Type) -> StructCodec:
     return StructCodec(t.name, t.size, fields, record, env["decode"], tail)
 
 
-# cstr() inlined into generated decoders (no call per field)
-_CSTR = '{}.split(b"\\0", 1)[0].decode("utf-8", "replace")'
+# cstr() inlined into generated decoders: text from other users is escaped,
+# with no call at all for the common (printable) case
+_CSTR = ('(_s if (_s := {}.split(b"\\0", 1)[0].decode("utf-8", "backslashreplace"))'
+         '.isprintable() else _esc(_s))')
+_CSTR_RAW = '{}.split(b"\\0", 1)[0].decode("utf-8", "replace")'
 
 
 def _bitfield(buf, off, boff, bits, signed):

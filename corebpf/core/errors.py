@@ -75,6 +75,17 @@ class MissingFeature(BPFError):
         return self.feature + (f" ({self.detail})" if self.detail else "")
 
 
+class NoAccess(BPFError):
+    """Something exists but this process may not use it (tracefs mode 0700 for
+    a user with capabilities, a missing capability); message names the fix."""
+
+    def __init__(self, message: str, err: int = _errno.EACCES):
+        super().__init__(err, "access", message=message, hint="")
+
+    def __str__(self):
+        return self.strerror
+
+
 class ConfigError(BPFError):
     """Bad use of the library: unknown program, map or config variable."""
 

@@ -20,6 +20,11 @@ from ._libbpf import ffi, lib
 from .errors import ConfigError, check_int, check_ptr
 
 
+def _online_cpus():
+    from .features import online_cpus
+    return online_cpus()
+
+
 class _Consumer:
     def __init__(self, obj):
         self._obj = obj
@@ -58,20 +63,29 @@ class _Consumer:
 
 
 class RingBuffer(_Consumer):
-    """One or more BPF ring buffer maps polled together."""
+    """One or more BPF ring buffer maps polled together.
+
+    A poll delivers at most BATCH records: libbpf's ring_buffer__poll would
+    otherwise go on for as long as producers keep up with the Python
+    callback (a flood of events), and the caller could neither print, nor
+    see Ctrl-C, nor bound its memory meanwhile."""
+
+    BATCH = 4096
 
     def __init__(self, obj):
         super().__init__(obj)
         self._rb = None
         self._maps = []
         self._obj_links = obj
+        self._n = 0
 
-    def add(self, map_name: str, callback, raw: bool = False):
-        """Deliver records of ring buffer `map_name` to callback(record)."""
+    def add(self, map_name: str, callback, raw: bool = False, raw_text: bool = False):
+        """Deliver records of ring buffer `map_name` to callback(record)
+        (raw: the bytes; raw_text: char[] fields unescaped, for JSON)."""
         m = self._obj.maps.get(map_name)
         if m is None:
             raise ConfigError(f"{self._obj.name}: no map {map_name!r}")
-        codec = None if raw else self._obj.event_codec(map_name)
+        codec = None if raw else self._obj.event_codec(map_name, raw_text)
         if not raw and codec is None:
             raise ConfigError(f"{self._obj.name}: no record type for {map_name!r} "
                               "(declare it with EVENTS_RINGBUF)")
@@ -84,7 +98,9 @@ class RingBuffer(_Consumer):
                     callback(buffer(data, size)[:])
                 else:
                     callback(decode(buffer(data, size)))
-                return 0
+                self._n += 1
+                # a negative return stops libbpf after this record (consumed)
+                return -errno.EAGAIN if self._n >= self.BATCH else 0
             except BaseException as e:      # re-raised from poll()
                 self._error = e
                 return -1
@@ -103,19 +119,24 @@ class RingBuffer(_Consumer):
         return self
 
     def poll(self, timeout_ms: int = 100) -> int:
-        """Wait up to timeout_ms for records and deliver them; return how many."""
+        """Wait up to timeout_ms for records and deliver them (at most BATCH);
+        return how many."""
+        self._n = 0
         r = lib().ring_buffer__poll(self._rb, timeout_ms)
         self._reraise()
         if r == -errno.EINTR:
             return 0
+        if r == -errno.EAGAIN:
+            return self._n
         return check_int(r, "ring_buffer__poll", ",".join(self._maps))
 
     def consume(self) -> int:
-        """Deliver what is ready without waiting."""
+        """Deliver what is ready without waiting (at most BATCH records)."""
+        self._n = 0
         r = lib().ring_buffer__consume(self._rb)
         self._reraise()
-        if r == -errno.EINTR:
-            return 0
+        if r in (-errno.EINTR, -errno.EAGAIN):
+            return self._n
         return check_int(r, "ring_buffer__consume", ",".join(self._maps))
 
     @property
@@ -137,14 +158,18 @@ class RingBuffer(_Consumer):
 class PerfBuffer(_Consumer):
     """A BPF perf event array, one ring per CPU."""
 
-    def __init__(self, obj, map_name, callback, lost_callback=None, page_cnt=64, raw=False):
+    def __init__(self, obj, map_name, callback, lost_callback=None, page_cnt=64, raw=False,
+                 raw_text=False):
         super().__init__(obj)
         m = obj.maps.get(map_name)
         if m is None:
             raise ConfigError(f"{obj.name}: no map {map_name!r}")
         if page_cnt <= 0 or page_cnt & (page_cnt - 1):
             raise ConfigError(f"perf buffer pages must be a power of two, not {page_cnt}")
-        codec = None if raw else obj.event_codec(map_name)
+        from .maps import check_memory
+        check_memory([(f"{map_name} (perf buffer)", page_cnt * 4096 * len(_online_cpus()),
+                       None)], obj.name)
+        codec = None if raw else obj.event_codec(map_name, raw_text)
         if not raw and codec is None:
             raise ConfigError(f"{obj.name}: no record type for {map_name!r} "
                               "(declare it with EVENTS_PERFBUF)")

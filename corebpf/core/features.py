@@ -14,12 +14,15 @@ import re
 
 TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 DEFAULT_BTF = "/sys/kernel/btf/vmlinux"
+PROBE_KINDS = ("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe")
 
 
 class _Cache:
     tracefs = None
-    events = None       # {tracepoint name: category} from available_events
+    events = None       # {tracepoint name: category} from available_events; False: unreadable
     kallsyms = None
+    kbtf = None         # KernelBtf, for tracepoints when tracefs cannot be read; False: none
+    strict_probe = False    # a forced probe kind an object lacks is an error (tools)
 
 
 def btf_path() -> str:
@@ -28,8 +31,31 @@ def btf_path() -> str:
 
 
 def has_btf() -> bool:
-    """True if the kernel BTF (or the COREBPF_BTF override) is readable."""
-    return os.access(btf_path(), os.R_OK)
+    """True if the kernel BTF (or the COREBPF_BTF override) is a readable file."""
+    p = btf_path()
+    return os.path.isfile(p) and os.access(p, os.R_OK)
+
+
+def btf_problem(path: str):
+    """None if `path` looks like a BTF file (raw BTF or an ELF with .BTF),
+    else what is wrong with it, in a few words."""
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except ValueError:                  # a NUL in the name
+        return "not a file name"
+    except OSError as e:
+        return e.strerror
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "a directory, not a BTF file" if os.path.isdir(path) else \
+                "not a regular file"
+        head = os.read(fd, 4)
+    finally:
+        os.close(fd)
+    if not (head[:2] in (b"\x9f\xeb", b"\xeb\x9f") or head == b"\x7fELF"):
+        return "not a BTF file"
+    return None
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,6 +78,10 @@ def tracefs(mount: bool = True) -> str:
         if os.path.isdir(os.path.join(d, "events")):
             _Cache.tracefs = d
             return d
+    for d in TRACEFS_CANDIDATES:
+        # mounted (and not hidden by another mount) but its files cannot be seen
+        if os.path.isdir(d) and d in _mounts("tracefs"):
+            raise _unreadable(d)
     if mount and os.path.isdir(TRACEFS_CANDIDATES[0]):
         from ._libbpf import ffi, libc
         r = libc.mount(b"nodev", TRACEFS_CANDIDATES[0].encode(), b"tracefs", 0, ffi.NULL)
@@ -66,16 +96,36 @@ def tracefs(mount: bool = True) -> str:
                          f"{TRACEFS_CANDIDATES[0]} ({os.strerror(err)})")
 
 
-def tracepoint_exists(category: str, name: str) -> bool:
-    """True if tracepoint category:name exists."""
+def _mounts(fstype: str) -> set:
+    """Mount points of file systems of type `fstype` in this mount namespace."""
     try:
-        base = tracefs()
+        with open("/proc/self/mounts", "rb") as f:
+            rows = [line.split() for line in f]
     except OSError:
-        return False
-    return os.path.isdir(os.path.join(base, "events", category, name))
+        return set()
+    return {r[1].decode() for r in rows if len(r) > 2 and r[2] == fstype.encode()}
 
 
-def _events() -> dict:
+def _unreadable(d: str):
+    from .errors import NoAccess
+    try:
+        st = os.stat(d)
+        how = f"mode {st.st_mode & 0o7777:04o}, owner uid {st.st_uid}"
+    except OSError as e:
+        how = e.strerror
+    return NoAccess(f"tracefs at {d} is not readable by uid {os.geteuid()} ({how}): "
+                    "run as root or add CAP_DAC_READ_SEARCH")
+
+
+def tracepoint_exists(category: str, name: str) -> bool:
+    """True if tracepoint category:name exists.  Raises MissingFeature or
+    NoAccess (naming the cause) when tracefs cannot be read: then nobody can
+    tell, and classic tracepoints cannot be attached either."""
+    return os.path.isdir(os.path.join(tracefs(), "events", category, name))
+
+
+def _events():
+    """{tracepoint name: category} from tracefs, or None if it cannot be read."""
     if _Cache.events is None:
         ev = {}
         try:
@@ -84,19 +134,43 @@ def _events() -> dict:
                     cat, _, name = line.strip().partition(b":")
                     ev.setdefault(name.decode(), cat.decode())
         except OSError:
-            pass
+            ev = False
         _Cache.events = ev
-    return _Cache.events
+    return _Cache.events or None
+
+
+def _kernel_btf_type(name: str):
+    """True/False: the kernel's BTF has (or lacks) typedef `name`; None if
+    there is no kernel BTF to ask."""
+    if _Cache.kbtf is None:
+        from .kbtf import KernelBtf
+        try:
+            _Cache.kbtf = KernelBtf()
+        except OSError:
+            _Cache.kbtf = False
+    if not _Cache.kbtf:
+        return None
+    from .kbtf import TYPEDEF
+    return _Cache.kbtf.find(name, TYPEDEF) is not None
 
 
 def raw_tracepoint_exists(name: str) -> bool:
-    """True if a tracepoint called `name` exists in any category."""
-    return name in _events()
+    """True if a tracepoint called `name` exists in any category.
+
+    Raw and BTF tracepoints are attached by name, without tracefs: where
+    tracefs cannot be read (hidden, mode 0700 for a user with capabilities)
+    the kernel's BTF answers (every tracepoint has a `btf_trace_NAME`
+    typedef); with neither, the kernel is left to answer at attach."""
+    ev = _events()
+    if ev is not None:
+        return name in ev
+    known = _kernel_btf_type("btf_trace_" + name)
+    return True if known is None else known
 
 
 def tracepoint_category(name: str):
     """The category of tracepoint `name`, or None."""
-    return _events().get(name)
+    return (_events() or {}).get(name)
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,6 +182,11 @@ def kprobes() -> bool:
         return os.path.exists(os.path.join(tracefs(), "kprobe_events"))
     except OSError:
         return False
+
+
+def uprobes_pmu() -> bool:
+    """True if uprobes are made through the uprobe PMU (4.17+), without tracefs."""
+    return os.path.exists("/sys/bus/event_source/devices/uprobe/type")
 
 
 @functools.lru_cache(maxsize=None)
@@ -278,9 +357,45 @@ def raw_tp() -> bool:
 
 def forced_probe():
     """The probe kind forced by COREBPF_PROBE (tracepoint, tp_btf, raw_tp, fentry,
-    kprobe), or the name of one variant (tests)."""
+    kprobe), or the name of one variant (tests: Object checks that it has it);
+    ConfigError for anything else."""
     v = os.environ.get("COREBPF_PROBE", "").strip()
+    if v and v not in PROBE_KINDS and not shipped_variant(v):
+        from .errors import ConfigError
+        raise ConfigError(f"COREBPF_PROBE: invalid choice: {v!r} (choose from "
+                          + ", ".join(repr(k) for k in PROBE_KINDS) + ")")
     return v or None
+
+
+def require_forced_probe(on: bool = True):
+    """Make a forced probe kind that an object has no program of an error
+    (ConfigError at load) instead of being ignored for that object.  A tool
+    (one object, the user asked for the kind) turns it on; a process hosting
+    many objects (the exporter) leaves it off: the kind applies where it can."""
+    _Cache.strict_probe = on
+
+
+def forced_probe_required() -> bool:
+    return _Cache.strict_probe
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_variant(name: str) -> bool:
+    """True if some packaged object has programs of variant `name` (PROG__name):
+    COREBPF_PROBE=VARIANT, used by tests only, so the objects are read only then."""
+    if not name.isidentifier():
+        return False
+    import glob
+    from .paths import OBJ_DIR
+    needle = b"__" + name.encode() + b"\0"        # a program's name in the symbol table
+    for path in glob.glob(os.path.join(OBJ_DIR, "*.bpf.o")):
+        try:
+            with open(path, "rb") as f:
+                if needle in f.read():
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 def summary() -> dict:
@@ -329,3 +444,4 @@ def memory_cgroup():
             if os.path.exists(os.path.join(mnt, "memory.limit_in_bytes")):
                 v1 = (mnt, 1)
     return v1
+

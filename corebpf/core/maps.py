@@ -25,6 +25,108 @@ _ARRAYS = (ARRAY, PERCPU_ARRAY)
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 
 
+# -- how much kernel memory a map takes -------------------------------------------
+#
+# Hash and stack maps are preallocated: creating one with 100M entries takes
+# ~11 GB at once, and the process cannot act on Ctrl-C meanwhile.  So sizes
+# are checked against the memory available before anything is created.
+
+MAX_SHARE = 4           # a tool's maps may take at most 1/MAX_SHARE of what is available
+_HTAB_ELEM = 48         # struct htab_elem (64-bit), before key and value
+_STACK_BUCKET = 16      # struct stack_map_bucket, before the frames
+
+
+def _r8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def kernel_bytes(mtype: int, key_size: int, value_size: int, max_entries: int,
+                 ncpus: int) -> int:
+    """Roughly what the kernel allocates for such a map (its preallocated
+    elements, per-CPU copies and bucket arrays; kernel/bpf/*.c)."""
+    n = max(0, max_entries)
+    if mtype in (HASH, LRU_HASH, PERCPU_HASH, LRU_PERCPU_HASH):
+        percpu = mtype in (PERCPU_HASH, LRU_PERCPU_HASH)
+        elem = _HTAB_ELEM + _r8(key_size) + (8 if percpu else _r8(value_size))
+        total = elem * (n + ncpus) + 16 * _pow2(n)
+        return total + (_r8(value_size) * n * ncpus if percpu else 0)
+    if mtype in (ARRAY, PERCPU_ARRAY):
+        return _r8(value_size) * n * (ncpus if mtype == PERCPU_ARRAY else 1)
+    if mtype == STACK_TRACE:
+        return (_STACK_BUCKET + value_size) * n + 8 * _pow2(n)
+    if mtype == RINGBUF:
+        return n
+    if mtype == PERF_EVENT_ARRAY:
+        return 8 * n
+    return (_r8(key_size) + _r8(value_size) + 16) * n
+
+
+def available_memory():
+    """Bytes this process may still take: MemAvailable, or less if its cgroup
+    (v2) has a lower limit; None if unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/proc/self/cgroup", "rb") as f:
+            path = next((ln.strip()[3:] for ln in f if ln.startswith(b"0::")), None)
+        if path is not None:
+            base = b"/sys/fs/cgroup" + path.rstrip(b"/")
+            with open(base + b"/memory.max", "rb") as f:
+                lim = f.read().strip()
+            if lim != b"max":
+                with open(base + b"/memory.current", "rb") as f:
+                    left = max(0, int(lim) - int(f.read()))
+                avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def human(n: float) -> str:
+    """A byte count for people: 11.2 GB, 640 MB, 12 KB."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" or n >= 100 else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+class TooLarge(MapError):
+    """Maps (or buffers) that would take more kernel memory than is sane here."""
+
+    def __init__(self, message: str):
+        super().__init__(errno.ENOMEM, "map sizes", message=message)
+
+    def __str__(self):
+        return self.strerror
+
+
+def check_memory(items, owner: str, already: int = 0):
+    """Raise TooLarge if `items` [(name, bytes, option that sized it or
+    None)] plus `already` bytes would take more than 1/MAX_SHARE of the
+    memory available (said in one line, naming the option to lower)."""
+    total = already + sum(b for _, b, _ in items)
+    avail = available_memory()
+    if avail is None or total * MAX_SHARE <= avail:
+        return
+    name, size, option = max(items, key=lambda it: it[1])
+    fix = f"; use a smaller {option}" if option else ""
+    raise TooLarge(f"{owner}: its maps would take {human(total)} of kernel memory "
+                   f"({name}: {human(size)}), more than 1/{MAX_SHARE} of the "
+                   f"{human(avail)} available{fix}")
+
+
 def _raw_codec(size: int) -> Codec:
     fmt = {1: "B", 2: "H", 4: "I", 8: "Q"}.get(size)
     return ScalarCodec(fmt, size) if fmt else OpaqueCodec(size)
@@ -70,9 +172,27 @@ class Map:
     @max_entries.setter
     def max_entries(self, n: int):
         """Resize before load (ring buffers: bytes, a power-of-two multiple of the page size)."""
+        self.resize(n)
+
+    def resize(self, n: int, option: str = None):
+        """Set max_entries before load; `option` names the command-line option
+        that chose the size (errors about the size name it)."""
+        n = int(n)
+        if not 0 < n < 2**32:
+            fix = f" (lower {option})" if option else ""
+            raise MapError(errno.EINVAL, "max_entries", self.name,
+                           message=f"{n} entries do not fit 32 bits{fix}", hint="")
         self._obj._record("max_entries", self.name, n)
-        check_int(lib().bpf_map__set_max_entries(self._ptr, int(n)),
+        check_int(lib().bpf_map__set_max_entries(self._ptr, n),
                   "bpf_map__set_max_entries", self.name, MapError)
+        if option:
+            self.sized_by = option
+
+    sized_by = None         # the option that chose max_entries (for messages)
+
+    def kernel_bytes(self, ncpus: int) -> int:
+        """Roughly the kernel memory this map takes once created."""
+        return kernel_bytes(self.type, self.key_size, self.value_size, self.max_entries, ncpus)
 
     def reuse_pinned(self, path: str):
         """Before load: make this map the one pinned at `path` (bpffs), so the

@@ -25,11 +25,11 @@ import errno
 import os
 import re
 
-from . import _log, features
+from . import _log, features, loadonly, privileges
 from ._libbpf import LibbpfUnavailable, ffi, lib
 from .btf import Btf, PTR
 from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
-                     MissingFeature, check_int, check_ptr)
+                     MissingFeature, NoAccess, check_int, check_ptr)
 from .maps import Map
 from .paths import OBJ_DIR, object_path, unsupported  # noqa: F401  (OBJ_DIR: re-exported)
 
@@ -58,6 +58,24 @@ _SECTION_KIND = (
 )
 AUTO_ATTACH = ("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe")
 _KPROBE_KINDS = ("kprobe", "kretprobe")
+
+
+_THREAD_LOAD_BYTES = 64 << 20   # maps this big load in a thread (see _load_interruptibly)
+_abandoned = []                 # Objects whose load was interrupted (never freed)
+
+
+def load_in_progress() -> bool:
+    """True if a load was interrupted and its thread is still in the kernel:
+    the process must then end with os._exit() (Python's finalization would
+    free what the thread still uses); the kernel stops the load as the
+    process dies."""
+    return any(o._load_thread is not None and o._load_thread.is_alive() for o in _abandoned)
+
+
+class _Cause(str):
+    """Why a program cannot be used although the kernel may have its hook
+    (tracefs hidden or unreadable); `error` is the exception class to raise."""
+    error = None
 
 
 def section_kind(section: str) -> str:
@@ -189,7 +207,8 @@ class Program:
     def attach_uprobe(self, binary: str, func: str = None, offset: int = 0, pid: int = -1,
                       retprobe: bool = False, cookie: int = 0, ref_ctr_offset: int = 0) -> Link:
         """Attach to `binary` at symbol `func` (+offset) or at file offset `offset`."""
-        features.tracefs()
+        if not features.uprobes_pmu():
+            features.tracefs()          # legacy uprobes are made in tracefs
         opts = ffi.new("struct bpf_uprobe_opts *")
         opts.sz = ffi.sizeof("struct bpf_uprobe_opts")
         opts.retprobe = retprobe
@@ -204,7 +223,8 @@ class Program:
 
     def attach_usdt(self, binary: str, provider: str, name: str, pid: int = -1,
                     cookie: int = 0) -> Link:
-        features.tracefs()
+        if not features.uprobes_pmu():
+            features.tracefs()          # legacy uprobes are made in tracefs
         opts = ffi.new("struct bpf_usdt_opts *")
         opts.sz = ffi.sizeof("struct bpf_usdt_opts")
         opts.usdt_cookie = cookie
@@ -228,7 +248,7 @@ class Program:
 
 def _attach_hint(kind: str, err: int) -> str:
     if err in (errno.EPERM, errno.EACCES):
-        return "run as root (or with CAP_BPF and CAP_PERFMON)"
+        return privileges.capability_hint(kind)
     if kind == "kprobe" and not features.kprobes():
         return "this kernel has no kprobes (CONFIG_KPROBES)"
     if err == errno.ENOENT:
@@ -271,7 +291,11 @@ class Section:
 
     def __setitem__(self, name, value):
         tid, off, size = self._var(name)
-        self._obj._write_section(self._sec, off, self._obj.btf.codec(tid).encode(value), name)
+        try:
+            data = self._obj.btf.codec(tid).encode(value)
+        except OverflowError as e:      # a tool let an out-of-range number through
+            raise ConfigError(f"{self._obj.name}: {name}: {e}") from None
+        self._obj._write_section(self._sec, off, data, name)
 
 
 class Object:
@@ -314,8 +338,10 @@ class Object:
     # -- open / reopen ------------------------------------------------------------
     def _open(self):
         L = _libbpf()
-        if self.btf_path and not os.access(self.btf_path, os.R_OK):
-            raise MissingFeature(f"kernel BTF not readable at {self.btf_path}")
+        if self.btf_path:
+            why = features.btf_problem(self.btf_path)
+            if why:
+                raise MissingFeature(f"kernel BTF {self.btf_path}: {why}")
         if not self.btf_path and not features.has_btf():
             raise MissingFeature("this kernel has no BTF (/sys/kernel/btf/vmlinux; "
                                  "CONFIG_DEBUG_INFO_BTF): give one with --btf PATH "
@@ -324,8 +350,15 @@ class Object:
         opts.sz = ffi.sizeof("struct bpf_object_open_opts")
         self._keep = [ffi.new("char[]", self.name.encode())]
         opts.object_name = self._keep[0]
-        if self.btf_path:
-            self._keep.append(ffi.new("char[]", self.btf_path.encode()))
+        custom = self.btf_path
+        if not custom and not privileges.has_cap(privileges.CAP_SYS_ADMIN):
+            # CO-RE of a type vmlinux lacks (a `___old` flavour) makes libbpf
+            # list the modules' BTF, which needs CAP_SYS_ADMIN; libbpf before
+            # 1.3 then fails the load (EPERM).  The kernel's BTF given as the
+            # custom one keeps CO-RE in vmlinux (CAP_BPF+CAP_PERFMON suffice).
+            custom = features.DEFAULT_BTF
+        if custom:
+            self._keep.append(ffi.new("char[]", custom.encode()))
             opts.btf_custom_path = self._keep[-1]
         _log.clear()
         ptr = L.bpf_object__open_file(self.path.encode(), opts)
@@ -467,7 +500,13 @@ class Object:
         k, tgt = p.kind, p.target
         if k == "tracepoint":
             cat, _, name = tgt.partition("/")
-            return None if features.tracepoint_exists(cat, name) else f"tracepoint {cat}:{name}"
+            try:
+                return None if features.tracepoint_exists(cat, name) else \
+                    f"tracepoint {cat}:{name}"
+            except OSError as e:        # tracefs hidden or unreadable: that is the cause
+                c = _Cause(str(e))
+                c.error = type(e) if isinstance(e, (MissingFeature, NoAccess)) else None
+                return c
         if k == "tp_btf":
             if not features.raw_tracepoint_exists(tgt):
                 return f"tracepoint {tgt}"
@@ -496,6 +535,16 @@ class Object:
         return None
 
     def _select(self):
+        if self.probe and features.forced_probe_required():
+            kinds = {p.kind for p in self.programs.values()}
+            if self.probe not in features.PROBE_KINDS and self.probe not in self._variants():
+                raise ConfigError(
+                    f"COREBPF_PROBE: invalid choice: {self.probe!r} (choose from "
+                    + ", ".join(repr(k) for k in features.PROBE_KINDS)
+                    + "".join(f", {v!r}" for v in sorted(self._variants())) + ")")
+            if self.probe in features.PROBE_KINDS and self.probe not in kinds:
+                raise ConfigError(f"{self.name}: no {self.probe} probes to force with "
+                                  f"--probe/COREBPF_PROBE (it has: {', '.join(sorted(kinds))})")
         variants = self._variants()
         if not variants:
             self.variant = None
@@ -518,6 +567,12 @@ class Object:
             missing.extend(r for r in reasons if r not in missing)
         self._candidates = order
         if chosen is None:
+            causes = [r for r in missing if isinstance(r, _Cause)]
+            lacks = [r for r in missing if not isinstance(r, _Cause)]
+            if causes:      # what keeps the tool from the probes it could use
+                raise (causes[0].error or MissingFeature)(
+                    f"{self.name}: {causes[0]}" +
+                    (f" (and this kernel lacks {', '.join(lacks)})" if lacks else ""))
             raise MissingFeature(f"{self.name}: this kernel lacks " +
                                  (", ".join(missing) if missing else "a usable probe"))
         self.variant = chosen
@@ -538,6 +593,7 @@ class Object:
         """
         L = lib()
         self._load_failures = []
+        big = self._check_memory() > _THREAD_LOAD_BYTES
         while True:
             if select:
                 try:
@@ -550,10 +606,11 @@ class Object:
                     raise
             self._fill_nargs()
             _log.clear()
-            r = L.bpf_object__load(self._obj)
+            r = self._load_interruptibly(L) if big else L.bpf_object__load(self._obj)
             _log.reraise()
             if r == 0:
                 self._loaded = True
+                loadonly.stop(self.name, self.loaded_kinds(), self.variant)
                 return self
             log = _log.take()
             failed = _failed_program(log) or self._attach_btf_culprit(-r)
@@ -615,6 +672,50 @@ class Object:
                 return p.name
         return ""
 
+    def _check_memory(self) -> int:
+        """Refuse (TooLarge, one line) maps bigger than a sane share of the
+        memory available; return the kernel memory they will take."""
+        from .maps import check_memory
+        ncpus = features.possible_cpus()
+        reused = {t for op, t, _ in self._ops if op == "reuse_pinned"}
+        items = [(m.name, m.kernel_bytes(ncpus), m.sized_by) for m in self.maps.values()
+                 if m.name not in reused]
+        check_memory(items, self.name)
+        return sum(b for _, b, _ in items)
+
+    def _load_interruptibly(self, L) -> int:
+        """bpf_object__load in a thread, so that a Ctrl-C/SIGTERM while the
+        kernel fills large preallocated maps (seconds) ends the run at once:
+        KeyboardInterrupt here; the thread dies with the process (the kernel
+        stops allocating on the fatal signal of exit)."""
+        import signal
+        import threading
+        done = []
+        t = threading.Thread(target=lambda: done.append(L.bpf_object__load(self._obj)),
+                             name="bpf_object__load", daemon=True)
+        held = [s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+                if s in signal.pthread_sigmask(signal.SIG_BLOCK, [])]
+        self._load_thread = t
+        t.start()
+        try:
+            while t.is_alive():
+                if held:
+                    if signal.sigtimedwait(held, 0.1) is not None:
+                        raise KeyboardInterrupt
+                else:
+                    t.join(0.1)         # Python's handler raises KeyboardInterrupt here
+        except BaseException:
+            self._abandoned = True      # the thread still uses the object: never free it
+            _abandoned.append(self)
+            raise
+        self._load_thread = None
+        return done[0]
+
+    def loaded_kinds(self) -> list:
+        """The probe kinds of the programs loaded (or to be loaded), best first."""
+        kinds = {p.kind for p in self.programs.values() if p.autoload}
+        return sorted(kinds, key=lambda k: (KIND_RANK.get(k, 9), k))
+
     # -- attach -----------------------------------------------------------------------
     def attach(self, *names):
         """Attach the named programs (default: every loaded auto-attachable one)."""
@@ -628,31 +729,34 @@ class Object:
         return out
 
     # -- events -------------------------------------------------------------------------
-    def event_codec(self, map_name: str):
-        """Codec of the records of ring/perf buffer `map_name` (EVENTS_* macros)."""
+    def event_codec(self, map_name: str, raw_text: bool = False):
+        """Codec of the records of ring/perf buffer `map_name` (EVENTS_* macros);
+        char[] text escaped for a terminal unless raw_text."""
         var = f"__corebpf_event__{map_name}"
         for sec in (".bss", ".data"):
             v = self.btf.datasec(sec).get(var)
             if v:
                 t = self.btf.types[v[0]]
                 if t.kind == PTR:
-                    return self.btf.codec(t.ref)
+                    return self.btf.codec(t.ref, raw_text)
         return None
 
-    def ring_buffer(self, *maps_and_callbacks, raw: bool = False):
-        """RingBuffer over (map name, callback) pairs; callbacks get decoded records."""
+    def ring_buffer(self, *maps_and_callbacks, raw: bool = False, raw_text: bool = False):
+        """RingBuffer over (map name, callback) pairs; callbacks get decoded
+        records (char[] text escaped for a terminal unless raw_text)."""
         from .events import RingBuffer
         rb = RingBuffer(self)
         pairs = maps_and_callbacks
         self._consumers.append(rb)
         for i in range(0, len(pairs), 2):
-            rb.add(pairs[i], pairs[i + 1], raw=raw)
+            rb.add(pairs[i], pairs[i + 1], raw=raw, raw_text=raw_text)
         return rb
 
     def perf_buffer(self, map_name: str, callback, lost_callback=None, page_cnt: int = 64,
-                    raw: bool = False):
+                    raw: bool = False, raw_text: bool = False):
         from .events import PerfBuffer
-        pb = PerfBuffer(self, map_name, callback, lost_callback, page_cnt, raw=raw)
+        pb = PerfBuffer(self, map_name, callback, lost_callback, page_cnt, raw=raw,
+                        raw_text=raw_text)
         self._consumers.append(pb)
         return pb
 
@@ -677,9 +781,12 @@ class Object:
             for ln in slow:
                 ln.destroy()
 
+    _abandoned = False
+    _load_thread = None
+
     def close(self):
         """Detach everything and free the object (idempotent)."""
-        if self._closed:
+        if self._closed or self._abandoned:
             return
         self._closed = True
         for c in self._consumers:

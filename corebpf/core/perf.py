@@ -136,3 +136,16 @@ def attach_sampling(program, freq: int = 0, period: int = 0, cpus=None, pid: int
                 program._obj.links.remove(link)
         raise
     return links
+
+
+def can_sample() -> bool:
+    """True if a software cpu-clock sampling event opens here (what profile,
+    runqlen and the sampling multitools use; closed at once).  False without
+    CAP_PERFMON when kernel.perf_event_paranoid forbids it."""
+    from . import features
+    try:
+        cpu = next(iter(features.online_cpus()), 0)
+        os.close(perf_event_open(TYPE_SOFTWARE, COUNT_SW_CPU_CLOCK, cpu=cpu, freq=99))
+    except AttachError:
+        return False
+    return True

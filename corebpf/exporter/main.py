@@ -76,7 +76,8 @@ def collector_list(text: str) -> list:
     return names
 
 
-def parse(argv=None):
+def parser() -> Parser:
+    """The exporter's options (also read by the man page generator)."""
     doc = __doc__.split("\n\n", 1)
     p = Parser(prog=PROG, description=doc[0], epilog=doc[1],
                formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,7 +89,11 @@ def parse(argv=None):
     p.add_argument("--list-collectors", action="store_true",
                    help="print the collectors and their options, then exit")
     p.add_argument("-v", "--verbose", action="store_true", help="print libbpf's log on stderr")
-    return p.parse_args(argv)
+    return p
+
+
+def parse(argv=None):
+    return parser().parse_args(argv)
 
 
 # -- configuration -------------------------------------------------------------------
@@ -289,7 +294,8 @@ def run(argv=None) -> int:
         import prometheus_client  # noqa: F401
     except ImportError:
         raise UsageError("the prometheus_client package is missing: "
-                         "pip install 'corebpf[exporter]'") from None
+                         "pip install 'corebpf[exporter]' (Debian: apt-get install "
+                         "python3-prometheus-client)") from None
     if a.verbose:
         from corebpf.core import _log
         _log.set_verbose(True)

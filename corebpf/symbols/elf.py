@@ -10,6 +10,11 @@ The tables are read with `struct` straight from the file: pyelftools (a
 dependency, and what the unit tests check this reader against) costs ~60 ms
 to import and ~170 ms to walk libc's 3,000 dynamic symbols, while a tool's
 start-up budget is a few tens of ms.  Errors are ElfError, one line each.
+
+Binaries found through a process (/proc/PID/maps, /proc/PID/root) may have
+been swapped by the process's user: a file is opened without blocking
+(never a FIFO), must be a regular file and, where the process maps it,
+have the inode the process maps (corebpf.core.untrusted).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import os
 import re
 import struct
 
+from ..core import untrusted
 from ..core.errors import BPFError
 
 PT_LOAD = 1
@@ -25,6 +31,7 @@ SHT_SYMTAB, SHT_NOTE, SHT_DYNSYM = 2, 7, 11
 STT_FUNC, STT_GNU_IFUNC = 2, 10
 SHN_UNDEF = 0
 ET_EXEC, ET_DYN = 2, 3
+SECTION_MAX = 1 << 30           # bytes of one section read (symbol and string tables)
 
 
 class ElfError(BPFError):
@@ -42,8 +49,10 @@ class Elf:
 
     def __init__(self, path: str):
         self.path = path
+        self._ino = None
         try:
-            with open(path, "rb") as f:
+            with self._open() as f:
+                self._ino = os.fstat(f.fileno()).st_ino
                 ident = f.read(64)
                 if len(ident) < 52 or ident[:4] != b"\x7fELF":
                     raise ElfError(f"{path}: not an ELF file", errno.ENOEXEC)
@@ -91,10 +100,23 @@ class Elf:
         self._symbols = None
         self._funcs = None
 
+    def _open(self):
+        """The file, opened without blocking; a regular file (and the same one
+        as when first read), else ElfError."""
+        try:
+            return untrusted.open_regular(self.path, self._ino)
+        except untrusted.Refused as e:
+            raise ElfError(f"{self.path}: {e.why}", errno.EINVAL) from None
+
     def _read(self, off: int, size: int) -> bytes:
-        with open(self.path, "rb") as f:
-            f.seek(off)
-            return f.read(size)
+        try:
+            with self._open() as f:
+                f.seek(off)
+                return f.read(min(size, SECTION_MAX))
+        except OSError as e:
+            if isinstance(e, ElfError):
+                raise
+            raise ElfError(f"{self.path}: {e.strerror}", e.errno or errno.EIO) from None
 
     def section_data(self, name: str) -> bytes:
         s = self.sections.get(name)
@@ -278,18 +300,19 @@ def _parse_ld_cache(data: bytes) -> list:
 
 
 def _maps_paths(pid: int) -> list:
-    """Paths of the files mapped executable into process `pid`, in maps order."""
+    """(path, inode) of the files mapped executable into process `pid`, in maps order."""
     out = []
     try:
-        with open(f"/proc/{pid}/maps") as f:
+        with open(f"/proc/{pid}/maps", "rb") as f:
             for line in f:
                 parts = line.split(None, 5)
-                if len(parts) == 6 and "x" in parts[1] and parts[5].startswith("/"):
-                    p = parts[5].strip()
+                if len(parts) == 6 and b"x" in parts[1] and parts[5].startswith(b"/"):
+                    p = os.fsdecode(parts[5].strip())
                     if p.endswith(" (deleted)"):
                         continue
-                    if p not in out:
-                        out.append(p)
+                    row = (p, int(parts[4]))
+                    if row not in out:
+                        out.append(row)
     except FileNotFoundError:
         raise ElfError(f"no such process: {pid}", errno.ESRCH) from None
     except OSError as e:
@@ -309,15 +332,24 @@ def process_binaries(pid: int) -> list:
     """The executable and every shared object mapped executable into `pid`,
     as paths this process can open (through /proc/PID/root)."""
     check_pid(pid)
-    paths = _maps_paths(pid)
     root = f"/proc/{pid}/root"
     out = []
-    for p in paths:
-        if os.path.exists(p):
-            out.append(p)
-        elif os.path.exists(root + p):
-            out.append(root + p)
+    for p, ino in _maps_paths(pid):
+        for cand in (p, root + p):
+            if _is_mapped_file(cand, ino):
+                out.append(cand)
+                break
     return out
+
+
+def _is_mapped_file(path: str, inode: int) -> bool:
+    """True if `path` is a regular file with the inode a process maps (a path
+    the process's user swapped for a FIFO or another file is not)."""
+    try:
+        with untrusted.open_regular(path, inode or None):
+            return True
+    except OSError:
+        return False
 
 
 def find_library(name: str, pid: int = None):
@@ -393,16 +425,17 @@ def open_elf(path: str) -> Elf:
 
 
 def _mapping(pid: int, addr: int):
-    """(path, file offset of addr) for an address of process `pid`, or None."""
+    """(path, file offset of addr, inode) for an address of process `pid`, or None."""
     try:
-        with open(f"/proc/{pid}/maps") as f:
+        with open(f"/proc/{pid}/maps", "rb") as f:
             for line in f:
                 parts = line.split(None, 5)
-                if len(parts) < 6 or not parts[5].startswith("/"):
+                if len(parts) < 6 or not parts[5].startswith(b"/"):
                     continue
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                lo, hi = (int(x, 16) for x in parts[0].split(b"-"))
                 if lo <= addr < hi:
-                    return parts[5].strip(), addr - lo + int(parts[2], 16)
+                    return (os.fsdecode(parts[5].strip()), addr - lo + int(parts[2], 16),
+                            int(parts[4]))
     except OSError:
         pass
     return None
@@ -414,9 +447,12 @@ def symbolize(pid: int, addr: int) -> tuple:
     m = _mapping(pid, addr)
     if m is None:
         return None, 0, None
-    path, foff = m
+    path, foff, ino = m
+    cand = next((c for c in (path, f"/proc/{pid}/root{path}") if _is_mapped_file(c, ino)), None)
     try:
-        e = open_elf(path if os.path.exists(path) else f"/proc/{pid}/root{path}")
+        if cand is None:
+            raise ElfError(f"{path}: not the file process {pid} maps")
+        e = open_elf(cand)
     except ElfError:
         return None, 0, path
     vaddr = None
@@ -475,4 +511,4 @@ def sym_text(pid: int, addr: int, show_module: bool = True, show_offset: bool = 
     text = (name + ("+0x%x" % off if show_offset else "")) if name else "[unknown]"
     if show_module and module:
         text += " [%s]" % os.path.basename(module)
-    return text
+    return untrusted.escape(text)           # names and paths another user chose

@@ -16,6 +16,14 @@ file: /usr/lib/debug/.build-id/xx/yyyy.debug, .gnu_debuglink targets (CRC
 checked) or MiniDebugInfo (.gnu_debugdata).  The vDSO is read from the
 process's memory; JIT code resolves through /tmp/perf-PID.map.
 
+Files read on a traced process's behalf (its binaries, debug files, perf
+maps) may have been planted by its user: they are opened with
+corebpf.core.untrusted (no FIFO, device or symlink swap; perf maps and debug
+files owned by root or the process's user; the inode the process maps;
+paths under /proc/PID/root resolved inside that root) and read with bounds;
+a refused file is skipped (one note with --verbose) and its addresses stay
+unresolved.  Symbol names are escaped for the terminal.
+
 Symbol tables are cached per file (device, inode, size, mtime) for the whole
 Python process and loaded lazily, only when an address falls in that file.
 A SymbolCache keeps one resolver per PID, so a process that exits while its
@@ -28,8 +36,13 @@ import bisect
 import os
 import struct
 
+from ..core import untrusted
+
 UNKNOWN = "[unknown]"
 DEBUG_ROOT = "/usr/lib/debug"
+PERF_MAP_MAX = 64 << 20         # bytes of a perf map read (a bigger one is cut there)
+SECTION_MAX = 1 << 30           # bytes of one ELF section read (symbol and string tables)
+MINIDEBUG_MAX = 256 << 20       # bytes a .gnu_debugdata image may decompress to
 
 _STT_FUNC, _STT_GNU_IFUNC = 2, 10
 _STB_LOCAL, _STB_GLOBAL, _STB_WEAK = 0, 1, 2
@@ -42,7 +55,7 @@ def format_symbol(name, offset: int, module, show_offset: bool = False,
     `[unknown]` (no offset) when name is None."""
     text = (f"{name}+0x{offset:x}" if show_offset else name) if name else UNKNOWN
     if show_module and module:
-        text += f" [{os.path.basename(module)}]"
+        text += f" [{untrusted.escape(os.path.basename(module))}]"
     return text
 
 
@@ -153,7 +166,7 @@ class ElfSymbols:
     """Function symbols and load segments of one ELF file (or image)."""
 
     def __init__(self, stream, name: str = "", debug_root: str = DEBUG_ROOT, root: str = "",
-                 directory: str = ""):
+                 directory: str = "", owners=None):
         from elftools.elf.elffile import ELFFile
         elf = ELFFile(stream)
         self.name = name
@@ -170,7 +183,8 @@ class ElfSymbols:
         syms = _read_symbols(elf, stream, sections)
         self.debug_file = None
         if not any(kind == _SHT_SYMTAB for kind, _ in syms):
-            dbg = self._debug_symbols(elf, stream, sections, debug_root, root, directory)
+            dbg = self._debug_symbols(elf, stream, sections, debug_root, root, directory,
+                                      owners)
             if dbg:
                 syms.extend(dbg)
         best = {}
@@ -204,11 +218,12 @@ class ElfSymbols:
                 return self.names[j], vaddr - starts[j]
         return None
 
-    def _debug_symbols(self, elf, stream, sections, debug_root, root, directory):
-        """Symbols of the separate debug file, if one is installed."""
+    def _debug_symbols(self, elf, stream, sections, debug_root, root, directory, owners):
+        """Symbols of the separate debug file, if one is installed (inside the
+        process's root first; owned by root or the process's user)."""
         by_name = {sec.name: sec for sec in sections}
         for full, f in debug_files(self.build_id, by_name.get(".gnu_debuglink"), stream,
-                                   elf.little_endian, directory, debug_root, root):
+                                   elf.little_endian, directory, debug_root, root, owners):
             try:
                 from elftools.elf.elffile import ELFFile
                 syms = _read_symbols(ELFFile(f), f)
@@ -225,7 +240,11 @@ class ElfSymbols:
             import lzma
             try:
                 from elftools.elf.elffile import ELFFile
-                img = io.BytesIO(lzma.decompress(mini.data(stream)))
+                dec = lzma.LZMADecompressor()
+                data = dec.decompress(mini.data(stream), max_length=MINIDEBUG_MAX)
+                if not dec.eof:         # bigger than any real one: a decompression bomb
+                    return None
+                img = io.BytesIO(data)
                 syms = _read_symbols(ELFFile(img), img)
                 if syms:
                     self.debug_file = "(.gnu_debugdata)"
@@ -236,13 +255,15 @@ class ElfSymbols:
 
 
 def debug_files(build_id, debuglink, stream, little_endian: bool, directory: str,
-                debug_root: str = DEBUG_ROOT, root: str = ""):
+                debug_root: str = DEBUG_ROOT, root: str = "", owners=None):
     """Yield (path, open file) for each separate debug file of an ELF file
     that exists: /usr/lib/debug/.build-id/xx/yyyy.debug, then the
     .gnu_debuglink name (debuglink: its section) in the file's directory,
     its .debug/ and debug_root + directory, the link's CRC checked.  root:
-    the process's root (/proc/PID/root), looked in first.  The caller
-    closes each file it is given."""
+    the process's root (/proc/PID/root), looked in first (paths resolved
+    inside it).  A debug file may be planted by the process's user: opened
+    by corebpf.core.untrusted's rule, a regular file owned by one of
+    `owners` (None: anyone).  The caller closes each file it is given."""
     cands = []
     if build_id and debug_root:
         cands.append((f"{debug_root}/.build-id/{build_id[:2]}/{build_id[2:]}.debug", None))
@@ -258,9 +279,13 @@ def debug_files(build_id, debuglink, stream, little_endian: bool, directory: str
                 dirs.append(debug_root + directory)
             cands.extend((f"{d}/{link}", crc) for d in dirs)
     for path, crc in cands:
-        for full in ([root + path, path] if root else [path]):
+        for where in ([root, None] if root else [None]):
+            full = (where or "") + path
             try:
-                f = open(full, "rb")
+                f = untrusted.open_file(path, root=where, follow=True, owners=owners)
+            except untrusted.Refused as e:
+                untrusted.note(f"{e}: debug file skipped")
+                continue
             except OSError:
                 continue
             try:
@@ -314,7 +339,7 @@ class _Section:
         if self.type == _SHT_NOBITS:
             return b""
         stream.seek(self.offset)
-        return stream.read(self.size)
+        return stream.read(min(self.size, SECTION_MAX))
 
 
 def _sections(elf, stream) -> list:
@@ -370,7 +395,7 @@ def _read_symbols(elf, stream, sections=None) -> list:
             if (info & 0xF) not in (_STT_FUNC, _STT_GNU_IFUNC) or shndx == 0 or value == 0:
                 continue
             end = strtab.find(b"\0", st_name)
-            name = strtab[st_name:end if end >= 0 else None].decode("utf-8", "replace")
+            name = untrusted.text(strtab[st_name:end if end >= 0 else None])
             if name:
                 table.append((value, size, name, info >> 4))
         if table:
@@ -382,23 +407,28 @@ _ELF_CACHE = {}
 
 
 def elf_symbols(path: str, debug_root: str = DEBUG_ROOT, root: str = "",
-                display_path: str = None):
-    """Cached ElfSymbols of the file at `path` (None if it is not a readable ELF).
+                display_path: str = None, f=None, owners=None):
+    """Cached ElfSymbols of the file at `path` (None if it is not a readable
+    regular file in ELF format).
 
     root: the process's root (/proc/PID/root) where debug files are looked
-    up first; display_path: the path as the process sees it (for debuglink).
+    up first; display_path: the path as the process sees it (for debuglink);
+    f: the file, already opened (corebpf.core.untrusted) by the caller;
+    owners: uids a debug file may belong to (None: any).
     """
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
+    if f is None:
+        try:
+            with untrusted.open_regular(path) as f:
+                return elf_symbols(path, debug_root, root, display_path, f, owners)
+        except OSError:
+            return None
+    st = os.fstat(f.fileno())
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, debug_root)
     if key in _ELF_CACHE:
         return _ELF_CACHE[key]
     try:
-        with open(path, "rb") as f:
-            es = ElfSymbols(f, display_path or path, debug_root, root,
-                            os.path.dirname(display_path or path))
+        es = ElfSymbols(f, display_path or path, debug_root, root,
+                        os.path.dirname(display_path or path), owners)
     except _elf_errors():           # not an ELF file we can read: no symbols
         es = None
     _ELF_CACHE[key] = es
@@ -422,40 +452,55 @@ def _image_symbols(data: bytes, name: str):
 
 class PerfMap:
     """/tmp/perf-PID.map: `START SIZE name` lines (hex) written by JIT runtimes;
-    re-read when the file changes."""
+    re-read when the file changes.
 
-    def __init__(self, path: str):
-        self.path = path
+    The file is the traced process's user's: perf's rule applies (a regular
+    file, not a symlink, owned by root or that user: `owners`; at most
+    PERF_MAP_MAX bytes read); `root` is the process's root directory when
+    the path is inside it."""
+
+    def __init__(self, path: str, root: str = None, owners=None):
+        self.rel = path
+        self.root = root
+        self.path = (root or "") + path
+        self.owners = owners
         self._stamp = None
         self.starts, self.ends, self.names = [], [], []
 
     def _refresh(self) -> bool:
         try:
-            st = os.stat(self.path)
+            f = untrusted.open_file(self.rel, root=self.root, owners=self.owners)
+        except untrusted.Refused as e:
+            untrusted.note(f"{e}: JIT symbols not read")
+            return self._stamp is not None
         except OSError:
             return self._stamp is not None      # gone with its process: keep what was read
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
-        if stamp != self._stamp:
-            rows = []
+        with f:
+            st = os.fstat(f.fileno())
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if stamp == self._stamp:
+                return True
             try:
-                with open(self.path, "rb") as f:
-                    for line in f:
-                        parts = line.split(None, 2)
-                        if len(parts) < 3:
-                            continue
-                        try:
-                            start, size = int(parts[0], 16), int(parts[1], 16)
-                        except ValueError:
-                            continue
-                        rows.append((start, start + size,
-                                     parts[2].strip().decode("utf-8", "replace")))
+                data = untrusted.read_capped(f, PERF_MAP_MAX)
             except OSError:
                 return False
-            rows.sort()
-            self.starts = [r[0] for r in rows]
-            self.ends = [r[1] for r in rows]
-            self.names = [r[2] for r in rows]
-            self._stamp = stamp
+        if st.st_size > PERF_MAP_MAX:
+            untrusted.note(f"{self.path}: only the first {PERF_MAP_MAX >> 20} MiB read")
+        rows = []
+        for line in data.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) < 3:
+                continue
+            try:
+                start, size = int(parts[0], 16), int(parts[1], 16)
+            except ValueError:
+                continue
+            rows.append((start, start + size, untrusted.text(parts[2].strip())))
+        rows.sort()
+        self.starts = [r[0] for r in rows]
+        self.ends = [r[1] for r in rows]
+        self.names = [r[2] for r in rows]
+        self._stamp = stamp
         return True
 
     def lookup(self, addr: int):
@@ -493,6 +538,7 @@ class ProcessSymbols:
         self.debug_root = debug_root
         self.demangle = demangle
         self._perf_maps = None
+        self._owner_uids = None
         self._maps = None
         self._starts = []
         self._memo = {}
@@ -517,7 +563,7 @@ class ProcessSymbols:
             if len(parts) < 5 or b"x" not in parts[1]:
                 continue
             lo, _, hi = parts[0].partition(b"-")
-            path = parts[5].strip().decode("utf-8", "replace") if len(parts) > 5 else ""
+            path = os.fsdecode(parts[5].strip()) if len(parts) > 5 else ""
             if path and not path.startswith("/") and path != "[vdso]":
                 continue            # [stack], [heap], [vsyscall], anon: perf map only
             maps.append(_Mapping(int(lo, 16), int(hi, 16), int(parts[2], 16), int(parts[4]),
@@ -550,24 +596,33 @@ class ProcessSymbols:
 
     def files(self, m: _Mapping):
         """Yield (path to open, path as the process sees it, the process's root
-        or "") for each place the file behind mapping m can be read from
-        (the same inode only)."""
+        or "") for each place the file behind mapping m can be read from: the
+        mapped file itself (map_files), else the path inside the process's
+        root, else on ours, each a regular file with the mapped inode (the
+        process's user may have swapped the path for a FIFO or another file:
+        corebpf.core.untrusted).  Open it with untrusted.open_regular(path,
+        m.inode), which checks the inode again."""
         path = m.path
         deleted = path.endswith(" (deleted)")
         if deleted:
             path = path[:-len(" (deleted)")]
         root = f"/proc/{self.pid}/root"
-        cands = [f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}", root + path]
+        inode = m.inode or None
+        cands = [(None, f"/proc/{self.pid}/map_files/{m.start:x}-{m.end:x}"), (root, path)]
         if not deleted:
-            cands.append(path)
-        root = root if os.path.isdir(root) else ""
-        for cand in cands:
+            cands.append(("", path))
+        droot = root if os.path.isdir(root) else ""
+        for where, cand in cands:
             try:
-                if m.inode and os.stat(cand).st_ino != m.inode:
-                    continue
+                f = untrusted.open_regular(cand, inode) if where is None else \
+                    untrusted.open_file(cand, root=where or None, follow=True, inode=inode)
+            except untrusted.Refused as e:
+                untrusted.note(f"{e}: not read")
+                continue
             except OSError:
                 continue
-            yield cand, path, root
+            f.close()
+            yield (cand if where is None else (where or "") + cand), path, droot
 
     def _symbols(self, m: _Mapping):
         if m.loaded:
@@ -578,11 +633,25 @@ class ProcessSymbols:
             return m.syms
         if not m.path:
             return None
+        inode = m.inode or None
         for cand, path, root in self.files(m):
-            m.syms = elf_symbols(cand, self.debug_root, root, display_path=path)
+            try:
+                f = untrusted.open_regular(cand, inode)     # the checked file, not a swap
+            except OSError:
+                continue
+            with f:
+                m.syms = elf_symbols(cand, self.debug_root, root, display_path=path, f=f,
+                                     owners=self.owners())
             if m.syms is not None:
                 break
         return m.syms
+
+    def owners(self) -> set:
+        """Who may own the files read for this process: root and its user."""
+        if self._owner_uids is None:
+            uid = untrusted.process_uid(self.pid)
+            self._owner_uids = {0} if uid is None else {0, uid}
+        return self._owner_uids
 
     def _vdso(self, m: _Mapping):
         data = self.vdso_image(m)
@@ -651,8 +720,9 @@ class ProcessSymbols:
                             break
             except (OSError, ValueError):
                 pass
-            paths = [f"/proc/{self.pid}/root/tmp/perf-{nspid}.map", f"/tmp/perf-{self.pid}.map"]
-            self._perf_maps = [PerfMap(p) for p in paths]
+            owners = self.owners()
+            self._perf_maps = [PerfMap(f"/tmp/perf-{nspid}.map", f"/proc/{self.pid}/root", owners),
+                               PerfMap(f"/tmp/perf-{self.pid}.map", None, owners)]
         return self._perf_maps
 
     def sym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:

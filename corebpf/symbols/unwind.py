@@ -30,7 +30,10 @@ import os
 import platform
 import struct
 
+from ..core import untrusted
 from .syms import SymbolCache, _sections, debug_files
+
+FILE_MAX = 2 << 30      # bytes of a file (or debug file) read for its CFI
 
 MAX_FRAMES = 127
 
@@ -103,7 +106,7 @@ class FileCfi:
     """The CFI of one ELF file (or in-memory image): find the row for an address."""
 
     def __init__(self, stream, path: str = "", debug_root: str = "/usr/lib/debug",
-                 root: str = "", directory: str = "", reopen=None):
+                 root: str = "", directory: str = "", reopen=None, owners=None):
         """stream: the file, read during construction only; reopen: returns a
         new stream on the file for the .debug_frame fallback (default: stream)."""
         from elftools.elf.elffile import ELFFile
@@ -135,6 +138,7 @@ class FileCfi:
                 self._eh = None
         self._reopen = reopen or (lambda: stream)
         self._debug = (build_id, debug_root, root, directory)
+        self._owners = owners           # who may own its debug files (None: anyone)
 
     # -- .eh_frame through .eh_frame_hdr ------------------------------------------------
     def _eh_index(self, stream, off, size, vaddr):
@@ -242,10 +246,12 @@ class FileCfi:
                     raise
                 secs = {}
             for _path, f in debug_files(build_id, secs.get(".gnu_debuglink"), stream,
-                                        self._little, directory, debug_root, root):
+                                        self._little, directory, debug_root, root,
+                                        self._owners):
                 with f:
                     try:
-                        found = _debug_frame_entries(io.BytesIO(f.read()))
+                        found = _debug_frame_entries(
+                            io.BytesIO(untrusted.read_capped(f, FILE_MAX)))
                     except OSError:
                         found = None
                 if found is not None:
@@ -412,10 +418,16 @@ _MISS = object()
 
 
 def file_cfi(path: str, debug_root: str = "/usr/lib/debug", root: str = "",
-             display_path: str = None):
-    """Cached FileCfi of the ELF file at path (None: not a readable ELF)."""
+             display_path: str = None, inode: int = None, owners=None):
+    """Cached FileCfi of the ELF file at path (None: not a readable ELF).
+
+    A process's file may be swapped by its user: it is opened without
+    blocking, must be a regular file (with `inode`, the one mapped) and is
+    read up to FILE_MAX bytes (corebpf.core.untrusted); its debug files must
+    belong to one of `owners`."""
     try:
-        st = os.stat(path)
+        with untrusted.open_regular(path, inode) as f:
+            st = os.fstat(f.fileno())
     except OSError:
         return None
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -424,11 +436,11 @@ def file_cfi(path: str, debug_root: str = "/usr/lib/debug", root: str = "",
     shown = display_path or path
 
     def reopen():
-        with open(path, "rb") as f:
-            return io.BytesIO(f.read())
+        with untrusted.open_regular(path, st.st_ino) as f:
+            return io.BytesIO(untrusted.read_capped(f, FILE_MAX))
     try:
-        with open(path, "rb") as f:
-            cfi = FileCfi(f, shown, debug_root, root, os.path.dirname(shown), reopen)
+        with untrusted.open_regular(path, st.st_ino) as f:
+            cfi = FileCfi(f, shown, debug_root, root, os.path.dirname(shown), reopen, owners)
     except Exception as e:              # noqa: BLE001
         if not _damaged(e):
             raise
@@ -485,7 +497,8 @@ class Unwinder:
         if not m.path:
             return None
         for cand, path, root in proc.files(m):
-            cfi = file_cfi(cand, proc.debug_root, root, display_path=path)
+            cfi = file_cfi(cand, proc.debug_root, root, display_path=path,
+                           inode=m.inode or None, owners=proc.owners())
             if cfi is not None:
                 return cfi
         return None

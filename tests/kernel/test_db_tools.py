@@ -1,4 +1,4 @@
-"""dbslower, dbstat and mysqld_qslower against a real PostgreSQL 15 server
+"""dbslower, dbstat and mysqld_qslower against a real PostgreSQL server (15, 17)
 (a throw-away cluster on a unix socket in a temp dir) and, for MySQL's probes
 and dispatch_command(), the C test target (Debian's mariadb has no USDT)."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests import usdt_prog
+from tests import distro, usdt_prog
 from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 def _stop_tools():
     yield from usdt_prog.reap_tools()
 
-PGBIN = "/usr/lib/postgresql/15/bin"
+PGBIN = distro.PGBIN
 
 
 class Postgres:
@@ -191,7 +191,7 @@ def test_dbslower_errors(args, msg):
 
 def test_db_tools_on_process_without_probes():
     # `sleep` (coreutils) carries no USDT notes at all (the test's own python
-    # may: Debian's python3.11 has the python provider's probes)
+    # may: Debian's python3 has the python provider's probes)
     p = subprocess.Popen(["sleep", "30"])
     try:
         rc, out, err = run_tool("dbstat", "mysql", "-p", p.pid)
@@ -206,10 +206,7 @@ def test_db_tools_on_process_without_probes():
 
 def test_db_tools_on_process_with_other_probes():
     """A process whose binaries have USDT probes, none of them query probes."""
-    py = "/usr/bin/python3.11"
-    if not os.path.exists(py):
-        pytest.skip("needs Debian's python3.11 (a binary with USDT probes)")
-    p = subprocess.Popen([py, "-c", "import time; time.sleep(30)"])
+    p = subprocess.Popen([distro.PYTHON, "-c", "import time; time.sleep(30)"])
     try:
         time.sleep(0.3)
         rc, out, err = run_tool("dbstat", "mysql", "-p", p.pid)

@@ -29,7 +29,7 @@ PROGS = Path(__file__).resolve().parent.parent / "progs"
 @pytest.fixture(scope="module")
 def classes():
     javac = shutil.which("javac")
-    assert javac, "javac (Debian openjdk-17-jdk-headless) is needed for the Java tests"
+    assert javac, "javac (Debian default-jdk-headless) is needed for the Java tests"
     d = tempfile.mkdtemp(prefix="corebpf-java-", dir="/var/tmp")
     subprocess.run([javac, "-d", d, str(PROGS / "CorebpfThreads.java"),
                     str(PROGS / "CorebpfGc.java")], check=True, timeout=180)

@@ -1,6 +1,7 @@
 """ucalls, uflow, ugc, uobjnew and uthreads against real runtimes started
-here: Debian's /usr/bin/python3.11 (its USDT probes), ruby3.1 (libruby's),
-the C test target (pthread_create, malloc).
+here: Debian's /usr/bin/python3.X (its USDT probes), ruby (libruby's, where
+Debian builds them: 12's ruby3.1 yes, 13's ruby3.3 no), the C test target
+(pthread_create, malloc).
 
 Probe choices, from what fires on these builds: Python 3.11 fires
 function__return for every Python function but function__entry only for
@@ -17,7 +18,7 @@ import uuid
 
 import pytest
 
-from tests import usdt_prog
+from tests import distro, usdt_prog
 from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -27,7 +28,14 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 def _stop_tools():
     yield from usdt_prog.reap_tools()
 
-PYTHON = "/usr/bin/python3.11"
+PYTHON = distro.PYTHON
+
+
+def _ruby(code: str):
+    why = distro.ruby_usdt_missing()
+    if why:
+        pytest.skip(f"Ruby's USDT probes: {why}")
+    return subprocess.Popen([distro.RUBY, "-e", code])
 
 
 def _python(code: str):
@@ -52,6 +60,8 @@ def _max_rows(lines, header: str) -> int:
 
 @pytest.fixture
 def py_calls():
+    """A Python process calling a function of a unique name (ucalls' and
+    uflow's python:function__entry/return probes must be in this Python)."""
     name = "corebpf_fn_" + uuid.uuid4().hex[:6]
     p = _python(f"import time\ndef {name}(x): return x\nwhile 1:\n"
                 f" list(map(lambda x: {name}(x), range(100))); time.sleep(0.1)")
@@ -60,7 +70,14 @@ def py_calls():
     p.wait()
 
 
+def _need_function_probes():
+    why = distro.python_function_probes_missing()
+    if why:
+        pytest.skip(why)
+
+
 def test_ucalls_python_counts_and_syscalls(py_calls):
+    _need_function_probes()
     p, name = py_calls
     t = Tool("ucalls", "-l", "python", p.pid, "-S")
     assert t.lines[0] == f"Tracing calls in process {p.pid} (language: python)... Ctrl-C to quit."
@@ -76,6 +93,7 @@ def test_ucalls_python_counts_and_syscalls(py_calls):
 
 
 def test_ucalls_interval_top_and_latency_header(py_calls):
+    _need_function_probes()
     p, name = py_calls
     t = Tool("ucalls", p.pid, "1", "-T", "1", "-L", "-m")    # language detected
     assert "(language: python)" in t.lines[0]
@@ -101,6 +119,7 @@ def test_ucalls_errors(py_calls):
 
 
 def test_uflow_python_returns_with_method_filter(py_calls):
+    _need_function_probes()
     p, name = py_calls
     t = Tool("uflow", "-l", "python", "-M", name[:12], p.pid)
     assert t.lines[0] == f"Tracing method calls in python process {p.pid}... Ctrl-C to quit."
@@ -115,7 +134,7 @@ def test_uflow_python_returns_with_method_filter(py_calls):
 
 
 def test_uflow_ruby_method_entries_and_returns():
-    p = subprocess.Popen(["ruby3.1", "-e", "loop { [3, 1, 2].sort; sleep 0.05 }"])
+    p = _ruby("loop { [3, 1, 2].sort; sleep 0.05 }")
     try:
         time.sleep(0.8)
         t = Tool("uflow", "-l", "ruby", "-M", "sort", p.pid)
@@ -190,8 +209,7 @@ def test_uobjnew_c_malloc_sizes():
 
 
 def test_uobjnew_ruby_types_top_count():
-    p = subprocess.Popen(["ruby3.1", "-e",
-                          "class CorebpfThing; end\nloop { 50.times { CorebpfThing.new; 'x' * 10 }; sleep 0.05 }"])
+    p = _ruby("class CorebpfThing; end\nloop { 50.times { CorebpfThing.new; 'x' * 10 }; sleep 0.05 }")
     try:
         time.sleep(0.8)
         t = Tool("uobjnew", "-l", "ruby", p.pid, "1", "-C", "2")
@@ -232,7 +250,7 @@ def test_uthreads_python_threads():
     finally:
         p.kill()
         p.wait()
-    assert line and line.rstrip().endswith("[python3.11]"), t.text
+    assert line and line.rstrip().endswith(f"[{distro.PYTHON_NAME}]"), t.text
 
 
 def test_uthreads_bad_pid():
@@ -241,7 +259,7 @@ def test_uthreads_bad_pid():
 
 
 def test_ucalls_ruby_cmethods_detected_language():
-    p = subprocess.Popen(["ruby3.1", "-e", "loop { [3, 1, 2].sort; sleep 0.05 }"])
+    p = _ruby("loop { [3, 1, 2].sort; sleep 0.05 }")
     try:
         time.sleep(0.8)
         t = Tool("ucalls", p.pid)

@@ -16,14 +16,14 @@ import uuid
 
 import pytest
 
-from tests import usdt_prog
+from tests import distro, usdt_prog
 from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
 N = 7                   # calls per burst
 SIZE = 40000            # malloc size of a burst: bcc slot 32768 -> 65535
-PYTHON = "/usr/bin/python3.11"
+PYTHON = distro.PYTHON
 
 
 @pytest.fixture(autouse=True)
@@ -108,9 +108,8 @@ def test_funccount_usdt_probe_pattern(burst):
 
 
 def test_funccount_usdt_with_semaphore_in_python():
-    """python3.11's gc__start has a semaphore: Python only fires the probe
+    """Python's gc__start has a semaphore: Python only fires the probe
     while the kernel holds the semaphore up for the attached uprobe."""
-    assert os.path.exists(PYTHON), f"{PYTHON} (Debian 12's python3) is needed"
     code = ("import gc, sys\ngc.disable()\nsys.stdin.readline()\n"
             "for _ in range(5): gc.collect()\nprint('done', flush=True)\nsys.stdin.readline()\n")
     child = subprocess.Popen([PYTHON, "-c", code], stdin=subprocess.PIPE,
@@ -439,7 +438,8 @@ def test_funclatency_libc_getaddrinfo_sections():
      "cannot find library or executable 'corebpf_no_such_lib'", 1),
     ("trace", ["p:c:corebpf_nosuch"], "no function 'corebpf_nosuch' in its symbol tables", 1),
     ("trace", ["u:c:corebpf_nosuch"], "libc.so.6: no USDT probes (no .note.stapsdt notes)", 1),
-    ("trace", [f"u:{PYTHON}:corebpf_nosuch"], "python3.11: no USDT probe corebpf_nosuch", 1),
+    ("trace", [f"u:{PYTHON}:corebpf_nosuch"], f"{distro.PYTHON_NAME}: no USDT probe corebpf_nosuch",
+     1),
     ("trace", ['p:c:malloc "%d", arg9'], "arg9 is not in a register", 2),
     ("argdist", ["-C", "r:c:malloc(size_t size):size_t:size"],
      "'size' is gone when the function returns: use $entry(size)", 2),

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from corebpf import features
+from tests import distro
 from tests.helpers import run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -147,7 +148,7 @@ level(4)
 
 def test_python311_interpreter_frames():
     needs_task_pt_regs()
-    py = "/usr/bin/python3.11"
+    py = distro.PYTHON
     p = subprocess.Popen([py, "-c", PY_CHAIN], stdout=subprocess.PIPE)
     assert p.stdout.readline().startswith(b"ready")
     try:

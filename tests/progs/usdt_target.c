@@ -6,6 +6,10 @@
  *   usdt_target mysql MARKER SLEEP_MS   a "query" containing MARKER every 100 ms
  *   usdt_target threads                 a thread running corebpf_worker every 100 ms
  *   usdt_target malloc SIZE             malloc(SIZE) + free every 10 ms
+ *   usdt_target pycalls                 CPython's function__entry/function__return
+ *                                       probes (file, function, line) every 20 ms:
+ *                                       ucalls/uflow -l python where Debian's
+ *                                       Python has none (3.12 dropped them)
  *   usdt_target burst N SIZE MARKER     prints "ready"; then per line read on stdin,
  *                                       N times: malloc(SIZE) + free, memccpy(),
  *                                       corebpf_nap(2 ms), corebpf_recurse(3)
@@ -29,6 +33,8 @@
 unsigned short mysql_query__start_semaphore __attribute__((section(".probes"), used));
 unsigned short mysql_query__done_semaphore __attribute__((section(".probes"), used));
 unsigned short corebpf_burst_semaphore __attribute__((section(".probes"), used));
+unsigned short python_function__entry_semaphore __attribute__((section(".probes"), used));
+unsigned short python_function__return_semaphore __attribute__((section(".probes"), used));
 
 #define COM_QUERY 3
 
@@ -133,6 +139,16 @@ int main(int argc, char **argv)
 			sleep_ms(10);
 		}
 	}
+	if (argc >= 2 && !strcmp(argv[1], "pycalls")) {
+		for (;;) {
+			/* as CPython: fired only while a tracer holds the semaphore */
+			if (python_function__entry_semaphore)
+				STAP_PROBE3(python, function__entry, "corebpf.py", "corebpf_pyfunc", 7);
+			if (python_function__return_semaphore)
+				STAP_PROBE3(python, function__return, "corebpf.py", "corebpf_pyfunc", 7);
+			sleep_ms(20);
+		}
+	}
 	if (argc >= 5 && !strcmp(argv[1], "burst")) {
 		char line[64];
 
@@ -145,6 +161,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: usdt_target mysql MARKER MS | threads | malloc SIZE | "
-		"burst N SIZE MARKER\n");
+		"pycalls | burst N SIZE MARKER\n");
 	return 2;
 }

@@ -1,18 +1,26 @@
 """Bad input, for every tool of tests/matrix.py: an unknown or dead PID,
 negative, zero and huge intervals, unknown flags, the tool's own bad values
-(missing binary/library/symbol, malformed probe specs), a non-root user, a
-missing or wrong libbpf (COREBPF_LIBBPF), missing kernel BTF (COREBPF_BTF, --btf).
-Each must give ONE line on stderr naming the tool, a non-zero exit, nothing
-on stdout and no traceback."""
+(missing binary/library/symbol, malformed probe specs), a value just out of
+range for every numeric option (found through the tool's parser), a
+non-root user, a missing or wrong libbpf (COREBPF_LIBBPF), missing kernel
+BTF or a directory as BTF (COREBPF_BTF, --btf), an unknown probe kind
+(COREBPF_PROBE).  Each must give ONE line on stderr naming the tool, a
+non-zero exit, nothing on stdout and no traceback.
+
+A value at the edge of every numeric option's range (in range) must either
+run (stopped with Ctrl-C: exit 0) or be refused with one line: never a
+traceback from a number that passed parsing and overflowed later."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
 from tests import matrix
+from tests.helpers import Tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -47,6 +55,9 @@ def _cases():
             out.append((f"{name}-interval-{i}", name, argv, None, None, ""))
         for i, (argv, text) in enumerate(s.bad):
             out.append((f"{name}-bad-{i}", name, argv, None, None, text))
+        for opt in matrix.numeric_options(name):
+            out.append((f"{opt.id}-too-large", name, opt.argv(opt.type.hi + 1, s), None, None,
+                        "argument"))
         if not s.loads_bpf:
             continue        # no bpf(): nothing for privileges, libbpf or BTF to refuse
         out.append((f"{name}-nobody", name, a, None, "nobody",
@@ -60,6 +71,10 @@ def _cases():
                     {"COREBPF_BTF": "/nonexistent/vmlinux"}, None, "/nonexistent/vmlinux"))
         out.append((f"{name}-btf-option-missing", name, (*a, "--btf", "/nonexistent/vmlinux"),
                     None, None, "--btf /nonexistent/vmlinux: No such file or directory"))
+        out.append((f"{name}-btf-directory", name, a,
+                    {"COREBPF_BTF": tempfile.gettempdir()}, None, "a directory, not a BTF file"))
+        out.append((f"{name}-probe-kind-unknown", name, a, {"COREBPF_PROBE": "bogus"}, None,
+                    "COREBPF_PROBE: invalid choice: 'bogus'"))
     return out
 
 
@@ -97,3 +112,23 @@ def test_bad_input_is_one_line(case):
     assert lines[0].startswith(f"{name}: error: "), lines[0]
     assert text in lines[0], (text, lines[0])
     assert p.stdout == ""
+
+
+EDGES = [o for n, s in TOOLS if matrix.available(s) and s.loads_bpf
+         for o in matrix.numeric_options(n)]
+
+
+@pytest.mark.parametrize("opt", EDGES, ids=[o.id for o in EDGES])
+def test_numeric_option_at_the_edge_of_its_range(opt):
+    """The largest value an option accepts reaches the BPF field, map size or
+    perf attribute it fills without breaking anything: the tool runs (Ctrl-C
+    ends it, exit 0) or says in one line why it cannot (memory, no such PID)."""
+    s = matrix.spec(opt.tool)
+    argv = matrix.resolve(s, opt.run_argv(opt.type.hi, s))
+    t = Tool(opt.tool, *argv, ready=False)
+    t.wait_for(lambda line: True, timeout=30)
+    rc = t.stop()
+    assert "Traceback" not in t.stderr, t.stderr
+    if rc != 0:
+        lines = t.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{opt.tool}: error: "), t.stderr

@@ -65,9 +65,38 @@ def test_rodata_layout_before_load(obj):
 
 def test_cstr():
     assert cstr(b"abc\0def") == "abc"
-    assert cstr(b"\xff\0") == "\ufffd"
+    # text from other users: undecodable bytes and control characters escaped
+    assert cstr(b"\xff\0") == "\\xff"
+    assert cstr(b"a\x1b]0;x\x07\nb\tc\0") == "a\\x1b]0;x\\x07\\x0ab\\x09c"
+    assert cstr("\u202eevil\u00e9".encode()) == "\\u202eevil\u00e9"
+    # exact text on request (JSON escapes by construction)
+    assert cstr(b"a\x1bb\0", raw=True) == "a\x1bb"
+
+
+def test_records_decode_text_escaped_or_raw(obj):
+    """char[] fields of records are escaped for the terminal by default,
+    exact with raw_text=True; rodata out of range is a one-line ConfigError."""
+    tid = obj.btf.datasec(".rodata")["tag"][0]
+    raw = b"\x1b[2Jx\n" + bytes(16 - 5)
+    assert obj.btf.codec(tid).decode(raw) == "\\x1b[2Jx\\x0a"
+    assert obj.btf.codec(tid, raw_text=True).decode(raw) == "\x1b[2Jx\n"
+    from corebpf import ConfigError
+    with pytest.raises(ConfigError, match="magic.*does not fit 64 bits"):
+        obj.rodata.magic = 2**64
 
 
 def test_bad_btf():
     with pytest.raises(BtfFormatError):
         Btf(b"\0" * 40)
+
+
+def test_event_record_text_is_escaped_unless_raw(obj):
+    """The generated record decoder escapes char[] text from other users
+    (comm, names); raw_text=True keeps it exact."""
+    raw = bytearray(obj.event_codec("events").size)
+    raw[16:16 + 12] = b"ev\x1b[2J\nil\xff\0"
+    raw[32:32 + 4] = "\u202eab".encode()[:4]
+    r = obj.event_codec("events").decode(bytes(raw))
+    assert r.comm == "ev\\x1b[2J\\x0ail\\xff" and r.tag == "\\u202ea"
+    r = obj.event_codec("events", raw_text=True).decode(bytes(raw))
+    assert r.comm == "ev\x1b[2J\nil\ufffd" and r.tag == "\u202ea"

@@ -131,3 +131,73 @@ def test_output_never_prints_a_batch_twice():
         out.flush()
     out.flush()
     assert "".join(s.data) == "a\nb\n"
+
+
+# -- every numeric option of every tool is range-checked when parsed ---------------------------
+
+from tests import matrix  # noqa: E402
+
+NUMERIC = [o for t in matrix.discover() for o in matrix.numeric_options(t)]
+HAND_PARSED = {"mysqld_qslower"}        # bcc's `PID [min_ms]` usage, checked by hand
+
+
+def test_tools_parse_with_argparse():
+    """The numeric fuzzing below finds options through the tools' parsers."""
+    without = {t for t in matrix.discover() if matrix.parser_of(t) is None}
+    assert without == HAND_PARSED
+    assert len(NUMERIC) > 100
+
+
+@pytest.mark.parametrize("opt", NUMERIC, ids=[o.id for o in NUMERIC])
+def test_numeric_option_is_range_checked(opt, capsys):
+    """Out-of-range values of every numeric option are refused at parse time
+    with one line (never a traceback later, when the value reaches a BPF
+    field, a map size or a perf attribute)."""
+    t = opt.type
+    lo, hi = getattr(t, "lo", None), getattr(t, "hi", None)
+    assert lo is not None and hi is not None, \
+        f"{opt.id}: use a range type from tools/_cli.py ('numbers'), not {t!r}"
+    p = matrix.parser_of(opt.tool)
+    for v in (lo - 1, hi + 1, 2**64, -2**64, 10**30, "0x10", "1e3x", ""):
+        with pytest.raises(SystemExit) as e:
+            p.parse_args(opt.argv(v))
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"{opt.tool}: error: argument "), (v, err)
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    if getattr(t, "check", None) is None:          # (a PID must also exist)
+        for v in (lo, hi):
+            t(str(v))
+
+
+def test_range_types_say_what_is_wrong():
+    from corebpf.tools import _cli
+    import argparse
+    u32 = _cli.unsigned(32)
+    assert u32("4294967295") == 2**32 - 1
+    for text, msg in (("4294967296", "too large: 4294967296 (at most 4294967295)"),
+                      ("-1", "out of range: -1 (0..4294967295)"), ("x", "invalid integer")):
+        with pytest.raises(argparse.ArgumentTypeError, match=msg.replace("(", r"\(")
+                           .replace(")", r"\)")):
+            u32(text)
+    ms = _cli.unsigned(64, scale=1000000)           # ms into a u64 of ns
+    assert ms.hi == (2**64 - 1) // 1000000
+    assert _cli.signed(32).lo == -2**31 and _cli.signed(32).hi == 2**31 - 1
+    with pytest.raises(argparse.ArgumentTypeError, match="is not online"):
+        _cli.cpu_type(str(_cli.possible_cpus()))
+    assert _cli.cpu_type(str(_cli.possible_cpus() - 1)) == _cli.possible_cpus() - 1
+
+
+# -- COREBPF_PROBE: a kind, or (tests) the name of a variant some object ships -------------------
+
+@pytest.mark.parametrize("value,ok", [("tp_btf", True), ("kprobe", True), ("rqbtf", True),
+                                      ("bogus", False), ("bog us", False), ("rq__btf!", False)])
+def test_forced_probe_is_a_kind_or_a_shipped_variant(value, ok, monkeypatch):
+    from corebpf.core import features
+    from corebpf.core.errors import ConfigError
+    monkeypatch.setenv("COREBPF_PROBE", value)
+    if ok:
+        assert features.forced_probe() == value
+    else:
+        with pytest.raises(ConfigError, match=f"COREBPF_PROBE: invalid choice: {value!r}"):
+            features.forced_probe()

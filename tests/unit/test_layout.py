@@ -1,6 +1,6 @@
 """The package layout (docs/DEVELOPING.md, "Architecture"): imports go one way.
 
-    tools, __main__  ->  exporter  ->  corebpf (public names)  ->  compiler -> user -> symbols -> core
+    tools, __main__, doctor  ->  exporter  ->  corebpf (public names)  ->  compiler -> user -> symbols -> core
 
 A module may import its own package and the packages below it, never one
 above; the library never imports the tools; and no two library modules
@@ -32,6 +32,7 @@ LAYERS = {
     "corebpf.exporter": 4.5,    # the Prometheus exporter: tools' objects, not the tools
     "corebpf.tools": 5,
     "corebpf.__main__": 6,
+    "corebpf.doctor": 6,        # `corebpf doctor` runs the tools
 }
 
 

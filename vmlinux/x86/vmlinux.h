@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Generated from the Linux kernel BTF (bpftool btf dump format c): kernel types. */
 #ifndef __VMLINUX_H__
 #define __VMLINUX_H__
 
