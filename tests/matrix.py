@@ -113,7 +113,7 @@ TARGETS = {
     # the smoke test's Python: calls a Python function, collects garbage,
     # starts a thread and mallocs, every 50 ms (ucalls, uflow, ugc,
     # uobjnew -l c, uthreads on one process)
-    "pybusy": lambda: [PYTHON311, "-c", _PYBUSY],
+    "pybusy": lambda: [distro.PYTHON, "-c", _PYBUSY],
 }
 _PYBUSY = """
 import gc, threading, time
