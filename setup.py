@@ -24,11 +24,16 @@ class BuildWithBPF(build_py):
 
 def console_scripts():
     """One script per tool module (tools/NAME.py -> NAME = corebpf.tools.NAME:main),
+    bcc's language names (tools/_aliases.py: javacalls = ucalls -l java, ...),
     the `corebpf` command (list, doctor, TOOL ...) and the Prometheus exporter."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
     names = sorted(f[:-3] for f in os.listdir(here)
                    if f.endswith(".py") and not f.startswith("_"))
-    return [f"{n} = corebpf.tools.{n}:main" for n in names] + [
+    scope = {}
+    with open(os.path.join(here, "_aliases.py")) as f:
+        exec(compile(f.read(), "_aliases.py", "exec"), scope)
+    return [f"{n} = corebpf.tools.{n}:main" for n in names] + \
+        [f"{n} = corebpf.tools._aliases:{n}" for n in sorted(scope["ALIASES"])] + [
         "corebpf = corebpf.__main__:main",
         "corebpf-exporter = corebpf.exporter.main:main"]
 

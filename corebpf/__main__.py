@@ -55,6 +55,11 @@ def _doctor(argv) -> int:
     return doctor.main(argv, parser_class=OneLine)
 
 
+def _aliases():
+    from .tools import _aliases as aliases
+    return sorted(aliases.ALIASES)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in ("list", "doctor", "features", "--list"):
@@ -91,6 +96,9 @@ def _command(argv) -> int:
     if cmd == "exporter":
         from .exporter.main import main as exporter
         return exporter(rest)
+    if cmd in _aliases():
+        from .tools import _aliases as aliases
+        return aliases.run_alias(cmd, rest)
     if cmd not in tools.names():
         return _error(f"no tool named {cmd!r} "
                       "(corebpf list shows them; corebpf -h: the commands)")

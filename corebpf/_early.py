@@ -47,7 +47,17 @@ def _is_tool_run() -> bool:
         return len(sys.argv) > 1 and _is_tool(sys.argv[1])
     if name.endswith("-corebpf"):
         name = name[:-len("-corebpf")]
-    return _is_tool(name)
+    if _is_tool(name):
+        return True
+    if not name or name.startswith("_") or not name.replace("-", "").isalnum():
+        return False
+    # bcc's language names (javacalls = ucalls -l java, ...) are console
+    # scripts with no module of their own: their stub imports corebpf.tools
+    try:
+        with open(sys.argv[0], "rb") as f:
+            return b"from corebpf.tools." in f.read(1024)
+    except OSError:
+        return False
 
 
 def hold_signals_if_tool():

@@ -121,3 +121,17 @@ def marker_lib(tmp_path_factory) -> Path:
     """tests/progs/libmarker.c as a shared library."""
     d = tmp_path_factory.mktemp("libmarker")
     return _compile(d / "libcorebpfmarker.so", PROGS / "libmarker.c", "-shared", "-fPIC")
+
+
+@pytest.fixture(scope="session")
+def allocs_prog(tmp_path_factory) -> Path:
+    """tests/progs/allocs.c (memleak's target) built with frame pointers."""
+    d = tmp_path_factory.mktemp("allocs")
+    return _compile(d / "allocs", PROGS / "allocs.c")
+
+
+@pytest.fixture(scope="session")
+def lockorder_prog(tmp_path_factory) -> Path:
+    """tests/progs/lockorder.c (deadlock's target) built with frame pointers."""
+    d = tmp_path_factory.mktemp("lockorder")
+    return _compile(d / "lockorder", PROGS / "lockorder.c", "-pthread")

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tests import distro
@@ -383,6 +383,40 @@ TOOLS = {
     "tplist": Spec(loads_bpf=False, head=None,
                    bad=((("-l", "/nonexistent/binary"), "/nonexistent/binary"),),
                    smoke=("sched:sched_switch",), see=r"^sched:sched_switch$"),
+    "ustat": Spec(args=("-C",), pid=None, interval="pos", summary="Detaching...",
+                  head=("-C", "1"), bad=((("-l", "cobol"), "invalid choice"),
+                                         (("-C", "-r", "0"), "must be positive")),
+                  bcc=same("-C")),
+    "bpflist": Spec(loads_bpf=False, pid=None, head=None, bcc=same()),
+    # kernel mode (no -p): the kmem tracepoints; Ctrl-C exits without a report (bcc)
+    "memleak": Spec(interval="pos", head=("1",),
+                    bad=((("-z", "10", "-Z", "5"), "min_size (-z) can't be greater"),
+                         (("--sort", "age"), "Given sort_key: age"),
+                         (("-p", "TARGET", "-O", "/nonexistent/lib.so"), "/nonexistent/lib.so"),
+                         (("-c", "/nonexistent/binary"), "/nonexistent/binary")),
+                    target="malloc", bcc=same(), libbpf=same()),
+    # The workload makes no TLS connections (the tool's own tests do).
+    "sslsniff": Spec(head=None, bcc=same(),
+                     bad=((("--extra-lib", "cobol:/bin/true"), "Invalid SSL library type"),
+                          (("--max-buffer-size", "70000"), "at most 65536"),
+                          (("-o", "-g", "-n"), "no TLS library"))),
+    # prints nothing more until it finds a lock order inversion (its own test makes one)
+    "deadlock": Spec(args=("TARGET",), target="threads", pid=None, head=None,
+                     bad=((("DEAD",), "no such process"),
+                          (("TARGET", "--lock-symbols", "no_such_lock_xyz"), "no_such_lock_xyz"),
+                          (("TARGET", "--binary", "/nonexistent/lib.so"), "/nonexistent/lib.so")),
+                     bcc=same("TARGET")),
+    "funcinterval": Spec(args=(GETPPID,), interval="-i", summary="Detaching...",
+                         head=("-i", "1", GETPPID),
+                         bad=((("a:b:c:d",), "unrecognized pattern format"),
+                              (("t:syscalls:nosuchevent_xyz",), "nosuchevent_xyz"))
+                         + missing_user_targets("{}"),
+                         bcc=same(GETPPID)),
+    "funcslower": Spec(args=("c:getppid",), head=("-u", "0", "c:getppid"),
+                       bad=((("-a", "7", "c:getppid"), "at most 6"),
+                            (("a:b:c",), "unrecognized function format"))
+                       + missing_user_targets("{}"),
+                       bcc=same("c:getppid")),
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
@@ -405,6 +439,33 @@ def discover() -> list:
     return sorted(p.stem for p in (ROOT / "tools").glob("*.py") if not p.stem.startswith("_"))
 
 
+def alias_rows() -> dict:
+    """{name: Spec} for bcc's language names (tools/_aliases.py) the benches
+    can run here: the row of the tool the name runs, without its `-l LANG`,
+    where that row traces the same language (or takes none, as ustat's)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_aliases", ROOT / "tools" / "_aliases.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = {}
+    for name, (tool, lang) in sorted(mod.ALIASES.items()):
+        row = TOOLS.get(tool)
+        if row is None:
+            continue
+        args = list(row.args)
+        if "-l" not in args and row.target:
+            continue                # the row's target is some other language
+        if "-l" in args:
+            i = args.index("-l")
+            if args[i + 1] != lang:
+                continue            # no process of this language to trace here
+            del args[i:i + 2]
+        out[name] = replace(row, args=tuple(args), head=None, bad=(),
+                            bcc=same(*args) if row.bcc else None, libbpf=None,
+                            bpftrace=None)
+    return out
+
+
 def missing_from_table() -> list:
     return [t for t in discover() if t not in TOOLS]
 
@@ -414,6 +475,8 @@ def spec(name: str) -> Spec:
     try:
         return TOOLS[name]
     except KeyError:
+        if name in alias_rows():
+            return alias_rows()[name]
         raise AssertionError(f"tool {name!r} has no row in the reliability/bench table: "
                              f"add {name} to the table (TOOLS in {TABLE_FILE})") from None
 

@@ -101,3 +101,14 @@ def test_corebpf_command_and_schema_in_the_wheel(venv):
     rep = json.loads(r.stdout)
     assert rep["corebpf"]["package"] == str(site / "corebpf")
     assert rep["tools"]["opensnoop"]["runs"], rep["tools"]
+
+
+def test_language_names_are_installed(venv):
+    # bcc's 28 names (javacalls = ucalls -l java, ...) are console scripts too
+    from corebpf.tools._aliases import ALIASES
+    bindir = venv / "bin"
+    missing = [n for n in ALIASES if not (bindir / n).exists()]
+    assert not missing, missing
+    r = subprocess.run([str(bindir / "pythonstat"), "-h"], capture_output=True, text=True,
+                       cwd="/")
+    assert r.returncode == 0 and r.stdout.startswith("usage: ustat ")

@@ -28,6 +28,30 @@ def usdt_target() -> str:
     return _built["path"]
 
 
+class Burst:
+    """usdt_target in burst mode: each go() makes n calls of everything
+    (malloc(size), memccpy, corebpf_nap(2), corebpf_recurse(3), the USDT
+    probe corebpf:burst) and waits until they are done."""
+
+    def __init__(self, n: int, size: int, marker: str = None):
+        import uuid
+        self.path = usdt_target()
+        self.marker = marker or "M" + uuid.uuid4().hex[:8]
+        self.proc = subprocess.Popen([self.path, "burst", str(n), str(size), self.marker],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout.readline() == b"ready\n"
+        self.pid = self.proc.pid
+
+    def go(self):
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline() == b"done\n"
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 def start(*args) -> subprocess.Popen:
     return subprocess.Popen([usdt_target(), *map(str, args)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -39,15 +39,19 @@ class Parser(argparse.ArgumentParser):
     # so each page documents exactly the options the tool accepts.
     capture = False
 
-    def __init__(self, prog: str, doc: str, short_verbose: bool = True, **kw):
-        """short_verbose=False for tools where bcc gives -v another meaning."""
+    def __init__(self, prog: str, doc: str, short_verbose: bool = True,
+                 verbose: bool = True, **kw):
+        """short_verbose=False for tools where bcc gives -v another meaning;
+        verbose=False where bcc gives --verbose one too (libbpf's log is then
+        COREBPF_DEBUG=1 only)."""
         desc, _, examples = (doc or "").strip().partition("\n\n")
         super().__init__(prog=prog, description=desc.strip(),
                          epilog=examples.strip("\n") or None,
                          formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
-        self.add_argument(*(("-v", "--verbose") if short_verbose else ("--verbose",)),
-                          dest="verbose", action="store_true",
-                          help="show libbpf's log (also: COREBPF_DEBUG=1)")
+        if verbose:
+            self.add_argument(*(("-v", "--verbose") if short_verbose else ("--verbose",)),
+                              dest="verbose", action="store_true",
+                              help="show libbpf's log (also: COREBPF_DEBUG=1)")
         self.add_argument("--probe", metavar="KIND", choices=PROBE_KINDS,
                           help="debug: force the probe kind (tp_btf, raw_tp, tracepoint, "
                                "fentry, kprobe) where the tool has one")
@@ -657,3 +661,16 @@ def wait_for_interrupt():
     modes); stop signals are held since setup(), see wait_stop()."""
     while not wait_stop(FOREVER):
         pass
+
+
+# -- text from other users ---------------------------------------------------------
+
+def printable(text: str, keep: str = "\n\t") -> str:
+    """Text from other users (TLS payloads, command lines, thread names)
+    with control characters shown as \\xNN (keep="\\n\\t": newline and tab
+    kept, as the SafeStream writes them; keep="": one line, `escape`)."""
+    if keep == "":
+        return untrusted.escape(text)
+    if keep == "\n\t":
+        return untrusted.escape_output(text)
+    raise ValueError(f"printable: keep={keep!r}")

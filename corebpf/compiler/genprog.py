@@ -28,6 +28,10 @@ from ..core._libbpf import LibbpfUnavailable, ffi, lib, libc
 from ..core.btf import OpaqueCodec, ScalarCodec
 from ..core.errors import AttachError, ConfigError, LibbpfError, LoadError, MapError, MissingFeature
 from ..core.maps import Map
+# uprobe_multi links (6.6) are made the same way for corebpf.Object
+from ..core.umulti import ATTACH_UPROBE_MULTI, UPROBE_MULTI_RETURN  # noqa: F401
+from ..core.umulti import available as uprobe_multi  # noqa: F401
+from ..core.umulti import link_create as _uprobe_multi_link
 
 # enum bpf_prog_type
 # The license the kernel is told for generated programs: the shipped objects' (bpf_src/
@@ -36,11 +40,6 @@ LICENSE = "Dual BSD/GPL"
 PROG_TYPES = {"kprobe": 2, "tracepoint": 5, "perf_event": 7, "raw_tp": 17, "tracing": 26}
 # enum bpf_attach_type
 ATTACH_TRACE_RAW_TP, ATTACH_FENTRY, ATTACH_FEXIT, ATTACH_PERF_EVENT = 23, 24, 25, 41
-ATTACH_UPROBE_MULTI = 48            # BPF_TRACE_UPROBE_MULTI (Linux 6.6)
-UPROBE_MULTI_RETURN = 1             # BPF_F_UPROBE_MULTI_RETURN
-BPF_LINK_CREATE = 28
-_NR_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280, "riscv64": 280, "s390x": 351,
-           "ppc64le": 361, "ppc64": 361, "loongarch64": 280}
 # enum bpf_map_type
 HASH, ARRAY, PERF_EVENT_ARRAY, PERCPU_ARRAY, STACK_TRACE, CGROUP_ARRAY, RINGBUF = \
     1, 2, 4, 6, 7, 8, 27
@@ -179,67 +178,6 @@ def tracepoint_id(category: str, name: str) -> int:
     except (OSError, ValueError):
         raise AttachError(errno.ENOENT, "tracepoint", f"{category}:{name}",
                           hint="no such tracepoint on this kernel") from None
-
-
-def _uprobe_multi_link(prog_fd: int, path: str, offsets, ref_ctr_offsets, cookies,
-                       flags: int = 0, pid: int = 0) -> int:
-    """bpf(BPF_LINK_CREATE) of a uprobe_multi link (libbpf 1.1's
-    bpf_link_create has no uprobe_multi options); the fd or -errno."""
-    import platform
-    import struct
-    nr = _NR_BPF.get(platform.machine())
-    if nr is None:
-        return -errno.ENOSYS
-    n = len(offsets)
-    cpath = ffi.new("char[]", os.fsencode(path))
-    offs = ffi.new("__u64[]", list(offsets))
-    refs = ffi.new("__u64[]", list(ref_ctr_offsets))
-    cks = ffi.new("__u64[]", list(cookies))
-    addr = lambda p: int(ffi.cast("uintptr_t", p))          # noqa: E731
-    attr = struct.pack("<IIIIQQQQIII4x", prog_fd, 0, ATTACH_UPROBE_MULTI, 0, addr(cpath),
-                       addr(offs), addr(refs) if any(ref_ctr_offsets) else 0, addr(cks), n,
-                       flags, pid)
-    cattr = ffi.new("char[]", attr)
-    fd = libc.syscall(ffi.cast("long", nr), ffi.cast("int", BPF_LINK_CREATE),
-                      ffi.cast("void *", cattr), ffi.cast("unsigned int", len(attr)))
-    return int(fd) if fd >= 0 else -(ffi.errno or errno.EINVAL)
-
-
-_UPROBE_MULTI = []
-
-
-def uprobe_multi() -> bool:
-    """Can this kernel attach uprobes through BPF uprobe_multi links (6.6)?
-
-    Probed once, attaching nothing: a program loaded for uprobe_multi and a
-    link request for a process that cannot exist fail with ESRCH exactly when
-    the kernel knows the link type."""
-    if _UPROBE_MULTI:
-        return _UPROBE_MULTI[0]
-    ok = False
-    L = _libbpf()
-    from .bpfasm import Asm
-    a = Asm()
-    a.mov(0, 0)
-    a.exit()
-    from .bpfasm import encode
-    insns = a.assemble()
-    buf = ffi.new("char[]", encode(insns))
-    opts = ffi.new("struct bpf_prog_load_opts *")
-    opts.sz = ffi.sizeof("struct bpf_prog_load_opts")
-    opts.expected_attach_type = ATTACH_UPROBE_MULTI
-    pfd = L.bpf_prog_load(PROG_TYPES["kprobe"], b"uprobe_multi", LICENSE.encode(), buf,
-                          len(insns), opts)
-    if pfd >= 0:
-        try:
-            fd = _uprobe_multi_link(pfd, "/proc/self/exe", [0], [0], [0], 0, 0x3ffffff0)
-            if fd >= 0:
-                os.close(fd)
-            ok = fd == -errno.ESRCH or fd >= 0
-        finally:
-            os.close(pfd)
-    _UPROBE_MULTI.append(ok)
-    return ok
 
 
 class GenObject:

@@ -25,7 +25,7 @@ import errno
 import os
 import re
 
-from . import _log, features, loadonly, privileges
+from . import _log, features, loadonly, privileges, umulti
 from ._libbpf import LibbpfUnavailable, ffi, lib
 from .btf import Btf, PTR
 from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
@@ -96,25 +96,33 @@ def _libbpf():
 
 
 class Link:
-    """An attachment. Owned by its Object; `destroy()` detaches early."""
+    """An attachment. Owned by its Object; `destroy()` detaches early.
+    A libbpf `struct bpf_link`, or a bare link fd (uprobe_multi links,
+    which libbpf 1.1 cannot make)."""
 
-    __slots__ = ("_ptr", "program", "target", "kind")
+    __slots__ = ("_ptr", "_fd", "program", "target", "kind")
 
-    def __init__(self, ptr, program: str, target: str, kind: str):
+    def __init__(self, ptr, program: str, target: str, kind: str, fd: int = None):
         self._ptr = ptr
+        self._fd = fd
         self.program = program
         self.target = target
         self.kind = kind
 
     @property
     def fd(self) -> int:
-        return lib().bpf_link__fd(self._ptr) if self._ptr is not None else -1
+        if self._ptr is not None:
+            return lib().bpf_link__fd(self._ptr)
+        return self._fd if self._fd is not None else -1
 
     def destroy(self):
         """Detach (idempotent)."""
         if self._ptr is not None:
             p, self._ptr = self._ptr, None
             lib().bpf_link__destroy(p)
+        elif self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
     def __repr__(self):
         return f"<Link {self.program} -> {self.target}>"
@@ -132,6 +140,7 @@ class Program:
         self.kind = section_kind(self.section)
         hook, sep, variant = self.name.rpartition("__")
         self.hook, self.variant = (hook, variant) if sep and hook else (self.name, None)
+        self.multi = False          # loaded for uprobe_multi links (see Object.load)
 
     @property
     def autoload(self) -> bool:
@@ -206,7 +215,24 @@ class Program:
 
     def attach_uprobe(self, binary: str, func: str = None, offset: int = 0, pid: int = -1,
                       retprobe: bool = False, cookie: int = 0, ref_ctr_offset: int = 0) -> Link:
-        """Attach to `binary` at symbol `func` (+offset) or at file offset `offset`."""
+        """Attach to `binary` at symbol `func` (+offset) or at file offset `offset`
+        (a program loaded for uprobe_multi links: by file offset only)."""
+        if self.multi:
+            if func:
+                raise ConfigError(f"{self.name}: loaded for uprobe_multi links, which "
+                                  "attach by file offset, not by symbol")
+            target = f"{binary}:{offset:#x}"
+            fd = umulti.link_create(self.fd, binary, [offset], [ref_ctr_offset], [cookie],
+                                    umulti.UPROBE_MULTI_RETURN if retprobe else 0,
+                                    pid if pid and pid > 0 else 0)
+            if fd < 0:
+                raise AttachError(-fd, "bpf_link_create(uprobe_multi)",
+                                  f"{self.name} -> {target}",
+                                  hint="no such process" if -fd == errno.ESRCH else
+                                  _attach_hint("uprobe", -fd))
+            link = Link(None, self.name, target, "uprobe", fd=fd)
+            self._obj.links.append(link)
+            return link
         if not features.uprobes_pmu():
             features.tracefs()          # legacy uprobes are made in tracefs
         opts = ffi.new("struct bpf_uprobe_opts *")
@@ -605,6 +631,7 @@ class Object:
                             from None
                     raise
             self._fill_nargs()
+            self._prefer_uprobe_multi()
             _log.clear()
             r = self._load_interruptibly(L) if big else L.bpf_object__load(self._obj)
             _log.reraise()
@@ -715,6 +742,24 @@ class Object:
         """The probe kinds of the programs loaded (or to be loaded), best first."""
         kinds = {p.kind for p in self.programs.values() if p.autoload}
         return sorted(kinds, key=lambda k: (KIND_RANK.get(k, 9), k))
+
+    def _prefer_uprobe_multi(self):
+        """Load the uprobes the tool attaches itself (SEC("uprobe")/"uretprobe")
+        for uprobe_multi links where the kernel has them (6.6): they detach in
+        parallel, perf-event uprobes one at a time (~0.1 s each)."""
+        L = lib()
+        multi = None
+        for p in self.programs.values():
+            p.multi = False
+            if p.section not in ("uprobe", "uretprobe") or not p.autoload:
+                continue
+            if multi is None:
+                multi = umulti.available() and not os.environ.get("COREBPF_NO_UPROBE_MULTI")
+            if multi:
+                check_int(L.bpf_program__set_expected_attach_type(
+                    p._ptr, umulti.ATTACH_UPROBE_MULTI),
+                    "bpf_program__set_expected_attach_type", p.name)
+                p.multi = True
 
     # -- attach -----------------------------------------------------------------------
     def attach(self, *names):

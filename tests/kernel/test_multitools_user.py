@@ -31,27 +31,9 @@ def _stop_tools():
     yield from usdt_prog.reap_tools()
 
 
-class Burst:
-    """usdt_target in burst mode: each go() makes N calls of everything
-    (malloc(SIZE), memccpy, corebpf_nap(2), corebpf_recurse(3), the USDT
-    probe corebpf:burst) and waits until they are done."""
-
+class Burst(usdt_prog.Burst):
     def __init__(self, marker=None):
-        self.path = usdt_prog.usdt_target()
-        self.marker = marker or "M" + uuid.uuid4().hex[:8]
-        self.proc = subprocess.Popen([self.path, "burst", str(N), str(SIZE), self.marker],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.proc.stdout.readline() == b"ready\n"
-        self.pid = self.proc.pid
-
-    def go(self):
-        self.proc.stdin.write(b"go\n")
-        self.proc.stdin.flush()
-        assert self.proc.stdout.readline() == b"done\n"
-
-    def close(self):
-        self.proc.kill()
-        self.proc.wait()
+        super().__init__(N, SIZE, marker)
 
 
 @pytest.fixture
@@ -489,7 +471,7 @@ def test_uprobe_links_both_ways(burst, monkeypatch, no_leaks, multi):
     from corebpf.tools import _multi, funccount
     if multi and not genprog.uprobe_multi():
         pytest.skip("this kernel lacks uprobe_multi links (Linux 6.6)")
-    monkeypatch.setattr(genprog, "_UPROBE_MULTI", [multi])
+    monkeypatch.setattr(genprog, "uprobe_multi", lambda: multi)
     probes = funccount.resolve(f"{burst.path}:corebpf_*", False, burst.pid)
     assert sorted(d for d, _, _ in probes) == ["corebpf_nap", "corebpf_recurse",
                                                "corebpf_worker"]

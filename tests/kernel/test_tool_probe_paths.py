@@ -191,6 +191,26 @@ def test_funclatency_kernel_function(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_funcslower_kernel_function(kind):
+    _require(kind)
+    m = _marker()
+    # reads of a 100-byte file: vfs_read returns 0x64, its 3rd argument is the count
+    _run(kind, "funcslower", ["-p", ME, "-u", "0", "-a", "3", "vfs_read"],
+         lambda: _reads(m, 5), lambda l, _: l.split()[3:5] == ["64", "vfs_read"])
+    os.unlink(m)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_funcinterval_kernel_function(kind):
+    _require(kind)
+    m = _marker()
+    _run(kind, "funcinterval", ["-p", ME, "-d", "3", "vfs_read"], lambda: _reads(m, 30),
+         lambda l, _: "->" in l and l.split(":")[1].split()[0].isdigit()
+         and int(l.split(":")[1].split()[0]) > 0, stop=False)
+    os.unlink(m)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_trace_kernel_function_return(kind):
     _require(kind)
     m = _marker()

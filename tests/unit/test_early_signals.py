@@ -42,3 +42,17 @@ def test_a_tool_run_holds_them_before_setup():
             "print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))")
     held = _mask_after_import(code)
     assert held == str(sorted(int(s) for s in _early.STOP_SIGNALS))
+
+
+def test_console_scripts_of_language_names_are_tool_runs(monkeypatch, tmp_path):
+    # bcc's names (javacalls...) have no tools/NAME.py: their pip stub imports corebpf.tools
+    stub = tmp_path / "javacalls"
+    stub.write_text("#!/usr/bin/python3\nimport re\nimport sys\n"
+                    "from corebpf.tools._aliases import javacalls\n")
+    monkeypatch.setattr(sys, "orig_argv", ["/usr/bin/python3", str(stub)], raising=False)
+    monkeypatch.setattr(sys, "argv", [str(stub)])
+    assert _early._is_tool_run()
+    other = tmp_path / "myscript"
+    other.write_text("#!/usr/bin/python3\nimport corebpf\n")
+    monkeypatch.setattr(sys, "argv", [str(other)])
+    assert not _early._is_tool_run()

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* memleak: allocations not freed yet, with the stack that made them.
+ *
+ * User mode: uprobes on the allocator's entry (size) and uretprobes on its
+ * return (address), a uprobe on free/munmap; the process filter is the
+ * kernel's (the uprobes are attached for one PID).  Kernel mode: the kmem
+ * (or percpu) tracepoints, which carry size and address at once.  The
+ * allocation's stack is taken when it completes: in a uretprobe that is the
+ * caller's. */
+#include "corebpf.bpf.h"
+#include "stacks.bpf.h"
+#include "memleak.h"
+
+const volatile __u64 targ_min_size = 0;
+const volatile __u64 targ_max_size = (__u64)-1;
+const volatile __u64 targ_sample_rate = 1;
+const volatile __u64 targ_page_size = 4096;
+const volatile bool targ_trace = false;		/* -t */
+const volatile bool targ_user_stacks = true;	/* false in kernel mode */
+const volatile bool targ_wa_missing_free = false;
+
+/* allocator kinds: a nested call of another allocator (malloc -> mmap)
+ * keeps its own entry size */
+enum { KERNEL = 0, MALLOC, CALLOC, REALLOC, MMAP, POSIX_MEMALIGN, VALLOC, MEMALIGN,
+       PVALLOC, ALIGNED_ALLOC };
+
+STACK_TRACE_MAP(stack_traces, 10240);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u64);		/* kind << 32 | tid */
+	__type(value, __u64);		/* requested size */
+} sizes SEC(".maps");
+
+/* run-time allocated: a million preallocated entries would cost ~80 MB of
+ * kernel memory before the first allocation is seen */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1000000);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);		/* address */
+	__type(value, struct alloc_info);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u64);		/* stack id */
+	__type(value, struct combined_alloc_info);
+} combined_allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);		/* tid */
+	__type(value, __u64);		/* posix_memalign's memptr */
+} memptrs SEC(".maps");
+
+EVENTS_RINGBUF(events, 1 << 20, struct alloc_trace);
+
+static __always_inline void trace(__u32 kind, __u64 size, __u64 address)
+{
+	struct alloc_trace *e;
+
+	if (!targ_trace)
+		return;
+	e = RINGBUF_RESERVE(events, sizeof(*e));
+	if (!e)
+		return;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->size = size;
+	e->address = address;
+	e->pid = current_tgid();
+	e->cpu = bpf_get_smp_processor_id();
+	e->kind = kind;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void stats_add(__u64 stack_id, __u64 size)
+{
+	struct combined_alloc_info zero = {}, *c;
+
+	c = map_lookup_or_init(&combined_allocs, &stack_id, &zero);
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->total_size, size);
+	__sync_fetch_and_add(&c->number_of_allocs, 1);
+}
+
+static __always_inline void stats_del(__u64 stack_id, __u64 size)
+{
+	struct combined_alloc_info *c = bpf_map_lookup_elem(&combined_allocs, &stack_id);
+
+	if (!c)
+		return;
+	if (c->number_of_allocs > 1) {
+		__sync_fetch_and_sub(&c->total_size, size);
+		__sync_fetch_and_sub(&c->number_of_allocs, 1);
+	} else {
+		bpf_map_delete_elem(&combined_allocs, &stack_id);
+	}
+}
+
+static __always_inline __u64 size_key(__u32 kind)
+{
+	return (__u64)kind << 32 | current_tid();
+}
+
+static __always_inline int alloc_enter(__u64 size, __u32 kind)
+{
+	if (size < targ_min_size || size > targ_max_size)
+		return 0;
+	if (targ_sample_rate > 1 && bpf_ktime_get_ns() % targ_sample_rate != 0)
+		return 0;
+	__u64 key = size_key(kind);
+
+	bpf_map_update_elem(&sizes, &key, &size, BPF_ANY);
+	trace(TRACE_ALLOC_ENTER, size, 0);
+	return 0;
+}
+
+static __always_inline int alloc_exit(void *ctx, __u64 address, __u32 kind)
+{
+	__u64 key = size_key(kind), *size = bpf_map_lookup_elem(&sizes, &key);
+	struct alloc_info info = {};
+
+	if (!size)
+		return 0;		/* entry missed, filtered or sampled out */
+	info.size = *size;
+	bpf_map_delete_elem(&sizes, &key);
+	if (address) {
+		info.timestamp_ns = bpf_ktime_get_ns();
+		info.stack_id = bpf_get_stackid(ctx, &stack_traces,
+						targ_user_stacks ? BPF_F_USER_STACK : 0);
+		bpf_map_update_elem(&allocs, &address, &info, BPF_ANY);
+		stats_add(info.stack_id, info.size);
+	}
+	trace(TRACE_ALLOC_EXIT, info.size, address);
+	return 0;
+}
+
+static __always_inline int free_enter(__u64 address)
+{
+	struct alloc_info *info = bpf_map_lookup_elem(&allocs, &address);
+	__u64 size;
+
+	if (!info)
+		return 0;
+	size = info->size;
+	stats_del(info->stack_id, size);
+	bpf_map_delete_elem(&allocs, &address);
+	trace(TRACE_FREE, size, address);
+	return 0;
+}
+
+/* -- user mode: libc's allocator (or -O's) ---------------------------------- */
+
+#define ALLOC_EXIT(fn, KIND)                                                   \
+	SEC("uretprobe")                                                       \
+	int BPF_KRETPROBE(fn##_exit, void *ret)                                \
+	{                                                                      \
+		return alloc_exit(ctx, (__u64)ret, KIND);                      \
+	}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, size_t size)
+{
+	return alloc_enter(size, MALLOC);
+}
+ALLOC_EXIT(malloc, MALLOC)
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
+{
+	return alloc_enter(nmemb * size, CALLOC);
+}
+ALLOC_EXIT(calloc, CALLOC)
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
+{
+	free_enter((__u64)ptr);
+	return alloc_enter(size, REALLOC);
+}
+ALLOC_EXIT(realloc, REALLOC)
+
+SEC("uprobe")
+int BPF_KPROBE(mmap_enter, void *addr, size_t length)
+{
+	return alloc_enter(length, MMAP);
+}
+ALLOC_EXIT(mmap, MMAP)
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t size)
+{
+	__u32 tid = current_tid();
+	__u64 p = (__u64)memptr;
+
+	bpf_map_update_elem(&memptrs, &tid, &p, BPF_ANY);
+	return alloc_enter(size, POSIX_MEMALIGN);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(posix_memalign_exit)
+{
+	__u32 tid = current_tid();
+	__u64 *memptr = bpf_map_lookup_elem(&memptrs, &tid);
+	void *addr;
+
+	if (!memptr)
+		return 0;
+	bpf_map_delete_elem(&memptrs, &tid);
+	if (bpf_probe_read_user(&addr, sizeof(addr), (void *)*memptr))
+		return 0;
+	return alloc_exit(ctx, (__u64)addr, POSIX_MEMALIGN);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(valloc_enter, size_t size)
+{
+	return alloc_enter(size, VALLOC);
+}
+ALLOC_EXIT(valloc, VALLOC)
+
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
+{
+	return alloc_enter(size, MEMALIGN);
+}
+ALLOC_EXIT(memalign, MEMALIGN)
+
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_enter, size_t size)
+{
+	return alloc_enter(size, PVALLOC);
+}
+ALLOC_EXIT(pvalloc, PVALLOC)
+
+SEC("uprobe")
+int BPF_KPROBE(aligned_alloc_enter, size_t alignment, size_t size)
+{
+	return alloc_enter(size, ALIGNED_ALLOC);
+}
+ALLOC_EXIT(aligned_alloc, ALIGNED_ALLOC)
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter_probe, void *ptr)
+{
+	return free_enter((__u64)ptr);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(munmap_enter, void *addr)
+{
+	return free_enter((__u64)addr);
+}
+
+/* -- kernel mode: kmem and percpu tracepoints ---------------------------------
+ * The kmalloc/kmem_cache_alloc events had one class, kmem_alloc (and
+ * kmem_alloc_node for the _node events) until 6.1 (commit 11e9734bcb6a)
+ * and 6.2 (2c1d697fb8ba); kfree/kmem_cache_free shared kmem_free until 6.2.
+ * The fields used keep their names throughout: CO-RE finds them. */
+
+struct trace_event_raw_kmem_alloc___old {
+	const void *ptr;
+	size_t bytes_alloc;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kmem_alloc_node___old {
+	const void *ptr;
+	size_t bytes_alloc;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kmalloc___new {
+	const void *ptr;
+	size_t bytes_alloc;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kmem_cache_alloc___new {
+	const void *ptr;
+	size_t bytes_alloc;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kmem_free___old {
+	const void *ptr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kfree___new {
+	const void *ptr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_kmem_cache_free___new {
+	const void *ptr;
+} __attribute__((preserve_access_index));
+
+static __always_inline int kernel_alloc(void *ctx, const void *ptr, __u64 size)
+{
+	if (targ_wa_missing_free)
+		free_enter((__u64)ptr);
+	alloc_enter(size, KERNEL);
+	return alloc_exit(ctx, (__u64)ptr, KERNEL);
+}
+
+SEC("tracepoint/kmem/kmalloc")
+int kmalloc(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_kmem_alloc___old)) {
+		struct trace_event_raw_kmem_alloc___old *a = ctx;
+
+		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	} else {
+		struct trace_event_raw_kmalloc___new *a = ctx;
+
+		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	}
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc")
+int kmem_cache_alloc(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_kmem_alloc___old)) {
+		struct trace_event_raw_kmem_alloc___old *a = ctx;
+
+		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	} else {
+		struct trace_event_raw_kmem_cache_alloc___new *a = ctx;
+
+		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	}
+}
+
+/* kernels before 6.1 only: Python turns these off where the events are gone */
+SEC("tracepoint/kmem/kmalloc_node")
+int kmalloc_node(void *ctx)
+{
+	struct trace_event_raw_kmem_alloc_node___old *a = ctx;
+
+	if (!bpf_core_type_exists(struct trace_event_raw_kmem_alloc_node___old))
+		return 0;
+	return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc_node")
+int kmem_cache_alloc_node(void *ctx)
+{
+	struct trace_event_raw_kmem_alloc_node___old *a = ctx;
+
+	if (!bpf_core_type_exists(struct trace_event_raw_kmem_alloc_node___old))
+		return 0;
+	return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+}
+
+SEC("tracepoint/kmem/kfree")
+int kfree(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_kmem_free___old)) {
+		struct trace_event_raw_kmem_free___old *a = ctx;
+
+		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+	} else {
+		struct trace_event_raw_kfree___new *a = ctx;
+
+		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+	}
+}
+
+SEC("tracepoint/kmem/kmem_cache_free")
+int kmem_cache_free(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_kmem_free___old)) {
+		struct trace_event_raw_kmem_free___old *a = ctx;
+
+		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+	} else {
+		struct trace_event_raw_kmem_cache_free___new *a = ctx;
+
+		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+	}
+}
+
+SEC("tracepoint/kmem/mm_page_alloc")
+int mm_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
+{
+	alloc_enter(targ_page_size << BPF_CORE_READ(ctx, order), KERNEL);
+	return alloc_exit(ctx, BPF_CORE_READ(ctx, pfn), KERNEL);
+}
+
+SEC("tracepoint/kmem/mm_page_free")
+int mm_page_free(struct trace_event_raw_mm_page_free *ctx)
+{
+	return free_enter(BPF_CORE_READ(ctx, pfn));
+}
+
+SEC("tracepoint/percpu/percpu_alloc_percpu")
+int percpu_alloc_percpu(struct trace_event_raw_percpu_alloc_percpu *ctx)
+{
+	alloc_enter(BPF_CORE_READ(ctx, size), KERNEL);
+	return alloc_exit(ctx, (__u64)BPF_CORE_READ(ctx, ptr), KERNEL);
+}
+
+SEC("tracepoint/percpu/percpu_free_percpu")
+int percpu_free_percpu(struct trace_event_raw_percpu_free_percpu *ctx)
+{
+	return free_enter((__u64)BPF_CORE_READ(ctx, ptr));
+}

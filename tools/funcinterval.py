@@ -1,0 +1,180 @@
+"""Time the interval between successive calls of a function (or hits of a
+tracepoint or USDT probe) and print it as a log2 histogram, measured in the
+kernel by programs generated at start (no compiler): uprobes for user
+functions (lib:func, a regular expression), classic tracepoints
+(t:category:event), USDT probes (u:lib:probe), fentry or kprobes for a
+kernel function (where the kernel has them).
+
+examples:
+    # time the interval of do_sys_open()
+    funcinterval do_sys_open
+    # time the interval of xhci_ring_ep_doorbell(), in microseconds
+    funcinterval -u xhci_ring_ep_doorbell
+    # time the interval of do_nanosleep(), in milliseconds
+    funcinterval -m do_nanosleep
+    # output every 5 seconds, with timestamps
+    funcinterval -mTi 5 vfs_read
+    # time process 181 only
+    funcinterval -p 181 vfs_read
+    # time the interval of mm_vmscan_direct_reclaim_begin tracepoint
+    funcinterval t:vmscan:mm_vmscan_direct_reclaim_begin
+    # time the interval of c:malloc used by top every 3 seconds
+    funcinterval -p `pidof -s top` -i 3 c:malloc
+    # time /usr/local/bin/python main function
+    funcinterval /usr/local/bin/python:main
+    # time a USDT probe of PostgreSQL
+    funcinterval u:/usr/lib/postgresql/15/bin/postgres:query__start
+"""
+from __future__ import annotations
+
+import re
+import time
+
+from corebpf import histogram
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
+from corebpf.compiler.codegen import CodeGen
+from corebpf.compiler.genprog import ARRAY, GenObject
+
+from . import _cli, _multi
+
+PROG = "funcinterval"
+SLOTS = histogram.LOG2_SLOTS
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__, short_verbose=False)
+    p.description = "Time interval and print latency as a histogram"
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    p.add_argument("-i", "--interval", type=_cli.positive_int,
+                   help="summary interval, in seconds")
+    p.add_argument("-d", "--duration", type=_cli.positive_int,
+                   help="total duration of trace, in seconds")
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
+    p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
+    p.add_argument("-v", dest="show_prog", action="store_true",
+                   help="print the generated BPF programs")
+    p.add_argument("pattern", help="Function/Tracepoint name for tracing")
+    a = p.parse_args(argv)
+    if a.microseconds and a.milliseconds:
+        p.error("-u and -m are mutually exclusive")
+    return a
+
+
+def resolve(pattern: str, pid=None):
+    """(attach type, shown pattern, [(display, kind, target)]) as bcc splits
+    the pattern: func (kernel), lib:func (user, a regular expression),
+    t:category:event (tracepoint); u:lib:probe (USDT) is ours."""
+    parts = pattern.split(":")
+    if len(parts) == 1:
+        kind, shown = "kprobe function", pattern      # bcc's words, fentry or kprobe
+        found = [(f, "p", f) for f in
+                 _multi.kernel_functions(re.compile("^" + re.escape(pattern) + "$"))]
+    elif len(parts) == 2:
+        kind, shown = "uprobe function", parts[1]
+        rx = _multi.regex_for(parts[1], True)
+        found = [(n, "u", s) for n, s in _multi.user_functions(parts[0], rx, pid)]
+    elif len(parts) == 3 and parts[0] == "u":
+        kind, shown = "USDT probe", parts[2]
+        found = [(n, "usdt", s) for n, s in _multi.usdt_sites(
+            parts[1], re.compile("^" + re.escape(parts[2]) + "$"), pid=pid)]
+    elif len(parts) == 3:
+        kind, shown = "tracepoint", ":".join(parts[1:])
+        found = [(f"{c}:{e}", "t", (c, e)) for c, e in _multi.tracepoints(
+            re.compile("^" + re.escape(shown) + "$"))]
+    else:
+        raise _cli.UsageError(f"unrecognized pattern format '{pattern}'")
+    if not found:
+        raise _cli.UsageError(f'0 {kind} matched by "{shown}". Exiting.')
+    _multi.check_limit(len(found))
+    return kind, shown, found
+
+
+def build(targets, start_fd, hist_fd, a, kernel_kind) -> list:
+    """[(name, CodeGen)]: one program per target; each adds the time since
+    the previous hit of any of them (start[0]) to the histogram."""
+    div = 1000000 if a.milliseconds else 1000 if a.microseconds else 1
+    out = []
+    for i, (disp, kind, target) in enumerate(targets):
+        cg = CodeGen(_multi.context_for(kind, target, kernel_kind=kernel_kind, display=disp))
+        A = cg.a
+        cg.prologue()
+        cg.pid_filter(tgid=a.pid)
+        key = cg.alloc(8)
+        now = cg.alloc(8)
+        A.st(8, FP, key, 0)
+        cg.ktime_into(now)
+        A.ld_map_fd(R1, start_fd, "start")
+        A.mov(R2, reg(FP))
+        A.alu("+", R2, key)
+        A.call("map_lookup_elem")
+        A.jmp("==", R0, 0, "store")
+        A.ldx(8, R1, R0, 0)
+        A.jmp("==", R1, 0, "store")             # no previous hit (cleared)
+        A.ldx(8, R0, FP, now)
+        A.alu("-", R0, reg(R1))
+        if div > 1:
+            A.alu("/", R0, div)
+        cg.log2_r0()
+        A.mov(R7, reg(R0))
+        A.stx(4, FP, key, R7)                   # the slot is the histogram's key
+        cg.map_add(hist_fd, "dist", key)
+        A.st(8, FP, key, 0)
+        A.label("store")
+        A.ld_map_fd(R1, start_fd, "start")
+        A.mov(R2, reg(FP))
+        A.alu("+", R2, key)
+        A.mov(R3, reg(FP))
+        A.alu("+", R3, now)
+        A.mov(R4, 0)
+        A.call("map_update_elem")
+        cg.epilogue()
+        out.append((f"interval_{i}", cg))
+    return out
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    kind, shown, targets = resolve(a.pattern, a.pid)
+    kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in targets) else None
+    label = "msecs" if a.milliseconds else "usecs" if a.microseconds else "nsecs"
+    interval = a.interval or a.duration or _cli.FOREVER
+    with GenObject(PROG) as g:
+        start = g.create_map("start", ARRAY, 4, 8, 1)
+        dist = g.create_map("dist", ARRAY, 4, 8, SLOTS)
+        progs = build(targets, start.fd, dist.fd, a, kkind)
+        if a.show_prog or a.ebpf:
+            _multi.print_programs(progs)
+            if a.ebpf:
+                return 0
+        _multi.attach_all(g, progs, tolerant=len(targets) > 1)
+        print('Tracing %s for "%s"... Hit Ctrl-C to end.' % (kind, shown), flush=True)
+        seconds = 0
+        while True:
+            exiting = _cli.wait_stop(interval)
+            if not exiting:
+                seconds += interval
+            if a.duration and seconds >= a.duration:
+                exiting = True
+            out = "\n"
+            if a.timestamp:
+                out += "%-8s\n" % time.strftime("%H:%M:%S")
+            vals = [0] * SLOTS
+            for slot, n in dist.pop_items():
+                if slot < SLOTS:
+                    vals[slot] = n
+            start.clear()
+            out += histogram.format_log2(vals, label)
+            print(out, end="", flush=True)
+            if exiting:
+                print("Detaching...", flush=True)
+                return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

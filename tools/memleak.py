@@ -1,0 +1,273 @@
+"""Trace outstanding memory allocations that weren't freed.
+Supports both user-mode allocations made with libc functions (uprobes on
+malloc, calloc, realloc, mmap, posix_memalign, valloc, memalign, pvalloc,
+aligned_alloc, free, munmap) and kernel-mode allocations made with
+kmalloc/kmem_cache_alloc/get_free_pages and the corresponding release
+functions (kmem tracepoints; --percpu: the percpu ones).  User stacks need
+frame pointers in the traced code.
+
+examples:
+    memleak -p $(pidof allocs)
+            Trace allocations and display a summary of "leaked" (outstanding)
+            allocations every 5 seconds
+    memleak -p $(pidof allocs) -t
+            Trace allocations and display each individual allocator function call
+    memleak -ap $(pidof allocs) 10
+            Trace allocations and display allocated addresses, sizes, and stacks
+            every 10 seconds for outstanding allocations
+    memleak -c "./allocs"
+            Run the specified command and trace its allocations
+    memleak
+            Trace allocations in kernel mode and display a summary of outstanding
+            allocations every 5 seconds
+    memleak -o 60000
+            Trace allocations in kernel mode and display a summary of outstanding
+            allocations that are at least one minute (60 seconds) old
+    memleak -s 5
+            Trace roughly every 5th allocation, to reduce overhead
+    memleak --sort count
+            Trace allocations in kernel mode and display a summary of outstanding
+            allocations that are sorted in count order
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import corebpf
+
+from . import _cli
+
+PROG = "memleak"
+SORT_KEYS = ["size", "count"]
+# (symbol, has a return probe, may be missing from the allocator: bcc's list)
+USER_FUNCS = (("malloc", True, False), ("calloc", True, False), ("realloc", True, False),
+              ("mmap", True, True), ("posix_memalign", True, False), ("valloc", True, True),
+              ("memalign", True, False), ("pvalloc", True, True), ("aligned_alloc", True, True),
+              ("free", False, False), ("munmap", False, True))
+KMEM = ("kmalloc", "kmem_cache_alloc", "kfree", "kmem_cache_free", "mm_page_alloc",
+        "mm_page_free")
+KMEM_NODE = ("kmalloc_node", "kmem_cache_alloc_node")      # kernels before 6.1
+PERCPU = ("percpu_alloc_percpu", "percpu_free_percpu")
+TRACE_MSG = ("alloc entered, size = %u", "alloc exited, size = %lu, result = %lx",
+             "free entered, address = %lx, size = %lu")
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-p", "--pid", type=_cli.pid_type,
+                   help="the PID to trace; if not specified, trace kernel allocs")
+    p.add_argument("-t", "--trace", action="store_true",
+                   help="print trace messages for each alloc/free call")
+    p.add_argument("interval", nargs="?", default=5, type=_cli.positive_int,
+                   help="interval in seconds to print outstanding allocations")
+    p.add_argument("count", nargs="?", type=_cli.positive_int,
+                   help="number of times to print the report before exiting")
+    p.add_argument("-a", "--show-allocs", action="store_true",
+                   help="show allocation addresses and sizes as well as call stacks")
+    p.add_argument("-o", "--older", default=500, type=_cli.nonneg_int,
+                   help="prune allocations younger than this age in milliseconds")
+    p.add_argument("-c", "--command", help="execute and trace the specified command")
+    p.add_argument("--combined-only", action="store_true",
+                   help="show combined allocation statistics only")
+    p.add_argument("--wa-missing-free", action="store_true",
+                   help="Workaround to alleviate misjudgments when free is missing")
+    p.add_argument("-s", "--sample-rate", default=1, type=_cli.positive_int,
+                   help="sample every N-th allocation to decrease the overhead")
+    p.add_argument("-T", "--top", type=_cli.positive_int, default=10,
+                   help="display only this many top allocating stacks (by size)")
+    p.add_argument("-z", "--min-size", type=_cli.nonneg_int,
+                   help="capture only allocations larger than or equal to this size")
+    p.add_argument("-Z", "--max-size", type=_cli.nonneg_int,
+                   help="capture only allocations smaller than or equal to this size")
+    p.add_argument("-O", "--obj", default="c",
+                   help="attach to allocator functions in the specified object")
+    p.add_argument("--percpu", action="store_true", help="trace percpu allocations")
+    p.add_argument("--sort", default="size", metavar="KEY",
+                   help="report sorted in given key; available key list: size, count")
+    p.add_argument("--symbols-prefix", help="memory allocator symbols prefix")
+    a = p.parse_args(argv)
+    if a.sort not in SORT_KEYS:
+        p.error(f"Given sort_key: {a.sort}; Supporting sort key list: {SORT_KEYS}")
+    if a.min_size is not None and a.max_size is not None and a.min_size > a.max_size:
+        p.error("min_size (-z) can't be greater than max_size (-Z)")
+    return a
+
+
+# -- reports ------------------------------------------------------------------------
+
+def outstanding(allocs, now_ns: int, min_age_ns: int, sort: str, top: int, frames,
+                show_allocs: bool) -> list:
+    """bcc's default report body: allocations at least min_age_ns old, summed
+    per stack; frames(stack_id) gives a stack's lines.  allocs: [(address,
+    alloc_info)]."""
+    lines, per_stack = [], {}
+    for address, info in sorted(allocs, key=lambda kv: kv[1].size):
+        if now_ns - min_age_ns < info.timestamp_ns or info.stack_id < 0:
+            continue
+        s = per_stack.get(info.stack_id)
+        if s is None:
+            per_stack[info.stack_id] = [info.size, 1, info.stack_id]
+        else:
+            s[0] += info.size
+            s[1] += 1
+        if show_allocs:
+            lines.append("\taddr = %x size = %s" % (address, info.size))
+    key = (lambda s: s[0]) if sort == "size" else (lambda s: s[1])
+    for size, count, sid in sorted(per_stack.values(), key=key)[-top:]:
+        lines.append("\t%d bytes in %d allocations from stack\n\t\t%s"
+                     % (size, count, "\n\t\t".join(frames(sid))))
+    return lines
+
+
+def combined(items, sort: str, top: int, frames) -> list:
+    """bcc's --combined-only body: the kernel's per-stack totals, largest last;
+    items: [(stack id, combined_alloc_info)]."""
+    key = (lambda kv: -kv[1].total_size) if sort == "size" else \
+        (lambda kv: -kv[1].number_of_allocs)
+    entries = []
+    for sid, info in sorted(items, key=key)[:top]:
+        trace = frames(sid)
+        entries.append("\t%d bytes in %d allocations from stack\n\t\t%s" % (
+            info.total_size, info.number_of_allocs,
+            "\n\t\t".join(trace) if trace else "stack information lost"))
+    return list(reversed(entries))
+
+
+def trace_line(e) -> str:
+    """-t: bcc printed trace_pipe's fields as a tuple (task, pid, cpu, flags,
+    timestamp, message); the flags column of ftrace has no equivalent here."""
+    if e.kind == 0:
+        msg = TRACE_MSG[0] % (e.size & 0xFFFFFFFF)
+    elif e.kind == 1:
+        msg = TRACE_MSG[1] % (e.size, e.address)
+    else:
+        msg = TRACE_MSG[2] % (e.address, e.size)
+    return repr((e.comm, e.pid, e.cpu, "", round(e.ts_ns / 1e9, 6), msg))
+
+
+# -- attaching --------------------------------------------------------------------------
+
+def choose_programs(obj, kernel: bool, percpu: bool):
+    """Turn off the programs this run does not use (before load)."""
+    from corebpf import features
+    if not kernel:
+        used = {f"{f}_enter" for f, _, _ in USER_FUNCS} | \
+            {f"{f}_exit" for f, ret, _ in USER_FUNCS if ret}
+        used = {"free_enter_probe" if u == "free_enter" else u for u in used}
+    elif percpu:
+        used = set(PERCPU)
+    else:
+        used = set(KMEM) | {n for n in KMEM_NODE if features.tracepoint_exists("kmem", n)}
+    for name, prog in obj.programs.items():
+        prog.autoload = name in used
+
+
+def attach_user(obj, lib: str, pid: int, prefix: str = ""):
+    """uprobes on the allocator of `lib` in process `pid` (bcc's list; the
+    functions it marks optional may be missing)."""
+    from corebpf.user import uprobes
+    from corebpf.symbols.elf import ElfError
+    P = obj.programs
+    for func, ret, optional in USER_FUNCS:
+        sym = (prefix or "") + func
+        entry = "free_enter_probe" if func == "free" else f"{func}_enter"
+        try:
+            uprobes.attach(P[entry], lib, sym, pid=pid)
+            if ret:
+                uprobes.attach(P[f"{func}_exit"], lib, sym, pid=pid, retprobe=True)
+        except ElfError:
+            if not optional:
+                raise
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    pid, child, release = a.pid, None, None
+    if a.command is not None:
+        import shlex
+        try:
+            cmd = shlex.split(a.command)
+        except ValueError as e:
+            raise _cli.UsageError(f"-c: {e}") from None
+        if not cmd:
+            raise _cli.UsageError("-c: empty command")
+        import shutil
+        if shutil.which(cmd[0]) is None:
+            raise _cli.UsageError(f"-c: cannot run {cmd[0]}: no such executable")
+        print("Executing '%s' and tracing the resulting process." % a.command, flush=True)
+        child, release = _cli.spawn_paused(cmd, PROG)
+        pid = child
+    kernel = pid is None
+    with corebpf.Object.open(PROG) as obj:
+        ro = obj.rodata
+        ro.targ_min_size = a.min_size or 0
+        ro.targ_max_size = a.max_size if a.max_size is not None else 2**64 - 1
+        ro.targ_sample_rate = a.sample_rate
+        ro.targ_page_size = os.sysconf("SC_PAGE_SIZE")
+        ro.targ_trace = a.trace
+        ro.targ_user_stacks = not kernel
+        ro.targ_wa_missing_free = a.wa_missing_free and kernel
+        choose_programs(obj, kernel, a.percpu)
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        if kernel:
+            obj.attach()
+            print("Attaching to kernel allocators, Ctrl+C to quit.", flush=True)
+        else:
+            attach_user(obj, a.obj, pid, a.symbols_prefix)
+            print("Attaching to pid %d, Ctrl+C to quit." % pid, flush=True)
+        if release:
+            release()
+        if a.trace:
+            out = _cli.Output()
+            rb = obj.ring_buffer("events", lambda e: out(trace_line(e)))
+            _cli.event_loop(rb, out)
+            return 0
+        return report_loop(obj, a, -1 if kernel else pid)
+
+
+def report_loop(obj, a, pid: int):
+    from corebpf.symbols.stacks import Stacks
+    allocs, comb = obj.maps["allocs"], obj.maps["combined_allocs"]
+    min_age_ns = a.older * 1000000
+    done = 0
+    while True:
+        if _cli.wait_stop(a.interval):
+            return 0                # bcc: Ctrl-C exits without a report
+        st = Stacks(obj.maps["stack_traces"])
+
+        def frames(sid, bare=a.combined_only):
+            if sid >= 2**31 or sid < 0:
+                return []
+            try:
+                addrs = st.addresses(sid)
+            except corebpf.BPFError:
+                return []
+            syms = [st.syms.sym(x, pid, show_offset=True, show_module=True) for x in addrs]
+            if bare:
+                return syms
+            return ["0x%016x\t%s" % (x, s) for x, s in zip(addrs, syms)]
+
+        lines = ["[%s] Top %d stacks with outstanding allocations:"
+                 % (time.strftime("%H:%M:%S"), a.top)]
+        if a.combined_only:
+            lines.append("\n".join(combined(comb.items(), a.sort, a.top, frames)))
+        else:
+            lines += outstanding(allocs.items(), time.monotonic_ns(), min_age_ns, a.sort,
+                                 a.top, frames, a.show_allocs)
+        print("\n".join(lines), flush=True)
+        done += 1
+        if a.count is not None and done >= a.count:
+            return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
