@@ -9,107 +9,72 @@
 #ifndef __EXT4OPS_BPF_H
 #define __EXT4OPS_BPF_H
 
-#define EXT4_SUPER_MAGIC 0xEF53
 #define FSOPS_MAGIC EXT4_SUPER_MAGIC
+#define FSOPS_SYNC_MAP
 #include "fsops.bpf.h"
-
-/* fsync runs inside write() for O_SYNC files: its own map, so the two nest. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct fsop_start);
-} sync_start SEC(".maps");
-
-static __always_inline int ext4_enter(void *map, __u32 op, struct file *fp, __u64 offset)
-{
-	struct fsop_start s = {};
-	__u32 tid = current_tid();
-
-	if (!fp || !fsop_wanted_task())
-		return 0;
-	s.ts = bpf_ktime_get_ns();
-	s.fp = fp;
-	s.op = op;
-	s.offset = offset;
-	bpf_map_update_elem(map, &tid, &s, BPF_ANY);
-	return 0;
-}
-
-static __always_inline int ext4_return(void *map, long ret)
-{
-	__u32 tid = current_tid();
-	struct fsop_start *sp, s;
-
-	sp = bpf_map_lookup_elem(map, &tid);
-	if (!sp)
-		return 0;
-	s = *sp;
-	bpf_map_delete_elem(map, &tid);
-	fsop_done(s.op, s.ts, bpf_ktime_get_ns(), ret, s.offset, s.fp);
-	return 0;
-}
 
 SEC("tp_btf/ext4_sync_file_enter")
 int BPF_PROG(sync_enter__tp, struct file *file, int datasync)
 {
-	return ext4_enter(&sync_start, FSOP_FSYNC, file, 0);
+	/* no range in the tracepoint: as fsync(2) asks, the whole file */
+	return fsop_func_enter(&sync_start, FSOP_FSYNC, DENTRY(file), 0, FSOP_WHOLE_FILE,
+			       false);
 }
 
 SEC("tp_btf/ext4_sync_file_exit")
 int BPF_PROG(sync_exit__tp, struct inode *inode, int ret)
 {
-	return ext4_return(&sync_start, ret);
+	return fsop_func_return(&sync_start, ret);
 }
 
 SEC("kprobe/ext4_file_read_iter")
 int BPF_KPROBE(read_enter__kprobe, struct kiocb *iocb)
 {
-	return ext4_enter(&fsop_start, FSOP_READ, BPF_CORE_READ(iocb, ki_filp),
-			  BPF_CORE_READ(iocb, ki_pos));
+	return fsop_func_enter(&fsop_start, FSOP_READ, BPF_CORE_READ(iocb, ki_filp, f_path.dentry),
+			       BPF_CORE_READ(iocb, ki_pos), 0, false);
 }
 
 SEC("kretprobe/ext4_file_read_iter")
 int BPF_KRETPROBE(read_exit__kprobe, long ret)
 {
-	return ext4_return(&fsop_start, ret);
+	return fsop_func_return(&fsop_start, ret);
 }
 
 SEC("kprobe/ext4_file_write_iter")
 int BPF_KPROBE(write_enter__kprobe, struct kiocb *iocb)
 {
-	return ext4_enter(&fsop_start, FSOP_WRITE, BPF_CORE_READ(iocb, ki_filp),
-			  BPF_CORE_READ(iocb, ki_pos));
+	return fsop_func_enter(&fsop_start, FSOP_WRITE, BPF_CORE_READ(iocb, ki_filp, f_path.dentry),
+			       BPF_CORE_READ(iocb, ki_pos), 0, false);
 }
 
 SEC("kretprobe/ext4_file_write_iter")
 int BPF_KRETPROBE(write_exit__kprobe, long ret)
 {
-	return ext4_return(&fsop_start, ret);
+	return fsop_func_return(&fsop_start, ret);
 }
 
 SEC("kprobe/ext4_file_open")
 int BPF_KPROBE(open_enter__kprobe, struct inode *inode, struct file *file)
 {
-	return ext4_enter(&fsop_start, FSOP_OPEN, file, 0);
+	return fsop_func_enter(&fsop_start, FSOP_OPEN, DENTRY(file), 0, 0, false);
 }
 
 SEC("kretprobe/ext4_file_open")
 int BPF_KRETPROBE(open_exit__kprobe, long ret)
 {
-	return ext4_return(&fsop_start, ret);
+	return fsop_func_return(&fsop_start, ret);
 }
 
 SEC("kprobe/ext4_sync_file")
-int BPF_KPROBE(sync_enter__kprobe, struct file *file)
+int BPF_KPROBE(sync_enter__kprobe, struct file *file, __s64 start, __s64 end)
 {
-	return ext4_enter(&sync_start, FSOP_FSYNC, file, 0);
+	return fsop_func_enter(&sync_start, FSOP_FSYNC, DENTRY(file), 0, end - start, false);
 }
 
 SEC("kretprobe/ext4_sync_file")
 int BPF_KRETPROBE(sync_exit__kprobe, long ret)
 {
-	return ext4_return(&sync_start, ret);
+	return fsop_func_return(&sync_start, ret);
 }
 
 #endif /* __EXT4OPS_BPF_H */

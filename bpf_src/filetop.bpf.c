@@ -93,51 +93,5 @@ int BPF_KPROBE(write__kprobe, struct file *file, const char *buf, size_t count)
 	return account(file, count, false);
 }
 
-#define IOV_MAX_SUMMED 16
-
-/* Bytes requested by an iovec array (the first IOV_MAX_SUMMED entries). */
-static __always_inline __u64 iov_bytes(const struct iovec *iov, __u64 vlen)
-{
-	__u64 total = 0;
-	struct iovec v;
-	int i;
-
-	for (i = 0; i < IOV_MAX_SUMMED; i++) {
-		if (i >= vlen)
-			break;
-		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
-			break;
-		total += v.iov_len;
-	}
-	return total;
-}
-
-#define RW_TP(sc, is_read)                                                     \
-	SEC("tracepoint/syscalls/sys_enter_" #sc)                             \
-	int sc##__tp(struct trace_event_raw_sys_enter *ctx)                   \
-	{                                                                      \
-		if (is_read ? !targ_reads : !targ_writes)                      \
-			return 0;                                              \
-		return account(fd_file(ctx->args[0]), ctx->args[2], is_read);  \
-	}
-
-#define RWV_TP(sc, is_read)                                                    \
-	SEC("tracepoint/syscalls/sys_enter_" #sc)                             \
-	int sc##__tp(struct trace_event_raw_sys_enter *ctx)                   \
-	{                                                                      \
-		if (is_read ? !targ_reads : !targ_writes)                      \
-			return 0;                                              \
-		return account(fd_file(ctx->args[0]),                          \
-			       iov_bytes((void *)ctx->args[1], ctx->args[2]), is_read); \
-	}
-
-RW_TP(read, true)
-RW_TP(pread64, true)
-RW_TP(write, false)
-RW_TP(pwrite64, false)
-RWV_TP(readv, true)
-RWV_TP(preadv, true)
-RWV_TP(preadv2, true)
-RWV_TP(writev, false)
-RWV_TP(pwritev, false)
-RWV_TP(pwritev2, false)
+/* every read/write-family syscall, at entry */
+VFS_RW_SYSCALLS(account)

@@ -61,6 +61,56 @@ static __always_inline __u32 dentry_name(struct dentry *d, char *buf, __u32 size
 	return q.len;
 }
 
+#define IOV_MAX_SUMMED 16
+
+/* Bytes requested by a user iovec array (its first IOV_MAX_SUMMED entries). */
+static __always_inline __u64 iov_bytes(const struct iovec *iov, __u64 vlen)
+{
+	__u64 total = 0;
+	struct iovec v;
+	int i;
+
+	for (i = 0; i < IOV_MAX_SUMMED; i++) {
+		if (i >= vlen)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			break;
+		total += v.iov_len;
+	}
+	return total;
+}
+
+/* Entry programs (SYSCALL__tp) of the read and write syscall families, each
+ * calling handler(struct file *, __u64 bytes requested, bool is_read). */
+#define VFS_RW_TP(handler, sc, is_read, bytes)                                 \
+	SEC("tracepoint/syscalls/sys_enter_" #sc)                             \
+	int sc##__tp(struct trace_event_raw_sys_enter *ctx)                   \
+	{                                                                      \
+		return handler(fd_file(ctx->args[0]), (bytes), is_read);       \
+	}
+#define VFS_RW_IOV(ctx) iov_bytes((void *)(ctx)->args[1], (ctx)->args[2])
+#define VFS_RW_SYSCALLS(handler)                                               \
+	VFS_RW_TP(handler, read, true, ctx->args[2])                           \
+	VFS_RW_TP(handler, pread64, true, ctx->args[2])                        \
+	VFS_RW_TP(handler, readv, true, VFS_RW_IOV(ctx))                       \
+	VFS_RW_TP(handler, preadv, true, VFS_RW_IOV(ctx))                      \
+	VFS_RW_TP(handler, preadv2, true, VFS_RW_IOV(ctx))                     \
+	VFS_RW_TP(handler, write, false, ctx->args[2])                         \
+	VFS_RW_TP(handler, pwrite64, false, ctx->args[2])                      \
+	VFS_RW_TP(handler, writev, false, VFS_RW_IOV(ctx))                     \
+	VFS_RW_TP(handler, pwritev, false, VFS_RW_IOV(ctx))                    \
+	VFS_RW_TP(handler, pwritev2, false, VFS_RW_IOV(ctx))
+
+/* The inode's first dentry alias (a name for an inode a tracepoint gives). */
+static __always_inline struct dentry *inode_dentry(struct inode *inode)
+{
+	struct hlist_node *first = BPF_CORE_READ(inode, i_dentry.first);
+
+	if (!first)
+		return NULL;
+	return (void *)first - bpf_core_field_offset(struct dentry, d_u.d_alias);
+}
+
 /* Path walks write dentry names innermost first, each NUL-terminated,
  * into a buffer of PATH_BUF bytes with PATH_SLACK spare bytes after it;
  * user space reverses and joins them.  `off` is masked at every step so

@@ -57,6 +57,34 @@ def format_log2(vals, label: str = "value") -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
+def format_log2_libbpf(vals, label: str = "value") -> str:
+    """Text libbpf-tools' print_log2_hist prints (fsdist, ...) for bcc-slotted
+    counts `vals` (its slot i is bcc's slot i + 1); '' if all zero."""
+    vals = list(vals[1:])
+    idx_max, val_max = -1, 0
+    for i, v in enumerate(vals):
+        if v > 0:
+            idx_max = i
+        if v > val_max:
+            val_max = v
+    if idx_max < 0:
+        return ""
+    narrow = idx_max <= 32
+    stars = STARS_MAX if narrow else STARS_MAX // 2
+    width = 10 if narrow else 20
+    out = ["%*s%-*s : count    distribution" % (5 if narrow else 15, "", 19 if narrow else 29,
+                                                 label)]
+    for i in range(idx_max + 1):
+        low, high = (1 << (i + 1)) >> 1, (1 << (i + 1)) - 1
+        if low == high:
+            low -= 1
+        val = vals[i]
+        n = min(val, val_max) * stars // val_max
+        bar = "*" * n + " " * (stars - n) + ("+" if val > val_max else "")
+        out.append("%*d -> %-*d : %-8d |%s|" % (width, low, width, high, val, bar))
+    return "\n".join(out) + "\n"
+
+
 def format_linear(vals, label: str = "value") -> str:
     """Text bcc's print_linear_hist prints (slot = value)."""
     idx_max = -1

@@ -55,11 +55,12 @@ class Spec:
     # prints nothing more without rare events (say why in a comment).
     head: tuple = ()
     # A kernel feature the tool cannot do without (any of them is enough):
-    # a corebpf.features predicate name ("kprobes"), "tracepoint:CAT:NAME",
+    # a corebpf.features predicate name ("kprobes"), "NAME:ARG" for a
+    # predicate with an argument (filesystem:nfs), "tracepoint:CAT:NAME",
     # "field:CAT:NAME:FIELD" (a tracepoint with that field) or
     # "kprobe:FUNCTION" (kprobes and that kernel function).  Where none is
-    # there, the tool must exit 1 with one line naming what is missing: the
-    # only "cannot" the smoke test accepts.
+    # there, the tool must exit 1 with one line naming what is missing
+    # (need_text()): the only "cannot" the smoke test accepts.
     needs: tuple = ()
     # Tool-specific bad input: ((args...), "text the one-line error must contain").
     bad: tuple = ()
@@ -425,6 +426,63 @@ TOOLS = {
     "vfscount": Spec(pid=None, head=None, needs=("kprobes",), bcc=same(),
                      bpftrace="vfscount.bt",
                      see=r"\bvfs_\w+ +[1-9]\d*$"),
+    # -- file systems beyond ext4 (the workload's files are on ext4: the *slower
+    # tools of other file systems have nothing to print) --------------------------
+    "xfsslower": Spec(head=None, bcc=same(), libbpf=("fsslower", ("-t", "xfs"))),
+    "xfsdist": Spec(interval="pos", summary="", head=("1",), bcc=same(),
+                    libbpf=("fsdist", ("-t", "xfs"))),
+    "btrfsslower": Spec(head=None, bcc=same(), libbpf=("fsslower", ("-t", "btrfs"))),
+    "btrfsdist": Spec(interval="pos", summary="", head=("1",), bcc=same(),
+                      libbpf=("fsdist", ("-t", "btrfs"))),
+    "nfsslower": Spec(head=None, needs=("filesystem:nfs", "filesystem:nfs4"), bcc=same(),
+                      libbpf=("fsslower", ("-t", "nfs"))),
+    "nfsdist": Spec(interval="pos", summary="", head=("1",),
+                    needs=("filesystem:nfs", "filesystem:nfs4"), bcc=same(),
+                    libbpf=("fsdist", ("-t", "nfs"))),
+    "f2fsslower": Spec(head=None, needs=("filesystem:f2fs",), bcc=same(),
+                       libbpf=("fsslower", ("-t", "f2fs"))),
+    "zfsslower": Spec(head=None, needs=("filesystem:zfs",), bcc=same(),
+                      libbpf=("fsslower", ("-t", "zfs"))),
+    "zfsdist": Spec(interval="pos", summary="", head=("1",), needs=("filesystem:zfs",),
+                    bcc=same(), libbpf=("fsdist", ("-t", "zfs"))),
+    "fsslower": Spec(args=("-t", "ext4"), head=("-t", "ext4", "-m", "0"),
+                     bad=((("-t", "nosuchfs"), "invalid filesystem"),
+                          ((), "filesystem must be specified")),
+                     libbpf=same("-t", "ext4")),
+    "fsdist": Spec(args=("-t", "ext4"), interval="pos", summary="", head=("-t", "ext4", "1"),
+                   bad=((("-t", "nosuchfs"), "invalid filesystem"),
+                        ((), "filesystem must be specified")),
+                   libbpf=same("-t", "ext4")),
+    "fileslower": Spec(head=("0",), bcc=same()),
+    # -- file, cache and memory extras --------------------------------------------------
+    "filegone": Spec(bcc=same()),
+    "shmsnoop": Spec(bad=((("-t", "0"), "no such thread"),), bcc=same()),
+    "sofdsnoop": Spec(bad=((("-t", "0"), "no such thread"),), bcc=same()),
+    # a character device that is no terminal: attaches, and nobody writes to it
+    "ttysnoop": Spec(args=("-C", "/dev/null"), pid=None, head=None,
+                     bad=((("/nonexistent/tty",), "unable to read device"),
+                          (("-s", "0", "1"), "must be positive")),
+                     unknown_flag="unrecognized arguments", bcc=same("-C", "/dev/null")),
+    "pidpersec": Spec(pid=None, bcc=same()),
+    "slabratetop": Spec(args=("-C",), pid=None, interval="pos", summary="Detaching...",
+                        head=("-C", "1"), bcc=same("-C"), libbpf=same()),
+    "dirtop": Spec(args=("-C", "-d", "/var/tmp"), interval="pos", summary="Detaching...",
+                   head=("-C", "-d", "/var/tmp", "1"),
+                   bad=((("-d", "/nonexistent/dir"), "cannot find any valid directory"),),
+                   bcc=same("-C", "-d", "/var/tmp")),
+    # its first screen comes after `interval` seconds (bcc's too, on curses)
+    "cachetop": Spec(args=("1",), summary="Detaching...", head=("1",), bcc=same("1")),
+    # kernel functions only (fentry, else kprobes)
+    "dcstat": Spec(pid=None, interval="pos", head=("1",), needs=("kprobes", "fentry"),
+                   bcc=same()),
+    "dcsnoop": Spec(pid=None, needs=("kprobes", "fentry"), bcc=same()),
+    "readahead": Spec(pid=None, summary="Read-ahead unused pages", head=None,
+                      needs=("kprobes", "fentry"), bcc=same(), libbpf=same()),
+    # swap-ins and md flushes do not happen on demand
+    "swapin": Spec(pid=None, interval="pos", summary="Detaching...", head=("1",),
+                   needs=("kprobes", "fentry"), bcc=same()),
+    "mdflush": Spec(pid=None, head=None, needs=("kprobes", "fentry"), bcc=same(),
+                    libbpf=same()),
 }
 
 # Tools the overhead bench runs on a workload (in-kernel aggregation): those
@@ -502,7 +560,7 @@ def have(need: str) -> bool:
             return False
     if kind == "kprobe":
         return features.kprobes() and features.kernel_function_exists(rest)
-    return getattr(features, need)()
+    return getattr(features, kind)(*([rest] if rest else []))
 
 
 def condition(c: str) -> bool:
@@ -522,6 +580,13 @@ def known_failure(s: Spec):
 def available(s: Spec) -> bool:
     """True unless the tool needs a feature this kernel lacks."""
     return not s.needs or any(have(n) for n in s.needs)
+
+
+def need_text(need: str) -> str:
+    """What the one-line error of a tool lacking `need` must say: "kprobe",
+    "fentry", "nfs file system"."""
+    name, _, arg = need.partition(":")
+    return f"{arg} file system" if name == "filesystem" else name.rstrip("s")
 
 
 def tool_cmd(name: str, *args) -> list:
@@ -677,6 +742,14 @@ while time.monotonic() < end:
     for s in (cli, conn, srv):                              # tcplife
         s.close()
     socket.getaddrinfo("localhost", None)                   # gethostlatency
+    shmid = libc.shmget(0, 4096, 0o1600)                    # shmsnoop
+    libc.shmctl(shmid, 0, None)
+    a, b = socket.socketpair()                              # sofdsnoop
+    socket.send_fds(a, [b"x"], [a.fileno()])
+    for fd in socket.recv_fds(b, 1, 1)[1]:
+        os.close(fd)
+    a.close()
+    b.close()
     time.sleep(0.02)
 """
 

@@ -157,44 +157,51 @@ def loopback_traffic(seconds=1.5, chunk=65536):
         srv.close()
 
 
-# File operations on `path` once released: create, 4 writes of 64 KiB, fsync,
-# close; an O_PATH open; reopen, read it all in 128 KiB reads, one pread of
-# 4 KiB at 64 KiB.
+# File operations on each path once released: create, 4 writes of 64 KiB,
+# fsync, close; a stat; an O_PATH open; reopen, read it all in 128 KiB reads, one
+# pread of 4 KiB at 64 KiB.
 # With big > 0, first `big` MiB of buffered writes (so the fsync has work).
 _FILE_OPS = r"""
 import os, sys
-path, big = sys.argv[1], int(sys.argv[2])
+big, paths = int(sys.argv[1]), sys.argv[2:]
 print("ready", flush=True)
 sys.stdin.readline()
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-if big:
-    chunk = b"b" * (1 << 20)
-    for _ in range(big):
-        os.write(fd, chunk)
-for _ in range(4):
-    os.write(fd, b"w" * 65536)
-os.fsync(fd)
-os.close(fd)
-os.close(os.open(path, os.O_PATH))          # no file operation: not an ext4 open
-fd = os.open(path, os.O_RDONLY)
-while os.read(fd, 131072):
-    pass
-os.pread(fd, 4096, 65536)
-os.close(fd)
+for path in paths:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    if big:
+        chunk = b"b" * (1 << 20)
+        for _ in range(big):
+            os.write(fd, chunk)
+    for _ in range(4):
+        os.write(fd, b"w" * 65536)
+    os.fsync(fd)
+    os.close(fd)
+    os.stat(path)                               # a getattr (nfsslower, nfsdist)
+    os.close(os.open(path, os.O_PATH))          # no file operation: not an open the tools see
+    fd = os.open(path, os.O_RDONLY)
+    while os.read(fd, 131072):
+        pass
+    os.pread(fd, 4096, 65536)
+    os.close(fd)
 """
 
 
 @contextlib.contextmanager
-def file_ops(marker: str, big_mib: int = 0):
-    """A paused child doing file_ops on SCRATCH_DIR/marker (call .go())."""
-    path = os.path.join(SCRATCH_DIR, marker)
-    child = Child(_FILE_OPS, path, big_mib)
+def file_ops(marker: str, big_mib: int = 0, directory: str = SCRATCH_DIR, decoy: str = None):
+    """A paused child doing file_ops on directory/marker (call .go()); then, if
+    `decoy` is given, the same on SCRATCH_DIR/decoy (ext4 here: what a tool
+    for another file system must not report)."""
+    paths = [os.path.join(directory, marker)]
+    if decoy:
+        paths.append(os.path.join(SCRATCH_DIR, decoy))
+    child = Child(_FILE_OPS, big_mib, *paths)
     try:
         yield child
     finally:
         child.kill()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 # -- activities of the smoke test (tests/kernel/test_smoke.py) beyond tests.matrix.workload ----

@@ -468,6 +468,29 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
             return False
 
 
+def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = "events"):
+    """The loop of an event tool, once attached: print `header` (its first
+    line says "attached"), then what fmt(record) returns for each record of
+    ring buffer `map_name` (a line, a list of lines, or None for nothing)
+    until Ctrl-C or `duration` seconds."""
+    out = Output()
+
+    def show(e):
+        text = fmt(e)
+        if isinstance(text, list):
+            for line in text:
+                out(line)
+        elif text is not None:
+            out(text)
+
+    rb = obj.ring_buffer(map_name, show)
+    print(header, flush=True)
+    try:
+        event_loop(rb, out, duration=duration)
+    finally:
+        out.flush()
+
+
 def interval_loop(interval: int, count: int, emit, wait=None):
     """Call emit() every `interval` seconds, `count` times; on Ctrl-C emit once
     more and return (bcc's summary tools).  wait: what waits (default
@@ -601,6 +624,12 @@ def apply_containers(obj, args):
         obj.rodata[flag] = True
 
 
+def kernel_dev(st_dev: int) -> int:
+    """A stat() st_dev as the kernel's dev_t (major << 20 | minor), as
+    superblocks and block tracepoints carry it."""
+    return (os.major(st_dev) << 20) | os.minor(st_dev)
+
+
 # -- top-like screens -----------------------------------------------------------------
 
 CLEAR = "\033[H\033[2J"     # what clear(1) writes on common terminals
@@ -620,6 +649,27 @@ def loadavg_line() -> str:
     except OSError:
         avg = "\n"
     return "%-8s loadavg: %s" % (time.strftime("%H:%M:%S"), avg)
+
+
+def top_loop(interval: int, count: int, noclear: bool, first_line: str, screen):
+    """bcc's top-like tools (filetop, slabratetop, dirtop, cachetop): print
+    `first_line`, then every `interval` seconds, `count` times, clear the
+    screen (a blank line instead with -C) and write screen(); a Ctrl-C shows
+    one more screen; "Detaching..." at the end."""
+    exiting = interrupted(lambda: print(first_line, flush=True))
+    remaining = count
+    while True:
+        exiting = exiting or wait_stop(interval)
+        if noclear:
+            sys.stdout.write("\n")
+        else:
+            clear_screen()
+        sys.stdout.write(screen())
+        sys.stdout.flush()
+        remaining -= 1
+        if exiting or remaining == 0:
+            break
+    print("Detaching...", flush=True)
 
 
 def interrupted(fn) -> bool:
@@ -654,6 +704,19 @@ def attach_kprobe_any(prog, candidates, retprobe: bool = False):
         raise MissingFeature("no kernel function to probe for " + prog.name + " (looked for "
                              + ", ".join(c.replace("\\", "") for c in candidates) + ")")
     return prog.attach_kprobe(name, retprobe=retprobe)
+
+
+def fentry_target(prog, func: str) -> bool:
+    """Before load: point bare SEC("fentry"/"fexit") program `prog` at kernel
+    function `func`; if the kernel's BTF cannot give it (a module without
+    BTF, a function BTF lacks), turn the program off so that the next
+    variant serves instead.  Call only where features.fentry()."""
+    try:
+        prog.set_attach_target(func)
+        return True
+    except BPFError:
+        prog.autoload = False
+        return False
 
 
 def wait_for_interrupt():

@@ -25,19 +25,11 @@ from __future__ import annotations
 import time
 
 import corebpf
-from corebpf import features
 
-from . import _cli
+from . import _cli, _pagecache
 
 PROG = "cachestat"
 CS_ACCESSED, CS_ADDED, CS_BUF_DIRTY, CS_DIRTIED = range(4)
-
-# kprobe variant: program -> kernel functions to try, newest name first
-KPROBE_TARGETS = {
-    "access__kprobe": ("folio_mark_accessed", "mark_page_accessed"),
-    "added__kprobe": ("filemap_add_folio", "add_to_page_cache_lru"),
-    "dirtied__kprobe": ("folio_account_dirtied", "account_page_dirtied"),
-}
 
 
 def parse(argv=None):
@@ -88,33 +80,10 @@ def format_row(n, kprobe: bool, timestamp: bool, mem: dict, now: str = None) -> 
         mem.get("Cached", 0) / 1024)
 
 
-def _attach_kprobes(obj):
-    for name, funcs in KPROBE_TARGETS.items():
-        prog = obj.programs[name]
-        if not prog.autoload:
-            continue
-        func = next((f for f in funcs if features.kernel_function_exists(f)), None)
-        if func is None:
-            raise corebpf.MissingFeature(f"{PROG}: none of {', '.join(funcs)} in this kernel")
-        prog.attach_kprobe(func)
-    obj.attach(*[p.name for p in obj.programs.values()
-                 if p.autoload and p.name not in KPROBE_TARGETS])
-
-
 def choose_programs(obj):
-    """Before load: the kprobe variant's dirtied counter is a function if one
-    survived inlining, else its tracepoint (writeback_dirty_folio or _page)."""
-    if not features.kprobes():
-        return
-    progs = obj.programs
-    if any(features.kernel_function_exists(f) for f in KPROBE_TARGETS["dirtied__kprobe"]):
-        progs["dirtied_folio_tp__kprobe"].autoload = False
-        progs["dirtied_page_tp__kprobe"].autoload = False
-    else:
-        progs["dirtied__kprobe"].autoload = False
-        folio = features.tracepoint_exists("writeback", "writeback_dirty_folio")
-        progs["dirtied_page_tp__kprobe" if folio else "dirtied_folio_tp__kprobe"] \
-            .autoload = False
+    """Before load: the programs this kernel serves (the dirtied counter is
+    not part of cachestat's measure of the tracepoint variant)."""
+    _pagecache.configure(obj, dirtied_tp=False)
 
 
 def run(argv=None):
@@ -127,10 +96,7 @@ def run(argv=None):
             return 0
         obj.load()
         kprobe = obj.variant == "kprobe"
-        if kprobe:
-            _attach_kprobes(obj)
-        else:
-            obj.attach()
+        _pagecache.attach(obj, PROG)
         counts = obj.maps["counts"]
         exiting = _cli.interrupted(lambda: print(header(a.timestamp), flush=True))
         done = 0

@@ -17,76 +17,13 @@ kprobes: ext4's own read_iter, write_iter, open and fsync functions, as bcc.
 """
 from __future__ import annotations
 
-import os
-import sys
-import time
-
-import corebpf
-from corebpf import histogram
-
-from . import _cli, _heatmap
+from . import _cli, _fs
 
 PROG = "ext4dist"
-OP_NAMES = ("read", "write", "open", "fsync")
-
-
-def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__)
-    p.add_argument("-T", "--notimestamp", action="store_true",
-                   help="don't include timestamp on interval output")
-    p.add_argument("-m", "--milliseconds", action="store_true", help="output in milliseconds")
-    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
-    p.add_argument("interval", nargs="?", type=_cli.nonneg_int,
-                   help="output interval, in seconds")
-    p.add_argument("count", nargs="?", default=_cli.FOREVER, type=_cli.positive_int,
-                   help="number of outputs")
-    _heatmap.add_args(p)
-    return p.parse_args(argv)
-
-
-def op_name(op: int) -> str:
-    return OP_NAMES[op] if op < len(OP_NAMES) else str(op)
-
-
-def render(items, a) -> str:
-    out = ["\n"]
-    if a.interval and not a.notimestamp:
-        out.append(time.strftime("%H:%M:%S:") + "\n")
-    label = "msecs" if a.milliseconds else "usecs"
-    out.append(histogram.format_sections([(k.op, list(v.slots)) for k, v in items],
-                                         label, "operation", op_name))
-    return "".join(out)
 
 
 def run(argv=None):
-    a = parse(argv)
-    if a.interval == 0:
-        raise _cli.UsageError("interval 0")
-    _heatmap.check_args(a)
-    _cli.setup(a)
-    with corebpf.Object.open(PROG) as obj:
-        obj.rodata.targ_ms = a.milliseconds
-        if a.pid:
-            obj.rodata.targ_tgid = a.pid
-        obj.rodata.targ_self_tgid = os.getpid()
-        _cli.drop_missing_syscalls(obj)
-        if a.ebpf:
-            _cli.print_ebpf(obj)
-            return 0
-        obj.load()
-        obj.attach()
-        hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
-                             "msecs" if a.milliseconds else "usecs",
-                             "ext4dist: ext4 operation latency")
-        print("Tracing ext4 operation latency... Hit Ctrl-C to end.", flush=True)
-
-        def emit():
-            sys.stdout.write(render(hists.pop_items(), a))
-            sys.stdout.flush()
-
-        _cli.interval_loop(a.interval or _cli.FOREVER, a.count, emit, wait=hists.wait_stop)
-        hists.write()
-    return 0
+    return _fs.run_dist(PROG, __doc__, "ext4", argv=argv)
 
 
 def main(argv=None) -> int:

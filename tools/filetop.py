@@ -22,7 +22,6 @@ examples:
 from __future__ import annotations
 
 import os
-import sys
 
 import corebpf
 
@@ -97,7 +96,7 @@ def run(argv=None):
         ro.targ_writes = not a.read_only
         if dir_st is not None:
             ro.targ_dir_ino = dir_st.st_ino
-            ro.targ_dir_dev = _kdev(dir_st.st_dev)
+            ro.targ_dir_dev = _cli.kernel_dev(dir_st.st_dev)
         _cli.drop_missing_syscalls(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
@@ -107,27 +106,10 @@ def run(argv=None):
         counts = obj.maps["counts"]
         if dir_st is not None:
             print("Tracing directory: %s (Inode: %d)" % (a.directory, dir_st.st_ino))
-        exiting = _cli.interrupted(lambda: print(
-            "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval, flush=True))
-        remaining = a.count
-        while True:
-            exiting = exiting or _cli.wait_stop(a.interval)
-            if a.noclear:
-                sys.stdout.write("\n")
-            else:
-                _cli.clear_screen()
-            sys.stdout.write(render(counts.pop_items(), a, _cli.loadavg_line()))
-            sys.stdout.flush()
-            remaining -= 1
-            if exiting or remaining == 0:
-                break
-        print("Detaching...", flush=True)
+        _cli.top_loop(a.interval, a.count, a.noclear,
+                      "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval,
+                      lambda: render(counts.pop_items(), a, _cli.loadavg_line()))
     return 0
-
-
-def _kdev(st_dev: int) -> int:
-    """A stat() st_dev as the kernel's dev_t (major << 20 | minor)."""
-    return (os.major(st_dev) << 20) | os.minor(st_dev)
 
 
 def main(argv=None) -> int:

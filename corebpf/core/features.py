@@ -212,6 +212,18 @@ def task_pt_regs() -> bool:
     return kernel_function_exists("bpf_task_pt_regs")
 
 
+@functools.lru_cache(maxsize=None)
+def bpf_helper(name: str) -> bool:
+    """True if the running kernel has BPF helper `name` (BPF_FUNC_<name> in its
+    BTF's enum bpf_func_id; False without kernel BTF).  A program calling a
+    helper the kernel lacks does not load: e.g. get_func_ret (5.17) in
+    fexit programs, where fentry itself works from 5.5."""
+    if not kernel_btf():
+        return False
+    from . import kbtf
+    return kbtf.vmlinux().enum_has("bpf_func_id", "BPF_FUNC_" + name)
+
+
 def _kallsyms() -> bytes:
     if _Cache.kallsyms is None:
         try:
@@ -353,6 +365,26 @@ def tracepoint_nargs(name: str):
 def raw_tp() -> bool:
     """True if raw tracepoint programs load here (really tried)."""
     return _try_load("probe_raw_tp")
+
+
+def tracepoint_field(category: str, name: str, field: str) -> bool:
+    """True if classic tracepoint category:name records field `field` (tracefs format)."""
+    try:
+        with open(os.path.join(tracefs(), "events", category, name, "format")) as f:
+            text = f.read()
+    except OSError:
+        return False
+    return re.search(r"\bfield:[^;]*[ *]" + re.escape(field) + r"(\[\d*\])?;", text) is not None
+
+
+def filesystem(fstype: str) -> bool:
+    """True if the kernel knows file system type `fstype` now (/proc/filesystems:
+    built in, or its module loaded).  Not cached: modules come and go."""
+    try:
+        with open("/proc/filesystems") as f:
+            return any(line.split()[-1:] == [fstype] for line in f)
+    except OSError:
+        return False
 
 
 def forced_probe():

@@ -148,6 +148,15 @@ class KernelBtf:
                     return (sub[0], bitoff // 8 + sub[1], sub[2], sub[3])
         return None
 
+    def enum_has(self, enum: str, name: str) -> bool:
+        """True if the kernel's `enum` has the enumerator `name`."""
+        tid = self.find(enum, ENUM)
+        if tid is None:
+            return False
+        bt = lib().btf__type_by_id(self._btf, tid)
+        vals = ffi.cast("__u32 *", ffi.cast("char *", bt) + ffi.sizeof("struct btf_type"))
+        return any(self._name(vals[2 * i]) == name for i in range(bt.info & 0xFFFF))
+
     def func_proto(self, func: str):
         """[(param name, type id)] of kernel function `func`, None if unknown."""
         fid = self.find(func, FUNC)

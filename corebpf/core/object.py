@@ -53,6 +53,7 @@ _SECTION_KIND = (
     ("kprobe/", "kprobe"), ("kretprobe/", "kprobe"), ("ksyscall/", "kprobe"),
     ("kretsyscall/", "kprobe"), ("kprobe.multi/", "kprobe"), ("kretprobe.multi/", "kprobe"),
     ("kprobe", "kprobe"), ("kretprobe", "kprobe"),      # no target: attached by the tool
+    ("fentry", "fentry"), ("fexit", "fentry"),          # no target: set_attach_target()
     ("uprobe", "uprobe"), ("uretprobe", "uprobe"), ("usdt", "usdt"),
     ("perf_event", "perf_event"), ("iter/", "iter"), ("socket", "socket"),
 )
@@ -141,6 +142,7 @@ class Program:
         hook, sep, variant = self.name.rpartition("__")
         self.hook, self.variant = (hook, variant) if sep and hook else (self.name, None)
         self.multi = False          # loaded for uprobe_multi links (see Object.load)
+        self._attach_target = None
 
     @property
     def autoload(self) -> bool:
@@ -158,8 +160,21 @@ class Program:
 
     @property
     def target(self) -> str:
-        """What the section names: 'cat/name', a function, a tracepoint."""
+        """What the section names ('cat/name', a function, a tracepoint), or
+        the function set_attach_target() chose."""
+        if self._attach_target:
+            return self._attach_target
         return self.section.split("/", 1)[1] if "/" in self.section else ""
+
+    def set_attach_target(self, func: str):
+        """Before load: the kernel function (vmlinux or a module) a bare
+        SEC("fentry")/SEC("fexit") program attaches to."""
+        if self._obj._loaded:
+            raise ConfigError(f"{self._obj.name}: cannot set the target of {self.name} "
+                              "after load")
+        self._obj._apply(("attach_target", self.name, func))      # raises: not recorded
+        self._obj._record("attach_target", self.name, func)
+        self._attach_target = func
 
     def insns(self) -> list:
         """The program's instructions as (code, dst, src, off, imm) tuples."""
@@ -432,6 +447,10 @@ class Object:
             L.bpf_program__set_autoload(self.programs[target]._ptr, value)
         elif kind == "max_entries":
             L.bpf_map__set_max_entries(self.maps[target]._ptr, value)
+        elif kind == "attach_target":
+            check_int(L.bpf_program__set_attach_target(self.programs[target]._ptr, 0,
+                                                       value.encode()),
+                      "bpf_program__set_attach_target", f"{target} -> {value}")
         elif kind == "reuse_pinned":
             self.maps[target]._reuse_pinned(value)
         elif kind == "section":

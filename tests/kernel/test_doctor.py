@@ -106,12 +106,12 @@ def test_tools_needing_a_missing_feature_do_not_run(report):
     for name, spec in matrix.TOOLS.items():
         if not spec.needs or name not in report["tools"]:
             continue
-        have = any(getattr(features, f)() for f in spec.needs)
+        have = matrix.available(spec)
         r = report["tools"][name]
         r = r["also"].get("kernel functions", r)
         assert r["runs"] == have, (name, r)
         if not have:
-            assert any(f.rstrip("s") in r["reason"] for f in spec.needs), r["reason"]
+            assert any(matrix.need_text(f) in r["reason"] for f in spec.needs), r["reason"]
 
 
 def test_kernel_functions_of_the_multitools_follow_kprobe_and_fentry(report):

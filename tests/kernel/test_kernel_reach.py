@@ -15,6 +15,7 @@ and in the kernel matrix's guests (5.10, 6.1, 6.12, newest; tests/vm/run).
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import shutil
 import subprocess
@@ -38,11 +39,22 @@ FUNCTION_KINDS = {"kprobe": features.kprobes, "fentry": features.fentry}
 
 
 def _prepare(name, obj):
-    """What the tools do before load."""
+    """What the tools do before load: their choose_programs(obj) (the object's
+    tool of the same name), or for the file system objects the configuration
+    for a file system this kernel has (NFS's own tracepoints where it has NFS)."""
     _cli.drop_missing_syscalls(obj)
-    if name == "cachestat":
-        from corebpf.tools import cachestat
-        cachestat.choose_programs(obj)
+    if name in ("fsslower", "fsdist"):
+        from corebpf.tools import _fs
+        nfs = features.filesystem("nfs")
+        obj.rodata.targ_fs_magic = _fs.FILESYSTEMS["nfs" if nfs else "xfs"].magic
+        _fs._configure(obj, _fs.FILESYSTEMS["nfs" if nfs else "xfs"], set(range(6)))
+        return
+    try:
+        tool = importlib.import_module("corebpf.tools." + name)
+    except ImportError:
+        return
+    if hasattr(tool, "choose_programs"):
+        tool.choose_programs(obj)
 
 
 def _unservable(obj, err):

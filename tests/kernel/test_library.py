@@ -215,6 +215,14 @@ def test_features_probe_this_machine():
         assert features.kprobes() == os.path.exists(features.tracefs() + "/kprobe_events")
 
 
+def test_bpf_helper_reads_the_kernels_helper_list():
+    """features.bpf_helper: the enumerators of the kernel BTF's enum bpf_func_id."""
+    assert features.bpf_helper("map_lookup_elem")
+    assert features.bpf_helper("ringbuf_output") == features.ringbuf()
+    assert not features.bpf_helper("corebpf_no_such_helper")
+    assert not features.bpf_helper("")
+
+
 def test_ring_buffer_loss_is_counted(test_object):
     """A ring too small for a burst: every record is either delivered or counted."""
     with _open(test_object) as obj:
@@ -270,3 +278,18 @@ def test_failed_best_variant_is_named_when_nothing_else_serves(test_object):
             obj.load()
         msg = str(ei.value)
         assert "the btf variant failed to load" in msg and "fork__btf" in msg, msg
+
+
+def test_attach_target_of_a_bare_fentry_program():
+    """set_attach_target(): the kernel BTF resolves the name at once (no fentry
+    support needed for that); a name it lacks raises and changes nothing; the
+    target is what variant selection checks."""
+    with corebpf.Object.open("fsslower") as obj:
+        p = obj.programs["fn_read_enter__fentry"]
+        assert p.kind == "fentry" and p.target == ""
+        p.set_attach_target("vfs_read")
+        assert p.target == "vfs_read"
+        with pytest.raises(corebpf.BPFError):
+            p.set_attach_target("corebpf_no_such_function_xyz")
+        assert p.target == "vfs_read"
+        assert ("attach_target", p.name, "corebpf_no_such_function_xyz") not in obj._ops

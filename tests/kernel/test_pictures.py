@@ -163,12 +163,13 @@ def test_biolatency_heat_map_in_chromium(browser, tmp_path):
     ("runqlat", ["3", "1"]),
     ("cpudist", ["3", "1"]),
     ("ext4dist", ["3", "1"]),
+    ("fsdist", ["-t", "ext4", "3", "1"]),      # the fs *dist tools share this path (_fs)
     ("funclatency", ["-d", "3", "c:malloc"]),
 ])
 def test_heat_map_of_each_histogram_tool(tool, args, tmp_path):
     svg = tmp_path / f"{tool}.svg"
     work = None
-    if tool == "ext4dist":
+    if tool in ("ext4dist", "fsdist"):
         work = subprocess.Popen(["sh", "-c", f"for i in $(seq 300); do echo x > "
                                  f"/var/tmp/corebpf-e4-{os.getpid()}; cat "
                                  f"/var/tmp/corebpf-e4-{os.getpid()} >/dev/null; sleep 0.01; "

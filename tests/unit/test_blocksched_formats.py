@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace as NS
 
 
-from corebpf.tools import (_irqs, biosnoop, biotop, cpudist, ext4dist, ext4slower, runqlat,
+from corebpf.tools import (_fs, _irqs, biosnoop, biotop, cpudist, ext4dist, ext4slower, runqlat,
                            runqlen, runqslower, softirqs)
 
 
@@ -42,27 +42,29 @@ def test_biotop_rows_sorted_with_float_kbytes():
 
 
 def test_ext4slower_formats():
-    a = ext4slower.parse(["0"])
-    assert ext4slower.header(a) == ["Tracing ext4 operations",
-                                    "TIME     COMM           PID    T BYTES   OFF_KB   LAT(ms) "
-                                    "FILENAME"]
-    assert ext4slower.header(ext4slower.parse([]))[0] == \
-        "Tracing ext4 operations slower than 10 ms"
+    t = ext4slower.TOOL
+    parse = _fs.slower_parser("ext4slower", ext4slower.__doc__, t).parse_args
+    a = parse(["0"])
+    assert _fs.slower_header(a, t) == ["Tracing ext4 operations",
+                                       "TIME     COMM           PID    T BYTES   OFF_KB   LAT(ms) "
+                                       "FILENAME"]
+    assert _fs.slower_header(parse([]), t)[0] == "Tracing ext4 operations slower than 10 ms"
     e = NS(ts_us=123456789, delta_us=15300, size=4096, offset=10240, pid=99, op=1,
            task="a_very_long_task_name", file="x" * 33)
-    line = ext4slower.format_event(e, False)
+    line = _fs.slower_event(e, False)
     assert line[9:] == "a_very_long_ta 99     W 4096    10         15.30 " + "x" * 32
-    assert ext4slower.format_event(e, True) == \
+    assert _fs.slower_event(e, True) == \
         "123456789,a_very_long_task_name,99,W,4096,10240,15300," + "x" * 32
 
 
 def test_ext4dist_render():
-    a = ext4dist.parse(["-T", "1"])
+    parse = _fs.dist_parser("ext4dist", ext4dist.__doc__).parse_args
+    a = parse(["-T", "1"])
     items = [(NS(op=3), NS(slots=[0, 0, 2] + [0] * 62))]
-    text = ext4dist.render(items, a)
+    text = _fs.dist_render(items, a)
     assert text.startswith("\n\noperation = fsync\n     usecs               : count")
-    a = ext4dist.parse(["-m", "1"])
-    assert ext4dist.render([], a)[1:].rstrip("\n").endswith(":")      # HH:MM:SS:
+    a = parse(["-m", "1"])
+    assert _fs.dist_render([], a)[1:].rstrip("\n").endswith(":")      # HH:MM:SS:
 
 
 def test_runqslower_formats():

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef __DCSNOOP_H
+#define __DCSNOOP_H
+
+#define MAX_FILE_LEN 64         /* bcc's */
+
+struct dc_event {
+	__u32 pid;
+	__u32 type;             /* 0 miss, 1 reference */
+	char comm[16];
+	char filename[MAX_FILE_LEN];
+};
+
+#endif

@@ -1,0 +1,56 @@
+"""cachetop on the real kernel: a process that reads a file (twice) and
+writes one shows in its own row, with bcc's columns."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers import Tool, run_tool
+from tests.workloads import Child
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+_READER = r"""
+import os, sys
+path = sys.argv[1]
+with open(path, "wb") as f:
+    f.write(os.urandom(4 << 20))
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(2):
+    with open(path, "rb") as f:
+        while f.read(1 << 16):
+            pass
+with open(path + ".w", "wb") as f:          # dirties pages
+    f.write(b"w" * (1 << 20))
+os.unlink(path + ".w")
+"""
+
+FIRST = re.compile(r"(\x1b\[H\x1b\[2J)?\d\d:\d\d:\d\d Buffers MB: \d+ / Cached MB: \d+ / "
+                   r"Sort: HITS / Order: descending$")
+HEADER = "PID      UID      CMD              HITS     MISSES   DIRTIES  READ_HIT%  WRITE_HIT%"
+
+
+def test_a_process_row(tmp_path):
+    child = Child(_READER, tmp_path / "data")
+    try:
+        t = Tool("cachetop", "-p", child.pid, "1")
+        child.go().wait()
+        line = t.wait_for(lambda l: l.split()[:1] == [str(child.pid)] and int(l.split()[3]) > 0)
+        assert t.stop() == 0
+    finally:
+        child.kill()
+    assert line, t.text
+    assert FIRST.match(t.lines[0]) and t.lines[1] == HEADER, t.text
+    assert t.lines[-1] == "Detaching..."
+    pid, user, comm, hits, misses, dirties, rhit, whit = line.split()
+    assert (user, comm) == ("root", "python3") or comm.startswith("python"), line
+    assert int(hits) >= 1024 and rhit.endswith("%") and whit.endswith("%"), line  # 4 MiB read
+    rows = [l for l in t.lines if l[:8].strip().isdigit()]
+    assert all(l.split()[0] == str(child.pid) for l in rows), t.text     # -p
+
+
+def test_bad_input():
+    rc, out, err = run_tool("cachetop", "0")
+    assert rc == 2 and "must be positive" in err and len(err.splitlines()) == 1

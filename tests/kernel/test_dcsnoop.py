@@ -1,0 +1,16 @@
+"""dcsnoop on the real kernel.  Only kernel functions carry dcache lookups (lookup_fast,
+d_lookup): fentry, else kprobes.  See tests/fnprobes.py; its probes
+fire in the kernel matrix's guests (tests/kernel/test_extras_probe_paths.py),
+its formats are checked in tests/unit/test_extras_formats.py."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fnprobes import FunctionOnlyTests
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+
+class TestDcsnoop(FunctionOnlyTests):
+    PROG = "dcsnoop"
+    ARGS = ("-a",)

@@ -1,0 +1,56 @@
+"""filegone on the real kernel: deletions and renames that succeed, by one
+process (unlink, unlinkat, rmdir, rename, renameat2), and none that fail."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers import Tool, run_tool
+from tests.workloads import Child
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+_GONE = r"""
+import ctypes, os, sys
+d = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+print("ready", flush=True)
+sys.stdin.readline()
+for n in ("a", "b", "c"):
+    open(os.path.join(d, n), "w").close()
+os.unlink(os.path.join(d, "a"))                          # unlink
+dfd = os.open(d, os.O_RDONLY)
+os.unlink("b", dir_fd=dfd)                               # unlinkat
+os.rename(os.path.join(d, "c"), os.path.join(d, "c2"))   # rename
+libc.renameat2(dfd, b"c2", dfd, b"c3", 0)                # renameat2
+os.mkdir(os.path.join(d, "sub"))
+os.rmdir(os.path.join(d, "sub") + "/")                   # rmdir, trailing slash
+try:
+    os.unlink(os.path.join(d, "never-there"))            # fails: not shown
+except FileNotFoundError:
+    pass
+os.unlink(os.path.join(d, "c3"))
+"""
+
+
+def test_deletes_and_renames(tmp_path):
+    child = Child(_GONE, tmp_path)
+    try:
+        t = Tool("filegone", "-p", child.pid)
+        assert t.lines[0] == "TIME     PID     COMM             ACTION FILE"
+        child.go().wait()
+        t.wait_for(lambda l: l.endswith("DELETE c3"))
+        assert t.stop() == 0
+    finally:
+        child.kill()
+    rows = [re.split(r"\s+", l, 4) for l in t.lines[1:]]
+    assert all(r[1] == str(child.pid) for r in rows), t.text
+    assert [(r[3], r[4]) for r in rows] == [
+        ("DELETE", "a"), ("DELETE", "b"), ("RENAME", "c > c2"), ("RENAME", "c2 > c3"),
+        ("DELETE", "sub"), ("DELETE", "c3")], t.text
+
+
+def test_bad_input():
+    rc, out, err = run_tool("filegone", "-p", "0")
+    assert rc == 2 and "no such process" in err and len(err.splitlines()) == 1

@@ -1,0 +1,17 @@
+"""swapin on the real kernel.  Only a kernel function carries swap-ins (swap_read_folio):
+fentry, else kprobes.  See tests/fnprobes.py; its probes
+fire in the kernel matrix's guests (tests/kernel/test_extras_probe_paths.py),
+its formats are checked in tests/unit/test_extras_formats.py."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fnprobes import FunctionOnlyTests
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+
+class TestSwapin(FunctionOnlyTests):
+    PROG = "swapin"
+    ARGS = ("1", "1")
+    TARGET = {"swap": "swap_read_folio"}

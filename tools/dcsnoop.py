@@ -1,0 +1,63 @@
+"""Trace directory entry cache (dcache) lookups.
+
+By default the lookups that fail (d_lookup() finds nothing: a miss); with -a
+every fast path lookup too (lookup_fast(), one per path component).  Only
+kernel functions carry this (fentry, else kprobes); on a kernel without
+either it says so and exits.
+
+examples:
+    dcsnoop           # trace failed dcache lookups
+    dcsnoop -a        # trace all dcache lookups
+"""
+from __future__ import annotations
+
+import time
+
+import corebpf
+
+from . import _cli
+from .dcstat import LOOKUP_FAST
+
+PROG = "dcsnoop"
+HEADER = "%-11s %-7s %-16s %1s %s" % ("TIME(s)", "PID", "COMM", "T", "FILE")
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-a", "--all", action="store_true",
+                   help="trace all lookups (default is fails only)")
+    return p.parse_args(argv)
+
+
+def format_event(e, since: float) -> str:
+    return "%-11.6f %-7d %-16s %1s %s" % (since, e.pid, e.comm, "MR"[e.type & 1], e.filename)
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    with corebpf.Object.open(PROG) as obj:
+        if not a.all:
+            obj.programs["fast__kprobe"].autoload = False
+            obj.programs["fast__fentry"].autoload = False
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        if obj.variant == "kprobe":
+            if a.all:
+                _cli.attach_kprobe_any(obj.programs["fast__kprobe"], LOOKUP_FAST)
+            obj.attach("dlookup_enter__kprobe", "dlookup_exit__kprobe")
+        else:
+            obj.attach()
+        start = time.time()
+        _cli.trace_events(obj, HEADER, lambda e: format_event(e, time.time() - start))
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

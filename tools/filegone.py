@@ -1,0 +1,76 @@
+"""Trace why file gone (deleted or renamed).
+
+examples:
+    filegone           # trace all file gone events
+    filegone -p 181    # only trace PID 181
+
+probes: the unlink, unlinkat, rmdir, rename, renameat and renameat2 syscall
+tracepoints (the file's name is the last component of the path the caller
+gave); with --probe fentry or --probe kprobe, on kernels that have them:
+vfs_unlink, vfs_rmdir and vfs_rename (as bcc: the dentry's name).  Only
+calls that succeed are shown.
+"""
+from __future__ import annotations
+
+import time
+
+import corebpf
+from corebpf import features
+
+from . import _cli
+
+PROG = "filegone"
+HEADER = "%-8s %-7s %-16s %6s %s" % ("TIME", "PID", "COMM", "ACTION", "FILE")
+
+
+def parse(argv=None):
+    p = _cli.Parser(PROG, __doc__)
+    p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    return p.parse_args(argv)
+
+
+def last_component(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1] or path
+
+
+def format_event(e, now: str = None) -> str:
+    rename = e.action == ord("R")
+    name = last_component(e.name)
+    if rename:
+        name = "%s > %s" % (name, last_component(e.name2))
+    return "%-8s %-7d %-16s %6s %s" % (now or time.strftime("%H:%M:%S"), e.pid, e.comm,
+                                       "RENAME" if rename else "DELETE", name)
+
+
+def choose_programs(obj):
+    """Before load: no fentry variant where the kernel lacks bpf_get_func_ret
+    (5.17; its fexit programs find the return value with it): kprobes then."""
+    if features.fentry() and not features.bpf_helper("get_func_ret"):
+        for p in obj.programs.values():
+            if p.variant == "fentry":
+                p.autoload = False
+
+
+def run(argv=None):
+    a = parse(argv)
+    _cli.setup(a)
+    with corebpf.Object.open(PROG) as obj:
+        if a.pid:
+            obj.rodata.targ_tgid = a.pid
+        _cli.drop_missing_syscalls(obj)
+        choose_programs(obj)
+        if a.ebpf:
+            _cli.print_ebpf(obj)
+            return 0
+        obj.load()
+        obj.attach()
+        _cli.trace_events(obj, HEADER, format_event)
+    return 0
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

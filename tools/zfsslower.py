@@ -1,0 +1,36 @@
+"""Trace common ZFS file operations slower than a threshold.
+
+examples:
+    zfsslower             # trace operations slower than 10 ms (default)
+    zfsslower 1           # trace operations slower than 1 ms
+    zfsslower -j 1        # ... 1 ms, parsable output (csv)
+    zfsslower 0           # trace all operations (warning: verbose)
+    zfsslower -p 185      # trace PID 185 only
+
+probes: reads, writes, opens and fsyncs are measured at the system call (read,
+write, pread64, pwrite64, readv, writev, preadv*, pwritev*, open, openat,
+openat2, creat, fsync, fdatasync) for regular files whose superblock says ZFS,
+which includes the syscall's own overhead (path lookup for opens), misses
+failed opens and does not see I/O outside these syscalls (mmap,
+sendfile/splice, io_uring, aio). With --probe fentry or --probe kprobe, on
+kernels that have them: ZFS's own zpl_iter_read, zpl_iter_write, zpl_open and
+zpl_fsync functions (as bcc).
+"""
+from __future__ import annotations
+
+from . import _cli, _fs
+
+PROG = "zfsslower"
+TOOL = _fs.Slower("zfs")
+
+
+def run(argv=None):
+    return _fs.run_slower(PROG, __doc__, TOOL, argv)
+
+
+def main(argv=None) -> int:
+    return _cli.run(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
