@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
 """Compile bpf_src/*.bpf.c into CO-RE objects inside the corebpf package.
 
-    python3 build.py [-f] [-j N] [NAME ...]
+    python3 build.py [--arch x86|arm64|all] [-f] [-j N] [--tests] [NAME ...]
 
 clang is a build-time tool only: the objects carry BTF and CO-RE relocations,
 so libbpf adapts them to the running kernel when a tool starts.  DWARF is
-stripped (BTF is kept).  An object is rebuilt only when its source, a shared
-header, the vmlinux.h it was built against or this script is newer.
+stripped (BTF is kept).  clang targets BPF for every architecture, so one
+machine builds them all (cross-compiling needs nothing more): what differs is
+vmlinux/ARCH/vmlinux.h, -D__TARGET_ARCH_ARCH (the pt_regs layout of
+bpf_tracing.h's PT_REGS_* and syscall-wrapper macros) and bpf_src/arch/ARCH
+(uapi headers usdt.bpf.h includes).  Objects go to corebpf/bpf/ARCH/ (test
+objects to tests/bpf/ARCH/); the library picks the directory of the machine
+it runs on.  An object is rebuilt only when its source, a shared header, the
+vmlinux.h it was built against or this script is newer.
 The compiling itself is corebpf/toolchain.py, which `corebpf compile` runs
 for people's own objects: the same flags, against the header set copied here
-into corebpf/include (corebpf.bpf.h, libbpf's BPF headers, vmlinux.h).
+into corebpf/include (corebpf.bpf.h, libbpf's BPF headers, vmlinux.h of each
+architecture).
 Environment: CLANG, LLVM_STRIP override the tools found on PATH;
 LIBBPF_INCLUDE, where libbpf's headers are (/usr/include/bpf).
 """
@@ -46,6 +53,8 @@ def _load_toolchain():
 toolchain = _load_toolchain()
 BuildError = toolchain.ToolchainError
 MIN_CLANG = toolchain.MIN_CLANG
+ARCHES = toolchain.ARCHES                 # vmlinux/ARCH, corebpf/bpf/ARCH
+MACHINES = toolchain.MACHINES
 
 
 def find_clang() -> tuple:
@@ -53,8 +62,20 @@ def find_clang() -> tuple:
     return toolchain.find_clang(need_strip=True)
 
 
-def _arch() -> str:
+def native_arch() -> str:
+    """This machine's architecture in vmlinux/ and corebpf/bpf/ terms."""
     return toolchain.native_arch()
+
+
+def arches(spec: str = "all") -> list:
+    """'all' -> every architecture; 'native' -> this machine's; else one name."""
+    if spec == "all":
+        return list(ARCHES)
+    if spec == "native":
+        return [native_arch()]
+    if spec not in ARCHES:
+        raise BuildError(f"unknown architecture {spec!r} (x86, arm64 or all)")
+    return [spec]
 
 
 def install_headers(quiet=False) -> list:
@@ -87,17 +108,21 @@ def _stale(src: Path, obj: Path, deps: list) -> bool:
     return any(d.stat().st_mtime > t for d in [src, *deps])
 
 
-def _out(src: Path) -> Path:
-    return (src.parent if src.parent == TEST_SRC else OUT) / src.name.replace(".bpf.c", ".bpf.o")
+def out_dir(arch: str, tests: bool = False) -> Path:
+    return (TEST_SRC if tests else OUT) / arch
+
+
+def _out(src: Path, arch: str) -> Path:
+    return out_dir(arch, src.parent == TEST_SRC) / src.name.replace(".bpf.c", ".bpf.o")
 
 
 def compile_one(src: Path, clang: str, strip: str, arch: str) -> Path:
-    """Compile one source with `corebpf compile`'s flags and headers (and bpf_src
-    first, for the tools' shared headers)."""
-    obj = _out(src)
+    """Compile one source for `arch` with `corebpf compile`'s flags and headers
+    (bpf_src and bpf_src/arch/ARCH first, for the tools' shared headers)."""
+    obj = _out(src, arch)
     try:
         toolchain.compile_object(src, obj, arch, clang, strip, include_dir=str(INCLUDE),
-                                 extra_includes=[SRC])
+                                 extra_includes=[SRC, SRC / "arch" / arch])
     except BuildError as e:
         raise BuildError(f"{e}:\n{e.output}" if e.output else str(e)) from None
     return obj
@@ -119,36 +144,41 @@ def emit_ffi(quiet=False):
         print("  FFI  corebpf/core/_libbpf_ffi.py", file=sys.stderr)
 
 
-def build(names=None, force=False, jobs=None, quiet=False, tests=False) -> list:
-    """Build stale objects (tests=True: the test suite's); return the paths built."""
+def build(names=None, force=False, jobs=None, quiet=False, tests=False,
+          arch: str = "all") -> list:
+    """Build stale objects for `arch` (x86, arm64, all, native; tests=True:
+    the test suite's); return the paths built."""
     if not tests:
         emit_ffi(quiet)
     install_headers(quiet)
-    arch = _arch()
-    vmlinux = ROOT / "vmlinux" / arch / "vmlinux.h"
-    if not vmlinux.exists():
-        raise BuildError(f"{vmlinux.relative_to(ROOT)} missing (see README: regenerating vmlinux.h)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    deps = [vmlinux, Path(__file__).resolve(), ROOT / "corebpf" / "toolchain.py",
-            *SRC.glob("*.h"), *INCLUDE.rglob("*.h")]
-    todo = [s for s in sources(names, tests)
-            if force or _stale(s, _out(s), deps)]
+    todo = []
+    for a in arches(arch):
+        vmlinux = ROOT / "vmlinux" / a / "vmlinux.h"
+        if not vmlinux.exists():
+            raise BuildError(f"{vmlinux.relative_to(ROOT)} missing "
+                             "(see README: regenerating vmlinux.h)")
+        out_dir(a, tests).mkdir(parents=True, exist_ok=True)
+        deps = [vmlinux, Path(__file__).resolve(), ROOT / "corebpf" / "toolchain.py",
+                *SRC.glob("*.h"), *(SRC / "arch" / a).rglob("*.h"), *INCLUDE.rglob("*.h")]
+        todo += [(s, a) for s in sources(names, tests)
+                 if force or _stale(s, _out(s, a), deps)]
     if not todo:
         return []
     clang, strip, _ = find_clang()
     built = []
     with concurrent.futures.ThreadPoolExecutor(jobs or os.cpu_count() or 2) as ex:
-        futs = {ex.submit(compile_one, s, clang, strip, arch): s for s in todo}
+        futs = {ex.submit(compile_one, s, clang, strip, a): (s, a) for s, a in todo}
         errors = []
         for f in concurrent.futures.as_completed(futs):
             try:
                 built.append(f.result())
                 if not quiet:
-                    print(f"  BPF  {futs[f].name}", file=sys.stderr)
+                    s, a = futs[f]
+                    print(f"  BPF  {a}/{s.name}", file=sys.stderr)
             except BuildError as e:
                 errors.append(str(e))
         if errors:
-            raise BuildError("\n".join(errors))
+            raise BuildError("\n".join(sorted(errors)))
     return built
 
 
@@ -157,10 +187,12 @@ def main(argv=None) -> int:
     p.add_argument("-f", "--force", action="store_true", help="rebuild everything")
     p.add_argument("-j", "--jobs", type=int, help="parallel compiles")
     p.add_argument("--tests", action="store_true", help="build the test suite's objects")
+    p.add_argument("--arch", default="all", choices=[*ARCHES, "all", "native"],
+                   help="target architecture (default: all; native: this machine's)")
     p.add_argument("names", nargs="*", help="tools to build (default: all)")
     a = p.parse_args(argv)
     try:
-        build(a.names, a.force, a.jobs, tests=a.tests)
+        build(a.names, a.force, a.jobs, tests=a.tests, arch=a.arch)
     except BuildError as e:
         print(f"build.py: error: {e}", file=sys.stderr)
         return 1

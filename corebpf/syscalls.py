@@ -7,7 +7,7 @@ scripts/gen_syscalls.py from the kernel's uapi headers; do not edit).
 """
 from __future__ import annotations
 
-import platform
+import os
 
 X86_64 = {
     0: 'read',
@@ -747,8 +747,9 @@ _TABLES = {'x86_64': X86_64, 'aarch64': AARCH64, 'arm64': AARCH64}
 
 
 def table(arch: str = None) -> dict:
-    """The {number: name} table of `arch` (default: this machine)."""
-    return _TABLES.get(arch or platform.machine(), {})
+    """The {number: name} table of `arch` (default: this machine; the
+    machine name platform.machine() gives, read without importing platform)."""
+    return _TABLES.get(arch or os.uname().machine, {})
 
 
 def name(nr: int, arch: str = None) -> str:

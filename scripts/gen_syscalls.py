@@ -18,7 +18,8 @@ import sys
 X86_64 = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
 GENERIC = "/usr/include/asm-generic/unistd.h"
 
-# Added after linux-libc-dev 6.1 (Debian 12), same number on every architecture.
+# Added after linux-libc-dev 6.1 (Debian 12), same number on every architecture
+# (map_shadow_stack is in the generic table too: arm64 has it since 6.13's GCS).
 NEWER = {
     451: "cachestat", 452: "fchmodat2", 453: "map_shadow_stack", 454: "futex_wake",
     455: "futex_wait", 456: "futex_requeue", 457: "statmount", 458: "listmount",
@@ -71,7 +72,7 @@ def emit(tables: dict) -> str:
              '"""',
              "from __future__ import annotations",
              "",
-             "import platform",
+             "import os",
              ""]
     for arch, table in tables.items():
         lines.append(f"{arch.upper()} = {{")
@@ -85,8 +86,9 @@ def emit(tables: dict) -> str:
         "",
         "",
         "def table(arch: str = None) -> dict:",
-        '    """The {number: name} table of `arch` (default: this machine)."""',
-        "    return _TABLES.get(arch or platform.machine(), {})",
+        '    """The {number: name} table of `arch` (default: this machine; the',
+        "    machine name platform.machine() gives, read without importing platform).\"\"\"",
+        "    return _TABLES.get(arch or os.uname().machine, {})",
         "",
         "",
         "def name(nr: int, arch: str = None) -> str:",

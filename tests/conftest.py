@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from corebpf.core.paths import ARCH
+
 ROOT = Path(__file__).resolve().parent.parent
-TEST_OBJ = ROOT / "tests" / "bpf" / "libtest.bpf.o"
+TEST_OBJ = ROOT / "tests" / "bpf" / str(ARCH) / "libtest.bpf.o"
 
 
 def pytest_configure(config):
@@ -19,10 +21,10 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def test_object() -> Path:
-    """Path of tests/bpf/libtest.bpf.o, built now if stale (needs clang)."""
+    """Path of tests/bpf/ARCH/libtest.bpf.o, built now if stale (needs clang)."""
     sys.path.insert(0, str(ROOT))
     import build
-    build.build(tests=True, quiet=True)
+    build.build(tests=True, quiet=True, arch="native")
     return TEST_OBJ
 
 

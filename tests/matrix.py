@@ -17,6 +17,7 @@ import atexit
 import ctypes
 import ctypes.util
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,10 +54,13 @@ class Spec:
     # within seconds while tests.matrix.workload() runs (empty: `args`).  None: the tool
     # prints nothing more without rare events (say why in a comment).
     head: tuple = ()
-    # A kernel feature the tool cannot do without: a corebpf.core.features
-    # predicate name (or names, any of which is enough), "NAME:ARG" for a
-    # predicate with an argument (filesystem:nfs).  Where it is missing, the
-    # tool must exit 1 with one line naming it (need_text()).
+    # A kernel feature the tool cannot do without (any of them is enough):
+    # a corebpf.features predicate name ("kprobes"), "NAME:ARG" for a
+    # predicate with an argument (filesystem:nfs), "tracepoint:CAT:NAME",
+    # "field:CAT:NAME:FIELD" (a tracepoint with that field) or
+    # "kprobe:FUNCTION" (kprobes and that kernel function).  Where none is
+    # there, the tool must exit 1 with one line naming what is missing
+    # (need_text()): the only "cannot" the smoke test accepts.
     needs: tuple = ()
     # Tool-specific bad input: ((args...), "text the one-line error must contain").
     bad: tuple = ()
@@ -75,6 +79,25 @@ class Spec:
     # What the error for an unknown option says (argparse's words, or bcc's
     # bare usage line for a tool without options).
     unknown_flag: str = "unrecognized arguments"
+    # Smoke test (tests/kernel/test_smoke.py: on this host and inside every
+    # kernel of the matrix): the arguments of a run that shows the activity
+    # (None: args; "WLPID" stands for the PID of workload(), "TARGET" as
+    # above), a regex one line of its output must match (after the header
+    # or at Ctrl-C; "{wlpid}" is the workload's PID), and an activity of
+    # SMOKE_ACTIVITIES beyond workload() (None: workload() is enough).
+    smoke: tuple = None
+    see: str = None
+    activity: str = None
+    # The smoke run's own target process (a key of TARGETS), when it differs
+    # from `target`.
+    smoke_target: str = None
+    # Known smoke failures on some kernels, each (CONDITION, PATTERN, WHY):
+    # CONDITION is a `needs` entry ("!" before it: that feature absent) that
+    # picks the kernels, never a version; PATTERN a regex the failure's
+    # detail (its error line, or the output line missing) must match.  The
+    # test is then an xfail naming WHY -- and fails when the tool works
+    # there, or fails for another reason (the row must then change).
+    smoke_fails: tuple = ()
 
 
 # -- processes traced by the tools that need a PID -------------------------------------------
@@ -88,7 +111,23 @@ TARGETS = {
     # CPython's function__entry/return probes, which Debian 13's Python 3.13 lacks
     "pycalls": lambda: [_usdt_target(), "pycalls"],
     "malloc": lambda: [_usdt_target(), "malloc", "4242"],
+    # the smoke test's Python: calls a Python function, collects garbage,
+    # starts a thread and mallocs, every 50 ms (ucalls, uflow, ugc,
+    # uobjnew -l c, uthreads on one process)
+    "pybusy": lambda: [distro.PYTHON, "-c", _PYBUSY],
 }
+_PYBUSY = """
+import gc, threading, time
+def corebpf_smoke_call():
+    return bytearray(100000)
+while 1:
+    corebpf_smoke_call()
+    gc.collect()
+    t = threading.Thread(target=corebpf_smoke_call)
+    t.start()
+    t.join()
+    time.sleep(0.05)
+"""
 _running = {}
 
 
@@ -167,111 +206,168 @@ TOOLS = {
     "execsnoop": Spec(pid=None, bad=((("-P", "0"), "no such process"),
                                      (("--max-args", "61"), "at most 60"),
                                      (("-n", "("), "bad regex")),
-                      bcc=same(), libbpf=same(), bpftrace="execsnoop.bt"),
+                      bcc=same(), libbpf=same(), bpftrace="execsnoop.bt",
+                      see=r"^true +\d+ +{wlpid} +0 /bin/true corebpf-wl$"),
     "opensnoop": Spec(bad=((("-b", "3"), "power of two"),
                            (("-f", "O_BOGUS"), "Bad flag"),
                            (("-t", "0"), "no such thread"),
                            (("-u", "no-such-user-xyz"), "no such user"),
                            (("-d", "-1"), "")),
-                      bcc=same(), libbpf=same(), bpftrace="opensnoop.bt"),
-    "statsnoop": Spec(bcc=same(), libbpf=same(), bpftrace="statsnoop.bt"),
-    "syncsnoop": Spec(pid=None, bcc=same(), bpftrace="syncsnoop.bt"),
-    "mountsnoop": Spec(pid=None, bcc=same(), libbpf=same()),
+                      bcc=same(), libbpf=same(), bpftrace="opensnoop.bt",
+                      smoke=("-p", "WLPID"),
+                      see=r"^{wlpid} +corebpf-wl +\d+ +0 /\S+/corebpf-wl-\d$"),
+    "statsnoop": Spec(bcc=same(), libbpf=same(), bpftrace="statsnoop.bt",
+                      smoke=("-p", "WLPID"),
+                      see=r"^{wlpid} +corebpf-wl +\d+ +0 /\S+/corebpf-wl-\d$"),
+    "syncsnoop": Spec(pid=None, bcc=same(), bpftrace="syncsnoop.bt",
+                      see=r" corebpf-wl +fsync\b"),
+    "mountsnoop": Spec(pid=None, bcc=same(), libbpf=same(),
+                       see=r'^corebpf-wl +{wlpid} .* mount\("none", "/\S+/no-such-dir", '
+                           r'"tmpfs", 0x0, ""\) = -ENOENT$'),
     "killsnoop": Spec(bad=((("-s", "99"), "invalid signal"),),
-                      bcc=same(), libbpf=same(), bpftrace="killsnoop.bt"),
-    "sigsnoop": Spec(bad=((("-s", "x"), "invalid signal"),), libbpf=same()),
-    "exitsnoop": Spec(bcc=same(), libbpf=same()),
+                      bcc=same(), libbpf=same(), bpftrace="killsnoop.bt",
+                      smoke=("-p", "WLPID"), see=r"^\S+ +{wlpid} +corebpf-wl +0 +{wlpid} +0$"),
+    "sigsnoop": Spec(bad=((("-s", "x"), "invalid signal"),), libbpf=same(),
+                     see=r"^\S+ +\d+ +true +17 +{wlpid} +corebpf-wl +0\b"),
+    "exitsnoop": Spec(bcc=same(), libbpf=same(),
+                      see=r"^true +\d+ +{wlpid} +\d+ +[\d.]+ +0$"),
     "capable": Spec(stderr_ok="capable: the cap_capable tracepoint does not say",
-                    bcc=same(), libbpf=same(), bpftrace="capable.bt"),
+                    bcc=same(), libbpf=same(), bpftrace="capable.bt",
+                    smoke=("-p", "WLPID"), see=r"^\S+ +0 +{wlpid} +corebpf-wl +13 +CAP_NET_RAW\b"),
     # Direct reclaim and OOM kills do not happen on demand: nothing to pipe.
-    "drsnoop": Spec(head=None, bcc=same(), libbpf=same()),
-    "oomkill": Spec(pid=None, head=None, bcc=same(), libbpf=same(), bpftrace="oomkill.bt"),
-    "filelife": Spec(bcc=same(), libbpf=same()),
+    "drsnoop": Spec(head=None, bcc=same(), libbpf=same(),
+                    smoke=("--memcg",), activity="reclaim", see=r"^cat +\d+ +[\d.]+ +[1-9]\d*$"),
+    "oomkill": Spec(pid=None, head=None, bcc=same(), libbpf=same(), bpftrace="oomkill.bt",
+                    activity="oom", see=r'OOM kill of PID \d+ \("oom-victim"\)'),
+    "filelife": Spec(bcc=same(), libbpf=same(),
+                     smoke=("-p", "WLPID"), see=r" corebpf-wl +[\d.]+ +corebpf-wl-\d$"),
     "trace": Spec(args=(GETPPID,),
                   bad=(((GETPPID + ' "%q", args->__syscall_nr',), "conversion"),
                        (("t:nosuchcat:nosuchevent",), "nosuchcat"),
                        (('t:syscalls:sys_enter_openat (args->flags', ), "unmatched"),
                        (("u:/nonexistent/binary:main",), "/nonexistent/binary"))
-                  + missing_user_targets()),
+                  + missing_user_targets(),
+                  see=r"^{wlpid} +{wlpid} +corebpf-wl +sys_enter_getppid\b"),
     # -- summary tools (print on Ctrl-C) ------------------------------------------------
     "biolatency": Spec(pid=None, interval="pos", summary="", head=("1",),
                        bad=((("-d", "nosuchdisk0"), "nosuchdisk0"),),
-                       bcc=same(), libbpf=same(), bpftrace="biolatency.bt"),
+                       bcc=same(), libbpf=same(), bpftrace="biolatency.bt",
+                       see=r"^ +\d+ -> \d+ +: [1-9]"),
     "cachestat": Spec(pid=None, interval="pos", summary="Detaching...", head=("1",),
-                      bcc=same(), libbpf=same()),
+                      bcc=same(), libbpf=same(),
+                      see=r"^ +[1-9]\d* +\d+ +\d+ +[\d.]+% "),
     "filetop": Spec(args=("-C",), interval="pos", summary="Detaching...", head=("-C", "1"),
-                    bcc=same("-C"), libbpf=same("-C")),
+                    bcc=same("-C"), libbpf=same("-C"),
+                    smoke=("-C", "-p", "WLPID"),
+                    see=r"^{wlpid} +corebpf-wl +\d+ +[1-9]\d* .* corebpf-wl-\d$"),
     "vfsstat": Spec(interval="pos", head=("1",), bcc=same(), libbpf=same(),
-                    bpftrace="vfsstat.bt"),
+                    bpftrace="vfsstat.bt",
+                    see=r"^\d\d:\d\d:\d\d: +\d+ +[1-9]\d* "),
     "syscount": Spec(interval="-i", summary="Detaching...", head=("-i", "1"),
                      bad=((("--syscall", "nosuchsyscall"), "nosuchsyscall"),),
-                     bcc=same(), libbpf=same(), bpftrace="syscount.bt"),
+                     bcc=same(), libbpf=same(), bpftrace="syscount.bt",
+                     smoke=("-p", "WLPID"), see=r"^\w+ +[1-9]\d*$"),
     "funccount": Spec(args=(GETPPID,), interval="-i", summary="Detaching...",
                       head=("-i", "1", GETPPID),
                       bad=((("t:syscalls:nosuchevent_xyz",), "nosuchevent_xyz"),
                            (("u:/nonexistent/binary:main",), "/nonexistent/binary"))
-                      + missing_user_targets()),
+                      + missing_user_targets(),
+                      see=r"^syscalls:sys_enter_getppid +[1-9]\d*$"),
     "stackcount": Spec(args=(GETPPID,), interval="-i", summary="Detaching...",
                        head=("-i", "1", GETPPID),
                        bad=((("t:syscalls:nosuchevent_xyz",), "nosuchevent_xyz"),)
-                       + missing_user_targets()),
+                       + missing_user_targets(),
+                       see=r"^ +corebpf-wl \[{wlpid}\]$"),
     "argdist": Spec(args=("-C", GETPPID + "()"), interval="-i",
                     head=("-i", "1", "-C", GETPPID + "()"),
                     bad=((("-C", "t:syscalls:sys_enter_openat():int:args->nosuchfield"),
                           "nosuchfield"),
                          (("-C", "t:syscalls:sys_enter_openat(:int"), "argdist: error"),
                          (("-H", "x:y:z"), "probe type"))
-                    + missing_user_targets("p:{}()", pre=("-C",))),
+                    + missing_user_targets("p:{}()", pre=("-C",)),
+                    see=r"^\s*[1-9]\d* +total calls$"),
     "offcputime": Spec(summary="", head=("1",), stderr_ok="WARNING: ",
                        bad=((("-m", "10", "-M", "5"), ""),
                             (("--pprof", "/nonexistent-dir/x.pb.gz", "1"), "no such directory")),
-                       bcc=same(), libbpf=same()),
+                       bcc=same(), libbpf=same(),
+                       smoke=("-p", "WLPID"), see=r"^ +- +corebpf-wl \({wlpid}\)$"),
     "profile": Spec(summary="", head=("1",), stderr_ok="WARNING: ",
                     bad=((("-F", "0"), ""), (("--unwind", "lbr"), "--unwind"),
                          (("--unwind", "dwarf", "--unwind-stack-size", "99999999"),
                           "--unwind-stack-size"),
                          (("--svg", "/nonexistent-dir/x.svg", "1"), "no such directory"),
                          (("-K", "--unwind", "dwarf", "1"), "kernel stacks only")),
-                    bcc=same(), libbpf=same()),
-    "biotop": Spec(args=("-C",), interval="pos", summary="", head=("-C", "1"),
-                   bcc=same("-C"), libbpf=same("-C")),
-    "tcptop": Spec(args=("-C",), interval="pos", summary="", head=("-C", "1"),
-                   bcc=same("-C"), libbpf=same("-C")),
-    "cpudist": Spec(interval="pos", summary="", head=("1",), bcc=same(), libbpf=same()),
-    "ext4dist": Spec(interval="pos", summary="", head=("1",), bcc=same(), libbpf=same()),
+                    bcc=same(), libbpf=same(),
+                    smoke=("-p", "WLPID"), see=r"^ +- +corebpf-wl \({wlpid}\)$"),
+    "biotop": Spec(args=("-C",), needs=("tracepoint:block:block_io_start", "kprobes"),
+                   interval="pos", summary="", head=("-C", "1"),
+                   bcc=same("-C"), libbpf=same("-C"),
+                   see=r"^{wlpid} +corebpf-wl +[RW] "),
+    "tcptop": Spec(args=("-C",), needs=("tracepoint:sock:sock_send_length", "kprobes"),
+                   interval="pos", summary="", head=("-C", "1"),
+                   bcc=same("-C"), libbpf=same("-C"),
+                   see=r"^{wlpid} +corebpf-wl +127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ "),
+    "cpudist": Spec(interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
+                    smoke=("-p", "WLPID"), see=r"^ +\d+ -> \d+ +: [1-9]"),
+    "ext4dist": Spec(interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
+                     smoke=("-p", "WLPID"), see=r"^ +\d+ -> \d+ +: [1-9]"),
     "runqlen": Spec(pid=None, interval="pos", summary="", head=("1",), bcc=same(),
-                    libbpf=same(), bpftrace="runqlen.bt"),
+                    libbpf=same(), bpftrace="runqlen.bt",
+                    see=r"^ +\d+ +: [1-9]"),
     "hardirqs": Spec(pid=None, interval="pos", summary="", head=("1",), bcc=same(),
-                     libbpf=same()),
+                     libbpf=same(),
+                     see=r"^\S+ +[1-9]\d*$"),
     "softirqs": Spec(pid=None, interval="pos", summary="", head=("1",), bcc=same(),
-                     libbpf=same()),
+                     libbpf=same(),
+                     see=r"^(timer|rcu|sched|net_rx|block|tasklet) +[1-9]\d*$"),
     # prints its histogram only when stopped
     "bitesize": Spec(pid=None, summary="", head=None, bcc=same(), libbpf=same(),
-                     bpftrace="bitesize.bt"),
+                     bpftrace="bitesize.bt",
+                     see=r"^ +\d+ -> \d+ +: [1-9]"),
     # -- tools that need probes this kernel may not have --------------------------------
     "funclatency": Spec(args=("vfs_read",), interval="-i", head=None,
                         needs=("kprobes", "fentry"),
                         bad=((("a:b:c:d",), "pattern"),) + missing_user_targets("{}"),
-                        libbpf=same("vfs_read")),
-    "biosnoop": Spec(pid=None, bad=((("-d", "nosuchdisk0"), "nosuchdisk0"),),
-                     bcc=same(), libbpf=same(), bpftrace="biosnoop.bt"),
-    "ext4slower": Spec(head=("0",), bcc=same(), libbpf=same()),
-    "runqslower": Spec(head=("0",), bcc=same(), libbpf=same()),
+                        libbpf=same("vfs_read"),
+                        smoke=("-p", "WLPID", "vfs_write"), see=r"^ +\d+ -> \d+ +: [1-9]"),
+    "biosnoop": Spec(pid=None, needs=("tracepoint:block:block_io_start", "kprobes"),
+                     bad=((("-d", "nosuchdisk0"), "nosuchdisk0"),),
+                     bcc=same(), libbpf=same(), bpftrace="biosnoop.bt",
+                     see=r" corebpf-wl +{wlpid} +\S+ +[RW] "),
+    "ext4slower": Spec(head=("0",), bcc=same(), libbpf=same(),
+                       smoke=("-p", "WLPID", "0"),
+                       see=r" corebpf-wl +{wlpid} +[RWOS] .* corebpf-wl-\d$"),
+    "runqslower": Spec(head=("0",), bcc=same(), libbpf=same(),
+                       smoke=("-p", "WLPID", "0"), see=r"^\S+ +corebpf-wl +{wlpid} +\d+$"),
     # the workload binds, listens, connects, accepts and resolves a name
-    "bindsnoop": Spec(bcc=same(), libbpf=same()),
-    "solisten": Spec(bcc=same(), libbpf=same()),
-    "tcpaccept": Spec(bcc=same(), bpftrace="tcpaccept.bt"),
-    "tcpconnect": Spec(bcc=same(), libbpf=same(), bpftrace="tcpconnect.bt"),
-    "tcpconnlat": Spec(bcc=same(), libbpf=same()),
-    "tcplife": Spec(bcc=same(), libbpf=same(), bpftrace="tcplife.bt"),
-    "tcpstates": Spec(pid=None, bcc=same(), libbpf=same()),
-    "gethostlatency": Spec(bcc=same(), libbpf=same(), bpftrace="gethostlatency.bt"),
+    "bindsnoop": Spec(bcc=same(), libbpf=same(),
+                      see=r"^ *{wlpid} corebpf-wl +TCP +127\.0\.0\.1 "),
+    "solisten": Spec(bcc=same(), libbpf=same(),
+                     see=r"^{wlpid} +corebpf-wl +TCPv4 "),
+    "tcpaccept": Spec(bcc=same(), bpftrace="tcpaccept.bt",
+                      see=r"^{wlpid} +corebpf-wl +4 +127\.0\.0\.1 "),
+    "tcpconnect": Spec(bcc=same(), libbpf=same(), bpftrace="tcpconnect.bt",
+                       see=r"^{wlpid} +corebpf-wl +4 +127\.0\.0\.1 +127\.0\.0\.1 "),
+    "tcpconnlat": Spec(bcc=same(), libbpf=same(),
+                       see=r"^{wlpid} +corebpf-wl +4 +127\.0\.0\.1 +127\.0\.0\.1 +\d+ +[\d.]+$"),
+    "tcplife": Spec(bcc=same(), libbpf=same(), bpftrace="tcplife.bt",
+                    see=r"^{wlpid} +corebpf-wl +127\.0\.0\.1 "),
+    "tcpstates": Spec(pid=None, bcc=same(), libbpf=same(),
+                      see=r" corebpf-wl +127\.0\.0\.1 .* SYN_SENT +-> ESTABLISHED "),
+    "gethostlatency": Spec(bcc=same(), libbpf=same(), bpftrace="gethostlatency.bt",
+                           see=r"^\S+ +{wlpid} +corebpf-wl +[\d.]+ localhost$"),
     # Retransmits and drops need a lossy link (the tools' own tests make one).
-    "tcpretrans": Spec(pid=None, head=None, bcc=same(), bpftrace="tcpretrans.bt"),
-    "tcpdrop": Spec(pid=None, head=None, bcc=same(), bpftrace="tcpdrop.bt"),
+    "tcpretrans": Spec(pid=None, needs=("tracepoint:tcp:tcp_retransmit_skb", "kprobes"),
+                       head=None, bcc=same(), bpftrace="tcpretrans.bt",
+                       activity="retrans", see=r"127\.0\.0\.1:\d+ +R> 127\.0\.0\.1:\d+ +SYN_SENT"),
+    # without a drop reason (5.17+) every freed packet would look dropped
+    "tcpdrop": Spec(pid=None, needs=("field:skb:kfree_skb:reason", "kprobe:tcp_drop"),
+                    head=None, bcc=same(), bpftrace="tcpdrop.bt",
+                    activity="tcpdrop", see=r"^\S+ +\d+ +4 +127\.0\.0\.1:\d+ +> 127\.0\.0\.1:\d+ "),
     # Needs someone typing at an interactive bash.
     "bashreadline": Spec(pid=None, head=None, bcc=same(), libbpf=same(),
-                         bpftrace="bashreadline.bt"),
+                         bpftrace="bashreadline.bt",
+                         activity="bash", see=r" echo corebpf-smoke-readline$"),
     # USDT and uprobe tools, on a target process of their own
     "mysqld_qslower": Spec(args=("TARGET",), target="mysql", pid=None, head=("TARGET", "0"),
                            unknown_flag="USAGE: mysqld_qslower PID [min_ms]",
@@ -279,28 +375,37 @@ TOOLS = {
                            bad=((("DEAD",), "no such process"),
                                 (("TARGET", "1e300"), "USAGE"), (("TARGET", "nan"), "USAGE"),
                                 (("TARGET", "-1"), "USAGE"),
-                                ((str(2**64),), "no such process"))),
+                                ((str(2**64),), "no such process")),
+                           smoke=("TARGET", "0"), see=r"SELECT 'corebpf-matrix'"),
     "dbslower": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None,
                      head=("mysql", "-p", "TARGET", "-m", "0"),
-                     bad=((("mysql", "-p", "DEAD"), "no such process"),)),
+                     bad=((("mysql", "-p", "DEAD"), "no such process"),),
+                     smoke=("mysql", "-p", "TARGET", "-m", "0"), see=r"SELECT 'corebpf-matrix'"),
     "dbstat": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None, interval="-i",
                    head=("mysql", "-p", "TARGET", "-i", "1", "-m", "0"),
-                   bad=((("mysql", "-p", "DEAD"), "no such process"),)),
+                   bad=((("mysql", "-p", "DEAD"), "no such process"),),
+                   see=r"^ +\d+ -> \d+ +: [1-9]"),
     "ucalls": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None,
                    interval="pos", summary="", head=("-l", "python", "TARGET", "1"),
-                   bad=((("-l", "python", "DEAD"), "no such process"),)),
+                   bad=((("-l", "python", "DEAD"), "no such process"),),
+                   smoke_target="pybusy", see=r"corebpf_smoke_call +[1-9]\d*"),
     # An idle interpreter calls no Python functions and collects no garbage.
     "uflow": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None, head=None,
-                  bad=((("-l", "python", "DEAD"), "no such process"),)),
+                  bad=((("-l", "python", "DEAD"), "no such process"),),
+                  smoke_target="pybusy", see=r"corebpf_smoke_call"),
     "ugc": Spec(args=("-l", "python", "TARGET"), target="python", pid=None, head=None,
-                bad=((("-l", "python", "DEAD"), "no such process"),)),
+                bad=((("-l", "python", "DEAD"), "no such process"),),
+                smoke_target="pybusy", see=r"^\d+\.\d+ +[\d.]+ "),
     "uobjnew": Spec(args=("-l", "c", "TARGET"), target="malloc", pid=None, interval="pos",
                     summary="", head=("-l", "c", "TARGET", "1"),
-                    bad=((("-l", "c", "DEAD"), "no such process"),)),
+                    bad=((("-l", "c", "DEAD"), "no such process"),),
+                    smoke_target="pybusy", see=r"^block size \d+ +[1-9]"),
     "uthreads": Spec(args=("TARGET",), target="threads", pid=None,
-                     bad=((("DEAD",), "no such process"),)),
+                     bad=((("DEAD",), "no such process"),),
+                     smoke_target="pybusy", see=r" pthread "),
     "tplist": Spec(loads_bpf=False, head=None,
-                   bad=((("-l", "/nonexistent/binary"), "/nonexistent/binary"),)),
+                   bad=((("-l", "/nonexistent/binary"), "/nonexistent/binary"),),
+                   smoke=("sched:sched_switch",), see=r"^sched:sched_switch$"),
     "ustat": Spec(args=("-C",), pid=None, interval="pos", summary="Detaching...",
                   head=("-C", "1"), bad=((("-l", "cobol"), "invalid choice"),
                                          (("-C", "-r", "0"), "must be positive")),
@@ -383,9 +488,11 @@ TOOLS = {
     # -- rows for tools being written on other branches (from TOOLS.md) ---------------
     "runqlat": Spec(pid="-p", interval="pos", summary="", head=("1",), bcc=same(), libbpf=same(),
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
-                    bpftrace="runqlat.bt"),
+                    bpftrace="runqlat.bt",
+                    smoke=("-p", "WLPID"), see=r"^ +\d+ -> \d+ +: [1-9]"),
     "vfscount": Spec(pid=None, head=None, needs=("kprobes",), bcc=same(),
-                     bpftrace="vfscount.bt"),
+                     bpftrace="vfscount.bt",
+                     see=r"\bvfs_\w+ +[1-9]\d*$"),
     # -- file systems beyond ext4 (the workload's files are on ext4: the *slower
     # tools of other file systems have nothing to print) --------------------------
     "xfsslower": Spec(head=None, bcc=same(), libbpf=("fsslower", ("-t", "xfs"))),
@@ -504,16 +611,42 @@ def present() -> list:
     return [(t, TOOLS[t]) for t in discover() if t in TOOLS]
 
 
+def have(need: str) -> bool:
+    """One entry of Spec.needs, asked of corebpf.features."""
+    from corebpf import features
+    kind, _, rest = need.partition(":")
+    if kind == "tracepoint":
+        cat, _, name = rest.partition(":")
+        return features.tracepoint_exists(cat, name)
+    if kind == "field":
+        cat, name, field = rest.split(":")
+        try:
+            with open(os.path.join(features.tracefs(), "events", cat, name, "format")) as f:
+                return re.search(r"\bfield:[^;]*\b%s;" % re.escape(field), f.read()) is not None
+        except OSError:
+            return False
+    if kind == "kprobe":
+        return features.kprobes() and features.kernel_function_exists(rest)
+    return getattr(features, kind)(*([rest] if rest else []))
+
+
+def condition(c: str) -> bool:
+    """A smoke_fails CONDITION: a `needs` entry, "!" before it negates."""
+    return not have(c[1:]) if c.startswith("!") else have(c)
+
+
+def known_failure(s: Spec):
+    """(PATTERN, WHY) of the first smoke_fails entry whose CONDITION holds
+    on this kernel, or None."""
+    for cond, pattern, why in s.smoke_fails:
+        if condition(cond):
+            return pattern, why
+    return None
+
+
 def available(s: Spec) -> bool:
     """True unless the tool needs a feature this kernel lacks."""
-    if not s.needs:
-        return True
-    from corebpf import features
-
-    def has(need):
-        name, _, arg = need.partition(":")
-        return getattr(features, name)(*([arg] if arg else []))
-    return any(has(n) for n in s.needs)
+    return not s.needs or any(have(n) for n in s.needs)
 
 
 def need_text(need: str) -> str:
@@ -644,6 +777,7 @@ import ctypes, os, signal, socket, sys, time
 d = sys.argv[1]
 end = time.monotonic() + float(sys.argv[2])
 libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(15, b"corebpf-wl", 0, 0, 0)                      # PR_SET_NAME: its COMM
 i = 0
 while time.monotonic() < end:
     i += 1
@@ -656,11 +790,15 @@ while time.monotonic() < end:
     os.unlink(p)                                            # filelife
     os.getppid()                                            # trace/funccount/argdist/stackcount
     os.kill(os.getpid(), 0)                                 # killsnoop
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()  # capable
+    except OSError:
+        pass
     pid = os.fork()                                         # exitsnoop, sigsnoop (SIGCHLD)
     if pid == 0:
         os.execv("/bin/true", ["/bin/true", "corebpf-wl"])  # execsnoop
     os.waitpid(pid, 0)
-    libc.mount(b"none", os.path.join(d, "no-such-dir").encode(), b"tmpfs", 0, None)  # mountsnoop, capable
+    libc.mount(b"none", os.path.join(d, "no-such-dir").encode(), b"tmpfs", 0, None)  # mountsnoop
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))                              # bindsnoop
     srv.listen(1)                                           # solisten
@@ -684,10 +822,11 @@ while time.monotonic() < end:
 
 
 class workload:
-    """Context manager: a process that opens, writes, fsyncs, stats, unlinks,
-    signals, forks/execs, mounts (failing), makes a TCP connection on
-    127.0.0.1 and resolves a name in a loop, so every event tool
-    has something to print.  Files live on /var/tmp (a real disk)."""
+    """Context manager: a process (COMM corebpf-wl) that opens, writes,
+    fsyncs, stats, unlinks, signals, forks/execs, mounts (failing), makes a
+    TCP connection on 127.0.0.1 and resolves a name in a loop, so every
+    event tool has something to print.  Files live on /var/tmp (a real
+    disk).  .pid is its PID."""
 
     def __init__(self, seconds: float = 60):
         self.seconds = seconds
@@ -696,6 +835,7 @@ class workload:
         self.dir = tempfile.mkdtemp(prefix="corebpf-wl-", dir="/var/tmp")
         self.proc = subprocess.Popen([sys.executable, "-c", _WORKLOAD, self.dir,
                                       str(self.seconds)])
+        self.pid = self.proc.pid
         return self
 
     def __exit__(self, *exc):

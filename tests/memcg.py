@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -72,3 +73,36 @@ class MemoryCgroup:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+_OOM_PROC = """
+import sys
+with open("/proc/self/comm", "w") as f:
+    f.write(sys.argv[1])
+if sys.argv[1] == "oom-victim":
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
+    hold = b"v" * (64 << 20)
+print("ready", flush=True)
+sys.stdin.readline()
+grab = b"t" * (80 << 20)
+print("done", flush=True)
+"""
+
+
+def _oom_proc(cg, name):
+    p = cg.popen([sys.executable, "-c", _OOM_PROC, name], stdin=subprocess.PIPE,
+                 stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    return p
+
+
+def provoke_oom(cg):
+    """A real OOM kill in `cg` (128 MiB): a victim (oom_score_adj 1000) holds
+    64 MiB, a trigger then allocates 80 MiB.  Returns (victim, trigger, the
+    trigger's output: "done\\n" when it survived)."""
+    victim = _oom_proc(cg, "oom-victim")
+    trigger = _oom_proc(cg, "oom-trigger")
+    out, _ = trigger.communicate("go\n", timeout=60)
+    victim.wait(timeout=60)
+    return victim, trigger, out

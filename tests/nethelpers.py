@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 
 
 def own_comm() -> str:
@@ -108,3 +109,17 @@ def connect(addr: str, port: int, send: int = 0, read: bool = False) -> tuple:
         c.close()
     return cport, got
 
+
+def abort_on_data(addr):
+    """Send data to a socket its owner shut down; return (client port, server port)."""
+    with Server(addr, shutdown=True) as srv:
+        c = socket.create_connection((addr, srv.port))
+        cport = c.getsockname()[1]
+        deadline = time.monotonic() + 5
+        while not srv.kept and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)                 # let the FIN be acknowledged
+        c.send(b"late data")
+        time.sleep(0.2)
+        c.close()
+        return cport, srv.port

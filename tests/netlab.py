@@ -17,9 +17,10 @@ import subprocess
 import sys
 import time
 
+from corebpf.core.paths import ARCH
 from tests.conftest import ROOT
 
-LOSS_OBJ = ROOT / "tests" / "bpf" / "netloss.bpf.o"
+LOSS_OBJ = ROOT / "tests" / "bpf" / str(ARCH) / "netloss.bpf.o"
 _seq = itertools.count()
 
 

@@ -32,10 +32,27 @@ def venv(tmp_path_factory):
     return tmp / "venv"
 
 
+def _machine(path) -> int:
+    """e_machine of an ELF file."""
+    with open(path, "rb") as f:
+        head = f.read(20)
+    assert head[:4] == b"\x7fELF", path
+    return int.from_bytes(head[18:20], "little")
+
+
 def test_wheel_contents_are_pure_python_plus_objects(venv):
     site = next((venv / "lib").glob("python3*/site-packages"))
-    objs = sorted(p.name for p in (site / "corebpf" / "bpf").glob("*.bpf.o"))
-    assert {"execsnoop.bpf.o", "opensnoop.bpf.o", "biolatency.bpf.o"} <= set(objs)
+    sources = {p.name[:-len(".bpf.c")] for p in (ROOT / "bpf_src").glob("*.bpf.c")}
+    assert len(sources) >= 50
+    for arch in ("x86", "arm64"):
+        d = site / "corebpf" / "bpf" / arch
+        objs = {p.name[:-len(".bpf.o")] for p in d.glob("*.bpf.o")}
+        assert objs == sources, f"{arch}: {sorted(sources ^ objs)}"
+        assert all(_machine(d / f"{n}.bpf.o") == 247 for n in objs)      # EM_BPF
+    # each set was compiled for its own architecture (pt_regs layout, kernel
+    # types), not copied from the other
+    x86, arm = (site / "corebpf/bpf" / a / "filelife.bpf.o" for a in ("x86", "arm64"))
+    assert x86.read_bytes() != arm.read_bytes()
     assert not list((site / "corebpf").rglob("*.so"))
 
 

@@ -236,3 +236,76 @@ def direct_writes(dev: str, offsets, size=65536):
     finally:
         os.close(fd)
         buf.close()
+
+
+# -- activities of the smoke test (tests/kernel/test_smoke.py) beyond tests.matrix.workload ----
+
+def syn_retransmit(wait=1.5):
+    """SYNs that a listener with a full accept queue drops: the clients
+    retransmit them after 1 s (tcpretrans).  Loopback only, no privileges."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    clients = []
+    try:
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(srv.getsockname())
+            clients.append(c)
+        time.sleep(wait)
+    finally:
+        for c in clients:
+            c.close()
+        srv.close()
+
+
+def bash_typing(line: str, timeout=30.0):
+    """An interactive bash on a pseudo-terminal that reads `line` with
+    readline, runs it and exits (bashreadline)."""
+    import fcntl
+    import pty
+    import termios
+    master, slave = pty.openpty()
+
+    def tty():
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    p = subprocess.Popen(["bash", "--norc", "--noprofile", "-i"], stdin=slave, stdout=slave,
+                         stderr=slave, preexec_fn=tty, env={**os.environ, "TERM": "dumb"})
+    os.close(slave)
+    try:
+        os.write(master, (line + "\nexit\n").encode())
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                if not os.read(master, 4096):
+                    break
+            except OSError:             # EIO: the shell exited
+                break
+        p.wait(timeout=max(1.0, end - time.monotonic()))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
+def uncached_file(path: str, mib: int) -> str:
+    """A file of `mib` MiB written with O_DIRECT and dropped from the page
+    cache, so reading it allocates page cache again."""
+    import mmap
+    buf = mmap.mmap(-1, 1 << 20)
+    buf.write(b"r" * (1 << 20))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o644)
+    try:
+        for _ in range(mib):
+            os.write(fd, buf)
+    finally:
+        os.close(fd)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    return path

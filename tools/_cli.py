@@ -353,6 +353,11 @@ def setup(args):
         _log.set_verbose(True)
     if getattr(args, "probe", None):
         os.environ["COREBPF_PROBE"] = args.probe
+    from corebpf.core import paths
+    if paths.unsupported():
+        # before anything is tried: every object and generated program is per-architecture
+        from corebpf import MissingFeature
+        raise MissingFeature(paths.unsupported())
     if getattr(args, "btf", None):
         why = btf_file_problem(args.btf)
         if why:

@@ -30,7 +30,6 @@ argument computed from its operand spec by the program itself).
 from __future__ import annotations
 
 import os
-import platform
 import re
 
 from ..core import kbtf
@@ -234,10 +233,15 @@ def tracepoint_fields(category: str, event: str) -> dict:
     return out
 
 
-# x86_64 struct pt_regs: byte offset of each register (USDT operands name them)
-_X86_REGS_OFF = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48,
-                 "r10": 56, "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104,
-                 "di": 112, "ip": 128, "sp": 152}
+# struct pt_regs: byte offset of each register USDT operands name (by the base
+# names corebpf.user.usdt.Argument gives them)
+_USDT_REGS_OFF = {
+    "x86_64": {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48,
+               "r10": 56, "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104,
+               "di": 112, "ip": 128, "sp": 152},
+    # arm64: struct pt_regs starts with user_pt_regs { regs[31]; sp; pc; pstate; }
+    "aarch64": {**{f"x{i}": 8 * i for i in range(31)}, "sp": 248, "ip": 256},
+}
 
 
 class ProbeContext:
@@ -261,6 +265,9 @@ class ProbeContext:
         self.category = ""
         self.site = None
         self.usdt_args = None         # [(corebpf.usdt.Argument, ip delta or None)]
+        # whose registers argN, retval and USDT operands name: this machine's
+        # (uprobes reach native code only); tests set another
+        self.machine = os.uname().machine
 
     # constructors
     @classmethod
@@ -342,9 +349,9 @@ class ProbeContext:
             raise CompileError(f"no argument {n}", cg.text, pos)
         ty = self.params[n - 1][1] if n <= len(self.params) else U64
         if self.kind in ("kprobe", "kretprobe", "uprobe", "uretprobe"):
-            regs = _PT_REGS.get(platform.machine())
+            regs = _PT_REGS.get(self.machine)
             if regs is None:
-                raise CompileError(f"argN is not supported on {platform.machine()}",
+                raise CompileError(f"argN is not supported on {self.machine}",
                                    cg.text, pos)
             if n > len(regs[0]):
                 raise CompileError(f"arg{n} is not in a register", cg.text, pos)
@@ -376,12 +383,13 @@ class ProbeContext:
             else:
                 a.mov(R0, v)
             return cg.convert(ty)
-        if platform.machine() != "x86_64":
-            raise CompileError(f"USDT arguments are read on x86_64 only "
+        regs = _USDT_REGS_OFF.get(self.machine)
+        if regs is None:
+            raise CompileError(f"USDT arguments are not supported on {self.machine} "
                                f"({arg.spec!r})", cg.text, pos)
 
         def reg_off(name):
-            off = _X86_REGS_OFF.get(name)
+            off = regs.get(name)
             if off is None:
                 raise CompileError(f"USDT argument {arg.spec!r}: unknown register {name!r}",
                                    cg.text, pos)
@@ -392,7 +400,7 @@ class ProbeContext:
                 raise CompileError(f"USDT argument {arg.spec!r} is not understood",
                                    cg.text, pos)
             a.ldx(8, R0, R6, reg_off(arg.base))
-            if re.search(r"%[abcd]h\b", arg.spec):    # %ah..%dh: bits 8-15
+            if self.machine == "x86_64" and re.search(r"%[abcd]h\b", arg.spec):   # bits 8-15
                 a.alu(">>", R0, 8)
             return cg.convert(ty)
         if arg.base == "ip":
@@ -431,7 +439,10 @@ class ProbeContext:
 
     def load_retval(self, cg: "CodeGen", pos=None) -> Ty:
         if self.kind in ("kretprobe", "uretprobe"):
-            cg.a.ldx(8, R0, R6, _PT_REGS[platform.machine()][1])
+            regs = _PT_REGS.get(self.machine)
+            if regs is None:
+                raise CompileError(f"retval is not supported on {self.machine}", cg.text, pos)
+            cg.a.ldx(8, R0, R6, regs[1])
         elif self.kind == "fexit":
             cg.a.ldx(8, R0, R6, 8 * (self.nargs or 0))
         else:

@@ -31,7 +31,7 @@ from .btf import Btf, PTR
 from .errors import (AttachError, ConfigError, LibbpfError, LoadError,
                      MissingFeature, NoAccess, check_int, check_ptr)
 from .maps import Map
-from .paths import OBJ_DIR, object_path  # noqa: F401  (OBJ_DIR: re-exported)
+from .paths import OBJ_DIR, object_path, unsupported  # noqa: F401  (OBJ_DIR: re-exported)
 
 
 # What a tp_btf/fentry variant needs and COREBPF_BTF cannot give: the kernel
@@ -468,6 +468,8 @@ class Object:
         Object().  Nothing touches the kernel until load().  Raises ConfigError
         (no such file), BPFError (not a BPF object), MissingFeature (no kernel BTF)."""
         p = object_path(str(name))
+        if not os.path.exists(p) and unsupported():
+            raise MissingFeature(unsupported())
         if not os.path.exists(p):
             if p == str(name):
                 raise ConfigError(f"BPF object {p} not found (build it with: corebpf compile "

@@ -33,6 +33,25 @@ for _base, _names in {
 for _i in range(8, 16):
     for _sfx in ("", "d", "w", "b"):
         _X86_REGS[f"r{_i}{_sfx}"] = f"r{_i}"
+# arm64 operands (`8@x1`, `-4@[sp, 12]`, `8@[x0]`, `4@5`): x0..x30, their 32-bit
+# views w0..w30 (the same register: the size truncates), sp
+_ARM64_REG = re.compile(r"(?:[xw]([12]?[0-9]|30)|(w?sp))")
+_NUM = r"[-+]?(?:0x[0-9a-fA-F]+|\d+)"
+# one operand: `SIZE@[...]` may hold spaces, nothing else does
+_ARG_SPLIT = re.compile(r"\S*\[[^\]]*\]\S*|\S+")
+
+
+def split_args(text: str) -> list:
+    """The argument specs of a note's argument string (arm64's `-4@[sp, 12]` holds a space)."""
+    return _ARG_SPLIT.findall(text)
+
+
+def _arm64_reg(name: str):
+    """`x3`/`w3` -> "x3", `sp`/`wsp` -> "sp"; None if not an arm64 register."""
+    m = _ARM64_REG.fullmatch(name)
+    if not m:
+        return None
+    return "sp" if m.group(2) else f"x{int(m.group(1))}"
 
 
 def _int(text: str) -> int:
@@ -48,7 +67,10 @@ def _int(text: str) -> int:
 
 
 class Argument:
-    """One argument spec such as `-4@-20(%rbp)`: size, signedness, location."""
+    """One argument spec: size, signedness, location.  x86_64 (AT&T syntax):
+    `-4@-20(%rbp)`, `8@%rax`, `-4@$5`, `8@sym+4(%rip)`; arm64: `-4@[sp, 12]`,
+    `8@[x0]`, `8@x1`, `4@5`, `8@[x0, x1]`.  Registers by base name (x86:
+    "ax", "bp", "r12", "ip"; arm64: "x0".."x30", "sp")."""
 
     __slots__ = ("spec", "size", "signed", "constant", "base", "index", "scale",
                  "offset", "ident")
@@ -89,9 +111,23 @@ class Argument:
                 self.index = _X86_REGS.get(index, index)
                 self.scale = int(scale) if scale else None
             return
-        m = re.fullmatch(r"[-+]?(?:0x[0-9a-fA-F]+|\d+)", loc)
+        m = re.fullmatch(_NUM, loc)
         if m:                               # a bare number: a constant (arm64 style)
             self.constant = _int(loc)
+            return
+        reg = _arm64_reg(loc)
+        if reg:                             # arm64 register
+            self.base = reg
+            return
+        m = re.fullmatch(r"\[\s*(\w+)\s*(?:,\s*(?:#?(" + _NUM + r")|(\w+)))?\s*\]", loc)
+        if m and _arm64_reg(m.group(1)):    # arm64 memory: [base], [base, off], [base, index]
+            self.base = _arm64_reg(m.group(1))
+            self.offset = _int(m.group(2)) if m.group(2) else 0
+            if m.group(3):
+                self.index = _arm64_reg(m.group(3))
+                if self.index is None:
+                    self.base = self.offset = None
+                    self.ident = loc
             return
         self.ident = loc                    # something else: kept raw
 
@@ -133,7 +169,7 @@ class Location:
     @property
     def args(self) -> list:
         if self._args is None:
-            self._args = [Argument(a) for a in self.args_text.split()]
+            self._args = [Argument(a) for a in split_args(self.args_text)]
         return self._args
 
 

@@ -5,49 +5,17 @@ limit; without the victim, far below it, so the trigger survives)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
 import corebpf
 from corebpf import features
 from tests.helpers import Tool, run_tool
-from tests.memcg import MemoryCgroup
+from tests.memcg import MemoryCgroup, provoke_oom as provoke
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
 MB = 1 << 20
-
-PROC = """
-import sys
-with open("/proc/self/comm", "w") as f:
-    f.write(sys.argv[1])
-if sys.argv[1] == "oom-victim":
-    with open("/proc/self/oom_score_adj", "w") as f:
-        f.write("1000")
-    hold = b"v" * (64 << 20)
-print("ready", flush=True)
-sys.stdin.readline()
-grab = b"t" * (80 << 20)
-print("done", flush=True)
-"""
-
-
-def start(cg, name):
-    p = cg.popen([sys.executable, "-c", PROC, name], stdin=subprocess.PIPE,
-                 stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline() == "ready\n"
-    return p
-
-
-def provoke(cg):
-    victim = start(cg, "oom-victim")
-    trigger = start(cg, "oom-trigger")
-    out, _ = trigger.communicate("go\n", timeout=60)
-    victim.wait(timeout=60)
-    return victim, trigger, out
-
 
 def test_oom_kill_in_a_memory_cgroup():
     with MemoryCgroup(128 * MB) as cg:

@@ -16,24 +16,9 @@ import pytest
 import corebpf
 from tests.helpers import Tool, run_tool
 from tests.netlab import NetLab
-from tests.nethelpers import Server
+from tests.nethelpers import abort_on_data
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
-
-
-def abort_on_data(addr):
-    """Send data to a socket its owner shut down; return (client port, server port)."""
-    with Server(addr, shutdown=True) as srv:
-        c = socket.create_connection((addr, srv.port))
-        cport = c.getsockname()[1]
-        deadline = time.monotonic() + 5
-        while not srv.kept and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.1)                 # let the FIN be acknowledged
-        c.send(b"late data")
-        time.sleep(0.2)
-        c.close()
-        return cport, srv.port
 
 
 @pytest.mark.parametrize("addr,ip", [("127.0.0.1", "4"), ("::1", "6")])

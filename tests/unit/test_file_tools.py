@@ -30,6 +30,22 @@ def test_syscall_table_matches_the_kernel_headers():
     assert syscalls.name(79, "aarch64") == "newfstatat" and syscalls.number("openat", "aarch64") == 56
 
 
+def test_arm64_syscall_table():
+    """arm64 uses the generic table (the kernel's scripts/syscall.tbl): no
+    open/stat/fork..., only their *at successors."""
+    known = {"io_setup": 0, "openat": 56, "close": 57, "read": 63, "write": 64,
+             "newfstatat": 79, "fstat": 80, "sync_file_range": 84, "exit_group": 94,
+             "kill": 129, "getrlimit": 163, "clone": 220, "execve": 221, "mmap": 222,
+             "accept4": 242, "renameat2": 276, "execveat": 281, "statx": 291,
+             "clone3": 435, "openat2": 437, "map_shadow_stack": 453, "mseal": 462}
+    assert {n: syscalls.number(n, "aarch64") for n in known} == known
+    assert syscalls.table("arm64") is syscalls.table("aarch64")
+    for gone in ("open", "stat", "lstat", "fork", "vfork", "access", "unlink", "rename",
+                 "mkdir", "pipe", "poll", "select", "dup2", "creat", "time"):
+        assert syscalls.number(gone, "aarch64") is None, gone
+    assert not [n for n in syscalls.table("aarch64").values() if n.endswith("_time32")]
+
+
 def test_generator_reproduces_the_checked_in_table():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_syscalls.py")],
                          capture_output=True, text=True, check=True).stdout

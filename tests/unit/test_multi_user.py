@@ -4,7 +4,6 @@ GNU indirect functions), the user probe grammar, funclatency's sections."""
 from __future__ import annotations
 
 import ctypes
-import platform
 import re
 import types
 
@@ -17,20 +16,22 @@ from corebpf.compiler.probespec import (CType, Num, SpecError, parse_argdist_spe
                                parse_trace_probe)
 from corebpf.user.usdt import Argument
 
-x86_only = pytest.mark.skipif(platform.machine() != "x86_64",
-                              reason="USDT operands are read on x86_64 only")
-
-
-def _usdt_code(specs, n, symbols=None, address=0x1000):
+def _usdt_code(specs, n, symbols=None, address=0x1000, machine="x86_64"):
+    """The code of USDT argument n for a binary of `machine` (the operand
+    syntax and pt_regs layout are the architecture's)."""
     ctx = ProbeContext.usdt(None, "probe", [Argument(s) for s in specs],
                             (symbols or {}).get, address)
+    ctx.machine = machine
     cg = CodeGen(ctx, "u:x:probe")
     cg.prologue()
     ty = ctx.load_arg(cg, n)
     return ty, cg.a.text()
 
 
-@x86_only
+def _arm64(specs, n):
+    return _usdt_code(specs, n, machine="aarch64")
+
+
 def test_usdt_register_operand_is_read_from_pt_regs_and_sign_extended():
     ty, text = _usdt_code(["-4@%edi"], 1)
     assert (ty.size, ty.signed) == (4, True)
@@ -40,7 +41,6 @@ def test_usdt_register_operand_is_read_from_pt_regs_and_sign_extended():
     assert "r0 = *(u64 *)(r6 + 80)" in text and "r0 >>= 8" in text and "r0 &= 255" in text
 
 
-@x86_only
 def test_usdt_memory_operands():
     ty, text = _usdt_code(["2@-20(%rbp)"], 1)
     assert (ty.size, ty.signed) == (2, False)
@@ -50,13 +50,112 @@ def test_usdt_memory_operands():
     assert "r1 = *(u64 *)(r6 + 40)" in text and "r1 *= 4" in text and "r0 += r1" in text
 
 
-@x86_only
 def test_usdt_ip_relative_symbol_is_offset_from_the_probed_address():
     ty, text = _usdt_code(["-4@counter+8(%rip)"], 1, {"counter": 0x4010}, address=0x1234)
     assert "r0 = *(u64 *)(r6 + 128)" in text                # pt_regs->ip
     assert f"r0 += {0x4010 + 8 - 0x1234}" in text
     with pytest.raises(CompileError, match="cannot resolve nosuch"):
         _usdt_code(["-4@nosuch(%rip)"], 1)
+
+
+@pytest.mark.parametrize("spec, base, offset, index", [
+    ("8@x1", "x1", None, None),
+    ("-4@w30", "x30", None, None),
+    ("-4@[sp, 12]", "sp", 12, None),
+    ("8@[x0]", "x0", 0, None),
+    ("-8@[x29, -20]", "x29", -20, None),
+    ("4@[x2,#0x10]", "x2", 16, None),
+    ("8@[x0, x1]", "x0", 0, "x1"),
+])
+def test_arm64_usdt_operands_parse(spec, base, offset, index):
+    a = Argument(spec)
+    assert (a.base, a.offset, a.index, a.constant, a.ident) == (base, offset, index, None, None)
+    assert a.size == abs(int(spec.split("@")[0])) and a.signed == spec.startswith("-")
+
+
+def test_arm64_usdt_argument_strings_split_at_operands():
+    """python3.11's arm64 notes: `-4@[sp, 152]` holds a space."""
+    from corebpf.user.usdt import Location, split_args
+    assert split_args("8@x22 -4@[sp, 152] 4@5 8@[x0]") == \
+        ["8@x22", "-4@[sp, 152]", "4@5", "8@[x0]"]
+    loc = Location(0x4861ec, 0x861ec, "-4@[sp, 152]  8@x21")
+    assert [(a.base, a.offset) for a in loc.args] == [("sp", 152), ("x21", None)]
+    assert [str(a) for a in loc.args] == ["4 signed   bytes @ *(sp + 152)",
+                                          "8 unsigned bytes @ x21"]
+    assert Argument("4@5").constant == 5 and Argument("-4@-1").constant == -1
+    for bad in ("8@x31", "8@[x0, lsl]", "8@[q0]", "8@v1"):
+        assert Argument(bad).ident is not None, bad
+
+
+def test_arm64_usdt_register_operands_read_user_pt_regs():
+    ty, text = _arm64(["8@x1"], 1)
+    assert (ty.size, ty.signed) == (8, False)
+    assert "r0 = *(u64 *)(r6 + 8)" in text and "probe_read" not in text   # regs[1]
+    ty, text = _arm64(["-4@w30"], 1)
+    assert (ty.size, ty.signed) == (4, True)
+    assert "r0 = *(u64 *)(r6 + 240)" in text                  # regs[30]
+    assert "r0 <<= 32" in text and "r0 s>>= 32" in text
+
+
+def test_arm64_usdt_memory_operands_read_user_memory():
+    ty, text = _arm64(["-4@[sp, 12]"], 1)
+    assert (ty.size, ty.signed) == (4, True)
+    assert "r0 = *(u64 *)(r6 + 248)" in text and "r0 += 12" in text     # sp
+    assert "call bpf_probe_read_user#112" in text and "r0 = *(u32 *)(r10 -" in text
+    ty, text = _arm64(["8@[x0]"], 1)
+    assert "r0 = *(u64 *)(r6)" in text and "r0 +=" not in text.split("probe_read")[0]
+    assert "r0 = *(u64 *)(r10 -" in text
+    ty, text = _arm64(["2@[x3, x4]"], 1)
+    assert "r0 = *(u64 *)(r6 + 24)" in text and "r1 = *(u64 *)(r6 + 32)" in text
+    assert "r0 += r1" in text and "r0 = *(u16 *)(r10 -" in text
+    ty, text = _arm64(["-4@[sp, 12]", "4@5"], 2)
+    assert "r0 = 5" in text
+
+
+def test_operands_of_the_other_architecture_fail_in_one_line():
+    with pytest.raises(CompileError, match="unknown register 'x1'"):
+        _usdt_code(["8@x1"], 1)                    # arm64 operand, x86_64 binary
+    with pytest.raises(CompileError, match="unknown register 'ax'"):
+        _arm64(["8@%rax"], 1)
+    with pytest.raises(CompileError, match="not supported on riscv64"):
+        _usdt_code(["8@a0"], 1, machine="riscv64")
+
+
+def test_arm64_uprobe_arguments_and_return_value():
+    """argN from x0..x7 (AAPCS64), the return value from x0."""
+    ctx = ProbeContext.uprobe(None, "f")
+    ctx.machine = "aarch64"
+    cg = CodeGen(ctx, "p:c:f")
+    cg.prologue()
+    ctx.load_arg(cg, 1)
+    ctx.load_arg(cg, 8)
+    assert "r0 = *(u64 *)(r6)" in cg.a.text() and "r0 = *(u64 *)(r6 + 56)" in cg.a.text()
+    with pytest.raises(CompileError, match="arg9 is not in a register"):
+        ctx.load_arg(cg, 9)
+    ctx = ProbeContext.uprobe(None, "f", ret=True)
+    ctx.machine = "aarch64"
+    cg = CodeGen(ctx, "r:c:f")
+    cg.prologue()
+    ctx.load_retval(cg)
+    assert "r0 = *(u64 *)(r6)" in cg.a.text()
+
+
+def test_x86_uprobe_arguments_and_return_value():
+    ctx = ProbeContext.uprobe(None, "f")
+    ctx.machine = "x86_64"
+    cg = CodeGen(ctx, "p:c:f")
+    cg.prologue()
+    ctx.load_arg(cg, 1)
+    ctx.load_arg(cg, 6)
+    assert "r0 = *(u64 *)(r6 + 112)" in cg.a.text() and "r0 = *(u64 *)(r6 + 64)" in cg.a.text()
+    with pytest.raises(CompileError, match="arg7 is not in a register"):
+        ctx.load_arg(cg, 7)
+    ctx = ProbeContext.uprobe(None, "f", ret=True)
+    ctx.machine = "x86_64"
+    cg = CodeGen(ctx, "r:c:f")
+    cg.prologue()
+    ctx.load_retval(cg)
+    assert "r0 = *(u64 *)(r6 + 80)" in cg.a.text()
 
 
 def test_usdt_constants_and_bad_indexes():
@@ -71,7 +170,8 @@ def test_usdt_constants_and_bad_indexes():
 USDT_OPERANDS = st.one_of(
     st.sampled_from(["%rax", "%eax", "%al", "%ah", "%r12d", "%rip", "%xmm0", "%foo", "$1",
                      "$-9", "$sym", "-8(%rsp)", "0x10(%rdi,%rsi,8)", "sym(%rip)",
-                     "sym+4(%rip)", "(%rbx)", "12", "[sp, 8]", ""]),
+                     "sym+4(%rip)", "(%rbx)", "12", "[sp, 8]", "x1", "w3", "[x0]",
+                     "[x29, -16]", "[x1, x2]", "[sp, #8]", "[x0, lsl #3]", "sp", ""]),
     st.text(max_size=12))
 
 
@@ -80,10 +180,11 @@ USDT_OPERANDS = st.one_of(
        USDT_OPERANDS)
 def test_fuzz_usdt_operands_compile_or_fail_in_one_line(size, operand):
     spec = f"{size}@{operand}" if size else operand
-    try:
-        _usdt_code([spec], 1, {"sym": 0x2000})
-    except CompileError as e:
-        assert "\n" not in str(e)
+    for machine in ("x86_64", "aarch64"):
+        try:
+            _usdt_code([spec], 1, {"sym": 0x2000}, machine=machine)
+        except CompileError as e:
+            assert "\n" not in str(e)
 
 
 def test_default_symbol_version_wins():

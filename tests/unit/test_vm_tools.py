@@ -1,0 +1,100 @@
+"""The arm64 build and guest helpers without a guest: the BTF blob cut out of
+a raw kernel image (scripts/gen_vmlinux.py) and the initramfs writer of
+tests/vm/run-arm64 (newc cpio, read back here as the kernel reads it)."""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import stat
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _load(path, name):
+    loader = importlib.machinery.SourceFileLoader(name, os.path.join(ROOT, path))
+    spec = importlib.util.spec_from_loader(name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+gen = _load("scripts/gen_vmlinux.py", "gen_vmlinux")
+run_arm64 = _load("tests/vm/run-arm64", "run_arm64")
+
+
+def test_btf_blob_is_cut_out_of_a_raw_image():
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        btf = f.read()
+    decoy = b"\x9f\xeb\x01\x00" + bytes(20)            # the magic with a bad header
+    image = os.urandom(4096) + decoy + os.urandom(999) + btf + os.urandom(777)
+    assert gen.cut_btf(image) == btf
+    with pytest.raises(gen.GenError, match="no BTF blob"):
+        gen.cut_btf(os.urandom(8192) + decoy)
+    truncated = image[:len(image) - 777 - 100]          # blob cut short: not well-formed
+    with pytest.raises(gen.GenError):
+        gen.cut_btf(truncated)
+
+
+def _read_newc(path):
+    """[(name, mode, mtime, data)] of a newc archive, checking its framing."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    assert len(buf) % 512 == 0
+    out, i = [], 0
+    while True:
+        assert buf[i:i + 6] == b"070701", i
+        fields = [int(buf[i + 6 + 8 * k:i + 14 + 8 * k], 16) for k in range(13)]
+        mode, mtime, size, namesize = fields[1], fields[5], fields[6], fields[11]
+        name = buf[i + 110:i + 110 + namesize - 1].decode()
+        assert buf[i + 110 + namesize - 1] == 0
+        j = i + 110 + namesize
+        j += -j % 4
+        data = buf[j:j + size]
+        j += size
+        j += -j % 4
+        if name == "TRAILER!!!":
+            return out
+        out.append((name, mode, mtime, data))
+        i = j
+
+
+def test_initramfs_archive_round_trips(tmp_path):
+    src = tmp_path / "tree"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / "a" / "b" / "f.txt").write_bytes(b"hello")
+    (src / "x.sh").write_bytes(b"#!/bin/sh\n")
+    os.chmod(src / "x.sh", 0o755)
+    os.symlink("a/b/f.txt", src / "link")
+    os.utime(src / "a" / "b" / "f.txt", (1_700_000_000, 1_700_000_000))
+    out = tmp_path / "t.cpio"
+    c = run_arm64.Cpio(out)
+    c.add_tree(src, "usr/lib")
+    c.file("etc/corebpf-vm/cmd", b"echo hi\n", 0o755)
+    c.close()
+    entries = {name: (mode, mtime, data) for name, mode, mtime, data in _read_newc(out)}
+    # every parent comes before its children, once
+    names = [n for n, *_ in _read_newc(out)]
+    assert len(names) == len(set(names))
+    for n in names:
+        parent = os.path.dirname(n)
+        assert not parent or names.index(parent) < names.index(n), n
+    mode, mtime, data = entries["usr/lib/a/b/f.txt"]
+    assert stat.S_ISREG(mode) and data == b"hello" and mtime == 1_700_000_000
+    assert stat.S_IMODE(entries["usr/lib/x.sh"][0]) == 0o755
+    mode, _, data = entries["usr/lib/link"]
+    assert stat.S_ISLNK(mode) and data == b"a/b/f.txt"
+    assert stat.S_ISDIR(entries["usr/lib/a"][0]) and stat.S_ISDIR(entries["etc/corebpf-vm"][0])
+    assert entries["etc/corebpf-vm/cmd"][2] == b"echo hi\n"
+
+
+def test_project_archive_has_the_arm64_objects_and_not_the_x86_ones():
+    files = run_arm64.project_files()
+    assert "build.py" in files and "tests/vm/init-arm64" in files
+    assert "vmlinux/arm64/vmlinux.h" in files and "vmlinux/x86/vmlinux.h" not in files
+    if os.path.exists(os.path.join(ROOT, "corebpf/bpf/arm64/execsnoop.bpf.o")):
+        assert "corebpf/bpf/arm64/execsnoop.bpf.o" in files
+    assert not [f for f in files if f.startswith(("corebpf/bpf/x86/", ".git/"))
+                or "__pycache__" in f]
