@@ -16,7 +16,9 @@ from corebpf import histogram
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root", "no_leaks")]
 
-OBJ = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bpf",
+from corebpf.core.paths import ARCH
+
+OBJ = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bpf", str(ARCH),
                    "apitest.bpf.o")
 
 
