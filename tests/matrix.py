@@ -527,6 +527,7 @@ TOOLS = {
     "sofdsnoop": Spec(bad=((("-t", "0"), "no such thread"),), bcc=same()),
     # a character device that is no terminal: attaches, and nobody writes to it
     "ttysnoop": Spec(args=("-C", "/dev/null"), pid=None, head=None,
+                     activity="devnull", see=r"corebpf-smoke-tty",
                      bad=((("/nonexistent/tty",), "unable to read device"),
                           (("-s", "0", "1"), "must be positive")),
                      unknown_flag="unrecognized arguments", bcc=same("-C", "/dev/null")),

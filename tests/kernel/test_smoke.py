@@ -64,7 +64,17 @@ def _tcpdrop():
     abort_on_data("127.0.0.1")
 
 
+def _devnull(seconds=3.0):
+    """Text written to /dev/null (the device ttysnoop's smoke run watches)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with open("/dev/null", "w") as f:
+            f.write("corebpf-smoke-tty\n")
+        time.sleep(0.2)
+
+
 ACTIVITIES = {
+    "devnull": _devnull,                            # writes to /dev/null (ttysnoop)
     "oom": _oom,                                    # a real OOM kill in a memory cgroup
     "reclaim": _reclaim,                            # memcg reclaim: reading 48 MiB in 16 MiB
     "tcpdrop": _tcpdrop,                            # data sent to a shut-down socket
