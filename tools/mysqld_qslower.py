@@ -80,7 +80,11 @@ def format_event(e, first_ns: int) -> str:
 
 def run(argv=None):
     pid, min_text, min_ns = parse(sys.argv[1:] if argv is None else list(argv))
-    _cli.check_privileges()
+    # what the other tools' _cli.setup does (privileges, COREBPF_BTF/PROBE checks) and,
+    # above all, stop signals held for the loop: a Ctrl-C raised as KeyboardInterrupt
+    # inside a ring buffer callback was lost (the tool ran on)
+    import types
+    _cli.setup(types.SimpleNamespace())
     with corebpf.Object.open("dbquery") as obj:
         obj.rodata.targ_min_ns = min_ns
         _db.disable_unused(obj, False)
