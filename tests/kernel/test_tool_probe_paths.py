@@ -168,9 +168,10 @@ def test_offcputime_kprobe():
 def test_klockstat_kprobe():
     _require("kprobe")
     # bcc's hooks: every mutex_lock() (waits) and mutex_unlock() (hold times)
+    # the writers outlive the tool's start (tens of seconds under emulation); killed below
     import sys
     from tests.kernel.test_klockstat import PIPES
-    child = subprocess.Popen([sys.executable, "-c", PIPES, "20"], stdout=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", PIPES, "600"], stdout=subprocess.PIPE)
     pid = int(child.stdout.readline())
     try:
         t = _run("kprobe", "klockstat", ["-p", pid, "-d", "3"], lambda: None,
