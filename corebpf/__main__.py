@@ -39,11 +39,12 @@ def _list() -> int:
 
 def _features() -> int:
     from .core import features
+    from .core._libbpf import LibbpfUnavailable
     from .core.errors import BPFError
     try:
         for k, v in features.summary().items():
             print(f"{k:14} {v}")
-    except BPFError as e:
+    except (BPFError, LibbpfUnavailable) as e:
         return _error(str(e), 1)
     return 0
 

@@ -37,7 +37,10 @@ OBJECTS = sorted(f[:-len(".bpf.o")] for f in os.listdir(OBJ_DIR)
                  if f.endswith(".bpf.o") and f != "features.bpf.o")
 FUNCTION_KINDS = {"kprobe": features.kprobes, "fentry": features.fentry}
 # objects whose only data source is a kernel build option's tracepoints
-OPTIONAL_SOURCES = {"criticalstat": (features.preemptirq, "preemptirq tracepoints")}
+OPTIONAL_SOURCES = {"criticalstat": (features.preemptirq, "preemptirq tracepoints"),
+                    # md_flush_request is the md module's: there only with an md device
+                    "mdflush": (lambda: features.kernel_function_exists("md_flush_request"),
+                                "kernel function md_flush_request (md module not loaded)")}
 
 
 def _prepare(name, obj):
