@@ -14,11 +14,12 @@ import uuid
 
 import pytest
 
+from tests import distro
 from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
-PYTHON = "/usr/bin/python3.11"
+PYTHON = distro.PYTHON          # Debian 12: python3.11, 13: python3.13
 BASE = re.compile(r"^(READ/RECV|WRITE/SEND|HANDSHAKE) +(\d+\.\d{9}) +(.{16}) (\d+) +(\d+) *(.*)$")
 
 # a TLS server and client in one Python process: after a line on stdin the

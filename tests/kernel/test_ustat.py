@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests import usdt_prog
+from tests import distro
 from tests.helpers import Tool, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
-PYTHON = "/usr/bin/python3.11"
+PYTHON = distro.PYTHON          # Debian 12: python3.11, 13: python3.13
 HEADER = "%-6s %-20s %-10s %-6s %-10s %-8s %-6s %-6s" % (
     "PID", "CMDLINE", "METHOD/s", "GC/s", "OBJNEW/s", "CLOAD/s", "EXC/s", "THR/s")
 ROW = re.compile(r"^(\d+) +(.{20}) (\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) *$")
@@ -79,7 +80,7 @@ def test_pythonstat_is_ustat_l_python(busy_python):
 
 
 def test_rubystat_and_rubycalls():
-    p = _start(["ruby3.1", "-e", "loop { [3, 1, 2].sort; Object.new; 'x' * 3; sleep 0.05 }"])
+    p = _start([distro.RUBY, "-e", "loop { [3, 1, 2].sort; Object.new; 'x' * 3; sleep 0.05 }"])
     try:
         rc, out, err = run_tool("rubystat", "-C", "1", "2", timeout=60)
         assert rc == 0, err
