@@ -35,8 +35,8 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
+        last = obj.bss.forks        # before the banner: a fork right after it counts
         print("Tracing... Ctrl-C to end.", flush=True)
-        last = obj.bss.forks
         while not _cli.wait_stop(1):            # bcc prints nothing more on Ctrl-C
             now = obj.bss.forks
             print(format_line(now - last), flush=True)

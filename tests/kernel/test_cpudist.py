@@ -62,7 +62,9 @@ def test_off_cpu_sleeper_pid_filter_extension():
 
 
 def test_threads_ms_timestamp_ctrl_c():
-    with busy_loops(1) as pids:
+    # more hogs than CPUs: a lone hog on an idle CPU may not be switched out
+    # (and so not counted) within the second
+    with busy_loops(2 * os.cpu_count()) as pids:
         t = Tool("cpudist", "-L", "-m", "-T", "-p", pids[0])
         time.sleep(1)
         assert t.stop(signal.SIGINT) == 0
