@@ -1,0 +1,207 @@
+"""--json: JSON Lines output and its JSON Schema, from one declaration per tool.
+
+A tool declares what it prints once, at module level:
+
+    JSON = _jsonl.Events("one object per exec()", [
+        _jsonl.Field("pid", "integer", "process ID"),
+        _jsonl.Field("comm", "string", "command name", get=lambda e: e.comm),
+        ...])                               # or _jsonl.Histograms(...)
+
+and the same declaration gives `corebpf schema TOOL` (JSON.schema(PROG)),
+the objects (JSON.record(e) -> dict; Writer checks nothing at run time, the
+tests validate real output against the schema) and the field list in the
+docs.  Rules (docs/DEVELOPING.md, "--json"):
+- One JSON object per line, ASCII only (json.dumps' ensure_ascii), so no
+  byte of it can drive a terminal and the SafeStream passes it unchanged.
+- Text from records is decoded raw (ring_buffer(..., raw_text=True));
+  bytes that are not UTF-8 become lone surrogates U+DC80..U+DCFF (Python's
+  surrogateescape), written as the escape `\\udcNN` where NN is the byte:
+  never dropped, and `s.encode("utf-8", "surrogateescape")` gives the bytes
+  back.
+- Every object carries `time_ns` (wall clock, ns since the epoch, when the
+  tool read it).  Lost events are the object {"lost": N} (and bcc's line on
+  stderr).  The tool's header goes to stderr, so stdout is JSON only.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+# JSON Schema types of a Field
+TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
+         "string|null")
+
+
+def _type_schema(t: str) -> dict:
+    if t == "string[]":
+        return {"type": "array", "items": {"type": "string"}}
+    if "|" in t:
+        return {"type": t.split("|")}
+    return {"type": t}
+
+
+class Field:
+    """One member of a tool's JSON objects: name (stable: part of the
+    interface), JSON type, description, unit (ns, us, bytes...), and how to
+    get it from a record (default: the record's attribute of that name;
+    get(record) otherwise).  optional: present only with some options."""
+
+    def __init__(self, name: str, type: str, description: str, unit: str = None,
+                 get=None, optional: bool = False):
+        if type not in TYPES:
+            raise ValueError(f"field {name}: type {type!r} is not one of {TYPES}")
+        self.name, self.type, self.description, self.unit = name, type, description, unit
+        self.get = get or (lambda r, n=name: getattr(r, n))
+        self.optional = optional
+
+    def schema(self) -> dict:
+        s = _type_schema(self.type)
+        s["description"] = self.description + (f" ({self.unit})" if self.unit else "")
+        return s
+
+
+TIME_NS = Field("time_ns", "integer", "wall clock when the tool read it, since the epoch", "ns")
+LOST = {"type": "object", "description": "events the kernel could not hand over "
+                                         "(also on stderr)",
+        "properties": {"lost": {"type": "integer", "minimum": 1}},
+        "required": ["lost"], "additionalProperties": False}
+
+
+def _object(fields, description: str) -> dict:
+    return {"type": "object", "description": description,
+            "properties": {f.name: f.schema() for f in fields},
+            "required": [f.name for f in fields if not f.optional],
+            "additionalProperties": False}
+
+
+class Events:
+    """An event tool: one object per event, with the fields given."""
+
+    kind = "events"
+
+    def __init__(self, description: str, fields):
+        self.description = description
+        self.fields = [TIME_NS, *fields]
+
+    def record(self, r, **extra) -> dict:
+        """The object for record `r` (fields whose getter returns None are
+        left out when optional); `extra` sets or overrides fields."""
+        d = {"time_ns": time.time_ns()}
+        for f in self.fields[1:]:
+            if f.name in extra:
+                continue
+            v = f.get(r)
+            if v is None and f.optional:
+                continue
+            d[f.name] = v
+        d.update(extra)
+        return d
+
+    def schema(self, prog: str) -> dict:
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
+                "oneOf": [_object(self.fields, self.description), LOST]}
+
+
+def buckets(slots, low_slot: int = 1) -> list:
+    """bcc's log2 slots (slot 0 unused, slot 1 = 0..1, slot k = 2^(k-1)..2^k-1,
+    corebpf.histogram) as [{low, high, count}] up to the last non-zero slot."""
+    vals = list(slots)
+    last = max((i for i, v in enumerate(vals) if v), default=0)
+    out = []
+    for i in range(low_slot, last + 1):
+        low, high = (1 << i) >> 1, (1 << i) - 1
+        if low == high:
+            low -= 1
+        out.append({"low": low, "high": high, "count": int(vals[i])})
+    return out
+
+
+def linear_buckets(slots, step: int = 1) -> list:
+    """Linear slots (slot i = i*step..(i+1)*step-1) up to the last non-zero one."""
+    vals = list(slots)
+    last = max((i for i, v in enumerate(vals) if v), default=-1)
+    return [{"low": i * step, "high": (i + 1) * step - 1, "count": int(vals[i])}
+            for i in range(last + 1)]
+
+
+BUCKET = {"type": "object", "properties": {
+    "low": {"type": "integer", "description": "lowest value counted here (unit)"},
+    "high": {"type": "integer", "description": "highest value counted here (unit)"},
+    "count": {"type": "integer", "minimum": 0}},
+    "required": ["low", "high", "count"], "additionalProperties": False}
+
+
+class Histograms:
+    """A histogram tool: one object per interval, {time_ns, unit, histograms:
+    [{KEY FIELDS..., buckets: [{low, high, count}]}]}; keys: the fields that
+    name a histogram (disk, comm, ...) where the tool keeps several."""
+
+    kind = "histograms"
+
+    def __init__(self, description: str, units, keys=(), extra=()):
+        self.description = description
+        self.units = list(units)
+        self.keys = list(keys)
+        self.extra = list(extra)        # per-histogram fields besides keys (sums, counts)
+
+    def interval(self, unit: str, hists) -> dict:
+        """hists: [(key dict, buckets list, extra dict or None)]."""
+        return {"time_ns": time.time_ns(), "unit": unit,
+                "histograms": [{**k, **(x or {}), "buckets": b} for k, b, x in hists]}
+
+    def write(self, unit: str, hists, linear_step: int = 0):
+        """Print one interval: hists = [(key dict, slot counts)] (log2 slots,
+        or linear ones of width linear_step)."""
+        conv = (lambda s: linear_buckets(s, linear_step)) if linear_step else buckets
+        sys.stdout.write(dumps(self.interval(unit, [(k, conv(s), None) for k, s in hists]))
+                         + "\n")
+        sys.stdout.flush()
+
+    def schema(self, prog: str) -> dict:
+        hist = _object([*self.keys, *self.extra], "one histogram")
+        hist["properties"]["buckets"] = {"type": "array", "items": BUCKET}
+        hist["required"].append("buckets")
+        interval = {"type": "object", "description": self.description, "properties": {
+            "time_ns": TIME_NS.schema(),
+            "unit": {"enum": self.units, "description": "unit of low and high"},
+            "histograms": {"type": "array", "items": hist}},
+            "required": ["time_ns", "unit", "histograms"], "additionalProperties": False}
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
+                "oneOf": [interval, LOST]}
+
+
+def add_args(parser, short: bool = False):
+    """--json (and -j where bcc or corebpf had it: an alias, JSON not bcc's
+    Python-dict text)."""
+    names = ("-j", "--json") if short else ("--json",)
+    parser.add_argument(*names, dest="json", action="store_true",
+                        help="print JSON Lines: one object per line, described by "
+                             "`corebpf schema TOOL`")
+
+
+def dumps(obj) -> str:
+    """One line of JSON, ASCII only (non-UTF-8 bytes as \\udcNN, controls as \\uNNNN)."""
+    return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
+
+
+def header(text: str):
+    """The tool's 'attached' line, on stderr in JSON mode (stdout stays JSON)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def raw(b) -> str:
+    """Bytes a tool decodes itself (argv, a path) for JSON: exact, non-UTF-8
+    bytes as lone surrogates (see the module docstring)."""
+    return bytes(b).decode("utf-8", "surrogateescape")
+
+
+def schema_of(name: str):
+    """The schema of tool `name` (None if it has no --json yet)."""
+    import importlib
+    mod = importlib.import_module(f"corebpf.tools.{name}")
+    spec = getattr(mod, "JSON", None)
+    return spec.schema(name) if spec is not None else None
