@@ -22,19 +22,19 @@ from manpages import tool_parser  # noqa: E402
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
     "argdist", "bashreadline", "bindsnoop", "biolatpcts", "biopattern", "biosnoop", "biotop",
-    "bitesize", "bpflist", "btrfsdist", "btrfsslower", "cachestat", "cachetop", "capable",
-    "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcsnoop", "dcstat",
-    "deadlock", "dirtop", "drsnoop", "ext4dist", "ext4slower", "f2fsslower", "filegone",
-    "filelife", "fileslower", "filetop", "fsdist", "fsslower", "funccount", "funcinterval",
+    "bitesize", "bpflist", "cachestat", "cachetop", "capable",
+    "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat",
+    "dcsnoop", "deadlock", "dirtop", "drsnoop",
+    "filelife", "filetop", "funccount", "funcinterval",
     "funclatency", "funcslower", "gethostlatency", "hardirqs", "killsnoop", "klockstat",
-    "llcstat", "mdflush", "memleak", "mountsnoop", "mysqld_qslower", "netqtop", "nfsdist",
-    "nfsslower", "offcputime", "offwaketime", "oomkill", "pidpersec", "profile", "readahead",
+    "llcstat", "mdflush", "memleak", "mountsnoop", "mysqld_qslower", "netqtop",
+    "offcputime", "offwaketime", "oomkill", "pidpersec", "profile", "readahead",
     "runqlen", "runqslower", "shmsnoop", "sigsnoop", "slabratetop", "sofdsnoop",
     "softirqs", "softirqslower", "solisten", "sslsniff", "stackcount", "statsnoop", "swapin",
     "syncsnoop", "syscount", "tcpaccept", "tcpcong", "tcpconnect", "tcpconnlat", "tcpdrop",
     "tcplife", "tcpretrans", "tcpstates", "tcptop", "threadsnoop", "tplist", "trace",
     "ttysnoop", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
-    "wakeuptime", "wqlat", "xfsdist", "xfsslower", "zfsdist", "zfsslower",
+    "wakeuptime", "wqlat",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet
