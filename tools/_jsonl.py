@@ -199,6 +199,29 @@ def raw(b) -> str:
     return bytes(b).decode("utf-8", "surrogateescape")
 
 
+def ring(obj, a, spec, text, header_text: str, map_name: str = "events"):
+    """The ring buffer of an event tool, --json or not: text(record) -> a line
+    (None: nothing) for bcc's output, spec.record(record) with --json (text
+    decoded raw).  Prints the header (stderr with --json); returns (rb, out)
+    for _cli.event_loop(rb, out)."""
+    from . import _cli
+    out = _cli.Output(json=a.json)
+    if a.json:
+        def show(e):
+            out.obj(spec.record(e))
+    else:
+        def show(e):
+            line = text(e)
+            if line is not None:
+                out(line)
+    rb = obj.ring_buffer(map_name, show, raw_text=a.json)
+    if a.json:
+        header(header_text)
+    else:
+        print(header_text, flush=True)
+    return rb, out
+
+
 def schema_of(name: str):
     """The schema of tool `name` (None if it has no --json yet)."""
     import importlib

@@ -174,3 +174,58 @@ def test_cpudist(args):
         assert d["histograms"][0]["count"] > 0
     if "-P" in args:
         assert all(isinstance(h["pid"], int) and "comm" in h for h in d["histograms"])
+
+
+def _signal_a_child(sig, targets):
+    def act():
+        p = subprocess.Popen(["sleep", "30"])
+        targets.append(p.pid)
+        try:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:              # exec'd: its comm is sleep's
+                with open(f"/proc/{p.pid}/comm") as f:
+                    if f.read().strip() == "sleep":
+                        break
+            os.kill(p.pid, sig)
+        finally:
+            p.kill()
+            p.wait()
+    return act
+
+
+def test_killsnoop():
+    targets = []
+    d, _ = run_json("killsnoop", [], _signal_a_child(0, targets),
+                    lambda d: d["tpid"] in targets and d["sig"] == 0)
+    assert d["pid"] == os.getpid() and d["ret"] == 0
+
+
+def test_sigsnoop():
+    import signal
+    targets = []
+    d, _ = run_json("sigsnoop", [], _signal_a_child(signal.SIGUSR1, targets),
+                    lambda d: d["tpid"] in targets and d["sig"] == signal.SIGUSR1)
+    assert d["pid"] == os.getpid() and d["signame"] == "SIGUSR1" and d["tcomm"] == "sleep"
+
+
+def test_syncsnoop(tmp_path):
+    path = tmp_path / "f"
+
+    def act():
+        with open(path, "w") as f:
+            os.fsync(f.fileno())
+    d, _ = run_json("syncsnoop", [], act,
+                    lambda d: d["call"] == "fsync" and d["comm"] in ("python3", "pytest"))
+    assert d["ts_ns"] > 0
+
+
+def test_statsnoop(tmp_path):
+    path = str(tmp_path / ("corebpf_stat_\x1b\xff" + uuid.uuid4().hex[:6]))
+
+    def act():
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            pass
+    d, _ = run_json("statsnoop", ["-p", os.getpid()], act, lambda d: d["path"] == path)
+    assert d["errno"] == 2 and d["ret"] == -2 and d["pid"] == os.getpid()
