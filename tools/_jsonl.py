@@ -25,8 +25,10 @@ docs.  Rules (docs/DEVELOPING.md, "--json"):
 from __future__ import annotations
 
 import json
+import keyword
 import sys
 import time
+from operator import attrgetter
 
 # JSON Schema types of a Field
 TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
@@ -52,7 +54,8 @@ class Field:
         if type not in TYPES:
             raise ValueError(f"field {name}: type {type!r} is not one of {TYPES}")
         self.name, self.type, self.description, self.unit = name, type, description, unit
-        self.get = get or (lambda r, n=name: getattr(r, n))
+        self._attr = get is None          # the record's attribute of that name
+        self.get = get or attrgetter(name)
         self.optional = optional
 
     def schema(self) -> dict:
@@ -83,19 +86,42 @@ class Events:
     def __init__(self, description: str, fields):
         self.description = description
         self.fields = [TIME_NS, *fields]
+        self._gets = [(f.name, f.get) for f in fields]
+        self._optional = {f.name for f in fields if f.optional}
+        self._fast = self._compile(fields)
+
+    @staticmethod
+    def _compile(fields):
+        """record() without extras as one dict display (per event: no loop,
+        plain fields read as attributes)."""
+        ns = {"_t": time.time_ns}
+        items = ['"time_ns": _t()']
+        for i, f in enumerate(fields):
+            if not f.name.isidentifier() or keyword.iskeyword(f.name):
+                raise ValueError(f"field name {f.name!r} is not an identifier")
+            if f._attr:
+                items.append(f'"{f.name}": r.{f.name}')
+            else:
+                ns[f"_g{i}"] = f.get
+                items.append(f'"{f.name}": _g{i}(r)')
+        return eval("lambda r: {" + ", ".join(items) + "}", ns)
 
     def record(self, r, **extra) -> dict:
         """The object for record `r` (fields whose getter returns None are
         left out when optional); `extra` sets or overrides fields."""
+        if not extra and not self._optional:
+            return self._fast(r)
         d = {"time_ns": time.time_ns()}
-        for f in self.fields[1:]:
-            if f.name in extra:
-                continue
-            v = f.get(r)
-            if v is None and f.optional:
-                continue
-            d[f.name] = v
-        d.update(extra)
+        for name, get in self._gets:
+            if extra and name in extra:
+                continue                # (a field the record does not carry)
+            d[name] = get(r)
+        if self._optional:
+            for name in self._optional:
+                if d[name] is None:
+                    del d[name]
+        if extra:
+            d.update(extra)
         return d
 
     def schema(self, prog: str) -> dict:
@@ -182,9 +208,13 @@ def add_args(parser, short: bool = False):
                              "`corebpf schema TOOL`")
 
 
+# one encoder (json.dumps with options builds a new one per call)
+_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
 def dumps(obj) -> str:
     """One line of JSON, ASCII only (non-UTF-8 bytes as \\udcNN, controls as \\uNNNN)."""
-    return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
+    return _ENCODE(obj)
 
 
 def header(text: str):
