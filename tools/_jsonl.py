@@ -107,21 +107,16 @@ class Events:
         return eval("lambda r: {" + ", ".join(items) + "}", ns)
 
     def record(self, r, **extra) -> dict:
-        """The object for record `r` (fields whose getter returns None are
-        left out when optional); `extra` sets or overrides fields."""
+        """The object for record `r`; `extra` gives fields the record does not
+        carry (or overrides them); optional fields that are None are left out."""
         if not extra and not self._optional:
             return self._fast(r)
         d = {"time_ns": time.time_ns()}
         for name, get in self._gets:
-            if extra and name in extra:
-                continue                # (a field the record does not carry)
-            d[name] = get(r)
-        if self._optional:
-            for name in self._optional:
-                if d[name] is None:
-                    del d[name]
-        if extra:
-            d.update(extra)
+            d[name] = extra[name] if name in extra else get(r)
+        for name in self._optional:
+            if d[name] is None:
+                del d[name]
         return d
 
     def schema(self, prog: str) -> dict:
@@ -227,6 +222,14 @@ def raw(b) -> str:
     """Bytes a tool decodes itself (argv, a path) for JSON: exact, non-UTF-8
     bytes as lone surrogates (see the module docstring)."""
     return bytes(b).decode("utf-8", "surrogateescape")
+
+
+class Custom:
+    """spec for ring() whose record(e) is the tool's own (fields it computes
+    with its state: a disk name table, options)."""
+
+    def __init__(self, record):
+        self.record = record
 
 
 def ring(obj, a, spec, text, header_text: str, map_name: str = "events"):

@@ -229,3 +229,33 @@ def test_statsnoop(tmp_path):
             pass
     d, _ = run_json("statsnoop", ["-p", os.getpid()], act, lambda d: d["path"] == path)
     assert d["errno"] == 2 and d["ret"] == -2 and d["pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("addr,ip", [("127.0.0.1", 4), ("::1", 6)])
+def test_tcpaccept(addr, ip):
+    from tests.nethelpers import Server, connect
+    ports = []
+    with Server(addr) as srv:
+        d, _ = run_json("tcpaccept", ["-P", srv.port, "-p", os.getpid()],
+                        lambda: ports.append(connect(addr, srv.port)[0]),
+                        lambda d: d["lport"] == srv.port and d["rport"] in ports)
+    assert (d["pid"], d["ip"], d["raddr"], d["laddr"]) == (os.getpid(), ip, addr, addr)
+
+
+def test_biosnoop():
+    path = f"/var/tmp/corebpf_json_bios_{os.getpid()}"
+    pids = []
+
+    def act():
+        p = subprocess.Popen(["dd", "if=/dev/zero", f"of={path}", "bs=64k", "count=4",
+                              "oflag=direct", "status=none"])
+        pids.append(p.pid)
+        p.wait()
+    try:
+        d, objs = run_json("biosnoop", ["-Q", "-P"], act,
+                           lambda d: d["pid"] in pids and d["op"] == "W")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    assert d["comm"] == "dd" and d["disk"] and d["bytes"] > 0 and d["latency_ns"] > 0
+    assert "queue_ns" in d and d["pattern"] in ("S", "R", "?")
