@@ -477,6 +477,7 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
         if stop_requested():
             buf.consume()           # what arrived before the Ctrl-C is shown
             out.flush()
+            out.lost(buf.lost_since_last())
             return True
         if deadline is not None and time.monotonic() >= deadline:
             return False
@@ -490,14 +491,16 @@ def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = 
     line says "attached"), then what fmt(record) returns for each record of
     ring buffer `map_name` (a line, a list of lines, or None for nothing)
     until Ctrl-C or `duration` seconds.  json: fmt(record) for --json
-    instead (a dict, or None): records decode raw, the header goes to stderr
-    (tools/_jsonl.py)."""
+    instead (a dict, its JSON text, or None): records decode raw, the header
+    goes to stderr (tools/_jsonl.py)."""
     out = Output(json=json is not None)
 
     def show(e):
         if json is not None:
-            d = json(e)
-            if d is not None:
+            d = json(e)             # a dict, or its JSON text (_jsonl.Events.line)
+            if isinstance(d, str):
+                out(d)
+            elif d is not None:
                 out.obj(d)
             return
         text = fmt(e)

@@ -257,7 +257,7 @@ def _run_events(obj, a, header, fmt, duration):
     obj.load()
     attach(obj)
     _cli.trace_events(obj, "\n".join(header), fmt, duration=duration,
-                      json=SLOWER_JSON.record if a.json else None)
+                      json=SLOWER_JSON.line if a.json else None)
     return 0
 
 

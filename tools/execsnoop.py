@@ -150,7 +150,7 @@ def run(argv=None):
             if a.line and not a.line.search(args_text(e, False)):
                 return
             if a.json:
-                out.obj(JSON.record(e))
+                out(JSON.line(e))
             else:
                 out(format_event(e, a, start))
 

@@ -78,7 +78,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        _cli.trace_events(obj, HEADER, format_event, json=JSON.record if a.json else None)
+        _cli.trace_events(obj, HEADER, format_event, json=JSON.line if a.json else None)
     return 0
 
 

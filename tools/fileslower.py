@@ -87,7 +87,7 @@ def run(argv=None):
         first = "Tracing sync read/writes slower than %d ms" % a.min_ms
         _cli.trace_events(obj, first + "\n" + HEADER,
                           lambda e: format_event(e, time.time() - start),
-                          json=JSON.record if a.json else None)
+                          json=JSON.line if a.json else None)
     return 0
 
 

@@ -171,7 +171,7 @@ def run(argv=None):
             if a.name and a.name not in e.comm:
                 return
             if a.json:
-                out.obj(JSON.record(e))
+                out(JSON.line(e))
                 return
             if not first:
                 first.append(e.ts)

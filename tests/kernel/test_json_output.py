@@ -259,3 +259,23 @@ def test_biosnoop():
             os.unlink(path)
     assert d["comm"] == "dd" and d["disk"] and d["bytes"] > 0 and d["latency_ns"] > 0
     assert "queue_ns" in d and d["pattern"] in ("S", "R", "?")
+
+
+@pytest.mark.parametrize("tool,args,key", [
+    ("softirqs", ["1"], "softirq"), ("softirqs", ["-d", "1"], "softirq"),
+    ("softirqs", ["-C", "1"], "softirq"), ("hardirqs", ["-d", "1"], "hardirq")])
+def test_irqs(tool, args, key, tmp_path):
+    def act():                      # timers, block I/O, loopback traffic: some interrupt
+        with open(tmp_path / "f", "wb") as f:
+            f.write(b"x" * 65536)
+            os.fsync(f.fileno())
+        time.sleep(0.05)
+
+    def seen(d):
+        return any(h.get("total") or any(b["count"] for b in h.get("buckets", ()))
+                   for h in d.get("histograms", d.get("totals", ())))
+    d, _ = run_json(tool, args, act, seen)
+    rows = d.get("histograms", d.get("totals"))
+    assert all(isinstance(r[key], str) and r[key] for r in rows)
+    assert ("histograms" in d) == ("-d" in args)
+    assert d["unit"] == ("count" if "-C" in args else "usecs")

@@ -26,11 +26,11 @@ NO_JSON_YET = {
     "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat",
     "dcsnoop", "deadlock", "dirtop", "drsnoop",
     "filelife", "filetop", "funccount", "funcinterval",
-    "funclatency", "funcslower", "gethostlatency", "hardirqs", "klockstat",
+    "funclatency", "funcslower", "gethostlatency", "klockstat",
     "llcstat", "mdflush", "memleak", "mountsnoop", "mysqld_qslower", "netqtop",
     "offcputime", "offwaketime", "oomkill", "pidpersec", "profile", "readahead",
     "runqlen", "runqslower", "shmsnoop", "slabratetop", "sofdsnoop",
-    "softirqs", "softirqslower", "solisten", "sslsniff", "stackcount", "swapin",
+    "softirqslower", "solisten", "sslsniff", "stackcount", "swapin",
     "syscount", "tcpcong", "tcpconnect", "tcpconnlat", "tcpdrop",
     "tcplife", "tcpretrans", "tcpstates", "tcptop", "threadsnoop", "tplist", "trace",
     "ttysnoop", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
@@ -99,6 +99,9 @@ def test_hostile_text_is_escaped_never_dropped():
     assert d["path"].encode("utf-8", "surrogateescape") == name     # every byte kept
     assert d["comm"].encode("utf-8", "surrogateescape") == b"ev\x1b]0;x\x07\xc3"
     assert "\\udcff\\udcfe" in line
+    fast = opensnoop.JSON.line(e)                   # the %-format path: the same object
+    assert fast.isascii() and fast.isprintable()
+    assert {**json.loads(fast), "time_ns": 0} == {**d, "time_ns": 0}
 
 
 def test_lost_records_are_objects(capsys):
