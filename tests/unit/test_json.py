@@ -29,10 +29,10 @@ NO_JSON_YET = {
     "funclatency", "funcslower", "gethostlatency", "klockstat",
     "llcstat", "mdflush", "memleak", "mountsnoop", "mysqld_qslower", "netqtop",
     "offcputime", "offwaketime", "oomkill", "pidpersec", "profile", "readahead",
-    "runqlen", "runqslower", "shmsnoop", "slabratetop", "sofdsnoop",
+    "runqlen", "shmsnoop", "slabratetop", "sofdsnoop",
     "softirqslower", "solisten", "sslsniff", "stackcount", "swapin",
     "syscount", "tcpcong", "tcpconnect", "tcpconnlat", "tcpdrop",
-    "tcplife", "tcpretrans", "tcpstates", "tcptop", "threadsnoop", "tplist", "trace",
+    "tcplife", "tcpretrans", "tcpstates", "tcptop", "tplist", "trace",
     "ttysnoop", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
     "wakeuptime", "wqlat",
 }
