@@ -465,6 +465,18 @@ def report_lost(n: int):
         sys.stderr.flush()
 
 
+def drain(buf, out: Output, seconds: float = 5.0):
+    """After Ctrl-C: deliver the backlog of `buf` (consume() gives one batch
+    of at most BATCH records; a consumer behind a storm has many), for at
+    most `seconds` while producers may still be adding to it."""
+    end = time.monotonic() + seconds
+    while True:
+        n = buf.consume()
+        out.flush()
+        if n < getattr(buf, "BATCH", 1 << 62) or time.monotonic() > end:
+            return
+
+
 def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
                stop=None):
     """Poll `buf` and flush `out` until Ctrl-C, `duration` seconds, or stop();
@@ -475,8 +487,7 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
         out.flush()
         out.lost(buf.lost_since_last())
         if stop_requested():
-            buf.consume()           # what arrived before the Ctrl-C is shown
-            out.flush()
+            drain(buf, out)         # what arrived before the Ctrl-C is shown
             out.lost(buf.lost_since_last())
             return True
         if deadline is not None and time.monotonic() >= deadline:
