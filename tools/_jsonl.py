@@ -24,7 +24,6 @@ docs.  Rules (docs/DEVELOPING.md, "--json"):
 """
 from __future__ import annotations
 
-import json
 import keyword
 import sys
 import time
@@ -88,9 +87,14 @@ class Events:
         self.fields = [TIME_NS, *fields]
         self._gets = [(f.name, f.get) for f in fields]
         self._optional = {f.name for f in fields if f.optional}
-        self._fast = self._compile(fields)
-        self.line = self._compile_line(fields) if not self._optional else \
+        self._fields = fields
+        self._fast = None           # compiled at first use (json is imported only for --json)
+
+    def line(self, r) -> str:
+        """The JSON text of record(r) (replaced by its compiled form at first use)."""
+        self.line = self._compile_line(self._fields) if not self._optional else \
             (lambda r: dumps(self.record(r)))
+        return self.line(r)
 
     @staticmethod
     def _compile_line(fields):
@@ -136,6 +140,8 @@ class Events:
         """The object for record `r`; `extra` gives fields the record does not
         carry (or overrides them); optional fields that are None are left out."""
         if not extra and not self._optional:
+            if self._fast is None:
+                self._fast = self._compile(self._fields)
             return self._fast(r)
         d = {"time_ns": time.time_ns()}
         for name, get in self._gets:
@@ -250,12 +256,15 @@ def add_args(parser, short: bool = False):
                              "`corebpf schema TOOL`")
 
 
-# one encoder (json.dumps with options builds a new one per call)
-_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+_ENCODE = None         # one encoder (json.dumps with options builds one per call)
 
 
 def dumps(obj) -> str:
     """One line of JSON, ASCII only (non-UTF-8 bytes as \\udcNN, controls as \\uNNNN)."""
+    global _ENCODE
+    if _ENCODE is None:
+        import json     # not at module top: text runs never import json
+        _ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
     return _ENCODE(obj)
 
 
