@@ -465,6 +465,15 @@ def report_lost(n: int):
         sys.stderr.flush()
 
 
+def _lost(out, n: int):
+    """Report n lost records through `out` (an Output: JSON too), or on
+    stderr for a tool's own writer (ttysnoop's)."""
+    if isinstance(out, Output):
+        out.lost(n)
+    else:
+        report_lost(n)
+
+
 def drain(buf, out: Output, seconds: float = 5.0):
     """After Ctrl-C: deliver the backlog of `buf` (consume() gives one batch
     of at most BATCH records; a consumer behind a storm has many), for at
@@ -485,10 +494,10 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
     while True:
         buf.poll(timeout_ms)
         out.flush()
-        out.lost(buf.lost_since_last())
+        _lost(out, buf.lost_since_last())
         if stop_requested():
             drain(buf, out)         # what arrived before the Ctrl-C is shown
-            out.lost(buf.lost_since_last())
+            _lost(out, buf.lost_since_last())
             return True
         if deadline is not None and time.monotonic() >= deadline:
             return False
