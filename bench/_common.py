@@ -45,10 +45,11 @@ def _is_elf(p: Path) -> bool:
 class Impl:
     """One way to run a tool: a command and how to see that it is attached."""
 
-    def __init__(self, label, cmd, skip_lines=()):
+    def __init__(self, label, cmd, skip_lines=(), ready_on_stderr=False):
         self.label = label
         self.cmd = cmd
         self.skip_lines = skip_lines    # stdout lines printed before attaching
+        self.ready_on_stderr = ready_on_stderr      # --json: the header is on stderr
         self.error = None               # why it cannot run here (filled by probe())
 
     def __repr__(self):
@@ -149,7 +150,8 @@ class Running:
     def _wait_ready(self, timeout):
         self._seen = b""
         deadline = self.t0 + timeout
-        while not self._attached(self._read_more()):
+        while not (self.impl.ready_on_stderr and os.fstat(self._errf.fileno()).st_size > 0
+                   or self._attached(self._read_more())):
             if self.proc.poll() is not None:
                 err = self.stderr_text().strip().splitlines()
                 raise RuntimeError(err[-1] if err else f"exited with {self.proc.returncode}")

@@ -8,6 +8,7 @@ usage:
                                 tracefs, capabilities, probe kinds, and whether
                                 each tool runs here (loaded, not attached)
   corebpf features              the kernel feature probes, one per line
+  corebpf schema TOOL           the JSON Schema of TOOL --json (JSON Lines)
   corebpf exporter [ARGS...]    the Prometheus exporter (corebpf-exporter)
   corebpf compile FILE.bpf.c [-o FILE.bpf.o] [--arch x86|arm64]
                                 your own BPF C -> a CO-RE object (needs clang)
@@ -22,7 +23,7 @@ package), or NAME in the virtualenv's bin (pip).
 """
 import sys
 
-USAGE = "usage: corebpf list | doctor [--json] | features | TOOL [ARGS...]  (corebpf -h)"
+USAGE = "usage: corebpf list | doctor [--json] | features | schema TOOL | TOOL [ARGS...]  (corebpf -h)"
 
 
 def _error(text: str, status: int = 2) -> int:
@@ -60,6 +61,23 @@ def _doctor(argv) -> int:
     return doctor.main(argv, parser_class=OneLine)
 
 
+def _schema(argv) -> int:
+    """corebpf schema TOOL: the JSON Schema of the tool's --json lines."""
+    import json
+
+    from . import tools
+    if len(argv) != 1 or argv[0].startswith("-"):
+        return _error("usage: corebpf schema TOOL")
+    if argv[0] not in tools.names():
+        return _error(f"no tool named {argv[0]!r} (corebpf list shows them)")
+    from .tools import _jsonl
+    schema = _jsonl.schema_of(argv[0])
+    if schema is None:
+        return _error(f"{argv[0]} has no --json yet", 1)
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
 def _aliases():
     from .tools import _aliases as aliases
     return sorted(aliases.ALIASES)
@@ -92,7 +110,7 @@ _TOOLCHAIN = {"compile": _compile, "skel": _skel, "--include-dir": _include_dir}
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in ("list", "doctor", "features", "--list"):
+    if argv and argv[0] in ("list", "doctor", "features", "--list", "schema"):
         try:
             rc = _command(argv)
             sys.stdout.flush()              # here, not at exit: a closed pipe is caught
@@ -121,6 +139,8 @@ def _command(argv) -> int:
         return _list()
     if cmd == "features":
         return _features()
+    if cmd == "schema":
+        return _schema(rest)
     if cmd == "doctor":
         return _doctor(rest)
     if cmd == "exporter":

@@ -105,6 +105,50 @@ def run_dist(tool, mnt, args=(), quoted=False):
 OPS = {"open": 2, "write": 4, "fsync": 1, "read": 4}
 
 
+def run_json(tool, mnt, args=(), ext4=False):
+    """`tool --json -p CHILD args` over one child's operations on mnt (then on
+    ext4, unless mnt is ext4): every line is one object valid for the tool's
+    schema (`corebpf schema TOOL`).  Returns (objects, child, name)."""
+    import json
+    import subprocess
+
+    import jsonschema
+    name, decoy = marker("fsj"), (None if ext4 else marker("ext4j"))
+    with file_ops(name, directory=mnt, decoy=decoy) as w:
+        t = Tool(tool, "--json", "-p", w.pid, *args, ready="stderr", timeout=START)
+        w.go().wait()
+        assert t.stop() == 0, t.stderr
+    schema = json.loads(subprocess.run([sys.executable, "-m", "corebpf", "schema", tool],
+                                       capture_output=True, check=True).stdout)
+    objs = [json.loads(l) for l in t.lines]
+    for o in objs:
+        jsonschema.validate(o, schema)
+    if decoy:
+        assert decoy not in "\n".join(t.lines), t.text
+    return objs, w, name
+
+
+def check_json_slower(objs, w, name, letters="RWOS"):
+    """The child's operations as --json objects of a *slower tool."""
+    mine = [o for o in objs if o.get("file") == name and o["op"] != "commit"]
+    assert all(o["pid"] == w.pid and o["comm"] == COMM for o in mine), mine
+    ops = [o["op"] for o in mine]
+    assert ops.count("open") == 2 and ops.count("fsync") == (1 if "S" in letters else 0), ops
+    assert [(o["bytes"], o["offset"]) for o in mine if o["op"] == "write"] == \
+        [(b, off * 1024) for b, off in WRITES], mine
+    assert [(o["bytes"], o["offset"]) for o in mine if o["op"] == "read"][-1] == (4096, 65536)
+    assert all(o["latency_us"] >= 0 and o["ts_us"] > 0 for o in mine)
+
+
+def json_dist_counts(objs) -> dict:
+    """{operation: total count} over the --json objects of a *dist tool."""
+    out = {}
+    for o in objs:
+        for h in o.get("histograms", ()):
+            out[h["operation"]] = out.get(h["operation"], 0) + sum(b["count"] for b in h["buckets"])
+    return {k: v for k, v in out.items() if v}
+
+
 def require_probe_kind(kind: str):
     """Skip, naming it, unless this kernel has the function-probe kind."""
     if kind == "kprobe" and not features.kprobes():
@@ -142,6 +186,10 @@ class BccSlowerTests:
         assert [x for x in r if x[3] == "S"], t.text
         assert all(float(x[6]) >= 1.0 for x in r), t.text      # > 1000 us
 
+    def test_json(self, mnt):
+        objs, w, name = run_json(self.PROG, mnt, ("0",))
+        check_json_slower(objs, w, name)
+
     def test_csv(self, mnt):
         t, w, name, _ = run_slower(self.PROG, mnt, (self.CSV_FLAG, "0"),
                                    done=lambda l: l.split(",")[3:5] == ["R", "4096"])
@@ -174,6 +222,10 @@ class BccDistTests:
         assert got == OPS, t.text
         assert sum(bool(re.fullmatch(r"\d\d:\d\d:\d\d:", l)) for l in t.lines) == 2
         assert any(re.match(r"\s+usecs\s+: count     distribution", l) for l in t.lines)
+
+    def test_json(self, mnt):
+        objs, _, _ = run_json(self.PROG, mnt)
+        assert json_dist_counts(objs) == OPS and {o["unit"] for o in objs} == {"usecs"}
 
     def test_ctrl_c_summary_milliseconds_no_timestamp(self, mnt):
         got, t = run_dist(self.PROG, mnt, ("-m", "-T"))

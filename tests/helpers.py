@@ -22,8 +22,25 @@ class Tool:
                                      env=e)
         self.lines = []
         self._buf = b""
-        if ready:
+        self._err = b""
+        if ready == "stderr":
+            self.wait_stderr_header(timeout)
+        elif ready:
             self.wait_ready(timeout)
+
+    def wait_stderr_header(self, timeout=30):
+        """--json tools print their header (once attached) on stderr: wait
+        for its first line (ready="stderr")."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._err:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([self.proc.stderr], [], [], max(left, 0))
+            chunk = os.read(self.proc.stderr.fileno(), 65536) if r else b""
+            if not chunk:
+                self.stop()
+                raise AssertionError(f"{self.cmd} printed no header on stderr:\n{self.stderr}")
+            self._err += chunk
+        return self._err.split(b"\n", 1)[0].decode("utf-8", "replace")
 
     def _read(self, timeout):
         r, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -76,7 +93,7 @@ class Tool:
         self._buf += out
         self.lines.extend(l.decode("utf-8", "replace") for l in self._buf.split(b"\n") if l)
         self._buf = b""
-        self.stderr = err.decode("utf-8", "replace")
+        self.stderr = (self._err + err).decode("utf-8", "replace")
         return self.proc.returncode
 
     def wait(self, timeout=60):
@@ -88,7 +105,7 @@ class Tool:
         self._buf += out
         self.lines.extend(l.decode("utf-8", "replace") for l in self._buf.split(b"\n") if l)
         self._buf = b""
-        self.stderr = err.decode("utf-8", "replace")
+        self.stderr = (self._err + err).decode("utf-8", "replace")
         return self.proc.returncode
 
     @property

@@ -423,14 +423,30 @@ class Output:
 
     MAX_BATCH = 4096
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, json: bool = False):
+        """json=True: --json mode (losses also become {"lost": N} lines;
+        obj() writes a dict as one JSON line, tools/_jsonl.py)."""
         self.stream = stream or sys.stdout
         self.lines = []
+        self.json = json
 
     def __call__(self, line: str):
         self.lines.append(line)
         if len(self.lines) >= self.MAX_BATCH:
             self.flush()
+
+    def obj(self, d: dict):
+        """One JSON Lines object (--json)."""
+        from ._jsonl import dumps
+        self(dumps(d))
+
+    def lost(self, n: int):
+        """Lost records: bcc's line on stderr; in --json mode also {"lost": N}."""
+        if n > 0:
+            if self.json:
+                self.obj({"lost": n})
+                self.flush()
+            report_lost(n)
 
     def flush(self):
         if self.lines:
@@ -449,6 +465,27 @@ def report_lost(n: int):
         sys.stderr.flush()
 
 
+def _lost(out, n: int):
+    """Report n lost records through `out` (an Output: JSON too), or on
+    stderr for a tool's own writer (ttysnoop's)."""
+    if isinstance(out, Output):
+        out.lost(n)
+    else:
+        report_lost(n)
+
+
+def drain(buf, out: Output, seconds: float = 5.0):
+    """After Ctrl-C: deliver the backlog of `buf` (consume() gives one batch
+    of at most BATCH records; a consumer behind a storm has many), for at
+    most `seconds` while producers may still be adding to it."""
+    end = time.monotonic() + seconds
+    while True:
+        n = buf.consume()
+        out.flush()
+        if n < getattr(buf, "BATCH", 1 << 62) or time.monotonic() > end:
+            return
+
+
 def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
                stop=None):
     """Poll `buf` and flush `out` until Ctrl-C, `duration` seconds, or stop();
@@ -457,10 +494,10 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
     while True:
         buf.poll(timeout_ms)
         out.flush()
-        report_lost(buf.lost_since_last())
+        _lost(out, buf.lost_since_last())
         if stop_requested():
-            buf.consume()           # what arrived before the Ctrl-C is shown
-            out.flush()
+            drain(buf, out)         # what arrived before the Ctrl-C is shown
+            _lost(out, buf.lost_since_last())
             return True
         if deadline is not None and time.monotonic() >= deadline:
             return False
@@ -468,14 +505,24 @@ def event_loop(buf, out: Output, duration: float = None, timeout_ms: int = 100,
             return False
 
 
-def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = "events"):
+def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = "events",
+                 json=None):
     """The loop of an event tool, once attached: print `header` (its first
     line says "attached"), then what fmt(record) returns for each record of
     ring buffer `map_name` (a line, a list of lines, or None for nothing)
-    until Ctrl-C or `duration` seconds."""
-    out = Output()
+    until Ctrl-C or `duration` seconds.  json: fmt(record) for --json
+    instead (a dict, its JSON text, or None): records decode raw, the header
+    goes to stderr (tools/_jsonl.py)."""
+    out = Output(json=json is not None)
 
     def show(e):
+        if json is not None:
+            d = json(e)             # a dict, or its JSON text (_jsonl.Events.line)
+            if isinstance(d, str):
+                out(d)
+            elif d is not None:
+                out.obj(d)
+            return
         text = fmt(e)
         if isinstance(text, list):
             for line in text:
@@ -483,8 +530,12 @@ def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = 
         elif text is not None:
             out(text)
 
-    rb = obj.ring_buffer(map_name, show)
-    print(header, flush=True)
+    rb = obj.ring_buffer(map_name, show, raw_text=json is not None)
+    if json is not None:
+        from ._jsonl import header as json_header
+        json_header(header)
+    else:
+        print(header, flush=True)
     try:
         event_loop(rb, out, duration=duration)
     finally:

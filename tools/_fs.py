@@ -17,7 +17,7 @@ from typing import NamedTuple
 import corebpf
 from corebpf import features, histogram
 
-from . import _cli, _heatmap
+from . import _cli, _heatmap, _jsonl
 
 READ, WRITE, OPEN, FSYNC, GETATTR, COMMIT = range(6)     # enum fsop (fsops.h)
 OP_NAMES = ("read", "write", "open", "fsync", "getattr", "commit")
@@ -197,7 +197,27 @@ def slower_parser(prog: str, doc: str, t: Slower):
                        help="total duration of trace in seconds")
     p.add_argument("min_ms", nargs="?", default=10, type=_cli.nonneg_int,
                    help="minimum I/O duration to trace, in ms (default 10; 0: all)")
+    _jsonl.add_args(p)
     return p
+
+
+F = _jsonl.Field
+SLOWER_JSON = _jsonl.Events("one object per file system operation slower than the "
+                            "threshold", [
+    F("ts_us", "integer", "completion time, since boot (CLOCK_MONOTONIC)", "us"),
+    F("comm", "string", "the task's command name", get=lambda e: e.task),
+    F("pid", "integer", "process ID"),
+    F("op", "string", "read, write, open, fsync, getattr or commit", get=lambda e: op_name(e.op)),
+    F("bytes", "integer", "size of a read, write or commit, else 0", "bytes",
+      get=lambda e: e.size),
+    F("offset", "integer", "file offset of a read, write or commit, else 0", "bytes"),
+    F("latency_us", "integer", "time the operation took", "us", get=lambda e: e.delta_us),
+    F("file", "string", "the file's name (one path component, as the kernel has it)"),
+])
+DIST_JSON = _jsonl.Histograms("file system operation latency per interval (one histogram "
+                              "per operation)", ["usecs", "msecs"], [
+    F("operation", "string", "read, write, open, fsync or getattr"),
+])
 
 
 def slower_header(a, t: Slower) -> list:
@@ -236,7 +256,8 @@ def _run_events(obj, a, header, fmt, duration):
         return 0
     obj.load()
     attach(obj)
-    _cli.trace_events(obj, "\n".join(header), fmt, duration=duration)
+    _cli.trace_events(obj, "\n".join(header), fmt, duration=duration,
+                      json=SLOWER_JSON.line if a.json else None)
     return 0
 
 
@@ -253,6 +274,7 @@ def dist_parser(prog: str, doc: str):
     p.add_argument("count", nargs="?", default=_cli.FOREVER, type=_cli.positive_int,
                    help="number of outputs")
     _heatmap.add_args(p)
+    _jsonl.add_args(p)
     return p
 
 
@@ -293,10 +315,17 @@ def _run_hists(obj, a, first, render, interval, title):
     attach(obj)
     hists = _heatmap.tap(a, obj.maps["hists"], obj.name, lambda k, v: v.slots,
                          "msecs" if a.milliseconds else "usecs", title)
-    print(first, flush=True)
+    if a.json:
+        _jsonl.header(first)
+    else:
+        print(first, flush=True)
 
     def emit():
-        sys.stdout.write(render(sorted(hists.pop_items(), key=lambda kv: kv[0].op)))
+        items = sorted(hists.pop_items(), key=lambda kv: kv[0].op)
+        if a.json:
+            return DIST_JSON.write("msecs" if a.milliseconds else "usecs",
+                                   [({"operation": op_name(k.op)}, v.slots) for k, v in items])
+        sys.stdout.write(render(items))
         sys.stdout.flush()
 
     _cli.interval_loop(interval, a.count, emit, wait=hists.wait_stop)
@@ -327,6 +356,7 @@ def libbpf_slower_parser(prog: str, doc: str):
                    help="min latency to trace, in ms (default 10)")
     p.add_argument("-t", "--type", type=fs_type, metavar="TYPE",
                    help="which filesystem to trace: " + "/".join(TYPES))
+    _jsonl.add_args(p)
     return p
 
 
@@ -374,6 +404,7 @@ def libbpf_dist_parser(prog: str, doc: str):
                    help="which filesystem to trace: " + "/".join(TYPES))
     _cli.interval_count(p)
     _heatmap.add_args(p)
+    _jsonl.add_args(p)
     return p
 
 

@@ -9,7 +9,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli
+from . import _cli, _jsonl
 
 
 def add_options(p, count_dest: str, count_help: str):
@@ -18,6 +18,13 @@ def add_options(p, count_dest: str, count_help: str):
     p.add_argument("-C", "--" + count_dest, action="store_true", help=count_help)
     p.add_argument("-d", "--dist", action="store_true", help="show distributions as histograms")
     p.add_argument("-c", "--cpu", type=_cli.cpu_type, help="trace this CPU only")
+    _jsonl.add_args(p)
+
+
+def json_spec(key: str, what: str):
+    """--json of hardirqs/softirqs: totals per `key`, or histograms (-d)."""
+    return _jsonl.Histograms(f"{what} time (-C: counts) per interval", ["usecs", "nsecs", "count"],
+                             [_jsonl.Field(key, "string", f"the {what}")], totals=True)
 
 
 def units(a, counting: bool):
@@ -55,10 +62,22 @@ def run(prog: str, a, counting: bool, outputs: int, what: str, title: str, width
         obj.load()
         obj.attach()
         sums, hists = obj.maps["sums"], obj.maps["hists"]
-        print("Tracing %s %s... Hit Ctrl-C to end." % (what, "events" if counting else
-                                                       "event time"), flush=True)
+        first = "Tracing %s %s... Hit Ctrl-C to end." % (what, "events" if counting else
+                                                         "event time")
+        if a.json:
+            _jsonl.header(first)
+        else:
+            print(first, flush=True)
+        spec = json_spec(section, what)
 
         def emit():
+            if a.json and a.dist:
+                return spec.write(label, [({section: name(k)}, v.slots)
+                                          for k, v in hists.pop_items()])
+            if a.json:
+                return spec.write_totals(label, [({section: name(k)}, v // factor) for k, v in
+                                                 sorted(sums.pop_items(), key=lambda kv: kv[1],
+                                                        reverse=True)])
             out = ["\n"]
             if a.timestamp:
                 out.append("%-8s\n" % time.strftime("%H:%M:%S"))

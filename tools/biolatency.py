@@ -9,7 +9,7 @@ examples:
     biolatency -F            # show I/O flags separately
     biolatency -d vda        # only the disk vda
     biolatency -e            # also print average, total and count
-    biolatency -j            # print each histogram as a dictionary
+    biolatency -j            # JSON Lines: one object per interval (also --json)
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _block, _cli, _heatmap
+from . import _block, _cli, _heatmap, _jsonl
 from ._block import disks  # noqa: F401  (kept importable from here)
 
 PROG = "biolatency"
@@ -53,11 +53,30 @@ def parse(argv=None):
     p.add_argument("-F", "--flags", action="store_true", help="print a histogram per set of I/O flags")
     p.add_argument("-e", "--extension", action="store_true",
                    help="also print the average, total and count")
-    p.add_argument("-j", "--json", action="store_true", help="print histograms as dictionaries")
+    _jsonl.add_args(p, short=True)
     p.add_argument("-d", "--disk", help="trace this disk only (a name in /proc/diskstats)")
     _cli.interval_count(p)
     _heatmap.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Histograms("block I/O latency per interval (-Q: from insertion)", ["usecs", "msecs"], [
+    F("disk", "string", "disk name (-D)", optional=True),
+    F("flags", "string", "request operation and flags, e.g. Sync-Write (-F)", optional=True),
+])
+
+
+def render_json(items, a, names: dict) -> str:
+    hists = []
+    for key, h in items:
+        k = {}
+        if a.disks:
+            k["disk"] = names.get(key.dev, "?")
+        elif a.flags:
+            k["flags"] = flags_text(key.flags)
+        hists.append((k, _jsonl.buckets(h.slots), None))
+    return _jsonl.dumps(JSON.interval("msecs" if a.milliseconds else "usecs", hists)) + "\n"
 
 
 def render(items, a, names: dict) -> str:
@@ -74,10 +93,6 @@ def render(items, a, names: dict) -> str:
         header, keyf, fmt = None, None, None
     for key, h in items:
         vals = list(h.slots)
-        if a.json:
-            sec = (header, fmt(keyf(key))) if header else None
-            out.append(str(histogram.json_hist(vals, label, sec)) + "\n")
-            continue
         if header:
             out.append(histogram.format_sections([(keyf(key), vals)], label, header, fmt))
         else:
@@ -116,10 +131,15 @@ def run(argv=None):
         hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
                              "msecs" if a.milliseconds else "usecs",
                              "biolatency: block I/O latency" + (" (queued)" if a.queued else ""))
-        if not a.json:
+        if a.json:
+            _jsonl.header("Tracing block device I/O... Hit Ctrl-C to end.")
+        else:
             print("Tracing block device I/O... Hit Ctrl-C to end.", flush=True)
 
         def emit():
+            if a.json:
+                print(render_json(hists.pop_items(), a, names), end="", flush=True)
+                return
             text = render(hists.pop_items(), a, names)
             print()
             print(text, end="", flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _block, _cli
+from . import _jsonl, _block, _cli
 
 PROG = "biosnoop"
 PATTERN = {1: "S", 2: "R"}
@@ -23,6 +23,7 @@ def parse(argv=None):
     p.add_argument("-d", "--disk", help="trace this disk only (a name in /proc/diskstats)")
     p.add_argument("-P", "--pattern", action="store_true",
                    help="show the block I/O pattern (sequential or random)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -34,6 +35,23 @@ def header(a) -> str:
     if a.queue:
         h += "%7s " % "QUE(ms)"
     return h + "%7s" % "LAT(ms)"
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per block I/O completed", [
+    F("ts_ns", "integer", "completion, kernel time (CLOCK_MONOTONIC)", "ns", get=lambda e: e.ts),
+    F("comm", "string|null", "submitter's command name, null if unknown",
+      get=lambda e: e.comm if e.has_who else None),
+    F("pid", "integer|null", "submitter's process ID, null if unknown",
+      get=lambda e: e.pid if e.has_who else None),
+    F("disk", "string|null", "disk name, null if unknown", get=None),
+    F("op", "string", "R or W", get=lambda e: "W" if e.rwflag else "R"),
+    F("sector", "integer", "first sector"),
+    F("bytes", "integer", "size", "bytes", get=lambda e: e.len),
+    F("pattern", "string", "S sequential, R random, ? unknown (-P)", optional=True),
+    F("queue_ns", "integer", "submission to issue (-Q)", "ns", optional=True),
+    F("latency_ns", "integer", "issue to completion", "ns", get=lambda e: e.delta),
+])
 
 
 def format_event(e, a, first_us: int, names) -> str:
@@ -66,16 +84,19 @@ def run(argv=None):
             return 0
         obj.load()
         _block.attach_requests(obj)
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts // 1000)
-            out(format_event(e, a, first[0], names))
+            return format_event(e, a, first[0], names)
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        def record(e):
+            return JSON.record(e, disk=names.get(e.dev, None) if e.has_who else None,
+                               pattern=PATTERN.get(e.pattern, "?") if a.pattern else None,
+                               queue_ns=e.qdelta if a.queue else None)
+
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from . import _cli, _fs
 
 PROG = "btrfsslower"
+JSON = _fs.SLOWER_JSON          # --json (tools/_jsonl.py)
 TOOL = _fs.Slower("btrfs", pid_width=7, duration=True)
 
 

@@ -19,7 +19,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _heatmap
+from . import _cli, _heatmap, _jsonl
 
 PROG = "cpudist"
 FINISH_TASK_SWITCH = (r"finish_task_switch", r"finish_task_switch\.isra\.\d+")
@@ -39,6 +39,7 @@ def parse(argv=None):
                    help="show extension summary (average/total/count)")
     _cli.interval_count(p)
     _heatmap.add_args(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -46,6 +47,38 @@ def pid_comm(pid: int) -> str:
     """bcc's section text: the pid and /proc/PID/comm, newline included."""
     comm = _cli.proc_comm(pid)
     return str(pid) if comm is None else "%d %s\n" % (pid, comm)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Histograms("on-CPU (-O: off-CPU) time per interval", ["usecs", "msecs"], [
+    F("pid", "integer", "process ID (-P)", optional=True),
+    F("tid", "integer", "thread ID (-L)", optional=True),
+    F("comm", "string|null", "the process' or thread's name when printed (-P/-L)",
+      optional=True),
+], extra=[
+    F("total", "integer", "sum of all times (-e; unit)", optional=True),
+    F("count", "integer", "number of times (-e)", optional=True),
+])
+
+
+def write_json(items, ext, a):
+    hists = []
+    for k, v in items:
+        key = {}
+        if a.pids or a.tids:
+            key = {"pid" if a.pids else "tid": int(k), "comm": _comm_raw(int(k))}
+        if a.extension and ext is not None and not (a.pids or a.tids):
+            key.update(total=int(ext.total), count=int(ext.count))
+        hists.append((key, v.slots))
+    JSON.write("msecs" if a.milliseconds else "usecs", hists)
+
+
+def _comm_raw(pid: int):
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return _jsonl.raw(f.read().rstrip(b"\n"))
+    except OSError:
+        return None
 
 
 def render(items, ext, a) -> str:
@@ -89,12 +122,17 @@ def run(argv=None):
         hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
                              "msecs" if a.milliseconds else "usecs",
                              "cpudist: %s-CPU time" % ("off" if a.offcpu else "on"))
-        print("Tracing %s-CPU time... Hit Ctrl-C to end." % ("off" if a.offcpu else "on"),
-              flush=True)
+        first = "Tracing %s-CPU time... Hit Ctrl-C to end." % ("off" if a.offcpu else "on")
+        if a.json:
+            _jsonl.header(first)
+        else:
+            print(first, flush=True)
 
         def emit():
             items = hists.pop_items()
             e = ext.pop_items()[0][1] if a.extension else None
+            if a.json:
+                return write_json(items, e, a)
             sys.stdout.write(render(items, e, a))
             sys.stdout.flush()
 

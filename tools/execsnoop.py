@@ -20,7 +20,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "execsnoop"
 
@@ -45,6 +45,7 @@ def parse(argv=None):
     p.add_argument("--max-args", default="20", type=_max_args,
                    help="strings kept per command line, file name included (default 20, max 60)")
     p.add_argument("-P", "--ppid", type=_cli.pid_type, help="trace children of this PID only")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -86,6 +87,27 @@ def args_text(e, quote: bool) -> str:
     return " ".join(words).replace("\n", "\\n")
 
 
+def argv_raw(e) -> list:
+    """The command line for JSON: exact strings (file name, then argv[1..])."""
+    parts = bytes(e.args[:e.args_size]).split(b"\0")[:e.args_count]
+    return [_jsonl.raw(p) for p in parts]
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per exec() as it returns", [
+    F("pid", "integer", "process ID"),
+    F("ppid", "integer", "parent process ID (0: unknown)"),
+    F("uid", "integer", "user ID"),
+    F("cpu", "integer", "CPU of the exec()"),
+    F("comm", "string", "command name after the exec()"),
+    F("pcomm", "string", "the parent's command name"),
+    F("retval", "integer", "exec()'s return value (0, or -errno with -x)"),
+    F("argv", "string[]", "file name, then argv[1..] (at most --max-args strings)",
+      get=argv_raw),
+    F("truncated", "boolean", "argv was cut short", get=lambda e: bool(e.truncated)),
+])
+
+
 def format_event(e, a, start: float, now: float = None) -> str:
     now = time.time() if now is None else now
     line = ""
@@ -119,7 +141,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
+        out = _cli.Output(json=a.json)
         start = time.time()
 
         def on_event(e):
@@ -127,10 +149,16 @@ def run(argv=None):
                 return
             if a.line and not a.line.search(args_text(e, False)):
                 return
-            out(format_event(e, a, start))
+            if a.json:
+                out(JSON.line(e))
+            else:
+                out(format_event(e, a, start))
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
+        if a.json:
+            _jsonl.header(header(a))
+        else:
+            print(header(a), flush=True)
         _cli.event_loop(rb, out)
     return 0
 

@@ -14,13 +14,12 @@ examples:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import datetime, timezone
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "exitsnoop"
 
@@ -45,7 +44,7 @@ def parse(argv=None):
                    help="only failures: leave out exit status 0")
     p.add_argument("--per-thread", action="store_true",
                    help="report every exiting thread, not only whole processes")
-    p.add_argument("-j", "--json", action="store_true", help="print one JSON object per exit")
+    _jsonl.add_args(p, short=True)
     # bcc's switch for kernels keeping start_time as a timespec: CO-RE reads
     # the field's real type, so it changes nothing here.
     p.add_argument("--timespec", action="store_true", help=argparse.SUPPRESS)
@@ -93,17 +92,24 @@ def format_event(e, a, now: datetime = None) -> str:
     return line + exit_text(e.exit_code, e.sig_info)
 
 
-def format_json(e, a, now: datetime = None) -> str:
-    return json.dumps({
-        "timestamp": (now or _now(a)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
-        "task": e.comm,
-        "pid": e.pid,
-        "ppid": e.ppid,
-        "tid": e.tid,
-        "age": (e.exit_time - e.start_time) / 1e9,
-        "exit_code": e.exit_code,
-        "sig_info": e.sig_info,
-    })
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per exiting process (thread with --per-thread)", [
+    F("timestamp", "string", "local time (UTC with --utc), YYYY-MM-DDTHH:MM:SS.mmm"),
+    F("task", "string", "command name", get=lambda e: e.comm),
+    F("pid", "integer", "process ID"),
+    F("ppid", "integer", "parent process ID"),
+    F("tid", "integer", "thread ID"),
+    F("age", "number", "time since the process started", "s",
+      get=lambda e: (e.exit_time - e.start_time) / 1e9),
+    F("exit_code", "integer", "exit status (the low 8 bits of exit())"),
+    F("sig_info", "integer", "terminating signal, 0x80 = core dumped, 0 = exit()"),
+    F("start_ns", "integer", "start time (CLOCK_MONOTONIC)", "ns", get=lambda e: e.start_time),
+    F("exit_ns", "integer", "exit time (CLOCK_MONOTONIC)", "ns", get=lambda e: e.exit_time),
+])
+
+
+def format_json(e, a, now: datetime = None) -> dict:
+    return JSON.record(e, timestamp=(now or _now(a)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
 
 
 def run(argv=None):
@@ -119,20 +125,24 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        fmt = format_json if a.json else format_event
+        out = _cli.Output(json=a.json)
         seen = []
 
         def on_event(e):
             seen.append(1)
-            out(fmt(e, a))
+            if a.json:
+                out.obj(format_json(e, a))
+            else:
+                out(format_event(e, a))
 
-        rb = obj.ring_buffer("events", on_event)
+        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
         # As bcc: with -p the trace ends after the first batch of exits.
         stop = (lambda: bool(seen)) if a.pid else None
-        if not a.json:
+        if a.json:
+            _jsonl.header(header(a))
+        else:
             print(header(a), flush=True)
-        if _cli.event_loop(rb, out, stop=stop):
+        if _cli.event_loop(rb, out, stop=stop) and not a.json:
             print()                 # bcc: Ctrl-C prints an empty line
     return 0
 

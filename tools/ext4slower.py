@@ -20,6 +20,7 @@ from __future__ import annotations
 from . import _cli, _fs
 
 PROG = "ext4slower"
+JSON = _fs.SLOWER_JSON          # --json (tools/_jsonl.py)
 TOOL = _fs.Slower("ext4")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from . import _cli, _fs
 
 PROG = "f2fsslower"
+JSON = _fs.SLOWER_JSON          # --json (tools/_jsonl.py)
 TOOL = _fs.Slower("f2fs", csv_flag="-s")
 
 

@@ -17,7 +17,7 @@ import time
 import corebpf
 from corebpf import features
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "filegone"
 HEADER = "%-8s %-7s %-16s %6s %s" % ("TIME", "PID", "COMM", "ACTION", "FILE")
@@ -26,11 +26,25 @@ HEADER = "%-8s %-7s %-16s %6s %s" % ("TIME", "PID", "COMM", "ACTION", "FILE")
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 def last_component(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1] or path
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per file deleted or renamed over", [
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("action", "string", "DELETE or RENAME",
+      get=lambda e: "RENAME" if e.action == ord("R") else "DELETE"),
+    F("file", "string", "the file's name (a path or the last component, as the probe has it)",
+      get=lambda e: e.name),
+    F("new_file", "string|null", "a rename's new name, null for a delete",
+      get=lambda e: e.name2 if e.action == ord("R") else None),
+])
 
 
 def format_event(e, now: str = None) -> str:
@@ -64,7 +78,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        _cli.trace_events(obj, HEADER, format_event)
+        _cli.trace_events(obj, HEADER, format_event, json=JSON.line if a.json else None)
     return 0
 
 

@@ -19,7 +19,7 @@ import time
 
 import corebpf
 
-from . import _cli, _fs
+from . import _cli, _fs, _jsonl
 
 PROG = "fileslower"
 NAME_LEN = 32           # bcc's DNAME_INLINE_LEN
@@ -32,11 +32,24 @@ def parse(argv=None):
                    help="include non-regular file types (sockets, FIFOs, etc)")
     p.add_argument("min_ms", nargs="?", default=10, type=_cli.nonneg_int,
                    help="minimum I/O duration to trace, in ms (default 10)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 HEADER = "%-8s %-14s %-6s %1s %-7s %7s %s" % ("TIME(s)", "COMM", "TID", "D", "BYTES",
                                               "LAT(ms)", "FILENAME")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per synchronous read or write slower than the threshold", [
+    F("comm", "string", "command name"),
+    F("tid", "integer", "thread ID"),
+    F("op", "string", "R (read) or W (write)", get=lambda e: "RW"[e.op]),
+    F("bytes", "integer", "bytes asked for", "bytes", get=lambda e: e.count),
+    F("latency_us", "integer", "time the call took", "us", get=lambda e: e.delta_us),
+    F("file", "string", "the file's name (at most 32 bytes kept)", get=lambda e: e.name),
+    F("name_len", "integer", "the whole name's length", "bytes"),
+])
 
 
 def format_event(e, since: float) -> str:
@@ -73,7 +86,8 @@ def run(argv=None):
         start = time.time()
         first = "Tracing sync read/writes slower than %d ms" % a.min_ms
         _cli.trace_events(obj, first + "\n" + HEADER,
-                          lambda e: format_event(e, time.time() - start))
+                          lambda e: format_event(e, time.time() - start),
+                          json=JSON.line if a.json else None)
     return 0
 
 

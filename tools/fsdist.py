@@ -20,6 +20,7 @@ from __future__ import annotations
 from . import _cli, _fs
 
 PROG = "fsdist"
+JSON = _fs.DIST_JSON          # --json (tools/_jsonl.py)
 
 
 def run(argv=None):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from . import _cli, _fs
 
 PROG = "fsslower"
+JSON = _fs.SLOWER_JSON          # --json (tools/_jsonl.py)
 
 
 def run(argv=None):

@@ -16,6 +16,7 @@ import corebpf
 from . import _cli, _irqs
 
 PROG = "hardirqs"
+JSON = _irqs.json_spec("hardirq", "hard irq")      # --json (tools/_jsonl.py)
 
 
 def parse(argv=None):

@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli, _signals
+from . import _cli, _jsonl, _signals
 
 PROG = "killsnoop"
 
@@ -29,6 +29,7 @@ def parse(argv=None):
                    help="trace this target PID only (the one the signal is sent to)")
     p.add_argument("-s", "--signal", type=_signals.signal_list,
                    help="trace only these signals (a number or a comma-separated list)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -44,6 +45,16 @@ def pid_width() -> int:
 def header(width: int) -> str:
     return "%-9s %-*s %-16s %-4s %-*s %s" % ("TIME", width, "PID", "COMM", "SIG", width,
                                              "TPID", "RESULT")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per kill() call", [
+    F("pid", "integer", "sender process ID"),
+    F("comm", "string", "sender command name"),
+    F("sig", "integer", "signal number"),
+    F("tpid", "integer", "target PID as passed to kill()"),
+    F("ret", "integer", "kill()'s return value (0 or -errno)"),
+])
 
 
 def format_event(e, width: int, now: float = None) -> str:
@@ -67,9 +78,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, width)))
-        print(header(width), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, width), header(width))
         _cli.event_loop(rb, out)
     return 0
 

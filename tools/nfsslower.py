@@ -24,6 +24,7 @@ from __future__ import annotations
 from . import _cli, _fs
 
 PROG = "nfsslower"
+JSON = _fs.SLOWER_JSON          # --json (tools/_jsonl.py)
 TOOL = _fs.Slower("nfs", ops=(_fs.READ, _fs.WRITE, _fs.OPEN, _fs.GETATTR, _fs.COMMIT),
                   header="Tracing NFS operations... Ctrl-C to quit",
                   header_min="Tracing NFS operations that are slower than {ms} ms... "

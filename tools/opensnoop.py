@@ -22,7 +22,7 @@ import os
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "opensnoop"
 PAGE = 4096
@@ -58,6 +58,7 @@ def parse(argv=None):
                    help="size of the ring buffer in pages, a power of two (default 1024)")
     p.add_argument("--exec", nargs=argparse.REMAINDER, metavar="CMD",
                    help="run this command and trace only it (put last)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -83,18 +84,36 @@ def header(a) -> str:
     return h + "PATH"
 
 
-def path_of(e) -> str:
+def path_of(e, decode=_cli.text) -> str:
     """The path as passed; with full paths, joined to the directory walked in the kernel."""
     buf = e.buf
-    fname = _cli.text(buf[:max(e.fname_size - 1, 0)])
+    fname = decode(buf[:max(e.fname_size - 1, 0)])
     if not e.dir_size:
         return fname
     comps = buf[e.fname_size:e.fname_size + e.dir_size].split(b"\0")[:-1]
-    d = "/".join(_cli.text(c) for c in reversed(comps))
+    d = "/".join(decode(c) for c in reversed(comps))
     return "/" + d + ("/" if d else "") + fname
 
 
 _CREATE = getattr(os, "O_CREAT", 0o100) | getattr(os, "O_TMPFILE", 0o20200000)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per open()", [
+    F("ts_ns", "integer", "kernel time of the return (CLOCK_MONOTONIC)", "ns", get=lambda e: e.ts),
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("uid", "integer", "user ID"),
+    F("comm", "string", "the thread's command name"),
+    F("fd", "integer", "the file descriptor, -1 on failure",
+      get=lambda e: e.ret if e.ret >= 0 else -1),
+    F("errno", "integer", "the error number, 0 on success",
+      get=lambda e: 0 if e.ret >= 0 else -e.ret),
+    F("flags", "integer", "open flags (O_*)"),
+    F("mode", "integer", "mode argument (with O_CREAT/O_TMPFILE)"),
+    F("path", "string", "the path as passed (-F: made absolute in the kernel)",
+      get=lambda e: path_of(e, _jsonl.raw)),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -145,18 +164,24 @@ def run(argv=None):
             obj.rodata.targ_tgid = child
         obj.load()
         obj.attach()
-        out = _cli.Output()
+        out = _cli.Output(json=a.json)
         first = []
 
         def on_event(e):
             if a.name and a.name not in e.comm:
                 return
+            if a.json:
+                out(JSON.line(e))
+                return
             if not first:
                 first.append(e.ts)
             out(format_event(e, a, first[0]))
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
+        if a.json:
+            _jsonl.header(header(a))
+        else:
+            print(header(a), flush=True)
         stop = None
         if child:
             release()

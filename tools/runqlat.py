@@ -19,7 +19,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _heatmap
+from . import _cli, _heatmap, _jsonl
 
 PROG = "runqlat"
 
@@ -35,11 +35,26 @@ def parse(argv=None):
     g.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
     _cli.interval_count(p)
     _heatmap.add_args(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 def section_name(a):
     return "pid" if a.pids else "tid" if a.tids else "pidns" if a.pidnss else None
+
+
+F = _jsonl.Field
+JSON = _jsonl.Histograms("run queue latency per interval", ["usecs", "msecs"], [
+    F("pid", "integer", "process ID (-P)", optional=True),
+    F("tid", "integer", "thread ID (-L)", optional=True),
+    F("pidns", "integer", "PID namespace inode number (--pidnss)", optional=True),
+])
+
+
+def write_json(items, a):
+    section = section_name(a)
+    JSON.write("msecs" if a.milliseconds else "usecs",
+               [({section: int(k)} if section else {}, v.slots) for k, v in items])
 
 
 def render(items, a) -> str:
@@ -76,9 +91,14 @@ def run(argv=None):
         obj.attach()
         hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
                              "msecs" if a.milliseconds else "usecs", "runqlat: run queue latency")
-        print("Tracing run queue latency... Hit Ctrl-C to end.", flush=True)
+        if a.json:
+            _jsonl.header("Tracing run queue latency... Hit Ctrl-C to end.")
+        else:
+            print("Tracing run queue latency... Hit Ctrl-C to end.", flush=True)
 
         def emit():
+            if a.json:
+                return write_json(hists.pop_items(), a)
             sys.stdout.write(render(hists.pop_items(), a))
             sys.stdout.flush()
 

@@ -14,7 +14,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "runqslower"
 
@@ -28,6 +28,7 @@ def parse(argv=None):
     g = p.add_mutually_exclusive_group()
     g.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     g.add_argument("-t", "--tid", type=_cli.tid_type, help="trace this TID only")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -36,6 +37,17 @@ def header(a) -> str:
         return "%-8s %-16s %-6s %14s %-16s %-6s" % ("TIME", "COMM", "TID", "LAT(us)",
                                                     "PREV COMM", "PREV TID")
     return "%-8s %-16s %-6s %14s" % ("TIME", "COMM", "TID", "LAT(us)")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per wait on a run queue longer than the threshold", [
+    F("comm", "string", "the waiting thread's command name", get=lambda e: e.task),
+    F("tid", "integer", "the waiting thread's ID", get=lambda e: e.pid),
+    F("latency_us", "integer", "time runnable before it ran", "us", get=lambda e: e.delta_us),
+    F("prev_comm", "string", "command name of the thread switched out for it",
+      get=lambda e: e.prev_task),
+    F("prev_tid", "integer", "ID of the thread switched out for it", get=lambda e: e.prev_pid),
+])
 
 
 def format_event(e, a) -> str:
@@ -59,10 +71,9 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, a)))
-        print("Tracing run queue latency higher than %d us" % a.min_us)
-        print(header(a), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a),
+                              "Tracing run queue latency higher than %d us\n%s"
+                              % (a.min_us, header(a)))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -16,7 +16,7 @@ import time
 
 import corebpf
 
-from . import _cli, _signals
+from . import _cli, _jsonl, _signals
 
 PROG = "sigsnoop"
 
@@ -40,6 +40,7 @@ def parse(argv=None):
                    help="only these signals (a number or a comma-separated list)")
     p.add_argument("-n", "--name", action="store_true",
                    help="print signal names instead of numbers")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -57,6 +58,19 @@ def target_comm(e) -> str:
         if comm is not None:
             return comm
     return "N/A"
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per signal generated (-k: per kill() call)", [
+    F("pid", "integer", "sender process ID"),
+    F("comm", "string", "sender command name"),
+    F("sig", "integer", "signal number"),
+    F("signame", "string|null", "signal name (SIGTERM...), null if none",
+      get=lambda e: SIGNAMES[e.sig] if 0 <= e.sig < len(SIGNAMES) else None),
+    F("tpid", "integer", "target thread ID as the sender named it"),
+    F("tcomm", "string", "target command name, empty if unknown"),
+    F("ret", "integer", "result (0 or -errno)"),
+])
 
 
 def format_event(e, names: bool, now: float = None) -> str:
@@ -83,9 +97,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, a.name)))
-        print(HEADER, flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a.name), HEADER)
         _cli.event_loop(rb, out)
     return 0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from . import _cli, _irqs
 
 PROG = "softirqs"
+JSON = _irqs.json_spec("softirq", "soft irq")      # --json (tools/_jsonl.py)
 # the kernel's softirq_to_name[] order (NR_SOFTIRQS = 10)
 VECTORS = ("hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched",
            "hrtimer", "rcu")

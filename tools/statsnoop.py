@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "statsnoop"
 # bcc's SYSCALL column names, indexed by enum stat_call (statsnoop.h)
@@ -27,6 +27,7 @@ def parse(argv=None):
     p.add_argument("-x", "--failed", action="store_true", help="only show failed stats")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-s", "--sysname", action="store_true", help="show the syscall's name")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -36,6 +37,20 @@ def header(a) -> str:
     if a.sysname:
         h += " %-12s" % "SYSCALL"
     return h + " %s" % "PATH"
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per stat-family call", [
+    F("ts_ns", "integer", "kernel time of the return (CLOCK_MONOTONIC)", "ns", get=lambda e: e.ts),
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("ret", "integer", "return value (0 or -errno)"),
+    F("errno", "integer", "the error number, 0 on success",
+      get=lambda e: 0 if e.ret >= 0 else -e.ret),
+    F("call", "string", "the syscall (stat, statx, newfstatat...)",
+      get=lambda e: CALLS[e.call] if e.call < len(CALLS) else CALLS[0]),
+    F("path", "string", "the path as passed", get=lambda e: e.fname),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -60,16 +75,14 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts)
-            out(format_event(e, a, first[0]))
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "syncsnoop"
 # bcc's CALL names, indexed by enum sync_call (syncsnoop.h)
@@ -19,6 +19,15 @@ CALLS = ("N/A", "sync", "fsync", "fdatasync", "msync", "sync_file_range", "syncf
 
 def header() -> str:
     return "%-18s %-16s %-16s" % ("TIME(s)", "COMM", "CALL")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per sync-family call", [
+    F("ts_ns", "integer", "kernel time at entry (CLOCK_MONOTONIC)", "ns", get=lambda e: e.ts),
+    F("comm", "string", "command name"),
+    F("call", "string", "sync, fsync, fdatasync, msync, sync_file_range or syncfs",
+      get=lambda e: CALLS[e.call] if e.call < len(CALLS) else CALLS[0]),
+])
 
 
 def format_event(e) -> str:
@@ -30,6 +39,7 @@ def format_event(e) -> str:
 
 def run(argv=None):
     p = _cli.Parser(PROG, __doc__)
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
@@ -39,9 +49,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e)))
-        print(header(), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, format_event, header())
         try:
             _cli.event_loop(rb, out)
         finally:

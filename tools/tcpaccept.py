@@ -21,7 +21,7 @@ import time
 
 import corebpf
 
-from . import _cli, _net
+from . import _jsonl, _cli, _net
 
 PROG = "tcpaccept"
 
@@ -36,6 +36,7 @@ def parse(argv=None):
                    help="comma-separated list of local ports to trace")
     _net.add_family(p)
     _cli.container_args(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -47,6 +48,19 @@ def header(a) -> str:
         h += "%-9s" % "TIME(s)"
     return h + "%-7s %-12s %-2s %-16s %-5s %-16s %-5s" % (
         "PID", "COMM", "IP", "RADDR", "RPORT", "LADDR", "LPORT")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP connection accepted", [
+    F("ts_us", "integer", "kernel time (CLOCK_MONOTONIC)", "us"),
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("ip", "integer", "IP version, 4 or 6", get=lambda e: _net.ipver(e.family)),
+    F("raddr", "string", "remote address", get=lambda e: _net.ntop(e.family, e.raddr)),
+    F("rport", "integer", "remote port"),
+    F("laddr", "string", "local address", get=lambda e: _net.ntop(e.family, e.laddr)),
+    F("lport", "integer", "local port"),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -80,16 +94,14 @@ def run(argv=None):
         obj.load()
         ports.fill()
         obj.attach()
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts_us)
-            out(format_event(e, a, first[0]))
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -10,7 +10,7 @@ import corebpf
 from corebpf.symbols.elf import ElfError, sym_text
 from corebpf.user import uprobes
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "threadsnoop"
 HEADER = "%-10s %-7s %-16s %s" % ("TIME(ms)", "PID", "COMM", "FUNC")
@@ -18,6 +18,7 @@ HEADER = "%-10s %-7s %-16s %s" % ("TIME(ms)", "PID", "COMM", "FUNC")
 
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -25,6 +26,22 @@ def func_text(pid: int, addr: int) -> str:
     """bcc's b.sym(start, pid), the hex address when it has no symbol."""
     name = sym_text(pid, addr, show_module=False)
     return hex(addr) if name == "[unknown]" else name
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per pthread_create() call", [
+    F("ts_ns", "integer", "kernel time (CLOCK_MONOTONIC)", "ns", get=lambda e: e.ts),
+    F("pid", "integer", "the caller's process ID"),
+    F("comm", "string", "the caller's command name"),
+    F("start", "string", "the start routine's address, hex", get=lambda e: hex(e.start)),
+    F("func", "string|null", "the start routine's symbol, null if none",
+      get=lambda e: _func_or_none(e.pid, e.start)),
+])
+
+
+def _func_or_none(pid: int, addr: int):
+    name = sym_text(pid, addr, show_module=False)
+    return None if name == "[unknown]" else name
 
 
 def format_event(e, first_ts: int, func: str) -> str:
@@ -58,16 +75,14 @@ def run(argv=None):
         obj.load()
         for path in libs:
             uprobes.attach(obj.programs["pthread_create_entry"], path, "pthread_create")
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts)
-            out(format_event(e, first[0], func_text(e.pid, e.start)))
+            return format_event(e, first[0], func_text(e.pid, e.start))
 
-        rb = obj.ring_buffer("events", on_event)
-        print(HEADER, flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text, HEADER)
         _cli.event_loop(rb, out)
     return 0
 

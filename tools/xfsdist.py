@@ -21,6 +21,7 @@ from __future__ import annotations
 from . import _cli, _fs
 
 PROG = "xfsdist"
+JSON = _fs.DIST_JSON          # --json (tools/_jsonl.py)
 
 
 def run(argv=None):

@@ -536,7 +536,7 @@ def _build_struct(btf: Btf, t: Type, raw: bool = False) -> StructCodec:
 # with no call at all for the common (printable) case
 _CSTR = ('(_s if (_s := {}.split(b"\\0", 1)[0].decode("utf-8", "backslashreplace"))'
          '.isprintable() else _esc(_s))')
-_CSTR_RAW = '{}.split(b"\\0", 1)[0].decode("utf-8", "replace")'
+_CSTR_RAW = '{}.split(b"\\0", 1)[0].decode("utf-8", "surrogateescape")'
 
 
 def _bitfield(buf, off, boff, bits, signed):

@@ -69,8 +69,10 @@ def text(b: bytes) -> str:
 
 def raw_text(b: bytes) -> str:
     """The same bytes decoded but not escaped (for output that escapes by
-    construction, such as JSON)."""
-    return b.decode("utf-8", "replace")
+    construction, such as JSON): exact, bytes that are not UTF-8 as lone
+    surrogates U+DC80..U+DCFF (surrogateescape: never dropped; JSON writes
+    them as \\udcNN)."""
+    return b.decode("utf-8", "surrogateescape")
 
 
 _ASCII_CTRL = bytes(c for c in range(32) if c not in (9, 10)) + b"\x7f"

@@ -65,8 +65,9 @@ def test_json(scratch):
     while t.proc.poll() is None:
         direct_io(scratch, 2)
     assert t.wait(timeout=20) == 0
-    d = [l for l in t.lines if l.startswith("{")]
-    assert d and "'val_type': 'usecs'" in d[0] and "'data': [" in d[0]
+    import json
+    d = [json.loads(l) for l in t.lines]             # JSON Lines (not bcc's dict text)
+    assert len(d) == 1 and d[0]["unit"] == "usecs" and d[0]["histograms"][0]["buckets"]
 
 
 def test_classic_tracepoint_variant(scratch):

@@ -101,7 +101,7 @@ def test_json_lines():
     while line is None and time.monotonic() < deadline:
         p = subprocess.Popen(["sh", "-c", "exit 6"])
         p.wait()
-        line = t.wait_for(lambda l: f'"pid": {p.pid},' in l, timeout=1)
+        line = t.wait_for(lambda l: f'"pid":{p.pid},' in l, timeout=1)
     t.stop()
     assert line is not None, t.text
     import json

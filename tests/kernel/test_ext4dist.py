@@ -68,3 +68,11 @@ def test_kprobe_variant_loads():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("ext4dist", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    from tests import fstools
+    from tests.workloads import SCRATCH_DIR
+    objs, _, _ = fstools.run_json("ext4dist", SCRATCH_DIR, ("-m",), ext4=True)
+    assert fstools.json_dist_counts(objs) == fstools.OPS
+    assert {o["unit"] for o in objs} == {"msecs"}

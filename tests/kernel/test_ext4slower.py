@@ -112,3 +112,9 @@ def test_help_says_what_the_fallback_measures():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("ext4slower", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    from tests import fstools
+    objs, w, name = fstools.run_json("ext4slower", SCRATCH_DIR, ("0",), ext4=True)
+    fstools.check_json_slower(objs, w, name)

@@ -54,3 +54,30 @@ def test_deletes_and_renames(tmp_path):
 def test_bad_input():
     rc, out, err = run_tool("filegone", "-p", "0")
     assert rc == 2 and "no such process" in err and len(err.splitlines()) == 1
+
+
+def test_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import jsonschema
+    child = Child(_GONE, tmp_path)
+    try:
+        t = Tool("filegone", "--json", "-p", child.pid, ready="stderr")
+        assert t.lines == []                    # the header went to stderr
+        child.go().wait()
+        t.wait_for(lambda l: '"DELETE"' in l and json.loads(l)["file"].endswith("c3"))
+        assert t.stop() == 0
+    finally:
+        child.kill()
+    schema = json.loads(subprocess.run([sys.executable, "-m", "corebpf", "schema", "filegone"],
+                                       capture_output=True, check=True).stdout)
+    objs = [json.loads(l) for l in t.lines]
+    for o in objs:
+        jsonschema.validate(o, schema)
+    assert all(o["pid"] == child.pid for o in objs), objs
+    last = lambda p: p and p.rstrip("/").rsplit("/", 1)[-1]     # noqa: E731
+    assert [(o["action"], last(o["file"]), last(o["new_file"])) for o in objs] == [
+        ("DELETE", "a", None), ("DELETE", "b", None), ("RENAME", "c", "c2"),
+        ("RENAME", "c2", "c3"), ("DELETE", "sub", None), ("DELETE", "c3", None)], objs

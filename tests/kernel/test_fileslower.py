@@ -95,3 +95,26 @@ def test_function_variants_load(kind):
 def test_bad_input(args, msg):
     rc, out, err = run_tool("fileslower", *args)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    import json
+    import subprocess
+    import sys
+
+    import jsonschema
+    name = fstools.marker("fslowj")
+    with file_ops(name) as w:
+        t = Tool("fileslower", "--json", "-p", w.pid, "0", ready="stderr")
+        w.go().wait()
+        t.wait_for(lambda l: name in l and '"bytes":4096' in l)
+    assert t.stop() == 0
+    schema = json.loads(subprocess.run([sys.executable, "-m", "corebpf", "schema", "fileslower"],
+                                       capture_output=True, check=True).stdout)
+    objs = [json.loads(l) for l in t.lines]
+    for o in objs:
+        jsonschema.validate(o, schema)
+    mine = [o for o in objs if o["file"] == name]
+    assert all(o["tid"] == w.pid and o["comm"] == fstools.COMM for o in mine), mine
+    assert [o["bytes"] for o in mine if o["op"] == "W"] == [65536] * 4, mine
+    assert [o["bytes"] for o in mine if o["op"] == "R"] == [131072] * 3 + [4096], mine

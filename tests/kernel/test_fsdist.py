@@ -39,3 +39,8 @@ def test_ext4_milliseconds_on_ctrl_c():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("fsdist", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json_ext4():
+    objs, _, _ = fstools.run_json("fsdist", "/var/tmp", ("-t", "ext4"), ext4=True)
+    assert fstools.json_dist_counts(objs) == fstools.OPS

@@ -63,3 +63,10 @@ def test_ext4_with_a_threshold_and_pid():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("fsslower", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json_ext4():
+    from tests.workloads import SCRATCH_DIR
+    objs, w, name = fstools.run_json("fsslower", SCRATCH_DIR, ("-t", "ext4", "-m", "0"),
+                                     ext4=True)
+    fstools.check_json_slower(objs, w, name)

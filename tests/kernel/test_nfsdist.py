@@ -29,3 +29,9 @@ def test_interval_count_per_operation(mnt):
 def test_fsdist_nfs_on_ctrl_c(mnt):
     got, t = fstools.run_dist("fsdist", mnt, ("-t", "nfs"), quoted=True)
     assert got.pop("getattr", 0) >= 1 and got == fstools.OPS, t.text
+
+
+def test_json(mnt):
+    objs, _, _ = fstools.run_json("nfsdist", mnt)
+    got = fstools.json_dist_counts(objs)
+    assert got.pop("getattr", 0) >= 1 and got == {"open": 2, "write": 4, "read": 4}, objs

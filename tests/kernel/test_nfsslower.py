@@ -54,3 +54,9 @@ def test_without_nfs_one_line():
     rc, out, err = run_tool(PROG)
     assert rc == 1 and err == ("nfsslower: error: this kernel has no nfs file system (nfs/nfs4 "
                                "not in /proc/filesystems: load its module or mount one first)\n")
+
+
+def test_json(mnt):
+    objs, w, name = fstools.run_json(PROG, mnt, ("0",))
+    fstools.check_json_slower(objs, w, name, "RWOG")
+    assert [o for o in objs if o.get("file") == name and o["op"] == "getattr"]

@@ -48,3 +48,21 @@ def test_previous_task_and_pid_filter():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("runqslower", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    import json
+    import subprocess
+    import sys
+
+    import jsonschema
+    with busy_loops(NLOOPS) as pids:
+        t = Tool("runqslower", "--json", "-P", "-p", pids[0], "0", ready="stderr")
+        t.wait_for(lambda l: f'"tid":{pids[0]},' in l)
+        assert t.stop() == 0, t.stderr
+    schema = json.loads(subprocess.run([sys.executable, "-m", "corebpf", "schema", "runqslower"],
+                                       capture_output=True, check=True).stdout)
+    objs = [json.loads(l) for l in t.lines]
+    for o in objs:
+        jsonschema.validate(o, schema)
+    assert objs and all(o["tid"] == pids[0] and o["latency_us"] >= 0 for o in objs), objs

@@ -47,3 +47,26 @@ def test_threads_with_start_routine(tmp_path):
     assert re.fullmatch(r"0x[0-9a-f]+", LINE.fullmatch(bare_line).group(4)), bare_line
     times = [int(LINE.fullmatch(l).group(1)) for l in t.lines[1:] if LINE.fullmatch(l)]
     assert times[0] == 0 and min(times) >= 0, times
+
+
+def test_json(tmp_path):
+    import json
+    import sys
+
+    import jsonschema
+    t = Tool("threadsnoop", "--json", ready="stderr")
+    prog = subprocess.Popen([usdt_prog.usdt_target(), "threads"])
+    try:
+        line = t.wait_for(lambda l: f'"pid":{prog.pid},' in l)
+    finally:
+        prog.kill()
+        prog.wait()
+    assert t.stop() == 0, t.stderr
+    assert line, t.text
+    schema = json.loads(subprocess.run([sys.executable, "-m", "corebpf", "schema", "threadsnoop"],
+                                       capture_output=True, check=True).stdout)
+    for l in t.lines:
+        jsonschema.validate(json.loads(l), schema)
+    d = json.loads(line)
+    assert d["comm"] == "usdt_target" and d["func"] == "corebpf_worker", d
+    assert re.fullmatch(r"0x[0-9a-f]+", d["start"])

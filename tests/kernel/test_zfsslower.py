@@ -17,7 +17,8 @@ NO_ZFS = ("error: this kernel has no zfs file system (zfs not in /proc/filesyste
 
 @pytest.mark.skipif(features.filesystem("zfs"), reason="the kernel has ZFS: cannot show the refusal")
 @pytest.mark.parametrize("tool,args", [("zfsslower", ["1"]), ("zfsdist", ["1", "1"]),
-                                       ("fsslower", ["-t", "zfs"]), ("fsdist", ["-t", "zfs"])])
+                                       ("fsslower", ["-t", "zfs"]), ("fsdist", ["-t", "zfs"]),
+                                       ("zfsslower", ["--json"]), ("zfsdist", ["--json"])])
 def test_without_zfs_one_line(tool, args):
     rc, out, err = run_tool(tool, *args)
     assert (rc, out, err) == (1, "", f"{tool}: {NO_ZFS}")

@@ -99,4 +99,4 @@ def test_event_record_text_is_escaped_unless_raw(obj):
     r = obj.event_codec("events").decode(bytes(raw))
     assert r.comm == "ev\\x1b[2J\\x0ail\\xff" and r.tag == "\\u202ea"
     r = obj.event_codec("events", raw_text=True).decode(bytes(raw))
-    assert r.comm == "ev\x1b[2J\nil\ufffd" and r.tag == "\u202ea"
+    assert r.comm == "ev\x1b[2J\nil\udcff" and r.tag == "\u202ea"
