@@ -262,7 +262,6 @@ def run(argv=None):
                 print(line)
 
         while True:
-            threads = dict(obj.maps["thread_to_parent"].items())
             adjacency, attrs = {}, {}
             for k, e in obj.maps["edges"].items():
                 adjacency.setdefault(k.mutex1, set()).add(k.mutex2)
@@ -284,6 +283,10 @@ def run(argv=None):
                         from None
             cycle = find_cycle(adjacency)
             if cycle:
+                # read after the edges: a thread that made an edge was created
+                # before it, so its creation is in the map by now (read before
+                # them, a thread created and locking in between was missing)
+                threads = dict(obj.maps["thread_to_parent"].items())
                 names = {}
                 for i, (m, _) in enumerate(cycle):
                     sym = mutex_symbol(a.pid, m)

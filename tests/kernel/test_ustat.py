@@ -1,7 +1,9 @@
 """ustat and bcc's language names (pythonstat, rubycalls, javathreads, ...)
-against runtimes started here: Debian's python3.11 (function__return,
-gc__start), ruby3.1 (cmethod__entry, object__create, gc), OpenJDK 17
-(thread__start, class__loaded without -XX:+ExtendedDTraceProbes)."""
+against runtimes started here: Debian's python3 (12's python3.11:
+function__return, gc__start; 13's python3.13 has gc__start only: CPython
+3.12 dropped the function probes), ruby (12's ruby3.1: cmethod__entry,
+object__create, gc; 13's libruby-3.3 is built without USDT probes: skipped),
+OpenJDK (thread__start, class__loaded without -XX:+ExtendedDTraceProbes)."""
 from __future__ import annotations
 
 import re
@@ -66,7 +68,11 @@ def test_ustat_python_methods_and_gcs(busy_python):
     r = rows(lines, p.pid)
     assert len(r) == 3, out
     # ~10 rounds a second of 500 calls and a collection (at least 3 gc__start)
-    assert max(x[0] for x in r) >= 1000 and max(x[1] for x in r) >= 5, out
+    assert max(x[1] for x in r) >= 5, out
+    if distro.python_function_probes_missing():
+        assert all(x[0] == 0 for x in r), out       # no probe, no method counted
+    else:
+        assert max(x[0] for x in r) >= 1000, out
     cmd = next(l for l in lines if l.startswith(f"{p.pid} "))
     assert cmd[7:27] == f"{PYTHON} -c import gc"[:20]
 
@@ -80,6 +86,9 @@ def test_pythonstat_is_ustat_l_python(busy_python):
 
 
 def test_rubystat_and_rubycalls():
+    why = distro.ruby_usdt_missing()
+    if why:
+        pytest.skip(f"Ruby's USDT probes: {why}")
     p = _start([distro.RUBY, "-e", "loop { [3, 1, 2].sort; Object.new; 'x' * 3; sleep 0.05 }"])
     try:
         rc, out, err = run_tool("rubystat", "-C", "1", "2", timeout=60)
@@ -98,15 +107,22 @@ def test_rubystat_and_rubycalls():
 
 def test_python_names_lead_to_their_tools(busy_python):
     pid = busy_python.pid
-    t = Tool("pythoncalls", pid)
-    assert t.lines[0] == f"Tracing calls in process {pid} (language: python)... Ctrl-C to quit."
-    time.sleep(1)
-    assert t.stop() == 0
-    assert any(l.startswith("<string>.corebpf_f ") for l in t.lines), t.text
-    t = Tool("pythonflow", pid)
-    assert t.lines[0] == f"Tracing method calls in python process {pid}... Ctrl-C to quit."
-    assert t.wait_for(lambda l: "corebpf_f" in l, 10), t.text
-    assert t.stop() == 0
+    if distro.python_function_probes_missing():
+        # python3.13: the call tools say in one line which probe is missing
+        for name in ("pythoncalls", "pythonflow"):
+            rc, out, err = run_tool(name, pid)
+            assert rc == 1 and "function__entry" in err and err.count("\n") == 1, err
+    else:
+        t = Tool("pythoncalls", pid)
+        assert t.lines[0] == \
+            f"Tracing calls in process {pid} (language: python)... Ctrl-C to quit."
+        time.sleep(1)
+        assert t.stop() == 0
+        assert any(l.startswith("<string>.corebpf_f ") for l in t.lines), t.text
+        t = Tool("pythonflow", pid)
+        assert t.lines[0] == f"Tracing method calls in python process {pid}... Ctrl-C to quit."
+        assert t.wait_for(lambda l: "corebpf_f" in l, 10), t.text
+        assert t.stop() == 0
     t = Tool("pythongc", pid)
     assert t.lines[0] == f"Tracing garbage collections in python process {pid}... Ctrl-C to quit."
     assert t.wait_for(lambda l: re.search(r"gen \d+ GC collected", l) is not None, 10), t.text
