@@ -390,6 +390,9 @@ TOOLS = {
     "dbstat": Spec(args=("mysql", "-p", "TARGET"), target="mysql", pid=None, interval="-i",
                    head=("mysql", "-p", "TARGET", "-i", "1", "-m", "0"),
                    bad=((("mysql", "-p", "DEAD"), "no such process"),),
+                   # -i 1: a histogram each second, so the smoke run sees the query at
+                   # once instead of waiting its whole run for the one printed on Ctrl-C
+                   smoke=("mysql", "-p", "TARGET", "-i", "1", "-m", "0"),
                    see=r"^ +\d+ -> \d+ +: [1-9]"),
     "ucalls": Spec(args=("-l", "python", "TARGET"), target="pycalls", pid=None,
                    interval="pos", summary="", head=("-l", "python", "TARGET", "1"),

@@ -121,6 +121,7 @@ class Run:
         self.tool = Tool(name, *argv, ready=False)
         self.started = None          # seconds to the first line
         self.line = None             # the line that matched
+        self.seen = None             # seconds to that line
         self.rc = None
         self.stderr = ""
 
@@ -132,6 +133,8 @@ class Run:
             self.started = time.monotonic() - self.t0
         if self.line is None:
             self.line = next((l for l in t.lines if self.see.search(l)), None)
+            if self.line is not None:
+                self.seen = time.monotonic() - self.t0
 
     @property
     def running(self):
@@ -213,9 +216,11 @@ def _report(name, r):
         known = None if isinstance(r, str) else matrix.known_failure(r.spec)
         if outcome == "fail" and known and re.search(known[0], str(detail)):
             outcome, detail = "xfail", f"{known[1]}: {detail}"
+        times = {} if isinstance(r, str) else {
+            "start_s": r.started and round(r.started, 1), "seen_s": r.seen and round(r.seen, 1)}
         with open(path, "a") as f:
             f.write(json.dumps({"kernel": platform.release(), "tool": name,
-                                "outcome": outcome, "detail": detail}) + "\n")
+                                "outcome": outcome, "detail": detail, **times}) + "\n")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@
 # the machine's own sources stay as they are.
 # Needs: $cache (the VM cache directory) and a log function.
 
-VM_APT=${VM_APT:-$(dirname "${BASH_SOURCE[0]}")/apt}
+VM_APT=${VM_APT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/apt}   # absolute: used after a cd
 
 vm_apt() {
     local arch=$1; shift
