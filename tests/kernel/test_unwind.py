@@ -251,9 +251,48 @@ def _trace_blocks(out: str) -> list:
     return blocks
 
 
+def _memleak_stacks(out: str) -> list:
+    """[(bytes, allocations, [function names innermost first])] of memleak's report."""
+    res = []
+    for line in out.splitlines():
+        if "allocations from stack" in line:
+            w = line.split()
+            res.append((int(w[0]), int(w[3]), []))
+        elif line.startswith("\t\t") and res:
+            res[-1][2].append(line.split("\t")[-1].split("+")[0])
+    return res
+
+
+def test_memleak_dwarf_shows_the_chain_fp_does_not(unwindprog):
+    """A malloc(1000) leaked under unwind_f8 every 50 ms: its uretprobe's
+    stack (the caller's) unwound down to main; frame pointers lose it."""
+    needs_task_pt_regs()
+    p = start(unwindprog["eh"], "leak")
+    try:
+        rc, out, err = run_tool("memleak", "--unwind", "dwarf", "-p", p.pid, "-o", "0",
+                                "2", "1")
+        rc2, out2, err2 = run_tool("memleak", "-p", p.pid, "-o", "0", "2", "1")
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 0, err
+    stacks = _memleak_stacks(out)
+    want = CHAIN[::-1] + ["main"]
+    full = [(size, n) for size, n, names in stacks
+            if any(names[i:i + len(want)] == want for i in range(len(names)))]
+    assert full, out
+    size, n = full[0]
+    assert n >= 5 and size == 1000 * n, out          # ~40 in 2 s
+    assert rc2 == 0, err2
+    fp = _memleak_stacks(out2)
+    assert fp and max(sum(1 for f in names if f in CHAIN) for _, _, names in fp) \
+        < len(CHAIN), out2
+
+
 @pytest.mark.parametrize("argv", [["trace", "--unwind", "dwarf", "t:sched:sched_switch"],
                                   ["stackcount", "-K", "--unwind", "dwarf",
-                                   "t:sched:sched_switch"]])
+                                   "t:sched:sched_switch"],
+                                  ["memleak", "--unwind", "dwarf"]])
 def test_generated_dwarf_without_user_stacks_is_a_usage_error(argv):
     rc, out, err = run_tool(*argv)
     assert rc != 0 and err.startswith(f"{argv[0]}: error: --unwind dwarf"), err
