@@ -245,7 +245,7 @@ def test_off_cpu_tools_svg_and_pprof(tool, args, frame, unwindprog, tmp_path):
     """The off-CPU stack tools' --svg and --pprof hold what -f printed, in
     microseconds, the kernel frames of a nanosleep() loop coloured as such."""
     svg, pb = tmp_path / f"{tool}.svg", tmp_path / f"{tool}.pb.gz"
-    p = start(unwindprog["eh"], "nap")
+    p = start(unwindprog["eh"], "nap", seconds=600)       # killed below
     try:
         rc, out, err = run_tool(tool, *args, "-p", p.pid, "-f", "--svg", svg, "--pprof", pb,
                                 "2")

@@ -175,7 +175,8 @@ def test_python311_interpreter_frames():
 
 @pytest.fixture
 def napper(unwindprog):
-    p = start(unwindprog["eh"], "nap")
+    # killed at teardown: long enough for two runs in a slow (TCG) guest
+    p = start(unwindprog["eh"], "nap", seconds=600)
     yield p
     p.kill()
     p.wait()
@@ -221,7 +222,7 @@ def test_stackcount_dwarf_uprobe_with_kernel_stacks(spinner):
 def test_trace_dwarf_user_stack_fp_does_not(napper):
     needs_task_pt_regs()
     rc, out, err = run_tool("trace", "-U", "--unwind", "dwarf", "-p", napper.pid, "-M", "3",
-                            NAP_TP + ' "%d", args->which_clock', timeout=30)
+                            NAP_TP + ' "%d", args->which_clock', timeout=120)
     assert rc == 0, err
     blocks = _trace_blocks(out)
     assert len(blocks) == 3, out
@@ -232,7 +233,7 @@ def test_trace_dwarf_user_stack_fp_does_not(napper):
         assert any(names[i:i + len(want)] == want for i in range(len(names))), out
         assert names[-1] == "_start", out
 
-    rc, out, err = run_tool("trace", "-U", "-p", napper.pid, "-M", "3", NAP_TP, timeout=30)
+    rc, out, err = run_tool("trace", "-U", "-p", napper.pid, "-M", "3", NAP_TP, timeout=120)
     assert rc == 0, err
     blocks = _trace_blocks(out)
     assert len(blocks) == 3, out
@@ -267,7 +268,7 @@ def test_memleak_dwarf_shows_the_chain_fp_does_not(unwindprog):
     """A malloc(1000) leaked under unwind_f8 every 50 ms: its uretprobe's
     stack (the caller's) unwound down to main; frame pointers lose it."""
     needs_task_pt_regs()
-    p = start(unwindprog["eh"], "leak")
+    p = start(unwindprog["eh"], "leak", seconds=600)
     try:
         rc, out, err = run_tool("memleak", "--unwind", "dwarf", "-p", p.pid, "-o", "0",
                                 "2", "1")
