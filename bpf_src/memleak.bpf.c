@@ -9,6 +9,7 @@
  * caller's. */
 #include "corebpf.bpf.h"
 #include "stacks.bpf.h"
+#include "ustack.bpf.h"
 #include "memleak.h"
 
 const volatile __u64 targ_min_size = 0;
@@ -18,6 +19,7 @@ const volatile __u64 targ_page_size = 4096;
 const volatile bool targ_trace = false;		/* -t */
 const volatile bool targ_user_stacks = true;	/* false in kernel mode */
 const volatile bool targ_wa_missing_free = false;
+const volatile bool targ_dwarf = false;		/* --unwind dwarf */
 
 /* allocator kinds: a nested call of another allocator (malloc -> mmap)
  * keeps its own entry size */
@@ -58,6 +60,48 @@ struct {
 } memptrs SEC(".maps");
 
 EVENTS_RINGBUF(events, 1 << 20, struct alloc_trace);
+
+/* --unwind dwarf: each allocation's user stack goes to Python, named by
+ * (cpu, per-CPU sequence number), which alloc_info carries in stack_id and
+ * seq; Python sums the outstanding allocations per unwound stack. */
+struct alloc_dump {
+	__u32 cpu;
+	__u32 seq;
+	__u32 pid;
+	__u32 pad;
+	struct ustack_dump ustack;	/* last: the record is cut to the bytes copied */
+};
+EVENTS_RINGBUF(ustacks, 1 << 22, struct alloc_dump);
+USTACK_SCRATCH(ustack_scratch_map, struct alloc_dump);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} dump_seqs SEC(".maps");
+
+/* Send the current user stack; fill info's (stack_id, seq) with its name.
+ * 0 if it went out. */
+static __always_inline int dump_stack(struct alloc_info *info)
+{
+	struct alloc_dump *d = ustack_scratch(&ustack_scratch_map);
+	__u32 zero = 0, *seq = bpf_map_lookup_elem(&dump_seqs, &zero), n;
+
+	if (!d || !seq)
+		return -1;
+	d->cpu = bpf_get_smp_processor_id();
+	d->seq = ++*seq;
+	d->pid = current_tgid();
+	n = ustack_capture(&d->ustack);
+	if (n > USTACK_MAX)
+		n = USTACK_MAX;
+	if (RINGBUF_OUTPUT(ustacks, d, offsetof(struct alloc_dump, ustack.data) + n))
+		return -1;
+	info->stack_id = d->cpu & 0x7fffffff;
+	info->seq = d->seq;
+	return 0;
+}
 
 static __always_inline void trace(__u32 kind, __u64 size, __u64 address)
 {
@@ -132,11 +176,20 @@ static __always_inline int alloc_exit(void *ctx, __u64 address, __u32 kind)
 	bpf_map_delete_elem(&sizes, &key);
 	if (address) {
 		info.timestamp_ns = bpf_ktime_get_ns();
+		if (targ_dwarf) {
+			/* the dump goes first: Python has it before it sees the
+			 * allocation; no combined stats (Python sums allocs) */
+			if (dump_stack(&info))
+				info.stack_id = -1;
+			bpf_map_update_elem(&allocs, &address, &info, BPF_ANY);
+			goto out;
+		}
 		info.stack_id = bpf_get_stackid(ctx, &stack_traces,
 						targ_user_stacks ? BPF_F_USER_STACK : 0);
 		bpf_map_update_elem(&allocs, &address, &info, BPF_ANY);
 		stats_add(info.stack_id, info.size);
 	}
+out:
 	trace(TRACE_ALLOC_EXIT, info.size, address);
 	return 0;
 }
@@ -149,7 +202,8 @@ static __always_inline int free_enter(__u64 address)
 	if (!info)
 		return 0;
 	size = info->size;
-	stats_del(info->stack_id, size);
+	if (!targ_dwarf)
+		stats_del(info->stack_id, size);
 	bpf_map_delete_elem(&allocs, &address);
 	trace(TRACE_FREE, size, address);
 	return 0;

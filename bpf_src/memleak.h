@@ -6,8 +6,8 @@
 struct alloc_info {
 	__u64 size;
 	__u64 timestamp_ns;
-	__s32 stack_id;
-	__u32 pad;
+	__s32 stack_id;		/* --unwind dwarf: the CPU of the dump */
+	__u32 seq;		/* --unwind dwarf: the dump's number on that CPU */
 };
 
 /* per allocation stack: what is still allocated from it */

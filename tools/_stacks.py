@@ -21,6 +21,7 @@ stack_frames().
 """
 from __future__ import annotations
 
+import collections
 import os
 import sys
 
@@ -115,11 +116,9 @@ def configure(obj, a, ring: str = "ustacks", scratch: str = "ustack_scratch_map"
     size its per-CPU scratch); without, shrink the dump ring buffer and
     scratch to nothing.  Raises MissingFeature when the kernel cannot give
     BPF programs the user registers."""
-    from corebpf import MissingFeature, features
+    from corebpf import features
     if dwarf(a):
-        if not features.task_pt_regs():
-            raise MissingFeature("bpf_task_pt_regs (Linux 5.15)",
-                                 "--unwind dwarf reads the user registers with it")
+        require_dwarf()
         obj.rodata.targ_dwarf = True
         obj.rodata.targ_ustack_size = a.unwind_stack_size
         obj.maps[scratch].max_entries = features.possible_cpus()
@@ -128,6 +127,87 @@ def configure(obj, a, ring: str = "ustacks", scratch: str = "ustack_scratch_map"
     else:
         obj.maps[ring].max_entries = os.sysconf("SC_PAGE_SIZE")
         obj.maps[scratch].max_entries = 1
+
+
+def require_dwarf():
+    """MissingFeature unless BPF programs can read the user registers."""
+    from corebpf import MissingFeature, features
+    if not features.task_pt_regs():
+        raise MissingFeature("bpf_task_pt_regs (Linux 5.15)",
+                             "--unwind dwarf reads the user registers with it")
+
+
+# -- generated programs (stackcount, trace): corebpf.compiler.codegen's twin of
+# ustack.bpf.h.  A record is built in a per-CPU scratch map value (`rec`
+# register), the dump follows its header at `hdr` (8-aligned), and the
+# record goes out with bpf_ringbuf_output, as long as what was copied.
+
+def gen_maps(g, a, hdr: int, sized_by: str = "--unwind-stack-size"):
+    """--unwind dwarf in a GenObject: the fds (scratch, ring, lost) of the
+    maps for records of a hdr-byte header followed by a struct ustack_dump
+    (ring: `ustacks`, whose RingBuffer.lost counts records that did not fit)."""
+    from corebpf import features
+    from corebpf.compiler.codegen import ustack_dump_size
+    from corebpf.compiler.genprog import ARRAY, RINGBUF
+    require_dwarf()
+    scratch = g.create_map("ustack_scratch", ARRAY, 4, hdr + ustack_dump_size(),
+                           features.possible_cpus(), sized_by=sized_by)
+    ring = g.create_map("ustacks", RINGBUF, 0, 0,
+                        ring_bytes(a.unwind_stack_size, len(features.online_cpus())),
+                        sized_by=sized_by)
+    lost = g.create_map("ustacks_lost", ARRAY, 4, 8, 1)
+    g.add_counter("__corebpf_lost__ustacks", "ustacks_lost", 0)
+    return scratch.fd, ring.fd, lost.fd
+
+
+def emit_scratch(cg, scratch_fd: int, rec: int):
+    """rec = this CPU's scratch record (the program ends if there is none)."""
+    from corebpf.compiler.bpfasm import FP, R0, R1, R2, reg
+    A = cg.a
+    key = cg.alloc(8)
+    A.call("get_smp_processor_id")
+    A.stx(4, FP, key, R0)
+    A.ld_map_fd(R1, scratch_fd, "ustack_scratch")
+    A.mov(R2, reg(FP))
+    A.alu("+", R2, key)
+    A.call("map_lookup_elem")
+    A.jmp("==", R0, 0, "out")
+    A.mov(rec, reg(R0))
+
+
+def emit_dump_output(cg, a, rec: int, hdr: int, fds):
+    """Capture the user stack into the record's dump at hdr and send
+    hdr + dump header + the bytes copied to the ring (fds: gen_maps()'s);
+    a full ring counts the record as lost."""
+    from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, reg
+    _, ring_fd, lost_fd = fds
+    from corebpf.compiler.codegen import emit_ustack_capture, ustack_dump_size, ustack_layout
+    A = cg.a
+    emit_ustack_capture(cg, rec, hdr, a.unwind_stack_size)
+    A.mov(R3, reg(R0))
+    A.alu("+", R3, hdr + ustack_layout()[1])
+    A.jmp(">", R3, hdr + ustack_dump_size(), "out")     # bounds for the verifier
+    A.ld_map_fd(R1, ring_fd, "ustacks")
+    A.mov(R2, reg(rec))
+    A.mov(R4, 0)
+    A.call("ringbuf_output")
+    A.jmp("==", R0, 0, "out")
+    key = cg.alloc(8)
+    A.st(4, FP, key, 0)
+    cg.map_add(lost_fd, "ustacks_lost", key)
+
+
+Dump = collections.namedtuple("Dump", "regs size flags data")
+
+
+def dump_at(raw: bytes, off: int) -> Dump:
+    """The struct ustack_dump at byte off of a generated program's record."""
+    import struct
+    from corebpf.compiler.codegen import ustack_layout
+    nregs, data = ustack_layout()
+    regs = struct.unpack_from(f"<{nregs}Q", raw, off)
+    size, flags = struct.unpack_from("<II", raw, off + nregs * 8)
+    return Dump(regs, size, flags, raw[off + data:off + data + size])
 
 
 class Unwinding:

@@ -4,7 +4,9 @@ malloc, calloc, realloc, mmap, posix_memalign, valloc, memalign, pvalloc,
 aligned_alloc, free, munmap) and kernel-mode allocations made with
 kmalloc/kmem_cache_alloc/get_free_pages and the corresponding release
 functions (kmem tracepoints; --percpu: the percpu ones).  User stacks need
-frame pointers in the traced code.
+frame pointers in the traced code, or --unwind dwarf: each allocation then
+copies the top of the user stack, unwound in user space with the binaries'
+CFI (costly: one record per allocation).
 
 examples:
     memleak -p $(pidof allocs)
@@ -17,6 +19,8 @@ examples:
             every 10 seconds for outstanding allocations
     memleak -c "./allocs"
             Run the specified command and trace its allocations
+    memleak -p $(pidof allocs) --unwind dwarf
+            The same, for code built without frame pointers
     memleak
             Trace allocations in kernel mode and display a summary of outstanding
             allocations every 5 seconds
@@ -34,9 +38,12 @@ from __future__ import annotations
 import os
 import time
 
+import collections
+import sys
+
 import corebpf
 
-from . import _cli
+from . import _cli, _stacks
 
 PROG = "memleak"
 SORT_KEYS = ["size", "count"]
@@ -86,7 +93,12 @@ def parse(argv=None):
     p.add_argument("--sort", default="size", metavar="KEY",
                    help="report sorted in given key; available key list: size, count")
     p.add_argument("--symbols-prefix", help="memory allocator symbols prefix")
+    _stacks.add_args(p, pictures=False)
     a = p.parse_args(argv)
+    if _stacks.dwarf(a) and a.pid is None and a.command is None:
+        p.error("--unwind dwarf unwinds user stacks: trace a process (-p or -c)")
+    if _stacks.dwarf(a) and a.trace:
+        p.error("-t prints no stacks: --unwind dwarf has nothing to unwind")
     if a.sort not in SORT_KEYS:
         p.error(f"Given sort_key: {a.sort}; Supporting sort key list: {SORT_KEYS}")
     if a.min_size is not None and a.max_size is not None and a.min_size > a.max_size:
@@ -210,6 +222,7 @@ def run(argv=None):
         ro.targ_user_stacks = not kernel
         ro.targ_wa_missing_free = a.wa_missing_free and kernel
         choose_programs(obj, kernel, a.percpu)
+        _stacks.configure(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -230,21 +243,89 @@ def run(argv=None):
         return report_loop(obj, a, -1 if kernel else pid)
 
 
+# --unwind dwarf: an allocation as outstanding() and combined() see it
+Alloc = collections.namedtuple("Alloc", "size timestamp_ns stack_id")
+Combined = collections.namedtuple("Combined", "total_size number_of_allocs")
+
+
+class DwarfStacks:
+    """--unwind dwarf: the unwound stack of each allocation, by the name the
+    BPF side gave its dump ((cpu, seq) in alloc_info's stack_id and seq)."""
+
+    def __init__(self, obj, syms):
+        self.unw = _stacks.Unwinding(syms)
+        self.dumps = {}                 # (cpu, seq) -> Unwound
+        self.ids = {}                   # Unwound -> a stack id for the report
+        self.stacks = []                # stack id -> Unwound
+        self.backlog = _stacks.Backlog(self.add)
+        self.backlog.rb = obj.ring_buffer("ustacks", self.backlog.add)
+
+    def add(self, e):
+        self.dumps[(e.cpu, e.seq)] = self.unw.stack(e.pid, e.ustack)
+
+    def allocs(self, items) -> list:
+        """allocs map items -> [(address, Alloc)] with one stack id per
+        distinct unwound stack; forgets the dumps of freed allocations."""
+        self.backlog.finish()           # every dump sent so far, unwound
+        out, newest = [], {}
+        live = set()
+        for address, info in items:
+            key = (info.stack_id, info.seq)
+            live.add(key)
+            newest[info.stack_id] = max(newest.get(info.stack_id, 0), info.seq)
+            stack = self.dumps.get(key) if info.stack_id >= 0 else None
+            sid = -1
+            if stack:
+                sid = self.ids.get(stack)
+                if sid is None:
+                    sid = self.ids[stack] = len(self.stacks)
+                    self.stacks.append(stack)
+            out.append((address, Alloc(info.size, info.timestamp_ns, sid)))
+        # freed: older than the newest live allocation of its CPU (a newer
+        # dump's allocation may not be in the map yet)
+        for key in [k for k in self.dumps if k not in live and k[1] < newest.get(k[0], 0)]:
+            del self.dumps[key]
+        return out
+
+    @staticmethod
+    def combined(allocs) -> list:
+        """--combined-only: outstanding bytes and allocations per stack."""
+        per = {}
+        for _, info in allocs:
+            if info.stack_id >= 0:
+                size, n = per.get(info.stack_id, (0, 0))
+                per[info.stack_id] = (size + info.size, n + 1)
+        return [(sid, Combined(*v)) for sid, v in per.items()]
+
+    @property
+    def lost(self) -> int:
+        return self.backlog.lost
+
+
 def report_loop(obj, a, pid: int):
     from corebpf.symbols.stacks import Stacks
     allocs, comb = obj.maps["allocs"], obj.maps["combined_allocs"]
     min_age_ns = a.older * 1000000
     done = 0
+    syms = None
+    dwarf = None
+    if _stacks.dwarf(a):
+        syms = Stacks(obj.maps["stack_traces"]).syms
+        dwarf = DwarfStacks(obj, syms)
     while True:
-        if _cli.wait_stop(a.interval):
+        if _cli.sleep_until_done(a.interval, dwarf.backlog if dwarf else None):
             return 0                # bcc: Ctrl-C exits without a report
-        st = Stacks(obj.maps["stack_traces"])
+        st = Stacks(obj.maps["stack_traces"], syms)
+        items = comb_items = None
+        if dwarf is not None:
+            items = dwarf.allocs(allocs.items())
+            comb_items = dwarf.combined(items)
 
         def frames(sid, bare=a.combined_only):
             if sid >= 2**31 or sid < 0:
                 return []
             try:
-                addrs = st.addresses(sid)
+                addrs = list(dwarf.stacks[sid]) if dwarf else st.addresses(sid)
             except corebpf.BPFError:
                 return []
             syms = [st.syms.sym(x, pid, show_offset=True, show_module=True) for x in addrs]
@@ -255,11 +336,15 @@ def report_loop(obj, a, pid: int):
         lines = ["[%s] Top %d stacks with outstanding allocations:"
                  % (time.strftime("%H:%M:%S"), a.top)]
         if a.combined_only:
-            lines.append("\n".join(combined(comb.items(), a.sort, a.top, frames)))
+            lines.append("\n".join(combined(comb_items if dwarf else comb.items(), a.sort,
+                                            a.top, frames)))
         else:
-            lines += outstanding(allocs.items(), time.monotonic_ns(), min_age_ns, a.sort,
-                                 a.top, frames, a.show_allocs)
+            lines += outstanding(items if dwarf else allocs.items(), time.monotonic_ns(),
+                                 min_age_ns, a.sort, a.top, frames, a.show_allocs)
         print("\n".join(lines), flush=True)
+        if dwarf is not None and dwarf.lost:
+            print(f"WARNING: {dwarf.lost} allocations lost their user stack (the ring "
+                  "buffer was full).", file=sys.stderr)
         done += 1
         if a.count is not None and done >= a.count:
             return 0

@@ -2,7 +2,8 @@
 tracepoints, user functions, USDT probes, kernel functions; counted in the
 kernel by programs generated at start (no compiler).  User stacks need frame
 pointers in the traced code (Debian's libc has none: frames above a libc
-function may be missing).
+function may be missing), or --unwind dwarf: each event then copies the top
+of the user stack, unwound in user space with the binaries' CFI.
 
 examples:
     stackcount t:sched:sched_switch      # kernel and user stacks at each context switch
@@ -17,17 +18,19 @@ examples:
     stackcount -p 185 'u:/usr/bin/python3.11:gc__*'   # USDT probes
     stackcount submit_bio                # kernel functions (needs kprobes or fentry)
     stackcount --svg w.svg -D 5 t:syscalls:sys_enter_write   # also a flame graph
+    stackcount -U --unwind dwarf -p 185 t:syscalls:sys_enter_write  # no frame pointers
 """
 from __future__ import annotations
 
 import errno
 import struct
+import sys
 import time
 
-from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R6, reg
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R6, R8, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import HASH, STACK_TRACE, GenObject
-from corebpf.symbols.stacks import Stacks
+from corebpf.symbols.stacks import Stacks, present
 
 from . import _cli, _multi, _stacks
 from .funccount import names_of, resolve
@@ -35,6 +38,9 @@ from .funccount import names_of, resolve
 PROG = "stackcount"
 KEY = struct.Struct("<IiiI16s")          # tgid, kernel stack, user stack, pad, comm
 NO_PID = 0xFFFFFFFF
+# --unwind dwarf: one record per event: tgid, kernel stack, comm, then the dump
+DWARF_HDR = struct.Struct("<Ii16s")
+DWARF_DUMP = 24                          # the dump's offset (8-aligned)
 
 
 def parse(argv=None):
@@ -61,7 +67,7 @@ def parse(argv=None):
     p.add_argument("--debug", action="store_true",
                    help="print the generated BPF programs before starting")
     p.add_argument("pattern", help="search expression for events")
-    _stacks.add_args(p, unwind=False)
+    _stacks.add_args(p)
     a = p.parse_args(argv)
     if a.kernel_stacks_only and a.user_stacks_only:
         p.error("-K and -U are mutually exclusive. If you want both stacks, "
@@ -73,11 +79,13 @@ def _is_kernel_probe(kind: str) -> bool:
     return kind in ("t", "p")
 
 
-def build(probes, counts_fd, stacks_fd, a, kernel_kind=None):
+def build(probes, counts_fd, stacks_fd, a, kernel_kind=None, dwarf=None):
     """[(name, CodeGen)]: one program per probe (per USDT location) adding 1 to
     counts[{tgid, kernel stack, user stack, comm}].  As bcc does, the key
     holds the process (and its name) unless only kernel stacks of a kernel
-    probe are counted without -P/-p."""
+    probe are counted without -P/-p.  dwarf: (scratch fd, ring fd) of
+    --unwind dwarf, whose programs send each event's record (DWARF_HDR and
+    the user stack dump) to the ring instead, counted in user space."""
     out = []
     kernel_stack = not a.user_stacks_only
     user_stack = not a.kernel_stacks_only
@@ -87,6 +95,10 @@ def build(probes, counts_fd, stacks_fd, a, kernel_kind=None):
         A = cg.a
         cg.prologue()
         cg.pid_filter(tgid=a.pid, cpu=a.cpu)
+        if dwarf is not None:
+            _build_dwarf(cg, stacks_fd, dwarf, a, kernel_stack)
+            out.append((f"stack_{i}", cg))
+            continue
         key = cg.alloc(KEY.size)
         cg.zero(FP, key, KEY.size)
         if per_pid:
@@ -114,6 +126,37 @@ def build(probes, counts_fd, stacks_fd, a, kernel_kind=None):
     return out
 
 
+def _build_dwarf(cg, stacks_fd, dwarf, a, kernel_stack):
+    A = cg.a
+    _stacks.emit_scratch(cg, dwarf[0], R8)
+    A.call("get_current_pid_tgid")
+    A.alu(">>", R0, 32)
+    A.stx(4, R8, 0, R0)
+    A.mov(R1, reg(R8))
+    A.alu("+", R1, 8)
+    A.mov(R2, 16)
+    A.call("get_current_comm")
+    if kernel_stack:
+        A.mov(R1, reg(R6))
+        A.ld_map_fd(R2, stacks_fd, "stack_traces")
+        A.mov(R3, 0)
+        A.call("get_stackid")
+        A.stx(4, R8, 4, R0)
+    else:
+        A.st(4, R8, 4, -errno.EFAULT)
+    _stacks.emit_dump_output(cg, a, R8, DWARF_DUMP, dwarf)
+    cg.epilogue()
+
+
+def keys(items) -> list:
+    """Counts map items as [((tgid, kernel id, user id, comm), count)]."""
+    out = []
+    for raw, count in items:
+        tgid, kid, uid, _, comm = KEY.unpack(raw)
+        out.append(((tgid, kid, uid, comm), count))
+    return out
+
+
 def render(items, st: Stacks, a) -> str:
     """One interval's text (bcc's layout), stacks ascending by count."""
     out = []
@@ -122,8 +165,7 @@ def render(items, st: Stacks, a) -> str:
     if a.timestamp:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
     delimiter = a.delimited and not (a.kernel_stacks_only or a.user_stacks_only)
-    for raw, count in sorted(items, key=lambda kv: kv[1]):
-        tgid, kid, uid, _, comm = KEY.unpack(raw)
+    for (tgid, kid, uid, comm), count in sorted(items, key=lambda kv: kv[1]):
         comm = _cli.text(comm.split(b"\0", 1)[0])
         if a.folded:
             kframes = st.kernel(kid)
@@ -141,7 +183,7 @@ def render(items, st: Stacks, a) -> str:
         if delimiter:
             out.append("    --\n")
         if tgid != NO_PID:
-            uaddrs = [None] if uid < 0 else st.addresses(uid)
+            uaddrs = st.addresses(uid) if present(uid) else [None]
             for addr, name in zip(uaddrs, st.user(uid, tgid, show_offset=a.offset)):
                 out.append(_frame(addr, name, a))
         if a.pid is None and tgid != NO_PID:
@@ -153,8 +195,7 @@ def render(items, st: Stacks, a) -> str:
 def samples(items, st: Stacks, a) -> list:
     """[(frames root->leaf, count)] of one interval, for --svg/--pprof."""
     out = []
-    for raw, count in items:
-        tgid, kid, uid, _, comm = KEY.unpack(raw)
+    for (tgid, kid, uid, comm), count in items:
         comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
         user = st.user(uid, tgid) if tgid != NO_PID and not a.kernel_stacks_only else None
         kern = st.kernel(kid) if not a.user_stacks_only else None
@@ -171,7 +212,7 @@ def _frame(addr, name, a) -> str:
 
 def run(argv=None):
     a = parse(argv)
-    _stacks.check_args(a)
+    _stacks.check_args(a, user_stacks=not a.kernel_stacks_only)
     _cli.setup(a)
     probes = resolve(a.pattern, a.regexp, a.pid)
     kkind = _multi.probe_kind_for({k for _, k, _ in probes})
@@ -180,7 +221,8 @@ def run(argv=None):
     with GenObject(PROG) as g:
         counts = g.create_map("counts", HASH, KEY.size, 8, 40960)
         stacks = g.create_map("stack_traces", STACK_TRACE, 4, 8 * _multi.STACK_DEPTH, 16384)
-        progs = build(probes, counts.fd, stacks.fd, a, kkind)
+        dwarf = _stacks.gen_maps(g, a, DWARF_DUMP) if _stacks.dwarf(a) else None
+        progs = build(probes, counts.fd, stacks.fd, a, kkind, dwarf=dwarf)
         if a.ebpf or a.debug:
             _multi.print_programs(progs)
             if a.ebpf:
@@ -193,15 +235,37 @@ def run(argv=None):
         exiting = False
         pictures = []
         started = time.monotonic()
+        syms = None
+        backlog = None
+        if dwarf:
+            import collections
+            st = Stacks(stacks)
+            syms = st.syms                       # warm CFI and symbol caches
+            unw = _stacks.Unwinding(syms)
+            dwarf_counts = collections.Counter()
+
+            def on_event(raw):
+                tgid, kid, comm = DWARF_HDR.unpack_from(raw)
+                uid = unw.stack(tgid, _stacks.dump_at(raw, DWARF_DUMP))
+                dwarf_counts[(tgid, kid, uid, comm)] += 1
+            backlog = _stacks.Backlog(on_event)
+            backlog.rb = g.ring_buffer("ustacks", backlog.add)
         while True:
-            if _cli.wait_stop(interval):
+            if _cli.sleep_until_done(interval, backlog):
                 exiting = True
             else:
                 seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
-            items = counts.pop_items()
-            st = Stacks(stacks)
+            if backlog is not None:
+                if exiting:
+                    g.detach()
+                    backlog.finish()
+                items = list(dwarf_counts.items())
+                dwarf_counts.clear()
+            else:
+                items = keys(counts.pop_items())
+            st = Stacks(stacks, syms)
             print(render(items, st, a), end="", flush=True)
             if _stacks.wanted(a):
                 pictures.extend(samples(items, st, a))
@@ -212,6 +276,9 @@ def run(argv=None):
                                           title=f"stackcount: {a.pattern}, {elapsed:.0f} s",
                                           unit="events", sample_type="events",
                                           duration_ns=int(elapsed * 1e9))
+                if backlog is not None and backlog.lost:
+                    print(f"WARNING: {backlog.lost} events lost (user stack dumps: the "
+                          "ring buffer was full).", file=sys.stderr)
                 if not a.folded:
                     print("Detaching...", flush=True)
                 return 0

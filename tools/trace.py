@@ -38,6 +38,7 @@ examples:
     trace -T -M 10 't:sched:sched_process_exec "%s [%d]", args->filename, args->pid'
     trace -K 't:block:block_rq_issue'         # with kernel stacks
     trace -s /bin/ping -U 'p:c:inet_pton'     # user stacks symbolized through these files
+    trace -U --unwind dwarf 'p:c:write'        # user stacks of code without frame pointers
     trace 'r::do_sys_openat2 "%d", retval'    # kernel functions need kprobes/fentry
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ from corebpf.compiler.genprog import (ARRAY, CGROUP_ARRAY, F_STACK_BUILD_ID, RIN
                              GenObject)
 from corebpf.compiler.probespec import SpecError, parse_trace_probe
 
-from . import _cli, _multi
+from . import _cli, _multi, _stacks
 
 PROG = "trace"
 # record header: u64 ts, u64 pid_tgid, u32 uid, u32 cpu, u32 probe, s32 kernel stack,
@@ -153,12 +154,18 @@ class Probe:
                                   "function needs kprobes (fentry probes function entries)")
         return [("p", pt.function)]
 
-    def build(self, g, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd=None) -> list:
-        """[CodeGen]: the program(s) of this probe."""
-        return [self._build(kind, target, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd)
+    def build(self, g, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd=None,
+              dwarf=None) -> list:
+        """[CodeGen]: the program(s) of this probe.  dwarf: the maps of
+        --unwind dwarf (_stacks.gen_maps): the record is built in a scratch
+        map value, the user stack dump appended at self.size, and sent to
+        the `ustacks` ring instead of `events`."""
+        return [self._build(kind, target, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd,
+                            dwarf)
                 for kind, target in self.targets(a, kernel_kind)]
 
-    def _build(self, kind, target, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd):
+    def _build(self, kind, target, rb_fd, lost_fd, stack_fd, a, kernel_kind, cgroup_fd,
+               dwarf=None):
         pt = self.spec.point
         ctx = _multi.context_for(kind, target, ret=pt.kind == "r", kernel_kind=kernel_kind,
                                  signature=self.spec.signature, text=self.spec.text,
@@ -176,12 +183,15 @@ class Probe:
             A.call("current_task_under_cgroup")
             A.jmp("s<=", R0, 0, "out")
         cg.filter(self.spec.filter)
-        A.ld_map_fd(R1, rb_fd, "events")
-        A.mov(R2, self.size)
-        A.mov(R3, 0)
-        A.call("ringbuf_reserve")
-        A.jmp("==", R0, 0, "lost")
-        A.mov(R9, reg(R0))
+        if dwarf is not None:
+            _stacks.emit_scratch(cg, dwarf[0], R9)
+        else:
+            A.ld_map_fd(R1, rb_fd, "events")
+            A.mov(R2, self.size)
+            A.mov(R3, 0)
+            A.call("ringbuf_reserve")
+            A.jmp("==", R0, 0, "lost")
+            A.mov(R9, reg(R0))
         A.call("ktime_get_ns")
         A.stx(8, R9, 0, R0)
         A.call("get_current_pid_tgid")
@@ -192,7 +202,7 @@ class Probe:
         A.stx(4, R9, 20, R0)
         A.st(4, R9, 24, self.idx)
         for off, want, flags in ((28, a.kernel_stack, 0),
-                                 (48, a.user_stack, _multi.BPF_F_USER_STACK)):
+                                 (48, a.user_stack and dwarf is None, _multi.BPF_F_USER_STACK)):
             if stack_fd is not None and want:
                 A.mov(R1, reg(R6))
                 A.ld_map_fd(R2, stack_fd, "stacks")
@@ -214,6 +224,10 @@ class Probe:
                     raise CompileError(f"'{node.text()}' is not a number", self.spec.text,
                                        node.pos)
                 A.stx(8, R9, off, R0)
+        if dwarf is not None:
+            _stacks.emit_dump_output(cg, a, R9, self.size, dwarf)
+            cg.epilogue()
+            return cg
         A.mov(R1, reg(R9))
         A.mov(R2, 0)
         A.call("ringbuf_submit")
@@ -300,7 +314,12 @@ def parse(argv=None):
     p.add_argument("-A", "--aggregate", action="store_true",
                    help="count identical lines, print them at -M (requires -M)")
     p.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see above)")
+    _stacks.add_args(p, pictures=False)
     a = p.parse_args(argv)
+    if _stacks.dwarf(a) and not a.user_stack:
+        p.error("--unwind dwarf unwinds the user stacks -U prints")
+    if _stacks.dwarf(a) and a.sym_file_list:
+        p.error("-s (build-id stacks) and --unwind dwarf cannot be combined")
     if a.pid and a.tid:
         p.error("only one of -p and -L may be specified")
     if a.aggregate and not a.max_events:
@@ -336,6 +355,9 @@ def run(argv=None):
         lost = g.create_map("lost", ARRAY, 4, 8, 1)
         g.add_counter("__corebpf_lost__events", "lost", 0)
         stacks = None
+        dwarf = None
+        if _stacks.dwarf(a):
+            dwarf = _stacks.gen_maps(g, a, max(pr.size for pr in probes))
         if a.kernel_stack or a.user_stack:
             if symfiles:
                 stacks = g.create_map("stacks", STACK_TRACE, 4, BUILD_ID_FRAME *
@@ -359,7 +381,7 @@ def run(argv=None):
             for pr in probes:
                 for j, cg in enumerate(pr.build(
                         g, events.fd, lost.fd, stacks.fd if stacks is not None else None, a,
-                        kkind, cgroup.fd if cgroup is not None else None)):
+                        kkind, cgroup.fd if cgroup is not None else None, dwarf)):
                     progs.append((f"probe_{pr.idx}" + (f"_{j}" if j else ""), cg))
         except SpecError as e:
             raise _cli.UsageError(str(e)) from None
@@ -375,12 +397,15 @@ def run(argv=None):
 
 def loop(g, a, probes, stacks, symfiles=None):
     from corebpf.symbols.syms import SymbolCache
+    unw = None
     first_ts = time.monotonic_ns()
     first_real = time.time()
     out = _cli.Output()
     state = {"n": 0, "done": False}
     counts = {}
     syms = SymbolCache()
+    if _stacks.dwarf(a):
+        unw = _stacks.Unwinding(syms)
     trivial = all(not pr.convs for pr in probes)
     hdr = ""
     if a.timestamp or a.time:
@@ -399,6 +424,8 @@ def loop(g, a, probes, stacks, symfiles=None):
             return
         pr = probes[idx]
         tgid = pid_tgid >> 32
+        if unw is not None:
+            ustack = unw.stack(tgid, _stacks.dump_at(data, pr.size))
         msg = pr.message(data, tgid, syms)
         if a.msg_filter and a.msg_filter not in msg:
             return
@@ -429,7 +456,7 @@ def loop(g, a, probes, stacks, symfiles=None):
         if a.max_events and state["n"] >= a.max_events:
             state["done"] = True
 
-    rb = g.ring_buffer("events", on_event)
+    rb = g.ring_buffer("ustacks" if unw is not None else "events", on_event)
     try:
         _cli.event_loop(rb, out, stop=lambda: state["done"])
     finally:
@@ -444,14 +471,19 @@ def stack_text(stacks, stack_id: int, address: bool, syms, tgid: int = -1,
                symfiles=None) -> str:
     """bcc's -K/-U block: one frame per line, 8-space indent, `sym+0xoff
     [module]` (kernel frames when tgid is -1, else frames of process tgid);
-    a negative id (no stack here, or lost) prints as the number."""
-    if stack_id < 0:
+    a negative id (no stack here, or lost) prints as the number; an
+    Unwound (--unwind dwarf) is its addresses (none: nothing)."""
+    if isinstance(stack_id, tuple):
+        if not stack_id:
+            return ""
+    elif stack_id < 0:
         return "        %d\n" % stack_id
-    if symfiles is not None:
+    if symfiles is not None and not isinstance(stack_id, tuple):
         frames = symfiles.frames(stacks, stack_id, tgid, syms)
     else:
+        addrs = stack_id if isinstance(stack_id, tuple) else stacks.stack(stack_id)
         frames = [(addr, syms.sym(addr, tgid, show_offset=True, show_module=True))
-                  for addr in stacks.stack(stack_id)]
+                  for addr in addrs]
     lines = []
     for addr, text in frames:
         s = "        "

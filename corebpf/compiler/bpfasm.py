@@ -63,7 +63,7 @@ HELPER = {
     "probe_read_user": 112, "probe_read_kernel": 113, "probe_read_user_str": 114,
     "probe_read_kernel_str": 115, "ringbuf_output": 130, "ringbuf_reserve": 131,
     "ringbuf_submit": 132, "ringbuf_discard": 133, "get_func_ip": 173,
-    "get_attach_cookie": 174, "get_current_task_btf": 158, "ktime_get_boot_ns": 125,
+    "get_attach_cookie": 174, "task_pt_regs": 175, "get_current_task_btf": 158, "ktime_get_boot_ns": 125,
     "get_func_arg": 183, "get_func_ret": 184, "get_func_arg_cnt": 185,
 }
 HELPER_NAMES = {v: k for k, v in HELPER.items()}

@@ -33,7 +33,7 @@ import os
 import re
 
 from ..core import kbtf
-from .bpfasm import FP, R0, R1, R2, R3, R4, R6, R7, Asm, reg
+from .bpfasm import FP, R0, R1, R2, R3, R4, R5, R6, R7, Asm, reg
 from .probespec import (Binary, Call, Cast, CType, Index, Member, Name, Num, SpecError, Str,
                         Unary, UserMem, Var)
 
@@ -1059,6 +1059,103 @@ class CodeGen:
     def ktime_into(self, off: int):
         self.a.call("ktime_get_ns")
         self.a.stx(8, FP, off, R0)
+
+
+# -- user stack dumps (--unwind dwarf) ----------------------------------------------------------
+# The run-time twin of bpf_src/ustack.bpf.h (generated programs have no C
+# compiler): the same struct ustack_dump layout, limits and page-by-page copy.
+USTACK_MAX = 65536
+USTACK_PAGE = 4096
+# struct pt_regs slots per architecture: (number copied, stack pointer slot)
+USTACK_REGS = {"x86_64": (21, 19), "aarch64": (34, 31)}
+
+
+def ustack_layout(machine: str = None) -> tuple:
+    """(nregs, bytes of struct ustack_dump before data[]) of this machine."""
+    nregs, _ = USTACK_REGS.get(machine or os.uname().machine, USTACK_REGS["x86_64"])
+    return nregs, nregs * 8 + 8
+
+
+def ustack_dump_size(machine: str = None) -> int:
+    """sizeof(struct ustack_dump): the header and the largest copy, plus a page."""
+    return ustack_layout(machine)[1] + USTACK_MAX + USTACK_PAGE
+
+
+def emit_ustack_capture(cg: "CodeGen", rec: int, off: int, limit: int):
+    """Fill the struct ustack_dump at [rec + off] (rec: a register holding a
+    map value pointer of at least off + ustack_dump_size() bytes, kept across
+    calls: r8 or r9) with the user registers of the current task and up to
+    `limit` bytes of its user stack, one page per read (a stack ending
+    sooner is copied up to its end).  Leaves the bytes copied in r0;
+    clobbers r1-r5 and two stack slots.  ustack_capture() of ustack.bpf.h."""
+    a = cg.a
+    machine = getattr(cg.ctx, "machine", None) or os.uname().machine
+    nregs, sp_slot = USTACK_REGS.get(machine, USTACK_REGS["x86_64"])
+    _, data = ustack_layout(machine)
+    size_at, flags_at, data_at = off + nregs * 8, off + nregs * 8 + 4, off + data
+    limit = max(0, min(int(limit), USTACK_MAX))
+    s_off, s_sp, s_n = cg.alloc(8), cg.alloc(8), cg.alloc(8)
+    done, fin = a.new_label("U"), a.new_label("U")
+    a.mov(R1, 0)
+    a.stx(8, FP, s_off, R1)
+    a.st(4, rec, size_at, 0)
+    a.st(4, rec, flags_at, 1)                         # USTACK_NONE until regs are read
+    a.call("get_current_task_btf")
+    a.ldx(8, R1, R0, _task_mm_offset())
+    a.jmp("==", R1, 0, fin)                           # a kernel thread: no user stack
+    a.mov(R1, reg(R0))
+    a.call("task_pt_regs")
+    a.mov(R3, reg(R0))
+    a.mov(R1, reg(rec))
+    a.alu("+", R1, off)
+    a.mov(R2, nregs * 8)
+    a.call("probe_read_kernel")
+    a.jmp("!=", R0, 0, fin)
+    a.st(4, rec, flags_at, 0)
+    a.ldx(8, R1, rec, off + sp_slot * 8)
+    a.stx(8, FP, s_sp, R1)
+    for _ in range(USTACK_MAX // USTACK_PAGE + 1):
+        a.ldx(8, R4, FP, s_off)
+        a.jmp(">=", R4, limit, done)
+        a.ldx(8, R3, FP, s_sp)
+        a.alu("+", R3, reg(R4))                      # addr = sp + off
+        a.mov(R5, reg(R3))
+        a.alu("&", R5, USTACK_PAGE - 1)
+        a.mov(R2, USTACK_PAGE)
+        a.alu("-", R2, reg(R5))                      # n = to the end of addr's page
+        a.mov(R5, limit)
+        a.alu("-", R5, reg(R4))
+        skip = a.new_label("U")
+        a.jmp("<=", R2, reg(R5), skip)
+        a.mov(R2, reg(R5))                           # ... or to the limit
+        a.label(skip)
+        a.jmp("==", R2, 0, done)
+        a.jmp(">", R2, USTACK_PAGE, done)            # bounds for the verifier
+        a.alu("&", R4, USTACK_MAX - 1)
+        a.stx(8, FP, s_n, R2)
+        a.mov(R1, reg(rec))
+        a.alu("+", R1, data_at)
+        a.alu("+", R1, reg(R4))
+        a.call("probe_read_user")
+        a.jmp("!=", R0, 0, done)
+        a.ldx(8, R4, FP, s_off)
+        a.ldx(8, R2, FP, s_n)
+        a.alu("+", R4, reg(R2))
+        a.stx(8, FP, s_off, R4)
+    a.label(done)
+    a.ldx(8, R0, FP, s_off)
+    a.stx(4, rec, size_at, R0)
+    a.label(fin)
+    a.ldx(8, R0, FP, s_off)
+
+
+def _task_mm_offset() -> int:
+    """Byte offset of task_struct.mm in the running kernel (its BTF)."""
+    kb = kbtf.vmlinux()
+    m = kb.member(kb.find_struct("task_struct"), "mm")
+    if m is None:
+        raise CompileError("the kernel's BTF has no task_struct.mm", "", None)
+    return m[1]
 
 
 def _signed(t: Ty, node) -> bool:

@@ -234,3 +234,36 @@ def test_stackcount_svg_and_pprof(tmp_path):
     prof = pprof.decode(pb.read_bytes())
     assert sum(s.value[0] for s in prof.sample) == printed
     assert prof.string_table[prof.sample_type[0].type] == "events"
+
+
+@pytest.mark.parametrize("tool,args,frame", [
+    ("offcputime", ["-K"], "do_nanosleep"),          # where the nap blocks
+    ("offwaketime", ["-K"], "hrtimer_wakeup"),       # ... and what woke it
+    ("wakeuptime", [], "hrtimer_wakeup"),            # the waker's stack
+])
+def test_off_cpu_tools_svg_and_pprof(tool, args, frame, unwindprog, tmp_path):
+    """The off-CPU stack tools' --svg and --pprof hold what -f printed, in
+    microseconds, the kernel frames of a nanosleep() loop coloured as such."""
+    svg, pb = tmp_path / f"{tool}.svg", tmp_path / f"{tool}.pb.gz"
+    p = start(unwindprog["eh"], "nap", seconds=600)       # killed below
+    try:
+        rc, out, err = run_tool(tool, *args, "-p", p.pid, "-f", "--svg", svg, "--pprof", pb,
+                                "2")
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 0, err
+    printed = sum(v for _, v in folded_stacks(out))
+    root = ET.parse(svg).getroot()
+    assert int(root.get("data-total")) == printed > 0
+    ns = "{http://www.w3.org/2000/svg}"
+    kinds = {g.get("data-name"): g.get("data-kind") for g in root.iter(ns + "g")
+             if g.get("class") == "f"}
+    assert kinds.get(frame) == "kernel", kinds
+    assert kinds.get("unwindprog") == "process", kinds
+    prof = pprof.decode(pb.read_bytes())
+    strings = prof.string_table
+    assert sum(s.value[0] for s in prof.sample) == printed
+    assert strings[prof.sample_type[0].type] == "offcpu"
+    assert strings[prof.sample_type[0].unit] == "microseconds"
+    assert frame in {strings[f.name] for f in prof.function}

@@ -173,6 +173,133 @@ def test_python311_interpreter_frames():
     assert max(f.count("_PyEval_EvalFrameDefault") for f, _ in fp) < 6, out2
 
 
+@pytest.fixture
+def napper(unwindprog):
+    # killed at teardown: long enough for two runs in a slow (TCG) guest
+    p = start(unwindprog["eh"], "nap", seconds=600)
+    yield p
+    p.kill()
+    p.wait()
+
+
+NAP_TP = "t:syscalls:sys_enter_clock_nanosleep"
+
+
+def test_stackcount_dwarf_shows_the_chain_fp_does_not(napper):
+    """Programs generated at run time (no compiler) copy the user stack too."""
+    needs_task_pt_regs()
+    rc, out, err = run_tool("stackcount", "-U", "--unwind", "dwarf", "-p", napper.pid,
+                            "-f", "-D", "2", NAP_TP)
+    assert rc == 0, err
+    stacks = folded_stacks(out)
+    assert stacks and all(f[0] == "unwindprog" for f, _ in stacks), out
+    full = [(f, v) for f, v in stacks if has_chain(f, ["nanosleep", "clock_nanosleep"])
+            or has_chain(f, ["clock_nanosleep"])]
+    assert full and all(f[1] == "_start" for f, _ in full), out
+    # every nap (50 ms) enters the syscall from the chain's leaf
+    assert sum(v for _, v in full) >= 0.9 * sum(v for _, v in stacks) > 0, out
+
+    rc, out, err = run_tool("stackcount", "-U", "-p", napper.pid, "-f", "-D", "2", NAP_TP)
+    assert rc == 0, err
+    fp = folded_stacks(out)
+    assert fp and max(chain_depth(f) for f, _ in fp) < len(CHAIN), out
+
+
+def test_stackcount_dwarf_uprobe_with_kernel_stacks(spinner):
+    """Both stacks (kernel: empty for a uprobe), bcc's multi-line layout,
+    a user function probe: the registers come from the task, not the ctx."""
+    needs_task_pt_regs()
+    rc, out, err = run_tool("stackcount", "--unwind", "dwarf", "-p", spinner.pid,
+                            "-D", "2", "c:clock_gettime")
+    assert rc == 0, err
+    assert out.startswith('Tracing 1 functions for "c:clock_gettime"'), out
+    frames = [l.strip() for l in out.splitlines() if l.startswith("  ") and
+              not l.strip().isdigit()]
+    want = ["clock_gettime"] + CHAIN[::-1] + ["main"]
+    assert any(frames[i:i + len(want)] == want for i in range(len(frames))), out
+
+
+def test_trace_dwarf_user_stack_fp_does_not(napper):
+    needs_task_pt_regs()
+    rc, out, err = run_tool("trace", "-U", "--unwind", "dwarf", "-p", napper.pid, "-M", "3",
+                            NAP_TP + ' "%d", args->which_clock', timeout=120)
+    assert rc == 0, err
+    blocks = _trace_blocks(out)
+    assert len(blocks) == 3, out
+    for line, frames in blocks:
+        assert line.split()[2] == "unwindprog" and line.endswith(" 0"), out  # nanosleep: REALTIME
+        names = [f.split("+")[0] for f in frames]
+        want = CHAIN[::-1] + ["main"]
+        assert any(names[i:i + len(want)] == want for i in range(len(names))), out
+        assert names[-1] == "_start", out
+
+    rc, out, err = run_tool("trace", "-U", "-p", napper.pid, "-M", "3", NAP_TP, timeout=120)
+    assert rc == 0, err
+    blocks = _trace_blocks(out)
+    assert len(blocks) == 3, out
+    assert max(sum(1 for f in frames if f.split("+")[0] in CHAIN)
+               for _, frames in blocks) < len(CHAIN), out
+
+
+def _trace_blocks(out: str) -> list:
+    """[(event line, [frame texts])] of trace -U output."""
+    blocks = []
+    for line in out.splitlines()[1:]:
+        if line.startswith("        "):
+            blocks[-1][1].append(line.strip())
+        elif line.strip():
+            blocks.append((line, []))
+    return blocks
+
+
+def _memleak_stacks(out: str) -> list:
+    """[(bytes, allocations, [function names innermost first])] of memleak's report."""
+    res = []
+    for line in out.splitlines():
+        if "allocations from stack" in line:
+            w = line.split()
+            res.append((int(w[0]), int(w[3]), []))
+        elif line.startswith("\t\t") and res:
+            res[-1][2].append(line.split("\t")[-1].split("+")[0])
+    return res
+
+
+def test_memleak_dwarf_shows_the_chain_fp_does_not(unwindprog):
+    """A malloc(1000) leaked under unwind_f8 every 50 ms: its uretprobe's
+    stack (the caller's) unwound down to main; frame pointers lose it."""
+    needs_task_pt_regs()
+    p = start(unwindprog["eh"], "leak", seconds=600)
+    try:
+        rc, out, err = run_tool("memleak", "--unwind", "dwarf", "-p", p.pid, "-o", "0",
+                                "2", "1")
+        rc2, out2, err2 = run_tool("memleak", "-p", p.pid, "-o", "0", "2", "1")
+    finally:
+        p.kill()
+        p.wait()
+    assert rc == 0, err
+    stacks = _memleak_stacks(out)
+    want = CHAIN[::-1] + ["main"]
+    full = [(size, n) for size, n, names in stacks
+            if any(names[i:i + len(want)] == want for i in range(len(names)))]
+    assert full, out
+    size, n = full[0]
+    assert n >= 5 and size == 1000 * n, out          # ~40 in 2 s
+    assert rc2 == 0, err2
+    fp = _memleak_stacks(out2)
+    assert fp and max(sum(1 for f in names if f in CHAIN) for _, _, names in fp) \
+        < len(CHAIN), out2
+
+
+@pytest.mark.parametrize("argv", [["trace", "--unwind", "dwarf", "t:sched:sched_switch"],
+                                  ["stackcount", "-K", "--unwind", "dwarf",
+                                   "t:sched:sched_switch"],
+                                  ["memleak", "--unwind", "dwarf"]])
+def test_generated_dwarf_without_user_stacks_is_a_usage_error(argv):
+    rc, out, err = run_tool(*argv)
+    assert rc != 0 and err.startswith(f"{argv[0]}: error: --unwind dwarf"), err
+    assert len(err.splitlines()) == 1, err
+
+
 def test_dwarf_with_kernel_stacks_only_is_a_usage_error():
     rc, out, err = run_tool("profile", "-K", "--unwind", "dwarf", "1")
     assert rc != 0 and err.startswith("profile: error: --unwind dwarf"), err

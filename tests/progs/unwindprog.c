@@ -5,6 +5,7 @@
  * no call becomes a jump), and a leaf that either burns CPU or blocks.
  *   unwindprog spin [SECONDS]   burn CPU in unwind_f8
  *   unwindprog nap [SECONDS]    block in nanosleep() under unwind_f8
+ *   unwindprog leak [SECONDS]   as nap, leaking malloc(1000) before each nap
  * Prints "ready PID" once the chain is entered. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include <unistd.h>
 
 volatile unsigned long sink;
-static int mode_nap;
+static int mode_nap, mode_leak;
 static double seconds = 30;
 
 static double now(void)
@@ -38,6 +39,8 @@ NOINLINE unsigned long unwind_f8(unsigned long x)
 		if (mode_nap) {
 			struct timespec ts = { 0, 50 * 1000000L };
 
+			if (mode_leak)
+				sink += (unsigned long)malloc(1000);
 			nanosleep(&ts, NULL);
 		} else {
 			for (i = 0; i < 200000; i++)
@@ -68,11 +71,13 @@ LEVEL(1, unwind_f2)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc < 2 || (strcmp(argv[1], "spin") && strcmp(argv[1], "nap"))) {
-		fprintf(stderr, "usage: unwindprog spin|nap [SECONDS]\n");
+	if (argc < 2 || (strcmp(argv[1], "spin") && strcmp(argv[1], "nap") &&
+			 strcmp(argv[1], "leak"))) {
+		fprintf(stderr, "usage: unwindprog spin|nap|leak [SECONDS]\n");
 		return 2;
 	}
-	mode_nap = !strcmp(argv[1], "nap");
+	mode_leak = !strcmp(argv[1], "leak");
+	mode_nap = mode_leak || !strcmp(argv[1], "nap");
 	if (argc > 2)
 		seconds = atof(argv[2]);
 	sink = unwind_f1(argc);

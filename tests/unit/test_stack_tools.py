@@ -38,3 +38,35 @@ def test_offcputime_headers():
     a = offcputime.parse(["-m", "10", "-M", str(2**64 - 1), "--state", "0", "-s", "-d"])
     assert (a.min_block_time, a.max_block_time, a.state) == (10, 2**64 - 1, 0)
     assert a.offset and a.delimited
+
+
+def test_generated_dump_matches_ustack_bpf_h():
+    """stackcount/trace emit ustack.bpf.h's copy in codegen: same register
+    counts, stack pointer slots and limits per architecture as the header
+    (and as the unwinder's ARCHES), so one parser reads both."""
+    import re
+    import struct
+    from pathlib import Path
+
+    from corebpf.compiler import codegen
+    from corebpf.symbols import unwind
+    from corebpf.tools import _stacks
+
+    src = (Path(__file__).parents[2] / "bpf_src" / "ustack.bpf.h").read_text()
+    nums = {}
+    for arch, block in re.findall(r"defined\(__TARGET_ARCH_(\w+)\)\n(.*?)#(?:elif|else)",
+                                  src, re.S):
+        nums[arch] = {k: int(v) for k, v in re.findall(r"#define (USTACK_\w+) (\d+)", block)}
+    for machine, arch in (("x86_64", "x86"), ("aarch64", "arm64")):
+        nregs, sp = codegen.USTACK_REGS[machine]
+        assert (nregs, sp) == (nums[arch]["USTACK_NREGS"], nums[arch]["USTACK_SP"])
+        assert unwind.ARCHES[machine].nregs == nregs
+    assert f"#define USTACK_MAX {codegen.USTACK_MAX}" in src
+    assert f"#define USTACK_PAGE {codegen.USTACK_PAGE}" in src
+    assert codegen.USTACK_MAX == _stacks.MAX_DUMP
+
+    nregs, data = codegen.ustack_layout()
+    regs = tuple(range(100, 100 + nregs))
+    raw = b"h" * 24 + struct.pack(f"<{nregs}QII", *regs, 5, 0) + b"stack" + b"junk"
+    d = _stacks.dump_at(raw, 24)
+    assert (d.regs, d.size, d.flags, d.data) == (regs, 5, 0, b"stack")
