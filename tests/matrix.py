@@ -489,8 +489,12 @@ TOOLS = {
     # the workload's connection sends 100 bytes each loop: its client's srtt
     "tcprtt": Spec(pid=None, interval="-i", summary="", head=("-i", "1"),
                    bad=((("-a", "1.2.3"), "not an IPv4 address"), (("-4", "-6"), "not allowed with")),
-                   bcc=same(),
+                   bcc=same(), libbpf=same(),
                    see=r"^ +\d+ -> \d+ +: [1-9]"),
+    # prints its histograms only when stopped; the workload connects and accepts
+    "tcpsynbl": Spec(pid=None, summary="", head=None, bad=((("-4", "-6"), "not allowed with"),),
+                     bcc=same(), bpftrace="tcpsynbl.bt",
+                     see=r"^ +\d+ -> \d+ +: [1-9]"),
     "tcpcong": Spec(pid=None, interval="pos", summary="", head=("1",),
                     bad=((("-L", "1-2-3"), "port range"), (("-R", "70000"), "out of range")),
                     bcc=same()),

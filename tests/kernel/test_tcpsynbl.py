@@ -1,0 +1,77 @@
+"""tcpsynbl on the real kernel: a dual-stack listener with a backlog limit
+of its own that never accepts; each completed handshake shows the queue
+length so far (0, 1, 2, ...) in the histogram of that limit.  -4 counts the
+IPv4 peers (v4-mapped on the IPv6 socket) and -6 the IPv6 ones."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+import time
+
+import pytest
+
+from tests.helpers import Tool
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+HEADER = "Tracing SYN backlog size. Ctrl-C to end."
+ROW = re.compile(r"^ +(\d+) -> (\d+) +: (\d+) +\|")
+
+
+def histogram_of(lines, limit) -> dict:
+    """{(low, high): count} of the section 'backlog_max = limit'."""
+    out, inside = {}, False
+    for line in lines:
+        if line.startswith("backlog_max = "):
+            inside = line == f"backlog_max = {limit}"
+        elif inside and (m := ROW.match(line)):
+            out[(int(m[1]), int(m[2]))] = int(m[3])
+    return out
+
+
+def queued(lst, n, timeout=10) -> int:
+    """Wait until the listener's accept queue holds n connections (TCP_INFO of a
+    listening socket: tcpi_unacked is its sk_ack_backlog)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = lst.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        unacked = struct.unpack_from("I", info, 24)[0]
+        if unacked >= n or time.monotonic() > deadline:
+            return unacked
+        time.sleep(0.01)
+
+
+def expected(backlogs) -> dict:
+    slots = {}
+    for b in backlogs:
+        low = 0 if b < 2 else 1 << (b.bit_length() - 1)
+        key = (low, 1 if low == 0 else 2 * low - 1)
+        slots[key] = slots.get(key, 0) + 1
+    return slots
+
+
+@pytest.mark.parametrize("args,v4,v6", [((), True, True), (("-4",), True, False),
+                                        (("-6",), False, True),
+                                        (("--probe", "tracepoint"), True, True)],
+                         ids=["all", "ipv4", "ipv6", "tracepoint"])
+def test_backlog_grows_per_connection(args, v4, v6):
+    limit = 200 + (os.getpid() * 7 + len(args)) % 3000     # a limit nobody else uses
+    t = Tool("tcpsynbl", *args)
+    assert t.lines[0] == HEADER
+    lst = socket.socket(socket.AF_INET6)
+    lst.bind(("::", 0))
+    lst.listen(limit)
+    port = lst.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+    clients += [socket.create_connection(("::1", port)) for _ in range(3)]
+    assert queued(lst, 8) == 8          # every handshake completed on the listener
+    assert t.stop() == 0, t.stderr
+    for c in clients + [lst]:
+        c.close()
+    # queue lengths seen: 0-4 for the IPv4 peers, then 5-7 for the IPv6 ones
+    want = expected(([0, 1, 2, 3, 4] if v4 else []) + ([5, 6, 7] if v6 else []))
+    got = {k: n for k, n in histogram_of(t.lines, limit).items() if n}
+    assert got == want, t.text
+    assert "     backlog             : count     distribution" in t.lines
