@@ -493,8 +493,12 @@ TOOLS = {
                    see=r"^ +\d+ -> \d+ +: [1-9]"),
     # prints its histograms only when stopped; the workload connects and accepts
     "tcpsynbl": Spec(pid=None, summary="", head=None, bad=((("-4", "-6"), "not allowed with"),),
-                     bcc=same(), bpftrace="tcpsynbl.bt",
+                     bcc=same(), libbpf=same(), bpftrace="tcpsynbl.bt",
                      see=r"^ +\d+ -> \d+ +: [1-9]"),
+    "tcptracer": Spec(bcc=same(), libbpf=same(),
+                      bad=((("-N", "x"), "invalid integer"),
+                           (("--cgroupmap", "/nonexistent-corebpf"), "no pinned map")),
+                      see=r"^C +{wlpid} +corebpf-wl +4 +127\.0\.0\.1 +127\.0\.0\.1 "),
     "tcpcong": Spec(pid=None, interval="pos", summary="", head=("1",),
                     bad=((("-L", "1-2-3"), "port range"), (("-R", "70000"), "out of range")),
                     bcc=same()),
