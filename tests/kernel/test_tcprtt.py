@@ -15,11 +15,14 @@ import time
 import pytest
 
 from tests.helpers import Tool
+from tests.kernel.test_tool_probe_paths import require_probe
 from tests.kernel.test_tcpretrans import SINK
 from tests.netlab import NetLab
 from tests.nethelpers import Server, connect
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+# the function-probe paths fire in the kernel matrix's guests (tests/vm/run)
+PROBES = [(), ("--probe", "tracepoint"), ("--probe", "fentry"), ("--probe", "kprobe")]
 
 HEADER = "Tracing TCP RTT... Hit Ctrl-C to end."
 ROW = re.compile(r"^ +(\d+) -> (\d+) +: (\d+) +\|")
@@ -50,8 +53,9 @@ def sections(lines) -> dict:
     return out
 
 
-@pytest.mark.parametrize("probe", [(), ("--probe", "tracepoint")], ids=["tp_btf", "tracepoint"])
+@pytest.mark.parametrize("probe", PROBES, ids=["tp_btf", "tracepoint", "fentry", "kprobe"])
 def test_rate_limited_link_sets_the_floor(probe):
+    require_probe(probe)
     with NetLab() as lab, Server("127.0.0.1", reply=1000) as other:
         lab.shape("2mbit")
         srv = lab.python(SINK, lab.peer4)

@@ -11,10 +11,13 @@ import socket
 import pytest
 
 from tests.helpers import Tool, run_tool
+from tests.kernel.test_tool_probe_paths import require_probe
 from tests.kernel.test_tcpretrans import SINK
 from tests.netlab import NetLab
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+# the function-probe paths fire in the kernel matrix's guests (tests/vm/run)
+PROBES = [(), ("--probe", "tracepoint"), ("--probe", "fentry"), ("--probe", "kprobe")]
 
 HEADER = "Tracing... Output every 1 secs. Hit Ctrl-C to end"
 
@@ -28,8 +31,9 @@ def _send(lab, nbytes):
     assert srv.stdout.readline().strip() == str(nbytes)
 
 
-@pytest.mark.parametrize("probe", [(), ("--probe", "tracepoint")], ids=["tp_btf", "tracepoint"])
+@pytest.mark.parametrize("probe", PROBES, ids=["tp_btf", "tracepoint", "fentry", "kprobe"])
 def test_bytes_per_subnet(probe):
+    require_probe(probe)
     with NetLab() as lab:
         peer_net = lab.peer4.rsplit(".", 1)[0] + ".0/24"
         # the peer's /32 comes after its /24: the first match counts

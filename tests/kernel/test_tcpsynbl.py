@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.helpers import Tool
+from tests.kernel.test_tool_probe_paths import require_probe
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -54,9 +55,15 @@ def expected(backlogs) -> dict:
 
 @pytest.mark.parametrize("args,v4,v6", [((), True, True), (("-4",), True, False),
                                         (("-6",), False, True),
-                                        (("--probe", "tracepoint"), True, True)],
-                         ids=["all", "ipv4", "ipv6", "tracepoint"])
+                                        (("--probe", "tracepoint"), True, True),
+                                        # bcc's probes (they fire in the kernel matrix's guests)
+                                        (("--probe", "fentry"), True, True),
+                                        (("--probe", "kprobe"), True, True),
+                                        (("-4", "--probe", "kprobe"), True, False)],
+                         ids=["all", "ipv4", "ipv6", "tracepoint", "fentry", "kprobe",
+                              "ipv4-kprobe"])
 def test_backlog_grows_per_connection(args, v4, v6):
+    require_probe(args)
     limit = 200 + (os.getpid() * 7 + len(args)) % 3000     # a limit nobody else uses
     t = Tool("tcpsynbl", *args)
     assert t.lines[0] == HEADER
