@@ -41,17 +41,19 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, prog: str, doc: str, short_verbose: bool = True,
                  verbose: bool = True, **kw):
-        """short_verbose=False for tools where bcc gives -v another meaning;
-        verbose=False where bcc gives --verbose one too (libbpf's log is then
-        COREBPF_DEBUG=1 only)."""
+        """libbpf's log is --libbpf-log in every tool (also COREBPF_DEBUG=1),
+        and -v/--verbose too where bcc gives them no meaning of their own:
+        short_verbose=False where bcc gives -v one (--verbose stays libbpf's),
+        verbose=False where bcc gives --verbose one too."""
         desc, _, examples = (doc or "").strip().partition("\n\n")
         super().__init__(prog=prog, description=desc.strip(),
                          epilog=examples.strip("\n") or None,
                          formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+        names = ("--libbpf-log",)
         if verbose:
-            self.add_argument(*(("-v", "--verbose") if short_verbose else ("--verbose",)),
-                              dest="verbose", action="store_true",
-                              help="show libbpf's log (also: COREBPF_DEBUG=1)")
+            names = (("-v", "--verbose") if short_verbose else ("--verbose",)) + names
+        self.add_argument(*names, dest="verbose", action="store_true",
+                          help="show libbpf's log (also: COREBPF_DEBUG=1)")
         self.add_argument("--probe", metavar="KIND", choices=PROBE_KINDS,
                           help="debug: force the probe kind (tp_btf, raw_tp, tracepoint, "
                                "fentry, kprobe) where the tool has one")
