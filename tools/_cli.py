@@ -394,10 +394,20 @@ def btf_file_problem(path: str):
 
 
 def print_ebpf(obj):
-    """--ebpf: show what would be loaded (the CO-RE object has no C to print)."""
+    """--ebpf: show what would be loaded, without loading: the probe variant
+    chosen for this kernel, each program's section and instructions (as
+    compiled: CO-RE relocations are applied at load), and the settings."""
+    from corebpf.compiler import bpfasm
+    variant = obj.select()
     print(f"object: {obj.path}")
+    if variant:
+        print(f"variant: {variant}")
     for p in obj.programs.values():
-        print(f"program {p.name}: {p.section}{'' if p.autoload else ' (disabled)'}")
+        if not p.autoload:
+            print(f"program {p.name}: {p.section} (not loaded)")
+            continue
+        print(f"program {p.name}: {p.section}")
+        print(bpfasm.disasm([bpfasm.Insn(*i) for i in p.insns()]))
     for name in obj.rodata.names():
         print(f"rodata {name} = {obj.rodata[name]!r}")
 
