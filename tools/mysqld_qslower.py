@@ -90,6 +90,7 @@ def run(argv=None):
     with corebpf.Object.open("dbquery") as obj:
         obj.rodata.targ_min_ns = min_ns
         _db.disable_unused(obj, False)
+        _db.filter_pids(obj)
         if ebpf:
             _cli.print_ebpf(obj)
             return 0
