@@ -89,14 +89,22 @@ int BPF_PROG(rcv__btf, struct sock *sk, struct sk_buff *skb)
 SEC("tracepoint/tcp/tcp_probe")
 int rcv__tp(struct trace_event_raw_tcp_probe *ctx)
 {
-	const struct sock *sk = ctx->skaddr;
+	const struct sock *sk = NULL;
 	__u16 family = ctx->family;
 	__u16 sport = ctx->sport, dport = ctx->dport;
-	__u32 srtt = ctx->srtt;
+	__u32 srtt = ctx->srtt, saddr = 0, daddr = 0;
 
-	/* the IPv4 fields as bcc reads them, from the socket itself */
-	return rtt(srtt, family, sport, dport, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr),
-		   BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	/* the IPv4 fields as bcc reads them, from the socket itself where the
+	 * tracepoint has it (skaddr, 6.x); else the sockaddr_in's address */
+	if (bpf_core_field_exists(ctx->skaddr)) {
+		BPF_CORE_READ_INTO(&sk, ctx, skaddr);
+		saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	} else if (family == AF_INET) {
+		bpf_probe_read_kernel(&saddr, 4, ctx->saddr + 4);
+		bpf_probe_read_kernel(&daddr, 4, ctx->daddr + 4);
+	}
+	return rtt(srtt, family, sport, dport, saddr, daddr);
 }
 
 SEC("fentry/tcp_rcv_established")

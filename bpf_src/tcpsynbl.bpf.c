@@ -7,9 +7,13 @@
  * LISTEN to SYN_RECV (inet_csk_clone_lock: the child is a copy of the
  * listener, made before it joins the accept queue, so it carries the
  * listener's sk_ack_backlog and sk_max_ack_backlog), as tp_btf or the
- * classic tracepoint; else bcc's probes, tcp_v4_syn_recv_sock and
- * tcp_v6_syn_recv_sock (their first argument is the listener), as fentry
- * or kprobe. */
+ * classic tracepoint; else bcc's probes, kprobes on tcp_v4_syn_recv_sock
+ * and tcp_v6_syn_recv_sock (their first argument is the listener; Debian's
+ * 6.1 refuses fentry there, ENOTSUPP).
+ *
+ * -4/-6 select the listener's family (the child's is a copy): an IPv4 peer
+ * of a dual-stack IPv6 listener counts as IPv6 (bcc's -4 counts it; the
+ * peer's address is not in the child yet when the tracepoint fires on 6.1). */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
 #include "tcpsynbl.h"
@@ -40,21 +44,6 @@ static __always_inline int count(const struct sock *sk)
 	return 0;
 }
 
-/* The family of the connection: an IPv4 peer of an IPv6 listener
- * (::ffff:a.b.c.d) is IPv4, as bcc's tcp_v4_syn_recv_sock sees it. */
-static __always_inline __u16 conn_family(__u16 family, const __u8 *daddr6)
-{
-	__u8 a[12] = {};
-
-	if (family != AF_INET6)
-		return family;
-	bpf_probe_read_kernel(a, sizeof(a), daddr6);
-	for (int i = 0; i < 10; i++)
-		if (a[i])
-			return family;
-	return a[10] == 0xff && a[11] == 0xff ? AF_INET : family;
-}
-
 static __always_inline bool wanted(__u16 family)
 {
 	return !targ_family || family == targ_family;
@@ -65,7 +54,7 @@ int BPF_PROG(state__btf, const struct sock *sk, const int oldstate, const int ne
 {
 	if (oldstate != TCP_LISTEN || newstate != TCP_SYN_RECV || sk_proto(sk) != PROTO_TCP)
 		return 0;
-	if (!wanted(conn_family(sk_family(sk), (const __u8 *)&sk->__sk_common.skc_v6_daddr)))
+	if (!wanted(sk_family(sk)))
 		return 0;
 	return count(sk);
 }
@@ -79,42 +68,31 @@ int state__tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	if (oldstate != TCP_LISTEN || newstate != TCP_SYN_RECV || protocol != PROTO_TCP)
 		return 0;
-	if (!wanted(conn_family(family, (const __u8 *)&sk->__sk_common.skc_v6_daddr)))
-		return 0;
-	return count(sk);
-}
-
-/* bcc's: the listener when the handshake completes (v6 hands IPv4 peers to v4) */
-static __always_inline int recv_sock(const struct sock *sk, const struct sk_buff *skb,
-				     __u16 family)
-{
-	if (family == AF_INET6 && BPF_CORE_READ(skb, protocol) == bpf_htons(ETH_P_IP))
-		return 0;
 	if (!wanted(family))
 		return 0;
 	return count(sk);
 }
 
-SEC("fentry/tcp_v4_syn_recv_sock")
-int BPF_PROG(v4__fentry, const struct sock *sk, struct sk_buff *skb)
+/* bcc's: the listener when the handshake completes (v6 hands IPv4 peers to
+ * v4, with the same listener: counted there, once) */
+static __always_inline int recv_sock(const struct sock *sk, const struct sk_buff *skb,
+				     bool v6)
 {
-	return recv_sock(sk, skb, AF_INET);
-}
-
-SEC("fentry/tcp_v6_syn_recv_sock")
-int BPF_PROG(v6__fentry, const struct sock *sk, struct sk_buff *skb)
-{
-	return recv_sock(sk, skb, AF_INET6);
+	if (v6 && BPF_CORE_READ(skb, protocol) == bpf_htons(ETH_P_IP))
+		return 0;
+	if (!wanted(sk_family(sk)))
+		return 0;
+	return count(sk);
 }
 
 SEC("kprobe/tcp_v4_syn_recv_sock")
 int BPF_KPROBE(v4__kprobe, const struct sock *sk, struct sk_buff *skb)
 {
-	return recv_sock(sk, skb, AF_INET);
+	return recv_sock(sk, skb, false);
 }
 
 SEC("kprobe/tcp_v6_syn_recv_sock")
 int BPF_KPROBE(v6__kprobe, const struct sock *sk, struct sk_buff *skb)
 {
-	return recv_sock(sk, skb, AF_INET6);
+	return recv_sock(sk, skb, true);
 }

@@ -4,8 +4,8 @@ time a connection's handshake completes, as histograms per backlog limit
 
 examples:
     tcpsynbl          # trace syn backlog
-    tcpsynbl -4       # trace IPv4 family only
-    tcpsynbl -6       # trace IPv6 family only
+    tcpsynbl -4       # trace IPv4 family only (listening sockets)
+    tcpsynbl -6       # trace IPv6 family only (dual-stack listeners too)
 """
 from __future__ import annotations
 
@@ -35,12 +35,7 @@ def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
-        family = _net.family_of(a)
-        obj.rodata.targ_family = family
-        # bcc attaches only the -4/-6 function
-        for p in obj.programs.values():
-            if (p.hook, family) in (("v6", _net.AF_INET), ("v4", _net.AF_INET6)):
-                p.autoload = False
+        obj.rodata.targ_family = _net.family_of(a)     # the listener's
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

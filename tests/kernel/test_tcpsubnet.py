@@ -10,6 +10,8 @@ import socket
 
 import pytest
 
+from corebpf import features
+
 from tests.helpers import Tool, run_tool
 from tests.kernel.test_tool_probe_paths import require_probe
 from tests.kernel.test_tcpretrans import SINK
@@ -34,6 +36,8 @@ def _send(lab, nbytes):
 @pytest.mark.parametrize("probe", PROBES, ids=["tp_btf", "tracepoint", "fentry", "kprobe"])
 def test_bytes_per_subnet(probe):
     require_probe(probe)
+    if probe[1:] == ("tracepoint",) and not features.tracepoint_exists("sock", "sock_send_length"):
+        pytest.skip("this kernel lacks tracepoint sock:sock_send_length (6.3+)")
     with NetLab() as lab:
         peer_net = lab.peer4.rsplit(".", 1)[0] + ".0/24"
         # the peer's /32 comes after its /24: the first match counts
