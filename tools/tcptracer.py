@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcptracer"
 TYPES = {1: "C", 2: "A", 3: "X"}
@@ -32,6 +32,7 @@ def parse(argv=None):
                    help="trace this Network Namespace only")
     _cli.container_args(p)
     _net.add_family(p)
+    _jsonl.add_args(p)
     p.add_argument("-v", "--verbose", dest="bcc_verbose", action="store_true",
                    help="include Network Namespace in the output")
     return p.parse_args(argv)
@@ -46,6 +47,26 @@ def header(a) -> str:
     return (("%-9s" % "TIME(s)" if a.timestamp else "")
             + "%-2s %-6s %-16s %-2s %-16s %-16s %-6s %-6s" % (
                 "T", "PID", "COMM", "IP", "SADDR", "DADDR", "SPORT", "DPORT"))
+
+
+def _addr(e, raw) -> str:
+    return _net.ntop(_net.AF_INET if e.ip == 4 else _net.AF_INET6, raw)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP connection established (C), accepted (A), closed (X)", [
+    F("ts_ns", "integer", "kernel time (CLOCK_MONOTONIC)", "ns"),
+    F("type", "string", "C (connect), A (accept), X (close)",
+      get=lambda e: TYPES.get(e.type, "U")),
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("ip", "integer", "IP version, 4 or 6"),
+    F("saddr", "string", "local address", get=lambda e: _addr(e, e.saddr)),
+    F("daddr", "string", "remote address", get=lambda e: _addr(e, e.daddr)),
+    F("sport", "integer", "local port"),
+    F("dport", "integer", "remote port"),
+    F("netns", "integer", "network namespace inode number"),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -85,17 +106,16 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts_ns)
-            out(format_event(e, a, first[0]))
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print("Tracing TCP established connections. Ctrl-C to end.")
-        print(header(a), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text,
+                              "Tracing TCP established connections. Ctrl-C to end.\n"
+                              + header(a))
         try:
             _cli.event_loop(rb, out)
         finally:
