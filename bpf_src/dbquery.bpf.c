@@ -14,6 +14,19 @@ const volatile __u64 targ_min_ns = 0;
 const volatile bool targ_hist = false;
 const volatile __u64 targ_hist_unit_ns = 1000000;	/* ms buckets by default */
 const volatile bool targ_mysql56 = false;
+/* USDT probes are attached to the database binary in every process (new
+ * connections' backends included, their semaphores set by the kernel through
+ * the reference counter offset); the queries counted are those of the PIDs
+ * in db_pids and of their children (PostgreSQL's postmaster forks a backend
+ * per connection). */
+const volatile bool targ_filter_pids = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);                     /* tgid */
+	__type(value, __u8);
+} db_pids SEC(".maps");
 
 struct start {
 	__u64 ts;
@@ -43,13 +56,25 @@ struct {
 
 EVENTS_RINGBUF(events, 1 << 20, struct query_event);
 
+static __always_inline bool db_process(void)
+{
+	struct task_struct *task;
+	__u32 tgid = current_tgid();
+
+	if (!targ_filter_pids || bpf_map_lookup_elem(&db_pids, &tgid))
+		return true;
+	task = (struct task_struct *)bpf_get_current_task();
+	tgid = BPF_CORE_READ(task, real_parent, tgid);
+	return bpf_map_lookup_elem(&db_pids, &tgid) != NULL;
+}
+
 static __always_inline int query_begin(const char *query)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct start *s = bpf_map_lookup_elem(&scratch, &zero);
 
-	if (!s)
+	if (!s || !db_process())
 		return 0;
 	s->ts = bpf_ktime_get_ns();
 	s->query[0] = 0;

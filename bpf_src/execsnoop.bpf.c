@@ -3,6 +3,7 @@
  * argv read from user memory while they still exist) and emitted at exit
  * with the return value and the post-exec comm. */
 #include "corebpf.bpf.h"
+#include "containers.bpf.h"
 #include "execsnoop.h"
 
 const volatile bool targ_fails = false;    /* also emit failed execs */
@@ -37,6 +38,8 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 
 	uid = current_uid();
 	if (targ_uid != INVALID_UID && uid != targ_uid)
+		return 0;
+	if (!container_ok())
 		return 0;
 	task = current_task();
 	if (targ_ppid && BPF_CORE_READ(task, real_parent, tgid) != targ_ppid)

@@ -3,6 +3,7 @@
  * move_mount().  Arguments are kept per thread at entry; the strings are
  * read from the caller's memory at return (it is still mapped then). */
 #include "corebpf.bpf.h"
+#include "containers.bpf.h"
 #include "mountsnoop.h"
 
 struct call {
@@ -25,6 +26,8 @@ static __always_inline int enter(__u32 op, __u64 a0, __u64 a1, __u64 a2, __u64 a
 	__u32 tid = current_tid();
 	struct call c = { .args = { a0, a1, a2, a3, a4 }, .op = op };
 
+	if (!container_ok())
+		return 0;
 	bpf_map_update_elem(&start, &tid, &c, BPF_ANY);
 	return 0;
 }

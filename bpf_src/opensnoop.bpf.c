@@ -3,6 +3,7 @@
  * Arguments are kept per thread at entry; the record is built at exit and
  * emitted right-sized so a burst of short paths does not fill the ring. */
 #include "corebpf.bpf.h"
+#include "containers.bpf.h"
 #include "opensnoop.h"
 
 #define AT_FDCWD -100
@@ -46,6 +47,8 @@ static __always_inline int trace_enter(__s32 dfd, const char *fname, __s32 flags
 	if (targ_tgid && targ_tgid != tgid)
 		return 0;
 	if (targ_tid && targ_tid != tid)
+		return 0;
+	if (!container_ok())
 		return 0;
 	if (targ_uid != INVALID_UID && targ_uid != current_uid())
 		return 0;

@@ -4,6 +4,7 @@
 #include "corebpf.bpf.h"
 #include "stacks.bpf.h"
 #include "ustack.bpf.h"
+#include "containers.bpf.h"
 #include "profile.h"
 
 const volatile bool targ_filter_tgid = false;   /* -p: tgids in `tgids` */
@@ -61,6 +62,8 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 	if (targ_filter_tgid && !id_in_set(&tgids, tgid))
 		return 0;
 	if (targ_filter_tid && !id_in_set(&tids, tid))
+		return 0;
+	if (!container_ok())
 		return 0;
 
 	if (targ_dwarf) {

@@ -87,6 +87,16 @@ class NetLab:
         obj.programs["drop_some"].attach_xdp(socket.if_nametoindex(self.host_if))
         return obj
 
+    def shape(self, rate: str = "2mbit"):
+        """Rate-limit what the host sends into the namespace (a token bucket
+        on the host side: this kernel has no netem).  A sender with more than
+        one segment in flight waits in its queue: at 2 Mbit/s each 1448-byte
+        segment takes 5.8 ms, so RTTs grow past 10 ms within the first flight
+        (an initial window of 10 segments)."""
+        subprocess.run(["tc", "qdisc", "add", "dev", self.host_if, "root", "tbf", "rate", rate,
+                        "burst", "4kb", "limit", "4mb"], capture_output=True, text=True,
+                       check=True)
+
     @staticmethod
     def wait_dropped(obj, n: int, timeout: float = 10) -> int:
         deadline = time.monotonic() + timeout

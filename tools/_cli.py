@@ -41,17 +41,19 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, prog: str, doc: str, short_verbose: bool = True,
                  verbose: bool = True, **kw):
-        """short_verbose=False for tools where bcc gives -v another meaning;
-        verbose=False where bcc gives --verbose one too (libbpf's log is then
-        COREBPF_DEBUG=1 only)."""
+        """libbpf's log is --libbpf-log in every tool (also COREBPF_DEBUG=1),
+        and -v/--verbose too where bcc gives them no meaning of their own:
+        short_verbose=False where bcc gives -v one (--verbose stays libbpf's),
+        verbose=False where bcc gives --verbose one too."""
         desc, _, examples = (doc or "").strip().partition("\n\n")
         super().__init__(prog=prog, description=desc.strip(),
                          epilog=examples.strip("\n") or None,
                          formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+        names = ("--libbpf-log",)
         if verbose:
-            self.add_argument(*(("-v", "--verbose") if short_verbose else ("--verbose",)),
-                              dest="verbose", action="store_true",
-                              help="show libbpf's log (also: COREBPF_DEBUG=1)")
+            names = (("-v", "--verbose") if short_verbose else ("--verbose",)) + names
+        self.add_argument(*names, dest="verbose", action="store_true",
+                          help="show libbpf's log (also: COREBPF_DEBUG=1)")
         self.add_argument("--probe", metavar="KIND", choices=PROBE_KINDS,
                           help="debug: force the probe kind (tp_btf, raw_tp, tracepoint, "
                                "fentry, kprobe) where the tool has one")
@@ -392,10 +394,20 @@ def btf_file_problem(path: str):
 
 
 def print_ebpf(obj):
-    """--ebpf: show what would be loaded (the CO-RE object has no C to print)."""
+    """--ebpf: show what would be loaded, without loading: the probe variant
+    chosen for this kernel, each program's section and instructions (as
+    compiled: CO-RE relocations are applied at load), and the settings."""
+    from corebpf.compiler import bpfasm
+    variant = obj.select()
     print(f"object: {obj.path}")
+    if variant:
+        print(f"variant: {variant}")
     for p in obj.programs.values():
-        print(f"program {p.name}: {p.section}{'' if p.autoload else ' (disabled)'}")
+        if not p.autoload:
+            print(f"program {p.name}: {p.section} (not loaded)")
+            continue
+        print(f"program {p.name}: {p.section}")
+        print(bpfasm.disasm([bpfasm.Insn(*i) for i in p.insns()]))
     for name in obj.rodata.names():
         print(f"rodata {name} = {obj.rodata[name]!r}")
 

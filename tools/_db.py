@@ -35,14 +35,28 @@ def pidof(name: str) -> list:
 pid_list = _cli.pid_type        # -p PID [PID...]: each one must exist
 
 
+def filter_pids(obj):
+    """Before load: count only the queries of attach_pids()' PIDs and their children."""
+    obj.rodata.targ_filter_pids = True
+
+
 def attach_pids(obj, pids):
-    """USDT query__start/query__done (any provider) in each PID."""
+    """USDT query__start/query__done (any provider) of each PID's binary, in
+    every process running it (connections opened later included: PostgreSQL
+    forks a backend per connection); the kernel keeps the queries of these
+    PIDs and their children (filter_pids())."""
+    attached = set()
     for pid in pids:
         check_pid(pid)
         start = usdt.find_probe("", "query__start", pid=pid)
         done = usdt.find_probe(start.provider, "query__done", path=start.path, pid=pid)
-        usdt.attach_probe(obj.programs["query_start"], start, pid)
-        usdt.attach_probe(obj.programs["query_done"], done, pid)
+        obj.maps["db_pids"][pid] = 1
+        ino = os.stat(start.path).st_ino, os.stat(start.path).st_dev
+        if ino in attached:
+            continue
+        attached.add(ino)
+        usdt.attach_probe(obj.programs["query_start"], start, -1)
+        usdt.attach_probe(obj.programs["query_done"], done, -1)
 
 
 _DISPATCH = re.compile(r"\w+dispatch_command\w+")

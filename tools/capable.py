@@ -39,8 +39,8 @@ CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "C
 
 
 def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__, short_verbose=False)
-    p.add_argument("-v", "--verbose-checks", dest="all_checks", action="store_true",
+    p = _cli.Parser(PROG, __doc__, verbose=False)   # bcc's -v/--verbose
+    p.add_argument("-v", "--verbose", "--verbose-checks", dest="all_checks", action="store_true",
                    help="include checks that are not audited")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-x", "--extra", action="store_true", help="show TID and INSETID columns")

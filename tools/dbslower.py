@@ -56,6 +56,8 @@ def run(argv=None):
     with corebpf.Object.open("dbquery") as obj:
         obj.rodata.targ_min_ns = a.threshold * 1000000
         _db.disable_unused(obj, uprobe_mode)
+        if not uprobe_mode:
+            _db.filter_pids(obj)
         if uprobe_mode:
             obj.rodata.targ_mysql56 = mysql56
         if a.ebpf:

@@ -52,6 +52,7 @@ def run(argv=None):
         obj.rodata.targ_hist = True
         obj.rodata.targ_hist_unit_ns = 1000 if a.microseconds else 1000000
         _db.disable_unused(obj, False)
+        _db.filter_pids(obj)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -30,7 +30,7 @@ PROG = "drsnoop"
 
 
 def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__, short_verbose=False)
+    p = _cli.Parser(PROG, __doc__, verbose=False)   # bcc's -v/--verbose
     p.add_argument("-T", "--timestamp", action="store_true", help="add a TIME(s) column: seconds since the first reclaim")
     p.add_argument("-U", "--print-uid", action="store_true", help="add a UID column")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="only reclaim by this process")
@@ -39,7 +39,7 @@ def parse(argv=None):
     p.add_argument("-d", "--duration", type=_cli.positive_int,
                    help="stop after this many seconds")
     p.add_argument("-n", "--name", help="only tasks whose name contains this text")
-    p.add_argument("-v", "--verbose-memory", dest="show_free", action="store_true",
+    p.add_argument("-v", "--verbose", "--verbose-memory", dest="show_free", action="store_true",
                    help="show free memory (FREE(KB), read when the line is printed)")
     p.add_argument("--memcg", action="store_true",
                    help="also trace reclaim by tasks at their memory cgroup's limit")

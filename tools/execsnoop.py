@@ -46,6 +46,7 @@ def parse(argv=None):
                    help="strings kept per command line, file name included (default 20, max 60)")
     p.add_argument("-P", "--ppid", type=_cli.pid_type, help="trace children of this PID only")
     _jsonl.add_args(p)
+    _cli.container_args(p)
     return p.parse_args(argv)
 
 
@@ -136,6 +137,7 @@ def run(argv=None):
         if a.ppid:
             obj.rodata.targ_ppid = a.ppid
         obj.rodata.max_args = a.max_args
+        _cli.apply_containers(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -42,7 +42,7 @@ SLOTS = histogram.LOG2_SLOTS
 
 
 def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__, short_verbose=False)
+    p = _cli.Parser(PROG, __doc__, verbose=False)   # bcc's -v/--verbose
     p.description = "Time interval and print latency as a histogram"
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-i", "--interval", type=_cli.positive_int,
@@ -52,7 +52,7 @@ def parse(argv=None):
     p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-u", "--microseconds", action="store_true", help="microsecond histogram")
     p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
-    p.add_argument("-v", dest="show_prog", action="store_true",
+    p.add_argument("-v", "--verbose", dest="show_prog", action="store_true",
                    help="print the generated BPF programs")
     p.add_argument("pattern", help="Function/Tracepoint name for tracing")
     a = p.parse_args(argv)

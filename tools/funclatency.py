@@ -36,7 +36,7 @@ HKEY = struct.Struct("<III4x")       # function index, tgid (or 0), slot
 
 
 def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__, short_verbose=False)
+    p = _cli.Parser(PROG, __doc__, verbose=False)   # bcc's -v/--verbose
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-i", "--interval", type=_cli.positive_int, help="summary interval, seconds")
     p.add_argument("-d", "--duration", type=_cli.positive_int, help="total duration, seconds")
@@ -48,7 +48,7 @@ def parse(argv=None):
                    help='use regular expressions (default: "*" wildcards only)')
     p.add_argument("-l", "--level", type=_cli.positive_int,
                    help="time nested (recursive) calls up to this depth per thread")
-    p.add_argument("-v", dest="show_prog", action="store_true",
+    p.add_argument("-v", "--verbose", dest="show_prog", action="store_true",
                    help="print the generated BPF programs")
     p.add_argument("pattern", help="search expression for functions")
     _heatmap.add_args(p)

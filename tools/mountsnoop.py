@@ -136,10 +136,12 @@ def run(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-P", "--parent_process", action="store_true",
                    help="also show the parent's command name and PID")
+    _cli.container_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         _cli.drop_missing_syscalls(obj)
+        _cli.apply_containers(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

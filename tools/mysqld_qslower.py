@@ -79,7 +79,9 @@ def format_event(e, first_ns: int) -> str:
 
 
 def run(argv=None):
-    pid, min_text, min_ns = parse(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ebpf = "--ebpf" in argv             # corebpf's, as in every tool: print, do not load
+    pid, min_text, min_ns = parse([a for a in argv if a != "--ebpf"])
     # what the other tools' _cli.setup does (privileges, COREBPF_BTF/PROBE checks) and,
     # above all, stop signals held for the loop: a Ctrl-C raised as KeyboardInterrupt
     # inside a ring buffer callback was lost (the tool ran on)
@@ -88,6 +90,10 @@ def run(argv=None):
     with corebpf.Object.open("dbquery") as obj:
         obj.rodata.targ_min_ns = min_ns
         _db.disable_unused(obj, False)
+        _db.filter_pids(obj)
+        if ebpf:
+            _cli.print_ebpf(obj)
+            return 0
         obj.load()
         _db.attach_pids(obj, [pid])
         print("Tracing MySQL server queries for PID %d slower than %s ms..." % (pid, min_text))

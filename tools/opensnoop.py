@@ -59,6 +59,7 @@ def parse(argv=None):
     p.add_argument("--exec", nargs=argparse.REMAINDER, metavar="CMD",
                    help="run this command and trace only it (put last)")
     _jsonl.add_args(p)
+    _cli.container_args(p)
     return p.parse_args(argv)
 
 
@@ -156,6 +157,7 @@ def run(argv=None):
         for n in ("open_enter", "open_exit"):
             if not corebpf.features.tracepoint_exists("syscalls", n.replace("open_", "sys_") + "_open"):
                 obj.programs[n].autoload = False
+        _cli.apply_containers(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

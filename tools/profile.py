@@ -73,6 +73,7 @@ def parse(argv=None):
     p.add_argument("-C", "--cpu", type=_cli.cpu_type, default=-1, help="sample this CPU only")
     _stacks.add_args(p)
     _cli.duration_arg(p)
+    _cli.container_args(p)
     return p.parse_args(argv)
 
 
@@ -154,6 +155,7 @@ def run(argv=None):
         obj.maps["stack_traces"].resize(a.stack_storage_size, "--stack-storage-size")
         obj.maps["counts"].resize(a.hash_storage_size, "--hash-storage-size")
         _stacks.configure(obj, a)
+        _cli.apply_containers(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -44,7 +44,7 @@ DWARF_DUMP = 24                          # the dump's offset (8-aligned)
 
 
 def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__, short_verbose=False)
+    p = _cli.Parser(PROG, __doc__, verbose=False)   # bcc's -v/--verbose
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-c", "--cpu", type=_cli.cpu_type, help="trace this CPU only")
     p.add_argument("-i", "--interval", type=_cli.positive_int, help="summary interval, seconds")
@@ -60,7 +60,7 @@ def parse(argv=None):
                    help="kernel stacks only")
     p.add_argument("-U", "--user-stacks-only", action="store_true",
                    help="user stacks only")
-    p.add_argument("-v", dest="show_addr", action="store_true", help="show raw addresses")
+    p.add_argument("-v", "--verbose", dest="show_addr", action="store_true", help="show raw addresses")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert a delimiter between kernel and user stacks")
     p.add_argument("-f", "--folded", action="store_true", help="output folded format")

@@ -42,14 +42,14 @@ min_ms.lo, min_ms.hi = 0, 1e12      # targ_min_us (u64) = ms * 1000
 
 
 def parse(argv=None):
-    p = _cli.Parser(PROG, __doc__, short_verbose=False)
+    p = _cli.Parser(PROG, __doc__, verbose=False)   # bcc's -v/--verbose
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
     _net.add_family(p)
     p.add_argument("duration_ms", nargs="?", default=0, type=min_ms,
                    help="minimum latency to show (ms, fractions allowed)")
-    p.add_argument("-v", dest="show_programs", action="store_true",
+    p.add_argument("-v", "--verbose", dest="show_programs", action="store_true",
                    help="print the BPF programs and settings used, then trace")
     return p.parse_args(argv)
 

@@ -97,9 +97,7 @@ def format_probe(p, verbose: int) -> list:
 
 def list_usdt(pid, lib: str, pattern, verbose: int, emit):
     if pid:
-        probes = usdt.process_probes(pid)
-        if not probes:
-            raise ElfError(f"process {pid} has no USDT probes in its executable or libraries")
+        probes = usdt.process_probes(pid)     # none: nothing to list (bcc exits 0 too)
     else:
         path = resolve_binary(lib)
         probes = usdt.probes(path)

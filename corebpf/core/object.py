@@ -732,6 +732,13 @@ class Object:
             print(f"corebpf: {self.name}: using {chosen} "
                   f"({self._variant_kind(variants[chosen])}) probes", file=sys.stderr)
 
+    def select(self):
+        """Choose the probe variant load() would, disabling the others, without
+        loading (--ebpf); returns it (None: the object has no variants).
+        Raises MissingFeature when the kernel can serve none."""
+        self._select()
+        return self.variant
+
     def load(self, select: bool = True):
         """Choose probe variants, then load into the kernel.
 

@@ -100,7 +100,7 @@ def test_default_mode_says_it_shows_every_check():
 
 def test_classic_tracepoint_variant():
     p = raw_sockets()
-    t = Tool("capable", "-v", "-p", p.pid, "--probe", "tracepoint", "--verbose")
+    t = Tool("capable", "-v", "-p", p.pid, "--probe", "tracepoint", "--libbpf-log")
     open_sockets(p, 1)
     line = t.wait_for(lambda l: "CAP_NET_RAW" in l)
     t.stop()

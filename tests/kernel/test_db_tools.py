@@ -99,6 +99,35 @@ def test_dbslower_postgres_slow_query(pg):
     assert not any(f"fast-{tag}" in l for l in t.lines)
 
 
+def test_dbslower_sees_connections_opened_after_it_started(pg):
+    """The probes are on the binary for every process (a backend forked for a
+    new connection has its semaphores set by the kernel); the kernel keeps
+    the queries of the given PIDs and their children: -p POSTMASTER shows a
+    connection made after the tool started, -p BACKEND only that backend."""
+    with open(f"{pg.dir}/data/postmaster.pid") as f:
+        postmaster = int(f.readline())
+    tag = uuid.uuid4().hex[:8]
+    old = pg.session()
+    try:
+        t = Tool("dbslower", "postgres", "-p", postmaster, "-m", "100")
+        only = Tool("dbslower", "postgres", "-p", old.backend, "-m", "100")
+        new = pg.session()                      # connected after both started
+        try:
+            new.query(f"select pg_sleep(0.2), 'new-{tag}';")
+            old.query(f"select pg_sleep(0.2), 'old-{tag}';")
+            line = t.wait_for(lambda l: f"new-{tag}" in l)
+            assert t.wait_for(lambda l: f"old-{tag}" in l), t.text
+            assert only.wait_for(lambda l: f"old-{tag}" in l), only.text
+            assert t.stop() == 0 and only.stop() == 0
+        finally:
+            new.close()
+    finally:
+        old.close()
+    assert line is not None and int(line.split()[1]) == new.backend, t.text
+    # the new backend is postmaster's child, not old's: filtered out in the kernel
+    assert not any(f"new-{tag}" in l for l in only.lines), only.text
+
+
 def test_dbstat_postgres_histogram(pg):
     s = pg.session()
     try:

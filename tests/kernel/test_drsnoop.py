@@ -84,7 +84,7 @@ def test_memcg_reclaim_lines(big_file):
 def test_classic_tracepoint_variant(big_file):
     with MemoryCgroup(16 * MB) as cg:
         r = reader(cg, uncached(big_file))
-        t = Tool("drsnoop", "--memcg", "-p", r.pid, "--probe", "tracepoint", "--verbose")
+        t = Tool("drsnoop", "--memcg", "-p", r.pid, "--probe", "tracepoint", "--libbpf-log")
         r.communicate(b"go\n")
         t.wait_for(lambda l: False, timeout=1)
         t.stop()
@@ -93,7 +93,7 @@ def test_classic_tracepoint_variant(big_file):
 
 
 def test_default_probes_attach_and_duration_ends_the_trace():
-    rc, out, err = run_tool("drsnoop", "-d", "1", "--verbose", timeout=30)
+    rc, out, err = run_tool("drsnoop", "-d", "1", "--libbpf-log", timeout=30)
     assert rc == 0, err
     assert "using btf (tp_btf) probes" in err
     assert out.splitlines()[0].split() == ["COMM", "PID", "LAT(ms)", "PAGES"]

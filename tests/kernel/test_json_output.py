@@ -242,6 +242,18 @@ def test_tcpaccept(addr, ip):
     assert (d["pid"], d["ip"], d["raddr"], d["laddr"]) == (os.getpid(), ip, addr, addr)
 
 
+def test_tcptracer():
+    from tests.nethelpers import Server, connect
+    ports = []
+    with Server("127.0.0.1") as srv:
+        d, _ = run_json("tcptracer", ["-p", os.getpid()],
+                        lambda: ports.append(connect("127.0.0.1", srv.port)[0]),
+                        lambda d: d["type"] == "C" and d["dport"] == srv.port)
+    assert (d["pid"], d["ip"], d["saddr"], d["daddr"]) == (os.getpid(), 4, "127.0.0.1",
+                                                           "127.0.0.1")
+    assert d["sport"] in ports and d["netns"] == os.stat("/proc/self/ns/net").st_ino
+
+
 def test_biosnoop():
     path = f"/var/tmp/corebpf_json_bios_{os.getpid()}"
     pids = []

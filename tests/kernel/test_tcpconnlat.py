@@ -77,7 +77,7 @@ def test_failed_connect_is_not_a_latency():
 
 def test_classic_tracepoint_variant():
     with Server("127.0.0.1") as srv:
-        t = Tool("tcpconnlat", "--probe", "tracepoint", "--verbose", "-p", os.getpid())
+        t = Tool("tcpconnlat", "--probe", "tracepoint", "--libbpf-log", "-p", os.getpid())
         connect("127.0.0.1", srv.port)
         line = t.wait_for(lambda l: dport_col(l, srv.port, 5))
         t.stop()

@@ -34,6 +34,14 @@ def _require(kind):
         pytest.skip("this kernel lacks fentry/fexit (BPF trampolines)")
 
 
+def require_probe(args):
+    """Skip a run forced to a function probe (args hold `--probe KIND`) where
+    the kernel cannot serve it."""
+    args = list(args)
+    if "--probe" in args and args[args.index("--probe") + 1] in ("kprobe", "fentry"):
+        _require(args[args.index("--probe") + 1])
+
+
 def _reads(path, n=20):
     with open(path, "w") as f:
         f.write("x" * 100)

@@ -209,6 +209,19 @@ def test_tplist_usdt_of_binary_and_process():
         "  1 location(s)", "  1 argument(s)"]
 
 
+def test_tplist_pid_without_usdt_prints_nothing():
+    """bcc: a process without USDT probes has nothing to list, and that is no error."""
+    p = subprocess.Popen(["/bin/sleep", "30"])     # static-probe-free (coreutils, libc)
+    try:
+        time.sleep(0.2)
+        assert not usdt.process_probes(p.pid)
+        rc, out, err = run_tool("tplist", "-p", p.pid)
+    finally:
+        p.kill()
+        p.wait()
+    assert (rc, out, err) == (0, "", "")
+
+
 @pytest.mark.parametrize("args, msg", [
     (["-l", "/no/such/binary"], "tplist: error: no such binary: /no/such/binary"),
     (["-l", "c"], "tplist: error: {libc}: no USDT probes (no .note.stapsdt notes)"),

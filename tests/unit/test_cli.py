@@ -201,3 +201,35 @@ def test_forced_probe_is_a_kind_or_a_shipped_variant(value, ok, monkeypatch):
     else:
         with pytest.raises(ConfigError, match=f"COREBPF_PROBE: invalid choice: {value!r}"):
             features.forced_probe()
+
+
+# -- libbpf's log is --libbpf-log everywhere; -v/--verbose mean what bcc means ------------
+
+BCC_VERBOSE = {"capable": "all_checks", "drsnoop": "show_free", "stackcount": "show_addr",
+               "tcpconnlat": "show_programs", "funclatency": "show_prog",
+               "funcinterval": "show_prog", "funcslower": "show_prog",
+               "tcptracer": "bcc_verbose"}
+
+
+def test_libbpf_log_option_in_every_tool():
+    for t in matrix.discover():
+        p = matrix.parser_of(t)
+        if p is None:
+            continue
+        opts = {s: a for a in p._actions for s in a.option_strings}
+        assert opts.get("--libbpf-log") is not None and opts["--libbpf-log"].dest == "verbose", t
+        # --verbose is libbpf's log only where bcc gives it no meaning of its own
+        if t in BCC_VERBOSE:
+            assert opts["--verbose"].dest == BCC_VERBOSE[t], t
+
+
+@pytest.mark.parametrize("tool", sorted(BCC_VERBOSE))
+def test_bcc_verbose_is_not_the_libbpf_log(tool):
+    import importlib
+    mod = importlib.import_module(f"corebpf.tools.{tool}")
+    args = {"stackcount": ["vfs_read"], "funclatency": ["vfs_read"],
+            "funcinterval": ["vfs_read"], "funcslower": ["vfs_read"]}.get(tool, [])
+    a = mod.parse(["--verbose", *args])
+    assert getattr(a, BCC_VERBOSE[tool]) and not a.verbose
+    a = mod.parse(["--libbpf-log", *args])
+    assert a.verbose and not getattr(a, BCC_VERBOSE[tool])

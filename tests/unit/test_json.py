@@ -35,10 +35,12 @@ NO_JSON_YET = {
     "tcplife", "tcpretrans", "tcpstates", "tcptop", "tplist", "trace",
     "ttysnoop", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
     "wakeuptime", "wqlat",
+    # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
+    "tcprtt", "tcpsynbl", "tcpsubnet",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet
-LEGACY_JSON = {"biolatpcts"}
+LEGACY_JSON = {"biolatpcts", "tcpsubnet"}
 
 
 def _has_json(name):
