@@ -86,6 +86,7 @@ def _fence():
         return None
     from ._libbpf import libc
     lock = ffi.new("int *")
+    libc.pthread_spin_init(lock, 0)     # the unlocked value is libc's (x86's is 1)
     unlock_, lock_ = libc.pthread_spin_unlock, libc.pthread_spin_lock
     lock_(lock)
 
