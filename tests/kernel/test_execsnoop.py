@@ -17,9 +17,12 @@ def marker():
     return "corebpf-exec-" + uuid.uuid4().hex[:8]
 
 
-def test_sees_spawned_process_with_args():
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_sees_spawned_process_with_args(probe):
+    """Default: raw_syscalls (tp_btf) and a switch on the syscall number;
+    raw_tp the same; tracepoint: one tracepoint per syscall."""
     m = marker()
-    t = Tool("execsnoop")
+    t = Tool("execsnoop", env={"COREBPF_PROBE": probe})
     assert t.lines[0].split() == ["COMM", "PID", "PPID", "RET", "ARGS"]
     p = subprocess.Popen(["/bin/echo", m, "a", "b"], stdout=subprocess.DEVNULL)
     p.wait()
