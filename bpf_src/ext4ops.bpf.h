@@ -48,13 +48,14 @@ int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret)
 SEC("tp_btf/ext4_sync_file_enter")
 int BPF_PROG(sync_enter__btf, struct file *file, int datasync)
 {
-	return ext4_enter(&sync_start, FSOP_FSYNC, file, 0);
+	return fsop_func_enter(&sync_start, FSOP_FSYNC, DENTRY(file), 0, FSOP_WHOLE_FILE,
+			       false);
 }
 
 SEC("tp_btf/ext4_sync_file_exit")
 int BPF_PROG(sync_exit__btf, struct inode *inode, int ret)
 {
-	return ext4_return(&sync_start, ret);
+	return fsop_func_return(&sync_start, ret);
 }
 
 SEC("kprobe/ext4_file_read_iter")

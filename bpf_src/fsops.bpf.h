@@ -254,19 +254,27 @@ FSOP_FD(fdatasync, FSOP_FSYNC, 0, FSOP_WHOLE_FILE, FSOP_NOIOV)
  * FSA_* << 8 | op, filled by Python (tools/_fsops.py). */
 #include "sysnr.bpf.h"
 
-enum fsop_action { FSA_NONE, FSA_RW, FSA_PRW, FSA_OPEN };
+enum fsop_action { FSA_NONE, FSA_RW, FSA_PRW, FSA_OPEN, FSA_RWV, FSA_PRWV };
 
 static __always_inline int fsop_sc_enter(struct pt_regs *regs, long nr)
 {
-	__u32 a = sc_action_of(nr);
+	__u32 a = sc_action_of(nr), op = a & 0xff;
+	long fd;
 
 	if (!a || sc_compat())
 		return 0;
+	fd = sc_arg(regs, 0);
 	switch (a >> 8) {
 	case FSA_RW:
-		return fsop_rw_enter(a & 0xff, sc_arg(regs, 0), -1);
+		return fsop_fd_enter(op, fd, -1, sc_arg(regs, 2), NULL, 0);
 	case FSA_PRW:
-		return fsop_rw_enter(a & 0xff, sc_arg(regs, 0), (__s64)sc_arg(regs, 3));
+		return fsop_fd_enter(op, fd, (__s64)sc_arg(regs, 3), sc_arg(regs, 2), NULL, 0);
+	case FSA_RWV:
+		return fsop_fd_enter(op, fd, -1, 0, (const struct iovec *)sc_arg(regs, 1),
+				     sc_arg(regs, 2));
+	case FSA_PRWV:
+		return fsop_fd_enter(op, fd, (__s64)sc_arg(regs, 3), 0,
+				     (const struct iovec *)sc_arg(regs, 1), sc_arg(regs, 2));
 	case FSA_OPEN:
 		return fsop_open_enter();
 	}
