@@ -48,6 +48,8 @@ int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret)
 SEC("tp_btf/ext4_sync_file_enter")
 int BPF_PROG(sync_enter__btf, struct file *file, int datasync)
 {
+	if (!file)	/* trusted-or-NULL on 6.12, as sync_enter__tp */
+		return 0;
 	return fsop_func_enter(&sync_start, FSOP_FSYNC, DENTRY(file), 0, FSOP_WHOLE_FILE,
 			       false);
 }
