@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* execsnoop: one record per exec(), built at syscall entry (filename and
  * argv read from user memory while they still exist) and emitted at exit
- * with the return value and the post-exec comm. */
+ * with the return value and the post-exec comm.  execveat with an empty
+ * path (AT_EMPTY_PATH, fexecve) shows argv[0] in the file name's place. */
 #include "corebpf.bpf.h"
 #include "containers.bpf.h"
 #include "execsnoop.h"
@@ -58,8 +59,20 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
 
 	n = bpf_probe_read_user_str(e->args, ARGSIZE, filename);
-	if (n <= 0)
-		n = 0;
+	if (n <= 1) {
+		/* "" (execveat AT_EMPTY_PATH: fexecve) or not readable without a
+		 * fault (glibc's fexecve passes a "" of libc's rodata): argv[0]
+		 * names the program; an empty string at worst, so that the
+		 * strings after it keep their places. */
+		const char *arg0 = NULL;
+
+		bpf_probe_read_user(&arg0, sizeof(arg0), &argv[0]);
+		n = arg0 ? bpf_probe_read_user_str(e->args, ARGSIZE, arg0) : 0;
+		if (n <= 0) {
+			e->args[0] = 0;
+			n = 1;
+		}
+	}
 	e->args_size = n;
 	e->args_count = 1;
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -32,6 +33,23 @@ def test_sees_spawned_process_with_args(probe):
     comm, pid, ppid, ret, *args = line.split()
     assert (comm, int(pid), int(ppid), ret) == ("echo", p.pid, os.getpid(), "0")
     assert args == ["/bin/echo", m, "a", "b"]
+
+
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_fexecve_execveat_empty_path(probe):
+    """os.execve(fd) is glibc's fexecve: execveat(fd, "", AT_EMPTY_PATH).
+    The empty path (a "" of libc that may not be readable without a fault)
+    shows as argv[0], the arguments after it in their places."""
+    m = marker()
+    t = Tool("execsnoop", env={"COREBPF_PROBE": probe})
+    code = ("import os; fd = os.open('/bin/true', os.O_RDONLY); "
+            "os.execve(fd, ['true-%s', '%s', 'x'], {})" % (m, m))
+    p = subprocess.run([sys.executable, "-c", code])
+    line = t.wait_for(lambda l: m in l and l.split()[0] == "true")
+    assert t.stop() == 0
+    assert p.returncode == 0
+    assert line is not None, t.text
+    assert line.split()[4:] == ["true-" + m, m, "x"]
 
 
 def test_failed_exec_only_with_x():
