@@ -72,6 +72,14 @@ def before_impl(name, args, before):
     return i
 
 
+def forced_impl(name, args, kind):
+    """This checkout's corebpf with COREBPF_PROBE=kind (labelled cb-KIND):
+    a tool's variant beside its default one in the same run."""
+    i = corebpf_impl(name, args)
+    i.label, i.cmd = "cb-" + kind, ["env", "COREBPF_PROBE=" + kind] + i.cmd
+    return i
+
+
 def equivalents(name, args=None, spec=None):
     """Impl of bpftrace, libbpf-tools and bcc for tool `name` (those named in the
     table, whether or not installed: an Impl whose .error says why it is absent)."""
