@@ -48,7 +48,7 @@ static __always_inline long sc_regs_nr(struct pt_regs *regs)
 #endif
 }
 
-/* Argument i (0-2) of the syscall being entered. */
+/* Argument i (0-4) of the syscall being entered. */
 static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i)
 {
 	if (i == 0)
@@ -57,7 +57,9 @@ static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i)
 		return PT_REGS_PARM2_CORE_SYSCALL(regs);
 	if (i == 2)
 		return PT_REGS_PARM3_CORE_SYSCALL(regs);
-	return PT_REGS_PARM4_CORE_SYSCALL(regs);
+	if (i == 3)
+		return PT_REGS_PARM4_CORE_SYSCALL(regs);
+	return PT_REGS_PARM5_CORE_SYSCALL(regs);
 }
 
 struct thread_info___x86 { __u32 status; } __attribute__((preserve_access_index));
