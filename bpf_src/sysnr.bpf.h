@@ -86,4 +86,20 @@ static __always_inline bool sc_compat(void)
 #endif
 }
 
+/* The four programs of the btf and raw variants, calling a tool's
+ * enter(regs, nr) and exit(regs, ret). */
+#define SYSNR_PROGRAMS(enter, exit)                                            \
+	SEC("tp_btf/sys_enter")                                                \
+	int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr)            \
+	{ return enter(regs, nr); }                                            \
+	SEC("tp_btf/sys_exit")                                                 \
+	int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret)            \
+	{ return exit(regs, ret); }                                            \
+	SEC("raw_tp/sys_enter")                                                \
+	int BPF_PROG(sys_enter__raw, struct pt_regs *regs, long nr)            \
+	{ return enter(regs, nr); }                                            \
+	SEC("raw_tp/sys_exit")                                                 \
+	int BPF_PROG(sys_exit__raw, struct pt_regs *regs, long ret)            \
+	{ return exit(regs, ret); }
+
 #endif /* __SYSNR_BPF_H */

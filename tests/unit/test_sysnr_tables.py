@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from corebpf import syscalls
-from tools import (_fsops, execsnoop, filetop, mountsnoop, opensnoop, statsnoop, syncsnoop,
-                   vfsstat)
+from tools import (_fsops, bindsnoop, execsnoop, filetop, mountsnoop, opensnoop, solisten,
+                   statsnoop, syncsnoop, tcpaccept, vfsstat)
 
 # syscalls arm64 (asm-generic) does not have
 LEGACY = {"open", "creat", "mknod", "unlink", "mkdir", "rmdir", "stat", "lstat"}
@@ -17,7 +17,7 @@ OTHER = {"sync_file_range2"}
 
 
 @pytest.mark.parametrize("mod", [vfsstat, opensnoop, filetop, statsnoop, syncsnoop, execsnoop,
-                                 mountsnoop, _fsops],
+                                 mountsnoop, solisten, bindsnoop, tcpaccept, _fsops],
                          ids=lambda m: m.__name__)
 def test_every_name_is_a_syscall_of_the_tables(mod):
     for name in set(mod.SYSCALLS) - OTHER:
