@@ -62,6 +62,24 @@ def corebpf_impl(name, args=()):
     return Impl("corebpf", cmd + list(args))
 
 
+def before_impl(name, args, before):
+    """The corebpf of another built checkout `before` (e.g. main's: `git
+    archive main` + its objects), labelled cb-before, for before/after in one run."""
+    i = corebpf_impl(name, args)
+    code = (f"import sys; sys.path[0:0] = [{str(before)!r}]; "
+            "from corebpf.__main__ import main; sys.exit(main())")
+    i.label, i.cmd = "cb-before", [sys.executable, "-c", code, name] + list(args)
+    return i
+
+
+def forced_impl(name, args, kind):
+    """This checkout's corebpf with COREBPF_PROBE=kind (labelled cb-KIND):
+    a tool's variant beside its default one in the same run."""
+    i = corebpf_impl(name, args)
+    i.label, i.cmd = "cb-" + kind, ["env", "COREBPF_PROBE=" + kind] + i.cmd
+    return i
+
+
 def equivalents(name, args=None, spec=None):
     """Impl of bpftrace, libbpf-tools and bcc for tool `name` (those named in the
     table, whether or not installed: an Impl whose .error says why it is absent)."""

@@ -153,36 +153,65 @@ static __always_inline int report(const struct socket *sock, long ret, const __u
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_bind")
-int bind_enter__tp(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int bind_enter(int fd, const void *uaddr, long len)
 {
 	struct bind_args a = {};
 	__u32 tid = current_tid();
-	long len = ctx->args[2];
 
 	if (!task_wanted())
 		return 0;
-	a.fd = ctx->args[0];
+	a.fd = fd;
 	if (len > (long)sizeof(a.sa))
 		len = sizeof(a.sa);
 	if (len > 0)
-		bpf_probe_read_user(a.sa, len & 31, (void *)ctx->args[1]);
+		bpf_probe_read_user(a.sa, len & 31, uaddr);
 	bpf_map_update_elem(&start, &tid, &a, BPF_ANY);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_bind")
-int bind_exit__tp(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int bind_exit(long ret)
 {
 	__u32 tid = current_tid();
 	struct bind_args *a = bpf_map_lookup_elem(&start, &tid);
 
 	if (!a)
 		return 0;
-	report(fd_to_socket(a->fd), ctx->ret, a->sa);
+	report(fd_to_socket(a->fd), ret, a->sa);
 	bpf_map_delete_elem(&start, &tid);
 	return 0;
 }
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int bind_enter__tp(struct trace_event_raw_sys_enter *ctx)
+{
+	return bind_enter(ctx->args[0], (const void *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int bind_exit__tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return bind_exit(ctx->ret);
+}
+
+/* Variants btf and raw: bind(2) through raw_syscalls' sys_enter/sys_exit
+ * and its number (sc_action[nr] = 1, filled by tools/bindsnoop.py). */
+#include "sysnr.bpf.h"
+
+static __always_inline int sc_enter(struct pt_regs *regs, long nr)
+{
+	if (!sc_action_of(nr) || sc_compat())
+		return 0;
+	return bind_enter(sc_arg(regs, 0), (const void *)sc_arg(regs, 1), sc_arg(regs, 2));
+}
+
+static __always_inline int sc_exit(struct pt_regs *regs, long ret)
+{
+	if (!sc_action_of(sc_regs_nr(regs)) || sc_compat())
+		return 0;
+	return bind_exit(ret);
+}
+
+SYSNR_PROGRAMS(sc_enter, sc_exit)
 
 static __always_inline int kp_enter(struct socket *sock)
 {

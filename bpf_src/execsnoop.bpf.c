@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* execsnoop: one record per exec(), built at syscall entry (filename and
  * argv read from user memory while they still exist) and emitted at exit
- * with the return value and the post-exec comm. */
+ * with the return value and the post-exec comm.  execveat with an empty
+ * path (AT_EMPTY_PATH, fexecve) shows argv[0] in the file name's place. */
 #include "corebpf.bpf.h"
 #include "containers.bpf.h"
 #include "execsnoop.h"
@@ -58,8 +59,20 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
 
 	n = bpf_probe_read_user_str(e->args, ARGSIZE, filename);
-	if (n <= 0)
-		n = 0;
+	if (n <= 1) {
+		/* "" (execveat AT_EMPTY_PATH: fexecve) or not readable without a
+		 * fault (glibc's fexecve passes a "" of libc's rodata): argv[0]
+		 * names the program; an empty string at worst, so that the
+		 * strings after it keep their places. */
+		const char *arg0 = NULL;
+
+		bpf_probe_read_user(&arg0, sizeof(arg0), &argv[0]);
+		n = arg0 ? bpf_probe_read_user_str(e->args, ARGSIZE, arg0) : 0;
+		if (n <= 0) {
+			e->args[0] = 0;
+			n = 1;
+		}
+	}
 	e->args_size = n;
 	e->args_count = 1;
 
@@ -116,25 +129,62 @@ out:
 }
 
 SEC("tracepoint/syscalls/sys_enter_execve")
-int execve_enter(struct trace_event_raw_sys_enter *ctx)
+int execve_enter__tp(struct trace_event_raw_sys_enter *ctx)
 {
 	return exec_enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_execveat")
-int execveat_enter(struct trace_event_raw_sys_enter *ctx)
+int execveat_enter__tp(struct trace_event_raw_sys_enter *ctx)
 {
 	return exec_enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
-int execve_exit(struct trace_event_raw_sys_exit *ctx)
+int execve_exit__tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return exec_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
-int execveat_exit(struct trace_event_raw_sys_exit *ctx)
+int execveat_exit__tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return exec_exit(ctx->ret);
 }
+
+/* Variants btf and raw: execve/execveat through raw_syscalls' sys_enter/
+ * sys_exit and a switch on the number (two links instead of four classic
+ * tracepoints, ~40 ms each to detach).  sc_action[nr]: 1 execve, 2
+ * execveat, filled by tools/execsnoop.py. */
+#include "sysnr.bpf.h"
+
+static __always_inline int sc_enter(struct pt_regs *regs, long nr)
+{
+	__u32 a = sc_action_of(nr);
+
+	if (!a || sc_compat())
+		return 0;
+	if (a == 1)
+		return exec_enter((const char *)sc_arg(regs, 0),
+				  (const char *const *)sc_arg(regs, 1));
+	return exec_enter((const char *)sc_arg(regs, 1), (const char *const *)sc_arg(regs, 2));
+}
+
+static __always_inline int sc_exit(struct pt_regs *regs, long ret)
+{
+	if (!sc_action_of(sc_regs_nr(regs)) || sc_compat())
+		return 0;
+	return exec_exit(ret);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter__raw, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit__raw, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }

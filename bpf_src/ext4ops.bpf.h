@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* ext4 reads, writes, opens and fsyncs for ext4slower and ext4dist.
  *
+ * Variant "btf" (the default where tp_btf serves): as "tp" but the syscalls
+ * through raw_syscalls sys_enter/sys_exit and a switch on the number.
  * Variant "tp" (kernels without kprobes/fentry): syscall level, filtered to
  * ext4 files (fsops.bpf.h), plus the exact ext4_sync_file_enter/exit
  * tracepoints for fsync.  Variant "kprobe" (as bcc): entry and return of
@@ -26,6 +28,34 @@ int BPF_PROG(sync_enter__tp, struct file *file, int datasync)
 
 SEC("tp_btf/ext4_sync_file_exit")
 int BPF_PROG(sync_exit__tp, struct inode *inode, int ret)
+{
+	return fsop_func_return(&sync_start, ret);
+}
+
+/* Variant "btf": the syscalls through raw_syscalls' tp_btf sys_enter/exit. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr)
+{
+	return fsop_sc_enter(regs, nr);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret)
+{
+	return fsop_sc_exit(regs, ret);
+}
+
+SEC("tp_btf/ext4_sync_file_enter")
+int BPF_PROG(sync_enter__btf, struct file *file, int datasync)
+{
+	if (!file)	/* trusted-or-NULL on 6.12, as sync_enter__tp */
+		return 0;
+	return fsop_func_enter(&sync_start, FSOP_FSYNC, DENTRY(file), 0, FSOP_WHOLE_FILE,
+			       false);
+}
+
+SEC("tp_btf/ext4_sync_file_exit")
+int BPF_PROG(sync_exit__btf, struct inode *inode, int ret)
 {
 	return fsop_func_return(&sync_start, ret);
 }

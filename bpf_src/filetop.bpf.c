@@ -95,3 +95,9 @@ int BPF_KPROBE(write__kprobe, struct file *file, const char *buf, size_t count)
 
 /* every read/write-family syscall, at entry */
 VFS_RW_SYSCALLS(account)
+
+/* Variants btf and raw: the same syscalls through raw_syscalls' sys_enter
+ * and a switch on the number (one link instead of ten classic tracepoints,
+ * ~40 ms each to detach); sc_action filled by tools/filetop.py. */
+#include "sysnr.bpf.h"
+VFS_RW_SYSCALLS_RAW(account)

@@ -64,10 +64,9 @@ static __always_inline int report(const struct socket *sock, int backlog, int re
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_listen")
-int listen_enter__tp(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int listen_enter(int fd, int backlog)
 {
-	struct listen_args a = { .fd = ctx->args[0], .backlog = ctx->args[1] };
+	struct listen_args a = { .fd = fd, .backlog = backlog };
 	__u32 tid = current_tid();
 
 	if (targ_tgid && targ_tgid != current_tgid())
@@ -76,18 +75,50 @@ int listen_enter__tp(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_listen")
-int listen_exit__tp(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int listen_exit(long ret)
 {
 	__u32 tid = current_tid();
 	struct listen_args *a = bpf_map_lookup_elem(&start, &tid);
 
 	if (!a)
 		return 0;
-	report(fd_to_socket(a->fd), a->backlog, ctx->ret);
+	report(fd_to_socket(a->fd), a->backlog, ret);
 	bpf_map_delete_elem(&start, &tid);
 	return 0;
 }
+
+SEC("tracepoint/syscalls/sys_enter_listen")
+int listen_enter__tp(struct trace_event_raw_sys_enter *ctx)
+{
+	return listen_enter(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int listen_exit__tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return listen_exit(ctx->ret);
+}
+
+/* Variants btf and raw: listen(2) through raw_syscalls' sys_enter/sys_exit
+ * and its number (sc_action[nr] = 1, filled by tools/solisten.py): two
+ * classic tracepoints took ~0.5 s to detach. */
+#include "sysnr.bpf.h"
+
+static __always_inline int sc_enter(struct pt_regs *regs, long nr)
+{
+	if (!sc_action_of(nr) || sc_compat())
+		return 0;
+	return listen_enter(sc_arg(regs, 0), sc_arg(regs, 1));
+}
+
+static __always_inline int sc_exit(struct pt_regs *regs, long ret)
+{
+	if (!sc_action_of(sc_regs_nr(regs)) || sc_compat())
+		return 0;
+	return listen_exit(ret);
+}
+
+SYSNR_PROGRAMS(sc_enter, sc_exit)
 
 SEC("kprobe/inet_listen")
 int BPF_KPROBE(inet_listen__kprobe, struct socket *sock, int backlog)

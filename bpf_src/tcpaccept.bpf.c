@@ -69,6 +69,24 @@ int accept4_exit__tp(struct trace_event_raw_sys_exit *ctx)
 	return accept_return(ctx->ret);
 }
 
+/* Variants btf and raw: accept(2) and accept4(2) through raw_syscalls'
+ * sys_exit and their numbers (sc_action[nr] = 1, filled by
+ * tools/tcpaccept.py). */
+#include "sysnr.bpf.h"
+
+static __always_inline int sc_exit(struct pt_regs *regs, long ret)
+{
+	if (!sc_action_of(sc_regs_nr(regs)) || sc_compat())
+		return 0;
+	return accept_return(ret);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit__raw, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
+
 SEC("kretprobe/inet_csk_accept")
 int BPF_KRETPROBE(accept__kprobe, struct sock *newsk)
 {

@@ -101,6 +101,35 @@ static __always_inline __u64 iov_bytes(const struct iovec *iov, __u64 vlen)
 	VFS_RW_TP(handler, pwritev, false, VFS_RW_IOV(ctx))                    \
 	VFS_RW_TP(handler, pwritev2, false, VFS_RW_IOV(ctx))
 
+/* The same syscalls through raw_syscalls' sys_enter (variants btf and raw)
+ * and a switch on the number (include sysnr.bpf.h first): sc_action[nr] =
+ * 1 << 1 (bytes in argument 2) or 2 << 1 (an iovec array), | 1 for reads
+ * (tools/filetop.py SYSCALLS). */
+#define VFS_RW_SYSCALLS_RAW(handler)                                           \
+	static __always_inline int handler##_sc_enter(struct pt_regs *regs, long nr) \
+	{                                                                      \
+		__u32 a = sc_action_of(nr);                                    \
+		struct file *f;                                                \
+                                                                               \
+		if (!a || sc_compat())                                         \
+			return 0;                                              \
+		f = fd_file(sc_arg(regs, 0));                                  \
+		if (a >> 1 == 1)                                               \
+			return handler(f, sc_arg(regs, 2), a & 1);             \
+		return handler(f, iov_bytes((void *)sc_arg(regs, 1), sc_arg(regs, 2)), \
+			       a & 1);                                         \
+	}                                                                      \
+	SEC("tp_btf/sys_enter")                                                \
+	int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr)           \
+	{                                                                      \
+		return handler##_sc_enter(regs, nr);                           \
+	}                                                                      \
+	SEC("raw_tp/sys_enter")                                                \
+	int BPF_PROG(sys_enter__raw, struct pt_regs *regs, long nr)           \
+	{                                                                      \
+		return handler##_sc_enter(regs, nr);                           \
+	}
+
 /* The inode's first dentry alias (a name for an inode a tracepoint gives). */
 static __always_inline struct dentry *inode_dentry(struct inode *inode)
 {

@@ -185,3 +185,63 @@ NS_CALL(unlinkat, 3, (ctx->args[2] & AT_REMOVEDIR) ? S_RMDIR : S_UNLINK)
 NS_CALL(mkdir, 2, S_MKDIR)
 NS_CALL(mkdirat, 3, S_MKDIR)
 NS_CALL(rmdir, 1, S_RMDIR)
+
+/* -- raw_syscalls variants (btf, raw): the syscalls above through two hooks ---
+ * sc_action[nr] = VA_*(kind) << 8 | stat, filled by tools/vfsstat.py. */
+#include "sysnr.bpf.h"
+
+static __always_inline int sc_enter(struct pt_regs *regs, long nr)
+{
+	__u32 a = sc_action_of(nr);
+
+	if (!a || sc_compat())
+		return 0;
+	switch (a >> 8) {
+	case VA_ENTRY:
+		inc(a & 0xff);
+		return 0;
+	case VA_MSYNC:
+		if (sc_arg(regs, 2) & MS_SYNC)
+			inc(S_FSYNC);
+		return 0;
+	case VA_NS:
+		return expect(a & 0xff);
+	case VA_MKNOD:
+		return expect(mknod_stat(sc_arg(regs, 1)));
+	case VA_MKNODAT:
+		return expect(mknod_stat(sc_arg(regs, 2)));
+	case VA_UNLINKAT:
+		return expect((sc_arg(regs, 2) & AT_REMOVEDIR) ? S_RMDIR : S_UNLINK);
+	}
+	return 0;
+}
+
+static __always_inline int sc_exit(struct pt_regs *regs, long ret)
+{
+	__u32 a = sc_action_of(sc_regs_nr(regs));
+
+	if (!a || sc_compat())
+		return 0;
+	switch (a >> 8) {
+	case VA_OPEN:
+		return opened(ret);
+	case VA_NS:
+	case VA_MKNOD:
+	case VA_MKNODAT:
+	case VA_UNLINKAT:
+		return done(ret);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(enter__btf, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit__btf, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(enter__raw, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(exit__raw, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }

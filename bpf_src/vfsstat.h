@@ -6,6 +6,11 @@
 enum vfs_stat { S_READ, S_WRITE, S_FSYNC, S_OPEN, S_CREATE, S_UNLINK, S_MKDIR, S_RMDIR,
 		S_MAXSTAT };
 
+/* What the raw_syscalls variants do with a syscall (sc_action[nr] >> 8;
+ * tools/vfsstat.py's SYSCALLS uses the same numbers). */
+enum vfs_action { VA_NONE, VA_ENTRY, VA_MSYNC, VA_OPEN, VA_NS, VA_MKNOD, VA_MKNODAT,
+		  VA_UNLINKAT };
+
 struct vfs_counts {
 	__u64 n[S_MAXSTAT];
 };

@@ -640,6 +640,23 @@ def drop_missing_syscalls(obj):
                 p.autoload = False
 
 
+def fill_syscall_actions(obj, actions: dict, map_name: str = "sc_action") -> bool:
+    """After load, when the object's raw_syscalls variant was chosen
+    (bpf_src/sysnr.bpf.h): store actions {syscall name: code} under the
+    running machine's syscall numbers (corebpf.syscalls); names this
+    architecture lacks (open, creat on arm64) are left out.  Return whether
+    the map was filled (False: a per-syscall tracepoint variant runs)."""
+    if obj.variant not in ("btf", "raw"):
+        return False
+    from corebpf import syscalls
+    m = obj.maps[map_name]
+    for name, code in actions.items():
+        nr = syscalls.number(name)
+        if nr is not None:
+            m[nr] = code
+    return True
+
+
 def spawn_paused(cmd, prog: str):
     """Fork a child that execs cmd once released; return (pid, release), where
     release() lets it run (bcc's --exec: trace a command from its first syscall)."""

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import corebpf
 from corebpf import features, histogram
 
-from . import _cli, _heatmap, _jsonl
+from . import _cli, _fsops, _heatmap, _jsonl
 
 READ, WRITE, OPEN, FSYNC, GETATTR, COMMIT = range(6)     # enum fsop (fsops.h)
 OP_NAMES = ("read", "write", "open", "fsync", "getattr", "commit")
@@ -154,7 +154,10 @@ def _configure(obj, fs, ops) -> dict:
 
 
 def attach(obj):
-    """After load: attach (the kprobe variant's programs by function name)."""
+    """After load: attach (the kprobe variant's programs by function name;
+    the raw_syscalls variant's syscall numbers stored first)."""
+    if "sc_action" in obj.maps:
+        _cli.fill_syscall_actions(obj, _fsops.SYSCALLS)
     if obj.variant != "kprobe":
         obj.attach()
         return

@@ -38,6 +38,8 @@ import corebpf
 from . import _cli, _net
 
 PROG = "bindsnoop"
+# The raw_syscalls variants' table (bpf_src/bindsnoop.bpf.c).
+SYSCALLS = {"bind": 1}
 
 HEADER = "%8s %-12.12s %-4s %-15s %-5s %5s %2s"
 ROW = "%8d %-12.12s %-4.4s %-15.15s %5d %-5s %2d"
@@ -137,6 +139,7 @@ def run(argv=None):
             if a.ebpf:
                 return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         ports.fill()
         obj.attach()
         if a.count:

@@ -127,6 +127,10 @@ def format_event(e, a, start: float, now: float = None) -> str:
     return line + "%3d %s" % (e.retval, args_text(e, a.quote))
 
 
+# The raw_syscalls variants' table (bpf_src/execsnoop.bpf.c).
+SYSCALLS = {"execve": 1, "execveat": 2}
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
@@ -142,6 +146,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         out = _cli.Output(json=a.json)
         start = time.time()

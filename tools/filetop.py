@@ -76,6 +76,12 @@ def render(items, a, loadavg: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# The raw_syscalls variants' table (bpf_src/filetop.bpf.c: FA_* << 1 | is_read).
+SYSCALLS = {**{n: 2 | 1 for n in ("read", "pread64")}, **{n: 2 for n in ("write", "pwrite64")},
+            **{n: 4 | 1 for n in ("readv", "preadv", "preadv2")},
+            **{n: 4 for n in ("writev", "pwritev", "pwritev2")}}
+
+
 def run(argv=None):
     a = parse(argv)
     if a.read_only and a.write_only:
@@ -102,6 +108,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         counts = obj.maps["counts"]
         if dir_st is not None:

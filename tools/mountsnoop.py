@@ -44,6 +44,9 @@ FSCONFIG_CMDS = ("FSCONFIG_SET_FLAG", "FSCONFIG_SET_STRING", "FSCONFIG_SET_BINAR
                  "FSCONFIG_SET_PATH", "FSCONFIG_SET_PATH_EMPTY", "FSCONFIG_SET_FD",
                  "FSCONFIG_CMD_CREATE", "FSCONFIG_CMD_RECONFIGURE", "FSCONFIG_CMD_CREATE_EXCL")
 AT_FDCWD = -100
+# The raw_syscalls variants' table: syscall -> enum mount_op + 1 (mountsnoop.h).
+SYSCALLS = {name: op + 1 for op, name in enumerate(
+    ("mount", "umount2", "fsopen", "fsconfig", "fsmount", "move_mount"))}
 
 _ESCAPES = {0x07: "\\a", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0B: "\\v", 0x0C: "\\f",
             0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"}
@@ -146,6 +149,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         out = _cli.Output()
         rb = obj.ring_buffer("events", lambda e: out(format_event(e, a.parent_process)))

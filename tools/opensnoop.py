@@ -133,6 +133,10 @@ def format_event(e, a, first_ts: int) -> str:
     return line + path_of(e)
 
 
+# The raw_syscalls variants' table (bpf_src/opensnoop.bpf.c: OA_*).
+SYSCALLS = {"open": 1, "openat": 2, "openat2": 3}
+
+
 def run(argv=None):
     a = parse(argv)
     if a.exec is not None and a.pid:
@@ -154,9 +158,7 @@ def run(argv=None):
             obj.rodata.targ_uid = a.uid
         obj.maps["events"].resize(a.buffer_pages * PAGE, "--buffer-pages")
         # open() does not exist on every architecture (arm64).
-        for n in ("open_enter", "open_exit"):
-            if not corebpf.features.tracepoint_exists("syscalls", n.replace("open_", "sys_") + "_open"):
-                obj.programs[n].autoload = False
+        _cli.drop_missing_syscalls(obj)
         _cli.apply_containers(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
@@ -165,6 +167,7 @@ def run(argv=None):
             child, release = _cli.spawn_paused(a.exec, PROG)
             obj.rodata.targ_tgid = child
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         out = _cli.Output(json=a.json)
         first = []

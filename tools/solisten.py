@@ -18,6 +18,8 @@ import corebpf
 from . import _cli, _net
 
 PROG = "solisten"
+# The raw_syscalls variants' table (bpf_src/solisten.bpf.c).
+SYSCALLS = {"listen": 1}
 
 
 def parse(argv=None):
@@ -56,6 +58,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         out = _cli.Output()
         rb = obj.ring_buffer("events", lambda e: out(format_event(e, a)))

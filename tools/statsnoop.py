@@ -19,6 +19,13 @@ from . import _cli, _jsonl
 PROG = "statsnoop"
 # bcc's SYSCALL column names, indexed by enum stat_call (statsnoop.h)
 CALLS = ("N/A", "stat", "statx", "statfs", "newstat", "newlstat", "fstatat64", "newfstatat")
+# The raw_syscalls variants' table (names of corebpf.syscalls: the
+# tracepoints' newstat/newlstat are stat/lstat there): the path argument's
+# index << 8 | CALLS index.
+SYSCALLS = {"statfs": CALLS.index("statfs"), "stat": CALLS.index("newstat"),
+            "lstat": CALLS.index("newlstat"),
+            "newfstatat": 1 << 8 | CALLS.index("newfstatat"),
+            "statx": 1 << 8 | CALLS.index("statx")}
 
 
 def parse(argv=None):
@@ -74,6 +81,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         first = []
 

@@ -15,6 +15,9 @@ from . import _cli, _jsonl
 PROG = "syncsnoop"
 # bcc's CALL names, indexed by enum sync_call (syncsnoop.h)
 CALLS = ("N/A", "sync", "fsync", "fdatasync", "msync", "sync_file_range", "syncfs")
+# The raw_syscalls variants' table: syscall -> CALLS index (enum sync_call).
+SYSCALLS = {n: CALLS.index(n) for n in CALLS[1:]}
+SYSCALLS["sync_file_range2"] = CALLS.index("sync_file_range")      # arm, powerpc
 
 
 def header() -> str:
@@ -48,6 +51,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         rb, out = _jsonl.ring(obj, a, JSON, format_event, header())
         try:

@@ -24,6 +24,8 @@ import corebpf
 from . import _jsonl, _cli, _net
 
 PROG = "tcpaccept"
+# The raw_syscalls variants' table (bpf_src/tcpaccept.bpf.c).
+SYSCALLS = {"accept": 1, "accept4": 1}
 
 
 def parse(argv=None):
@@ -92,6 +94,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         ports.fill()
         obj.attach()
         first = []

@@ -1,7 +1,8 @@
 """Count VFS operations: reads, writes, fsyncs, opens, creates, unlinks, mkdirs
 and rmdirs per second, counted in the kernel and printed every interval.
 
-It counts, from the syscall tracepoints, the calls that reach those VFS
+It counts, at the system call (raw_syscalls sys_enter/sys_exit and a switch
+on the number; per-syscall tracepoints where those cannot serve), the calls that reach those VFS
 operations: READ/WRITE = read, readv, pread64, preadv(2) / write, writev,
 pwrite64, pwritev(2) calls on any fd; FSYNC = fsync, fdatasync,
 msync(MS_SYNC); OPEN = successful opens; CREATE = opens that created a file
@@ -46,6 +47,21 @@ def format_row(counts, interval: int, now: str = None) -> str:
         "".join(" %8d" % (c // interval) for c in counts)
 
 
+# The raw_syscalls variants' table (bpf_src/vfsstat.h: enum vfs_action << 8
+# | enum vfs_stat), the same syscalls as the per-syscall tracepoint variant.
+_R, _W, _F, _O, _C, _U, _M, _D = range(8)
+_ENTRY, _MSYNC, _OPEN, _NS, _MKNOD, _MKNODAT, _UNLINKAT = range(1, 8)
+SYSCALLS = {
+    **{n: _ENTRY << 8 | _R for n in ("read", "readv", "pread64", "preadv", "preadv2")},
+    **{n: _ENTRY << 8 | _W for n in ("write", "writev", "pwrite64", "pwritev", "pwritev2")},
+    "fsync": _ENTRY << 8 | _F, "fdatasync": _ENTRY << 8 | _F, "msync": _MSYNC << 8,
+    **{n: _OPEN << 8 for n in ("open", "openat", "openat2", "creat")},
+    "mknod": _MKNOD << 8, "mknodat": _MKNODAT << 8, "unlink": _NS << 8 | _U,
+    "unlinkat": _UNLINKAT << 8, "mkdir": _NS << 8 | _M, "mkdirat": _NS << 8 | _M,
+    "rmdir": _NS << 8 | _D,
+}
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
@@ -57,6 +73,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         stats = obj.maps["stats"]
         print(header(), flush=True)

@@ -197,6 +197,9 @@ long syscall(long number, ...);
 int close(int fd);
 int ioctl(int fd, unsigned long request, ...);
 char *__cxa_demangle(const char *mangled_name, char *output_buffer, size_t *length, int *status);
+int pthread_spin_init(int *lock, int pshared);
+int pthread_spin_lock(int *lock);
+int pthread_spin_unlock(int *lock);
 """
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import keyword
+import re
 import struct
 
 from .untrusted import escape as _escape, raw_text as _raw_text, text as _text
@@ -221,6 +222,10 @@ class Codec:
 
     def decode(self, buf, off=0):
         raise NotImplementedError
+
+    def decode_span(self, buf, off, end):
+        """Decode the value held in buf[off:end] (it may be cut short)."""
+        return self.decode(buf[off:end])
 
     def encode_into(self, out: bytearray, off: int, value):
         raise NotImplementedError
@@ -511,25 +516,61 @@ def _build_struct(btf: Btf, t: Type, raw: bool = False) -> StructCodec:
     env["_new"] = tuple.__new__
     env["S"] = struct.Struct("<" + "".join(fmt_parts)) if fmt_parts else None
     env["T"] = tail[2] if tail else None
-    lines = ["def decode(buf, off=0):"]
-    lines.append("    t = S.unpack_from(buf, off)" if fmt_parts else "    t = ()")
-    if tail:
-        tname, toff, tcodec = tail
-        # slicing stops at the end of a short (right-sized) record by itself
-        part = f"bytes(buf[off + {toff}:off + {toff + tcodec.size}])"
-        if isinstance(tcodec, CharArrayCodec):
-            exprs.append(cstr_expr.format(part))
-        elif isinstance(tcodec, BytesCodec):
-            exprs.append(part)
+    # decode(buf, off=0): the record is buf[off:] (a right-sized record is
+    # a buffer of its own length); decode_span(buf, off, end): the record
+    # is buf[off:end] of a larger buffer (the ring buffer's mapped pages)
+    head = "    t = S.unpack_from(buf, off)" if fmt_parts else "    t = ()"
+    code = []
+    for sig, limit in (("decode(buf, off=0)", None), ("decode_span(buf, off, end)", "end")):
+        lines, ex = [f"def {sig}:", head], list(exprs)
+        if tail:
+            tname, toff, tcodec = tail
+            stop = f"off + {toff + tcodec.size}"
+            if limit:
+                stop = f"({limit} if {limit} < {stop} else {stop})"
+            # slicing stops at the end of a short (right-sized) record by itself
+            part = f"bytes(buf[off + {toff}:{stop}])"
+            if isinstance(tcodec, CharArrayCodec):
+                ex.append(cstr_expr.format(part))
+            elif isinstance(tcodec, BytesCodec):
+                ex.append(part)
+            else:
+                whole = f"{limit} - off" if limit else "len(buf) - off"
+                lines.append(f"    avail = min({whole} - {toff}, {tcodec.size})")  # noqa
+                ex.append(f"T.decode_partial(buf, off + {toff}, avail)")
+        # tuple.__new__ builds the record without a Python-level __new__ call
+        # (ring buffer consumers decode every event: this halves the cost)
+        lines.append(f"    return _new(R, ({''.join(e + ', ' for e in _runs(ex))}))")
+        code.append("\n".join(lines))
+    exec(compile("\n\n".join(code), f"<btf decoder {t.name or 'anon'}>", "exec"), env)
+    c = StructCodec(t.name, t.size, fields, record, env["decode"], tail)
+    c.decode_span = env["decode_span"]
+    return c
+
+
+def _runs(exprs):
+    """Runs of consecutive plain `t[i]` items as one starred slice: the
+    record tuple is then built in C rather than by one subscript per field."""
+    out, run = [], []
+
+    def close():
+        if len(run) > 2:
+            out.append(f"*t[{run[0]}:{run[-1] + 1}]")
         else:
-            lines.append(f"    avail = min(len(buf) - off - {toff}, {tcodec.size})")
-            exprs.append(f"T.decode_partial(buf, off + {toff}, avail)")
-    # tuple.__new__ builds the record without a Python-level __new__ call
-    # (ring buffer consumers decode every event: this halves the cost)
-    lines.append(f"    return _new(R, ({''.join(e + ', ' for e in exprs)}))")
-    code = "\n".join(lines)
-    exec(compile(code, f"<btf decoder {t.name or 'anon'}>", "exec"), env)
-    return StructCodec(t.name, t.size, fields, record, env["decode"], tail)
+            out.extend(f"t[{i}]" for i in run)
+        run.clear()
+    for e in exprs:
+        m = re.fullmatch(r"t\[(\d+)\]", e)
+        if m and (not run or int(m.group(1)) == run[-1] + 1):
+            run.append(int(m.group(1)))
+            continue
+        close()
+        if m:
+            run.append(int(m.group(1)))
+        else:
+            out.append(e)
+    close()
+    return out
 
 
 # cstr() inlined into generated decoders: text from other users is escaped,

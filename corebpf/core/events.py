@@ -13,8 +13,11 @@ reserves, perf buffers count PERF_RECORD_LOST.
 """
 from __future__ import annotations
 
+import collections
 import errno
-
+import mmap
+import os
+import select
 
 from ._libbpf import ffi, lib
 from .errors import ConfigError, check_int, check_ptr
@@ -62,13 +65,132 @@ class _Consumer:
         return False
 
 
+_BUSY = 1 << 31           # BPF_RINGBUF_BUSY_BIT: reserved, not yet committed
+_DISCARD = 1 << 30        # BPF_RINGBUF_DISCARD_BIT
+_HDR = 8                  # BPF_RINGBUF_HDR_SZ: u32 len (+ the two bits), u32 page offset
+
+
+def _fence():
+    """A full memory barrier on CPUs that reorder loads (arm64, ...); None on
+    x86, whose stores are seen in order and whose loads are not reordered
+    with other loads or later stores (CPython performs them in program order).
+
+    The kernel publishes a record with a store-release of its header and
+    expects the consumer to read its position with a load-acquire (libbpf's
+    smp_load_acquire/smp_store_release).  Python has no such loads; libc's
+    pthread_spin_unlock (a store-release) followed by pthread_spin_lock (an
+    atomic with acquire semantics) on a private lock orders every access
+    before the pair before every access after it (ARMv8: release -> acquire
+    is ordered, RCsc).  It is called three times per batch, not per record."""
+    if os.uname().machine in ("x86_64", "i386", "i486", "i586", "i686"):
+        return None
+    from ._libbpf import libc
+    lock = ffi.new("int *")
+    libc.pthread_spin_init(lock, 0)     # the unlocked value is libc's (x86's is 1)
+    unlock_, lock_ = libc.pthread_spin_unlock, libc.pthread_spin_lock
+    lock_(lock)
+
+    def fence():
+        unlock_(lock)
+        lock_(lock)
+    fence.lock = lock           # keep the lock alive as long as the fence
+    return fence
+
+
+class _Ring:
+    """One BPF ring buffer map read through its mmapped pages, as libbpf
+    does (kernel/bpf/ringbuf.c's layout): page 0 the consumer position (ours
+    to write), page 1 the producer position, then the data pages mapped
+    twice in a row, so a record that wraps is contiguous."""
+
+    def __init__(self, fd: int, size: int, codec, callback):
+        page = mmap.PAGESIZE
+        self._cmap = mmap.mmap(fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        try:
+            self._dmap = mmap.mmap(fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ,
+                                   offset=page)
+        except BaseException:
+            self._cmap.close()
+            raise
+        self.cons = memoryview(self._cmap).cast("Q")
+        self.prod = memoryview(self._dmap)[:8].cast("Q")
+        self.words = memoryview(self._dmap)[page:].cast("I")
+        self.page = page
+        self.mask = size - 1
+        # decode_span(buf, off, end): a record decoded in place from the
+        # mapping (no slice, no copy of the record first)
+        self.decode = codec.decode_span if codec is not None else None
+        self.callback = callback
+
+    def take(self, limit: int, fence, pending) -> int:
+        """Decode up to `limit` committed records, queue them on `pending`,
+        release their space to the producers and return how many (the
+        kernel may overwrite the space as soon as the consumer position
+        moves: no record refers to it)."""
+        cons = self.cons[0]
+        prod = self.prod[0]
+        if cons == prod:
+            return 0
+        if fence is not None:
+            fence()             # headers after the producer position
+        mask, words = self.mask, self.words
+        spans = []
+        pos = cons
+        limit *= 2              # spans: offset, size, offset, size...
+        while pos < prod and len(spans) < limit:
+            off = pos & mask
+            ln = words[off >> 2]
+            if ln & _BUSY:
+                break
+            size = ln & ~_DISCARD
+            pos += (size + _HDR + 7) & ~7
+            if not ln & _DISCARD:
+                spans.append(off)
+                spans.append(size)
+        if pos == cons:
+            return 0
+        if not spans:
+            if fence is not None:
+                fence()
+            self.cons[0] = pos      # only discarded records
+            return 0
+        if fence is not None:
+            fence()             # record bodies after their committed headers
+        data, decode, skip = self._dmap, self.decode, self.page + _HDR
+        it = iter(spans)
+        if decode is None:
+            recs = [data[o + skip:o + skip + n] for o, n in zip(it, it)]
+        else:
+            recs = [decode(data, o + skip, o + skip + n) for o, n in zip(it, it)]
+        if fence is not None:
+            fence()             # our reads done before the space is given back
+        # queued, then released: no call (where Python would raise a
+        # pending KeyboardInterrupt) between the two
+        pending.append([self.callback, recs, 0])
+        self.cons[0] = pos
+        return len(recs)
+
+    def close(self):
+        for v in (self.words, self.prod, self.cons):
+            v.release()
+        self._dmap.close()
+        self._cmap.close()
+
+
 class RingBuffer(_Consumer):
     """One or more BPF ring buffer maps polled together.
 
-    A poll delivers at most BATCH records: libbpf's ring_buffer__poll would
-    otherwise go on for as long as producers keep up with the Python
-    callback (a flood of events), and the caller could neither print, nor
-    see Ctrl-C, nor bound its memory meanwhile."""
+    Records are read straight from the mmapped ring (no cffi callback per
+    record: that callback was most of the consumer's cost), decoded a batch
+    at a time, the space handed back to the producers, then delivered to the
+    callbacks.  A poll delivers at most BATCH records, so that a flood of
+    events cannot keep the caller from printing, seeing Ctrl-C or bounding
+    its memory.  An exception raised by a callback is re-raised from poll();
+    the records decoded after it are delivered by the next poll/consume.
+
+    libbpf's ring_buffer (a cffi callback per record) remains the fallback
+    where the ring cannot be mapped, and is used with
+    COREBPF_RINGBUF=libbpf."""
 
     BATCH = 4096
 
@@ -78,6 +200,12 @@ class RingBuffer(_Consumer):
         self._maps = []
         self._obj_links = obj
         self._n = 0
+        self._rings = []
+        self._epoll = None
+        self._pending = collections.deque()     # [callback, records, next index]
+        self._specs = []
+        self._fence = None
+        self._direct = os.environ.get("COREBPF_RINGBUF", "") != "libbpf"
 
     def add(self, map_name: str, callback, raw: bool = False, raw_text: bool = False):
         """Deliver records of ring buffer `map_name` to callback(record)
@@ -90,6 +218,38 @@ class RingBuffer(_Consumer):
             raise ConfigError(f"{self._obj.name}: no record type for {map_name!r} "
                               "(declare it with EVENTS_RINGBUF)")
         decode = codec.decode if codec is not None else None
+        if self._direct:
+            try:
+                ring = _Ring(m.fd, m.max_entries, codec, callback)
+            except (OSError, ValueError):
+                self._to_libbpf()           # every map of this buffer
+            else:
+                if self._epoll is None:
+                    self._epoll = select.epoll()
+                    self._fence = _fence()
+                self._epoll.register(m.fd, select.EPOLLIN)
+                self._rings.append(ring)
+                self._specs.append((map_name, callback, decode))
+                self._maps.append(map_name)
+                return self
+        self._add_libbpf(map_name, callback, decode)
+        return self
+
+    def _to_libbpf(self):
+        """The ring could not be mapped: libbpf consumes every map instead."""
+        self._direct = False
+        specs, self._specs, self._maps = self._specs, [], []
+        for r in self._rings:
+            r.close()
+        self._rings = []
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
+        for spec in specs:
+            self._add_libbpf(*spec)
+
+    def _add_libbpf(self, map_name, callback, decode):
+        m = self._obj.maps[map_name]
         buffer = ffi.buffer
 
         def on_sample(_ctx, data, size):
@@ -116,11 +276,51 @@ class RingBuffer(_Consumer):
             check_int(L.ring_buffer__add(self._rb, m.fd, cb, ffi.NULL),
                       "ring_buffer__add", map_name)
         self._maps.append(map_name)
-        return self
+
+    # -- the direct consumer ------------------------------------------------------------
+    def _deliver(self) -> int:
+        """Hand queued records to their callbacks, in order.  A record whose
+        callback raised counts as delivered (as with libbpf); the exception
+        propagates and the rest stays queued for the next poll."""
+        q = self._pending
+        n = 0
+        while q:
+            entry = q[0]
+            cb, recs, i = entry
+            start, end = i, len(recs)
+            try:
+                while i < end:
+                    rec = recs[i]
+                    i += 1
+                    cb(rec)
+            finally:
+                entry[2] = i
+                n += i - start
+            q.popleft()
+        return n
+
+    def _drain(self) -> int:
+        """Take what the rings hold (at most BATCH records) and deliver it."""
+        n = self._deliver() if self._pending else 0
+        room = self.BATCH - n
+        fence, pending = self._fence, self._pending
+        for ring in self._rings:
+            if room <= 0:
+                break
+            room -= ring.take(room, fence, pending)
+        if pending:
+            n += self._deliver()
+        return n
 
     def poll(self, timeout_ms: int = 100) -> int:
         """Wait up to timeout_ms for records and deliver them (at most BATCH);
         return how many."""
+        if self._rb is None and self._rings:
+            n = self._drain()
+            if n or timeout_ms == 0:
+                return n
+            self._epoll.poll(timeout_ms / 1000 if timeout_ms > 0 else -1)
+            return self._drain()
         self._n = 0
         r = lib().ring_buffer__poll(self._rb, timeout_ms)
         self._reraise()
@@ -132,6 +332,8 @@ class RingBuffer(_Consumer):
 
     def consume(self) -> int:
         """Deliver what is ready without waiting (at most BATCH records)."""
+        if self._rb is None and self._rings:
+            return self._drain()
         self._n = 0
         r = lib().ring_buffer__consume(self._rb)
         self._reraise()
@@ -142,6 +344,8 @@ class RingBuffer(_Consumer):
     @property
     def fileno(self) -> int:
         """An epoll fd that is readable when records wait (for select/poll loops)."""
+        if self._epoll is not None:
+            return self._epoll.fileno()
         return lib().ring_buffer__epoll_fd(self._rb)
 
     @property
@@ -150,11 +354,19 @@ class RingBuffer(_Consumer):
         return sum(self._obj.read_counter(f"__corebpf_lost__{m}") for m in self._maps)
 
     def close(self):
-        """Free the ring buffer manager (idempotent; the Object does it too)."""
-        if not self._closed and self._rb is not None:
-            lib().ring_buffer__free(self._rb)
+        """Free the ring buffer manager and unmap the rings (idempotent; the
+        Object does it too)."""
+        if not self._closed:
+            if self._rb is not None:
+                lib().ring_buffer__free(self._rb)
+            for r in self._rings:
+                r.close()
+            if self._epoll is not None:
+                self._epoll.close()
         self._closed = True
         self._rb = None
+        self._rings = []
+        self._epoll = None
 
 
 class PerfBuffer(_Consumer):

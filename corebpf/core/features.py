@@ -343,9 +343,24 @@ def tracepoint_btf(name: str) -> bool:
             return True
     except OSError:
         return False
+    if not _modules_loaded():
+        # every tracepoint is the kernel's own, which its BTF describes: no
+        # second parse of vmlinux BTF (~6 MB, tens of ms) beside libbpf's
+        return raw_tracepoint_exists(name)
     from .kbtf import TYPEDEF
     b = _running_btf()
     return b is not None and b.find("btf_trace_" + name, TYPEDEF) is not None
+
+
+def _modules_loaded() -> bool:
+    """True if any kernel module is loaded (or /proc/modules cannot tell)."""
+    try:
+        with open("/proc/modules", "rb") as f:
+            return bool(f.read(1))
+    except FileNotFoundError:
+        return False                    # CONFIG_MODULES off
+    except OSError:
+        return True
 
 
 @functools.lru_cache(maxsize=None)

@@ -31,9 +31,13 @@ def port_col(line, port, col):
     return len(f) > col and f[col] == str(port)
 
 
-def test_binds_with_options():
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_binds_with_options(probe):
+    """Default: raw_syscalls (tp_btf) and bind's number; raw_tp the same;
+    tracepoint: sys_enter_bind/sys_exit_bind."""
     p_plain, p_reuse, p_opts, p_udp6 = free_ports(4)
-    t = Tool("bindsnoop", "-P", f"{p_plain},{p_reuse},{p_opts},{p_udp6}")
+    t = Tool("bindsnoop", "-P", f"{p_plain},{p_reuse},{p_opts},{p_udp6}",
+             env={"COREBPF_PROBE": probe})
     assert t.lines[0] == "Tracing binds ... Hit Ctrl-C to end"
     t.wait_for(lambda l: "PID" in l)
     socks = []

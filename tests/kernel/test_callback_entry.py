@@ -23,18 +23,26 @@ def _raise_on_entry(name):
     return tracer
 
 
-@pytest.mark.parametrize("kind", ["ring", "perf"])
-def test_interrupt_on_callback_entry_reaches_poll(test_object, kind):
+@pytest.mark.parametrize("kind", ["ring", "ring-libbpf", "perf"])
+def test_interrupt_on_callback_entry_reaches_poll(test_object, kind, monkeypatch):
+    """ring: the direct consumer calls the tool's callback itself (raise at
+    its entry); ring-libbpf and perf: libbpf's cffi callback (raise at the
+    entry of the library's on_sample)."""
+    if kind == "ring-libbpf":
+        monkeypatch.setenv("COREBPF_RINGBUF", "libbpf")
     with corebpf.Object.open(str(test_object)) as obj:
         obj.programs["missing_tp"].autoload = False
         obj.rodata.targ_pid = os.getpid()
         obj.load()
         obj.attach("on_getppid")
         got = []
-        buf = (obj.ring_buffer("events", got.append) if kind == "ring"
-               else obj.perf_buffer("pevents", got.append, page_cnt=8))
+
+        def on_record(r):
+            got.append(r)
+        buf = (obj.ring_buffer("events", on_record) if kind.startswith("ring")
+               else obj.perf_buffer("pevents", on_record, page_cnt=8))
         os.getppid()
-        sys.settrace(_raise_on_entry("on_sample"))
+        sys.settrace(_raise_on_entry("on_record" if kind == "ring" else "on_sample"))
         try:
             with pytest.raises(KeyboardInterrupt):
                 buf.poll(500)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -17,9 +18,12 @@ def marker():
     return "corebpf-exec-" + uuid.uuid4().hex[:8]
 
 
-def test_sees_spawned_process_with_args():
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_sees_spawned_process_with_args(probe):
+    """Default: raw_syscalls (tp_btf) and a switch on the syscall number;
+    raw_tp the same; tracepoint: one tracepoint per syscall."""
     m = marker()
-    t = Tool("execsnoop")
+    t = Tool("execsnoop", env={"COREBPF_PROBE": probe})
     assert t.lines[0].split() == ["COMM", "PID", "PPID", "RET", "ARGS"]
     p = subprocess.Popen(["/bin/echo", m, "a", "b"], stdout=subprocess.DEVNULL)
     p.wait()
@@ -29,6 +33,26 @@ def test_sees_spawned_process_with_args():
     comm, pid, ppid, ret, *args = line.split()
     assert (comm, int(pid), int(ppid), ret) == ("echo", p.pid, os.getpid(), "0")
     assert args == ["/bin/echo", m, "a", "b"]
+
+
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_fexecve_execveat_empty_path(probe):
+    """os.execve(fd) is glibc's fexecve: execveat(fd, "", AT_EMPTY_PATH).
+    The empty path (a "" of libc that may not be readable without a fault)
+    shows as argv[0], the arguments after it in their places."""
+    m = marker()
+    t = Tool("execsnoop", env={"COREBPF_PROBE": probe})
+    # argv[0] "true": where /bin/true is busybox, argv[0] names the applet
+    code = ("import os; fd = os.open('/bin/true', os.O_RDONLY); "
+            "os.execve(fd, ['true', '%s', 'x'], {})" % m)
+    p = subprocess.run([sys.executable, "-c", code])
+    # the exec's line (not python3's -c line); its COMM is the file's name
+    # (busybox where /bin/true links to it)
+    line = t.wait_for(lambda l: m in l and "python" not in l)
+    assert t.stop() == 0
+    assert p.returncode == 0
+    assert line is not None, t.text
+    assert line.split()[4:] == ["true", m, "x"]
 
 
 def test_failed_exec_only_with_x():

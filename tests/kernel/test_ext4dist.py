@@ -30,9 +30,12 @@ def sections(lines):
     return out
 
 
-def test_interval_count_per_operation():
+@pytest.mark.parametrize("probe", ["", "tracepoint"])
+def test_interval_count_per_operation(probe):
+    """Default: raw_syscalls (tp_btf) and a switch on the syscall number;
+    tracepoint: one tracepoint per syscall."""
     with file_ops("cbpf_e4dist_%d" % os.getpid()) as w:
-        t = Tool("ext4dist", "-p", w.pid, "1", "2")
+        t = Tool("ext4dist", "-p", w.pid, "1", "2", env={"COREBPF_PROBE": probe})
         assert t.lines[0] == "Tracing ext4 operation latency... Hit Ctrl-C to end."
         w.go().wait()
         assert t.wait(timeout=30) == 0

@@ -35,9 +35,12 @@ def ops(lines, name):
     return [l.split() for l in lines if l.split()[-1:] == [name]]
 
 
-def test_all_operations_min_ms_0():
+@pytest.mark.parametrize("probe", ["", "tracepoint"])
+def test_all_operations_min_ms_0(probe):
+    """Default: the syscalls through raw_syscalls' tp_btf sys_enter/sys_exit
+    and a switch on the number; tracepoint: one tracepoint per syscall."""
     name = marker("all")
-    t = Tool("ext4slower", "0")
+    t = Tool("ext4slower", "0", env={"COREBPF_PROBE": probe})
     assert t.lines[0] == "Tracing ext4 operations"
     assert t.wait_for(lambda l: l == HEADER) and t.lines[1] == HEADER
     with file_ops(name) as w:
@@ -84,6 +87,30 @@ def test_threshold_reports_slow_fsync():
     t.stop()
     assert line, t.text
     assert float(line.split()[6]) > 1.0
+
+
+@pytest.mark.parametrize("tool", ["ext4slower", "ext4dist"])
+def test_default_variant_is_raw_syscalls_with_this_arch_numbers(tool):
+    """Where tp_btf serves, two raw_syscalls links (not 28 classic syscall
+    tracepoints, ~40 ms each to detach) and the syscall numbers of the
+    running machine in sc_action."""
+    from corebpf import syscalls
+    from tools import _cli, _fsops
+    if not features.tp_btf():
+        pytest.skip("tp_btf (kernel BTF) missing: the per-syscall variant runs")
+    with corebpf.Object.open(tool) as obj:
+        _cli.drop_missing_syscalls(obj)
+        obj.load()
+        assert obj.variant == "btf"
+        assert _cli.fill_syscall_actions(obj, _fsops.SYSCALLS)
+        obj.attach()
+        secs = sorted(p.section for p in obj.programs.values() if p.autoload)
+        assert secs == ["tp_btf/ext4_sync_file_enter", "tp_btf/ext4_sync_file_exit",
+                        "tp_btf/sys_enter", "tp_btf/sys_exit"], secs
+        m = obj.maps["sc_action"]
+        assert m[syscalls.number("pread64")] == _fsops.SYSCALLS["pread64"]
+        assert m[syscalls.number("openat")] == _fsops.SYSCALLS["openat"]
+        assert m[syscalls.number("getpid")] == 0
 
 
 def test_kprobe_variant_loads():

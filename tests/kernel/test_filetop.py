@@ -30,9 +30,12 @@ def rows_for(lines, name):
     return [l.split() for l in lines if l.split()[-1:] == [name] and re.match(r"\d+ ", l)]
 
 
-def test_reads_and_writes_of_a_file(tmp_path):
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_reads_and_writes_of_a_file(tmp_path, probe):
+    """Default: raw_syscalls (tp_btf) sys_enter and a switch on the syscall
+    number; raw_tp the same; tracepoint: one tracepoint per syscall."""
     name = "corebpf_ft_" + uuid.uuid4().hex[:8]
-    t = Tool("filetop", "-C", "-p", os.getpid(), "1", "3")
+    t = Tool("filetop", "-C", "-p", os.getpid(), "1", "3", env={"COREBPF_PROBE": probe})
     assert t.lines[0] == "Tracing... Output every 1 secs. Hit Ctrl-C to end"
     io(str(tmp_path / name))
     assert t.wait(timeout=30) == 0

@@ -23,10 +23,13 @@ def _mine(line):
     return len(f) > 2 and f[1] == str(os.getpid())
 
 
-def test_mount_and_umount(tmp_path):
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_mount_and_umount(tmp_path, probe):
+    """Default: raw_syscalls (tp_btf) and a switch on the syscall number;
+    raw_tp the same; tracepoint: one tracepoint per syscall."""
     src = "cbpf" + uuid.uuid4().hex[:8]
     target = str(tmp_path)
-    t = Tool("mountsnoop")
+    t = Tool("mountsnoop", env={"COREBPF_PROBE": probe})
     assert t.lines[0].split() == ["COMM", "PID", "TID", "MNT_NS", "CALL"]
     assert libc.mount(src.encode(), target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
                       b"size=1m") == 0, os.strerror(ctypes.get_errno())
@@ -52,9 +55,10 @@ def _syscall(name, *args):
     return r
 
 
-def test_new_mount_api_with_parent_columns(tmp_path):
+@pytest.mark.parametrize("probe", ["", "tracepoint"])
+def test_new_mount_api_with_parent_columns(tmp_path, probe):
     target = str(tmp_path)
-    t = Tool("mountsnoop", "-P")
+    t = Tool("mountsnoop", "-P", env={"COREBPF_PROBE": probe})
     assert t.lines[0].split() == ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
     fs = _syscall("fsopen", b"tmpfs", ctypes.c_uint(1))                   # FSOPEN_CLOEXEC
     _syscall("fsconfig", fs, ctypes.c_uint(1), b"size", b"2m", 0)        # SET_STRING

@@ -110,3 +110,36 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("opensnoop", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_each_variant_sees_open_openat_and_their_arguments(tmp_path, probe):
+    """Default: raw_syscalls (tp_btf) and a switch on this machine's syscall
+    numbers; raw_tp the same; tracepoint: one tracepoint per syscall.  The
+    arguments (directory fd, name, flags, mode) come from the registers in
+    the first two."""
+    import ctypes
+    from corebpf import syscalls
+    path = marker(tmp_path)
+    t = Tool("opensnoop", "-e", "-p", os.getpid(), env={"COREBPF_PROBE": probe})
+    dfd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(os.path.basename(path) + "-at", os.O_CREAT | os.O_WRONLY, 0o640,
+                     dir_fd=dfd)                                # openat
+        os.close(fd)
+    finally:
+        os.close(dfd)
+    nr = syscalls.number("open")
+    if nr is not None:                                          # not on arm64
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.syscall(nr, (path + "-open").encode(), os.O_CREAT | os.O_RDWR, 0o600)
+        assert fd >= 0
+        os.close(fd)
+    at = t.wait_for(lambda l: l.endswith(os.path.basename(path) + "-at"))
+    if nr is not None:
+        op = t.wait_for(lambda l: l.endswith(path + "-open"))
+        assert op.split()[4:6] == ["%08o" % (os.O_CREAT | os.O_RDWR), "0600"], op
+    assert t.stop() == 0
+    # the name relative to the directory fd, as passed
+    assert at.split()[4:6] == ["%08o" % (os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC), "0640"], at
+    assert at.split()[-1] == os.path.basename(path) + "-at", at

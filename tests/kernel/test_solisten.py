@@ -14,8 +14,11 @@ from tests.nethelpers import own_comm
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
 
-def test_listen_lines():
-    t = Tool("solisten", "-p", os.getpid())
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_listen_lines(probe):
+    """Default: raw_syscalls (tp_btf) and listen's number; raw_tp the same;
+    tracepoint: sys_enter_listen/sys_exit_listen."""
+    t = Tool("solisten", "-p", os.getpid(), env={"COREBPF_PROBE": probe})
     assert t.lines[0] == "%-7s %-12s %-6s %-8s %-5s %-39s" % (
         "PID", "COMM", "PROTO", "BACKLOG", "PORT", "ADDR")
     s = socket.socket()

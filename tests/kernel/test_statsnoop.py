@@ -15,17 +15,24 @@ def marker(tmp_path):
     return str(tmp_path / ("corebpf_stat_" + uuid.uuid4().hex[:8]))
 
 
-def test_missing_and_existing_file(tmp_path):
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_missing_and_existing_file(tmp_path, probe):
+    """Default: raw_syscalls (tp_btf) and a switch on the syscall number (the
+    path from the registers: argument 0 or 1 by syscall); raw_tp the same;
+    tracepoint: one tracepoint per syscall."""
     path = marker(tmp_path)
     open(path, "w").close()
-    t = Tool("statsnoop", "-s", "-p", os.getpid())
+    t = Tool("statsnoop", "-s", "-p", os.getpid(), env={"COREBPF_PROBE": probe})
     assert t.lines[0].split() == ["PID", "COMM", "FD", "ERR", "SYSCALL", "PATH"]
     with pytest.raises(FileNotFoundError):
         os.stat(path + "-missing")
     os.stat(path)
     missing = t.wait_for(lambda l: l.endswith(path + "-missing"))
     found = t.wait_for(lambda l: l.endswith(" " + path))
+    os.statvfs(path)                                    # statfs: the path is argument 0
+    fs = t.wait_for(lambda l: l.endswith(" " + path) and " statfs " in l)
     assert t.stop() == 0
+    assert fs is not None, t.text
     pid, comm, fd, err, sc, p = missing.split()
     assert int(pid) == os.getpid() and (fd, err) == ("-1", "2")
     assert sc in ("newfstatat", "statx", "newstat")

@@ -14,11 +14,14 @@ from tests.helpers import Tool, run_tool
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
 
-def test_sync_fsync_fdatasync(tmp_path):
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_sync_fsync_fdatasync(tmp_path, probe):
+    """Default: raw_syscalls (tp_btf) sys_enter and a switch on the syscall
+    number; raw_tp the same; tracepoint: one tracepoint per syscall."""
     comm = "cbsync" + uuid.uuid4().hex[:6]
     exe = tmp_path / comm
     os.symlink(sys.executable, exe)         # the process's comm is the link's name
-    t = Tool("syncsnoop")
+    t = Tool("syncsnoop", env={"COREBPF_PROBE": probe})
     assert t.lines[0].split() == ["TIME(s)", "COMM", "CALL"]
     code = ("import os; os.sync(); f = open(%r, 'w'); os.fsync(f.fileno()); "
             "os.fdatasync(f.fileno())" % str(tmp_path / "data"))

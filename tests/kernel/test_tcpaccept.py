@@ -18,10 +18,13 @@ def lport_is(line, port):
     return line.split()[-1:] == [str(port)]
 
 
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
 @pytest.mark.parametrize("addr,ip", [("127.0.0.1", "4"), ("::1", "6")])
-def test_accept_line(addr, ip):
+def test_accept_line(addr, ip, probe):
+    """Default: raw_syscalls (tp_btf) and accept/accept4's numbers; raw_tp the
+    same; tracepoint: sys_exit_accept/sys_exit_accept4."""
     with Server(addr) as srv:
-        t = Tool("tcpaccept", "-P", srv.port, "-p", os.getpid())
+        t = Tool("tcpaccept", "-P", srv.port, "-p", os.getpid(), env={"COREBPF_PROBE": probe})
         assert t.lines[0] == "%-7s %-12s %-2s %-16s %-5s %-16s %-5s" % (
             "PID", "COMM", "IP", "RADDR", "RPORT", "LADDR", "LPORT")
         cport, _ = connect(addr, srv.port)

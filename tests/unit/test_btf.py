@@ -100,3 +100,20 @@ def test_event_record_text_is_escaped_unless_raw(obj):
     assert r.comm == "ev\\x1b[2J\\x0ail\\xff" and r.tag == "\\u202ea"
     r = obj.event_codec("events", raw_text=True).decode(bytes(raw))
     assert r.comm == "ev\x1b[2J\nil\udcff" and r.tag == "\u202ea"
+
+
+@pytest.mark.parametrize("tool", ["opensnoop", "execsnoop", "biosnoop", "tcpconnect"])
+def test_decode_span_matches_decode_of_the_slice(tool):
+    """The ring buffer consumer decodes records in place (decode_span over
+    the mapped pages, bounded by the record's end): the same records as
+    decoding a copy of each, for full and right-sized (short-tail) records,
+    with whatever follows the record left out."""
+    with corebpf.Object.open(tool) as o:
+        for raw_text in (False, True):
+            codec = o.event_codec("events", raw_text)
+            full = bytes((i * 7 + 3) % 256 for i in range(codec.size))
+            for size in sorted({codec.size, getattr(codec, "min_size", codec.size),
+                                getattr(codec, "min_size", codec.size) + 5}):
+                rec = full[:size]
+                big = b"\x1b" * 13 + rec + b"\xee" * 64
+                assert codec.decode_span(big, 13, 13 + size) == codec.decode(rec)
