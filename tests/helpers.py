@@ -11,6 +11,8 @@ import time
 
 
 class Tool:
+    _err = b""          # stderr read before stop (subclasses that start their own process)
+
     def __init__(self, name, *args, ready=True, env=None, timeout=30, prefix=()):
         """prefix: a command that runs the tool (unshare ... for a private
         mount namespace); it must exec the tool so signals reach it."""

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
 
 def test_a_running_tool_is_listed():
-    t = Tool("execsnoop")
+    t = Tool("execsnoop", "--probe", "tracepoint")     # a known count of programs
     try:
         rc, out, err = run_tool("bpflist")
         rc_v, out_v, err_v = run_tool("bpflist", "-vv")

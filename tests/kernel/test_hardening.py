@@ -233,7 +233,7 @@ def test_tracefs_and_btf_hidden_names_the_btf(btf_copy):
 
 
 @pytest.mark.parametrize("name,args", [("trace", ["t:sched:sched_switch"]),
-                                       ("execsnoop", [])])
+                                       ("execsnoop", ["--probe", "tracepoint"])])
 def test_tracefs_hidden_is_named(name, args, btf_copy):
     """Before, trace said 'no tracepoint sched:sched_switch'."""
     rc, out, err = _run(HIDE_SYS_KERNEL, name, *args, env={"COREBPF_BTF": btf_copy})
@@ -260,8 +260,9 @@ def test_bpf_and_perfmon_are_enough_for_raw_tracepoints(name):
 
 def test_unreadable_tracefs_is_named():
     """Classic tracepoints need tracefs: mode 0700 keeps a user with CAP_BPF
-    and CAP_PERFMON out.  Before: 'tracefs is not mounted'."""
-    rc, out, err = _run(_as_nobody_with("bpf", "perfmon"), "execsnoop")
+    and CAP_PERFMON out (execsnoop's default raw_syscalls programs do not:
+    its classic variant is forced).  Before: 'tracefs is not mounted'."""
+    rc, out, err = _run(_as_nobody_with("bpf", "perfmon"), "execsnoop", "--probe", "tracepoint")
     if not _tracefs_closed_to_others():
         assert rc == 0, err     # tracefs open to all here: nothing to name
         return
@@ -273,7 +274,7 @@ def test_unreadable_tracefs_is_named():
 def test_dac_read_search_opens_tracefs():
     tag = _tag()
     cmd = _as_nobody_with("bpf", "perfmon", "dac_read_search") + \
-        matrix.tool_cmd("execsnoop", "-n", "echo")
+        matrix.tool_cmd("execsnoop", "--probe", "tracepoint", "-n", "echo")
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
@@ -313,7 +314,7 @@ def test_missing_libbpf_in_features_is_one_line():
     assert len(p.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("name,kind,has", [("execsnoop", "fentry", "tracepoint"),
+@pytest.mark.parametrize("name,kind,has", [("execsnoop", "fentry", "raw_tp, tp_btf, tracepoint"),
                                            ("profile", "kprobe", "perf_event")])
 def test_probe_kind_a_tool_lacks_is_refused(name, kind, has):
     """Before: silently ignored."""
