@@ -302,6 +302,10 @@ class DwarfStacks:
         return self.backlog.lost
 
 
+class _Stopped(Exception):
+    """Ctrl-C while a report is being made (bcc exits without it)."""
+
+
 def report_loop(obj, a, pid: int):
     from corebpf.symbols.stacks import Stacks
     allocs, comb = obj.maps["allocs"], obj.maps["combined_allocs"]
@@ -320,8 +324,14 @@ def report_loop(obj, a, pid: int):
         if dwarf is not None:
             items = dwarf.allocs(allocs.items())
             comb_items = dwarf.combined(items)
+        elif not a.combined_only:
+            items = allocs.items()
+        if _cli.stop_requested():
+            return 0                # a report of many allocations is slow: Ctrl-C ends it
 
         def frames(sid, bare=a.combined_only):
+            if _cli.stop_requested():
+                raise _Stopped
             if sid >= 2**31 or sid < 0:
                 return []
             try:
@@ -335,12 +345,15 @@ def report_loop(obj, a, pid: int):
 
         lines = ["[%s] Top %d stacks with outstanding allocations:"
                  % (time.strftime("%H:%M:%S"), a.top)]
-        if a.combined_only:
-            lines.append("\n".join(combined(comb_items if dwarf else comb.items(), a.sort,
-                                            a.top, frames)))
-        else:
-            lines += outstanding(items if dwarf else allocs.items(), time.monotonic_ns(),
-                                 min_age_ns, a.sort, a.top, frames, a.show_allocs)
+        try:
+            if a.combined_only:
+                lines.append("\n".join(combined(comb_items if dwarf else comb.items(), a.sort,
+                                                a.top, frames)))
+            else:
+                lines += outstanding(items, time.monotonic_ns(),
+                                     min_age_ns, a.sort, a.top, frames, a.show_allocs)
+        except _Stopped:
+            return 0
         print("\n".join(lines), flush=True)
         if dwarf is not None and dwarf.lost:
             print(f"WARNING: {dwarf.lost} allocations lost their user stack (the ring "
