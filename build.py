@@ -15,7 +15,7 @@ it runs on.  An object is rebuilt only when its source, a shared header, the
 vmlinux.h it was built against or this script is newer.
 The compiling itself is corebpf/toolchain.py, which `corebpf compile` runs
 for people's own objects: the same flags, against the header set copied here
-into corebpf/include (corebpf.bpf.h, libbpf's BPF headers, vmlinux.h of each
+into corebpf/include (corebpf.bpf.h, ustack.bpf.h, libbpf's BPF headers, vmlinux.h of each
 architecture).
 Environment: CLANG, LLVM_STRIP override the tools found on PATH;
 LIBBPF_INCLUDE, where libbpf's headers are (/usr/include/bpf).
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "bpf_src"
 OUT = ROOT / "corebpf" / "bpf"
 INCLUDE = ROOT / "corebpf" / "include"     # the header set the package ships
+SHIPPED = [SRC / "ustack.bpf.h"]           # bpf_src headers shipped as they are
 TEST_SRC = ROOT / "tests" / "bpf"        # objects only the test suite loads
 LIBBPF_INCLUDE = Path(os.environ.get("LIBBPF_INCLUDE", "/usr/include/bpf"))
 
@@ -80,11 +81,13 @@ def arches(spec: str = "all") -> list:
 
 def install_headers(quiet=False) -> list:
     """Copy the header set `corebpf compile` uses into corebpf/include: corebpf.bpf.h,
-    libbpf's BPF-side headers, vmlinux.h of each architecture, the compat fallbacks."""
+    ustack.bpf.h (user stack dumps for DWARF unwinding), libbpf's BPF-side headers,
+    vmlinux.h of each architecture, the compat fallbacks."""
     vml = {a: str(ROOT / "vmlinux" / a) for a in toolchain.ARCHES
            if (ROOT / "vmlinux" / a / "vmlinux.h").exists()}
     copied = toolchain.install_headers(str(INCLUDE), str(SRC / "corebpf.bpf.h"), vml,
-                                       str(LIBBPF_INCLUDE), str(SRC / "compat"))
+                                       str(LIBBPF_INCLUDE), str(SRC / "compat"),
+                                       extra=[str(h) for h in SHIPPED])
     if copied and not quiet:
         print(f"  HDR  corebpf/include ({len(copied)} files)", file=sys.stderr)
     return copied

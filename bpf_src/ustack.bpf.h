@@ -3,6 +3,9 @@
  * stack tool: the user registers at the moment of the event and a copy of
  * the top of the user stack, unwound later in Python with the CFI of each
  * mapped file (corebpf.symbols.unwind), as perf's --call-graph dwarf does.
+ * build.py ships this file as it is in the header set of `corebpf compile`
+ * (corebpf/include) for people's own programs, whose Python side unwinds a
+ * record with corebpf.unwind_user_stack(pid, e.ustack) (docs/API.md).
  *
  *   struct my_event { ...; struct ustack_dump ustack; };   (last member)
  *   USTACK_SCRATCH(scratch, struct my_event);

@@ -45,21 +45,44 @@ def sym(addr: int, pid: int, show_offset: bool = False, show_module: bool = Fals
     """The name of user address `addr` in process `pid` (bcc's BPF.sym()): the
     function, "+0x.." with show_offset, " [module]" with show_module;
     "[unknown]" when nothing maps it.  Uses one SymbolCache per process run."""
+    return _symbol_cache().sym(addr, pid, show_offset=show_offset, show_module=show_module)
+
+
+def unwind_user_stack(pid: int, dump) -> list:
+    """The user stack in a dump made by ustack.bpf.h's ustack_capture(): its
+    return addresses, innermost first, unwound with the Call Frame
+    Information of each file mapped in process `pid` (which must still be
+    running), as `--unwind dwarf` does in the tools.  `dump` is the record's
+    decoded struct ustack_dump (fields regs, size, flags, data); [] if it
+    holds no user context.  Name the addresses with sym(addr, pid).  Files'
+    CFI and symbols are cached for the Python process."""
+    global _unwinder
+    if dump.flags or not dump.size:
+        return []
+    if _unwinder is None:
+        from .symbols.unwind import Unwinder
+        _unwinder = Unwinder(_symbol_cache())
+    return _unwinder.unwind(pid, list(dump.regs), bytes(dump.data[:dump.size]))
+
+
+def _symbol_cache():
     global _syms
     if _syms is None:
         from .symbols.syms import SymbolCache
         _syms = SymbolCache()
-    return _syms.sym(addr, pid, show_offset=show_offset, show_module=show_module)
+    return _syms
 
 
 _syms = None
+_unwinder = None
 
 __version__ = "0.1.0"
 
 __all__ = ["Object", "Program", "Link", "Map", "RingBuffer", "PerfBuffer", "features",
            "histogram", "BPFError", "LoadError", "AttachError", "MapError", "MissingFeature",
            "NoAccess", "ConfigError", "LibbpfError", "ElfError", "KernelSymbols",
-           "ProcessSymbols", "SymbolCache", "Stacks", "ksym", "sym", "trace_print",
+           "ProcessSymbols", "SymbolCache", "Stacks", "ksym", "sym", "unwind_user_stack",
+           "trace_print",
            "trace_fields", "trace_readline", "TraceFields", "PerfType", "PerfSWConfig",
            "PerfHWConfig",
            "__version__"]

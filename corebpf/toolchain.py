@@ -156,11 +156,14 @@ def compile_object(src: str, out: str, arch: str, clang: str, strip: str = None,
 
 
 def install_headers(include_dir: str, corebpf_h: str, vmlinux_dirs: dict, libbpf_dir: str,
-                    compat_dir: str) -> list:
+                    compat_dir: str, extra=()) -> list:
     """Fill a header set (build.py: corebpf/include) from the sources: copy what
     is missing or older than its source.  vmlinux_dirs: {arch: dir holding
-    vmlinux.h}.  Returns the files copied; ToolchainError if a source is missing."""
+    vmlinux.h}; extra: more headers copied to the top of the set under their
+    own names (bpf_src/ustack.bpf.h).  Returns the files copied; ToolchainError
+    if a source is missing."""
     pairs = [(corebpf_h, os.path.join(include_dir, "corebpf.bpf.h"))]
+    pairs += [(h, os.path.join(include_dir, os.path.basename(h))) for h in extra]
     for arch, d in vmlinux_dirs.items():
         pairs.append((os.path.join(d, "vmlinux.h"),
                       os.path.join(include_dir, "vmlinux", arch, "vmlinux.h")))

@@ -127,7 +127,7 @@ def test_own_tool_compiled_with_clang_runs_with_only_the_wheel(venv, tmp_path):
     inc = Path(r.stdout.strip())
     assert r.returncode == 0 and inc == site / "corebpf" / "include"
     assert (inc / "corebpf.bpf.h").is_file() and (inc / "bpf" / "bpf_helpers.h").is_file()
-    assert (inc / "vmlinux" / "x86" / "vmlinux.h").is_file()
+    assert (inc / "vmlinux" / "x86" / "vmlinux.h").is_file() and (inc / "ustack.bpf.h").is_file()
 
     ex = tmp_path / "hello_perf_output"
     shutil.copytree(ROOT / "examples" / "hello_perf_output", ex)
