@@ -85,11 +85,7 @@ def run(argv=None):
         obj.rodata.targ_family = _net.family_of(a)
         ports = _net.PortSets(obj, ports=a.port)
         _cli.apply_containers(obj, a)
-        # accept() does not exist on every architecture
-        for name, tp in (("accept_exit__tp", "sys_exit_accept"),
-                         ("accept4_exit__tp", "sys_exit_accept4")):
-            if not corebpf.features.tracepoint_exists("syscalls", tp):
-                obj.programs[name].autoload = False
+        _cli.drop_missing_syscalls(obj)     # accept() is not on every architecture
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -96,11 +96,7 @@ def run(argv=None):
         ro.targ_netns = a.netns or 0
         ro.targ_family = _net.family_of(a)
         _cli.apply_containers(obj, a)
-        # accept() does not exist on every architecture
-        for name, tp in (("accept_exit", "sys_exit_accept"),
-                         ("accept4_exit", "sys_exit_accept4")):
-            if not corebpf.features.tracepoint_exists("syscalls", tp):
-                obj.programs[name].autoload = False
+        _cli.drop_missing_syscalls(obj)     # accept() is not on every architecture
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
