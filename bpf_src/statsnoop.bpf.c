@@ -121,14 +121,4 @@ static __always_inline int sc_exit(struct pt_regs *regs, long ret)
 	return leave(ret);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(sys_enter__raw, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(sys_exit__raw, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
+SYSNR_PROGRAMS(sc_enter, sc_exit)
