@@ -10,6 +10,21 @@ import sys
 import time
 
 
+def stuck_state(pid: int) -> str:
+    """A process's state, wait channel and kernel stack, for a test's
+    failure message (what a process that does not exit is stuck in)."""
+    def read(name):
+        try:
+            with open(f"/proc/{pid}/{name}") as f:
+                return f.read().strip()
+        except OSError as e:
+            return f"({e.strerror})"
+    stat = read("stat")
+    state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else stat
+    return "state %s, wchan %s, kernel stack: %s" % (
+        state, read("wchan"), " <- ".join(l.split()[-1] for l in read("stack").splitlines()[:12]))
+
+
 class Tool:
     _err = b""          # stderr read before stop (subclasses that start their own process)
 
@@ -87,11 +102,22 @@ class Tool:
         """Signal the tool, collect everything, return its exit status."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+        return self._collect(timeout)
+
+    def _collect(self, timeout, kill_wait=30):
+        """Read everything until the tool exits (SIGKILL after timeout).  A
+        process SIGKILL cannot end within 30 s more (stuck in the kernel, or
+        a child holding its pipes) is left behind, its state and kernel stack
+        in .stderr: the test fails with the reason instead of hanging."""
         try:
             out, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, err = self.proc.communicate()
+            try:
+                out, err = self.proc.communicate(timeout=kill_wait)
+            except subprocess.TimeoutExpired:
+                out, err = b"", ("\nPID %d did not exit %d s after SIGKILL: %s\n"
+                                 % (self.proc.pid, kill_wait, stuck_state(self.proc.pid))).encode()
         self._buf += out
         self.lines.extend(l.decode("utf-8", "replace") for l in self._buf.split(b"\n") if l)
         self._buf = b""
@@ -99,16 +125,7 @@ class Tool:
         return self.proc.returncode
 
     def wait(self, timeout=60):
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
-        self._buf += out
-        self.lines.extend(l.decode("utf-8", "replace") for l in self._buf.split(b"\n") if l)
-        self._buf = b""
-        self.stderr = (self._err + err).decode("utf-8", "replace")
-        return self.proc.returncode
+        return self._collect(timeout)
 
     @property
     def text(self):

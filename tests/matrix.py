@@ -874,7 +874,12 @@ class workload:
 
     def __exit__(self, *exc):
         self.proc.kill()
-        self.proc.wait()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:       # stuck in the kernel: say where, go on
+            from tests.helpers import stuck_state
+            print("workload PID %d did not exit 30 s after SIGKILL: %s"
+                  % (self.pid, stuck_state(self.pid)), file=sys.stderr, flush=True)
         for f in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, f))
         os.rmdir(self.dir)

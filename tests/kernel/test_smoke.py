@@ -26,7 +26,7 @@ import time
 import pytest
 
 from tests import matrix, workloads
-from tests.helpers import Tool
+from tests.helpers import Tool, stuck_state
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -35,6 +35,7 @@ BATCH = int(os.environ.get("COREBPF_SMOKE_BATCH", "8"))
 START_TIMEOUT = 120.0      # from start to header, all of a batch (emulated kernels are slow)
 MIN_RUN = 3.0              # workload time every tool gets after its header
 MAX_RUN = 30.0             # at most, waiting for the lines the rows expect
+EXIT_TIMEOUT = 60.0         # SIGINT -> exit, all of a batch
 MB = 1 << 20
 READLINE_MARKER = "echo corebpf-smoke-readline"
 
@@ -104,6 +105,32 @@ def _missing_prerequisite(s: matrix.Spec):
 
 # -- running the tools ------------------------------------------------------------------------
 
+_REPORTER = []     # (terminalreporter, capturemanager) of this session, set by results()
+
+
+def _console(text: str):
+    """Progress and diagnostics, written and flushed at once past pytest's
+    capture: a guest killed at its timeout still shows how far it got and
+    what hung."""
+    if not _REPORTER:
+        print(text, flush=True)
+        return
+    tr, cm = _REPORTER[0]
+    with cm.global_and_fixture_disabled():
+        for line in text.rstrip("\n").split("\n"):
+            tr.write_line(line)
+        tr._tw.flush()
+
+
+def _dmesg_tail(n=25) -> str:
+    import subprocess
+    try:
+        out = subprocess.run(["dmesg"], capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"smoke: no dmesg ({e})"
+    return "\n".join(out.decode("utf-8", "replace").splitlines()[-n:])
+
+
 class Run:
     """One tool of the smoke run and what it did."""
 
@@ -140,8 +167,8 @@ class Run:
     def running(self):
         return self.tool.proc.poll() is None
 
-    def finish(self):
-        self.rc = self.tool.stop(signal.SIGINT, timeout=60)
+    def finish(self, timeout=60.0):
+        self.rc = self.tool._collect(timeout, kill_wait=10)
         self.stderr = self.tool.stderr
         if self.started is None and self.tool.lines:
             self.started = time.monotonic() - self.t0
@@ -175,8 +202,23 @@ def _run_batch(batch, results):
         for r in runs:
             if r.running:
                 r.tool.proc.send_signal(signal.SIGINT)
+        # one deadline for the whole batch (not 60 s per tool in turn): a
+        # tool that has not exited 60 s after SIGINT is shown with what it is
+        # stuck in (and the kernel's last messages), then killed
+        deadline = time.monotonic() + EXIT_TIMEOUT
+        while time.monotonic() < deadline and any(r.running for r in runs):
+            for r in runs:
+                r.poll()
+            time.sleep(0.1)
+        stuck = [r for r in runs if r.running]
+        if stuck:
+            _console("smoke: %d s after SIGINT still running: %s" % (EXIT_TIMEOUT, "; ".join(
+                "%s (PID %d) %s" % (r.name, r.tool.proc.pid, stuck_state(r.tool.proc.pid))
+                for r in stuck)))
+            _console("smoke: workload PID %d: %s" % (wl.pid, stuck_state(wl.pid)))
+            _console(_dmesg_tail())
         for r in runs:
-            r.finish()
+            r.finish(timeout=0.1)
             results[r.name] = r
         for th in threads:
             th.join(60)
@@ -239,6 +281,8 @@ def results(request):
     todo.sort(key=lambda p: (p[1].activity or "", p[0]))
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     cm = request.config.pluginmanager.get_plugin("capturemanager")
+    if tr is not None and cm is not None:
+        _REPORTER[:] = [(tr, cm)]
     for i in range(0, len(todo), BATCH):
         t0 = time.monotonic()
         batch = todo[i:i + BATCH]
@@ -246,10 +290,7 @@ def results(request):
         for n, _ in batch:
             _report(n, out[n])
         # progress (and the cost of a batch) where CI logs show it, past pytest's capture
-        if tr is not None and cm is not None:
-            with cm.global_and_fixture_disabled():
-                tr.write_line("smoke: %s in %.1f s" % (" ".join(n for n, _ in batch),
-                                                       time.monotonic() - t0))
+        _console("smoke: %s in %.1f s" % (" ".join(n for n, _ in batch), time.monotonic() - t0))
     yield out
 
 
