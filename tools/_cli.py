@@ -348,9 +348,11 @@ def stop_requested() -> bool:
     return wait_stop(0)
 
 
-def setup(args):
+def setup(args=None):
     """Apply the shared options (--verbose, --probe); check privileges; hold
-    stop signals (see above) for the rest of the run."""
+    stop signals (see above) for the rest of the run.  args: the parsed
+    namespace (None: a tool without the shared options, e.g. one with
+    bcc's positional command line)."""
     if getattr(args, "verbose", False):
         _log.set_verbose(True)
     if getattr(args, "probe", None):

@@ -85,8 +85,7 @@ def run(argv=None):
     # what the other tools' _cli.setup does (privileges, COREBPF_BTF/PROBE checks) and,
     # above all, stop signals held for the loop: a Ctrl-C raised as KeyboardInterrupt
     # inside a ring buffer callback was lost (the tool ran on)
-    import types
-    _cli.setup(types.SimpleNamespace())
+    _cli.setup()
     with corebpf.Object.open("dbquery") as obj:
         obj.rodata.targ_min_ns = min_ns
         _db.disable_unused(obj, False)
