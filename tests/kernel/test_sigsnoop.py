@@ -89,16 +89,21 @@ def test_kill_mode_kill_and_tgkill_with_results():
     p = target()
     dead = unused_pid()
     t = Tool("sigsnoop", "-k", "-p", os.getpid())
+    row = lambda k: (lambda l: l.split()[3:5] == [str(k[0]), str(k[1])])
+    rows = {}
+    # kill(), no signal generated: the target's comm is looked up when the
+    # line is printed, so the target lives until then (reaped before, the
+    # tool rightly says N/A: seen on a loaded machine)
+    os.kill(p.pid, 0)
+    rows[(0, p.pid)] = t.wait_for(row((0, p.pid)))
     os.kill(p.pid, signal.SIGUSR1)                          # kill(): target comm from the signal
-    os.kill(p.pid, 0)                                       # kill(), no signal generated
     with pytest.raises(ProcessLookupError):
         os.kill(dead, signal.SIGUSR2)                       # fails: ESRCH
     me = threading.get_native_id()
     tgkill(os.getpid(), me, 0)                              # tgkill() to this thread
     p.communicate()
-    rows = {}
-    for key in ((10, p.pid), (0, p.pid), (12, dead), (0, me)):
-        rows[key] = t.wait_for(lambda l, k=key: l.split()[3:5] == [str(k[0]), str(k[1])])
+    for key in ((10, p.pid), (12, dead), (0, me)):
+        rows[key] = t.wait_for(row(key))
     t.stop()
     assert all(rows.values()), t.text
     mine = (os.getpid(), my_comm())
