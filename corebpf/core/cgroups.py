@@ -16,7 +16,8 @@ import time
 from typing import NamedTuple, Optional
 
 CGROUP_ID_V1 = 1 << 63
-_V1_CONTROLLERS = ("pids", "memory")        # cgroupid.bpf.h's order
+TASK_CONTROLLERS = ("pids", "memory")       # task_cgroup_id()'s v1 choice, in its order
+IO_CONTROLLERS = ("blkio", "io")             # rq_cgroup_id(): a request's blkcg
 
 
 class Container(NamedTuple):
@@ -83,7 +84,7 @@ def parse(path: str) -> Optional[Container]:
 
 
 def _mount_points() -> dict:
-    """{"v2": dir, "pids": dir, "memory": dir} from /proc/self/mountinfo."""
+    """{"v2": dir, CONTROLLER: dir...} (each v1 hierarchy) from /proc/self/mountinfo."""
     out = {}
     try:
         with open("/proc/self/mountinfo", "rb") as f:
@@ -100,8 +101,7 @@ def _mount_points() -> dict:
             out.setdefault("v2", mnt)
         elif post[0] == "cgroup":
             for c in post[2].split(","):
-                if c in _V1_CONTROLLERS:
-                    out.setdefault(c, mnt)
+                out.setdefault(c, mnt)
     return out
 
 
@@ -112,10 +112,14 @@ class CgroupNames:
     `refresh` seconds (a container started after the last walk appears on
     the next walk; ids of unknown cgroups map to "")."""
 
-    def __init__(self, refresh: float = 1.0, mounts: Optional[dict] = None):
+    def __init__(self, refresh: float = 1.0, mounts: Optional[dict] = None,
+                 controllers=TASK_CONTROLLERS):
+        """controllers: the v1 hierarchy ids with CGROUP_ID_V1 belong to (the
+        first of these mounted): TASK_CONTROLLERS for task_cgroup_id(),
+        IO_CONTROLLERS for rq_cgroup_id()."""
         self.refresh = refresh
         self.mounts = _mount_points() if mounts is None else mounts
-        v1 = next((self.mounts[c] for c in _V1_CONTROLLERS if c in self.mounts), None)
+        v1 = next((self.mounts[c] for c in controllers if c in self.mounts), None)
         self.roots = {False: self.mounts.get("v2"), True: v1}
         self.paths = {}             # (v1?, inode) -> path relative to the root
         self.walked = {False: -1e9, True: -1e9}

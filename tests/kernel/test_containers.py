@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -41,7 +43,7 @@ def rootfs(tmp_path_factory):
     for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "data"):
         (root / d).mkdir()
     shutil.copy(BUSYBOX, root / "bin" / "busybox")
-    for applet in ("sh", "cat", "true", "echo"):
+    for applet in ("sh", "cat", "true", "echo", "dd", "sleep"):
         os.symlink("busybox", root / "bin" / applet)
     return root
 
@@ -118,3 +120,46 @@ def test_opensnoop_containers(rootfs):
     plain = Tool("opensnoop")
     assert plain.stop() == 0
     assert "CONTAINER" not in plain.lines[0]
+
+
+def test_exporter_labels_biolatency_by_container(rootfs, tmp_path):
+    """container = true: direct writes made inside the container are counted
+    under its full id (each request's cgroup: its bio's blkcg), scraped while
+    the container runs (labels are resolved at scrape time, from cgroupfs)."""
+    from tests.kernel.test_exporter import http_get, sample, start_exporter
+    cfg = tmp_path / "exporter.toml"
+    cfg.write_text('collectors = ["biolatency"]\n'
+                   '[biolatency]\nper_disk = false\nper_op = true\ncontainer = true\n')
+    name = "io-" + uuid.uuid4().hex[:8]
+    done, go = rootfs / "data" / (name + ".done"), rootfs / "data" / (name + ".go")
+    cidfile = tmp_path / "cid"
+    t, port = start_exporter("--config", str(cfg))
+    ctr = None
+    try:
+        ctr = subprocess.Popen(
+            PODMAN + ["--cidfile", str(cidfile), "--rootfs", str(rootfs), "/bin/sh", "-c",
+                      f"/bin/dd if=/dev/zero of=/data/{name} bs=4096 count=64 oflag=direct "
+                      f"2>/dev/null; echo > /data/{done.name}; "
+                      f"while [ ! -e /data/{go.name} ]; do /bin/sleep 0.1; done"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(1200):
+            if done.exists() or ctr.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert done.exists(), ctr.stderr.read() if ctr.poll() is not None else "no dd"
+        text = http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        go.write_text("")
+        if ctr is not None:
+            ctr.wait(120)
+        assert t.stop(signal.SIGTERM) == 0, t.stderr
+    cid = cidfile.read_text().strip()
+    n = sample(text, "corebpf_block_io_latency_seconds_count", disk="", op="write",
+               container=cid)
+    assert n is not None and n >= 1, text
+    # no label without the option (the default)
+    t, port = start_exporter("--collectors", "biolatency")
+    try:
+        assert 'container="' not in http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        assert t.stop(signal.SIGTERM) == 0, t.stderr
