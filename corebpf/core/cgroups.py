@@ -109,8 +109,12 @@ class CgroupNames:
     """id (as cgroupid.bpf.h gives it) -> Container or a cgroup path.
 
     lookup() walks the hierarchy again on a miss, at most once per
-    `refresh` seconds (a container started after the last walk appears on
-    the next walk; ids of unknown cgroups map to "")."""
+    `refresh` seconds; sooner (NEW_GAP) only for an id above every id the
+    last walk saw: kernfs hands out ids in increasing order, so that is a
+    cgroup made since (a container just started), which only a walk can
+    name.  Ids of cgroups removed before the walk stay unnamed (None)."""
+
+    NEW_GAP = 0.05
 
     def __init__(self, refresh: float = 1.0, mounts: Optional[dict] = None,
                  controllers=TASK_CONTROLLERS):
@@ -123,6 +127,7 @@ class CgroupNames:
         self.roots = {False: self.mounts.get("v2"), True: v1}
         self.paths = {}             # (v1?, inode) -> path relative to the root
         self.walked = {False: -1e9, True: -1e9}
+        self.max_ino = {False: 0, True: 0}
         self.cache = {}
 
     def _walk(self, v1: bool):
@@ -137,15 +142,18 @@ class CgroupNames:
                 continue
             rel = "/" + os.path.relpath(dirpath, root) if dirpath != root else "/"
             self.paths[(v1, ino)] = rel.replace("/./", "/")
+            self.max_ino[v1] = max(self.max_ino[v1], ino)
 
     def path(self, cgid: int) -> Optional[str]:
         """The cgroup path of an id, or None when no walk found it."""
         v1 = bool(cgid & CGROUP_ID_V1)
         key = (v1, cgid & ~CGROUP_ID_V1)
         p = self.paths.get(key)
-        if p is None and time.monotonic() - self.walked[v1] >= self.refresh:
-            self._walk(v1)
-            p = self.paths.get(key)
+        if p is None:
+            age = time.monotonic() - self.walked[v1]
+            if age >= self.refresh or (key[1] > self.max_ino[v1] and age >= self.NEW_GAP):
+                self._walk(v1)
+                p = self.paths.get(key)
         return p
 
     def lookup(self, cgid: int) -> Optional[Container]:

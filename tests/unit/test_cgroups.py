@@ -86,6 +86,26 @@ def test_walk_maps_inodes_and_refreshes_on_a_miss(tmp_path, monkeypatch):
     assert names.lookup(0) is None
 
 
+def test_an_id_above_the_last_walk_walks_again_sooner(tmp_path, monkeypatch):
+    """kernfs ids grow: an id above all the last walk saw is a new cgroup (a
+    container just started) and is worth a walk after NEW_GAP; an unknown id
+    below (a cgroup removed before any walk) waits for `refresh`."""
+    (tmp_path / "a").mkdir()
+    clock = [100.0]
+    monkeypatch.setattr(cgroups.time, "monotonic", lambda: clock[0])
+    names = cgroups.CgroupNames(refresh=1.0, mounts={"v2": str(tmp_path)})
+    assert names.path(os.stat(tmp_path / "a").st_ino) == "/a"
+    walks = []
+    monkeypatch.setattr(names, "_walk", lambda v1: walks.append(clock[0]))
+    top = names.max_ino[False]
+    clock[0] += names.NEW_GAP + 0.01
+    low = next(i for i in range(top - 1, 0, -1) if (False, i) not in names.paths)
+    assert names.path(low) is None
+    assert walks == []
+    assert names.path(top + 1000) is None
+    assert walks == [clock[0]]
+
+
 def test_mount_points_of_this_machine():
     """The v2 hierarchy, or a v1 pids/memory one, is found in mountinfo."""
     m = cgroups._mount_points()
