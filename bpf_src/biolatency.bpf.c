@@ -4,6 +4,7 @@
  * arguments untyped) and classic tracepoints keyed by (dev, sector). */
 #include "corebpf.bpf.h"
 #include "blk.bpf.h"
+#include "cgroupid.bpf.h"
 #include "biolatency.h"
 
 const volatile bool targ_per_disk = false;
@@ -42,7 +43,7 @@ struct {
 
 static struct hist zero_hist;
 
-static __always_inline void account(__u64 delta, __u32 dev, __u32 flags)
+static __always_inline void account(__u64 delta, __u32 dev, __u32 flags, __u64 cgroup)
 {
 	struct hist_key key = {};
 	struct hist *h;
@@ -53,6 +54,8 @@ static __always_inline void account(__u64 delta, __u32 dev, __u32 flags)
 		key.dev = dev;
 	if (targ_per_flag)
 		key.flags = flags;
+	if (targ_containers)
+		key.cgroup = cgroup;
 	h = map_lookup_or_init(&hists, &key, &zero_hist);
 	if (!h)
 		return;
@@ -84,7 +87,8 @@ static __always_inline int rq_done(struct request *rq)
 	if (!tsp)
 		return 0;
 	if (now >= *tsp)
-		account(now - *tsp, rq_dev(rq), bcc_flags(BPF_CORE_READ(rq, cmd_flags)));
+		account(now - *tsp, rq_dev(rq), bcc_flags(BPF_CORE_READ(rq, cmd_flags)),
+			targ_containers ? rq_cgroup_id(rq) : 0);
 	bpf_map_delete_elem(&start, &rq);
 	return 0;
 }
@@ -182,7 +186,7 @@ int complete__tp(void *ctx)
 	if (!tsp)
 		return 0;
 	if (now >= *tsp)
-		account(now - *tsp, key.dev, 0);
+		account(now - *tsp, key.dev, 0, 0);  /* no request: no cgroup */
 	bpf_map_delete_elem(&start_tp, &key);
 	return 0;
 }

@@ -5,6 +5,7 @@
 struct hist_key {
 	__u32 dev;      /* major << 20 | minor, with per-disk histograms */
 	__u32 flags;    /* bcc-encoded, with per-flag histograms */
+	__u64 cgroup;   /* the exporter's container label: cgroupid.bpf.h's rq_cgroup_id */
 };
 
 struct hist {

@@ -5,6 +5,7 @@
  * path (AT_EMPTY_PATH, fexecve) shows argv[0] in the file name's place. */
 #include "corebpf.bpf.h"
 #include "containers.bpf.h"
+#include "cgroupid.bpf.h"
 #include "execsnoop.h"
 
 const volatile bool targ_fails = false;    /* also emit failed execs */
@@ -115,6 +116,7 @@ static __always_inline int exec_exit(long ret)
 	if (ret != 0 && !targ_fails)
 		goto out;
 	e->retval = ret;
+	e->cgroup = event_cgroup_id();
 	e->cpu = bpf_get_smp_processor_id();
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	/* After a successful exec from a thread, the parent is the same. */

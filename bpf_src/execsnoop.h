@@ -10,6 +10,7 @@
  * argv[1..]: NUL-terminated strings, `args_size` bytes in all; the record
  * is emitted right-sized (header + args_size). */
 struct exec_event {
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's id, else 0 */
 	__s32 pid;
 	__s32 ppid;
 	__u32 uid;

@@ -4,6 +4,7 @@
  * emitted right-sized so a burst of short paths does not fill the ring. */
 #include "corebpf.bpf.h"
 #include "containers.bpf.h"
+#include "cgroupid.bpf.h"
 #include "opensnoop.h"
 
 #define AT_FDCWD -100
@@ -145,6 +146,7 @@ static __always_inline int trace_exit(long ret)
 	if (!e)
 		goto out;
 	e->ts = bpf_ktime_get_ns();
+	e->cgroup = event_cgroup_id();
 	e->pid = id >> 32;
 	e->tid = tid;
 	e->uid = current_uid();

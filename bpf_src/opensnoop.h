@@ -13,6 +13,7 @@
  * NUL-terminated (dir_size bytes). Emitted right-sized. */
 struct open_event {
 	__u64 ts;
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's id, else 0 */
 	__s32 pid;
 	__s32 tid;
 	__u32 uid;

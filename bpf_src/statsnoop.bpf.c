@@ -4,6 +4,7 @@
  * and kprobes on the syscall functions (kernels without syscall
  * tracepoints).  Python disables the hooks this kernel lacks. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "statsnoop.h"
 
 const volatile __s32 targ_tgid = 0;
@@ -50,6 +51,7 @@ static __always_inline int leave(long ret)
 	if (!e)
 		goto out;
 	e->ts = bpf_ktime_get_ns();
+	e->cgroup = event_cgroup_id();
 	e->pid = current_tgid();
 	e->ret = ret;
 	e->call = a->call;

@@ -13,6 +13,7 @@ enum stat_call {
 /* One stat-family syscall return. */
 struct stat_event {
 	__u64 ts;
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's id, else 0 */
 	__u32 pid;
 	__s32 ret;
 	__u32 call;

@@ -12,6 +12,7 @@ examples:
     execsnoop -l tpkg        # only command lines matching "tpkg" (regex)
     execsnoop -q             # quote each argument
     execsnoop --max-args 10  # keep at most 10 strings per command line
+    execsnoop --containers   # include a CONTAINER column (container id or cgroup)
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "execsnoop"
 
@@ -47,6 +48,7 @@ def parse(argv=None):
     p.add_argument("-P", "--ppid", type=_cli.pid_type, help="trace children of this PID only")
     _jsonl.add_args(p)
     _cli.container_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -68,6 +70,7 @@ def header(a) -> str:
         h += "%-8s" % "TIME(s)"
     if a.print_uid:
         h += "%-6s" % "UID"
+    h += _containers.header(a)
     h += "%-16s %-7s " % ("COMM", "PID")
     if a.print_pcomm:
         h += "%-16s " % "PCOMM"
@@ -106,6 +109,7 @@ JSON = _jsonl.Events("one object per exec() as it returns", [
     F("argv", "string[]", "file name, then argv[1..] (at most --max-args strings)",
       get=argv_raw),
     F("truncated", "boolean", "argv was cut short", get=lambda e: bool(e.truncated)),
+    _containers.FIELD,
 ])
 
 
@@ -118,6 +122,7 @@ def format_event(e, a, start: float, now: float = None) -> str:
         line += "%-8.3f" % (now - start)
     if a.print_uid:
         line += "%-6d" % e.uid
+    line += _containers.text(a, e)
     line += "%-16s %-7d " % (e.comm, e.pid)
     if a.print_pcomm:
         line += "%-16s " % e.pcomm
@@ -142,6 +147,7 @@ def run(argv=None):
             obj.rodata.targ_ppid = a.ppid
         obj.rodata.max_args = a.max_args
         _cli.apply_containers(obj, a)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

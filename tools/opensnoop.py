@@ -14,6 +14,7 @@ examples:
     opensnoop -f O_WRONLY -f O_RDWR  # only opens for writing
     opensnoop -F                 # print full paths for relative opens
     opensnoop --exec make        # run make and trace only it
+    opensnoop --containers       # include a CONTAINER column (container id or cgroup)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import os
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "opensnoop"
 PAGE = 4096
@@ -60,6 +61,7 @@ def parse(argv=None):
                    help="run this command and trace only it (put last)")
     _jsonl.add_args(p)
     _cli.container_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -79,6 +81,7 @@ def header(a) -> str:
         h += "%-14s" % "TIME(s)"
     if a.print_uid:
         h += "%-6s" % "UID"
+    h += _containers.header(a)
     h += "%-6s %-16s %4s %3s " % ("TID" if a.tid else "PID", "COMM", "FD", "ERR")
     if a.extended_fields:
         h += "%-8s %-4s " % ("FLAGS", "MODE")
@@ -114,6 +117,7 @@ JSON = _jsonl.Events("one object per open()", [
     F("mode", "integer", "mode argument (with O_CREAT/O_TMPFILE)"),
     F("path", "string", "the path as passed (-F: made absolute in the kernel)",
       get=lambda e: path_of(e, _jsonl.raw)),
+    _containers.FIELD,
 ])
 
 
@@ -124,6 +128,7 @@ def format_event(e, a, first_ts: int) -> str:
     if a.print_uid:
         line += "%-6d" % e.uid
     fd, err = (e.ret, 0) if e.ret >= 0 else (-1, -e.ret)
+    line += _containers.text(a, e)
     line += "%-6d %-16s %4d %3d " % (e.tid if a.tid else e.pid, e.comm, fd, err)
     if a.extended_fields:
         if e.mode == 0 and not (e.flags & _CREATE):
@@ -160,6 +165,7 @@ def run(argv=None):
         # open() does not exist on every architecture (arm64).
         _cli.drop_missing_syscalls(obj)
         _cli.apply_containers(obj, a)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

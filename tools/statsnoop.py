@@ -9,12 +9,13 @@ examples:
     statsnoop -x        # only failed stats
     statsnoop -p 181    # only process 181
     statsnoop -s        # show which syscall was used
+    statsnoop --containers  # include a CONTAINER column (container id or cgroup)
 """
 from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "statsnoop"
 # bcc's SYSCALL column names, indexed by enum stat_call (statsnoop.h)
@@ -35,11 +36,13 @@ def parse(argv=None):
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-s", "--sysname", action="store_true", help="show the syscall's name")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
 def header(a) -> str:
     h = "%-14s" % "TIME(s)" if a.timestamp else ""
+    h += _containers.header(a)
     h += "%-7s %-16s %4s %3s" % ("PID", "COMM", "FD", "ERR")
     if a.sysname:
         h += " %-12s" % "SYSCALL"
@@ -57,12 +60,14 @@ JSON = _jsonl.Events("one object per stat-family call", [
     F("call", "string", "the syscall (stat, statx, newfstatat...)",
       get=lambda e: CALLS[e.call] if e.call < len(CALLS) else CALLS[0]),
     F("path", "string", "the path as passed", get=lambda e: e.fname),
+    _containers.FIELD,
 ])
 
 
 def format_event(e, a, first_ts: int) -> str:
     fd, err = (e.ret, 0) if e.ret >= 0 else (-1, -e.ret)
     line = "%-14.9f" % ((e.ts - first_ts) / 1e9) if a.timestamp else ""
+    line += _containers.text(a, e)
     line += "%-7d %-16s %4d %3d" % (e.pid, e.comm, fd, err)
     if a.sysname:
         line += " %-12s" % (CALLS[e.call] if e.call < len(CALLS) else CALLS[0])
@@ -77,6 +82,7 @@ def run(argv=None):
         if a.pid:
             obj.rodata.targ_tgid = a.pid
         _cli.drop_missing_syscalls(obj)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -218,13 +218,29 @@ BLOCK_OPS = {0: "read", 1: "write", 2: "flush", 3: "discard", 5: "secure_erase",
              6: "zone_reset", 7: "write_same", 9: "write_zeroes"}
 
 
+def container_label(names, cgid: int) -> str:
+    """A cgroupid.bpf.h id as a label: the container's full id, else the
+    cgroup path ("" for the root cgroup or an unknown id)."""
+    c = names.lookup(cgid)
+    if c is not None:
+        return c.id or c.label()
+    p = names.path(cgid)
+    return "" if p in (None, "/") else p
+
+
 class Biolatency(Collector):
     name = "biolatency"
-    options = {"per_disk": True, "per_op": True}
+    options = {"per_disk": True, "per_op": True, "container": False}
 
     def configure(self, obj):
         obj.rodata.targ_per_disk = bool(self.opts["per_disk"])
         obj.rodata.targ_per_flag = bool(self.opts["per_op"])
+        self.containers = None
+        if self.opts["container"]:
+            # each request's cgroup (its bio's blkcg) -> a container label
+            from corebpf.core import cgroups
+            obj.rodata.targ_containers = True
+            self.containers = cgroups.CgroupNames(controllers=cgroups.IO_CONTROLLERS)
         for p in obj.programs.values():
             if p.hook == "insert":
                 p.autoload = False          # issue -> completion, as biolatency without -Q
@@ -234,14 +250,18 @@ class Biolatency(Collector):
         # classic tracepoints carry no request flags: no operation there
         ops = self.opts["per_op"] and self.obj.variant != "tp"
         acc = {}
+        names = self.containers
         for k, h in self.obj.maps["hists"].items():
             disk = self.disks(k.dev) if self.opts["per_disk"] else ""
             op = BLOCK_OPS.get(k.flags & 0xFF, "other") if ops else ""
-            merge_hists(acc, (disk, op), h.slots, h.sum_ns)
+            key = (disk, op) if names is None else (disk, op, container_label(names, k.cgroup))
+            merge_hists(acc, key, h.slots, h.sum_ns)
+        labels = ["disk", "op"] + ([] if names is None else ["container"])
         return [histogram("corebpf_block_io_latency_seconds",
                           "Block I/O latency, request issue to completion (biolatency); "
-                          "disk and op are empty where turned off or unknown",
-                          ["disk", "op"], acc)]
+                          "disk and op are empty where turned off or unknown; container "
+                          "(config: container = true) the container's id, else the "
+                          "cgroup's path, empty for the root cgroup", labels, acc)]
 
 
 class Runqlat(Collector):

@@ -17,6 +17,7 @@ config file (TOML), every key optional:
     [biolatency]
     per_disk = true         # a `disk` label
     per_op = true           # an `op` label (read, write, flush, discard...)
+    container = false       # a `container` label: the I/O's container id (else cgroup path)
     [cpudist]
     offcpu = false          # off-CPU instead of on-CPU time
     [syscount]

@@ -1,0 +1,202 @@
+"""--containers on the real kernel with a real runtime: podman (Debian's
+podman + runc, README test command) runs a busybox root file system from a
+temp dir (no registry); execsnoop/opensnoop show that container's id for its
+processes and nothing for the host's."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.helpers import Tool
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
+
+BUSYBOX = shutil.which("busybox")
+# crun refuses hybrid cgroup hierarchies; runc serves both.  The ulimits: a
+# hard RLIMIT_NOFILE below podman's default must not fail the run.
+PODMAN = ["podman", "run", "--rm", "--runtime", "runc", "--cgroup-manager", "cgroupfs",
+          "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "none"]
+
+
+def _missing():
+    for prog in ("podman", "runc"):
+        if not shutil.which(prog):
+            return f"{prog} is not installed (README test command: apt-get install podman runc)"
+    if not BUSYBOX:
+        return "busybox is not installed (busybox-static)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def rootfs(tmp_path_factory):
+    why = _missing()
+    if why:
+        pytest.skip(why)
+    root = tmp_path_factory.mktemp("ctr-root")
+    for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "data"):
+        (root / d).mkdir()
+    shutil.copy(BUSYBOX, root / "bin" / "busybox")
+    for applet in ("sh", "cat", "true", "echo", "dd", "sleep", "stat"):
+        os.symlink("busybox", root / "bin" / applet)
+    return root
+
+
+def host_cgroup() -> str:
+    """This test's cgroup as --containers names it (cgroupid.bpf.h's choice:
+    v2 unless at the v2 root, else the pids/memory v1 cgroup); "" at the root."""
+    lines = dict(l.split(":", 2)[1:] for l in open("/proc/self/cgroup").read().splitlines())
+    path = lines.get("", "/")
+    if path == "/":
+        path = lines.get("pids", lines.get("memory", "/"))
+    return "" if path == "/" else path
+
+
+class Container:
+    """`script` running in a new container, which then waits until close():
+    the tool names a container from its cgroupfs directory, which podman
+    --rm removes when the container exits, and a loaded machine may hand
+    the tool the events after that (a documented limit: see the README)."""
+
+    def __init__(self, rootfs, script):
+        tag = uuid.uuid4().hex[:8]
+        self.cidfile = rootfs.parent / ("cid-" + tag)
+        self.go = rootfs / "tmp" / ("go-" + tag)
+        self.proc = subprocess.Popen(
+            PODMAN + ["--cidfile", str(self.cidfile), "--rootfs", str(rootfs), "/bin/sh", "-c",
+                      f"{script}; while [ ! -e /tmp/{self.go.name} ]; do /bin/sleep 0.1; done"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cid = ""
+        for _ in range(1200):
+            if self.cidfile.exists():
+                cid = self.cidfile.read_text().strip()
+            if len(cid) == 64 or self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        if len(cid) != 64:
+            self.close()
+            raise AssertionError(f"podman: no container id ({self.proc.stderr.read()})")
+        self.id = cid
+
+    def close(self):
+        self.go.write_text("")
+        try:
+            rc = self.proc.wait(120)
+        finally:
+            self.cidfile.unlink(missing_ok=True)
+        assert rc == 0, self.proc.stderr.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def test_execsnoop_containers_text_and_json(rootfs):
+    m = "corebpf-ctr-" + uuid.uuid4().hex[:8]
+    t = Tool("execsnoop", "--containers")
+    assert t.lines[0].split()[:3] == ["CONTAINER", "COMM", "PID"]
+    with Container(rootfs, f"/bin/echo {m} in") as c:
+        inside = t.wait_for(lambda l: m in l and "in" in l.split())
+    cid = c.id
+    subprocess.run(["/bin/echo", m, "host"], stdout=subprocess.DEVNULL, check=True)
+    host = t.wait_for(lambda l: m in l and "host" in l.split())
+    assert t.stop() == 0
+    assert inside is not None and host is not None, t.text
+    assert inside.split()[:2] == [cid[:12], "echo"], inside
+    # the host's exec: no container (its cgroup path where it is not the root)
+    want = [host_cgroup()] if host_cgroup() else []
+    assert host.split()[:len(want) + 1] == want + ["echo"], host
+    assert cid[:12] not in host
+
+    j = Tool("execsnoop", "--containers", "--json", ready="stderr")
+    with Container(rootfs, f"/bin/echo {m} json") as c:
+        inside = j.wait_for(lambda l: m in l and '"json"' in l)
+    cid = c.id
+    subprocess.run(["/bin/echo", m, "hostjson"], stdout=subprocess.DEVNULL, check=True)
+    host = j.wait_for(lambda l: m in l and '"hostjson"' in l)
+    assert j.stop() == 0
+    assert inside is not None and host is not None, j.text
+    assert json.loads(inside)["container"] == cid
+    assert json.loads(host)["container"] == host_cgroup()
+
+
+def test_opensnoop_containers(rootfs):
+    m = "corebpf-ctr-" + uuid.uuid4().hex[:8]
+    (rootfs / "data" / m).write_text("x")
+    host_file = rootfs / "data" / (m + "-host")
+    host_file.write_text("y")
+    t = Tool("opensnoop", "--containers", "-n", "cat")
+    assert t.lines[0].split()[:3] == ["CONTAINER", "PID", "COMM"]
+    with Container(rootfs, f"/bin/cat /data/{m}") as c:
+        inside = t.wait_for(lambda l: l.endswith("/data/" + m))
+    cid = c.id
+    subprocess.run(["cat", str(host_file)], stdout=subprocess.DEVNULL, check=True)
+    host = t.wait_for(lambda l: l.endswith(str(host_file)))
+    assert t.stop() == 0
+    assert inside is not None and host is not None, t.text
+    assert inside.split()[0] == cid[:12], inside
+    # the host's open: no container (its cgroup path where it is not the root)
+    want = [host_cgroup()] if host_cgroup() else []
+    assert host.split()[:len(want)] == want and host.split()[len(want)].isdigit(), host
+    assert cid[:12] not in host
+    # without --containers: no column
+    plain = Tool("opensnoop")
+    assert plain.stop() == 0
+    assert "CONTAINER" not in plain.lines[0]
+
+
+def test_statsnoop_containers(rootfs):
+    """The same mechanism (tools/_containers) on a third tool."""
+    m = "corebpf-ctr-" + uuid.uuid4().hex[:8]
+    t = Tool("statsnoop", "--containers")
+    assert t.lines[0].split()[:2] == ["CONTAINER", "PID"]
+    with Container(rootfs, f"/bin/stat /{m}-in") as c:
+        inside = t.wait_for(lambda l: l.endswith(f"/{m}-in"))
+    cid = c.id
+    os.path.exists(f"/{m}-host")          # a failed stat on the host
+    host = t.wait_for(lambda l: l.endswith(f"/{m}-host"))
+    assert t.stop() == 0
+    assert inside is not None and host is not None, t.text
+    assert inside.split()[0] == cid[:12], inside
+    want = [host_cgroup()] if host_cgroup() else []
+    assert host.split()[:len(want)] == want and host.split()[len(want)].isdigit(), host
+
+
+def test_exporter_labels_biolatency_by_container(rootfs, tmp_path):
+    """container = true: direct writes made inside the container are counted
+    under its full id (each request's cgroup: its bio's blkcg), scraped while
+    the container runs (labels are resolved at scrape time, from cgroupfs)."""
+    from tests.kernel.test_exporter import http_get, sample, start_exporter
+    cfg = tmp_path / "exporter.toml"
+    cfg.write_text('collectors = ["biolatency"]\n'
+                   '[biolatency]\nper_disk = false\nper_op = true\ncontainer = true\n')
+    name = "io-" + uuid.uuid4().hex[:8]
+    t, port = start_exporter("--config", str(cfg))
+    try:
+        with Container(rootfs, f"/bin/dd if=/dev/zero of=/data/{name} bs=4096 count=64 "
+                               f"oflag=direct 2>/dev/null; echo > /tmp/{name}") as c:
+            for _ in range(1200):
+                if (rootfs / "tmp" / name).exists():
+                    break
+                time.sleep(0.1)
+            text = http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        assert t.stop(signal.SIGTERM) == 0, t.stderr
+    cid = c.id
+    n = sample(text, "corebpf_block_io_latency_seconds_count", disk="", op="write",
+               container=cid)
+    assert n is not None and n >= 1, text
+    # no label without the option (the default)
+    t, port = start_exporter("--collectors", "biolatency")
+    try:
+        assert 'container="' not in http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        assert t.stop(signal.SIGTERM) == 0, t.stderr
