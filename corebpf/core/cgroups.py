@@ -1,6 +1,6 @@
 """Cgroup ids -> containers, for --containers and the exporter's label.
 
-The BPF side (corebpf/include/cgroupid.bpf.h) hands over one u64 per event:
+The BPF side (bpf_src/cgroupid.bpf.h) hands over one u64 per event:
 the task's v2 cgroup id, or, with CGROUP_ID_V1 set, the kernfs id of its
 cgroup in the v1 hierarchy of the pids (else memory) controller.  A kernfs
 id is the cgroup directory's inode number on cgroupfs, so user space maps
