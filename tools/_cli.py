@@ -525,17 +525,18 @@ def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = 
     line says "attached"), then what fmt(record) returns for each record of
     ring buffer `map_name` (a line, a list of lines, or None for nothing)
     until Ctrl-C or `duration` seconds.  json: fmt(record) for --json
-    instead (a dict, its JSON text, or None): records decode raw, the header
+    instead (a dict, its JSON text, a list of these, or None): records decode raw, the header
     goes to stderr (tools/_jsonl.py)."""
     out = Output(json=json is not None)
 
     def show(e):
         if json is not None:
             d = json(e)             # a dict, or its JSON text (_jsonl.Events.line)
-            if isinstance(d, str):
-                out(d)
-            elif d is not None:
-                out.obj(d)
+            for x in d if isinstance(d, list) else (d,):     # or a list of them
+                if isinstance(x, str):
+                    out(x)
+                elif x is not None:
+                    out.obj(x)
             return
         text = fmt(e)
         if isinstance(text, list):

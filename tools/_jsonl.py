@@ -282,7 +282,8 @@ def raw(b) -> str:
 
 class Custom:
     """spec for ring() whose record(e) is the tool's own (fields it computes
-    with its state: a disk name table, options)."""
+    with its state: a disk name table, options): a dict, a list of dicts
+    (several objects for one record), or None (nothing)."""
 
     def __init__(self, record):
         self.record = record
@@ -297,7 +298,12 @@ def ring(obj, a, spec, text, header_text: str, map_name: str = "events"):
     out = _cli.Output(json=a.json)
     if a.json:
         def show(e):
-            out.obj(spec.record(e))
+            d = spec.record(e)
+            if isinstance(d, list):
+                for x in d:
+                    out.obj(x)
+            elif d is not None:
+                out.obj(d)
     else:
         def show(e):
             line = text(e)

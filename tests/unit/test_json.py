@@ -21,19 +21,13 @@ from manpages import tool_parser  # noqa: E402
 # --json must leave it (test_allow_list_only_shrinks), and a new tool is not
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
-    "argdist", "bashreadline", "bindsnoop", "biolatpcts", "biopattern", "biotop",
-    "bitesize", "bpflist", "cachestat", "cachetop", "capable",
-    "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat",
-    "dcsnoop", "deadlock", "dirtop", "drsnoop",
-    "filelife", "filetop", "funccount", "funcinterval",
-    "funclatency", "funcslower", "gethostlatency", "klockstat",
-    "llcstat", "mdflush", "memleak", "mountsnoop", "mysqld_qslower", "netqtop",
-    "offcputime", "offwaketime", "oomkill", "pidpersec", "profile", "readahead",
-    "runqlen", "shmsnoop", "slabratetop", "sofdsnoop",
-    "softirqslower", "solisten", "sslsniff", "stackcount", "swapin",
-    "syscount", "tcpcong", "tcpconnect", "tcpconnlat", "tcpdrop",
-    "tcplife", "tcpretrans", "tcpstates", "tcptop", "tplist", "trace",
-    "ttysnoop", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
+    "argdist", "biolatpcts", "biopattern", "biotop", "bitesize", "bpflist", "cachestat",
+    "cachetop", "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat", "deadlock",
+    "dirtop", "filetop", "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
+    "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime", "pidpersec",
+    "profile", "readahead", "runqlen", "slabratetop", "softirqslower", "sslsniff", "stackcount",
+    "swapin", "syscount", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", "ttysnoop",
+    "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
     "wakeuptime", "wqlat",
     # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
     "tcprtt", "tcpsynbl", "tcpsubnet",
