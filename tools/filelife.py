@@ -60,9 +60,9 @@ def event_path(e, _decode=_decode) -> str:
     if not e.fname_size:
         return os.path.normpath(base)
     given = _decode(buf[e.dir_size:e.dir_size + e.fname_size - 1])
-    if given.startswith("/"):
-        return os.path.normpath(base + given)
-    return os.path.normpath(base + "/" + given)
+    # (base "/" + "/x" would be "//x", which normpath keeps: POSIX leaves two
+    # leading slashes alone, and a birth's "/x" would never match it)
+    return os.path.normpath(base.rstrip("/") + "/" + given.lstrip("/"))
 
 
 class Matcher:

@@ -10,7 +10,7 @@ import pytest
 
 import corebpf
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_tool, json_match, json_objects
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -180,3 +180,22 @@ def test_unique_with_stacks_and_no_stack_lines_without_K():
     assert t.wait_for(lambda l: "CAP_NET_RAW" in l)
     assert t.stop() == 0
     assert not any(l.startswith("    ") for l in t.lines), t.text
+
+
+def test_json():
+    p = raw_sockets()
+    t = Tool("capable", "--json", "-v", "-p", p.pid, ready="stderr")
+    open_sockets(p, 1)
+    line = t.wait_for(json_match(lambda d: d["name"] == "CAP_NET_RAW"))
+    assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    d = next(o for o in json_objects(t, "capable") if o["name"] == "CAP_NET_RAW")
+    audit = None if tracepoint_variant() else 1
+    assert (d["uid"], d["pid"], d["tid"], d["comm"], d["cap"], d["audit"]) == (
+        0, p.pid, p.pid, "cap-rawsock", 13, audit)
+
+
+def test_json_with_stacks_is_refused():
+    rc, out, err = run_tool("capable", "--json", "-K")
+    assert rc != 0 and not out and err.count("\n") == 1, err
+    assert err.startswith("capable: error: ") and "--json" in err
