@@ -289,11 +289,11 @@ class Custom:
         self.record = record
 
 
-def ring(obj, a, spec, text, header_text: str, map_name: str = "events"):
+def ring(obj, a, spec, text, header_text: str, map_name: str = "events", raw: bool = False):
     """The ring buffer of an event tool, --json or not: text(record) -> a line
     (None: nothing) for bcc's output, spec.record(record) with --json (text
     decoded raw).  Prints the header (stderr with --json); returns (rb, out)
-    for _cli.event_loop(rb, out)."""
+    for _cli.event_loop(rb, out).  raw: records as bytes (the tool decodes them)."""
     from . import _cli
     out = _cli.Output(json=a.json)
     if a.json:
@@ -314,7 +314,7 @@ def ring(obj, a, spec, text, header_text: str, map_name: str = "events"):
 
         def show(e):
             out(line(e))
-    rb = obj.ring_buffer(map_name, show, raw_text=a.json)
+    rb = obj.ring_buffer(map_name, show, raw=raw, raw_text=a.json)
     if a.json:
         header(header_text)
     else:

@@ -25,8 +25,8 @@ NO_JSON_YET = {
     "cachetop", "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat", "deadlock",
     "dirtop", "filetop", "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime", "pidpersec",
-    "profile", "readahead", "runqlen", "slabratetop", "softirqslower", "sslsniff", "stackcount",
-    "swapin", "syscount", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", "ttysnoop",
+    "profile", "readahead", "runqlen", "slabratetop", "softirqslower", "stackcount",
+    "swapin", "syscount", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", 
     "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
     "wakeuptime", "wqlat",
     # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
