@@ -247,6 +247,56 @@ class Histograms:
                 "oneOf": [*shapes, LOST]}
 
 
+class Intervals:
+    """An interval or summary tool (vfsstat, syscount, the top tools): one
+    object per interval (or one at exit), {time_ns, FIELDS..., rows: [{COLUMNS...}]}:
+    fields are the interval's own values (counters, the interval's length),
+    rows the table it prints (None: no table), each row from one item
+    through the columns' get (as Events' fields), or a dict by name; a column that is None in
+    a row is left out (optional=True).  Counts are those of the interval,
+    not per second."""
+
+    kind = "intervals"
+
+    def __init__(self, description: str, fields=(), rows=None):
+        self.description = description
+        self.fields = list(fields)
+        self.rows = None if rows is None else list(rows)
+
+    def record(self, items=(), **values) -> dict:
+        d = {"time_ns": time.time_ns()}
+        for f in self.fields:
+            if values.get(f.name) is not None or not f.optional:
+                d[f.name] = values[f.name]
+        if self.rows is not None:
+            rows = []
+            for it in items:
+                row = {}
+                for f in self.rows:
+                    v = it.get(f.name) if isinstance(it, dict) else f.get(it)
+                    if v is not None or not f.optional:
+                        row[f.name] = v
+                rows.append(row)
+            d["rows"] = rows
+        return d
+
+    def write(self, items=(), **values):
+        """Print one interval: items = the table's rows (records for the
+        columns' get), values = the interval's fields by name."""
+        sys.stdout.write(dumps(self.record(items, **values)) + "\n")
+        sys.stdout.flush()
+
+    def schema(self, prog: str) -> dict:
+        obj = _object([TIME_NS, *self.fields], self.description)
+        if self.rows is not None:
+            obj["properties"]["rows"] = {"type": "array",
+                                         "items": _object(self.rows, "one row of the table")}
+            obj["required"].append("rows")
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
+                "oneOf": [obj, LOST]}
+
+
 def add_args(parser, short: bool = False):
     """--json (and -j where bcc or corebpf had it: an alias, JSON not bcc's
     Python-dict text)."""

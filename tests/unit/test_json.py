@@ -26,8 +26,8 @@ NO_JSON_YET = {
     "dirtop", "filetop", "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime", "pidpersec",
     "profile", "readahead", "runqlen", "slabratetop", "softirqslower", "stackcount",
-    "swapin", "syscount", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", 
-    "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", "vfsstat",
+    "swapin", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", 
+    "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", 
     "wakeuptime", "wqlat",
     # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
     "tcprtt", "tcpsynbl", "tcpsubnet",
