@@ -324,6 +324,15 @@ def header(text: str):
     sys.stderr.flush()
 
 
+def status(a, text: str):
+    """A tool's status line (its header, "Detaching..."): on stdout, or on
+    stderr with --json (stdout stays JSON only)."""
+    if a.json:
+        header(text)
+    else:
+        print(text, flush=True)
+
+
 def raw(b) -> str:
     """Bytes a tool decodes itself (argv, a path) for JSON: exact, non-UTF-8
     bytes as lone surrogates (see the module docstring)."""

@@ -191,8 +191,7 @@ def run(argv=None):
         else:
             banner = "Tracing %ssyscalls, printing top %d... Ctrl+C to quit." % (
                 "failed " if a.failures else "", a.top)
-        exiting = _cli.interrupted(lambda: _jsonl.header(banner) if a.json else
-                                   print(banner, flush=True))
+        exiting = _cli.interrupted(lambda: _jsonl.status(a, banner))
         if release:
             release()
         seconds = 0
@@ -208,10 +207,7 @@ def run(argv=None):
                 print(render(data.pop_items(), a), end="", flush=True)
             if exiting:
                 break
-        if a.json:
-            _jsonl.header("Detaching...")
-        else:
-            print("Detaching...", flush=True)
+        _jsonl.status(a, "Detaching...")
     return 0
 
 

@@ -83,10 +83,7 @@ def run(argv=None):
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         stats = obj.maps["stats"]
-        if a.json:
-            _jsonl.header(header())
-        else:
-            print(header(), flush=True)
+        _jsonl.status(a, header())
         remaining = a.count
         while True:
             if _cli.wait_stop(a.interval):

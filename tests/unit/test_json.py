@@ -21,13 +21,13 @@ from manpages import tool_parser  # noqa: E402
 # --json must leave it (test_allow_list_only_shrinks), and a new tool is not
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
-    "argdist", "biolatpcts", "biopattern", "biotop", "bitesize", "bpflist", "cachestat",
+    "argdist", "biolatpcts", "biopattern", "biotop", "bitesize", "bpflist",
     "cachetop", "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat", "deadlock",
     "dirtop", "filetop", "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
-    "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime", "pidpersec",
+    "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
     "profile", "readahead", "runqlen", "slabratetop", "softirqslower", "stackcount",
     "swapin", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", 
-    "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", "vfscount", 
+    "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", 
     "wakeuptime", "wqlat",
     # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
     "tcprtt", "tcpsynbl", "tcpsubnet",
