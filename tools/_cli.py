@@ -724,35 +724,49 @@ def clear_screen(stream=None):
     untrusted.write_control(stream or sys.stdout, CLEAR)
 
 
-def loadavg_line() -> str:
-    """bcc's top-tool summary line; the file's own newline leaves a blank line."""
+def loadavg() -> str:
+    """/proc/loadavg's line, without its newline ("" if unreadable)."""
     try:
         with open("/proc/loadavg") as f:
-            avg = f.read()
+            return f.read().rstrip("\n")
     except OSError:
-        avg = "\n"
-    return "%-8s loadavg: %s" % (time.strftime("%H:%M:%S"), avg)
+        return ""
 
 
-def top_loop(interval: int, count: int, noclear: bool, first_line: str, screen):
+def loadavg_line() -> str:
+    """bcc's top-tool summary line; the file's own newline leaves a blank line."""
+    return "%-8s loadavg: %s\n" % (time.strftime("%H:%M:%S"), loadavg())
+
+
+def top_loop(interval: int, count: int, noclear: bool, first_line: str, screen, json=None):
     """bcc's top-like tools (filetop, slabratetop, dirtop, cachetop): print
     `first_line`, then every `interval` seconds, `count` times, clear the
     screen (a blank line instead with -C) and write screen(); a Ctrl-C shows
-    one more screen; "Detaching..." at the end."""
-    exiting = interrupted(lambda: print(first_line, flush=True))
+    one more screen; "Detaching..." at the end.  json: --json instead, the
+    interval's object (a dict) from json(), the status lines on stderr."""
+    from ._jsonl import dumps
+    out = sys.stderr if json else sys.stdout
+
+    def say(text):
+        out.write(text + "\n")
+        out.flush()
+    exiting = interrupted(lambda: say(first_line))
     remaining = count
     while True:
         exiting = exiting or wait_stop(interval)
-        if noclear:
-            sys.stdout.write("\n")
+        if json:
+            sys.stdout.write(dumps(json()) + "\n")
         else:
-            clear_screen()
-        sys.stdout.write(screen())
+            if noclear:
+                sys.stdout.write("\n")
+            else:
+                clear_screen()
+            sys.stdout.write(screen())
         sys.stdout.flush()
         remaining -= 1
         if exiting or remaining == 0:
             break
-    print("Detaching...", flush=True)
+    say("Detaching...")
 
 
 def interrupted(fn) -> bool:

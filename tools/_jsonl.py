@@ -247,6 +247,9 @@ class Histograms:
                 "oneOf": [*shapes, LOST]}
 
 
+LOADAVG = Field("loadavg", "string", "/proc/loadavg when the tool read the interval")
+
+
 class Intervals:
     """An interval or summary tool (vfsstat, syscount, the top tools): one
     object per interval (or one at exit), {time_ns, FIELDS..., rows: [{COLUMNS...}]}:
@@ -281,7 +284,7 @@ class Intervals:
         return d
 
     def write(self, items=(), **values):
-        """Print one interval: items = the table's rows (records for the
+        """Print one interval (record() gives the object): items = the table's rows (records for the
         columns' get), values = the interval's fields by name."""
         sys.stdout.write(dumps(self.record(items, **values)) + "\n")
         sys.stdout.flush()

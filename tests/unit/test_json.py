@@ -23,7 +23,7 @@ from manpages import tool_parser  # noqa: E402
 NO_JSON_YET = {
     "argdist", "biolatpcts", "biopattern", "biotop", "bitesize", "bpflist",
     "cachetop", "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat", "deadlock",
-    "dirtop", "filetop", "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
+    "dirtop", "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
     "profile", "readahead", "runqlen", "slabratetop", "softirqslower", "stackcount",
     "swapin", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", 
