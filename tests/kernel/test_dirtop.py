@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_tool, json_objects
 from tests.workloads import Child
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -73,3 +73,23 @@ def test_sort_and_maxrows(tmp_path):
 def test_bad_input(args, msg):
     rc, out, err = run_tool("dirtop", *args)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json(tmp_path):
+    a, b = tmp_path / "dirA", tmp_path / "dirB"
+    a.mkdir()
+    (b / "deep" / "er").mkdir(parents=True)
+    child = Child(_IO, a, b)
+    try:
+        t = Tool("dirtop", "--json", "-p", child.pid, "-d", str(tmp_path / "dir*"), "2", "1",
+                 ready="stderr")
+        t.wait_stderr_header()
+        child.go().wait()
+        assert t.wait(timeout=30) == 0
+    finally:
+        child.kill()
+    assert t.stderr.splitlines()[-2:] == ["Tracing... Output every 2 secs. Hit Ctrl-C to end",
+                                          "Detaching..."], t.stderr
+    d, = json_objects(t, "dirtop")
+    rows = {r["path"]: (r["reads"], r["writes"], r["rbytes"], r["wbytes"]) for r in d["rows"]}
+    assert rows == {str(a): (4, 8, 65536, 65536), str(b): (0, 2, 0, 8192)}, t.text

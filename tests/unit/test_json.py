@@ -23,9 +23,9 @@ from manpages import tool_parser  # noqa: E402
 NO_JSON_YET = {
     "argdist", "biolatpcts", "biopattern", "biotop", "bitesize", "bpflist",
     "cachetop", "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat", "deadlock",
-    "dirtop", "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
+    "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
-    "profile", "readahead", "runqlen", "slabratetop", "softirqslower", "stackcount",
+    "profile", "readahead", "runqlen", "softirqslower", "stackcount",
     "swapin", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", 
     "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", 
     "wakeuptime", "wqlat",
