@@ -31,7 +31,7 @@ from operator import attrgetter
 
 # JSON Schema types of a Field
 TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
-         "string|null")
+         "string|null", "number|null")
 
 
 def _type_schema(t: str) -> dict:

@@ -21,8 +21,8 @@ from manpages import tool_parser  # noqa: E402
 # --json must leave it (test_allow_list_only_shrinks), and a new tool is not
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
-    "argdist", "biolatpcts", "biopattern", "biotop", "bitesize", "bpflist",
-    "cachetop", "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "dcstat", "deadlock",
+    "argdist", "biolatpcts", "biopattern", "bitesize", "bpflist",
+    "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "deadlock",
     "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
     "profile", "readahead", "runqlen", "softirqslower", "stackcount",
