@@ -26,7 +26,7 @@ NO_JSON_YET = {
     "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
     "profile", "readahead", "runqlen", "softirqslower", "stackcount",
-    "swapin", "tcpcong", "tcpdrop", "tcptop", "tplist", "trace", 
+    "tcpcong", "tcpdrop", "tplist", "trace", 
     "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", 
     "wakeuptime", "wqlat",
     # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
