@@ -21,16 +21,16 @@ from manpages import tool_parser  # noqa: E402
 # --json must leave it (test_allow_list_only_shrinks), and a new tool is not
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
-    "argdist", "biolatpcts", "biopattern", "bitesize", "bpflist",
+    "argdist", "biolatpcts", "biopattern", "bpflist",
     "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "deadlock",
     "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
     "profile", "readahead", "runqlen", "softirqslower", "stackcount",
     "tcpcong", "tcpdrop", "tplist", "trace", 
     "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", 
-    "wakeuptime", "wqlat",
+    "wakeuptime", 
     # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
-    "tcprtt", "tcpsynbl", "tcpsubnet",
+    "tcprtt", "tcpsubnet",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet
