@@ -178,10 +178,10 @@ def json_objects(t, name):
     import json
 
     import jsonschema
-    s = schema(name)
+    check = jsonschema.Draft202012Validator(schema(name)).validate   # the schema checked once
     objs = [json.loads(l) for l in t.lines]          # every line is JSON
     for o in objs:
-        jsonschema.validate(o, s)
+        check(o)
     assert "Traceback" not in t.stderr
     return objs
 

@@ -22,15 +22,15 @@ from manpages import tool_parser  # noqa: E402
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
     "argdist", "biolatpcts", "biopattern", "bpflist",
-    "cpuunclaimed", "criticalstat", "dbslower", "dbstat", "deadlock",
+    "criticalstat", "dbslower", "dbstat", "deadlock",
     "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
-    "profile", "readahead", "runqlen", "softirqslower", "stackcount",
+    "profile", "readahead", "runqlen", "stackcount",
     "tcpcong", "tcpdrop", "tplist", "trace", 
     "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads", 
     "wakeuptime", 
     # wave4b's histogram/summary tools (tcpsubnet has bcc's own -J/--json)
-    "tcprtt", "tcpsubnet",
+    "tcpsubnet",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet
