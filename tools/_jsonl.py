@@ -196,12 +196,14 @@ class Histograms:
 
     kind = "histograms"
 
-    def __init__(self, description: str, units, keys=(), extra=(), totals: bool = False):
+    def __init__(self, description: str, units, keys=(), extra=(), totals: bool = False,
+                 fields=()):
         self.description = description
         self.units = list(units)
         self.keys = list(keys)
         self.extra = list(extra)        # per-histogram fields besides keys (sums, counts)
         self.totals = totals
+        self.fields = list(fields)      # the interval's own (funclatency's total and count)
 
     def write_totals(self, unit: str, rows):
         """Print one interval of totals: rows = [(key dict, total)]."""
@@ -209,17 +211,18 @@ class Histograms:
                                 "totals": [{**k, "total": int(t)} for k, t in rows]}) + "\n")
         sys.stdout.flush()
 
-    def interval(self, unit: str, hists) -> dict:
-        """hists: [(key dict, buckets list, extra dict or None)]."""
-        return {"time_ns": time.time_ns(), "unit": unit,
+    def interval(self, unit: str, hists, **values) -> dict:
+        """hists: [(key dict, buckets list, extra dict or None)]; values: the
+        interval's fields (fields=...) by name."""
+        return {"time_ns": time.time_ns(), "unit": unit, **values,
                 "histograms": [{**k, **(x or {}), "buckets": b} for k, b, x in hists]}
 
-    def write(self, unit: str, hists, linear_step: int = 0):
+    def write(self, unit: str, hists, linear_step: int = 0, **values):
         """Print one interval: hists = [(key dict, slot counts)] (log2 slots,
-        or linear ones of width linear_step)."""
+        or linear ones of width linear_step); values: the interval's fields."""
         conv = (lambda s: linear_buckets(s, linear_step)) if linear_step else buckets
-        sys.stdout.write(dumps(self.interval(unit, [(k, conv(s), None) for k, s in hists]))
-                         + "\n")
+        sys.stdout.write(dumps(self.interval(unit, [(k, conv(s), None) for k, s in hists],
+                                             **values)) + "\n")
         sys.stdout.flush()
 
     def schema(self, prog: str) -> dict:
@@ -231,6 +234,10 @@ class Histograms:
             "unit": {"enum": self.units, "description": "unit of low and high"},
             "histograms": {"type": "array", "items": hist}},
             "required": ["time_ns", "unit", "histograms"], "additionalProperties": False}
+        for f in self.fields:
+            interval["properties"][f.name] = f.schema()
+            if not f.optional:
+                interval["required"].append(f.name)
         shapes = [interval]
         if self.totals:
             row = _object(self.keys, "one row of the table")

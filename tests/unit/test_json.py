@@ -23,7 +23,7 @@ from manpages import tool_parser  # noqa: E402
 NO_JSON_YET = {
     "argdist", "biolatpcts", "biopattern", "bpflist",
     "criticalstat", "dbslower", "dbstat", "deadlock",
-    "funccount", "funcinterval", "funclatency", "funcslower", "klockstat",
+    "funccount", "funcinterval", "funcslower", "klockstat",
     "llcstat", "memleak", "mysqld_qslower", "netqtop", "offcputime", "offwaketime",
     "profile", "readahead", "runqlen", "stackcount",
     "tcpcong", "tcpdrop", "tplist", "trace", 
