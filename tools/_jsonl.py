@@ -307,6 +307,25 @@ class Intervals:
                 "oneOf": [obj, LOST]}
 
 
+class Document:
+    """A tool whose --json prints bcc's own JSON document (biolatpcts -j,
+    tcpsubnet -J), kept as bcc prints it (no time_ns): `document` is that
+    object's JSON Schema, which `corebpf schema TOOL` prints and the tests
+    validate the real output against."""
+
+    kind = "document"
+
+    def __init__(self, description: str, document: dict):
+        self.description = description
+        self.document = {"type": "object", "description": description, **document}
+
+    def schema(self, prog: str) -> dict:
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these "
+                                                         "(bcc's document)",
+                "oneOf": [self.document, LOST]}
+
+
 def add_args(parser, short: bool = False):
     """--json (and -j where bcc or corebpf had it: an alias, JSON not bcc's
     Python-dict text)."""
