@@ -31,12 +31,36 @@ from operator import attrgetter
 
 # JSON Schema types of a Field
 TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
-         "string|null", "number|null")
+         "string|null", "number|null", "frame[]")
+
+# One stack frame (type "frame[]": a stack, innermost frame first; frames())
+FRAME = {"type": "object", "description": "one stack frame", "properties": {
+    "addr": {"type": "string", "description": "instruction address, hex"},
+    "symbol": {"type": ["string", "null"], "description": "function name, null if unknown"},
+    "offset": {"type": "integer", "description": "addr - the symbol's start (0 if unknown)"},
+    "module": {"type": ["string", "null"],
+               "description": "kernel module (kernel for vmlinux) or the mapped file of a "
+                              "user address; null if unknown"}},
+    "required": ["addr", "symbol", "offset", "module"], "additionalProperties": False}
+
+
+def frames(addrs, resolve) -> list:
+    """A stack for --json (a "frame[]" field): addrs innermost first,
+    resolve(addr) -> (name or None, offset, module or None) as
+    corebpf.symbols' KernelSymbols/ProcessSymbols.resolve give."""
+    out = []
+    for a in addrs:
+        name, off, mod = resolve(a)
+        out.append({"addr": hex(a), "symbol": name, "offset": off if name else 0,
+                    "module": mod})
+    return out
 
 
 def _type_schema(t: str) -> dict:
     if t == "string[]":
         return {"type": "array", "items": {"type": "string"}}
+    if t == "frame[]":
+        return {"type": "array", "items": FRAME}
     if "|" in t:
         return {"type": t.split("|")}
     return {"type": t}

@@ -24,7 +24,7 @@ NO_JSON_YET = {
     "argdist", "biopattern", "bpflist", "criticalstat", "dbslower", "dbstat", "deadlock",
     "funccount", "funcinterval", "funcslower", "klockstat", "llcstat", "memleak",
     "mysqld_qslower", "netqtop", "offcputime", "offwaketime", "profile", "runqlen",
-    "stackcount", "tcpcong", "tcpdrop", "tplist", "trace", "ucalls", "uflow", "ugc", "uobjnew",
+    "stackcount", "tcpcong", "tplist", "trace", "ucalls", "uflow", "ugc", "uobjnew",
     "ustat", "uthreads", "wakeuptime",
 }
 
