@@ -82,7 +82,24 @@ JSON = _jsonl.Events("one object per capability check (audited ones only without
       get=lambda e: e.audit if e.audit >= 0 else None),
     F("insetid", "integer|null", "1 if in a set*id() call, null if unknown",
       get=lambda e: e.insetid if e.insetid >= 0 else None),
+    F("kernel_stack", "frame[]", "kernel stack, innermost first, [] if lost (-K)",
+      get=lambda e: None, optional=True),
+    F("user_stack", "frame[]", "user stack, innermost first, [] if lost (-U)",
+      get=lambda e: None, optional=True),
 ])
+
+
+def json_stacks(e, stacks: Stacks, a) -> dict:
+    """-K/-U with --json: the stacks as frames (_jsonl.frames)."""
+    out = {}
+    if a.kernel_stack:
+        ips = [] if missing(e.kernel_stack_id) else \
+            stacks.kernel_addresses(e.kernel_stack_id, skip_probe=True)
+        out["kernel_stack"] = _jsonl.frames(ips, stacks.syms.kernel.resolve)
+    if a.user_stack:
+        ips = [] if missing(e.user_stack_id) else stacks.addresses(e.user_stack_id)
+        out["user_stack"] = _jsonl.frames(ips, stacks.syms.process(e.tgid).resolve)
+    return out
 
 
 def format_event(e, extra: bool, now: float = None) -> str:
@@ -117,8 +134,6 @@ def _indent(frames, stack_id) -> list:
 
 def run(argv=None):
     a = parse(argv)
-    if a.json and (a.kernel_stack or a.user_stack):
-        raise _cli.UsageError("-K/-U (stacks) have no --json output yet")
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         if a.pid:
@@ -144,7 +159,9 @@ def run(argv=None):
         def text(e):
             line = format_event(e, a.extra)
             return "\n".join([line] + stack_lines(e, stacks, a)) if stacks else line
-        rb, out = _jsonl.ring(obj, a, JSON, text, header(a.extra))
+        spec = _jsonl.Custom(lambda e: JSON.record(e, **json_stacks(e, stacks, a))) \
+            if stacks else JSON
+        rb, out = _jsonl.ring(obj, a, spec, text, header(a.extra))
         _cli.event_loop(rb, out)
     return 0
 
