@@ -23,7 +23,7 @@ import time
 import corebpf
 from corebpf.symbols.stacks import Stacks, missing
 
-from . import _cli, _jsonl
+from . import _cli, _jsonl, _stacks
 
 PROG = "capable"
 
@@ -82,24 +82,8 @@ JSON = _jsonl.Events("one object per capability check (audited ones only without
       get=lambda e: e.audit if e.audit >= 0 else None),
     F("insetid", "integer|null", "1 if in a set*id() call, null if unknown",
       get=lambda e: e.insetid if e.insetid >= 0 else None),
-    F("kernel_stack", "frame[]", "kernel stack, innermost first, [] if lost (-K)",
-      get=lambda e: None, optional=True),
-    F("user_stack", "frame[]", "user stack, innermost first, [] if lost (-U)",
-      get=lambda e: None, optional=True),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
 ])
-
-
-def json_stacks(e, stacks: Stacks, a) -> dict:
-    """-K/-U with --json: the stacks as frames (_jsonl.frames)."""
-    out = {}
-    if a.kernel_stack:
-        ips = [] if missing(e.kernel_stack_id) else \
-            stacks.kernel_addresses(e.kernel_stack_id, skip_probe=True)
-        out["kernel_stack"] = _jsonl.frames(ips, stacks.syms.kernel.resolve)
-    if a.user_stack:
-        ips = [] if missing(e.user_stack_id) else stacks.addresses(e.user_stack_id)
-        out["user_stack"] = _jsonl.frames(ips, stacks.syms.process(e.tgid).resolve)
-    return out
 
 
 def format_event(e, extra: bool, now: float = None) -> str:
@@ -159,8 +143,11 @@ def run(argv=None):
         def text(e):
             line = format_event(e, a.extra)
             return "\n".join([line] + stack_lines(e, stacks, a)) if stacks else line
-        spec = _jsonl.Custom(lambda e: JSON.record(e, **json_stacks(e, stacks, a))) \
-            if stacks else JSON
+        def record(e):
+            return JSON.record(e, **_stacks.json_stacks(
+                stacks, e.tgid, e.kernel_stack_id if a.kernel_stack else None,
+                e.user_stack_id if a.user_stack else None, skip_probe=True))
+        spec = _jsonl.Custom(record) if stacks else JSON
         rb, out = _jsonl.ring(obj, a, spec, text, header(a.extra))
         _cli.event_loop(rb, out)
     return 0
