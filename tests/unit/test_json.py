@@ -23,7 +23,7 @@ from manpages import tool_parser  # noqa: E402
 NO_JSON_YET = {
     "argdist", "biopattern", "bpflist", "criticalstat", "dbslower", "dbstat", "deadlock",
     "funccount", "funcinterval", "funcslower", "klockstat", "llcstat", "memleak",
-    "mysqld_qslower", "netqtop", "offcputime", "offwaketime", "runqlen",
+    "mysqld_qslower", "netqtop", "offwaketime", "runqlen",
     "stackcount", "tcpcong", "tplist", "trace", "ucalls", "uflow", "ugc", "uobjnew",
     "ustat", "uthreads", "wakeuptime",
 }
