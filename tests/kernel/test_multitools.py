@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 ME = os.getpid()
@@ -160,6 +160,21 @@ def test_stackcount_kernel_stacks_of_a_tracepoint():
     i = t.lines.index("  do_syscall_64")
     assert "    9" in t.lines[i:]
     assert t.lines[-1] == "Detaching..."
+
+
+def test_stackcount_json():
+    t = Tool("stackcount", "--json", "-p", ME, "t:syscalls:sys_enter_getppid", ready="stderr")
+    for _ in range(9):
+        os.getppid()
+    assert t.stop() == 0
+    assert t.stderr.splitlines()[-1] == "Detaching...", t.stderr
+    d, = json_objects(t, "stackcount")
+    rows = [r for r in d["rows"]
+            if "do_syscall_64" in [f["symbol"] for f in r["kernel_stack"]]]
+    assert sum(r["count"] for r in rows) == 9, d
+    assert all((r["pid"], r["comm"]) == (ME, "python3") or r["comm"].startswith("pytest")
+               for r in rows)
+    assert all(isinstance(r["user_stack"], list) for r in rows)
 
 
 def test_stackcount_folded_per_process():

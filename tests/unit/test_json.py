@@ -24,7 +24,7 @@ NO_JSON_YET = {
     "argdist", "biopattern", "bpflist", "criticalstat", "dbslower", "dbstat", "deadlock",
     "funccount", "funcinterval", "funcslower", "klockstat", "llcstat", "memleak",
     "mysqld_qslower", "netqtop", "offwaketime", "runqlen",
-    "stackcount", "tcpcong", "tplist", "trace", "ucalls", "uflow", "ugc", "uobjnew",
+    "tcpcong", "tplist", "trace", "ucalls", "uflow", "ugc", "uobjnew",
     "ustat", "uthreads", "wakeuptime",
 }
 
