@@ -23,9 +23,9 @@ from manpages import tool_parser  # noqa: E402
 NO_JSON_YET = {
     "argdist", "biopattern", "bpflist", "criticalstat", "dbslower", "dbstat", "deadlock",
     "funccount", "funcinterval", "funcslower", "klockstat", "llcstat", "memleak",
-    "mysqld_qslower", "netqtop", "offwaketime", "runqlen",
+    "mysqld_qslower", "netqtop", "runqlen",
     "tcpcong", "tplist", "trace", "ucalls", "uflow", "ugc", "uobjnew",
-    "ustat", "uthreads", "wakeuptime",
+    "ustat", "uthreads",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet (biolatpcts'
