@@ -286,9 +286,9 @@ class Intervals:
     object per interval (or one at exit), {time_ns, FIELDS..., rows: [{COLUMNS...}]}:
     fields are the interval's own values (counters, the interval's length),
     rows the table it prints (None: no table), each row from one item
-    through the columns' get (as Events' fields), or a dict by name; a column that is None in
-    a row is left out (optional=True).  Counts are those of the interval,
-    not per second."""
+    through the columns' get (as Events' fields), or a dict by name; an
+    optional column that is None in a row is left out.  Counts are those of
+    the interval, not per second."""
 
     kind = "intervals"
 
@@ -315,8 +315,9 @@ class Intervals:
         return d
 
     def write(self, items=(), **values):
-        """Print one interval (record() gives the object): items = the table's rows (records for the
-        columns' get), values = the interval's fields by name."""
+        """Print one interval (record() gives the object): items = the
+        table's rows (records for the columns' get, or dicts), values = the
+        interval's fields by name."""
         sys.stdout.write(dumps(self.record(items, **values)) + "\n")
         sys.stdout.flush()
 

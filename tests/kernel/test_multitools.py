@@ -52,6 +52,17 @@ def test_funccount_syscall_tracepoints_exact_count(tmp_path):
     assert t.lines[-1] == "Detaching..."
 
 
+def test_funccount_json(tmp_path):
+    path = marker(tmp_path)
+    t = Tool("funccount", "--json", "-p", ME, "t:syscalls:sys_enter_openat", ready="stderr")
+    for _ in range(37):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    assert t.stop() == 0
+    assert t.stderr.splitlines()[-1] == "Detaching..."
+    d, = json_objects(t, "funccount")
+    assert d["rows"] == [{"func": "syscalls:sys_enter_openat", "count": 37}], d
+
+
 def test_funccount_duration_and_timestamp(tmp_path):
     code = "import os,sys,time\nsys.stdin.readline()\nfor i in range(5):\n os.getppid()\n" \
            "time.sleep(5)"
