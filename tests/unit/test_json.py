@@ -21,9 +21,9 @@ from manpages import tool_parser  # noqa: E402
 # --json must leave it (test_allow_list_only_shrinks), and a new tool is not
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
-    "argdist", "bpflist", "criticalstat", "dbslower", "dbstat", "deadlock", "funcinterval",
-    "funcslower", "klockstat", "llcstat", "memleak", "mysqld_qslower", "netqtop", "tcpcong",
-    "tplist", "trace", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads",
+    "argdist", "criticalstat", "dbslower", "dbstat", "deadlock", "funcinterval", "funcslower",
+    "klockstat", "llcstat", "memleak", "mysqld_qslower", "netqtop", "tcpcong", "tplist",
+    "trace", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet (biolatpcts'
