@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.helpers import Tool, run_tool, json_objects
+from tests.helpers import Tool, json_objects, run_tool
 from tests.workloads import direct_writes, loop_device
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]

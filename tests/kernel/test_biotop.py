@@ -7,7 +7,7 @@ import signal
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool, json_objects
+from tests.helpers import Tool, json_objects, run_tool
 from tests.workloads import SCRATCH_DIR, direct_writer, disk_of
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool, json_objects
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 

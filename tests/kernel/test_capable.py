@@ -10,7 +10,7 @@ import pytest
 
 import corebpf
 from corebpf import features
-from tests.helpers import Tool, run_tool, json_match, json_objects
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 

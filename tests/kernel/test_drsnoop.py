@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import Tool, run_tool, json_objects
+from tests.helpers import Tool, json_objects, run_tool
 from tests.memcg import MemoryCgroup
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import Tool, run_tool, json_match, json_objects
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 

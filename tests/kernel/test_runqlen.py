@@ -12,7 +12,7 @@ import pytest
 import corebpf
 from corebpf import features
 from corebpf.core import perf
-from tests.helpers import Tool, run_tool, json_objects
+from tests.helpers import Tool, json_objects, run_tool
 from tests.workloads import busy_loops
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers import Tool, run_tool, json_match, json_objects
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.workloads import Child
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool, run_json
+from tests.helpers import Tool, run_json, run_tool
 from tests.netlab import NetLab
 from tests.nethelpers import own_comm
 

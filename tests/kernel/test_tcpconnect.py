@@ -10,7 +10,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool, run_json
+from tests.helpers import Tool, run_json, run_tool
 from tests.nethelpers import Server, connect, own_comm
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool, json_match, json_objects
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.netlab import NetLab
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
