@@ -139,3 +139,54 @@ def run_tool(name, *args, timeout=60, env=None, prefix=()):
     p = subprocess.run([*prefix, sys.executable, "-m", "corebpf", name, *map(str, args)],
                        capture_output=True, text=True, timeout=timeout, env=e)
     return p.returncode, p.stdout, p.stderr
+
+
+def schema(name):
+    """The JSON Schema `corebpf schema NAME` prints."""
+    import json
+    r = subprocess.run([sys.executable, "-m", "corebpf", "schema", name],
+                       capture_output=True, text=True, check=True)
+    return json.loads(r.stdout)
+
+
+def run_json(name, args, act, match, timeout=30):
+    """Start `name --json args`, call act() until a line satisfies match(dict)
+    (the tool prints no header on stdout, so attaching is not waited for),
+    stop it; every line must be one JSON object valid for the tool's schema.
+    Returns (the matching object, every object)."""
+    import json
+    if "-j" not in args and "--json" not in args:
+        args = ["--json", *args]
+    t = Tool(name, *args, ready=False)
+    deadline = time.monotonic() + timeout
+    found = None
+    try:
+        while found is None and time.monotonic() < deadline and t.proc.poll() is None:
+            act()
+            line = t.wait_for(lambda l: l.startswith("{") and match(json.loads(l)), timeout=1)
+            found = json.loads(line) if line else None
+    finally:
+        rc = t.stop()
+    assert found is not None, (t.text, t.stderr)
+    assert rc == 0, t.stderr
+    return found, json_objects(t, name)
+
+
+def json_objects(t, name):
+    """The objects a stopped `name --json` Tool printed: every line one JSON
+    object valid for the tool's schema, no traceback on stderr."""
+    import json
+
+    import jsonschema
+    check = jsonschema.Draft202012Validator(schema(name)).validate   # the schema checked once
+    objs = [json.loads(l) for l in t.lines]          # every line is JSON
+    for o in objs:
+        check(o)
+    assert "Traceback" not in t.stderr
+    return objs
+
+
+def json_match(pred):
+    """wait_for() predicate: a JSON line whose object satisfies pred."""
+    import json
+    return lambda l: l.startswith("{") and pred(json.loads(l))

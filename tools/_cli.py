@@ -525,17 +525,18 @@ def trace_events(obj, header: str, fmt, duration: float = None, map_name: str = 
     line says "attached"), then what fmt(record) returns for each record of
     ring buffer `map_name` (a line, a list of lines, or None for nothing)
     until Ctrl-C or `duration` seconds.  json: fmt(record) for --json
-    instead (a dict, its JSON text, or None): records decode raw, the header
+    instead (a dict, its JSON text, a list of these, or None): records decode raw, the header
     goes to stderr (tools/_jsonl.py)."""
     out = Output(json=json is not None)
 
     def show(e):
         if json is not None:
             d = json(e)             # a dict, or its JSON text (_jsonl.Events.line)
-            if isinstance(d, str):
-                out(d)
-            elif d is not None:
-                out.obj(d)
+            for x in d if isinstance(d, list) else (d,):     # or a list of them
+                if isinstance(x, str):
+                    out(x)
+                elif x is not None:
+                    out.obj(x)
             return
         text = fmt(e)
         if isinstance(text, list):
@@ -723,35 +724,49 @@ def clear_screen(stream=None):
     untrusted.write_control(stream or sys.stdout, CLEAR)
 
 
-def loadavg_line() -> str:
-    """bcc's top-tool summary line; the file's own newline leaves a blank line."""
+def loadavg() -> str:
+    """/proc/loadavg's line, without its newline ("" if unreadable)."""
     try:
         with open("/proc/loadavg") as f:
-            avg = f.read()
+            return f.read().rstrip("\n")
     except OSError:
-        avg = "\n"
-    return "%-8s loadavg: %s" % (time.strftime("%H:%M:%S"), avg)
+        return ""
 
 
-def top_loop(interval: int, count: int, noclear: bool, first_line: str, screen):
+def loadavg_line() -> str:
+    """bcc's top-tool summary line; the file's own newline leaves a blank line."""
+    return "%-8s loadavg: %s\n" % (time.strftime("%H:%M:%S"), loadavg())
+
+
+def top_loop(interval: int, count: int, noclear: bool, first_line: str, screen, json=None):
     """bcc's top-like tools (filetop, slabratetop, dirtop, cachetop): print
     `first_line`, then every `interval` seconds, `count` times, clear the
     screen (a blank line instead with -C) and write screen(); a Ctrl-C shows
-    one more screen; "Detaching..." at the end."""
-    exiting = interrupted(lambda: print(first_line, flush=True))
+    one more screen; "Detaching..." at the end.  json: --json instead, the
+    interval's object (a dict) from json(), the status lines on stderr."""
+    from ._jsonl import dumps
+    out = sys.stderr if json else sys.stdout
+
+    def say(text):
+        out.write(text + "\n")
+        out.flush()
+    exiting = interrupted(lambda: say(first_line))
     remaining = count
     while True:
         exiting = exiting or wait_stop(interval)
-        if noclear:
-            sys.stdout.write("\n")
+        if json:
+            sys.stdout.write(dumps(json()) + "\n")
         else:
-            clear_screen()
-        sys.stdout.write(screen())
+            if noclear:
+                sys.stdout.write("\n")
+            else:
+                clear_screen()
+            sys.stdout.write(screen())
         sys.stdout.flush()
         remaining -= 1
         if exiting or remaining == 0:
             break
-    print("Detaching...", flush=True)
+    say("Detaching...")
 
 
 def interrupted(fn) -> bool:

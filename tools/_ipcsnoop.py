@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 
 def parse(prog: str, doc: str, argv=None):
@@ -16,11 +16,13 @@ def parse(prog: str, doc: str, argv=None):
     p.add_argument("-d", "--duration", type=_cli.positive_int,
                    help="total duration of trace in seconds")
     p.add_argument("-n", "--name", help="only print process names containing this name")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
-def run(prog: str, a, header: str, fmt):
-    """Trace with object `prog`; fmt(record, a, first_ts) gives its line(s)."""
+def run(prog: str, a, header: str, fmt, json):
+    """Trace with object `prog`; fmt(record, a, first_ts) gives its line(s),
+    json(record) its JSON object(s) (--json)."""
     _cli.setup(a)
     with corebpf.Object.open(prog) as obj:
         if a.tid:
@@ -40,5 +42,11 @@ def run(prog: str, a, header: str, fmt):
             first[:] = first or [e.ts_us]
             return fmt(e, a, first[0])
 
-        _cli.trace_events(obj, header, show, duration=a.duration)
+        def show_json(e):
+            if a.name and a.name not in e.comm:
+                return None
+            return json(e)
+
+        _cli.trace_events(obj, header, show, duration=a.duration,
+                          json=show_json if a.json else None)
     return 0

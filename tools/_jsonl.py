@@ -31,12 +31,36 @@ from operator import attrgetter
 
 # JSON Schema types of a Field
 TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
-         "string|null")
+         "string|null", "number|null", "frame[]")
+
+# One stack frame (type "frame[]": a stack, innermost frame first; frames())
+FRAME = {"type": "object", "description": "one stack frame", "properties": {
+    "addr": {"type": "string", "description": "instruction address, hex"},
+    "symbol": {"type": ["string", "null"], "description": "function name, null if unknown"},
+    "offset": {"type": "integer", "description": "addr - the symbol's start (0 if unknown)"},
+    "module": {"type": ["string", "null"],
+               "description": "kernel module (kernel for vmlinux) or the mapped file of a "
+                              "user address; null if unknown"}},
+    "required": ["addr", "symbol", "offset", "module"], "additionalProperties": False}
+
+
+def frames(addrs, resolve) -> list:
+    """A stack for --json (a "frame[]" field): addrs innermost first,
+    resolve(addr) -> (name or None, offset, module or None) as
+    corebpf.symbols' KernelSymbols/ProcessSymbols.resolve give."""
+    out = []
+    for a in addrs:
+        name, off, mod = resolve(a)
+        out.append({"addr": hex(a), "symbol": name, "offset": off if name else 0,
+                    "module": mod})
+    return out
 
 
 def _type_schema(t: str) -> dict:
     if t == "string[]":
         return {"type": "array", "items": {"type": "string"}}
+    if t == "frame[]":
+        return {"type": "array", "items": FRAME}
     if "|" in t:
         return {"type": t.split("|")}
     return {"type": t}
@@ -196,12 +220,14 @@ class Histograms:
 
     kind = "histograms"
 
-    def __init__(self, description: str, units, keys=(), extra=(), totals: bool = False):
+    def __init__(self, description: str, units, keys=(), extra=(), totals: bool = False,
+                 fields=()):
         self.description = description
         self.units = list(units)
         self.keys = list(keys)
         self.extra = list(extra)        # per-histogram fields besides keys (sums, counts)
         self.totals = totals
+        self.fields = list(fields)      # the interval's own (funclatency's total and count)
 
     def write_totals(self, unit: str, rows):
         """Print one interval of totals: rows = [(key dict, total)]."""
@@ -209,17 +235,18 @@ class Histograms:
                                 "totals": [{**k, "total": int(t)} for k, t in rows]}) + "\n")
         sys.stdout.flush()
 
-    def interval(self, unit: str, hists) -> dict:
-        """hists: [(key dict, buckets list, extra dict or None)]."""
-        return {"time_ns": time.time_ns(), "unit": unit,
+    def interval(self, unit: str, hists, **values) -> dict:
+        """hists: [(key dict, buckets list, extra dict or None)]; values: the
+        interval's fields (fields=...) by name."""
+        return {"time_ns": time.time_ns(), "unit": unit, **values,
                 "histograms": [{**k, **(x or {}), "buckets": b} for k, b, x in hists]}
 
-    def write(self, unit: str, hists, linear_step: int = 0):
+    def write(self, unit: str, hists, linear_step: int = 0, **values):
         """Print one interval: hists = [(key dict, slot counts)] (log2 slots,
-        or linear ones of width linear_step)."""
+        or linear ones of width linear_step); values: the interval's fields."""
         conv = (lambda s: linear_buckets(s, linear_step)) if linear_step else buckets
-        sys.stdout.write(dumps(self.interval(unit, [(k, conv(s), None) for k, s in hists]))
-                         + "\n")
+        sys.stdout.write(dumps(self.interval(unit, [(k, conv(s), None) for k, s in hists],
+                                             **values)) + "\n")
         sys.stdout.flush()
 
     def schema(self, prog: str) -> dict:
@@ -231,6 +258,10 @@ class Histograms:
             "unit": {"enum": self.units, "description": "unit of low and high"},
             "histograms": {"type": "array", "items": hist}},
             "required": ["time_ns", "unit", "histograms"], "additionalProperties": False}
+        for f in self.fields:
+            interval["properties"][f.name] = f.schema()
+            if not f.optional:
+                interval["required"].append(f.name)
         shapes = [interval]
         if self.totals:
             row = _object(self.keys, "one row of the table")
@@ -245,6 +276,79 @@ class Histograms:
         return {"$schema": "https://json-schema.org/draft/2020-12/schema",
                 "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
                 "oneOf": [*shapes, LOST]}
+
+
+LOADAVG = Field("loadavg", "string", "/proc/loadavg when the tool read the interval")
+
+
+class Intervals:
+    """An interval or summary tool (vfsstat, syscount, the top tools): one
+    object per interval (or one at exit), {time_ns, FIELDS..., rows: [{COLUMNS...}]}:
+    fields are the interval's own values (counters, the interval's length),
+    rows the table it prints (None: no table), each row from one item
+    through the columns' get (as Events' fields), or a dict by name; an
+    optional column that is None in a row is left out.  Counts are those of
+    the interval, not per second."""
+
+    kind = "intervals"
+
+    def __init__(self, description: str, fields=(), rows=None):
+        self.description = description
+        self.fields = list(fields)
+        self.rows = None if rows is None else list(rows)
+
+    def record(self, items=(), **values) -> dict:
+        d = {"time_ns": time.time_ns()}
+        for f in self.fields:
+            if values.get(f.name) is not None or not f.optional:
+                d[f.name] = values[f.name]
+        if self.rows is not None:
+            rows = []
+            for it in items:
+                row = {}
+                for f in self.rows:
+                    v = it.get(f.name) if isinstance(it, dict) else f.get(it)
+                    if v is not None or not f.optional:
+                        row[f.name] = v
+                rows.append(row)
+            d["rows"] = rows
+        return d
+
+    def write(self, items=(), **values):
+        """Print one interval (record() gives the object): items = the
+        table's rows (records for the columns' get, or dicts), values = the
+        interval's fields by name."""
+        sys.stdout.write(dumps(self.record(items, **values)) + "\n")
+        sys.stdout.flush()
+
+    def schema(self, prog: str) -> dict:
+        obj = _object([TIME_NS, *self.fields], self.description)
+        if self.rows is not None:
+            obj["properties"]["rows"] = {"type": "array",
+                                         "items": _object(self.rows, "one row of the table")}
+            obj["required"].append("rows")
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
+                "oneOf": [obj, LOST]}
+
+
+class Document:
+    """A tool whose --json prints bcc's own JSON document (biolatpcts -j,
+    tcpsubnet -J), kept as bcc prints it (no time_ns): `document` is that
+    object's JSON Schema, which `corebpf schema TOOL` prints and the tests
+    validate the real output against."""
+
+    kind = "document"
+
+    def __init__(self, description: str, document: dict):
+        self.description = description
+        self.document = {"type": "object", "description": description, **document}
+
+    def schema(self, prog: str) -> dict:
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these "
+                                                         "(bcc's document)",
+                "oneOf": [self.document, LOST]}
 
 
 def add_args(parser, short: bool = False):
@@ -274,6 +378,15 @@ def header(text: str):
     sys.stderr.flush()
 
 
+def status(a, text: str):
+    """A tool's status line (its header, "Detaching..."): on stdout, or on
+    stderr with --json (stdout stays JSON only)."""
+    if a.json:
+        header(text)
+    else:
+        print(text, flush=True)
+
+
 def raw(b) -> str:
     """Bytes a tool decodes itself (argv, a path) for JSON: exact, non-UTF-8
     bytes as lone surrogates (see the module docstring)."""
@@ -282,22 +395,28 @@ def raw(b) -> str:
 
 class Custom:
     """spec for ring() whose record(e) is the tool's own (fields it computes
-    with its state: a disk name table, options)."""
+    with its state: a disk name table, options): a dict, a list of dicts
+    (several objects for one record), or None (nothing)."""
 
     def __init__(self, record):
         self.record = record
 
 
-def ring(obj, a, spec, text, header_text: str, map_name: str = "events"):
+def ring(obj, a, spec, text, header_text: str, map_name: str = "events", raw: bool = False):
     """The ring buffer of an event tool, --json or not: text(record) -> a line
     (None: nothing) for bcc's output, spec.record(record) with --json (text
     decoded raw).  Prints the header (stderr with --json); returns (rb, out)
-    for _cli.event_loop(rb, out)."""
+    for _cli.event_loop(rb, out).  raw: records as bytes (the tool decodes them)."""
     from . import _cli
     out = _cli.Output(json=a.json)
     if a.json:
         def show(e):
-            out.obj(spec.record(e))
+            d = spec.record(e)
+            if isinstance(d, list):
+                for x in d:
+                    out.obj(x)
+            elif d is not None:
+                out.obj(d)
     else:
         def show(e):
             line = text(e)
@@ -308,7 +427,7 @@ def ring(obj, a, spec, text, header_text: str, map_name: str = "events"):
 
         def show(e):
             out(line(e))
-    rb = obj.ring_buffer(map_name, show, raw_text=a.json)
+    rb = obj.ring_buffer(map_name, show, raw=raw, raw_text=a.json)
     if a.json:
         header(header_text)
     else:

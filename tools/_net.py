@@ -9,7 +9,7 @@ import os
 import socket
 import time
 
-from . import _cli
+from . import _cli, _jsonl
 
 AF_INET, AF_INET6 = 2, 10
 
@@ -46,6 +46,17 @@ def ntop(family: int, raw) -> str:
 def ipver(family: int) -> int:
     """bcc's IP column: 4 or 6."""
     return 4 if family == AF_INET else 6
+
+
+def json_addr(name: str, description: str, attr: str = None) -> _jsonl.Field:
+    """--json: an address field (text form) from the record's 16-byte array
+    `attr` (default: `name`) and its family."""
+    attr = attr or name
+    return _jsonl.Field(name, "string", description,
+                        get=lambda e: ntop(e.family, getattr(e, attr)))
+
+
+JSON_IP = _jsonl.Field("ip", "integer", "IP version, 4 or 6", get=lambda e: ipver(e.family))
 
 
 def time_prefix(a, ts_us=0, first_ts=0, header=False) -> str:

@@ -27,7 +27,7 @@ import sys
 
 from corebpf.symbols.stacks import Unwound
 
-from . import _cli
+from . import _cli, _jsonl
 
 DEFAULT_DUMP = 16384
 MAX_DUMP = 65536                # USTACK_MAX in bpf_src/ustack.bpf.h
@@ -280,6 +280,29 @@ def stack_frames(comm, user, kernel, delimiter: bool = False) -> list:
     if delimiter:
         out.append(("-", PROCESS))
     out.extend((f, KERNEL) for f in reversed(kernel or ()))
+    return out
+
+
+# --json: a row's stacks (frame[] fields, _jsonl.frames), as the stack tools print them
+# (filled by json_stacks() as extras: a record without them leaves them out)
+KERNEL_STACK = _jsonl.Field("kernel_stack", "frame[]", "kernel stack, innermost frame first; "
+                            "[] if lost or none (not with -U)", get=lambda r: None,
+                            optional=True)
+USER_STACK = _jsonl.Field("user_stack", "frame[]", "user stack, innermost frame first; [] "
+                          "if lost or none (not with -K)", get=lambda r: None, optional=True)
+
+
+def json_stacks(stacks, pid: int, kernel_id=None, user_id=None, first_ip: int = 0,
+                skip_probe: bool = False) -> dict:
+    """{kernel_stack, user_stack} of one row for --json (a stack id of None:
+    that side is not asked for).  Resolve user stacks while the process lives."""
+    out = {}
+    if kernel_id is not None:
+        out["kernel_stack"] = _jsonl.frames(
+            stacks.kernel_addresses(kernel_id, first_ip, skip_probe), stacks.syms.kernel.resolve)
+    if user_id is not None:
+        out["user_stack"] = _jsonl.frames(stacks.addresses(user_id),
+                                          stacks.syms.process(pid).resolve)
     return out
 
 

@@ -15,7 +15,7 @@ import corebpf
 from corebpf.user import uprobes
 from corebpf.symbols.elf import find_library
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "bashreadline"
 DEFAULT_SHARED = "/lib/libreadline.so"
@@ -26,6 +26,7 @@ def parse(argv=None):
     p.add_argument("-s", "--shared", nargs="?", const=DEFAULT_SHARED, metavar="PATH",
                    help="trace readline in this shared library instead of bash "
                         f"(bare -s: {DEFAULT_SHARED})")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -47,6 +48,13 @@ def symbol(path: str) -> str:
 HEADER = "%-9s %-7s %s" % ("TIME", "PID", "COMMAND")
 
 
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per line read by readline()", [
+    F("pid", "integer", "process ID"),
+    F("line", "string", "the line entered"),
+])
+
+
 def format_event(e, now: float = None) -> str:
     return "%-9s %-7d %s" % (time.strftime("%H:%M:%S", time.localtime(now)), e.pid, e.line)
 
@@ -62,9 +70,7 @@ def run(argv=None):
             return 0
         obj.load()
         uprobes.attach(obj.programs["readline_return"], path, sym, retprobe=True)
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e)))
-        print(HEADER, flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, format_event, HEADER)
         _cli.event_loop(rb, out)
     return 0
 

@@ -35,7 +35,7 @@ import socket
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "bindsnoop"
 # The raw_syscalls variants' table (bpf_src/bindsnoop.bpf.c).
@@ -85,6 +85,7 @@ def parse(argv=None):
     p.add_argument("-u", "--uid", type=_cli.uid_type, help="trace this UID only")
     p.add_argument("--count", action="store_true", help="count binds per local address and port")
     _cli.container_args(p)
+    _jsonl.add_args(p)
     p.add_argument("--debug-source", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -99,6 +100,24 @@ def header(a) -> str:
         h += ("%-25s " if a.wide else "%3s ") % "RC"
     return h + (WIDE_HEADER if a.wide else HEADER) % ("PID", "COMM", "PROT", "ADDR", "PORT",
                                                        "OPTS", "IF")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per bind() (failed ones too with -E)", [
+    F("ts_us", "integer", "kernel time (CLOCK_MONOTONIC)", "us"),
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("uid", "integer", "user ID"),
+    F("ret", "integer", "bind()'s return value (0 or -errno)"),
+    F("protocol", "string", "IPPROTO_ name without the prefix (TCP, UDP...)",
+      get=lambda e: proto2str(e.protocol)),
+    _net.JSON_IP,
+    _net.json_addr("addr", "local address bound"),
+    F("port", "integer", "local port bound"),
+    F("opts", "string", "socket options as bcc's OPTS column: FTNRr, '.' for unset",
+      get=lambda e: opts2str(e.opts)),
+    F("bound_dev_if", "integer", "interface index the socket is bound to, 0 if none"),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -124,6 +143,8 @@ def format_counts(items) -> str:
 
 def run(argv=None):
     a = parse(argv)
+    if a.count and a.json:
+        raise _cli.UsageError("--count has no --json output")
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         if a.pid:
@@ -148,17 +169,16 @@ def run(argv=None):
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)
             return 0
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts_us)
-            out(format_event(e, a, first[0]))
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print("Tracing binds ... Hit Ctrl-C to end", flush=True)
-        print(header(a), flush=True)
+        if not a.json:
+            print("Tracing binds ... Hit Ctrl-C to end", flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

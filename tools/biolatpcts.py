@@ -23,7 +23,7 @@ import sys
 
 import corebpf
 
-from . import _block, _cli
+from . import _block, _cli, _jsonl
 
 PROG = "biolatpcts"
 MSEC = 1000
@@ -72,7 +72,8 @@ def parse(argv=None):
                    help="Which latency to measure (default on-device)")
     p.add_argument("-p", "--pcts", metavar="PCT,...", type=pct_list, default=pct_list(DEFAULT_PCTS),
                    help="Percentiles to calculate (default %s)" % DEFAULT_PCTS)
-    p.add_argument("-j", "--json", action="store_true", help="Output in json")
+    p.add_argument("-j", "--json", action="store_true",
+                   help="Output in json (bcc's document: `corebpf schema biolatpcts`)")
     p.add_argument("-v", dest="debug", action="count", default=0,
                    help="print the raw slots (twice: the percentile search too)")
     return p.parse_args(argv)
@@ -124,6 +125,15 @@ def calc_lat_pct(req_pcts, total, lat_100ms, lat_1ms, lat_10us, debug=0) -> list
             print("pct={} rank={} value={}us".format(req, rank, value))
         out.append(value)
     return out
+
+
+_PCTS = {"type": "object", "description": "percentile (as given to -p) -> latency (s)",
+         "propertyNames": {"pattern": r"^[0-9.]+$"},
+         "additionalProperties": {"type": "number", "minimum": 0}}
+JSON = _jsonl.Document("bcc's document: one object per report, per I/O type the latency "
+                       "percentiles asked for, in seconds (a slot's midpoint)", {
+    "properties": {t: _PCTS for t in IO_TYPES}, "required": list(IO_TYPES),
+    "additionalProperties": False})
 
 
 def format_usec(lat) -> str:

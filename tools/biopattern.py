@@ -14,7 +14,7 @@ import time
 
 import corebpf
 
-from . import _block, _cli
+from . import _block, _cli, _jsonl
 
 PROG = "biopattern"
 HEADER = "%-9s %-7s %5s %5s %8s %10s" % ("TIME", "DISK", "%RND", "%SEQ", "COUNT", "KBYTES")
@@ -24,7 +24,24 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-d", "--disk", help="Trace this disk only")
     _cli.interval_count(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: random and sequential block I/O per disk "
+                        "in it", rows=[
+    F("disk", "string", "disk name, Unknown if unknown"),
+    F("random", "integer", "random I/O requests"),
+    F("sequential", "integer", "sequential I/O requests"),
+    F("bytes", "integer", "bytes transferred", "bytes"),
+])
+
+
+def json_rows(items, names) -> list:
+    return [{"disk": names.get(dev, "Unknown"), "random": c.random,
+             "sequential": c.sequential, "bytes": c.bytes}
+            for dev, c in items if c.random + c.sequential]
 
 
 def rows(items, names, now: str) -> list:
@@ -52,9 +69,11 @@ def run(argv=None):
         obj.load()
         obj.attach()
         counters = obj.maps["counters"]
-        print(HEADER, flush=True)
+        _jsonl.status(a, HEADER)
 
         def emit():
+            if a.json:
+                return JSON.write(json_rows(counters.pop_items(), names))
             lines = rows(counters.pop_items(), names, time.strftime("%H:%M:%S"))
             if lines:
                 sys.stdout.write("\n".join(lines) + "\n")

@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _block, _cli
+from . import _block, _cli, _jsonl
 
 PROG = "biotop"
 
@@ -27,6 +27,7 @@ def parse(argv=None):
                    help="maximum rows to print, default 20")
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     _cli.interval_count(p, interval_default=1)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -34,19 +35,38 @@ HEADER = "%-7s %-16s %1s %-3s %-3s %-8s %5s %7s %6s" % (
     "PID", "COMM", "D", "MAJ", "MIN", "DISK", "I/O", "Kbytes", "AVGms")
 
 
-def loadavg_line() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            avg = f.read()
-    except OSError:
-        avg = "\n"
-    return "%-8s loadavg: %s" % (time.strftime("%H:%M:%S"), avg)
+def top(items, maxrows: int) -> list:
+    return sorted(items, key=lambda kv: kv[1].bytes, reverse=True)[:maxrows]
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: block I/O per process and disk in it "
+                        "(by bytes, -r)", [_jsonl.LOADAVG], rows=[
+    F("pid", "integer", "process ID that issued the I/O", get=lambda kv: kv[0].pid),
+    F("comm", "string", "its command name", get=lambda kv: kv[0].comm),
+    F("op", "string", "R (read) or W (write)", get=lambda kv: "W" if kv[0].rwflag else "R"),
+    F("major", "integer", "disk's major number", get=lambda kv: kv[0].major),
+    F("minor", "integer", "disk's minor number", get=lambda kv: kv[0].minor),
+    F("disk", "string|null", "disk name, null if unknown", get=None),
+    F("io", "integer", "I/O requests completed", get=lambda kv: kv[1].io),
+    F("bytes", "integer", "bytes transferred", "bytes", get=lambda kv: kv[1].bytes),
+    F("total_us", "integer", "sum of the requests' latencies", "us", get=lambda kv: kv[1].us),
+])
+
+
+def json_rows(items, names, maxrows: int) -> list:
+    out = []
+    for kv in top(items, maxrows):
+        row = {f.name: f.get(kv) for f in JSON.rows if f.name != "disk"}
+        row["disk"] = names.get(_block.mkdev(kv[0].major, kv[0].minor))
+        out.append(row)
+    return out
 
 
 def rows(items, names, maxrows: int) -> list:
     """Table rows for [(info_key, info_val)], biggest byte counts first."""
     out = []
-    for k, v in sorted(items, key=lambda kv: kv[1].bytes, reverse=True)[:maxrows]:
+    for k, v in top(items, maxrows):
         disk = names.get(_block.mkdev(k.major, k.minor), "?")
         avg_ms = (v.us / 1000) / v.io if v.io else 0.0
         # Kbytes is a true division printed with %s, as bcc prints it (4096.0)
@@ -68,22 +88,26 @@ def run(argv=None):
             return 0
         obj.load()
         _block.attach_requests(obj)
-        counts = obj.maps["counts"]
-        print("Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval, flush=True)
+        counts = obj.maps["counts"].raw_text(a.json)
+        _jsonl.status(a, "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval)
 
         def emit():
+            if a.json:
+                JSON.write(json_rows(counts.pop_items(), names, a.maxrows),
+                           loadavg=_cli.loadavg())
+                return
             if a.noclear:
                 sys.stdout.write("\n")
             else:
                 _cli.clear_screen()
-            text = [loadavg_line(), "\n", HEADER, "\n"]
+            text = [_cli.loadavg_line(), "\n", HEADER, "\n"]
             for r in rows(counts.pop_items(), names, a.maxrows):
                 text.extend((r, "\n"))
             sys.stdout.write("".join(text))
             sys.stdout.flush()
 
         _cli.interval_loop(a.interval, a.count, emit)
-        print("Detaching...", flush=True)
+        _jsonl.status(a, "Detaching...")
     return 0
 
 

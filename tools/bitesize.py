@@ -11,7 +11,7 @@ import sys
 import corebpf
 from corebpf import histogram
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "bitesize"
 
@@ -22,8 +22,14 @@ def render(items) -> str:
                                      "Kbytes", "Process Name", str)
 
 
+JSON = _jsonl.Histograms("one object at the end: block I/O sizes per process", ["Kbytes"],
+                         keys=[_jsonl.Field("comm", "string", "the issuing command's name")])
+
+
 def run(argv=None):
-    a = _cli.Parser(PROG, __doc__).parse_args(argv)
+    p = _cli.Parser(PROG, __doc__)
+    _jsonl.add_args(p)
+    a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         if a.ebpf:
@@ -31,10 +37,13 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        dist = obj.maps["dist"]
-        print("Tracing block I/O... Hit Ctrl-C to end.", flush=True)
+        dist = obj.maps["dist"].raw_text(a.json)
+        _jsonl.status(a, "Tracing block I/O... Hit Ctrl-C to end.")
 
         def emit():
+            if a.json:
+                return JSON.write("Kbytes", [({"comm": k.comm}, list(v.slots))
+                                             for k, v in dist.items()])
             sys.stdout.write(render(dist.items()))
             sys.stdout.flush()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "bpflist"
 # /proc/PID/fd links: anon_inode:bpf-prog, anon_inode:bpf-map (bcc's types),
@@ -27,6 +27,7 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__, verbose=False)
     p.add_argument("-v", "--verbosity", action="count", default=0,
                    help="count and display kprobes/uprobes as well")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -74,6 +75,24 @@ def report(counts: dict, comm=comm_for_pid) -> list:
     return lines
 
 
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object: BPF objects (and with -v, probes) per process", rows=[
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "its command name, [unknown] if gone"),
+    F("type", "string", "prog, map, link (file descriptors), kprobe or uprobe (-v)"),
+    F("count", "integer", "how many"),
+])
+
+
+def comm_raw(pid: int) -> str:
+    """--json: the exact command name (bytes that are not UTF-8 as \\udcNN)."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return _jsonl.raw(f.read().rstrip(b"\n"))
+    except OSError:
+        return "[unknown]"
+
+
 def run(argv=None):
     a = parse(argv)
     counts = {}
@@ -86,10 +105,11 @@ def run(argv=None):
             except OSError:
                 text = ""           # no such probes on this kernel (no CONFIG_KPROBES)
             if a.verbosity > 1:
-                print("open %ss:" % typ)
+                say = (lambda t: _jsonl.header(t)) if a.json else print
+                say("open %ss:" % typ)
                 for line in text.splitlines():
-                    print(line.strip())
-                print("")
+                    say(line.strip())
+                say("")
             count_probes(text, typ, counts)
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -97,7 +117,11 @@ def run(argv=None):
                 count_fds(int(entry), counts)
             except OSError:
                 continue            # gone, or not ours to read
-    print("\n".join(report(counts)), flush=True)
+    if a.json:
+        JSON.write([{"pid": pid, "comm": comm_raw(pid), "type": typ, "count": n}
+                    for (pid, typ), n in sorted(counts.items(), key=lambda kv: kv[0][0])])
+    else:
+        print("\n".join(report(counts)), flush=True)
     return 0
 
 

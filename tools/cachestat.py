@@ -26,7 +26,7 @@ import time
 
 import corebpf
 
-from . import _cli, _pagecache
+from . import _cli, _jsonl, _pagecache
 
 PROG = "cachestat"
 CS_ACCESSED, CS_ADDED, CS_BUF_DIRTY, CS_DIRTIED = range(4)
@@ -39,6 +39,7 @@ def parse(argv=None):
                    help="output interval, in seconds (default 1)")
     p.add_argument("count", nargs="?", default=-1, type=_cli.positive_int,
                    help="number of outputs (default: until Ctrl-C)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -80,6 +81,24 @@ def format_row(n, kprobe: bool, timestamp: bool, mem: dict, now: str = None) -> 
         mem.get("Cached", 0) / 1024)
 
 
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: page cache hits and misses in it", [
+    F("hits", "integer", "page cache hits"),
+    F("misses", "integer", "page cache misses"),
+    F("dirties", "integer", "pages dirtied"),
+    F("hit_ratio", "number", "hits / accesses, 0 to 1 (0 without accesses)"),
+    F("buffers_bytes", "integer", "Buffers in /proc/meminfo", "bytes"),
+    F("cached_bytes", "integer", "Cached in /proc/meminfo", "bytes"),
+])
+
+
+def json_values(n, kprobe: bool, mem: dict) -> dict:
+    hits, misses, dirties, ratio = hits_misses(n, kprobe)
+    return {"hits": hits, "misses": misses, "dirties": dirties, "hit_ratio": ratio,
+            "buffers_bytes": mem.get("Buffers", 0) * 1024,
+            "cached_bytes": mem.get("Cached", 0) * 1024}
+
+
 def choose_programs(obj):
     """Before load: the programs this kernel serves (the dirtied counter is
     not part of cachestat's measure of the tracepoint variant)."""
@@ -98,7 +117,7 @@ def run(argv=None):
         kprobe = obj.variant == "kprobe"
         _pagecache.attach(obj, PROG)
         counts = obj.maps["counts"]
-        exiting = _cli.interrupted(lambda: print(header(a.timestamp), flush=True))
+        exiting = _cli.interrupted(lambda: _jsonl.status(a, header(a.timestamp)))
         done = 0
         while True:
             if not exiting and a.count > 0 and done >= a.count:
@@ -107,11 +126,14 @@ def run(argv=None):
             per_cpu = counts[0]
             counts.clear()
             n = [sum(c.n[i] for c in per_cpu) for i in range(4)]
-            print(format_row(n, kprobe, a.timestamp, meminfo()), flush=True)
+            if a.json:
+                JSON.write(**json_values(n, kprobe, meminfo()))
+            else:
+                print(format_row(n, kprobe, a.timestamp, meminfo()), flush=True)
             done += 1
             if exiting:
                 break
-        print("Detaching...", flush=True)
+        _jsonl.status(a, "Detaching...")
     return 0
 
 

@@ -27,7 +27,7 @@ import time
 
 import corebpf
 
-from . import _cli, _pagecache
+from . import _cli, _jsonl, _pagecache
 
 PROG = "cachetop"
 FIELDS = ("PID", "UID", "CMD", "HITS", "MISSES", "DIRTIES", "READ_HIT%", "WRITE_HIT%")
@@ -40,6 +40,7 @@ def parse(argv=None):
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("interval", nargs="?", default=5, type=_cli.positive_int,
                    help="Interval between probes.")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -58,6 +59,22 @@ def process_stats(items, sort_field: int, reverse: bool) -> list:
         whits = 100 * apcl / (access + misses) if apcl > 0 else 0.0
         out.append((pid, uid, comm, access, misses, mbd, rhits, whits))
     return sorted(out, key=lambda s: s[sort_field], reverse=reverse)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: page cache use per process in it (by hits)", [
+    F("buffers_bytes", "integer", "Buffers in /proc/meminfo", "bytes"),
+    F("cached_bytes", "integer", "Cached in /proc/meminfo", "bytes"),
+], rows=[
+    F("pid", "integer", "process ID", get=lambda s: s[0]),
+    F("uid", "integer", "user ID", get=lambda s: s[1]),
+    F("comm", "string", "command name", get=lambda s: s[2]),
+    F("hits", "integer", "page cache accesses", get=lambda s: s[3]),
+    F("misses", "integer", "pages added to the cache", get=lambda s: s[4]),
+    F("dirties", "integer", "buffers dirtied", get=lambda s: s[5]),
+    F("read_hit_pct", "number", "read hit rate, percent", get=lambda s: s[6]),
+    F("write_hit_pct", "number", "write hit rate, percent", get=lambda s: s[7]),
+])
 
 
 def user_name(uid: int) -> str:
@@ -114,6 +131,18 @@ class Keys:
             self.saved = None
 
 
+class _NoKeys:
+    """--json: no keys read (the terminal stays as it is)."""
+
+    @staticmethod
+    def read() -> str:
+        return ""
+
+    @staticmethod
+    def close():
+        pass
+
+
 def choose_programs(obj):
     """Before load: the page cache programs this kernel serves (_pagecache)."""
     _pagecache.configure(obj, dirtied_tp=True)
@@ -131,9 +160,11 @@ def run(argv=None):
             return 0
         obj.load()
         _pagecache.attach(obj, PROG)
-        counts = obj.maps["counts"]
+        counts = obj.maps["counts"].raw_text(a.json)
         sort_field, reverse = FIELDS.index(DEFAULT_FIELD), True
-        keys = Keys()
+        keys = _NoKeys() if a.json else Keys()
+        if a.json:
+            _jsonl.header("Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval)
         try:
             exiting = False
             while not exiting:
@@ -150,12 +181,17 @@ def run(argv=None):
                         elif k == ">":
                             sort_field = min(len(FIELDS) - 1, sort_field + 1)
                 stats = process_stats(counts.pop_items(), sort_field, reverse)
+                if a.json:
+                    mem = meminfo()
+                    JSON.write(stats, buffers_bytes=mem.get("Buffers", 0) * 1024,
+                               cached_bytes=mem.get("Cached", 0) * 1024)
+                    continue
                 _cli.clear_screen()
                 sys.stdout.write(screen(stats, sort_field, reverse, meminfo()))
                 sys.stdout.flush()
         finally:
             keys.close()
-        print("Detaching...", flush=True)
+        _jsonl.status(a, "Detaching...")
     return 0
 
 

@@ -23,7 +23,7 @@ import time
 import corebpf
 from corebpf.symbols.stacks import Stacks, missing
 
-from . import _cli
+from . import _cli, _jsonl, _stacks
 
 PROG = "capable"
 
@@ -52,6 +52,7 @@ def parse(argv=None):
                    help="don't repeat a capability for the same process (and stacks, "
                         "with -K/-U)")
     _cli.container_args(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -65,6 +66,24 @@ def header(extra: bool) -> str:
             "TIME", "UID", "PID", "TID", "COMM", "CAP", "NAME", "AUDIT", "INSETID")
     return "%-9s %-6s %-6s %-16s %-4s %-20s %-6s" % ("TIME", "UID", "PID", "COMM", "CAP", "NAME",
                                                      "AUDIT")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per capability check (audited ones only without -v, "
+                     "where the kernel tells)", [
+    F("uid", "integer", "user ID"),
+    F("pid", "integer", "process ID", get=lambda e: e.tgid),
+    F("tid", "integer", "thread ID"),
+    F("comm", "string", "command name"),
+    F("cap", "integer", "capability number"),
+    F("name", "string", "capability name (CAP_SYS_ADMIN...), ? if unknown",
+      get=lambda e: cap_name(e.cap)),
+    F("audit", "integer|null", "1 if the check is audited, 0 if not, null if unknown",
+      get=lambda e: e.audit if e.audit >= 0 else None),
+    F("insetid", "integer|null", "1 if in a set*id() call, null if unknown",
+      get=lambda e: e.insetid if e.insetid >= 0 else None),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
+])
 
 
 def format_event(e, extra: bool, now: float = None) -> str:
@@ -119,14 +138,17 @@ def run(argv=None):
         if not a.all_checks and obj.variant != "kprobe":
             sys.stderr.write(f"{PROG}: the cap_capable tracepoint does not say which checks "
                              "are audited: showing every check (as -v)\n")
-        out = _cli.Output()
         stacks = Stacks(obj.maps["stacks"]) if a.kernel_stack or a.user_stack else None
 
-        def show(e):
+        def text(e):
             line = format_event(e, a.extra)
-            out("\n".join([line] + stack_lines(e, stacks, a)) if stacks else line)
-        rb = obj.ring_buffer("events", show)
-        print(header(a.extra), flush=True)
+            return "\n".join([line] + stack_lines(e, stacks, a)) if stacks else line
+        def record(e):
+            return JSON.record(e, **_stacks.json_stacks(
+                stacks, e.tgid, e.kernel_stack_id if a.kernel_stack else None,
+                e.user_stack_id if a.user_stack else None, skip_probe=True))
+        spec = _jsonl.Custom(record) if stacks else JSON
+        rb, out = _jsonl.ring(obj, a, spec, text, header(a.extra))
         _cli.event_loop(rb, out)
     return 0
 

@@ -20,7 +20,7 @@ import corebpf
 from corebpf import features
 from corebpf.core import perf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "cpuunclaimed"
 FREQUENCY = 99
@@ -38,6 +38,7 @@ def parse(argv=None):
                    help="output interval, in seconds")
     p.add_argument("count", nargs="?", default=_cli.FOREVER, type=_cli.positive_int,
                    help="number of outputs")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -49,6 +50,26 @@ def summary_line(t, stamp: str = None) -> str:
     unclaimed = positive / total if total else 0
     return ("%-8s " % stamp if stamp else "") + \
         "%%CPU %6.2f%%, unclaimed idle %0.2f%%" % (100 * util, 100 * unclaimed)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: CPU use and idle CPUs while tasks waited "
+                        "in run queues, from samples at 99 Hz on every CPU", [
+    F("cpu_util", "number", "running samples / all samples, 0 to 1"),
+    F("unclaimed", "number", "samples of an idle CPU while another CPU's run queue held "
+                             "a waiting task / all samples, 0 to 1"),
+    F("running", "integer", "samples of a busy CPU"),
+    F("idle", "integer", "samples of an idle CPU"),
+    F("positive", "integer", "idle samples while tasks waited elsewhere"),
+])
+
+
+def json_values(t) -> dict:
+    positive, running, idle = (t.positive, t.running, t.idle) if t else (0, 0, 0)
+    total = running + idle
+    return {"cpu_util": running / total if total else 0.0,
+            "unclaimed": positive / total if total else 0.0,
+            "running": running, "idle": idle, "positive": positive}
 
 
 def csv_header(cpus, timestamp: bool, full: bool) -> str:
@@ -73,6 +94,8 @@ def run(argv=None):
         a.csv = True
     if a.interval is not None and a.csv:
         raise _cli.UsageError("cannot use interval with either -j or -J")
+    if a.json and a.csv:
+        raise _cli.UsageError("-j/-J (CSV) and --json exclude each other")
     cpus = list(features.online_cpus())
     if max(cpus) >= MAX_CPUS:
         raise _cli.UsageError(f"more than {MAX_CPUS} CPUs: not supported")
@@ -100,11 +123,13 @@ def run(argv=None):
             _cli.event_loop(rb, out)
             return 0
         totals = obj.maps["totals"]
-        print("Sampling run queues... Output every %s seconds. Hit Ctrl-C to end."
-              % (a.interval or 1), flush=True)
+        _jsonl.status(a, "Sampling run queues... Output every %s seconds. Hit Ctrl-C to end."
+                      % (a.interval or 1))
 
         def emit():
             t = totals.pop_items()
+            if a.json:
+                return JSON.write(**json_values(t[0][1] if t else None))
             sys.stdout.write(summary_line(t[0][1] if t else None, stamp()) + "\n")
             sys.stdout.flush()
 

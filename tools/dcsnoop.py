@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 from .dcstat import LOOKUP_FAST
 
 PROG = "dcsnoop"
@@ -26,7 +26,18 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-a", "--all", action="store_true",
                    help="trace all lookups (default is fails only)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per failed dentry cache lookup (every lookup with -a)", [
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("type", "string", "M (miss) or R (reference, -a)", get=lambda e: "MR"[e.type & 1]),
+    F("file", "string", "the name looked up (one path component)",
+      get=lambda e: e.filename),
+])
 
 
 def format_event(e, since: float) -> str:
@@ -51,7 +62,8 @@ def run(argv=None):
         else:
             obj.attach()
         start = time.time()
-        _cli.trace_events(obj, HEADER, lambda e: format_event(e, time.time() - start))
+        _cli.trace_events(obj, HEADER, lambda e: format_event(e, time.time() - start),
+                          json=JSON.line if a.json else None)
     return 0
 
 

@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "dcstat"
 STATS = ("REFS", "SLOW", "MISS")
@@ -28,10 +28,21 @@ def parse(argv=None):
                    help="output interval, in seconds (default 1)")
     p.add_argument("count", nargs="?", default=-1, type=_cli.positive_int,
                    help="number of outputs (default: until Ctrl-C)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 HEADER = "%-8s  " % "TIME" + "".join(" %8s" % (s + "/s") for s in STATS) + " %8s" % "HIT%"
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: dentry cache lookups in it", [
+    F("interval_s", "integer", "length of the interval", "s"),
+    F("refs", "integer", "lookups (fast path and d_lookup)"),
+    F("slow", "integer", "lookups that took the slow path (d_lookup)"),
+    F("miss", "integer", "lookups that found nothing"),
+    F("hit_ratio", "number|null", "(refs - miss) / refs, 0 to 1; null without lookups"),
+])
 
 
 def format_line(refs: int, slow: int, miss: int, interval: int, now: str = None) -> str:
@@ -56,14 +67,19 @@ def run(argv=None):
         else:
             obj.attach()
         bss = obj.bss
-        print(HEADER, flush=True)
+        _jsonl.status(a, HEADER)
         last = (bss.refs, bss.slow, bss.miss)
         done = 0
         while a.count < 0 or done < a.count:
             if _cli.wait_stop(a.interval):
                 break                   # bcc exits on Ctrl-C without a last line
             now = (bss.refs, bss.slow, bss.miss)
-            print(format_line(*(n - l for n, l in zip(now, last)), a.interval), flush=True)
+            refs, slow, miss = (n - l for n, l in zip(now, last))
+            if a.json:
+                JSON.write(interval_s=a.interval, refs=refs, slow=slow, miss=miss,
+                           hit_ratio=(refs - miss) / refs if refs else None)
+            else:
+                print(format_line(refs, slow, miss, a.interval), flush=True)
             last = now
             done += 1
     return 0

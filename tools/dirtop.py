@@ -20,7 +20,7 @@ import os
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "dirtop"
 MAX_DIRS = 15           # bcc's limit
@@ -38,6 +38,7 @@ def parse(argv=None):
     _cli.interval_count(p, interval_default=1)
     p.add_argument("-d", "--root-directories", required=True, dest="rootdirs",
                    help="select the directories to observe, separated by commas")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -69,12 +70,33 @@ def directories(spec: str, say) -> dict:
 HEADER = "%-6s %-6s %-8s %-8s %s" % ("READS", "WRITES", "R_Kb", "W_Kb", "PATH")
 
 
-def render(items, paths: dict, a, loadavg: str) -> str:
+def top(items, a) -> list:
     def key(kv):
         v = kv[1]
         return v.rbytes + v.wbytes + v.reads + v.writes if a.sort == "all" else getattr(v, a.sort)
+    return sorted(items, key=key, reverse=True)[:a.maxrows]
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: I/O under each directory watched (-d) in it",
+                        [_jsonl.LOADAVG], rows=[
+    F("reads", "integer", "read calls"),
+    F("writes", "integer", "write calls"),
+    F("rbytes", "integer", "bytes read", "bytes"),
+    F("wbytes", "integer", "bytes written", "bytes"),
+    F("path", "string", "the directory, as the -d glob matched it"),
+])
+
+
+def json_record(items, paths: dict, a) -> dict:
+    return JSON.record([{"reads": v.reads, "writes": v.writes, "rbytes": v.rbytes,
+                         "wbytes": v.wbytes, "path": paths.get((k.dev, k.ino), "?")}
+                        for k, v in top(items, a)], loadavg=_cli.loadavg())
+
+
+def render(items, paths: dict, a, loadavg: str) -> str:
     out = [loadavg, "\n", HEADER, "\n"]
-    for k, v in sorted(items, key=key, reverse=True)[:a.maxrows]:
+    for k, v in top(items, a):
         out.append("%-6d %-6d %-8d %-8d %s\n" % (v.reads, v.writes, v.rbytes // 1024,
                                                  v.wbytes // 1024, paths.get((k.dev, k.ino), "?")))
     return "".join(out)
@@ -98,10 +120,11 @@ def run(argv=None):
         for dev, ino in paths:
             dirs[{"ino": ino, "dev": dev, "pad": 0}] = 1
         counts = obj.maps["counts"]
-        print("\n".join(messages))         # bcc's, once attached (tests wait for a line)
+        _jsonl.status(a, "\n".join(messages))     # bcc's, once attached (tests wait for a line)
         _cli.top_loop(a.interval, a.count, a.noclear,
                       "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval,
-                      lambda: render(counts.pop_items(), paths, a, _cli.loadavg_line()))
+                      lambda: render(counts.pop_items(), paths, a, _cli.loadavg_line()),
+                      json=a.json and (lambda: json_record(counts.pop_items(), paths, a)))
     return 0
 
 

@@ -24,7 +24,7 @@ import os
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "drsnoop"
 
@@ -43,6 +43,7 @@ def parse(argv=None):
                    help="show free memory (FREE(KB), read when the line is printed)")
     p.add_argument("--memcg", action="store_true",
                    help="also trace reclaim by tasks at their memory cgroup's limit")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -65,6 +66,23 @@ def free_kbytes() -> int:
             if line.startswith(b"nr_free_pages "):
                 return int(line.split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
     return 0
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per direct reclaim", [
+    F("ts_us", "integer", "end of the reclaim, kernel time (CLOCK_MONOTONIC)", "us",
+      get=lambda e: e.ts),
+    F("pid", "integer", "process ID", get=lambda e: e.id >> 32),
+    F("tid", "integer", "thread ID", get=lambda e: e.id & 0xFFFFFFFF),
+    F("uid", "integer", "user ID"),
+    F("comm", "string", "command name"),
+    F("latency_ns", "integer", "time the reclaim took", "ns", get=lambda e: e.delta),
+    F("pages", "integer", "pages reclaimed", get=lambda e: e.nr_reclaimed),
+    F("memcg", "boolean", "a memory cgroup's limit reclaim (--memcg)",
+      get=lambda e: bool(e.memcg)),
+    F("free_kb", "integer", "free memory when the tool read the event (-v)", "KiB",
+      get=lambda e: None, optional=True),
+])
 
 
 def format_event(e, a, first_ts: int, free_kb: int = None) -> str:
@@ -99,18 +117,21 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts)
             if a.name and a.name not in e.comm:
-                return
-            out(format_event(e, a, first[0]))
+                return None
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        def record(e):
+            if a.name and a.name not in e.comm:
+                return None
+            return JSON.record(e, free_kb=free_kbytes() if a.show_free else None)
+
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header(a))
         _cli.event_loop(rb, out, duration=a.duration)
     return 0
 

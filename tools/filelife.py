@@ -22,7 +22,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "filelife"
 DEATH, BIRTH_PATH, DEATH_PATH = range(3)
@@ -43,7 +43,16 @@ def _decode(b: bytes) -> str:
     return _cli.text(b)
 
 
-def event_path(e) -> str:
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per file created and deleted while tracing", [
+    F("pid", "integer", "process ID of the deleter"),
+    F("comm", "string", "its command name"),
+    F("age_ns", "integer", "time from creation to deletion", "ns"),
+    F("file", "string", "the file's name (last path component), exact"),
+])
+
+
+def event_path(e, _decode=_decode) -> str:
     """The absolute path a path event names (directory names + the path given)."""
     buf = bytes(e.buf)
     dirs = [_decode(c) for c in buf[:e.dir_size].split(b"\0")[:-1]]
@@ -51,9 +60,9 @@ def event_path(e) -> str:
     if not e.fname_size:
         return os.path.normpath(base)
     given = _decode(buf[e.dir_size:e.dir_size + e.fname_size - 1])
-    if given.startswith("/"):
-        return os.path.normpath(base + given)
-    return os.path.normpath(base + "/" + given)
+    # (base "/" + "/x" would be "//x", which normpath keeps: POSIX leaves two
+    # leading slashes alone, and a birth's "/x" would never match it)
+    return os.path.normpath(base.rstrip("/") + "/" + given.lstrip("/"))
 
 
 class Matcher:
@@ -95,6 +104,7 @@ def _choose_programs(obj):
 def run(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
@@ -107,23 +117,33 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
+        out = _cli.Output(json=a.json)
         match = Matcher()
+        decode = _jsonl.raw if a.json else _decode
+
+        def show(e, age, name):
+            if a.json:
+                out.obj(JSON.record(e, age_ns=age, file=name))
+            else:
+                out(format_line(e.pid, e.comm, age, name))
 
         def on_event(e):
             if e.kind == DEATH:
-                given = _decode(bytes(e.buf)[:max(e.fname_size - 1, 0)])
-                out(format_line(e.pid, e.comm, e.age_ns, os.path.basename(given)))
+                given = decode(bytes(e.buf)[:max(e.fname_size - 1, 0)])
+                show(e, e.age_ns, os.path.basename(given))
             elif e.kind == BIRTH_PATH:
-                match.birth(event_path(e), e.ts)
+                match.birth(event_path(e, decode), e.ts)
             else:
-                path = event_path(e)
+                path = event_path(e, decode)
                 age = match.death(path, e.ts)
                 if age is not None:
-                    out(format_line(e.pid, e.comm, age, os.path.basename(path)))
+                    show(e, age, os.path.basename(path))
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(), flush=True)
+        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
+        if a.json:
+            _jsonl.header(header())
+        else:
+            print(header(), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -25,7 +25,7 @@ import os
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "filetop"
 NAME_MAX_SHOWN = 32        # bcc's DNAME_INLINE_LEN
@@ -46,6 +46,7 @@ def parse(argv=None):
     p.add_argument("--write-only", action="store_true", help="count writes only")
     p.add_argument("-d", "--directory", help="only files directly in this directory")
     _cli.interval_count(p, interval_default=1)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -62,13 +63,34 @@ def name_of(k) -> str:
     return name
 
 
+def top(items, a) -> list:
+    return list(reversed(sorted(items, key=_sort_key(a.sort))))[:a.maxrows]
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: the top files by I/O in it (-s, -r)",
+                        [_jsonl.LOADAVG], rows=[
+    F("tid", "integer", "thread ID", get=lambda kv: kv[0].tid),
+    F("comm", "string", "command name", get=lambda kv: kv[0].comm),
+    F("reads", "integer", "read calls", get=lambda kv: kv[1].reads),
+    F("writes", "integer", "write calls", get=lambda kv: kv[1].writes),
+    F("rbytes", "integer", "bytes read", "bytes", get=lambda kv: kv[1].rbytes),
+    F("wbytes", "integer", "bytes written", "bytes", get=lambda kv: kv[1].wbytes),
+    F("type", "string", "R regular, S socket, O other",
+      get=lambda kv: chr(kv[0].type) if isinstance(kv[0].type, int) else kv[0].type),
+    F("file", "string", "the file's name (one path component; at most the first bytes "
+                        "the kernel keeps), exact", get=lambda kv: kv[0].name),
+    F("name_len", "integer", "the whole name's length", "bytes",
+      get=lambda kv: kv[0].name_len),
+])
+
+
 def render(items, a, loadavg: str) -> str:
     """One screen: the loadavg line, the header, the top rows."""
     out = [loadavg,
            "%-7s %-16s %-6s %-6s %-7s %-7s %1s %s" % ("TID", "COMM", "READS", "WRITES",
                                                      "R_Kb", "W_Kb", "T", "FILE")]
-    rows = list(reversed(sorted(items, key=_sort_key(a.sort))))[:a.maxrows]
-    for k, v in rows:
+    for k, v in top(items, a):
         t = chr(k.type) if isinstance(k.type, int) else k.type
         out.append("%-7d %-16s %-6d %-6d %-7d %-7d %1s %s" % (
             k.tid, k.comm, v.reads, v.writes, v.rbytes // 1024, v.wbytes // 1024, t,
@@ -110,12 +132,14 @@ def run(argv=None):
         obj.load()
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
-        counts = obj.maps["counts"]
+        counts = obj.maps["counts"].raw_text(a.json)
         if dir_st is not None:
-            print("Tracing directory: %s (Inode: %d)" % (a.directory, dir_st.st_ino))
+            _jsonl.status(a, "Tracing directory: %s (Inode: %d)" % (a.directory, dir_st.st_ino))
         _cli.top_loop(a.interval, a.count, a.noclear,
                       "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval,
-                      lambda: render(counts.pop_items(), a, _cli.loadavg_line()))
+                      lambda: render(counts.pop_items(), a, _cli.loadavg_line()),
+                      json=a.json and (lambda: JSON.record(top(counts.pop_items(), a),
+                                                           loadavg=_cli.loadavg())))
     return 0
 
 

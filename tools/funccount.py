@@ -27,7 +27,7 @@ from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import ARRAY, GenObject
 from corebpf.compiler.probespec import SpecError, parse_pattern
 
-from . import _cli, _multi
+from . import _cli, _jsonl, _multi
 
 PROG = "funccount"
 
@@ -45,6 +45,7 @@ def parse(argv=None):
                    help="print the generated BPF programs before starting")
     p.add_argument("-c", "--cpu", type=_cli.cpu_type, help="trace this CPU only")
     p.add_argument("pattern", help="search expression for events")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -107,6 +108,19 @@ def build(probes, counts_fd: int, pid=None, cpu=None, kernel_kind=None):
     return out
 
 
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval (-i) or at the end: calls per function, "
+                        "fewest first, functions not called left out", rows=[
+    F("func", "string", "the function (or tracepoint, USDT probe) as bcc names it"),
+    F("count", "integer", "calls counted"),
+])
+
+
+def json_rows(names, values) -> list:
+    return [{"func": names[i], "count": v}
+            for i, v in sorted(enumerate(values), key=lambda kv: kv[1]) if v]
+
+
 def render(names, values, timestamp: bool) -> str:
     """One interval's text (bcc's layout): blank line, time, header, ascending rows."""
     out = ["\n"]
@@ -134,8 +148,8 @@ def run(argv=None):
             if a.ebpf:
                 return 0
         skipped = _multi.attach_all(g, progs, tolerant=len(names) > 1)
-        print('Tracing %d functions for "%s"... Hit Ctrl-C to end.'
-              % (len(names) - len(skipped), a.pattern), flush=True)
+        _jsonl.status(a, 'Tracing %d functions for "%s"... Hit Ctrl-C to end.'
+                      % (len(names) - len(skipped), a.pattern))
         seconds = 0
         exiting = False
         while True:
@@ -146,9 +160,12 @@ def run(argv=None):
             if a.duration and seconds >= a.duration:
                 exiting = True
             vals = [v for _, v in sorted(counts.pop_items())]
-            print(render(names, vals, a.timestamp), end="", flush=True)
+            if a.json:
+                JSON.write(json_rows(names, vals))
+            else:
+                print(render(names, vals, a.timestamp), end="", flush=True)
             if exiting:
-                print("Detaching...", flush=True)
+                _jsonl.status(a, "Detaching...")
                 return 0
 
 

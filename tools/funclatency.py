@@ -25,7 +25,7 @@ from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, R8, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 
-from . import _cli, _heatmap, _multi
+from . import _cli, _heatmap, _jsonl, _multi
 
 PROG = "funclatency"
 SLOTS = histogram.LOG2_SLOTS
@@ -52,6 +52,7 @@ def parse(argv=None):
                    help="print the generated BPF programs")
     p.add_argument("pattern", help="search expression for functions")
     _heatmap.add_args(p)
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     if a.microseconds and a.milliseconds:
         p.error("-u and -m are mutually exclusive")
@@ -214,10 +215,18 @@ def _pop(cg, level):
     A.ldx(8, R7, R1, 8)
 
 
-def render(funcs, hist, stats, a, per_func, per_pid=False, user=False) -> str:
-    """One interval's text: bcc's histogram (per function and process
-    sections where bcc keys them), then the avg line."""
-    label = "msecs" if a.milliseconds else "usecs" if a.microseconds else "nsecs"
+F = _jsonl.Field
+JSON = _jsonl.Histograms("one object per interval (-i) or at the end: function latency",
+                         ["nsecs", "usecs", "msecs"], keys=[
+    F("func", "string", "the function (-F; user functions: always)", optional=True),
+    F("pid", "integer", "process ID (user functions without -p, or with -F)",
+      optional=True)], fields=[
+    F("total_ns", "integer", "time spent in the calls counted", "ns"),
+    F("count", "integer", "calls counted")])
+
+
+def _interval(hist, stats):
+    """({(function index, tgid): slots}, [total ns, count]) of one interval."""
     sections = {}
     for raw, count in hist.pop_items():
         if isinstance(raw, int):
@@ -226,7 +235,29 @@ def render(funcs, hist, stats, a, per_func, per_pid=False, user=False) -> str:
         vals = sections.setdefault((fidx, tgid), [0] * SLOTS)
         if slot < SLOTS:
             vals[slot] += count
-    st = [v for _, v in sorted(stats.pop_items())]
+    return sections, [v for _, v in sorted(stats.pop_items())]
+
+
+def write_json(funcs, hist, stats, a, per_func, per_pid=False):
+    sections, st = _interval(hist, stats)
+    hists = []
+    for (fidx, tgid), slots in sorted(sections.items()):
+        key = {}
+        if per_func or per_pid:
+            f = funcs[fidx]
+            key["func"] = f if isinstance(f, str) else f[0]
+        if per_pid:
+            key["pid"] = tgid
+        hists.append((key, slots))
+    JSON.write("msecs" if a.milliseconds else "usecs" if a.microseconds else "nsecs", hists,
+               total_ns=st[0], count=st[1])
+
+
+def render(funcs, hist, stats, a, per_func, per_pid=False, user=False) -> str:
+    """One interval's text: bcc's histogram (per function and process
+    sections where bcc keys them), then the avg line."""
+    label = "msecs" if a.milliseconds else "usecs" if a.microseconds else "nsecs"
+    sections, st = _interval(hist, stats)
     out = ["\n"]
     if a.timestamp:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
@@ -288,8 +319,8 @@ def trace_functions(funcs, a, kkind, attach=True):
                 _multi.load_and_attach(g, name, cg, attach=False)
             return len(g.programs)
         skipped = _multi.attach_all(g, progs, tolerant=len(funcs) > 1)
-        print('Tracing %d functions for "%s"... Hit Ctrl-C to end.'
-              % (len(funcs) - len(skipped), a.pattern), flush=True)
+        _jsonl.status(a, 'Tracing %d functions for "%s"... Hit Ctrl-C to end.'
+                      % (len(funcs) - len(skipped), a.pattern))
         seconds = 0
         exiting = False
         while True:
@@ -299,10 +330,14 @@ def trace_functions(funcs, a, kkind, attach=True):
                 seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
-            print(render(funcs, hist, stats, a, per_func, per_pid, user), end="", flush=True)
+            if a.json:
+                write_json(funcs, hist, stats, a, per_func, per_pid)
+            else:
+                print(render(funcs, hist, stats, a, per_func, per_pid, user), end="",
+                      flush=True)
             if exiting:
                 hist.write()
-                print("Detaching...", flush=True)
+                _jsonl.status(a, "Detaching...")
                 return 0
 
 

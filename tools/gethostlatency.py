@@ -13,7 +13,7 @@ import corebpf
 from corebpf.user import uprobes
 from corebpf.symbols.elf import ElfError
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "gethostlatency"
 FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname2")
@@ -22,10 +22,20 @@ FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname2")
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 HEADER = "%-9s %-7s %-16s %10s %s" % ("TIME", "PID", "COMM", "LATms", "HOST")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per host name lookup (getaddrinfo, gethostbyname[2])", [
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("latency_ns", "integer", "time the call took", "ns", get=lambda e: e.delta_ns),
+    F("host", "string", "the host name looked up"),
+])
 
 
 def format_event(e, now: float = None) -> str:
@@ -55,9 +65,7 @@ def run(argv=None):
             attached += 1
         if not attached:
             raise ElfError(f"{libc}: none of {', '.join(FUNCTIONS)} found")
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e)))
-        print(HEADER, flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, format_event, HEADER)
         _cli.event_loop(rb, out)
     return 0
 

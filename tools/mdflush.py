@@ -12,14 +12,24 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "mdflush"
 HEADER = "%-8s %-7s %-16s %s" % ("TIME", "PID", "COMM", "DEVICE")
 
 
 def parse(argv=None):
-    return _cli.Parser(PROG, __doc__).parse_args(argv)
+    p = _cli.Parser(PROG, __doc__)
+    _jsonl.add_args(p)
+    return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per md flush request", [
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("disk", "string", "md device name"),
+])
 
 
 def format_event(e, now: str = None) -> str:
@@ -36,7 +46,7 @@ def run(argv=None):
         obj.load()
         obj.attach()
         _cli.trace_events(obj, "Tracing md flush requests... Hit Ctrl-C to end.\n" + HEADER,
-                          format_event)
+                          format_event, json=JSON.line if a.json else None)
     return 0
 
 

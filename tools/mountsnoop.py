@@ -11,7 +11,7 @@ import errno
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "mountsnoop"
 
@@ -121,6 +121,28 @@ def call_text(e) -> str:
     return "%s = %s" % (call, ret_text(e.ret))
 
 
+SYSCALL_NAMES = tuple(SYSCALLS)
+STRING_ARGS = (4, 1, 1, 2, 0, 2)        # string arguments of each op, in call order
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per mount(), umount(), fsopen(), fsconfig(), fsmount() "
+                     "or move_mount() call", [
+    F("comm", "string", "command name"),
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("pcomm", "string", "the parent's command name"),
+    F("ppid", "integer", "parent process ID"),
+    F("mnt_ns", "integer", "mount namespace inode number"),
+    F("syscall", "string", "mount, umount2, fsopen, fsconfig, fsmount or move_mount",
+      get=lambda e: SYSCALL_NAMES[e.op]),
+    F("strings", "string[]", "the call's string arguments, in order, exact",
+      get=lambda e: list(e.str[:STRING_ARGS[e.op]])),
+    F("call", "string", "the call as bcc's CALL column shows it (C string escapes)",
+      get=call_text),
+    F("ret", "integer", "the call's return value (a result, or -errno)"),
+])
+
+
 def header(parent: bool) -> str:
     if parent:
         return "{:16} {:<7} {:<7} {:16} {:<7} {:<11} {}".format(
@@ -140,6 +162,7 @@ def run(argv=None):
     p.add_argument("-P", "--parent_process", action="store_true",
                    help="also show the parent's command name and PID")
     _cli.container_args(p)
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
@@ -151,9 +174,8 @@ def run(argv=None):
         obj.load()
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, a.parent_process)))
-        print(header(a.parent_process), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a.parent_process),
+                              header(a.parent_process))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -31,7 +31,7 @@ import corebpf
 from corebpf.symbols import syms
 from corebpf.symbols.stacks import Stacks, folded, multiline, present
 
-from . import _cli, _offcpu, _stacks
+from . import _cli, _jsonl, _offcpu, _stacks
 
 PROG = "offcputime"
 
@@ -40,6 +40,7 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _offcpu.add_args(p)
     _stacks.add_args(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -76,6 +77,25 @@ def report(items, stacks: Stacks, a) -> list:
         else:
             out.extend(multiline(ks, ustk, k.name, k.pid, us, delimit and both))
     return out
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object at the end: time off CPU per stack and thread, least "
+                        "first (bcc's order)", rows=[
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("comm", "string", "the thread's command name"),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
+    F("total_us", "integer", "time blocked with this stack", "us"),
+])
+
+
+def json_rows(items, stacks: Stacks, a) -> list:
+    kern, user = not a.user_stacks_only, not a.kernel_stacks_only
+    return [{"pid": k.tgid, "tid": k.pid, "comm": k.name, "total_us": us,
+             **_stacks.json_stacks(stacks, k.tgid, k.kernel_stack_id if kern else None,
+                                   k.user_stack_id if user else None, skip_probe=True)}
+            for k, us in sorted(items, key=lambda kv: kv[1])]
 
 
 # Off-CPU time of --unwind dwarf: the user stack is an Unwound (addresses).
@@ -177,19 +197,25 @@ def run(argv=None):
         if _stacks.dwarf(a):
             pairs = DwarfPairs(_stacks.Unwinding(stacks.syms))
             rb = pairs.backlog
-            rb.rb = obj.ring_buffer("ustacks", pairs.on_dump, "offcpu_ends", pairs.on_end)
+            rb.rb = obj.ring_buffer("ustacks", pairs.on_dump, "offcpu_ends", pairs.on_end,
+                                    raw_text=a.json)
         started = time.monotonic()
-        if not a.folded:
+        if a.json:
+            _jsonl.header(header(a))
+        elif not a.folded:
             print(header(a), flush=True)
         _cli.sleep_until_done(a.duration, _Both(warns, rb) if rb is not None else warns)
         obj.detach()
         if rb is not None:
             rb.finish()
         elapsed = time.monotonic() - started
-        if not a.folded:
+        if not a.folded and not a.json:
             print()
-        items = list(pairs.counts.items()) if pairs is not None else obj.maps["counts"].items()
-        lines = report(items, stacks, a)
+        items = list(pairs.counts.items()) if pairs is not None else \
+            obj.maps["counts"].raw_text(a.json).items()
+        lines = [] if a.json else report(items, stacks, a)
+        if a.json:
+            JSON.write(json_rows(items, stacks, a))
         if lines:
             print("\n".join(lines), flush=True)
         warn = stacks.warning("lost and could not be displayed")

@@ -24,7 +24,7 @@ import time
 import corebpf
 from corebpf.symbols.stacks import MISSED_KERNEL, MISSED_USER, Stacks, missing
 
-from . import _cli, _offcpu, _stacks
+from . import _cli, _jsonl, _offcpu, _stacks
 
 PROG = "offwaketime"
 
@@ -33,6 +33,7 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _offcpu.add_args(p, offset=False, max_ids=5)
     _stacks.add_args(p, unwind=False)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -123,6 +124,51 @@ def report(items, st: Stacks, a) -> list:
     return out
 
 
+F = _jsonl.Field
+
+
+def _side(name, who, what):
+    return F(name, "frame[]", f"the {who}'s {what} stack, innermost frame first; [] if "
+                              f"lost or none (not with -{'U' if what == 'kernel' else 'K'})",
+             get=lambda r: None, optional=True)
+
+
+JSON = _jsonl.Intervals("one object at the end: time blocked per blocked stack and waker "
+                        "stack, least first (bcc's order)", rows=[
+    F("target", "string", "command name of the blocked task"),
+    F("target_pid", "integer", "its thread ID"),
+    F("waker", "string", "command name of the task that woke it"),
+    F("waker_pid", "integer", "its thread ID"),
+    _side("target_kernel_stack", "blocked task", "kernel"),
+    _side("target_user_stack", "blocked task", "user"),
+    _side("waker_kernel_stack", "waker", "kernel"),
+    _side("waker_user_stack", "waker", "user"),
+    F("total_us", "integer", "time blocked", "us"),
+])
+
+
+def json_rows(items, st: Stacks, a) -> list:
+    kern, user = not a.user_stacks_only, not a.kernel_stacks_only
+    kres = st.syms.kernel.resolve
+    out = []
+    for k, us in sorted(items, key=lambda kv: kv[1]):
+        row = {"target": k.target, "target_pid": k.t_pid, "waker": k.waker,
+               "waker_pid": k.w_pid, "total_us": us}
+        if kern:
+            row["target_kernel_stack"] = _jsonl.frames(
+                st.kernel_addresses(k.t_k_stack_id, skip_probe=True)
+                if k.t_k_stack_id > 0 else [], kres)
+            row["waker_kernel_stack"] = _jsonl.frames(
+                _offcpu.waker_addresses(st, k.w_k_stack_id), kres)
+        if user:
+            for side, sid, tgid in (("target", k.t_u_stack_id, k.t_tgid),
+                                    ("waker", k.w_u_stack_id, k.w_tgid)):
+                row[side + "_user_stack"] = _jsonl.frames(
+                    st.addresses(sid) if sid > 0 else [], st.syms.process(tgid).resolve)
+        out.append(row)
+    return out
+
+
 def samples(items, st: Stacks, a) -> list:
     """[(frames root->leaf, us)] for the pictures: the blocked stack, then
     the waker's frames above it (root at the wake-up), as in the folded text."""
@@ -156,15 +202,19 @@ def run(argv=None):
         obj.attach()
         st = Stacks(obj.maps["stack_traces"])
         started = time.monotonic()
-        if not a.folded:
+        if a.json:
+            _jsonl.header(header(a))
+        elif not a.folded:
             print(header(a), flush=True)
         _cli.sleep_until_done(a.duration)
         obj.detach()
         elapsed = time.monotonic() - started
-        if not a.folded:
+        if not a.folded and not a.json:
             print()
-        items = obj.maps["counts"].items()
-        lines = report(items, st, a)
+        items = obj.maps["counts"].raw_text(a.json).items()
+        lines = [] if a.json else report(items, st, a)
+        if a.json:
+            JSON.write(json_rows(items, st, a))
         if lines:
             print("\n".join(lines), flush=True)
         warn = st.warning("lost and could not be displayed")

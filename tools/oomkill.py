@@ -18,13 +18,14 @@ import time
 import corebpf
 from corebpf import features
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "oomkill"
 
 
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -53,6 +54,19 @@ def format_event(e, now: float = None, avg: str = None, pages: int = None) -> st
                e.tcomm, pages, loadavg() if avg is None else avg))
 
 
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per OOM kill", [
+    F("fpid", "integer", "process ID that triggered the OOM"),
+    F("fcomm", "string", "its command name"),
+    F("tpid", "integer", "process ID killed"),
+    F("tcomm", "string", "its command name"),
+    F("pages", "integer", "pages of the OOM domain (totalpages)",
+      get=lambda e: e.pages or machine_pages()),
+    F("loadavg", "string", "/proc/loadavg when the tool read the event",
+      get=lambda e: loadavg()),
+])
+
+
 def victim_tracepoint_usable() -> bool:
     """mark_victim carries the victim task on recent kernels (about 6.8 on);
     before, only its pid: then the kprobe, where there is one, tells more."""
@@ -76,9 +90,7 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e)))
-        print("Tracing OOM kills... Ctrl-C to stop.", flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, format_event, "Tracing OOM kills... Ctrl-C to stop.")
         _cli.event_loop(rb, out)
     return 0
 

@@ -13,13 +13,19 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "pidpersec"
 
 
 def parse(argv=None):
-    return _cli.Parser(PROG, __doc__).parse_args(argv)
+    p = _cli.Parser(PROG, __doc__)
+    _jsonl.add_args(p)
+    return p.parse_args(argv)
+
+
+JSON = _jsonl.Intervals("one object per second: new processes (and threads) in it", [
+    _jsonl.Field("pids", "integer", "new PIDs in the second (forks, clones)")])
 
 
 def format_line(count: int, now: str = None) -> str:
@@ -36,10 +42,13 @@ def run(argv=None):
         obj.load()
         obj.attach()
         last = obj.bss.forks        # before the banner: a fork right after it counts
-        print("Tracing... Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Tracing... Ctrl-C to end.")
         while not _cli.wait_stop(1):            # bcc prints nothing more on Ctrl-C
             now = obj.bss.forks
-            print(format_line(now - last), flush=True)
+            if a.json:
+                JSON.write(pids=now - last)
+            else:
+                print(format_line(now - last), flush=True)
             last = now
     return 0
 

@@ -31,7 +31,7 @@ from corebpf import features
 from corebpf.core import perf
 from corebpf.symbols.stacks import Stacks, folded, missing, multiline, present
 
-from . import _cli, _stacks
+from . import _cli, _jsonl, _stacks
 
 PROG = "profile"
 
@@ -72,6 +72,7 @@ def parse(argv=None):
                    help="the number of unique stack traces kept (default 16384)")
     p.add_argument("-C", "--cpu", type=_cli.cpu_type, default=-1, help="sample this CPU only")
     _stacks.add_args(p)
+    _jsonl.add_args(p)
     _cli.duration_arg(p)
     _cli.container_args(p)
     return p.parse_args(argv)
@@ -117,6 +118,24 @@ def report(items, stacks: Stacks, a) -> list:
                       for ip, f in zip(stacks.addresses(k.user_stack_id), us)]
         out.extend(multiline(ks, us, k.name, k.pid, count, delimit and both))
     return out
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object at the end: CPU samples per stack and process, fewest "
+                        "first (bcc's order)", rows=[
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
+    F("count", "integer", "samples"),
+])
+
+
+def json_rows(items, stacks: Stacks, a) -> list:
+    kern, user = not a.user_stacks_only, not a.kernel_stacks_only
+    return [{"pid": k.pid, "comm": k.name, "count": count,
+             **_stacks.json_stacks(stacks, k.pid, k.kernel_stack_id if kern else None,
+                                   k.user_stack_id if user else None, k.kernel_ip)}
+            for k, count in sorted(items, key=lambda kv: kv[1])]
 
 
 # A sample of --unwind dwarf: the user stack is an Unwound (addresses).
@@ -177,19 +196,24 @@ def run(argv=None):
                 dwarf_counts[DwarfKey(e.pid, unw.stack(e.pid, e.ustack), e.kernel_stack_id,
                                       e.kernel_ip, e.name)] += 1
             rb = _stacks.Backlog(on_sample)
-            rb.rb = obj.ring_buffer("ustacks", rb.add)
+            rb.rb = obj.ring_buffer("ustacks", rb.add, raw_text=a.json)
         started = time.monotonic()
-        if not a.folded:
+        if a.json:
+            _jsonl.header(header(a))
+        elif not a.folded:
             print(header(a), flush=True)
         _cli.sleep_until_done(a.duration, rb)
         obj.detach()
         if rb is not None:
             rb.finish()
         elapsed = time.monotonic() - started
-        if not a.folded:
+        if not a.folded and not a.json:
             print()
-        items = list(dwarf_counts.items()) if rb is not None else obj.maps["counts"].items()
-        lines = report(items, stacks, a)
+        items = list(dwarf_counts.items()) if rb is not None else \
+            obj.maps["counts"].raw_text(a.json).items()
+        lines = [] if a.json else report(items, stacks, a)
+        if a.json:
+            JSON.write(json_rows(items, stacks, a))
         if lines:
             print("\n".join(lines), flush=True)
         warn = stacks.warning("could not be displayed", collisions=True)

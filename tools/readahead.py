@@ -11,7 +11,7 @@ from __future__ import annotations
 import corebpf
 from corebpf import features, histogram
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "readahead"
 # program hook -> kernel functions to probe, bcc's order of preference
@@ -27,12 +27,18 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-d", "--duration", type=_cli.positive_int, default=_cli.FOREVER,
                    help="total duration to monitor for, in seconds")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 def stats(unused: int, slots) -> str:
     return "\nRead-ahead unused pages: %d\nHistogram of read-ahead used page age (ms):\n\n%s" % (
         unused, histogram.format_log2(slots, "age (ms)"))
+
+
+JSON = _jsonl.Histograms("one object every -d seconds and at Ctrl-C: the age of read-ahead "
+                         "pages when first used", ["msecs"], fields=[
+    _jsonl.Field("unused_pages", "integer", "read-ahead pages never used")])
 
 
 def _function(hook: str) -> str:
@@ -69,13 +75,16 @@ def run(argv=None):
                     p.attach_kprobe(_function(p.hook), retprobe=p.section == "kretprobe")
         else:
             obj.attach()
-        print("Tracing... Hit Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Tracing... Hit Ctrl-C to end.")
         base_pages, base_slots = 0, [0] * histogram.LOG2_SLOTS
         while True:
             stop = _cli.wait_stop(a.duration)
             pages, slots = obj.bss.pages, list(obj.maps["dist"][0].slots)
-            print(stats(pages - base_pages, [s - b for s, b in zip(slots, base_slots)]),
-                  end="", flush=True)
+            delta = [s - b for s, b in zip(slots, base_slots)]
+            if a.json:
+                JSON.write("msecs", [({}, delta)], unused_pages=pages - base_pages)
+            else:
+                print(stats(pages - base_pages, delta), end="", flush=True)
             base_pages, base_slots = pages, slots           # bcc clears both
             if stop:
                 break

@@ -17,7 +17,7 @@ import corebpf
 from corebpf import histogram
 from corebpf.core import perf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "runqlen"
 FREQUENCY = 99
@@ -29,6 +29,7 @@ def parse(argv=None):
     p.add_argument("-O", "--runqocc", action="store_true", help="report run queue occupancy")
     p.add_argument("-C", "--cpus", action="store_true", help="print output for each CPU separately")
     _cli.interval_count(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -36,6 +37,23 @@ def occupancy(vals) -> float:
     """Percentage of samples that found at least one task waiting."""
     samples = sum(vals)
     return 100.0 * (samples - vals[0]) / samples if samples else 0.0
+
+
+F = _jsonl.Field
+JSON = _jsonl.Histograms("one object per interval: run queue lengths sampled at 99 Hz "
+                         "(linear buckets of 1)", ["runqlen"], keys=[
+    F("cpu", "integer", "CPU (-C)", optional=True)], extra=[
+    F("runqocc_pct", "number", "samples that found a task waiting, percent (-O's figure)")])
+
+
+def write_json(items, a):
+    data = [(k, list(v.slots)) for k, v in items]
+    if not a.cpus:
+        data = [(None, [sum(col) for col in zip(*(v for _, v in data))])] if data else []
+    hists = [({} if cpu is None else {"cpu": cpu}, _jsonl.linear_buckets(v),
+              {"runqocc_pct": occupancy(v)}) for cpu, v in sorted(data, key=lambda d: d[0] or 0)]
+    sys.stdout.write(_jsonl.dumps(JSON.interval("runqlen", hists)) + "\n")
+    sys.stdout.flush()
 
 
 def render(items, a) -> str:
@@ -69,9 +87,11 @@ def run(argv=None):
         obj.load()
         perf.attach_sampling(obj.programs["sample"], freq=FREQUENCY)
         hists = obj.maps["hists"]
-        print("Sampling run queue length... Hit Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Sampling run queue length... Hit Ctrl-C to end.")
 
         def emit():
+            if a.json:
+                return write_json(hists.pop_items(), a)
             sys.stdout.write(render(hists.pop_items(), a))
             sys.stdout.flush()
 

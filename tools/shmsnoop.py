@@ -13,7 +13,7 @@ the arguments, exit for the result).
 """
 from __future__ import annotations
 
-from . import _cli, _ipcsnoop
+from . import _cli, _ipcsnoop, _jsonl
 
 PROG = "shmsnoop"
 SYS_NAMES = ("SHMGET", "SHMAT", "SHMDT", "SHMCTL")
@@ -49,6 +49,31 @@ def header(a) -> str:
         "TID" if a.tid else "PID", "COMM", "SYS", "RET")
 
 
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per shmget(), shmat(), shmdt() or shmctl() call "
+                     "(arguments the call does not take are 0)", [
+    F("ts_us", "integer", "kernel time (CLOCK_MONOTONIC)", "us"),
+    F("pid", "integer", "process ID", get=lambda e: e.id >> 32),
+    F("tid", "integer", "thread ID", get=lambda e: e.id & 0xFFFFFFFF),
+    F("comm", "string", "command name"),
+    F("sys", "string", "SHMGET, SHMAT, SHMDT or SHMCTL",
+      get=lambda e: SYS_NAMES[e.sys] if e.sys < len(SYS_NAMES) else "N/A"),
+    F("ret", "integer", "the call's return value (an ID, an address, 0, or -errno)",
+      get=lambda e: _signed(e.ret)),
+    F("key", "integer", "shmget()'s key"),
+    F("size", "integer", "shmget()'s size", "bytes"),
+    F("shmflg", "integer", "shmget()'s or shmat()'s flags"),
+    F("shmid", "integer", "shmat()'s or shmctl()'s segment ID"),
+    F("shmaddr", "string", "shmat()'s or shmdt()'s address, hex", get=lambda e: hex(e.shmaddr)),
+    F("cmd", "integer", "shmctl()'s command"),
+    F("buf", "string", "shmctl()'s buffer address, hex", get=lambda e: hex(e.buf)),
+])
+
+
 def format_event(e, a, first_ts: int) -> str:
     sys_name = SYS_NAMES[e.sys] if e.sys < len(SYS_NAMES) else "N/A"
     out = "%-14.9f" % ((e.ts_us - first_ts) / 1000000) if a.timestamp else ""
@@ -70,7 +95,7 @@ def format_event(e, a, first_ts: int) -> str:
 
 def run(argv=None):
     a = parse(argv)
-    return _ipcsnoop.run(PROG, a, header(a), format_event)
+    return _ipcsnoop.run(PROG, a, header(a), format_event, JSON.line)
 
 
 def main(argv=None) -> int:

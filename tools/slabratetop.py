@@ -16,7 +16,7 @@ from __future__ import annotations
 import corebpf
 from corebpf import features
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "slabratetop"
 KPROBE_FUNCS = ("kmem_cache_alloc_noprof", "kmem_cache_alloc")     # 6.10+ renamed it
@@ -28,14 +28,28 @@ def parse(argv=None):
     p.add_argument("-r", "--maxrows", default=20, type=_cli.positive_int,
                    help="maximum rows to print, default 20")
     _cli.interval_count(p, interval_default=1)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 HEADER = "%-32s %6s %10s" % ("CACHE", "ALLOCS", "BYTES")
 
 
+def top(items, maxrows: int) -> list:
+    return sorted(items, key=lambda kv: kv[1].size, reverse=True)[:maxrows]
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: the kmem caches allocated from most in it "
+                        "(by bytes, -r)", [_jsonl.LOADAVG], rows=[
+    F("cache", "string", "the kmem cache's name", get=lambda kv: kv[0].name),
+    F("allocs", "integer", "allocations", get=lambda kv: kv[1].count),
+    F("bytes", "integer", "bytes allocated", "bytes", get=lambda kv: kv[1].size),
+])
+
+
 def render(items, maxrows: int, loadavg: str) -> str:
-    rows = sorted(items, key=lambda kv: kv[1].size, reverse=True)[:maxrows]
+    rows = top(items, maxrows)
     return "".join([loadavg, "\n", HEADER, "\n"] +
                    ["%-32s %6d %10d\n" % (k.name, v.count, v.size) for k, v in rows])
 
@@ -60,10 +74,12 @@ def run(argv=None):
             _cli.attach_kprobe_any(obj.programs["alloc__kprobe"], KPROBE_FUNCS)
         else:
             obj.attach()
-        counts = obj.maps["counts"]
+        counts = obj.maps["counts"].raw_text(a.json)
         _cli.top_loop(a.interval, a.count, a.noclear,
                       "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval,
-                      lambda: render(counts.pop_items(), a.maxrows, _cli.loadavg_line()))
+                      lambda: render(counts.pop_items(), a.maxrows, _cli.loadavg_line()),
+                      json=a.json and (lambda: JSON.record(top(counts.pop_items(), a.maxrows),
+                                                           loadavg=_cli.loadavg())))
     return 0
 
 

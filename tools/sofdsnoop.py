@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from . import _cli, _ipcsnoop
+from . import _cli, _ipcsnoop, _jsonl
 
 PROG = "sofdsnoop"
 
@@ -38,6 +38,33 @@ def fd_path(tid: int, fd: int) -> str:
         return "N/A"
 
 
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per file descriptor passed over a UNIX socket "
+                     "(SCM_RIGHTS)", [
+    F("ts_us", "integer", "kernel time (CLOCK_MONOTONIC)", "us"),
+    F("action", "string", "SEND or RECV"),
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("comm", "string", "command name"),
+    F("sock_fd", "integer", "the socket's file descriptor"),
+    F("sock_path", "string", "the socket's /proc link when the tool read it, N/A if gone"),
+    F("fd", "integer", "the file descriptor passed (the sender's for SEND, the "
+                       "receiver's for RECV)"),
+    F("fd_path", "string|null", "a SEND's fd's /proc link when the tool read it, N/A if "
+                                "gone; null for RECV"),
+])
+
+
+def records(e, path=fd_path) -> list:
+    """--json: the objects of one record, one per descriptor."""
+    tid = e.id & 0xFFFFFFFF
+    send = e.action == 0
+    sock = path(tid, e.sock_fd)         # os.readlink: non-UTF-8 bytes as \udcNN already
+    return [JSON.record(e, action="SEND" if send else "RECV", pid=e.id >> 32, tid=tid,
+                        sock_path=sock, fd=fd, fd_path=path(tid, fd) if send else None)
+            for fd in list(e.fd)[:max(0, min(e.fd_cnt, len(e.fd)))]]
+
+
 def format_event(e, a, first_ts: int, path=fd_path) -> list:
     tid = e.id & 0xFFFFFFFF
     prefix = "%-14.9f" % ((e.ts_us - first_ts) / 1000000) if a.timestamp else ""
@@ -50,7 +77,7 @@ def format_event(e, a, first_ts: int, path=fd_path) -> list:
 
 def run(argv=None):
     a = parse(argv)
-    return _ipcsnoop.run(PROG, a, header(a), format_event)
+    return _ipcsnoop.run(PROG, a, header(a), format_event, records)
 
 
 def main(argv=None) -> int:

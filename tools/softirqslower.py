@@ -13,7 +13,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 from .softirqs import vec_name
 
 PROG = "softirqslower"
@@ -27,7 +27,19 @@ def parse(argv=None):
     p.add_argument("min_us", nargs="?", default=10000, type=_cli.nonneg_int,
                    help="minimum softirq latency to trace, in us (default 10000)")
     p.add_argument("-c", "--cpu", type=_cli.nonneg_int, help="trace this CPU only")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per softirq stage slower than min_us", [
+    F("stage", "string", "raise softirq, irq(hard) to softirq, or softirq runtime",
+      get=lambda e: STAGES[e.stage] if e.stage < len(STAGES) else str(e.stage)),
+    F("softirq", "string", "the softirq (timer, net_rx...)", get=lambda e: vec_name(e.vec)),
+    F("latency_ns", "integer", "time the stage took", "ns", get=lambda e: e.delta_ns),
+    F("cpu", "integer", "CPU"),
+    F("comm", "string", "command name of the task interrupted"),
+])
 
 
 def format_event(e, now: str) -> str:
@@ -50,10 +62,9 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, time.strftime("%H:%M:%S"))))
-        print("Tracing softirq latency higher than %d us... Hit Ctrl-C to end." % a.min_us)
-        print(HEADER, flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, time.strftime("%H:%M:%S")),
+                              "Tracing softirq latency higher than %d us... Hit Ctrl-C to end."
+                              "\n" % a.min_us + HEADER)
         _cli.event_loop(rb, out)
     return 0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "solisten"
 # The raw_syscalls variants' table (bpf_src/solisten.bpf.c).
@@ -28,6 +28,7 @@ def parse(argv=None):
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-n", "--netns", type=_net.netns_id, default=0,
                    help="trace this network namespace only (inode number)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -36,6 +37,19 @@ def header(a) -> str:
         return "%-7s %-12s %-12s %-6s %-8s %-5s %-39s" % (
             "PID", "COMM", "NETNS", "PROTO", "BACKLOG", "PORT", "ADDR")
     return "%-7s %-12s %-6s %-8s %-5s %-39s" % ("PID", "COMM", "PROTO", "BACKLOG", "PORT", "ADDR")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP listen()", [
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("netns", "integer", "network namespace inode number"),
+    F("proto", "string", "TCPv4 or TCPv6",
+      get=lambda e: "TCPv4" if e.family == _net.AF_INET else "TCPv6"),
+    F("backlog", "integer", "listen()'s backlog"),
+    F("port", "integer", "local port"),
+    _net.json_addr("addr", "local address"),
+])
 
 
 def format_event(e, a) -> str:
@@ -60,9 +74,7 @@ def run(argv=None):
         obj.load()
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, a)))
-        print(header(a), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a), header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -27,7 +27,7 @@ import textwrap
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "sslsniff"
 MAX_BUF_SIZE = 65536                # sslsniff.h
@@ -88,6 +88,7 @@ def parse(argv=None):
                    help="show SSL handshake latency, enabled only if latency option is on.")
     p.add_argument("--extra-lib", type=ssllib_type, action="append",
                    help="Intercept calls from extra library (format: lib_type:lib_path)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -98,6 +99,29 @@ def header(extra: bool, latency: bool) -> str:
     if latency:
         h += " %-7s" % "LAT(ms)"
     return h
+
+
+def _data(e) -> bytes:
+    return bytes(e.buf) if e.buf_filled == 1 else b""
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TLS read, write (or handshake, --handshake)", [
+    F("func", "string", "READ/RECV, WRITE/SEND or HANDSHAKE", get=lambda e: RW.get(e.rw, "?")),
+    F("timestamp_ns", "integer", "kernel time (CLOCK_MONOTONIC)", "ns"),
+    F("comm", "string", "command name"),
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("uid", "integer", "user ID"),
+    F("len", "integer", "bytes read or written (the call's result)", "bytes"),
+    F("latency_ns", "integer|null", "time the call took, null if not measured (-l)", "ns",
+      get=lambda e: e.delta_ns or None),
+    F("data", "string|null", "the plaintext captured (at most --max-buffer-size bytes), "
+                             "exact: bytes that are not UTF-8 as \\udcNN; null if none",
+      get=lambda e: _jsonl.raw(_data(e)) if e.buf_filled == 1 else None),
+    F("truncated_bytes", "integer", "bytes of the call not captured", "bytes",
+      get=lambda e: max(0, e.len - len(_data(e)))),
+])
 
 
 def format_event(e, start_ns: int, a) -> str:
@@ -179,18 +203,19 @@ def run(argv=None):
         obj.load()
         for kind, lib in libs:
             attach(obj, kind, lib, a.pid, handshake and kind == "openssl", a.debug)
-        out = _cli.Output()
         start = []
 
-        def on_event(e):
+        def text(e):
             if a.comm and a.comm != e.comm:
-                return
+                return None
             if not start:
                 start.append(e.timestamp_ns)
-            out(format_event(e, start[0], a))
+            return format_event(e, start[0], a)
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a.extra, a.latency), flush=True)
+        def record(e):
+            return None if a.comm and a.comm != e.comm else JSON.record(e)
+
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header(a.extra, a.latency))
         _cli.event_loop(rb, out)
         return 0
 

@@ -32,7 +32,7 @@ from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import HASH, STACK_TRACE, GenObject
 from corebpf.symbols.stacks import Stacks, present
 
-from . import _cli, _multi, _stacks
+from . import _cli, _jsonl, _multi, _stacks
 from .funccount import names_of, resolve
 
 PROG = "stackcount"
@@ -68,6 +68,7 @@ def parse(argv=None):
                    help="print the generated BPF programs before starting")
     p.add_argument("pattern", help="search expression for events")
     _stacks.add_args(p)
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     if a.kernel_stacks_only and a.user_stacks_only:
         p.error("-K and -U are mutually exclusive. If you want both stacks, "
@@ -203,6 +204,28 @@ def samples(items, st: Stacks, a) -> list:
     return out
 
 
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval (-i) or at the end: events per stack (and "
+                        "process), fewest first (bcc's order)", rows=[
+    F("pid", "integer|null", "process ID, null for events in no process context"),
+    F("comm", "string|null", "its command name, null as pid"),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
+    F("count", "integer", "events with this stack"),
+])
+
+
+def json_rows(items, st: Stacks, a) -> list:
+    out = []
+    for (tgid, kid, uid, comm), count in sorted(items, key=lambda kv: kv[1]):
+        proc = tgid != NO_PID
+        out.append({"pid": tgid if proc else None,
+                    "comm": _jsonl.raw(comm.split(b"\0", 1)[0]) if proc else None,
+                    "count": count,
+                    **_stacks.json_stacks(st, tgid, None if a.user_stacks_only else kid,
+                                          uid if proc and not a.kernel_stacks_only else None)})
+    return out
+
+
 def _frame(addr, name, a) -> str:
     line = "  "
     if a.show_addr and addr is not None:
@@ -228,9 +251,12 @@ def run(argv=None):
             if a.ebpf:
                 return 0
         skipped = _multi.attach_all(g, progs, tolerant=len(names) > 1)
-        if not a.folded:
-            print('Tracing %d functions for "%s"... Hit Ctrl-C to end.'
-                  % (len(names) - len(skipped), a.pattern), flush=True)
+        banner = 'Tracing %d functions for "%s"... Hit Ctrl-C to end.' % (
+            len(names) - len(skipped), a.pattern)
+        if a.json:
+            _jsonl.header(banner)
+        elif not a.folded:
+            print(banner, flush=True)
         seconds = 0
         exiting = False
         pictures = []
@@ -266,7 +292,10 @@ def run(argv=None):
             else:
                 items = keys(counts.pop_items())
             st = Stacks(stacks, syms)
-            print(render(items, st, a), end="", flush=True)
+            if a.json:
+                JSON.write(json_rows(items, st, a))
+            else:
+                print(render(items, st, a), end="", flush=True)
             if _stacks.wanted(a):
                 pictures.extend(samples(items, st, a))
             if exiting:
@@ -279,7 +308,9 @@ def run(argv=None):
                 if backlog is not None and backlog.lost:
                     print(f"WARNING: {backlog.lost} events lost (user stack dumps: the "
                           "ring buffer was full).", file=sys.stderr)
-                if not a.folded:
+                if a.json:
+                    _jsonl.header("Detaching...")
+                elif not a.folded:
                     print("Detaching...", flush=True)
                 return 0
 

@@ -16,7 +16,7 @@ import time
 import corebpf
 from corebpf import features
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "swapin"
 FUNCS = ("swap_read_folio", "swap_readpage")
@@ -27,6 +27,7 @@ def parse(argv=None):
     p.add_argument("-T", "--notime", action="store_true",
                    help="do not show the timestamp (HH:MM:SS)")
     _cli.interval_count(p, interval_default=1)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -36,6 +37,14 @@ def render(items, notime: bool, now: str = None) -> str:
     for k, n in sorted(items, key=lambda kv: kv[1]):
         out.append("%-16s %-7d %d" % (k.comm, k.pid, n))
     return "\n".join(out) + "\n\n"
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: swap-ins per process in it", rows=[
+    F("comm", "string", "command name", get=lambda kv: kv[0].comm),
+    F("pid", "integer", "process ID", get=lambda kv: kv[0].pid),
+    F("count", "integer", "pages swapped in", get=lambda kv: kv[1]),
+])
 
 
 def choose_programs(obj):
@@ -60,15 +69,18 @@ def run(argv=None):
             _cli.attach_kprobe_any(obj.programs["swap__kprobe"], FUNCS)
         else:
             obj.attach()
-        counts = obj.maps["counts"]
-        print("Counting swap ins. Ctrl-C to end.", flush=True)
+        counts = obj.maps["counts"].raw_text(a.json)
+        _jsonl.status(a, "Counting swap ins. Ctrl-C to end.")
 
         def emit():
+            if a.json:
+                JSON.write(sorted(counts.pop_items(), key=lambda kv: kv[1]))
+                return
             sys.stdout.write(render(counts.pop_items(), a.notime))
             sys.stdout.flush()
 
         _cli.interval_loop(a.interval, a.count, emit)
-        print("Detaching...", flush=True)
+        _jsonl.status(a, "Detaching...")
     return 0
 
 

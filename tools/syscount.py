@@ -28,7 +28,7 @@ import time
 import corebpf
 from corebpf import syscalls
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "syscount"
 
@@ -75,6 +75,7 @@ def parse(argv=None):
     p.add_argument("--syscall", help="count only this syscall (see -l)")
     p.add_argument("--exec", nargs=argparse.REMAINDER, metavar="CMD",
                    help="run this command and count only its syscalls (put last)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -98,19 +99,40 @@ def key_text(key: int, by_process: bool) -> str:
     return syscalls.name(key)
 
 
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval (-i), or one at the end: the top syscalls "
+                        "(or processes, -P) by count (by time, -L)", rows=[
+    F("syscall", "string", "syscall name (not with -P)", optional=True),
+    F("pid", "integer", "process ID (-P)", optional=True),
+    F("comm", "string", "its command name now, [unknown] if gone (-P)", optional=True),
+    F("count", "integer", "calls counted"),
+    F("total_ns", "integer", "time spent in them (-L)", "ns", optional=True),
+])
+
+
+def top(items, a) -> list:
+    """The rows of one report: [(key, sc_val)], the top -T by count or time."""
+    rows = sorted(items, key=(lambda kv: -kv[1].total_ns) if a.latency else
+                  (lambda kv: -kv[1].count))
+    return [(k, v) for k, v in rows[:a.top] if k != 0xFFFFFFFF]
+
+
+def json_rows(items, a) -> list:
+    return [{"syscall": None if a.process else syscalls.name(k),
+             "pid": k if a.process else None,
+             "comm": comm_of(k) if a.process else None, "count": v.count,
+             "total_ns": v.total_ns if a.latency else None} for k, v in top(items, a)]
+
+
 def render(items, a, now: str = None) -> str:
     """One report from the `data` map items [(key, sc_val)]."""
     col = "PID    COMM" if a.process else "SYSCALL"
     out = ["[%s]" % (now or time.strftime("%H:%M:%S"))]
     if a.latency:
         out.append("%-22s %8s %16s" % (col, "COUNT", "TIME (ms)" if a.milliseconds else "TIME (us)"))
-        rows = sorted(items, key=lambda kv: -kv[1].total_ns)
     else:
         out.append("%-22s %8s" % (col, "COUNT"))
-        rows = sorted(items, key=lambda kv: -kv[1].count)
-    for k, v in rows[:a.top]:
-        if k == 0xFFFFFFFF:
-            continue
+    for k, v in top(items, a):
         if a.latency:
             fmt = "%-22s %8d %16.6f" if a.milliseconds else "%-22s %8d %16.3f"
             out.append(fmt % (key_text(k, a.process), v.count,
@@ -169,7 +191,7 @@ def run(argv=None):
         else:
             banner = "Tracing %ssyscalls, printing top %d... Ctrl+C to quit." % (
                 "failed " if a.failures else "", a.top)
-        exiting = _cli.interrupted(lambda: print(banner, flush=True))
+        exiting = _cli.interrupted(lambda: _jsonl.status(a, banner))
         if release:
             release()
         seconds = 0
@@ -179,10 +201,13 @@ def run(argv=None):
                 seconds += interval
             if a.duration and seconds >= a.duration:
                 exiting = True
-            print(render(data.pop_items(), a), end="", flush=True)
+            if a.json:
+                JSON.write(json_rows(data.pop_items(), a))
+            else:
+                print(render(data.pop_items(), a), end="", flush=True)
             if exiting:
                 break
-        print("Detaching...", flush=True)
+        _jsonl.status(a, "Detaching...")
     return 0
 
 

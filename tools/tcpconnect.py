@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcpconnect"
 
@@ -46,6 +46,7 @@ def parse(argv=None):
     _cli.container_args(p)
     p.add_argument("-d", "--dns", action="store_true",
                    help="include the likely DNS query associated with each connect")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -61,6 +62,22 @@ def header(a) -> str:
     else:
         h += "%-7s %-12s %-2s %-16s %-16s %-6s" % ("PID", "COMM", "IP", "SADDR", "DADDR", "DPORT")
     return h + (" QUERY" if a.dns else "")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP connect()", [
+    F("ts_us", "integer", "kernel time (CLOCK_MONOTONIC)", "us"),
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    F("uid", "integer", "user ID"),
+    _net.JSON_IP,
+    _net.json_addr("saddr", "source address"),
+    F("lport", "integer", "source port"),
+    _net.json_addr("daddr", "destination address"),
+    F("dport", "integer", "destination port"),
+    F("query", "string", "the likely DNS query for daddr, as bcc's QUERY column (-d)",
+      get=lambda e: None, optional=True),
+])
 
 
 def format_event(e, a, first_ts: int, dns: str = "") -> str:
@@ -92,6 +109,8 @@ def run(argv=None):
     a = parse(argv)
     if a.count and a.dns:
         raise _cli.UsageError("you may not specify -d/--dns with -c/--count")
+    if a.count and a.json:
+        raise _cli.UsageError("-c/--count has no --json output")
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         if a.pid:
@@ -117,7 +136,7 @@ def run(argv=None):
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)
             return 0
-        out = _cli.Output()
+        out = _cli.Output(json=a.json)
         first = []
         cache = _net.DnsCache()
 
@@ -131,14 +150,22 @@ def run(argv=None):
             if not first:
                 first.append(e.ts_us)
             dns = _net.dns_text(cache, _net.ntop(e.family, e.daddr)) if a.dns else ""
-            out(format_event(e, a, first[0], dns))
+            if not a.json:
+                out(format_event(e, a, first[0], dns))
+            elif a.dns:
+                out.obj(JSON.record(e, query=dns))
+            else:
+                out(JSON.line(e))
 
         if a.dns:
-            rb = obj.ring_buffer("dns_events", on_dns, "events", on_event)
+            rb = obj.ring_buffer("dns_events", on_dns, "events", on_event, raw_text=a.json)
         else:
-            rb = obj.ring_buffer("events", on_event)
-        print("Tracing connect ... Hit Ctrl-C to end", flush=True)
-        print(header(a), flush=True)
+            rb = obj.ring_buffer("events", on_event, raw_text=a.json)
+        if a.json:
+            _jsonl.header("Tracing connect ... Hit Ctrl-C to end")
+        else:
+            print("Tracing connect ... Hit Ctrl-C to end", flush=True)
+            print(header(a), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:

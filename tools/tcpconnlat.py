@@ -22,7 +22,7 @@ import argparse
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcpconnlat"
 
@@ -47,6 +47,7 @@ def parse(argv=None):
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
     _net.add_family(p)
+    _jsonl.add_args(p)
     p.add_argument("duration_ms", nargs="?", default=0, type=min_ms,
                    help="minimum latency to show (ms, fractions allowed)")
     p.add_argument("-v", "--verbose", dest="show_programs", action="store_true",
@@ -61,6 +62,21 @@ def header(a) -> str:
             "PID", "COMM", "IP", "SADDR", "LPORT", "DADDR", "DPORT", "LAT(ms)")
     return h + "%-7s %-12s %-2s %-16s %-16s %-5s %s" % (
         "PID", "COMM", "IP", "SADDR", "DADDR", "DPORT", "LAT(ms)")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP connection established (active open)", [
+    F("ts_us", "integer", "kernel time (CLOCK_MONOTONIC)", "us"),
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    _net.JSON_IP,
+    _net.json_addr("saddr", "source address"),
+    F("lport", "integer", "source port"),
+    _net.json_addr("daddr", "destination address"),
+    F("dport", "integer", "destination port"),
+    F("latency_us", "integer", "SYN sent to connection established", "us",
+      get=lambda e: e.delta_us),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -89,16 +105,14 @@ def run(argv=None):
                 return 0
         obj.load()
         obj.attach()
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts_us)
-            out(format_event(e, a, first[0]))
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -23,7 +23,7 @@ import time
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcpdrop"
 WARNING = ("WARNING: tcp_drop() kernel function not found or traceable. "
@@ -37,6 +37,7 @@ def parse(argv=None):
                    help="only trace this network namespace (inode number)")
     p.add_argument("--pid-netns", type=_cli.pid_type,
                    help="only trace the network namespace of this PID")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -77,11 +78,41 @@ _TRACING_FRAMES = ("bpf_prog_", "bpf_trace_run", "__bpf_trace_", "trace_call_bpf
                    "perf_trace_", "kprobe_", "__kprobe", "kprobe_ftrace_handler")
 
 
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP packet dropped", [
+    F("pid", "integer", "process ID in whose context it was dropped (often 0: softirq)"),
+    _net.JSON_IP,
+    _net.json_addr("saddr", "source address"),
+    F("sport", "integer", "source port"),
+    _net.json_addr("daddr", "destination address"),
+    F("dport", "integer", "destination port"),
+    F("state", "string", "TCP state of the socket", get=lambda e: _net.state2str(e.state)),
+    F("tcpflags", "string", "TCP header flags (SYN|ACK...)",
+      get=lambda e: _net.flags2str(e.tcpflags)),
+    F("reason", "string", "drop reason (SKB_DROP_REASON_ without the prefix)", get=None),
+    F("reason_code", "integer", "its number", get=lambda e: e.reason),
+    F("stack", "frame[]", "kernel stack, innermost frame first, without the tracing "
+                          "machinery's frames", get=None),
+])
+
+
+def stack_addrs(raw: bytes) -> list:
+    return [a for a in struct.unpack("<%dQ" % (len(raw) // 8), raw) if a]
+
+
+def stack_frames(raw, ksyms) -> list:
+    """--json: the stack's frames (_jsonl.frames), innermost first, the
+    tracing machinery's leading frames dropped as in stack_lines."""
+    out = _jsonl.frames(stack_addrs(raw) if raw is not None else [], ksyms.resolve)
+    while out and (out[0]["symbol"] or "").startswith(_TRACING_FRAMES):
+        out.pop(0)
+    return out
+
+
 def stack_lines(raw: bytes, ksyms) -> list:
     """'\\tsymbol+0xoff' per frame of a stack map value, innermost first,
     without the leading frames of the BPF/tracing machinery."""
-    addrs = struct.unpack("<%dQ" % (len(raw) // 8), raw)
-    names = [ksyms.resolve(a) for a in addrs if a]
+    names = [ksyms.resolve(a) for a in stack_addrs(raw)]
     while names and names[0].startswith(_TRACING_FRAMES):
         names.pop(0)
     return ["\t%s" % n for n in names]
@@ -120,9 +151,19 @@ def run(argv=None):
             reasons = {r: "NOT_SPECIFIED" for r in range(3)}
         stacks = obj.maps["stacks"]
         ksyms = _net.KernelSymbols()
-        out = _cli.Output()
+        out = _cli.Output(json=a.json)
+        kernel = None
 
         def on_event(e):
+            if a.json:
+                nonlocal kernel
+                if kernel is None:
+                    from corebpf.symbols.syms import kernel_symbols
+                    kernel = kernel_symbols()
+                raw = stacks.get(e.stack_id.to_bytes(4, "little")) if e.stack_id >= 0 else None
+                out.obj(JSON.record(e, reason=reasons.get(e.reason, "UNKNOWN"),
+                                    stack=stack_frames(raw, kernel)))
+                return
             out(format_event(e, reasons))
             if e.stack_id >= 0:
                 raw = stacks.get(e.stack_id.to_bytes(4, "little"))
@@ -131,10 +172,13 @@ def run(argv=None):
                         out(line)
             out("")
 
-        rb = obj.ring_buffer("events", on_event)
-        if obj.variant != "kprobe":
-            print(WARNING)
-        print(header(), flush=True)
+        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
+        if a.json:
+            _jsonl.header(header())
+        else:
+            if obj.variant != "kprobe":
+                print(WARNING)
+            print(header(), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcplife"
 
@@ -50,6 +50,7 @@ def parse(argv=None):
     p.add_argument("-D", "--remoteport", type=_net.port_list,
                    help="comma-separated list of remote ports to trace")
     _net.add_family(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -66,6 +67,22 @@ def header(a) -> str:
     ip = "IP" if a.wide or a.csv else ""
     return _net.time_prefix(a, header=True) + fmt % (
         "PID", "COMM", ip, "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP session, when it closes", [
+    F("ts_us", "integer", "kernel time of the close (CLOCK_MONOTONIC)", "us"),
+    F("pid", "integer", "process ID"),
+    F("comm", "string", "command name"),
+    _net.JSON_IP,
+    _net.json_addr("laddr", "local address"),
+    F("lport", "integer", "local port"),
+    _net.json_addr("raddr", "remote address"),
+    F("rport", "integer", "remote port"),
+    F("tx_bytes", "integer", "bytes sent", "bytes", get=lambda e: e.tx_b),
+    F("rx_bytes", "integer", "bytes received", "bytes", get=lambda e: e.rx_b),
+    F("duration_us", "integer", "session life span", "us", get=lambda e: e.span_us),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -91,16 +108,14 @@ def run(argv=None):
         obj.load()
         ports.fill()
         obj.attach()
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts_us)
-            out(format_event(e, a, first[0]))
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

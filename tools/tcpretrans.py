@@ -20,7 +20,7 @@ import time
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcpretrans"
 TYPES = {1: "R", 2: "L"}
@@ -35,6 +35,7 @@ def parse(argv=None):
     p.add_argument("-c", "--count", action="store_true",
                    help="count retransmits per flow")
     _net.add_family(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -42,6 +43,21 @@ def header(a) -> str:
     h = "%-8s %-7s %-2s %-20s %1s> %-20s" % ("TIME", "PID", "IP", "LADDR:LPORT", "T",
                                             "RADDR:RPORT")
     return h + (" %-12s %-10s" % ("STATE", "SEQ") if a.sequence else " %-4s" % "STATE")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP retransmit (or tail loss probe, -l)", [
+    F("pid", "integer", "process ID in whose context it happened (often 0: softirq)"),
+    _net.JSON_IP,
+    _net.json_addr("laddr", "local address"),
+    F("lport", "integer", "local port"),
+    F("type", "string", "R (retransmit) or L (tail loss probe)",
+      get=lambda e: TYPES.get(e.type, "?")),
+    _net.json_addr("raddr", "remote address"),
+    F("rport", "integer", "remote port"),
+    F("state", "string", "TCP state (ESTABLISHED...)", get=lambda e: _net.state2str(e.state)),
+    F("seq", "integer", "TCP sequence number of the segment"),
+])
 
 
 def format_event(e, a) -> str:
@@ -67,6 +83,8 @@ def format_counts(items) -> str:
 
 def run(argv=None):
     a = parse(argv)
+    if a.count and a.json:
+        raise _cli.UsageError("-c/--count has no --json output")
     _cli.setup(a)
     if a.lossprobe and not corebpf.features.kprobes():
         raise corebpf.MissingFeature(
@@ -87,10 +105,9 @@ def run(argv=None):
             _cli.wait_for_interrupt()
             print(format_counts(obj.maps["counts"].items()), flush=True)
             return 0
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, a)))
-        print("Tracing retransmits ... Hit Ctrl-C to end", flush=True)
-        print(header(a), flush=True)
+        if not a.json:
+            print("Tracing retransmits ... Hit Ctrl-C to end", flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a), header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -25,7 +25,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcprtt"
 PORT = _cli.Number(1, 65535, noun="port")
@@ -62,6 +62,7 @@ def parse(argv=None):
     p.add_argument("-D", "--debug", action="store_true",
                    help="print BPF program before starting (for debugging purposes)")
     _net.add_family(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -69,6 +70,28 @@ def section_name(addr: int, avg=None) -> str:
     """bcc's section text: the address (or ******* for 0) and -e's average."""
     text = _net.ntop(_net.AF_INET, addr.to_bytes(4, sys.byteorder)) if addr else "*******"
     return text if avg is None else "%s [AVG %d]" % (text, avg)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Histograms("one object per interval (-i) or at the end: TCP round trip times",
+                         ["usecs", "msecs"], keys=[
+    F("addr", "string", "the local (-b) or remote (-B) IPv4 address, ******* for others",
+      optional=True)], extra=[
+    F("avg", "integer", "average RTT (-e; unit)", optional=True)])
+
+
+def write_json(sections, sums, a):
+    hists = []
+    for addr, slots in sections:
+        key = {"addr": section_name(addr)} if a.byladdr or a.byraddr else {}
+        extra = None
+        if a.extension:
+            s = sums.get(addr)
+            extra = {"avg": s.latency // s.count if s and s.count else 0}
+        hists.append((key, _jsonl.buckets(slots), extra))
+    sys.stdout.write(_jsonl.dumps(JSON.interval("msecs" if a.milliseconds else "usecs",
+                                                hists)) + "\n")
+    sys.stdout.flush()
 
 
 def header(a) -> str:
@@ -100,11 +123,13 @@ def run(argv=None):
         obj.attach()
         hists, latency = obj.maps["hists"], obj.maps["latency"]
         label = "msecs" if a.milliseconds else "usecs"
-        print("Tracing TCP RTT... Hit Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Tracing TCP RTT... Hit Ctrl-C to end.")
 
         def emit():
             sums = {k: v for k, v in latency.pop_items()} if a.extension else {}
             sections = [(k, list(v.slots)) for k, v in hists.pop_items()]
+            if a.json:
+                return write_json(sections, sums, a)
             out = "\n"
             if a.timestamp:
                 out += "%-8s\n" % time.strftime("%H:%M:%S")

@@ -26,7 +26,7 @@ import time
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcpstates"
 
@@ -54,6 +54,7 @@ def parse(argv=None):
     p.add_argument("-Y", "--journal", action="store_true",
                    help="also log each state change to the systemd journal")
     _net.add_family(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -70,6 +71,24 @@ def header(a) -> str:
     return _net.time_prefix(a, header=True) + fmt % (
         "SKADDR", "C-PID", "C-COMM", "IP" if a.wide or a.csv else "", "LADDR", "LPORT",
         "RADDR", "RPORT", "OLDSTATE", "NEWSTATE", "MS")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per TCP state change", [
+    F("ts_us", "integer", "kernel time (CLOCK_MONOTONIC)", "us"),
+    F("skaddr", "string", "the socket's kernel address, hex", get=lambda e: hex(e.skaddr)),
+    F("pid", "integer", "process ID in whose context it changed"),
+    F("comm", "string", "command name in whose context it changed"),
+    _net.JSON_IP,
+    _net.json_addr("laddr", "local address"),
+    F("lport", "integer", "local port"),
+    _net.json_addr("raddr", "remote address"),
+    F("rport", "integer", "remote port"),
+    F("oldstate", "string", "the state left (ESTABLISHED...)",
+      get=lambda e: _net.state2str(e.oldstate)),
+    F("newstate", "string", "the state entered", get=lambda e: _net.state2str(e.newstate)),
+    F("span_us", "integer", "time spent in the old state", "us"),
+])
 
 
 def format_event(e, a, first_ts: int) -> str:
@@ -125,18 +144,22 @@ def run(argv=None):
         obj.load()
         ports.fill()
         obj.attach()
-        out = _cli.Output()
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.ts_us)
-            out(format_event(e, a, first[0]))
             if journal is not None:
                 journal.send(**journal_fields(e))
+            return format_event(e, a, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print(header(a), flush=True)
+        spec = JSON
+        if journal is not None and a.json:
+            def record(e):
+                journal.send(**journal_fields(e))
+                return JSON.record(e)
+            spec = _jsonl.Custom(record)
+        rb, out = _jsonl.ring(obj, a, spec, text, header(a))
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "tcpsubnet"
 DEFAULT_SUBNETS = "127.0.0.1/32,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,0.0.0.0/0"
@@ -38,7 +38,8 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("subnets", nargs="?", default=DEFAULT_SUBNETS,
                    help="comma separated list of subnets")
-    p.add_argument("-J", "--json", action="store_true", help="format output in JSON")
+    p.add_argument("-J", "--json", action="store_true",
+                   help="format output in JSON (bcc's document: `corebpf schema tcpsubnet`)")
     p.add_argument("-f", "--format", default="B", choices=list(FORMATS),
                    help="[bkmBKM] format to report: bits, Kbits, Mbits, bytes, "
                         "KBytes, MBytes (default B)")
@@ -74,6 +75,16 @@ def parse_subnets(text: str) -> list:
 def net_order(v: int) -> int:
     """A big-endian (network) u32 as the int the kernel's memory holds."""
     return int.from_bytes(v.to_bytes(4, "big"), sys.byteorder)
+
+
+JSON = _jsonl.Document("bcc's document: one object per interval, the bytes (or -f unit) sent "
+                       "to each subnet in it", {
+    "properties": {
+        "date": {"type": "string", "description": "local date (%x)"},
+        "time": {"type": "string", "description": "local time (%X)"},
+        "entries": {"type": "object", "description": "subnet as given -> amount (-f unit)",
+                    "additionalProperties": {"type": "number", "minimum": 0}}},
+    "required": ["date", "time", "entries"], "additionalProperties": False})
 
 
 def report(subnets, counts: dict, fmt: str, as_json: bool, now) -> str:

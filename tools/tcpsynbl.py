@@ -14,7 +14,7 @@ import sys
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcpsynbl"
 
@@ -22,7 +22,13 @@ PROG = "tcpsynbl"
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _net.add_family(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+JSON = _jsonl.Histograms("one object at the end: SYN backlog lengths seen, per backlog "
+                         "limit", ["backlog"], keys=[
+    _jsonl.Field("backlog_max", "integer", "the listener's backlog limit")])
 
 
 def report(items) -> str:
@@ -41,8 +47,12 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        print("Tracing SYN backlog size. Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Tracing SYN backlog size. Ctrl-C to end.")
         _cli.wait_stop(None)
+        if a.json:
+            JSON.write("backlog", [({"backlog_max": k}, list(v.slots))
+                                   for k, v in sorted(obj.maps["hists"].items())])
+            return 0
         print()
         sys.stdout.write(report(obj.maps["hists"].items()))
     return 0

@@ -23,7 +23,7 @@ import sys
 
 import corebpf
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcptop"
 
@@ -39,7 +39,23 @@ def parse(argv=None):
                    help="number of outputs (default: until Ctrl-C)")
     _cli.container_args(p)
     _net.add_family(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: TCP traffic per connection and process "
+                        "in it (largest first)", [_jsonl.LOADAVG], rows=[
+    F("pid", "integer", "process ID", get=lambda kv: kv[0].pid),
+    F("comm", "string", "command name", get=lambda kv: kv[0].comm),
+    F("ip", "integer", "IP version, 4 or 6", get=lambda kv: _net.ipver(kv[0].family)),
+    F("laddr", "string", "local address", get=lambda kv: _net.ntop(kv[0].family, kv[0].saddr)),
+    F("lport", "integer", "local port", get=lambda kv: kv[0].lport),
+    F("raddr", "string", "remote address", get=lambda kv: _net.ntop(kv[0].family, kv[0].daddr)),
+    F("rport", "integer", "remote port", get=lambda kv: kv[0].dport),
+    F("rx_bytes", "integer", "bytes received", "bytes", get=lambda kv: kv[1].received),
+    F("tx_bytes", "integer", "bytes sent", "bytes", get=lambda kv: kv[1].sent),
+])
 
 
 def render(items) -> str:
@@ -73,11 +89,15 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        traffic = obj.maps["traffic"]
+        traffic = obj.maps["traffic"].raw_text(a.json)
         _net.prepare_decoders(traffic)
-        print("Tracing... Output every %s secs. Hit Ctrl-C to end" % a.interval, flush=True)
+        _jsonl.status(a, "Tracing... Output every %s secs. Hit Ctrl-C to end" % a.interval)
 
         def emit():
+            if a.json:
+                JSON.write(sorted(traffic.pop_items(), key=lambda kv: kv[1].sent + kv[1].received,
+                                  reverse=True), loadavg=_cli.loadavg())
+                return
             if a.noclear:
                 print()
             else:

@@ -22,7 +22,7 @@ import sys
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "ttysnoop"
 MAX_DATASIZE = 8192     # ttysnoop.h
@@ -37,6 +37,7 @@ def parse(argv=None):
                    help="size of the transmitting buffer (default 256)")
     p.add_argument("-c", "--datacount", default=16, type=_cli.Number(1, MAX_DATACOUNT, "datacount"),
                    help="number of times we check for 'data-size' data (default 16)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
@@ -55,14 +56,26 @@ def device(path: str):
     return path, st.st_ino, _cli.kernel_dev(st.st_dev)
 
 
-def decode(raw: bytes) -> str:
+def chunk(raw: bytes) -> bytes:
     n = int.from_bytes(raw[:4], sys.byteorder)
-    return raw[4:4 + n].decode("utf-8", "replace")
+    return raw[4:4 + n]
+
+
+def decode(raw: bytes) -> str:
+    return chunk(raw).decode("utf-8", "replace")
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per chunk written to the tty (a write() is read in at most "
+                     "--datacount chunks of --datasize bytes)", [
+    F("data", "string", "the bytes written, exact: bytes that are not UTF-8 as \\udcNN",
+      get=lambda raw: _jsonl.raw(chunk(raw))),
+])
 
 
 def run(argv=None):
     a = parse(argv)
-    _, ino, dev = device(a.device)
+    path, ino, dev = device(a.device)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_ino = ino
@@ -74,6 +87,12 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
+        if a.json:
+            rb, out = _jsonl.ring(obj, a, _jsonl.Custom(JSON.record), None,
+                                  f"Tracing writes to {path}... Hit Ctrl-C to end.",
+                                  raw=True)
+            _cli.event_loop(rb, out)
+            return 0
         out = sys.stdout
         rb = obj.ring_buffer("events", lambda raw: out.write(decode(raw)), raw=True)
         if not a.noclear:

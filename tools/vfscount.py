@@ -16,7 +16,7 @@ import re
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "vfscount"
 
@@ -29,13 +29,29 @@ def vfs_functions(kallsyms: bytes) -> list:
     return sorted(set(out))
 
 
-def render(items, funcs) -> str:
-    """The table: a blank line, the header, rows by ascending count."""
+def resolved(items, funcs) -> list:
+    """[(function address, name, count)] by ascending count."""
     addrs = [a for a, _ in funcs]
-    lines = ["", "%-16s %-26s %8s" % ("ADDR", "FUNC", "COUNT")]
+    out = []
     for ip, n in sorted(items, key=lambda kv: kv[1]):
         i = bisect.bisect_right(addrs, ip) - 1
         addr, name = funcs[i] if i >= 0 else (ip, "[unknown]")
+        out.append((addr, name, n))
+    return out
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object at the end: calls per vfs_* function", rows=[
+    F("addr", "string", "the function's address, hex", get=lambda r: hex(r[0])),
+    F("func", "string", "the function's name", get=lambda r: r[1]),
+    F("count", "integer", "calls counted", get=lambda r: r[2]),
+])
+
+
+def render(items, funcs) -> str:
+    """The table: a blank line, the header, rows by ascending count."""
+    lines = ["", "%-16s %-26s %8s" % ("ADDR", "FUNC", "COUNT")]
+    for addr, name, n in resolved(items, funcs):
         lines.append("%-16x %-26s %8d" % (addr, name, n))
     return "\n".join(lines)
 
@@ -44,6 +60,7 @@ def run(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("time", nargs="?", type=_cli.positive_int,
                    help="seconds to count for (default: until Ctrl-C)")
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
@@ -64,9 +81,12 @@ def run(argv=None):
         if not attached:
             raise corebpf.MissingFeature(f"{PROG}: no vfs_* function could be probed")
         counts = obj.maps["counts"]
-        print("Tracing... Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Tracing... Ctrl-C to end.")
         _cli.wait_stop(a.time if a.time else _cli.FOREVER)
-        print(render(counts.items(), funcs), flush=True)
+        if a.json:
+            JSON.write(resolved(counts.items(), funcs))
+        else:
+            print(render(counts.items(), funcs), flush=True)
     return 0
 
 

@@ -24,7 +24,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "vfsstat"
 COLUMNS = ("READ", "WRITE", "FSYNC", "OPEN", "CREATE", "UNLINK", "MKDIR", "RMDIR")
@@ -34,11 +34,18 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     _cli.interval_count(p, interval_default=1)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
 
 
 def header() -> str:
     return "%-8s  " % "TIME" + "".join(" %8s" % (c + "/s") for c in COLUMNS)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: VFS calls counted in it", [
+    F("interval_s", "integer", "length of the interval", "s"),
+    *(F(c.lower(), "integer", f"{c.lower()} calls in the interval") for c in COLUMNS)])
 
 
 def format_row(counts, interval: int, now: str = None) -> str:
@@ -76,7 +83,7 @@ def run(argv=None):
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         stats = obj.maps["stats"]
-        print(header(), flush=True)
+        _jsonl.status(a, header())
         remaining = a.count
         while True:
             if _cli.wait_stop(a.interval):
@@ -84,7 +91,11 @@ def run(argv=None):
             per_cpu = stats[0]
             stats.clear()
             counts = [sum(c.n[i] for c in per_cpu) for i in range(len(COLUMNS))]
-            print(format_row(counts, a.interval), flush=True)
+            if a.json:
+                JSON.write(interval_s=a.interval,
+                           **{c.lower(): n for c, n in zip(COLUMNS, counts)})
+            else:
+                print(format_row(counts, a.interval), flush=True)
             remaining -= 1
             if remaining == 0:
                 break

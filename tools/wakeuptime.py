@@ -18,7 +18,7 @@ import sys
 import corebpf
 from corebpf.symbols.stacks import Stacks
 
-from . import _cli, _offcpu, _stacks
+from . import _cli, _jsonl, _offcpu, _stacks
 
 PROG = "wakeuptime"
 
@@ -40,6 +40,7 @@ def parse(argv=None):
                    help="the amount of time in microseconds under which we store traces "
                         "(default U64_MAX)")
     _stacks.add_args(p, unwind=False)
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     if a.pid and a.useronly:
         p.error("use either -p or -u.")
@@ -61,6 +62,28 @@ def report(items, st: Stacks, a) -> list:
             out.extend("    %-16x %s" % (x, st.syms.ksym(x, show_offset=True)) for x in ips)
             out.append("    %-16s %s" % ("waker:", k.waker))
             out.append("        %d\n" % us)
+    return out
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object at the end: time blocked per waker stack, target and "
+                        "waker, least first (bcc's order)", rows=[
+    F("target", "string", "command name of the task woken"),
+    F("waker", "string", "command name of the task that woke it"),
+    _stacks.KERNEL_STACK,
+    F("total_us", "integer", "time the target was blocked", "us"),
+])
+
+
+def json_rows(items, st: Stacks) -> list:
+    out = []
+    for k, us in sorted(items, key=lambda kv: kv[1]):
+        if k.w_k_stack_id == -errno.ENOMEM:
+            st.lost += 1
+            continue
+        out.append({"target": k.target, "waker": k.waker, "total_us": us,
+                    "kernel_stack": _jsonl.frames(_offcpu.waker_addresses(st, k.w_k_stack_id),
+                                                  st.syms.kernel.resolve)})
     return out
 
 
@@ -95,22 +118,28 @@ def run(argv=None):
             obj.maps["tgids"][a.pid] = 1
         obj.attach()
         st = Stacks(obj.maps["stack_traces"])
-        if not a.folded:
-            print("Tracing blocked time (us) by kernel stack" +
-                  (f" for {a.duration} secs." if a.duration < _cli.FOREVER
-                   else "... Hit Ctrl-C to end."), flush=True)
+        banner = "Tracing blocked time (us) by kernel stack" + (
+            f" for {a.duration} secs." if a.duration < _cli.FOREVER else "... Hit Ctrl-C to end.")
+        if a.json:
+            _jsonl.header(banner)
+        elif not a.folded:
+            print(banner, flush=True)
         _cli.sleep_until_done(a.duration)
         obj.detach()
-        if not a.folded:
+        if not a.folded and not a.json:
             print()
-        items = obj.maps["counts"].items()
-        lines = report(items, st, a)
+        items = obj.maps["counts"].raw_text(a.json).items()
+        lines = [] if a.json else report(items, st, a)
+        if a.json:
+            JSON.write(json_rows(items, st))
         if lines:
             print("\n".join(lines), flush=True)
         if st.lost:
             print("WARNING: %d stack traces could not be displayed. Consider increasing "
                   "--stack-storage-size." % st.lost, file=sys.stderr)
-        if not a.folded:
+        if a.json:
+            _jsonl.header("Detaching...")
+        elif not a.folded:
             print("Detaching...")
         if _stacks.wanted(a):
             _stacks.write_outputs(a, samples(items, st), PROG,

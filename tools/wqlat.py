@@ -16,7 +16,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "wqlat"
 WQ_NAME_LEN = 32
@@ -30,7 +30,18 @@ def parse(argv=None):
                    help="print a histogram per work queue")
     p.add_argument("-w", "--wqname", help="print this workqueue only")
     _cli.interval_count(p)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+JSON = _jsonl.Histograms("one object per interval: work queue request latency (queued to "
+                         "executed)", ["usecs", "nsecs"], keys=[
+    _jsonl.Field("wqname", "string", "the work queue's name (-W)", optional=True)])
+
+
+def write_json(items, a):
+    JSON.write("nsecs" if a.nanoseconds else "usecs",
+               [({"wqname": k.name} if a.workqueues else {}, list(v.slots)) for k, v in items])
 
 
 def render(items, a) -> str:
@@ -66,10 +77,12 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        hists = obj.maps["hists"]
-        print("Tracing work queue request latency time... Hit Ctrl-C to end.", flush=True)
+        hists = obj.maps["hists"].raw_text(a.json)
+        _jsonl.status(a, "Tracing work queue request latency time... Hit Ctrl-C to end.")
 
         def emit():
+            if a.json:
+                return write_json(hists.pop_items(), a)
             sys.stdout.write(render(hists.pop_items(), a))
             sys.stdout.flush()
 

@@ -251,6 +251,17 @@ class Map:
             self._kc = btf.codec(tid) if tid else _raw_codec(self.key_size)
         return self._kc
 
+    def raw_text(self, raw: bool = True):
+        """char[] text in keys and values decodes exact from now on (bytes that
+        are not UTF-8 as lone surrogates: what --json writes as \\udcNN), not
+        escaped for a terminal; raw=False: escaped (the default).  Returns the map."""
+        btf = self._btf or self._obj.btf
+        kt = lib().bpf_map__btf_key_type_id(self._ptr)
+        vt = lib().bpf_map__btf_value_type_id(self._ptr)
+        self._kc = btf.codec(kt, raw) if kt else _raw_codec(self.key_size)
+        self._vc = btf.codec(vt, raw) if vt else _raw_codec(self.value_size)
+        return self
+
     @property
     def value_codec(self) -> Codec:
         """The value's BTF codec (one CPU's value for per-CPU maps)."""

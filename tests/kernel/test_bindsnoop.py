@@ -8,7 +8,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_json, run_tool
 from tests.nethelpers import own_comm
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -151,3 +151,26 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("bindsnoop", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json():
+    """--json with -E: a bind and a failed one (the port taken), each an object."""
+    port, = free_ports(1)
+    held = socket.socket()
+    held.bind(("127.0.0.1", port))
+    try:
+        def act():
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                pass
+            finally:
+                s.close()
+        d, _ = run_json("bindsnoop", ["-E", "-P", port, "-p", os.getpid()], act,
+                        lambda d: d["ret"] != 0)
+    finally:
+        held.close()
+    assert (d["pid"], d["comm"], d["protocol"], d["ip"], d["addr"], d["port"]) == (
+        os.getpid(), own_comm(), "TCP", 4, "127.0.0.1", port)
+    assert d["ret"] == -98 and d["opts"] == "....." and d["uid"] == 0   # -EADDRINUSE

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.workloads import direct_writes, loop_device
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -58,7 +58,7 @@ def test_writes_table_and_json():
         direct_writes(dev, [i * 65536 for i in range(50)])
         t.wait_for(lambda l: l.startswith("{") and json.loads(l)["write"]["50"] > 0)
         assert t.stop() == 0, t.stderr
-        docs = [json.loads(l) for l in t.lines if l.startswith("{")]
+        docs = json_objects(t, "biolatpcts")        # bcc's document, valid for its schema
         assert docs and all(set(d) == {"read", "write", "discard", "flush"} for d in docs)
         assert all(set(d["write"]) == {"50", "99"} for d in docs)
         w = [d["write"] for d in docs if d["write"]["50"] > 0]

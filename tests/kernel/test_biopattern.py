@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.workloads import direct_writes, loop_device
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -45,3 +45,14 @@ def test_sequential_then_random(probe):
 def test_no_such_disk():
     rc, out, err = run_tool("biopattern", "-d", "corebpf-nodisk")
     assert rc == 2 and err.strip() == "biopattern: error: no such disk 'corebpf-nodisk'", err
+
+
+def test_json():
+    with loop_device(64) as (dev, name):
+        t = Tool("biopattern", "--json", "-d", name, ready="stderr")
+        direct_writes(dev, [i * CHUNK for i in range(200)], CHUNK)
+        assert t.stop() == 0, t.stderr
+    rows = [r for o in json_objects(t, "biopattern") for r in o["rows"]]
+    assert rows and {r["disk"] for r in rows} == {name}, t.text
+    assert sum(r["sequential"] for r in rows) >= 190
+    assert sum(r["bytes"] for r in rows) >= 199 * CHUNK

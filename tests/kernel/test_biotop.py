@@ -7,7 +7,7 @@ import signal
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.workloads import SCRATCH_DIR, direct_writer, disk_of
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -67,3 +67,21 @@ def test_kprobe_variant_loads():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("biotop", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    with direct_writer("cbpf_topj", size=1 << 20, seconds=1.5) as w:
+        t = Tool("biotop", "--json", "-p", w.pid, "1", ready="stderr")
+        w.go()
+        written = []
+        assert t.wait_for(json_match(lambda d: written.extend(r["bytes"] for r in d["rows"])
+                                     or sum(written) >= 1 << 20), timeout=30), t.stderr
+        assert t.stop() == 0
+    assert t.stderr.splitlines()[-1] == "Detaching...", t.stderr
+    objs = json_objects(t, "biotop")
+    assert all(LOADAVG.match("00:00:00 loadavg: " + o["loadavg"]) for o in objs)
+    rows = [r for o in objs for r in o["rows"]]
+    assert rows and all(r["pid"] == w.pid for r in rows), t.text
+    r = rows[0]
+    assert (r["comm"], r["op"], r["disk"]) == ("cbpf_topj", "W", DISK), r
+    assert r["io"] > 0 and sum(x["bytes"] for x in rows) >= 1 << 20 and r["total_us"] >= 0

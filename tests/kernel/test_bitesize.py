@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.workloads import direct_writer
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -45,3 +45,15 @@ def test_sizes_per_process(kind):
 def test_no_arguments_taken():
     rc, out, err = run_tool("bitesize", "1")
     assert rc == 2 and "unrecognized arguments" in err and len(err.strip().splitlines()) == 1
+
+
+def test_json():
+    t = Tool("bitesize", "--json", ready="stderr")
+    with direct_writer("cbpf_bitej", size=1 << 20, seconds=1.0) as w:
+        w.go().wait()
+    assert t.stop() == 0
+    d, = json_objects(t, "bitesize")
+    assert d["unit"] == "Kbytes"
+    h, = [h for h in d["histograms"] if h["comm"] == "cbpf_bitej"]
+    rows = {b["low"]: b["count"] for b in h["buckets"]}
+    assert rows.get(512, 0) + rows.get(1024, 0) > 0, h

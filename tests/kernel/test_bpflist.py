@@ -29,3 +29,21 @@ def test_a_running_tool_is_listed():
     assert mine.get("prog", 0) >= 4 and mine.get("map", 0) >= 2 and mine.get("link", 0) >= 4, out
     assert rc_v == 0 and "open kprobes:" in out_v and "open uprobes:" in out_v
     assert f"{t.proc.pid} " in out_v
+
+
+def test_json():
+    import json
+
+    import jsonschema
+    from tests.helpers import schema
+    t = Tool("execsnoop", "--probe", "tracepoint")
+    try:
+        rc, out, err = run_tool("bpflist", "--json")
+    finally:
+        assert t.stop() == 0
+    assert rc == 0 and err == ""
+    d, = [json.loads(l) for l in out.splitlines()]
+    jsonschema.validate(d, schema("bpflist"))
+    mine = {r["type"]: r["count"] for r in d["rows"] if r["pid"] == t.proc.pid}
+    assert mine.get("prog", 0) >= 4 and mine.get("map", 0) >= 2 and mine.get("link", 0) >= 4, d
+    assert {r["comm"] for r in d["rows"] if r["pid"] == t.proc.pid} == {"python3"}

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -81,3 +81,16 @@ def test_kprobe_variant_passes_the_verifier():
 def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("cachestat", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json(cold_file):
+    t = Tool("cachestat", "--json", "1", ready="stderr")
+    read_all(cold_file)                 # 8192 pages from disk
+    read_all(cold_file)                 # the same pages from the cache
+    read_all(cold_file)
+    assert t.stop(signal.SIGINT) == 0
+    assert t.stderr.splitlines()[-1] == "Detaching..."
+    objs = json_objects(t, "cachestat")
+    assert sum(d["misses"] for d in objs) >= 8000, t.text
+    assert sum(d["hits"] for d in objs) >= 16000, t.text
+    assert all(0 <= d["hit_ratio"] <= 1 and d["cached_bytes"] > 0 for d in objs)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.workloads import Child
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -54,3 +54,21 @@ def test_a_process_row(tmp_path):
 def test_bad_input():
     rc, out, err = run_tool("cachetop", "0")
     assert rc == 2 and "must be positive" in err and len(err.splitlines()) == 1
+
+
+def test_json(tmp_path):
+    child = Child(_READER, tmp_path / "data")
+    try:
+        t = Tool("cachetop", "--json", "-p", child.pid, "1", ready="stderr")
+        child.go().wait()
+        line = t.wait_for(json_match(lambda d: any(r["hits"] >= 1024 for r in d["rows"])))
+        assert t.stop() == 0
+    finally:
+        child.kill()
+    assert line, (t.text, t.stderr)
+    assert t.stderr.splitlines()[-1] == "Detaching..."
+    objs = json_objects(t, "cachetop")
+    rows = [r for o in objs for r in o["rows"]]
+    assert all(r["pid"] == child.pid and r["comm"].startswith("python") for r in rows)
+    assert all(0 <= r["read_hit_pct"] <= 100 and r["uid"] == 0 for r in rows)
+    assert all(o["cached_bytes"] > 0 for o in objs)

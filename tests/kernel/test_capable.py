@@ -10,7 +10,7 @@ import pytest
 
 import corebpf
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -180,3 +180,41 @@ def test_unique_with_stacks_and_no_stack_lines_without_K():
     assert t.wait_for(lambda l: "CAP_NET_RAW" in l)
     assert t.stop() == 0
     assert not any(l.startswith("    ") for l in t.lines), t.text
+
+
+def test_json():
+    p = raw_sockets()
+    t = Tool("capable", "--json", "-v", "-p", p.pid, ready="stderr")
+    open_sockets(p, 1)
+    line = t.wait_for(json_match(lambda d: d["name"] == "CAP_NET_RAW"))
+    assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    d = next(o for o in json_objects(t, "capable") if o["name"] == "CAP_NET_RAW")
+    audit = None if tracepoint_variant() else 1
+    assert (d["uid"], d["pid"], d["tid"], d["comm"], d["cap"], d["audit"]) == (
+        0, p.pid, p.pid, "cap-rawsock", 13, audit)
+
+
+def test_json_with_stacks():
+    # the process stays until its user stack is symbolized (its mappings are read then)
+    p = subprocess.Popen([sys.executable, "-c", RAW + "sys.stdin.readline()\n"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        t = Tool("capable", "--json", "-v", "-K", "-U", "-p", p.pid, ready="stderr")
+        p.stdin.write("1\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == "done\n"
+        line = t.wait_for(json_match(lambda d: d["name"] == "CAP_NET_RAW"))
+        assert t.stop() == 0
+    finally:
+        p.kill()
+        p.wait()
+    assert line is not None, (t.text, t.stderr)
+    d = next(o for o in json_objects(t, "capable") if o["name"] == "CAP_NET_RAW")
+    ksyms = [f["symbol"] for f in d["kernel_stack"]]
+    assert any(s and "sock_create" in s for s in ksyms), d["kernel_stack"]
+    assert all(f["module"] == "kernel" for f in d["kernel_stack"] if f["symbol"])
+    # the user stack: socket() in libc, called from the Python interpreter
+    assert any(f["symbol"] == "socket" and "libc" in (f["module"] or "")
+               for f in d["user_stack"]), d["user_stack"]

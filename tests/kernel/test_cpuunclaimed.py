@@ -57,3 +57,24 @@ def test_interval_with_csv_is_refused():
     rc, out, err = run_tool("cpuunclaimed", "-j", "1")
     assert rc == 2 and out == "" and \
         err == "cpuunclaimed: error: cannot use interval with either -j or -J\n", err
+
+
+def test_json():
+    import json
+
+    import jsonschema
+    from tests.helpers import schema
+    rc, out, err = run_tool("cpuunclaimed", "--json", "1", "2")
+    assert rc == 0, err
+    assert err.splitlines()[0].startswith("Sampling run queues... Output every 1 seconds.")
+    objs = [json.loads(l) for l in out.splitlines()]
+    assert len(objs) == 2, out
+    for d in objs:
+        jsonschema.validate(d, schema("cpuunclaimed"))
+        assert d["running"] + d["idle"] > 0 and d["positive"] <= d["idle"]
+        assert 0 <= d["cpu_util"] <= 1 and 0 <= d["unclaimed"] <= 1
+
+
+def test_json_with_csv_is_refused():
+    rc, out, err = run_tool("cpuunclaimed", "--json", "-j")
+    assert rc == 2 and not out and err.startswith("cpuunclaimed: error: ") and "--json" in err

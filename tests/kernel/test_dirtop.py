@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.workloads import Child
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -73,3 +73,35 @@ def test_sort_and_maxrows(tmp_path):
 def test_bad_input(args, msg):
     rc, out, err = run_tool("dirtop", *args)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json(tmp_path):
+    a, b = tmp_path / "dirA", tmp_path / "dirB"
+    a.mkdir()
+    (b / "deep" / "er").mkdir(parents=True)
+    child = Child(_IO, a, b)
+    try:
+        t = Tool("dirtop", "--json", "-p", child.pid, "-d", str(tmp_path / "dir*"), "1",
+                 ready="stderr")
+        child.go().wait()
+        seen = {}                   # per directory, summed over the intervals
+
+        def done(d):
+            for r in d["rows"]:
+                old = seen.get(r["path"], (0, 0, 0, 0))
+                seen[r["path"]] = tuple(x + r[k] for x, k in
+                                        zip(old, ("reads", "writes", "rbytes", "wbytes")))
+            return seen.get(str(a), (0,))[0] >= 4 and seen.get(str(b), (0, 0))[1] >= 2
+        assert t.wait_for(json_match(done), timeout=30), (t.text, t.stderr)
+        assert t.stop() == 0
+    finally:
+        child.kill()
+    assert t.stderr.splitlines()[-2:] == ["Tracing... Output every 1 secs. Hit Ctrl-C to end",
+                                          "Detaching..."], t.stderr
+    rows = {}
+    for d in json_objects(t, "dirtop"):
+        for r in d["rows"]:
+            old = rows.get(r["path"], (0, 0, 0, 0))
+            rows[r["path"]] = tuple(x + r[k] for x, k in
+                                    zip(old, ("reads", "writes", "rbytes", "wbytes")))
+    assert rows == {str(a): (4, 8, 65536, 65536), str(b): (0, 2, 0, 8192)}, t.text

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.memcg import MemoryCgroup
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -107,3 +107,20 @@ def test_default_probes_attach_and_duration_ends_the_trace():
 def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("drsnoop", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json(big_file):
+    with MemoryCgroup(16 * MB) as cg:
+        r = reader(cg, uncached(big_file))
+        t = Tool("drsnoop", "--json", "--memcg", "-v", "-p", r.pid, ready="stderr")
+        r.communicate(b"go\n")
+        assert r.returncode == 0
+        t.wait_for(lambda l: False, timeout=1)
+        assert t.stop() == 0
+    objs = json_objects(t, "drsnoop")
+    assert objs, t.stderr
+    for d in objs:
+        assert (d["pid"], d["tid"], d["comm"], d["uid"], d["memcg"]) == (r.pid, r.pid, "cat", 0,
+                                                                          True)
+        assert d["latency_ns"] > 0 and d["free_kb"] > 0 and d["ts_us"] > 0
+    assert sum(d["pages"] for d in objs) >= 16 * MB // os.sysconf("SC_PAGE_SIZE")

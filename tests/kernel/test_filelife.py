@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -102,3 +102,22 @@ def test_kprobe_variant_passes_the_verifier():
     with corebpf.Object.open("filelife", only=names) as obj:
         obj.load(select=False)
         assert all(obj.programs[n].fd >= 0 for n in names)
+
+
+@pytest.mark.parametrize("where", [EXT4_DIR, TMPFS_DIR])
+def test_json_hostile_name(where):
+    """--json: the name comes back byte for byte (ext4: from the tracepoint;
+    tmpfs: matched by path), non-UTF-8 bytes as \\udcNN."""
+    raw = b"corebpf_\x1b[2J\n\xff\xfe_" + uuid.uuid4().hex[:6].encode()
+    path = os.path.join(os.fsencode(where), raw)
+    t = Tool("filelife", "--json", "-p", os.getpid(), ready="stderr")
+    with open(path, "wb"):
+        pass
+    time.sleep(0.2)
+    os.unlink(path)
+    line = t.wait_for(json_match(lambda d: d["file"].encode("utf-8", "surrogateescape") == raw))
+    assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    d = next(o for o in json_objects(t, "filelife") if o["file"] == os.fsdecode(raw))
+    assert d["pid"] == os.getpid() and d["age_ns"] >= 200_000_000
+    assert "\\udcff\\udcfe" in line and line.isascii()

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -95,3 +95,27 @@ def test_kprobe_variant_passes_the_verifier():
 def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("filetop", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json_hostile_name(tmp_path):
+    """--json: one object per interval, the file's name exact (\\udcNN for
+    bytes that are not UTF-8), the status lines on stderr."""
+    raw = b"ft\x1b[2J\xff_" + uuid.uuid4().hex[:8].encode()
+    t = Tool("filetop", "--json", "-p", os.getpid(), "1", ready="stderr")
+    io(os.path.join(os.fsencode(str(tmp_path)), raw))
+    writes = []                     # until every write was counted, however many intervals
+    assert t.wait_for(json_match(lambda d: writes.extend(
+        r["writes"] for r in d["rows"] if r["file"].encode("utf-8", "surrogateescape") == raw)
+        or sum(writes) >= 100), timeout=30), (t.text, t.stderr)
+    assert t.stop() == 0
+    assert t.stderr.splitlines() == ["Tracing... Output every 1 secs. Hit Ctrl-C to end",
+                                     "Detaching..."], t.stderr
+    objs = json_objects(t, "filetop")
+    assert all(o["loadavg"].count(" ") == 4 for o in objs)
+    rows = [r for o in objs for r in o["rows"]
+            if r["file"].encode("utf-8", "surrogateescape") == raw]
+    assert rows, t.text
+    assert all(r["tid"] == os.getpid() and r["type"] == "R" and r["name_len"] == len(raw)
+               for r in rows)
+    assert sum(r["writes"] for r in rows) == 100 and sum(r["reads"] for r in rows) >= 100
+    assert sum(r["wbytes"] for r in rows) == 409600

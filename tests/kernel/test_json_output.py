@@ -14,42 +14,9 @@ import uuid
 import jsonschema
 import pytest
 
-from tests.helpers import Tool
+from tests.helpers import run_json, schema
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
-
-
-def schema(name):
-    r = subprocess.run([sys.executable, "-m", "corebpf", "schema", name],
-                       capture_output=True, text=True, check=True)
-    return json.loads(r.stdout)
-
-
-def run_json(name, args, act, match, timeout=30):
-    """Start `name --json args`, call act() until a line satisfies match(dict)
-    (the tool prints no header on stdout, so attaching is not waited for),
-    stop it; every line must be one JSON object valid for the tool's schema.
-    Returns (the matching object, every object)."""
-    if "-j" not in args and "--json" not in args:
-        args = ["--json", *args]
-    t = Tool(name, *args, ready=False)
-    deadline = time.monotonic() + timeout
-    found = None
-    try:
-        while found is None and time.monotonic() < deadline and t.proc.poll() is None:
-            act()
-            line = t.wait_for(lambda l: l.startswith("{") and match(json.loads(l)), timeout=1)
-            found = json.loads(line) if line else None
-    finally:
-        rc = t.stop()
-    assert found is not None, (t.text, t.stderr)
-    assert rc == 0, t.stderr
-    s = schema(name)
-    objs = [json.loads(l) for l in t.lines]          # every line is JSON
-    for o in objs:
-        jsonschema.validate(o, s)
-    assert "Traceback" not in t.stderr
-    return found, objs
 
 
 def test_execsnoop(tmp_path):

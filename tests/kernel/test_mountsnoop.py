@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from corebpf import syscalls
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -85,3 +85,24 @@ def test_new_mount_api_with_parent_columns(tmp_path, probe):
 def test_bad_input_one_line():
     rc, out, err = run_tool("mountsnoop", "-Z")
     assert rc != 0 and "unrecognized arguments" in err and len(err.strip().splitlines()) == 1
+
+
+def test_json(tmp_path):
+    src = "cbpf\x1b" + uuid.uuid4().hex[:8]             # a control byte: kept exact
+    target = str(tmp_path)
+    t = Tool("mountsnoop", "--json", ready="stderr")
+    assert libc.mount(src.encode(), target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                      b"size=1m") == 0, os.strerror(ctypes.get_errno())
+    assert libc.umount2(target.encode(), MNT_DETACH) == 0
+    assert t.wait_for(json_match(lambda d: d["pid"] == os.getpid() and
+                                 d["syscall"] == "umount2")) is not None, (t.text, t.stderr)
+    assert t.stop() == 0
+    mine = [d for d in json_objects(t, "mountsnoop") if d.get("pid") == os.getpid()]
+    m, u = mine
+    assert (m["syscall"], m["strings"], m["ret"]) == (
+        "mount", [src, target, "tmpfs", "size=1m"], 0)
+    assert m["call"] == 'mount("cbpf\\x1b%s", "%s", "tmpfs", MS_NOSUID|MS_NODEV, "size=1m") = 0' \
+        % (src[5:], target)
+    assert (u["strings"], u["ret"], u["tid"]) == ([target], 0, os.getpid())
+    ns = os.readlink("/proc/self/ns/mnt")
+    assert m["mnt_ns"] == int(ns[ns.index("[") + 1:-1]) and m["ppid"] == os.getppid()

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 ME = os.getpid()
@@ -50,6 +50,17 @@ def test_funccount_syscall_tracepoints_exact_count(tmp_path):
     row = next(l for l in t.lines if l.startswith("syscalls:sys_enter_openat "))
     assert row == "%-36s %8d" % ("syscalls:sys_enter_openat", 37)
     assert t.lines[-1] == "Detaching..."
+
+
+def test_funccount_json(tmp_path):
+    path = marker(tmp_path)
+    t = Tool("funccount", "--json", "-p", ME, "t:syscalls:sys_enter_openat", ready="stderr")
+    for _ in range(37):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    assert t.stop() == 0
+    assert t.stderr.splitlines()[-1] == "Detaching..."
+    d, = json_objects(t, "funccount")
+    assert d["rows"] == [{"func": "syscalls:sys_enter_openat", "count": 37}], d
 
 
 def test_funccount_duration_and_timestamp(tmp_path):
@@ -160,6 +171,21 @@ def test_stackcount_kernel_stacks_of_a_tracepoint():
     i = t.lines.index("  do_syscall_64")
     assert "    9" in t.lines[i:]
     assert t.lines[-1] == "Detaching..."
+
+
+def test_stackcount_json():
+    t = Tool("stackcount", "--json", "-p", ME, "t:syscalls:sys_enter_getppid", ready="stderr")
+    for _ in range(9):
+        os.getppid()
+    assert t.stop() == 0
+    assert t.stderr.splitlines()[-1] == "Detaching...", t.stderr
+    d, = json_objects(t, "stackcount")
+    rows = [r for r in d["rows"]
+            if "do_syscall_64" in [f["symbol"] for f in r["kernel_stack"]]]
+    assert sum(r["count"] for r in rows) == 9, d
+    assert all((r["pid"], r["comm"]) == (ME, "python3") or r["comm"].startswith("pytest")
+               for r in rows)
+    assert all(isinstance(r["user_stack"], list) for r in rows)
 
 
 def test_stackcount_folded_per_process():

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from tests import distro, usdt_prog
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -373,6 +373,25 @@ def test_funclatency_user_function_per_function_and_pid(burst):
     avg = next(l for l in lines if l.startswith("avg = "))
     assert avg.endswith(f" usecs, count: {2 * N}") and " usecs, total: " in avg
     assert lines[-1] == "Detaching..."
+
+
+@pytest.mark.parametrize("args", [["-u", "-F", "-p"], ["-m", "-p"]])
+def test_funclatency_json(burst, args):
+    t = Tool("funclatency", "--json", *args, burst.pid, f"{burst.path}:corebpf_nap",
+             ready="stderr")
+    burst.go()
+    _summary(t)
+    assert t.stderr.splitlines()[-1] == "Detaching...", t.stderr
+    d, = json_objects(t, "funclatency")
+    assert d["unit"] == ("usecs" if "-u" in args else "msecs") and d["count"] == 2 * N
+    assert d["total_ns"] >= 2 * N * 1_000_000                # naps of 1 and 2 ms
+    if "-F" in args:
+        h, = d["histograms"]
+        assert (h["func"], h["pid"]) == ("corebpf_nap", burst.pid)
+        assert all(b["low"] >= 512 for b in h["buckets"] if b["count"])
+    else:
+        assert all("func" not in h and "pid" not in h for h in d["histograms"])
+    assert sum(b["count"] for h in d["histograms"] for b in h["buckets"]) == 2 * N
 
 
 def test_funclatency_nesting_levels(burst):

@@ -211,3 +211,25 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("offcputime", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json_frames(napper):
+    import json
+
+    import jsonschema
+    from tests.helpers import schema
+    rc, out, err = run_tool("offcputime", "--json", "-p", napper.pid, "2")
+    assert rc == 0, err
+    d, = [json.loads(l) for l in out.splitlines()]
+    jsonschema.validate(d, schema("offcputime"))
+    naps = [r for r in d["rows"] if any(f["symbol"] == "corebpf_nap_marker"
+                                        for f in r["user_stack"])]
+    assert naps, d
+    r = naps[0]
+    assert (r["pid"], r["tid"], r["comm"]) == (napper.pid, napper.pid, "stackprog")
+    ks = [f["symbol"] for f in r["kernel_stack"]]
+    us = [f["symbol"] for f in r["user_stack"]]
+    assert ks[0] == "__schedule" and "do_nanosleep" in ks, ks
+    assert us.index("corebpf_nap_marker") < us.index("main"), us
+    assert all(f["module"] == "kernel" for f in r["kernel_stack"])
+    assert sum(x["total_us"] for x in naps) > 500000

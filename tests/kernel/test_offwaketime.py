@@ -125,3 +125,46 @@ def test_wakeuptime_timer_waker_and_options(stackprog):
         nap.wait()
     rc, out, err = run_tool("wakeuptime", "-u", "-p", "1", "1")
     assert rc == 2 and "use either -p or -u." in err, err
+
+
+def _json(tool, *args):
+    import json
+
+    import jsonschema
+    from tests.helpers import schema
+    rc, out, err = run_tool(tool, "--json", *args)
+    assert rc == 0, err
+    assert err.splitlines()[0].startswith("Tracing blocked time (us) by "), err
+    d, = [json.loads(l) for l in out.splitlines()]
+    jsonschema.validate(d, schema(tool))
+    return d
+
+
+def _symbols(frames):
+    return [f["symbol"] for f in frames]
+
+
+def test_offwaketime_json(pingpong):
+    parent, child = pingpong
+    d = _json("offwaketime", "-p", parent, "2")
+    r = next((r for r in d["rows"] if "corebpf_wait_marker" in _symbols(r["target_user_stack"])
+              and "corebpf_waker_marker" in _symbols(r["waker_user_stack"])), None)
+    assert r, d
+    assert (r["target"], r["target_pid"], r["waker"], r["waker_pid"]) == (
+        "stackprog", parent, "stackprog", child)
+    tk, wk = _symbols(r["target_kernel_stack"]), _symbols(r["waker_kernel_stack"])
+    assert tk[0] == "__schedule" and "try_to_wake_up" not in wk, (tk, wk)
+    assert wk.index("anon_pipe_write") < wk.index("entry_SYSCALL_64_after_hwframe"), wk
+    tu = _symbols(r["target_user_stack"])
+    assert tu.index("corebpf_wait_marker") < tu.index("main") and r["total_us"] > 0
+
+
+def test_wakeuptime_json(pingpong):
+    parent, child = pingpong
+    d = _json("wakeuptime", "-p", parent, "2")
+    rows = [r for r in d["rows"] if r["target"] == "stackprog" and r["waker"] == "stackprog"
+            and {"anon_pipe_write", "pipe_write"} & set(_symbols(r["kernel_stack"]))]
+    assert rows and sum(r["total_us"] for r in rows) > 500000, d
+    assert all(f["module"] == "kernel" and f["offset"] >= 0
+               for r in rows for f in r["kernel_stack"])
+    assert "try_to_wake_up" not in _symbols(rows[0]["kernel_stack"])

@@ -10,7 +10,7 @@ import pytest
 
 import corebpf
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.memcg import MemoryCgroup, provoke_oom as provoke
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -61,3 +61,16 @@ def test_forced_kprobe_names_the_missing_feature():
     rc, out, err = run_tool("oomkill", "--probe", "kprobe")
     assert rc == 1 and out == ""
     assert err == "oomkill: error: oomkill: this kernel lacks kprobes (CONFIG_KPROBES)\n"
+
+
+def test_json():
+    with MemoryCgroup(128 * MB) as cg:
+        t = Tool("oomkill", "--json", ready="stderr")
+        victim, trigger, out = provoke(cg)
+        line = t.wait_for(json_match(lambda d: d["tpid"] == victim.pid))
+        assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    d, = [o for o in json_objects(t, "oomkill") if o.get("tpid") == victim.pid]
+    assert (d["fpid"], d["fcomm"], d["tcomm"], d["pages"]) == (
+        trigger.pid, "oom-trigger", "oom-victim", cg.limit_pages)
+    assert re.fullmatch(r"\d+\.\d\d \d+\.\d\d \d+\.\d\d \d+/\d+ \d+", d["loadavg"])

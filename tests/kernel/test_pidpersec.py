@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -32,3 +32,19 @@ def test_forks_are_counted():
 def test_no_arguments():
     rc, out, err = run_tool("pidpersec", "5")
     assert rc == 2 and "unrecognized arguments" in err and len(err.splitlines()) == 1
+
+
+def test_json():
+    t = Tool("pidpersec", "--json", ready="stderr")
+    for _ in range(FORKS):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    seen = []
+    line = t.wait_for(json_match(lambda d: seen.append(d["pids"]) or sum(seen) >= FORKS),
+                      timeout=15)
+    assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    assert t.stderr.splitlines()[0] == "Tracing... Ctrl-C to end."
+    assert sum(d["pids"] for d in json_objects(t, "pidpersec")) >= FORKS

@@ -183,3 +183,26 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("profile", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json_frames(spinner):
+    """--json: one object at the end, each stack a list of frames {addr,
+    symbol, offset, module}, innermost first."""
+    import json
+
+    import jsonschema
+    from tests.helpers import schema
+    rc, out, err = run_tool("profile", "--json", "-p", spinner.pid, "-F", "99", "2")
+    assert rc == 0, err
+    assert err.splitlines()[0].startswith("Sampling at 99 Hertz of PID")
+    d, = [json.loads(l) for l in out.splitlines()]
+    jsonschema.validate(d, schema("profile"))
+    assert all((r["pid"], r["comm"]) == (spinner.pid, "stackprog") for r in d["rows"])
+    assert sum(r["count"] for r in d["rows"]) >= 5
+    hits = [r["user_stack"] for r in d["rows"]
+            if r["user_stack"] and r["user_stack"][0]["symbol"] == "corebpf_spin_marker"]
+    assert hits, d
+    f = hits[0][0]
+    assert f["module"].endswith("stackprog") and int(f["addr"], 16) > 0 and f["offset"] >= 0
+    assert any(fr["symbol"] == "main" for fr in hits[0])
+    assert all(isinstance(r["kernel_stack"], list) for r in d["rows"])

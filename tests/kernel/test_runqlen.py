@@ -12,7 +12,7 @@ import pytest
 import corebpf
 from corebpf import features
 from corebpf.core import perf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.workloads import busy_loops
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -72,3 +72,20 @@ def test_perf_links_owned_by_object(no_leaks):
 def test_bad_input():
     rc, out, err = run_tool("runqlen", "1", "x")
     assert rc == 2 and "invalid integer" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [(), ("-C",)])
+def test_json(args):
+    with busy_loops(NLOOPS):
+        t = Tool("runqlen", "--json", *args, "1", "2", ready="stderr")
+        assert t.wait(timeout=30) == 0
+    objs = json_objects(t, "runqlen")
+    assert len(objs) == 2 and all(o["unit"] == "runqlen" for o in objs), t.text
+    hists = [h for o in objs for h in o["histograms"]]
+    assert all(b["high"] == b["low"] for h in hists for b in h["buckets"])     # linear, 1 wide
+    assert sum(b["count"] for h in hists for b in h["buckets"] if b["low"] >= 1) > 0, t.text
+    assert all(0 <= h["runqocc_pct"] <= 100 for h in hists)
+    if "-C" in args:
+        assert {h["cpu"] for h in hists} <= set(features.online_cpus())
+    else:
+        assert all(len(o["histograms"]) == 1 and "cpu" not in o["histograms"][0] for o in objs)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.workloads import Child
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -78,3 +78,24 @@ def test_tid_filter_and_name():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("shmsnoop", *args)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    key = 0x7E0000 + os.getpid() % 0xFFFF
+    child = Child(_SHM, key)
+    try:
+        t = Tool("shmsnoop", "--json", "-p", child.pid, ready="stderr")
+        child.go().wait()
+        assert t.wait_for(json_match(lambda d: d["cmd"] == 2)) is not None, (t.text, t.stderr)
+        assert t.stop() == 0
+    finally:
+        child.kill()
+    get, at, dt, rm, stat = json_objects(t, "shmsnoop")
+    assert [d["sys"] for d in (get, at, dt, rm, stat)] == [
+        "SHMGET", "SHMAT", "SHMDT", "SHMCTL", "SHMCTL"]
+    assert all(d["pid"] == child.pid and d["tid"] != child.pid for d in (get, at, dt, rm, stat))
+    assert (get["key"], get["size"], get["shmflg"]) == (key, 4096, 0o1600)
+    assert (at["shmid"], at["shmflg"], at["shmaddr"]) == (get["ret"], 0o10000, "0x0")
+    assert dt["shmaddr"] == hex(at["ret"]) and dt["ret"] == 0
+    assert (rm["cmd"], rm["ret"], rm["buf"]) == (0, 0, "0x0")
+    assert stat["ret"] == -22                                           # -EINVAL

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -67,3 +67,20 @@ def test_classic_tracepoint_variant():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("slabratetop", *args)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    t = Tool("slabratetop", "--json", "-r", "100", "1", ready="stderr")
+    _sockets()
+    allocs = []
+    assert t.wait_for(json_match(lambda d: allocs.extend(
+        r["allocs"] for r in d["rows"] if r["cache"] == CACHE) or sum(allocs) >= 2 * PAIRS),
+        timeout=30), (t.text, t.stderr)
+    assert t.stop() == 0
+    objs = json_objects(t, "slabratetop")
+    socks = [r for o in objs for r in o["rows"] if r["cache"] == CACHE]
+    assert sum(r["allocs"] for r in socks) >= 2 * PAIRS, t.text
+    assert all(r["bytes"] >= r["allocs"] * 512 for r in socks)
+    for o in objs:          # sorted by bytes, largest first
+        sizes = [r["bytes"] for r in o["rows"]]
+        assert sizes == sorted(sizes, reverse=True)

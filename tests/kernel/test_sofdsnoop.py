@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.workloads import Child
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -63,3 +63,23 @@ def test_timestamps_and_name_filter():
 def test_bad_input(args, msg):
     rc, out, err = run_tool("sofdsnoop", *args)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json():
+    child = Child(_PASS)
+    try:
+        t = Tool("sofdsnoop", "--json", "-p", child.pid, ready="stderr")
+        child.go()
+        sa, sb, f1, f2, r1, r2 = map(int, child.proc.stdout.readline().split())
+        assert t.wait_for(json_match(lambda d: d["action"] == "RECV" and d["fd"] == r2)), \
+            (t.text, t.stderr)
+        assert t.stop() == 0
+    finally:
+        child.kill()
+    objs = json_objects(t, "sofdsnoop")
+    assert [(d["action"], d["pid"], d["tid"], d["fd"]) for d in objs] == [
+        ("SEND", child.pid, child.pid, f1), ("SEND", child.pid, child.pid, f2),
+        ("RECV", child.pid, child.pid, r1), ("RECV", child.pid, child.pid, r2)]
+    assert [d["sock_fd"] for d in objs] == [sa, sa, sb, sb]
+    assert objs[0]["sock_path"].startswith("socket:[")
+    assert [d["fd_path"] for d in objs] == ["/etc/hostname", "/dev/null", None, None]

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool
+from tests.helpers import Tool, json_objects
 from tests.workloads import loopback_traffic
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -61,3 +61,18 @@ def test_bad_cpu():
     from tests.helpers import run_tool
     rc, out, err = run_tool("softirqslower", "-c", "4096")
     assert rc == 2 and err.strip() == "softirqslower: error: CPU 4096 is not online", err
+
+
+def test_json():
+    t = Tool("softirqslower", "--json", "0", ready="stderr")
+    w = threading.Thread(target=loopback_traffic, args=(2.0, 16384))
+    w.start()
+    w.join()
+    time.sleep(0.3)
+    assert t.stop() == 0, t.stderr
+    objs = [d for d in json_objects(t, "softirqslower") if "lost" not in d]
+    net = [d for d in objs if d["softirq"] == "net_rx"]
+    assert any(d["stage"] == "softirq runtime" for d in net), t.text
+    assert any(d["stage"] == "irq(hard) to softirq" for d in net), t.text
+    assert {d["cpu"] for d in objs} <= set(corebpf.features.online_cpus())
+    assert all(d["latency_ns"] >= 0 and d["softirq"] in VECTORS for d in objs)

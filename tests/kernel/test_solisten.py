@@ -7,7 +7,7 @@ import socket
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_json, run_tool
 from tests.netlab import NetLab
 from tests.nethelpers import own_comm
 
@@ -84,3 +84,22 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("solisten", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json():
+    ports, socks = [], []
+
+    def act():
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.listen(5)
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    try:
+        d, _ = run_json("solisten", ["-p", os.getpid()], act, lambda d: d["port"] in ports)
+    finally:
+        for s in socks:
+            s.close()
+    assert (d["pid"], d["comm"], d["proto"], d["backlog"], d["addr"]) == (
+        os.getpid(), own_comm(), "TCPv6", 5, "::1")
+    assert d["netns"] == os.stat("/proc/self/ns/net").st_ino

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from tests import distro
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -260,3 +260,20 @@ def test_bad_input():
     assert rc == 2 and "at most 65536" in err
     rc, out, err = run_tool("sslsniff", "--extra-lib", "gnutls:/bin/true", "-o", "-g", "-n")
     assert rc == 1 and "gnutls_record_send" in err and err.count("\n") == 1
+
+
+def test_json(cert):
+    msg = marker()
+    py = PyTLS(cert, msg)
+    try:
+        t = Tool("sslsniff", "--json", "-l", "-p", py.pid, ready="stderr")
+        assert py.exchange() == f"got {msg.upper()}\n"
+        assert t.wait_for(json_match(lambda d: d["data"] == msg.upper()), 10), (t.text, t.stderr)
+        assert t.stop() == 0
+    finally:
+        py.close()
+    objs = json_objects(t, "sslsniff")
+    w = next(d for d in objs if d["func"] == "WRITE/SEND" and d["data"] == msg)
+    assert (w["pid"], w["uid"], w["len"], w["truncated_bytes"]) == (py.pid, 0, len(msg), 0)
+    assert w["tid"] > 0 and w["latency_ns"] > 0 and w["timestamp_ns"] > 0
+    assert any(d["func"] == "READ/RECV" and d["data"] == msg for d in objs)

@@ -126,3 +126,28 @@ def test_list():
 def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("syscount", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("args", [["-L"], ["-P"]])
+def test_json_exec(args):
+    """--json: one object at the end (--exec), every row valid, header on stderr."""
+    import json
+
+    import jsonschema
+    from tests.helpers import schema
+    rc, out, err = run_tool("syscount", "--json", *args, "--exec", sys.executable, "-c",
+                            GETPPIDS)
+    assert rc == 0, err
+    assert err.splitlines()[0] == "Tracing syscalls, printing top 10... Ctrl+C to quit."
+    assert err.splitlines()[-1] == "Detaching..."
+    objs = [json.loads(l) for l in out.splitlines()]
+    for o in objs:
+        jsonschema.validate(o, schema("syscount"))
+    d, = objs
+    if "-L" in args:
+        row, = [r for r in d["rows"] if r.get("syscall") == "getppid"]
+        assert row["count"] == 5000 and row["total_ns"] > 0
+    else:
+        assert all("syscall" not in r and "total_ns" not in r for r in d["rows"])
+        assert max(r["count"] for r in d["rows"]) >= 5000
+        assert all(isinstance(r["pid"], int) and r["comm"] for r in d["rows"])

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_json, run_tool
 from tests.nethelpers import Server, connect, own_comm
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -190,3 +190,19 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("tcpconnect", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1", "::1"])
+def test_json(addr):
+    """--json: one object per connect(), valid for its schema (-d adds query)."""
+    ports = []
+    with Server(addr) as srv:
+        d, _ = run_json("tcpconnect", ["-P", srv.port, "-p", os.getpid()],
+                        lambda: ports.append(connect(addr, srv.port)[0]),
+                        lambda d: d["dport"] == srv.port and d["lport"] in ports)
+        q, _ = run_json("tcpconnect", ["-d", "-P", srv.port, "-p", os.getpid()],
+                        lambda: connect(addr, srv.port), lambda d: d["dport"] == srv.port)
+    assert (d["pid"], d["comm"], d["uid"], d["saddr"], d["daddr"]) == (
+        os.getpid(), own_comm(), 0, addr, addr)
+    assert d["ip"] == (4 if "." in addr else 6) and d["ts_us"] > 0 and "query" not in d
+    assert q["query"] == "localhost"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_json, run_tool
 from tests.nethelpers import Server, connect, own_comm
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -101,3 +101,14 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("tcpconnlat", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json():
+    ports = []
+    with Server("127.0.0.1") as srv:
+        d, _ = run_json("tcpconnlat", ["-p", os.getpid()],
+                        lambda: ports.append(connect("127.0.0.1", srv.port)[0]),
+                        lambda d: d["dport"] == srv.port and d["lport"] in ports)
+    assert (d["pid"], d["comm"], d["ip"], d["saddr"], d["daddr"]) == (
+        os.getpid(), own_comm(), 4, "127.0.0.1", "127.0.0.1")
+    assert 0 <= d["latency_us"] < 1000000 and d["ts_us"] > 0

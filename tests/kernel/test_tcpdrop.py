@@ -14,7 +14,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.netlab import NetLab
 from tests.nethelpers import abort_on_data
 
@@ -108,3 +108,23 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("tcpdrop", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json_with_stack():
+    """--json: the drop, its reason and its kernel stack as frames
+    ({addr, symbol, offset, module}, innermost first)."""
+    t = Tool("tcpdrop", "--json", "-4", ready="stderr")
+    cport, sport = abort_on_data("127.0.0.1")
+    line = t.wait_for(json_match(lambda d: d.get("sport") == cport and
+                                 d["reason"] == "TCP_ABORT_ON_DATA"))
+    assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    d = next(o for o in json_objects(t, "tcpdrop")
+             if o.get("sport") == cport and o["reason"] == "TCP_ABORT_ON_DATA")
+    assert (d["ip"], d["saddr"], d["daddr"], d["dport"]) == (4, "127.0.0.1", "127.0.0.1", sport)
+    assert d["state"] in ("CLOSE", "FIN_WAIT2") and d["tcpflags"] == "PSH|ACK"
+    assert d["reason_code"] > 2
+    syms = [f["symbol"] for f in d["stack"]]
+    assert "tcp_v4_rcv" in syms and not syms[0].startswith("bpf_prog_"), d["stack"]
+    f = d["stack"][syms.index("tcp_v4_rcv")]
+    assert f["module"] == "kernel" and f["offset"] > 0 and int(f["addr"], 16) > 0

@@ -7,7 +7,7 @@ import re
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_json, run_tool
 from tests.nethelpers import Server, connect, own_comm
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -94,3 +94,16 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("tcplife", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json():
+    """--json: the client's end of a session, in bytes (the kernel's counters
+    include the SYN and FIN, one sequence number each)."""
+    with Server("::1", reply=REPLY) as srv:
+        d, _ = run_json("tcplife", ["-p", os.getpid(), "-D", srv.port],
+                        lambda: connect("::1", srv.port, send=SENT, read=True),
+                        lambda d: d["rport"] == srv.port)
+    assert (d["pid"], d["comm"], d["ip"], d["laddr"], d["raddr"]) == (
+        os.getpid(), own_comm(), 6, "::1", "::1")
+    assert SENT <= d["tx_bytes"] <= SENT + 2 and REPLY <= d["rx_bytes"] <= REPLY + 2
+    assert d["duration_us"] > 0

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.netlab import NetLab
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -143,3 +143,22 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("tcpretrans", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json(lab):
+    srv = lab.python(SINK, lab.peer4)
+    port = int(srv.first_line)
+    loss = lab.drop(port, drops=3, acks=True)
+    t = Tool("tcpretrans", "--json", ready="stderr")
+    c = socket.create_connection((lab.peer4, port))
+    cport = c.getsockname()[1]
+    c.sendall(b"x" * 2000)
+    assert NetLab.wait_dropped(loss, 3) == 3
+    line = t.wait_for(json_match(lambda d: d["rport"] == port))
+    c.close()
+    assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    assert "Tracing retransmits" not in t.text          # the header went to stderr
+    d = next(o for o in json_objects(t, "tcpretrans") if o.get("rport") == port)
+    assert (d["ip"], d["laddr"], d["lport"], d["raddr"]) == (4, lab.host4, cport, lab.peer4)
+    assert (d["type"], d["state"]) == ("R", "ESTABLISHED") and d["seq"] >= 0

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.helpers import Tool
+from tests.helpers import Tool, json_objects
 from tests.kernel.test_tool_probe_paths import require_probe
 from tests.kernel.test_tcpretrans import SINK
 from tests.netlab import NetLab
@@ -92,3 +92,19 @@ def test_ipv6_only_and_ms():
     assert list(got) == ["Local Address = 127.0.0.6"], t.text
     assert "     msecs               : count     distribution" in t.lines, t.text
     assert sum(got["Local Address = 127.0.0.6"].values()) >= 1, t.text
+
+
+@pytest.mark.parametrize("args", [("-b", "-e"), ("-m",)])
+def test_json(args):
+    with Server("127.0.0.1", reply=1000) as srv:
+        t = Tool("tcprtt", "--json", "-4", "-p", str(srv.port), *args, ready="stderr")
+        connect("127.0.0.1", srv.port, send=1000, read=True)
+        assert t.stop() == 0, t.stderr
+    d, = json_objects(t, "tcprtt")
+    assert d["unit"] == ("msecs" if "-m" in args else "usecs")
+    assert sum(b["count"] for h in d["histograms"] for b in h["buckets"]) >= 1, d
+    if "-b" in args:
+        assert [h["addr"] for h in d["histograms"]] == ["127.0.0.1"]
+        assert all(h["avg"] >= 0 for h in d["histograms"])
+    else:
+        assert all("addr" not in h and "avg" not in h for h in d["histograms"])

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_json, run_tool
 from tests.nethelpers import Server, connect, own_comm
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -120,3 +120,13 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("tcpstates", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json():
+    with Server("127.0.0.1") as srv:
+        d, objs = run_json("tcpstates", ["-D", srv.port],
+                           lambda: connect("127.0.0.1", srv.port, send=100, read=True),
+                           lambda d: d["newstate"] == "ESTABLISHED")
+    assert (d["oldstate"], d["ip"], d["raddr"], d["rport"]) == (
+        "SYN_SENT", 4, "127.0.0.1", srv.port)
+    assert d["skaddr"].startswith("0x") and d["span_us"] >= 0 and d["lport"] > 0

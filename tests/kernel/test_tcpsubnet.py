@@ -4,7 +4,6 @@ exactly what was sent, in the first subnet of the list that holds the
 peer; -f K divides by 1024; -J prints bcc's JSON; bad subnets are one line."""
 from __future__ import annotations
 
-import json
 import re
 import socket
 
@@ -12,7 +11,7 @@ import pytest
 
 from corebpf import features
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.kernel.test_tool_probe_paths import require_probe
 from tests.kernel.test_tcpretrans import SINK
 from tests.netlab import NetLab
@@ -66,7 +65,7 @@ def test_kbytes_and_json():
         t.wait_for(lambda l: f'"{lab.peer4}/32"' in l)
         k.wait_for(lambda _: total(k.lines, f"{lab.peer4}/32") >= 1023)
         assert t.stop() == 0 and k.stop() == 0, t.stderr + k.stderr
-    docs = [json.loads(l) for l in t.lines]
+    docs = json_objects(t, "tcpsubnet")          # bcc's document, valid for its schema
     assert all(set(d) == {"date", "time", "entries"} for d in docs), t.text
     assert sum(d["entries"].get(f"{lab.peer4}/32", 0) for d in docs) == pytest.approx(1024)
     # '%6d' of KBytes per interval: whole KBytes, summing to 1024 at most

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.helpers import Tool
+from tests.helpers import Tool, json_objects
 from tests.kernel.test_tool_probe_paths import require_probe
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -84,3 +84,23 @@ def test_backlog_grows_per_connection(args, v4, v6):
     assert got6 == (expected(range(8)) if v6 else {}), t.text
     assert got4 == (expected(range(4)) if v4 else {}), t.text
     assert "     backlog             : count     distribution" in t.lines
+
+
+def test_json():
+    """--json: one object at the end, a histogram per backlog limit, the same
+    buckets as the text."""
+    limit = 3201 + os.getpid() % 800     # listen() caps the backlog at somaxconn (4096)
+    t = Tool("tcpsynbl", "--json", ready="stderr")
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(limit)
+    clients = [socket.create_connection(lst.getsockname()) for _ in range(5)]
+    assert queued(lst, 5) == 5
+    assert t.stop() == 0, t.stderr
+    for c in clients + [lst]:
+        c.close()
+    d, = json_objects(t, "tcpsynbl")
+    assert d["unit"] == "backlog"
+    h, = [h for h in d["histograms"] if h["backlog_max"] == limit]
+    got = {(b["low"], b["high"]): b["count"] for b in h["buckets"] if b["count"]}
+    assert got == expected(range(5)), d

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 from tests.nethelpers import Server, connect, own_comm
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -98,3 +98,25 @@ def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("tcptop", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_json():
+    """--json: bytes, not KB: the transfer's exact sizes, summed over intervals."""
+    with Server("::1", reply=REPLY) as srv:
+        t = Tool("tcptop", "--json", "-p", os.getpid(), "1", ready="stderr")
+        cport, got = connect("::1", srv.port, send=SENT, read=True)
+        assert got == REPLY
+        rx = []                     # until the server's side is all counted
+        assert t.wait_for(json_match(lambda d: rx.extend(
+            r["rx_bytes"] for r in d["rows"] if r["lport"] == srv.port) or sum(rx) >= SENT),
+            timeout=30), (t.text, t.stderr)
+        assert t.stop() == 0
+    objs = json_objects(t, "tcptop")
+    rows = [r for o in objs for r in o["rows"]]
+    server = [r for r in rows if r["lport"] == srv.port]
+    client = [r for r in rows if r["lport"] == cport and r["rport"] == srv.port]
+    assert server and client, t.text
+    assert sum(r["rx_bytes"] for r in server) == SENT == sum(r["tx_bytes"] for r in client)
+    assert sum(r["tx_bytes"] for r in server) == REPLY == sum(r["rx_bytes"] for r in client)
+    assert all((r["pid"], r["comm"], r["ip"], r["laddr"], r["raddr"]) ==
+               (os.getpid(), own_comm(), 6, "::1", "::1") for r in server + client)

@@ -7,7 +7,7 @@ import pty
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -62,3 +62,17 @@ def test_pts_number_chunks_and_clear(ptys):
 def test_bad_input(args, msg):
     rc, out, err = run_tool("ttysnoop", *args)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json_bytes_exact(ptys):
+    """--json: escape sequences and non-UTF-8 bytes written to the tty come
+    back exact, as JSON escapes (nothing reaches the terminal raw)."""
+    (slave, path), _ = ptys
+    t = Tool("ttysnoop", "--json", path, ready="stderr")
+    hostile = b"\x1b]0;pwn\x07\xff\xfe end"
+    os.write(slave, hostile)
+    line = t.wait_for(json_match(lambda d: d["data"].endswith(" end")), timeout=15)
+    assert t.stop() == 0
+    assert line is not None and line.isascii() and "\x1b" not in line, (t.text, t.stderr)
+    d, = json_objects(t, "ttysnoop")
+    assert d["data"].encode("utf-8", "surrogateescape") == hostile

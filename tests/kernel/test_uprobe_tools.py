@@ -15,7 +15,7 @@ import corebpf
 from corebpf.user import uprobes, usdt
 from corebpf.symbols.elf import ElfError
 from tests import distro, usdt_prog
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -167,6 +167,40 @@ def test_bashreadline_sees_typed_command():
     t.stop()
     assert line is not None, t.text
     assert int(line.split()[1]) > 0
+
+
+def test_gethostlatency_json():
+    child = _resolver()
+    try:
+        t = Tool("gethostlatency", "--json", "-p", child.pid, ready="stderr")
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
+        seen = []
+        t.wait_for(json_match(lambda d: seen.append(d) or len(seen) >= 2))
+        assert t.stop() == 0
+    finally:
+        child.kill()
+        child.wait()
+    objs = json_objects(t, "gethostlatency")
+    assert len(objs) == 2, (t.text, t.stderr)
+    for d in objs:
+        assert (d["pid"], d["comm"], d["host"]) == (
+            child.pid, os.path.basename(sys.executable)[:15], "localhost")
+        assert d["latency_ns"] > 0
+
+
+def test_bashreadline_json():
+    marker = "corebpf-readline-" + uuid.uuid4().hex[:8]
+    t = Tool("bashreadline", "--json", ready="stderr")
+    sh = subprocess.Popen(["script", "-qfc", "bash --norc --noprofile -i", "/dev/null"],
+                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    sh.communicate(f"echo {marker}\nexit\n".encode(), timeout=30)
+    line = t.wait_for(json_match(lambda d: marker in d["line"]))
+    assert t.stop() == 0
+    assert line is not None, (t.text, t.stderr)
+    d = next(o for o in json_objects(t, "bashreadline") if marker in o["line"])
+    assert d["line"] == f"echo {marker}" and d["pid"] > 0
 
 
 def test_bashreadline_bad_library():

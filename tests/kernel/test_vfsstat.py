@@ -11,7 +11,7 @@ import stat
 import pytest
 
 import corebpf
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -110,3 +110,17 @@ def test_forcing_kprobes():
 def test_bad_input_one_line(args, msg):
     rc, out, err = run_tool("vfsstat", *args)
     assert rc != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_json(tmp_path):
+    """--json: one object per interval, the interval's counts (not per second)."""
+    t = Tool("vfsstat", "--json", "-p", os.getpid(), "1", "3", ready="stderr")
+    workload(str(tmp_path))
+    assert t.wait(timeout=30) == 0
+    objs = json_objects(t, "vfsstat")
+    assert len(objs) == 3 and all(o["interval_s"] == 1 for o in objs), t.text
+    s = {c: sum(o[c] for o in objs) for c in ("read", "write", "open", "create", "unlink",
+                                              "mkdir", "rmdir", "fsync")}
+    assert s["write"] >= 195 and s["read"] >= 195 and s["open"] >= 398, s
+    assert 197 <= s["create"] <= 212 and 196 <= s["unlink"] <= 206 and s["fsync"] >= 5, s
+    assert 7 <= s["mkdir"] <= 8 and 7 <= s["rmdir"] <= 8, s

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.helpers import Tool
+from tests.helpers import Tool, json_objects
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -68,3 +68,20 @@ def test_single_histogram_nanoseconds_and_timestamp():
 def test_unknown_workqueue_counts_nothing():
     t = _run("-W", "-w", "corebpf-no-such-wq", "2", "1", seconds=2)
     assert _counts(t.lines) == 0 and not any(l.startswith("wqname") for l in t.lines), t.text
+
+
+@pytest.mark.parametrize("args", [("-W", "-w", "writeback"), ("-N",)])
+def test_json(args):
+    t = Tool("wqlat", "--json", *args, "3", "1", ready="stderr")
+    w = threading.Thread(target=_writeback, args=(3,))
+    w.start()
+    rc = t.wait(timeout=30)
+    w.join()
+    assert rc == 0, t.stderr
+    d, = json_objects(t, "wqlat")
+    assert d["unit"] == ("nsecs" if "-N" in args else "usecs")
+    assert sum(b["count"] for h in d["histograms"] for b in h["buckets"]) > 0, d
+    if "-W" in args:
+        assert [h["wqname"] for h in d["histograms"]] == ["writeback"]
+    else:
+        assert all("wqname" not in h for h in d["histograms"])
