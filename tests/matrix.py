@@ -325,7 +325,7 @@ TOOLS = {
                      bpftrace="bitesize.bt",
                      see=r"^ +\d+ -> \d+ +: [1-9]"),
     # -- tools that need probes this kernel may not have --------------------------------
-    "funclatency": Spec(args=("vfs_read",), interval="-i", head=None,
+    "funclatency": Spec(args=("vfs_read",), interval="-i", head=None, summary="",
                         needs=("kprobes", "fentry"),
                         bad=((("a:b:c:d",), "pattern"),) + missing_user_targets("{}"),
                         libbpf=same("vfs_read"),
@@ -517,7 +517,7 @@ TOOLS = {
                     bad=((("--heatmap", "/nonexistent-dir/x.svg"), "no such directory"),),
                     bpftrace="runqlat.bt",
                     smoke=("-p", "WLPID"), see=r"^ +\d+ -> \d+ +: [1-9]"),
-    "vfscount": Spec(pid=None, head=None, needs=("kprobes",), bcc=same(),
+    "vfscount": Spec(pid=None, head=None, needs=("kprobes",), bcc=same(), summary="",
                      bpftrace="vfscount.bt",
                      see=r"\bvfs_\w+ +[1-9]\d*$"),
     # -- file systems beyond ext4 (the workload's files are on ext4: the *slower

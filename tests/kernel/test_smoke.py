@@ -6,11 +6,26 @@ a tool that cannot load, attach or print here although the kernel has what
 its row says it needs is a bug, not a skip.
 
 This runs with the suite on this host and, in every kernel of the matrix,
-inside a guest (.ci/kernel-matrix).  Under emulation each start costs a
-second or two, so the tools run in batches (COREBPF_SMOKE_BATCH at a time,
-default 8) while tests.matrix.workload() and the activities their rows name
-run beside them.  COREBPF_SMOKE_REPORT=FILE appends one JSON line per tool
-(kernel, outcome, the line seen or the error) for the matrix's status table.
+inside a guest (.ci/kernel-matrix).  The tools run in batches
+(COREBPF_SMOKE_BATCH at a time, default 16) while tests.matrix.workload() and
+the activities their rows name run beside them; a batch ends when every
+tool's line is seen, or, with a tool that prints when stopped, after MIN_RUN
+of activity.  COREBPF_SMOKE_REPORT=FILE appends one JSON line per tool
+(kernel, outcome, the line seen or the error, seconds to the first line and
+to the line seen) for the matrix's status table.
+
+How the tools start: forked from a fork server (tests/zygote.py) that
+imported corebpf, its command line and every tool's module once.  Under
+emulation the interpreter's start and `import corebpf` cost ~2.4 s of guest
+CPU per tool, more than the tool's own work; forked, a tool runs its own
+code from `corebpf.__main__.main([NAME, *ARGS])` on exactly as a user's
+start does -- argument parsing, feature probes, BTF, loading and attaching
+its objects, its output on its own stdout/stderr pipes, SIGINT as
+KeyboardInterrupt, its exit status -- only the interpreter's start and the
+imports are shared.  The imports themselves (and every tool started as
+`python3 -m corebpf NAME`) are proven by the rest of the suite, which
+starts tools as users do everywhere else; COREBPF_SMOKE_FORK=0 runs this
+test that way too.
 """
 from __future__ import annotations
 
@@ -18,6 +33,7 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
 import threading
@@ -31,11 +47,18 @@ from tests.helpers import Tool, stuck_state
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
 ROWS = dict(matrix.present())
-BATCH = int(os.environ.get("COREBPF_SMOKE_BATCH", "8"))
+# COREBPF_SMOKE_FORK=0: every tool a fresh `python3 -m corebpf NAME` (the default:
+# forked from tests/zygote.py's server, which imported corebpf and the tools once)
+FORK = os.environ.get("COREBPF_SMOKE_FORK", "1") != "0"
+BATCH = int(os.environ.get("COREBPF_SMOKE_BATCH", "16"))
 START_TIMEOUT = 120.0      # from start to header, all of a batch (emulated kernels are slow)
-MIN_RUN = 3.0              # workload time every tool gets after its header
+MIN_RUN = 3.0              # workload time a tool that prints when stopped gets after its header
 MAX_RUN = 30.0             # at most, waiting for the lines the rows expect
-EXIT_TIMEOUT = 60.0         # SIGINT -> exit, all of a batch
+EXIT_TIMEOUT = 120.0       # SIGINT -> exit, all of a batch at once (then SIGKILL)
+# Tools that slow every other tool beside them in an emulated guest (memleak
+# walks the stack of every kernel allocation and free: its own Ctrl-C took
+# 57-70 s in the 6.1 guest beside 15 tools) run in a batch of their own.
+SOLO = {"memleak"}
 MB = 1 << 20
 READLINE_MARKER = "echo corebpf-smoke-readline"
 
@@ -131,10 +154,19 @@ def _dmesg_tail(n=25) -> str:
     return "\n".join(out.decode("utf-8", "replace").splitlines()[-n:])
 
 
+class Forked(Tool):
+    """A tool forked by the fork server (tests/zygote.py), read and stopped as Tool."""
+
+    def __init__(self, server, name, *args):
+        self.cmd = ["(forked) python3 -m corebpf", name, *map(str, args)]
+        self.proc = server.start([name, *args])
+        self.lines, self._buf, self._err = [], b"", b""
+
+
 class Run:
     """One tool of the smoke run and what it did."""
 
-    def __init__(self, name: str, s: matrix.Spec, wl):
+    def __init__(self, name: str, s: matrix.Spec, wl, server=None):
         self.name, self.spec = name, s
         argv = s.args if s.smoke is None else s.smoke
         argv = tuple(str(wl.pid) if a == "WLPID" else a for a in argv)
@@ -145,12 +177,17 @@ class Run:
         self.argv = argv
         self.see = re.compile((s.see or r".").replace("{wlpid}", str(wl.pid)))
         self.t0 = time.monotonic()
-        self.tool = Tool(name, *argv, ready=False)
+        self.tool = Forked(server, name, *argv) if server else Tool(name, *argv, ready=False)
         self.started = None          # seconds to the first line
         self.line = None             # the line that matched
         self.seen = None             # seconds to that line
         self.rc = None
         self.stderr = ""
+        self.stopped = None          # seconds from Ctrl-C to its exit
+        # a line to wait for while it runs (summary tools print when stopped;
+        # a known failure and a kernel that cannot serve the tool print none)
+        self.expect = (s.summary is None and matrix.available(s)
+                       and matrix.known_failure(s) is None)
 
     def poll(self):
         t = self.tool
@@ -163,12 +200,24 @@ class Run:
             if self.line is not None:
                 self.seen = time.monotonic() - self.t0
 
+    def drain_stderr(self):
+        """What is on stderr now (a tool blocked on a full pipe cannot exit)."""
+        t = self.tool
+        while select.select([t.proc.stderr], [], [], 0)[0]:
+            chunk = os.read(t.proc.stderr.fileno(), 65536)
+            if not chunk:
+                break
+            t._err += chunk
+
     @property
     def running(self):
         return self.tool.proc.poll() is None
 
-    def finish(self, timeout=60.0):
+    def finish(self, t_stop, timeout=0.1):
+        """Collects what is left (SIGKILL if it has not exited: EXIT_TIMEOUT is over)."""
         self.rc = self.tool._collect(timeout, kill_wait=10)
+        if self.stopped is None:
+            self.stopped = time.monotonic() - t_stop
         self.stderr = self.tool.stderr
         if self.started is None and self.tool.lines:
             self.started = time.monotonic() - self.t0
@@ -176,9 +225,12 @@ class Run:
             self.line = next((l for l in self.tool.lines if self.see.search(l)), None)
 
 
-def _run_batch(batch, results):
+def _run_batch(batch, results, server=None) -> tuple:
+    """Runs a batch: the seconds its phases took (start, run, stop), what the
+    run still waited for when it ended, the tool slowest to stop."""
     with matrix.workload(seconds=START_TIMEOUT + MAX_RUN + 60) as wl:
-        runs = [Run(n, s, wl) for n, s in batch]
+        t_start = time.monotonic()
+        runs = [Run(n, s, wl, server) for n, s in batch]
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             for r in runs:
@@ -186,31 +238,43 @@ def _run_batch(batch, results):
             if all(r.started is not None or not r.running for r in runs):
                 break
             time.sleep(0.05)
-        threads = [threading.Thread(target=ACTIVITIES[a], daemon=True)
+        threads = [threading.Thread(target=ACTIVITIES[a], daemon=True, name=a)
                    for a in sorted({s.activity for _, s in batch if s.activity})]
         for th in threads:
             th.start()
         t0 = time.monotonic()
+        # tools that print when stopped get MIN_RUN of activity; the others
+        # are done once their line is seen
+        min_run = MIN_RUN if any(r.spec.summary is not None and r.running for r in runs) else 0
         while time.monotonic() - t0 < MAX_RUN:
             for r in runs:
                 r.poll()
             busy = any(th.is_alive() for th in threads)
-            waiting = [r for r in runs if r.running and r.line is None and r.spec.summary is None]
-            if not busy and not waiting and time.monotonic() - t0 >= MIN_RUN:
+            waiting = [r for r in runs if r.running and r.line is None and r.expect]
+            if not busy and not waiting and time.monotonic() - t0 >= min_run:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
+        late = [r.name for r in runs if r.running and r.line is None and r.expect]
+        late += [th.name for th in threads if th.is_alive()]
+        t_stop = time.monotonic()
         for r in runs:
             if r.running:
                 r.tool.proc.send_signal(signal.SIGINT)
-        # one deadline for the whole batch (not 60 s per tool in turn): a
-        # tool that has not exited 60 s after SIGINT is shown with what it is
-        # stuck in (and the kernel's last messages), then killed
-        deadline = time.monotonic() + EXIT_TIMEOUT
-        while time.monotonic() < deadline and any(r.running for r in runs):
+        # one deadline for the whole batch (not 60 s per tool in turn), each
+        # tool's own time to exit recorded: a tool that has not exited
+        # EXIT_TIMEOUT after SIGINT is shown with what it is stuck in (and the
+        # kernel's last messages), then killed
+        while time.monotonic() - t_stop < EXIT_TIMEOUT:
             for r in runs:
-                r.poll()
-            time.sleep(0.1)
-        stuck = [r for r in runs if r.running]
+                if r.stopped is None:
+                    r.poll()
+                    r.drain_stderr()
+                    if not r.running:
+                        r.stopped = time.monotonic() - t_stop
+            if all(r.stopped is not None for r in runs):
+                break
+            time.sleep(0.05)
+        stuck = [r for r in runs if r.stopped is None]
         if stuck:
             _console("smoke: %d s after SIGINT still running: %s" % (EXIT_TIMEOUT, "; ".join(
                 "%s (PID %d) %s" % (r.name, r.tool.proc.pid, stuck_state(r.tool.proc.pid))
@@ -218,10 +282,13 @@ def _run_batch(batch, results):
             _console("smoke: workload PID %d: %s" % (wl.pid, stuck_state(wl.pid)))
             _console(_dmesg_tail())
         for r in runs:
-            r.finish(timeout=0.1)
+            r.finish(t_stop)
             results[r.name] = r
         for th in threads:
             th.join(60)
+        slow = max(runs, key=lambda r: r.stopped)
+        return (t0 - t_start, t_stop - t0, time.monotonic() - t_stop,
+                " ".join(late) or "-", "%s %.1f s" % (slow.name, slow.stopped))
 
 
 def _selected(session) -> list:
@@ -259,10 +326,19 @@ def _report(name, r):
         if outcome == "fail" and known and re.search(known[0], str(detail)):
             outcome, detail = "xfail", f"{known[1]}: {detail}"
         times = {} if isinstance(r, str) else {
-            "start_s": r.started and round(r.started, 1), "seen_s": r.seen and round(r.seen, 1)}
+            "start_s": r.started and round(r.started, 1), "seen_s": r.seen and round(r.seen, 1),
+            "stop_s": r.stopped and round(r.stopped, 1)}
         with open(path, "a") as f:
             f.write(json.dumps({"kernel": platform.release(), "tool": name,
                                 "outcome": outcome, "detail": detail, **times}) + "\n")
+
+
+def _age() -> float:
+    """Seconds since this process started (/proc: the boot-time clock)."""
+    with open("/proc/self/stat") as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) - start
 
 
 @pytest.fixture(scope="module")
@@ -277,20 +353,41 @@ def results(request):
             _report(n, why)
         else:
             todo.append((n, ROWS[n]))
-    # tools that share an activity run together, so it runs once
-    todo.sort(key=lambda p: (p[1].activity or "", p[0]))
+    # tools that share an activity run together, so it runs once; those that
+    # print when stopped (MIN_RUN of activity) together, so few batches wait
+    todo.sort(key=lambda p: (p[1].activity or "", p[1].summary is None, p[0]))
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     cm = request.config.pluginmanager.get_plugin("capturemanager")
+
     if tr is not None and cm is not None:
         _REPORTER[:] = [(tr, cm)]
-    for i in range(0, len(todo), BATCH):
-        t0 = time.monotonic()
-        batch = todo[i:i + BATCH]
-        _run_batch(batch, out)
-        for n, _ in batch:
-            _report(n, out[n])
+
+    def progress(text):
         # progress (and the cost of a batch) where CI logs show it, past pytest's capture
-        _console("smoke: %s in %.1f s" % (" ".join(n for n, _ in batch), time.monotonic() - t0))
+        _console("smoke: " + text)
+    progress("%.1f s since this interpreter started (its start-up, plugins, collection)"
+             % _age())
+    server = None
+    if FORK and todo:
+        from tests.zygote import Server
+        t0 = time.monotonic()
+        server = Server([n for n, _ in todo])
+        progress("fork server ready in %.1f s" % (time.monotonic() - t0))
+    try:
+        rest = [p for p in todo if p[0] not in SOLO]
+        batches = [rest[i:i + BATCH] for i in range(0, len(rest), BATCH)]
+        batches += [[p] for p in todo if p[0] in SOLO]
+        for batch in batches:
+            t0 = time.monotonic()
+            phases = _run_batch(batch, out, server)
+            for n, _ in batch:
+                _report(n, out[n])
+            progress("%s in %.1f s (start %.1f, run %.1f, stop %.1f; waited for %s; "
+                     "slowest to stop %s)" % (
+                " ".join(n for n, _ in batch), time.monotonic() - t0, *phases))
+    finally:
+        if server is not None:
+            server.close()
     yield out
 
 
