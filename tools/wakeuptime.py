@@ -17,6 +17,7 @@ import sys
 
 import corebpf
 from corebpf.symbols.stacks import Stacks
+from corebpf.symbols.syms import kernel_symbols
 
 from . import _cli, _offcpu, _stacks
 
@@ -94,6 +95,7 @@ def run(argv=None):
         if a.pid:
             obj.maps["tgids"][a.pid] = 1
         obj.attach()
+        kernel_symbols().preload()              # not at exit: kallsyms is slow to read
         st = Stacks(obj.maps["stack_traces"])
         if not a.folded:
             print("Tracing blocked time (us) by kernel stack" +
