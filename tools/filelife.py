@@ -82,9 +82,9 @@ SYSCALLS = {"open": 1, "openat": 1, "openat2": 1, "creat": 1, "mknod": 2, "mknod
 def _choose_programs(obj):
     """Before load: without ext4's tracepoints, paths only; with them but
     without BTF for them (ext4 a module, before module BTF: 5.10), the tp
-    variant's event structs cannot be relocated: not that variant (raw_tp,
-    whose arguments are vmlinux's types, or bcc's kprobes), without a failed
-    load."""
+    variant's event structs cannot be relocated: bcc's kprobes, as before
+    the raw variant existed (proven there), without a failed load; the raw
+    variant (vmlinux's types) where there are no kprobes."""
     features = corebpf.features
     no_tp = False
     for prog in obj.programs.values():
@@ -96,8 +96,9 @@ def _choose_programs(obj):
                     and not features.tracepoint_btf(name):
                 no_tp = True
     if no_tp:
+        drop = ("tp", "raw") if features.kprobes() else ("tp",)
         for p in obj.programs.values():
-            if p.variant == "tp":
+            if p.variant in drop:
                 p.autoload = False
 
 
