@@ -4,6 +4,7 @@
  * tracepoints; the user's path pointers are kept at entry and the paths
  * read at a successful exit (the caller's memory is untouched in between);
  * Python shows their last component, as bcc shows the dentry's name.
+ * Variants "btf" and "raw": the same syscalls through raw_syscalls.
  * Variants "fentry" and "kprobe" (bcc's): vfs_unlink, vfs_rmdir and
  * vfs_rename, the dentries' names read at entry. */
 #include "corebpf.bpf.h"
@@ -145,6 +146,33 @@ int renameat2_enter__tp(struct trace_event_raw_sys_enter *ctx)
 	return path_call('R', ctx->args[1], ctx->args[3]);
 }
 GONE_EXIT(renameat2)
+
+/* Variants "btf" and "raw": the same six syscalls through raw_syscalls'
+ * sys_enter/sys_exit (two links instead of twelve classic tracepoints, ~40
+ * ms each to detach).  sc_action[nr] = kind (1: delete, 2: rename) | the
+ * path's argument << 4 | the new path's argument << 8, filled by
+ * tools/filegone.py. */
+#include "sysnr.bpf.h"
+
+static __always_inline int gone_sc_enter(struct pt_regs *regs, long nr)
+{
+	__u32 a = sc_action_of(nr);
+
+	if (!a || sc_compat())
+		return 0;
+	if ((a & 0xf) == 2)
+		return path_call('R', sc_arg(regs, (a >> 4) & 0xf), sc_arg(regs, (a >> 8) & 0xf));
+	return path_call('D', sc_arg(regs, (a >> 4) & 0xf), 0);
+}
+
+static __always_inline int gone_sc_exit(struct pt_regs *regs, long ret)
+{
+	if (!sc_action_of(sc_regs_nr(regs)) || sc_compat())
+		return 0;
+	return done(ret, true);
+}
+
+SYSNR_PROGRAMS(gone_sc_enter, gone_sc_exit)
 
 /* -- function variants ----------------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * system; regular files only unless targ_all_files).  Variants "fentry" and
  * "kprobe" (bcc's): vfs_read and vfs_write. */
 #include "corebpf.bpf.h"
+#define FSOPS_SYSNR_PROGRAMS    /* variants "btf" and "raw": through raw_syscalls */
 #include "fsops.bpf.h"
 #include "fileslower.h"
 

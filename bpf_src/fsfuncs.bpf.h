@@ -3,7 +3,8 @@
  * system tools built on them (xfsslower, btrfsdist, nfsslower, ...).
  *
  * Variant "tp": the syscall level of fsops.bpf.h (reads, writes, opens,
- * fsync/fdatasync), filtered to files whose superblock magic Python sets in
+ * fsync/fdatasync; variants "btf" and "raw": the same through raw_syscalls,
+ * except for NFS, whose getattr programs are the tp variant's), filtered to files whose superblock magic Python sets in
  * targ_fs_magic; NFS adds its getattr tracepoints (nfs:nfs_getattr_enter/
  * exit, around nfs_getattr, as raw tracepoints: the inode is the argument).
  * Variants "fentry" and "kprobe" (bcc's, libbpf-tools'): entry and return
@@ -19,6 +20,7 @@
 
 #define FSOPS_FSYNC_SYSCALLS
 #define FSOPS_SYNC_MAP
+#define FSOPS_SYSNR_PROGRAMS
 #include "fsops.bpf.h"
 
 static __always_inline int iocb_enter(__u32 op, struct kiocb *iocb)

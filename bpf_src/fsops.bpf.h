@@ -22,7 +22,8 @@
  * architectures without open(2)/creat(2) Python disables those programs.
  * fsop_sc_enter/fsop_sc_exit serve the same syscalls from raw_syscalls'
  * sys_enter/sys_exit (two links, which detach in ~1 ms instead of ~40 ms
- * for each of the 28 classic tracepoints). */
+ * for each of the 28 classic tracepoints); with FSOPS_SYSNR_PROGRAMS
+ * defined, as the programs of variants "btf" and "raw" (sys_enter__btf, ...). */
 #ifndef __FSOPS_BPF_H
 #define __FSOPS_BPF_H
 
@@ -254,7 +255,7 @@ FSOP_FD(fdatasync, FSOP_FSYNC, 0, FSOP_WHOLE_FILE, FSOP_NOIOV)
  * FSA_* << 8 | op, filled by Python (tools/_fsops.py). */
 #include "sysnr.bpf.h"
 
-enum fsop_action { FSA_NONE, FSA_RW, FSA_PRW, FSA_OPEN, FSA_RWV, FSA_PRWV };
+enum fsop_action { FSA_NONE, FSA_RW, FSA_PRW, FSA_OPEN, FSA_RWV, FSA_PRWV, FSA_FSYNC };
 
 static __always_inline int fsop_sc_enter(struct pt_regs *regs, long nr)
 {
@@ -277,6 +278,8 @@ static __always_inline int fsop_sc_enter(struct pt_regs *regs, long nr)
 				     (const struct iovec *)sc_arg(regs, 1), sc_arg(regs, 2));
 	case FSA_OPEN:
 		return fsop_open_enter();
+	case FSA_FSYNC:         /* the whole file, as FSOP_FD(fsync, ...) */
+		return fsop_fd_enter(op, fd, 0, FSOP_WHOLE_FILE, NULL, 0);
 	}
 	return 0;
 }
@@ -287,5 +290,11 @@ static __always_inline int fsop_sc_exit(struct pt_regs *regs, long ret)
 		return 0;
 	return fsop_exit(ret);
 }
+
+/* Variants "btf" and "raw" of an including file that has no programs of
+ * its own for them (ext4ops.bpf.h has: with its exact fsync tracepoints). */
+#ifdef FSOPS_SYSNR_PROGRAMS
+SYSNR_PROGRAMS(fsop_sc_enter, fsop_sc_exit)
+#endif
 
 #endif /* __FSOPS_BPF_H */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* shmsnoop: shmget/shmat/shmdt/shmctl from the syscall tracepoints; the
+/* shmsnoop: shmget/shmat/shmdt/shmctl from raw_syscalls (variants btf,
+ * raw) or the syscalls' own tracepoints (variant tp); the
  * arguments are kept per thread at entry, the record sent at exit with the
  * result. */
 #include "corebpf.bpf.h"
@@ -17,7 +18,7 @@ struct {
 
 EVENTS_RINGBUF(events, 1 << 18, struct shm_event);
 
-static __always_inline int enter(__u64 sys, struct trace_event_raw_sys_enter *ctx)
+static __always_inline int enter(__u64 sys, __u64 a0, __u64 a1, __u64 a2)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = id;
@@ -27,55 +28,79 @@ static __always_inline int enter(__u64 sys, struct trace_event_raw_sys_enter *ct
 		return 0;
 	switch (sys) {
 	case SYS_SHMGET:
-		e.key = ctx->args[0];
-		e.size = ctx->args[1];
-		e.shmflg = ctx->args[2];
+		e.key = a0;
+		e.size = a1;
+		e.shmflg = a2;
 		break;
 	case SYS_SHMAT:
-		e.shmid = ctx->args[0];
-		e.shmaddr = ctx->args[1];
-		e.shmflg = ctx->args[2];
+		e.shmid = a0;
+		e.shmaddr = a1;
+		e.shmflg = a2;
 		break;
 	case SYS_SHMDT:
-		e.shmaddr = ctx->args[0];
+		e.shmaddr = a0;
 		break;
 	default:
-		e.shmid = ctx->args[0];
-		e.cmd = ctx->args[1];
-		e.buf = ctx->args[2];
+		e.shmid = a0;
+		e.cmd = a1;
+		e.buf = a2;
 	}
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
 	bpf_map_update_elem(&start, &tid, &e, BPF_ANY);
 	return 0;
 }
 
-static __always_inline int leave(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int leave(long ret)
 {
 	__u32 tid = current_tid();
 	struct shm_event *e = bpf_map_lookup_elem(&start, &tid);
 
 	if (!e)
 		return 0;
-	e->ret = ctx->ret;
+	e->ret = ret;
 	e->ts_us = bpf_ktime_get_ns() / 1000;
 	RINGBUF_OUTPUT(events, e, sizeof(*e));
 	bpf_map_delete_elem(&start, &tid);
 	return 0;
 }
 
+/* Variant "tp": the syscalls' own tracepoints (the fallback). */
 #define SHM_SYSCALL(name, sys)                                                 \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
-	int name##_enter(struct trace_event_raw_sys_enter *ctx)                \
+	int name##_enter__tp(struct trace_event_raw_sys_enter *ctx)            \
 	{                                                                      \
-		return enter(sys, ctx);                                        \
+		return enter(sys, ctx->args[0], ctx->args[1], ctx->args[2]);  \
 	}                                                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
-	int name##_exit(struct trace_event_raw_sys_exit *ctx)                  \
+	int name##_exit__tp(struct trace_event_raw_sys_exit *ctx)              \
 	{                                                                      \
-		return leave(ctx);                                             \
+		return leave(ctx->ret);                                        \
 	}
 
 SHM_SYSCALL(shmget, SYS_SHMGET)
 SHM_SYSCALL(shmat, SYS_SHMAT)
 SHM_SYSCALL(shmdt, SYS_SHMDT)
 SHM_SYSCALL(shmctl, SYS_SHMCTL)
+
+/* Variants "btf" and "raw": the four through raw_syscalls' sys_enter/
+ * sys_exit (two links instead of eight classic tracepoints, ~40 ms each to
+ * detach).  sc_action[nr] = enum shm_sys + 1, filled by tools/shmsnoop.py. */
+#include "sysnr.bpf.h"
+
+static __always_inline int shm_sc_enter(struct pt_regs *regs, long nr)
+{
+	__u32 a = sc_action_of(nr);
+
+	if (!a || sc_compat())
+		return 0;
+	return enter(a - 1, sc_arg(regs, 0), sc_arg(regs, 1), sc_arg(regs, 2));
+}
+
+static __always_inline int shm_sc_exit(struct pt_regs *regs, long ret)
+{
+	if (!sc_action_of(sc_regs_nr(regs)) || sc_compat())
+		return 0;
+	return leave(ret);
+}
+
+SYSNR_PROGRAMS(shm_sc_enter, shm_sc_exit)

@@ -41,12 +41,12 @@ def rows(lines, name, sep=None):
 START = 180
 
 
-def run_slower(tool, mnt, args=("0",), big_mib=0, done=None, timeout=30):
+def run_slower(tool, mnt, args=("0",), big_mib=0, done=None, timeout=30, env=None):
     """Run `tool args` while one child works on mnt (then on ext4); returns
     (tool, child, name, decoy) once the child's last read of mnt is seen
     (or `done(line)`, when given)."""
     name, decoy = marker("fs"), marker("ext4")
-    t = Tool(tool, *args, timeout=START)
+    t = Tool(tool, *args, timeout=START, env=env)
     with file_ops(name, big_mib=big_mib, directory=mnt, decoy=decoy) as w:
         w.go().wait()
         t.wait_for(done or (lambda l: l.split()[-1:] == [name] and l.split()[3] == "R"
@@ -87,12 +87,12 @@ def sections(lines, quoted=False):
     return out
 
 
-def run_dist(tool, mnt, args=(), quoted=False):
+def run_dist(tool, mnt, args=(), quoted=False, env=None):
     """`tool -p CHILD args` over the child's operations on mnt, then on ext4 by
     the same process: {operation: count}, the tool."""
     name, decoy = marker("fsd"), marker("ext4d")
     with file_ops(name, directory=mnt, decoy=decoy) as w:
-        t = Tool(tool, "-p", w.pid, *args, timeout=START)
+        t = Tool(tool, "-p", w.pid, *args, timeout=START, env=env)
         w.go().wait()
         if "1" in args:             # interval 1 [count]: let it run out
             assert t.wait(timeout=30) == 0, t.stderr
@@ -177,6 +177,13 @@ class BccSlowerTests:
         assert t.lines[:2] == [f"Tracing {self.TITLE} operations", bcc_header(self.PID_WIDTH)]
         check_bcc_rows(t, w, name, "RWOS")
 
+    # the default is raw_syscalls' tp_btf sys_enter/sys_exit; the same through
+    # raw_tp, and the per-syscall tracepoints (the fallback)
+    @pytest.mark.parametrize("probe", ["raw_tp", "tracepoint"])
+    def test_other_syscall_variants(self, mnt, probe):
+        t, w, name, _ = run_slower(self.PROG, mnt, env={"COREBPF_PROBE": probe})
+        check_bcc_rows(t, w, name, "RWOS")
+
     def test_threshold_reports_slow_fsync(self, mnt):
         """32 MiB of dirty data cannot reach the disk in under a millisecond."""
         t, w, name, _ = run_slower(self.PROG, mnt, ("1",), big_mib=32,
@@ -222,6 +229,11 @@ class BccDistTests:
         assert got == OPS, t.text
         assert sum(bool(re.fullmatch(r"\d\d:\d\d:\d\d:", l)) for l in t.lines) == 2
         assert any(re.match(r"\s+usecs\s+: count     distribution", l) for l in t.lines)
+
+    @pytest.mark.parametrize("probe", ["raw_tp", "tracepoint"])
+    def test_other_syscall_variants(self, mnt, probe):
+        got, t = run_dist(self.PROG, mnt, env={"COREBPF_PROBE": probe})
+        assert got == OPS, t.text
 
     def test_json(self, mnt):
         objs, _, _ = run_json(self.PROG, mnt)

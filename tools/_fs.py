@@ -31,6 +31,7 @@ SYSCALL_OPS = {
     **dict.fromkeys(("open", "openat", "openat2", "creat"), OPEN),
     **dict.fromkeys(("fsync", "fdatasync"), FSYNC),
 }
+SYSNR = "sysnr"        # _program_op() of the raw_syscalls variants' programs
 FN_OPS = {"read": READ, "write": WRITE, "open": OPEN, "open2": OPEN, "fsync": FSYNC,
           "getattr": GETATTR}
 
@@ -90,6 +91,8 @@ def _program_op(p):
         return None, COMMIT
     if p.hook.startswith("getattr_"):
         return None, GETATTR
+    if p.hook in ("sys_enter", "sys_exit"):
+        return None, SYSNR             # every syscall op: sc_action says which
     return None, SYSCALL_OPS.get(p.hook.rsplit("_", 1)[0])
 
 
@@ -106,6 +109,8 @@ def open_object(prog: str, kind: str, fs: FileSystem, ops, a, fsync_range: bool 
         targets = _configure(obj, fs, set(ops))
     obj.name = prog             # in messages
     obj.fs_targets = targets
+    obj.fs_ops = set(ops)
+    obj.fs_name = fs.name
     if a.pid:
         obj.rodata.targ_tgid = a.pid
     obj.rodata.targ_self_tgid = os.getpid()
@@ -127,6 +132,10 @@ def _configure(obj, fs, ops) -> dict:
     found, targets, missing = {}, {}, []
     for p in obj.programs.values():
         hook, op = _program_op(p)
+        if op == SYSNR:
+            # NFS's getattr has programs in the tp variant only: keep it there
+            p.autoload = fs.name != "nfs"
+            continue
         if op not in ops or (op in (GETATTR, COMMIT) and fs.name != "nfs" and hook is None):
             p.autoload = False
             continue
@@ -157,7 +166,11 @@ def attach(obj):
     """After load: attach (the kprobe variant's programs by function name;
     the raw_syscalls variant's syscall numbers stored first)."""
     if "sc_action" in obj.maps:
-        _cli.fill_syscall_actions(obj, _fsops.SYSCALLS)
+        actions = _fsops.SYSCALLS
+        if obj.fs_name != "ext4":       # fsfuncs.bpf.h: fsync too, the ops asked for
+            actions = {n: c for n, c in {**actions, **_fsops.FSYNC_SYSCALLS}.items()
+                       if SYSCALL_OPS[n] in obj.fs_ops}
+        _cli.fill_syscall_actions(obj, actions)
     if obj.variant != "kprobe":
         obj.attach()
         return

@@ -13,3 +13,14 @@ SYSCALLS = {
     "pwritev2": _PRWV << 8 | _WRITE,
     **{n: _OPEN << 8 for n in ("open", "openat", "openat2", "creat")},
 }
+# fsync(2) and fdatasync(2): the objects of fsfuncs.bpf.h (ext4's has its
+# exact ext4_sync_file tracepoints instead).
+_FSYNC_OP, _FSYNC = 3, 6
+FSYNC_SYSCALLS = {n: _FSYNC << 8 | _FSYNC_OP for n in ("fsync", "fdatasync")}
+
+# vfs.bpf.h VFS_RW_SYSCALLS_RAW (filetop, dirtop): 1 << 1 (bytes in argument
+# 2) or 2 << 1 (an iovec array), | 1 for reads.
+VFS_RW_SYSCALLS = {**{n: 2 | 1 for n in ("read", "pread64")},
+                   **{n: 2 for n in ("write", "pwrite64")},
+                   **{n: 4 | 1 for n in ("readv", "preadv", "preadv2")},
+                   **{n: 4 for n in ("writev", "pwritev", "pwritev2")}}

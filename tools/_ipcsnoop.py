@@ -20,9 +20,10 @@ def parse(prog: str, doc: str, argv=None):
     return p.parse_args(argv)
 
 
-def run(prog: str, a, header: str, fmt, json):
+def run(prog: str, a, header: str, fmt, json, syscalls=None):
     """Trace with object `prog`; fmt(record, a, first_ts) gives its line(s),
-    json(record) its JSON object(s) (--json)."""
+    json(record) its JSON object(s) (--json).  syscalls: the raw_syscalls
+    variants' sc_action table, if `prog` has them."""
     _cli.setup(a)
     with corebpf.Object.open(prog) as obj:
         if a.tid:
@@ -33,6 +34,8 @@ def run(prog: str, a, header: str, fmt, json):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        if syscalls:
+            _cli.fill_syscall_actions(obj, syscalls)
         obj.attach()
         first = []
 

@@ -20,7 +20,7 @@ import os
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _fsops, _jsonl
 
 PROG = "dirtop"
 MAX_DIRS = 15           # bcc's limit
@@ -115,6 +115,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, _fsops.VFS_RW_SYSCALLS)
         obj.attach()
         dirs = obj.maps["dirs"]
         for dev, ino in paths:

@@ -56,6 +56,13 @@ def format_event(e, now: str = None) -> str:
                                        "RENAME" if rename else "DELETE", name)
 
 
+# The raw_syscalls variants' table (bpf_src/filegone.bpf.c): kind (1 delete,
+# 2 rename) | the path's argument << 4 | the new path's argument << 8.
+SYSCALLS = {"unlink": 1, "rmdir": 1, "unlinkat": 1 | 1 << 4,
+            "rename": 2 | 1 << 8, "renameat": 2 | 1 << 4 | 3 << 8,
+            "renameat2": 2 | 1 << 4 | 3 << 8}
+
+
 def choose_programs(obj):
     """Before load: no fentry variant where the kernel lacks bpf_get_func_ret
     (5.17; its fexit programs find the return value with it): kprobes then."""
@@ -77,6 +84,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         _cli.trace_events(obj, HEADER, format_event, json=JSON.line if a.json else None)
     return 0

@@ -83,22 +83,32 @@ class Matcher:
         return None if born is None else max(0, ts - born)
 
 
+# The raw_syscalls variants' table (bpf_src/filelife.bpf.c enum life_sc).
+SYSCALLS = {"open": 1, "openat": 1, "openat2": 1, "creat": 1, "mknod": 2, "mknodat": 3,
+            "unlink": 4, "unlinkat": 5}
+
+
 def _choose_programs(obj):
     """Before load: without ext4's tracepoints, paths only; with them but
-    without BTF for them (ext4 a module, before module BTF: 5.10), their
-    event structs cannot be relocated: bcc's kprobes, without a failed load."""
+    without BTF for them (ext4 a module, before module BTF: 5.10), the tp
+    variant's event structs cannot be relocated: bcc's kprobes, as before
+    the raw variant existed (proven there), without a failed load; the raw
+    variant (vmlinux's types) where there are no kprobes."""
     features = corebpf.features
+    no_tp = False
     for prog in obj.programs.values():
-        if prog.section.startswith("tracepoint/ext4/"):
-            cat, name = prog.section.split("/")[1:]
-            if not features.tracepoint_exists(cat, name):
+        if prog.section.startswith(("tracepoint/ext4/", "tp_btf/ext4_", "raw_tp/ext4_")):
+            name = prog.section.rsplit("/", 1)[1]
+            if not features.tracepoint_exists("ext4", name):
                 prog.autoload = False       # no ext4 here: paths only
-            elif obj.probe is None and features.kernel_btf() and \
-                    not features.tracepoint_btf(name) and features.kprobes():
-                for p in obj.programs.values():
-                    if p.variant == "tp":
-                        p.autoload = False
-                return
+            elif prog.kind == "tracepoint" and obj.probe is None and features.kernel_btf() \
+                    and not features.tracepoint_btf(name):
+                no_tp = True
+    if no_tp:
+        drop = ("tp", "raw") if features.kprobes() else ("tp",)
+        for p in obj.programs.values():
+            if p.variant in drop:
+                p.autoload = False
 
 
 def run(argv=None):
@@ -116,6 +126,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
         out = _cli.Output(json=a.json)
         match = Matcher()

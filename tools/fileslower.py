@@ -19,7 +19,7 @@ import time
 
 import corebpf
 
-from . import _cli, _fs, _jsonl
+from . import _cli, _fs, _fsops, _jsonl
 
 PROG = "fileslower"
 NAME_LEN = 32           # bcc's DNAME_INLINE_LEN
@@ -79,6 +79,8 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
+        _cli.fill_syscall_actions(obj, {n: c for n, c in _fsops.SYSCALLS.items()
+                                        if _fs.SYSCALL_OPS[n] in (_fs.READ, _fs.WRITE)})
         obj.attach()
         if obj.variant in ("kprobe", "fentry"):     # what bcc says on 5.8+ kernels
             print("Current kernel does not have __vfs_read, try vfs_read instead")

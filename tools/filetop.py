@@ -25,7 +25,7 @@ import os
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _fsops, _jsonl
 
 PROG = "filetop"
 NAME_MAX_SHOWN = 32        # bcc's DNAME_INLINE_LEN
@@ -98,10 +98,8 @@ def render(items, a, loadavg: str) -> str:
     return "\n".join(out) + "\n"
 
 
-# The raw_syscalls variants' table (bpf_src/filetop.bpf.c: FA_* << 1 | is_read).
-SYSCALLS = {**{n: 2 | 1 for n in ("read", "pread64")}, **{n: 2 for n in ("write", "pwrite64")},
-            **{n: 4 | 1 for n in ("readv", "preadv", "preadv2")},
-            **{n: 4 for n in ("writev", "pwritev", "pwritev2")}}
+# The raw_syscalls variants' table (vfs.bpf.h VFS_RW_SYSCALLS_RAW).
+SYSCALLS = _fsops.VFS_RW_SYSCALLS
 
 
 def run(argv=None):

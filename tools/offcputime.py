@@ -191,6 +191,8 @@ def run(argv=None):
             obj.programs["finish_task_switch__kprobe"].attach_kprobe(names[0])
         else:
             obj.attach()
+        if not a.user_stacks_only:
+            syms.kernel_symbols().preload()     # not at exit: kallsyms is slow to read
         warns = obj.perf_buffer("warn_events", on_warn, page_cnt=8)
         stacks = Stacks(obj.maps["stack_traces"])
         pairs = rb = None

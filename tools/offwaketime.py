@@ -23,6 +23,7 @@ import time
 
 import corebpf
 from corebpf.symbols.stacks import MISSED_KERNEL, MISSED_USER, Stacks, missing
+from corebpf.symbols.syms import kernel_symbols
 
 from . import _cli, _jsonl, _offcpu, _stacks
 
@@ -200,6 +201,8 @@ def run(argv=None):
         obj.load()
         _offcpu.fill_ids(obj, a)
         obj.attach()
+        if not a.user_stacks_only:
+            kernel_symbols().preload()          # not at exit: kallsyms is slow to read
         st = Stacks(obj.maps["stack_traces"])
         started = time.monotonic()
         if a.json:

@@ -93,9 +93,13 @@ def format_event(e, a, first_ts: int) -> str:
     return out
 
 
+# The raw_syscalls variants' table: syscall -> enum shm_sys + 1 (shmsnoop.h).
+SYSCALLS = {"shmget": 1, "shmat": 2, "shmdt": 3, "shmctl": 4}
+
+
 def run(argv=None):
     a = parse(argv)
-    return _ipcsnoop.run(PROG, a, header(a), format_event, JSON.line)
+    return _ipcsnoop.run(PROG, a, header(a), format_event, JSON.line, SYSCALLS)
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,7 @@ import sys
 
 import corebpf
 from corebpf.symbols.stacks import Stacks
+from corebpf.symbols.syms import kernel_symbols
 
 from . import _cli, _jsonl, _offcpu, _stacks
 
@@ -117,6 +118,7 @@ def run(argv=None):
         if a.pid:
             obj.maps["tgids"][a.pid] = 1
         obj.attach()
+        kernel_symbols().preload()              # not at exit: kallsyms is slow to read
         st = Stacks(obj.maps["stack_traces"])
         banner = "Tracing blocked time (us) by kernel stack" + (
             f" for {a.duration} secs." if a.duration < _cli.FOREVER else "... Hit Ctrl-C to end.")

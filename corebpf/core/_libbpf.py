@@ -200,6 +200,7 @@ char *__cxa_demangle(const char *mangled_name, char *output_buffer, size_t *leng
 int pthread_spin_init(int *lock, int pshared);
 int pthread_spin_lock(int *lock);
 int pthread_spin_unlock(int *lock);
+int signalfd(int fd, const void *mask, int flags);
 """
 
 

@@ -23,6 +23,23 @@ from ._libbpf import ffi, lib
 from .errors import ConfigError, check_int, check_ptr
 
 
+def signal_fd(signals) -> int:
+    """A signalfd (non-blocking, close-on-exec) that is readable while one of
+    `signals` is pending, or -1 where the kernel or libc has none.  The
+    signals must be blocked (a program that takes them with sigtimedwait):
+    adding the fd to a poll set beside a buffer's fileno ends the wait as soon
+    as the signal arrives, instead of at the poll's timeout.  Reading the fd
+    would consume the signal; a caller only polls it."""
+    from ._libbpf import libc
+    mask = bytearray(128)                   # glibc's sigset_t; the kernel reads 8 bytes
+    for s in signals:
+        mask[(int(s) - 1) // 8] |= 1 << ((int(s) - 1) % 8)
+    try:
+        return libc.signalfd(-1, ffi.from_buffer(mask), os.O_NONBLOCK | os.O_CLOEXEC)
+    except (AttributeError, ffi.error):
+        return -1
+
+
 def _online_cpus():
     from .features import online_cpus
     return online_cpus()

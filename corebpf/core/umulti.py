@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import platform
 import struct
 
 from ._libbpf import LibbpfUnavailable, ffi, lib, libc
@@ -27,7 +26,7 @@ def link_create(prog_fd: int, path: str, offsets, ref_ctr_offsets, cookies,
                 flags: int = 0, pid: int = 0) -> int:
     """bpf(BPF_LINK_CREATE) of a uprobe_multi link at file offsets of `path`
     (pid > 0: that process only); the link fd or -errno."""
-    nr = _NR_BPF.get(platform.machine())
+    nr = _NR_BPF.get(os.uname().machine)
     if nr is None:
         return -errno.ENOSYS
     n = len(offsets)

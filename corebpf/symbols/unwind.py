@@ -27,7 +27,6 @@ from __future__ import annotations
 import bisect
 import io
 import os
-import platform
 import struct
 
 from ..core import untrusted
@@ -67,7 +66,7 @@ ARCHES = {"x86_64": _X86, "aarch64": _ARM64}
 
 
 def host_arch() -> Arch:
-    return ARCHES.get(platform.machine(), _X86)
+    return ARCHES.get(os.uname().machine, _X86)
 
 
 # rule kinds of a compiled CFI row

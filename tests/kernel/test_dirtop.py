@@ -28,13 +28,17 @@ for _ in range(4):
 """
 
 
-def test_counts_per_directory(tmp_path):
+# "": the default (raw_syscalls' sys_enter, tp_btf); raw_tp; the per-syscall
+# tracepoints (the fallback)
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_counts_per_directory(tmp_path, probe):
     a, b = tmp_path / "dirA", tmp_path / "dirB"
     a.mkdir()
     (b / "deep" / "er").mkdir(parents=True)
     child = Child(_IO, a, b)
     try:
-        t = Tool("dirtop", "-C", "-p", child.pid, "-d", str(tmp_path / "dir*"), "2", "1")
+        t = Tool("dirtop", "-C", "-p", child.pid, "-d", str(tmp_path / "dir*"), "2", "1",
+                 env={"COREBPF_PROBE": probe})
         t.wait_for(lambda l: l.startswith("Tracing..."))
         assert t.lines[:3] == [f"Considering {a} with inode_id {os.stat(a).st_ino}",
                                f"Considering {b} with inode_id {os.stat(b).st_ino}",

@@ -34,10 +34,13 @@ os.unlink(os.path.join(d, "c3"))
 """
 
 
-def test_deletes_and_renames(tmp_path):
+# "": the default (raw_syscalls' sys_enter/sys_exit, tp_btf); raw_tp; the
+# per-syscall tracepoints (the fallback)
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_deletes_and_renames(tmp_path, probe):
     child = Child(_GONE, tmp_path)
     try:
-        t = Tool("filegone", "-p", child.pid)
+        t = Tool("filegone", "-p", child.pid, env={"COREBPF_PROBE": probe})
         assert t.lines[0] == "TIME     PID     COMM             ACTION FILE"
         child.go().wait()
         t.wait_for(lambda l: l.endswith("DELETE c3"))

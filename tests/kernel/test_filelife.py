@@ -57,9 +57,13 @@ def test_tmpfs_relative_unlink_matched_by_path(tmp_path):
     assert line.split()[2] == "rm" and float(line.split()[3]) >= 0.3
 
 
-def test_pid_filter_and_mknod():
+# "": the default (raw_syscalls' sys_enter/sys_exit and ext4's tracepoints,
+# tp_btf); raw_tp; the classic tracepoints (the fallback): each sees ext4's
+# births and deaths, a tmpfs file matched by path, and mknod
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_pid_filter_and_mknod(probe):
     mine, other = marker(), marker()
-    t = Tool("filelife", "-p", os.getpid())
+    t = Tool("filelife", "-p", os.getpid(), env={"COREBPF_PROBE": probe})
     p = os.path.join(TMPFS_DIR, mine)
     os.mknod(p)                                   # a regular file, made by mknod
     os.unlink(p)

@@ -31,9 +31,11 @@ for _ in range(3):
 """
 
 
-def test_reads_and_writes_of_a_file():
+# "": the default (raw_syscalls, tp_btf); raw_tp; the per-syscall tracepoints
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_reads_and_writes_of_a_file(probe):
     name = fstools.marker("fslow")
-    t = Tool("fileslower", "0")
+    t = Tool("fileslower", "0", env={"COREBPF_PROBE": probe})
     t.wait_for(lambda l: l == HEADER)
     assert t.lines[:2] == ["Tracing sync read/writes slower than 0 ms", HEADER]
     with file_ops(name) as w:

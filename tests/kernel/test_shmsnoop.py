@@ -30,11 +30,14 @@ t.join()
 """
 
 
-def test_every_call_with_its_arguments():
-    key = 0x7C0000 + os.getpid() % 0xFFFF
+# "": the default (raw_syscalls' sys_enter/sys_exit, tp_btf); raw_tp; the
+# per-syscall tracepoints (the fallback)
+@pytest.mark.parametrize("probe", ["", "raw_tp", "tracepoint"])
+def test_every_call_with_its_arguments(probe):
+    key = 0x7C0000 + os.getpid() % 0xFFFF + {"": 0, "raw_tp": 1, "tracepoint": 2}[probe]
     child = Child(_SHM, key)
     try:
-        t = Tool("shmsnoop", "-T", "-p", child.pid)
+        t = Tool("shmsnoop", "-T", "-p", child.pid, env={"COREBPF_PROBE": probe})
         assert t.lines[0] == "TIME(s)       PID    COMM                SYS              RET ARGs"
         child.go().wait()
         t.wait_for(lambda l: "IPC_STAT" in l)
