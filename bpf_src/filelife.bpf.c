@@ -369,7 +369,9 @@ static __always_inline int life_sc_exit(struct pt_regs *regs, long ret)
 SYSNR_PROGRAMS(life_sc_enter, life_sc_exit)
 
 /* ext4's tracepoints with their arguments: (inode, dir, mode), (parent,
- * dentry), (dentry, ret); the fields the classic events record from them. */
+ * dentry), (dentry, ret); the fields the classic events record from them.
+ * Null-checked first: kernels that mark tracepoint arguments maybe-null
+ * (Debian's 6.12) refuse even the address arithmetic of a read before. */
 #define INODE_DEV(inode) BPF_CORE_READ(inode, i_sb, s_dev)
 #define DENTRY_INO(dentry) BPF_CORE_READ(dentry, d_inode, i_ino)
 #define DENTRY_DEV(dentry) BPF_CORE_READ(dentry, d_sb, s_dev)
@@ -378,16 +380,22 @@ SYSNR_PROGRAMS(life_sc_enter, life_sc_exit)
 	SEC(kind "/ext4_allocate_inode")                                       \
 	int BPF_PROG(ext4_birth__##suffix, struct inode *inode, struct inode *dir, int mode) \
 	{                                                                      \
+		if (!inode)                                                    \
+			return 0;                                              \
 		return ext4_birth(BPF_CORE_READ(inode, i_ino), INODE_DEV(inode), mode); \
 	}                                                                      \
 	SEC(kind "/ext4_unlink_enter")                                         \
 	int BPF_PROG(ext4_unlink_enter__##suffix, struct inode *parent, struct dentry *dentry) \
 	{                                                                      \
+		if (!dentry)                                                   \
+			return 0;                                              \
 		return ext4_unlink_begin(DENTRY_INO(dentry), DENTRY_DEV(dentry)); \
 	}                                                                      \
 	SEC(kind "/ext4_unlink_exit")                                          \
 	int BPF_PROG(ext4_unlink_exit__##suffix, struct dentry *dentry, int ret) \
 	{                                                                      \
+		if (!dentry)                                                   \
+			return 0;                                              \
 		return ext4_unlink_end(DENTRY_INO(dentry), ret);               \
 	}
 
