@@ -389,12 +389,17 @@ def poll_or_stop(buf, timeout_ms: int) -> int:
     sfd = _stop_fd() if fd is not None else -1
     if sfd < 0:
         return buf.poll(timeout_ms)
-    import select
-    p = select.poll()
-    p.register(fd, select.POLLIN)
-    p.register(sfd, select.POLLIN)
+    p = _POLLERS.get(fd)
+    if p is None:                       # one poll set per buffer, not one per wait
+        import select
+        p = _POLLERS[fd] = select.poll()
+        p.register(fd, select.POLLIN)
+        p.register(sfd, select.POLLIN)
     p.poll(timeout_ms)
     return buf.poll(0)
+
+
+_POLLERS = {}       # buffer fd -> its poll set with the stop signals' fd
 
 
 def stop_requested() -> bool:
