@@ -60,7 +60,7 @@ def test_fuzz_command_line(name, monkeypatch):
     mod = importlib.import_module(f"corebpf.tools.{name}")
     opts = _options(mod)
 
-    def stop_here(args):
+    def stop_here(args=None):
         raise _Parsed()
 
     monkeypatch.setattr(_cli, "setup", stop_here)
