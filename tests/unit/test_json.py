@@ -22,7 +22,7 @@ from manpages import tool_parser  # noqa: E402
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
     "argdist", "criticalstat", "deadlock", "funcinterval", "funcslower",
-    "klockstat", "llcstat", "memleak", "netqtop", "tcpcong", "tplist",
+    "klockstat", "llcstat", "memleak", "netqtop", "tcpcong",
     "trace", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads",
 }
 
