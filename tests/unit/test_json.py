@@ -23,7 +23,7 @@ from manpages import tool_parser  # noqa: E402
 NO_JSON_YET = {
     "argdist", "criticalstat", "deadlock", "funcinterval", "funcslower",
     "klockstat", "llcstat", "memleak", "netqtop", "tcpcong",
-    "trace", "ucalls", "uflow", "ugc", "uobjnew", "ustat", "uthreads",
+    "trace",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet (biolatpcts'
