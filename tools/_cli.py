@@ -454,23 +454,27 @@ def btf_file_problem(path: str):
     return features.btf_problem(path)   # no FIFO, device or directory either
 
 
-def print_ebpf(obj):
+def print_ebpf(obj, json: bool = False):
     """--ebpf: show what would be loaded, without loading: the probe variant
     chosen for this kernel, each program's section and instructions (as
-    compiled: CO-RE relocations are applied at load), and the settings."""
+    compiled: CO-RE relocations are applied at load), and the settings.
+    json: on stderr (a debug option such as -v/-D under --json: stdout
+    stays JSON only)."""
     from corebpf.compiler import bpfasm
+    out = sys.stderr if json else sys.stdout
     variant = obj.select()
-    print(f"object: {obj.path}")
+    print(f"object: {obj.path}", file=out)
     if variant:
-        print(f"variant: {variant}")
+        print(f"variant: {variant}", file=out)
     for p in obj.programs.values():
         if not p.autoload:
-            print(f"program {p.name}: {p.section} (not loaded)")
+            print(f"program {p.name}: {p.section} (not loaded)", file=out)
             continue
-        print(f"program {p.name}: {p.section}")
-        print(bpfasm.disasm([bpfasm.Insn(*i) for i in p.insns()]))
+        print(f"program {p.name}: {p.section}", file=out)
+        print(bpfasm.disasm([bpfasm.Insn(*i) for i in p.insns()]), file=out)
     for name in obj.rodata.names():
-        print(f"rodata {name} = {obj.rodata[name]!r}")
+        print(f"rodata {name} = {obj.rodata[name]!r}", file=out)
+    out.flush()
 
 
 # -- output -------------------------------------------------------------------------
