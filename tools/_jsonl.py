@@ -31,7 +31,7 @@ from operator import attrgetter
 
 # JSON Schema types of a Field
 TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
-         "string|null", "number|null", "frame[]", "string[][]")
+         "string|null", "number|null", "frame[]", "string[][]", "value[]")
 
 # One stack frame (type "frame[]": a stack, innermost frame first; frames())
 FRAME = {"type": "object", "description": "one stack frame", "properties": {
@@ -61,6 +61,8 @@ def _type_schema(t: str) -> dict:
         return {"type": "array", "items": {"type": "string"}}
     if t == "frame[]":
         return {"type": "array", "items": FRAME}
+    if t == "value[]":         # a list of numbers and strings (trace's format values)
+        return {"type": "array", "items": {"type": ["integer", "string"]}}
     if t == "string[][]":
         return {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
     if "|" in t:

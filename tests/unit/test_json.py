@@ -23,7 +23,6 @@ from manpages import tool_parser  # noqa: E402
 NO_JSON_YET = {
     "argdist", "criticalstat", "deadlock",
     "klockstat", "llcstat", "memleak", "netqtop", "tcpcong",
-    "trace",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet (biolatpcts'
