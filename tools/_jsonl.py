@@ -31,7 +31,7 @@ from operator import attrgetter
 
 # JSON Schema types of a Field
 TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
-         "string|null", "number|null", "frame[]", "string[][]", "value[]")
+         "string|null", "number|null", "frame[]", "string[][]", "value[]", "bucket[]")
 
 # One stack frame (type "frame[]": a stack, innermost frame first; frames())
 FRAME = {"type": "object", "description": "one stack frame", "properties": {
@@ -61,6 +61,8 @@ def _type_schema(t: str) -> dict:
         return {"type": "array", "items": {"type": "string"}}
     if t == "frame[]":
         return {"type": "array", "items": FRAME}
+    if t == "bucket[]":        # a histogram: buckets() / linear_buckets()
+        return {"type": "array", "items": BUCKET}
     if t == "value[]":         # a list of numbers and strings (trace's format values)
         return {"type": "array", "items": {"type": ["integer", "string"]}}
     if t == "string[][]":

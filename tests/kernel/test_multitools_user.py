@@ -155,6 +155,26 @@ def test_argdist_usdt_arguments_as_keys(burst):
     assert not any(f"arg4 = {-3 * 5}," in l for l in t.lines)
 
 
+def test_json_argdist_counts_and_histogram(burst):
+    """-C rows carry the expressions' typed values (short, char*), -H rows a
+    histogram; one object per interval, counts of that interval."""
+    t = Tool("argdist", "--json", "-p", burst.pid, "-i", "1",
+             "-C", f"u:{burst.path}:burst():short,char*:arg4,arg5:arg1 > 5",
+             "-H", "p:c:malloc(size_t size):size_t:size", ready=False)
+    t.wait_for(lambda l: l.startswith("{"), timeout=30)       # first interval: attached
+    burst.go()
+    assert t.wait_for(json_match(lambda d: any(r.get("count") for r in d["rows"])), 15), t.text
+    assert t.stop() == 0, t.stderr
+    objs = json_objects(t, "argdist")
+    counts = [r for o in objs for r in o["rows"] if r["probe"] == 0]
+    assert sorted(r["values"] for r in counts) == [[-21, burst.marker], [-18, burst.marker]]
+    assert all(r["count"] == 1 and r["exprs"] == ["arg4", "arg5"] for r in counts), counts
+    hists = [r for o in objs for r in o["rows"] if r["probe"] == 1]
+    assert len(hists) == len(objs) and all(r["label"] == "size" for r in hists)
+    n = sum(b["count"] for r in hists for b in r["buckets"] if b["low"] == 32768)
+    assert n == N, hists
+
+
 # -- trace --------------------------------------------------------------------------------------
 
 def test_trace_usdt_arguments_of_every_operand_kind(burst):
