@@ -30,7 +30,7 @@ import time
 from operator import attrgetter
 
 # JSON Schema types of a Field
-TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
+TYPES = ("integer", "number", "string", "boolean", "string[]", "integer[]", "integer|null",
          "string|null", "number|null", "frame[]", "string[][]", "value[]", "bucket[]")
 
 # One stack frame (type "frame[]": a stack, innermost frame first; frames())
@@ -59,6 +59,8 @@ def frames(addrs, resolve) -> list:
 def _type_schema(t: str) -> dict:
     if t == "string[]":
         return {"type": "array", "items": {"type": "string"}}
+    if t == "integer[]":
+        return {"type": "array", "items": {"type": "integer"}}
     if t == "frame[]":
         return {"type": "array", "items": FRAME}
     if t == "bucket[]":        # a histogram: buckets() / linear_buckets()
