@@ -340,6 +340,24 @@ class Intervals:
                 "oneOf": [obj, LOST]}
 
 
+class Either:
+    """A tool whose modes print different objects (tcpcong: a table, or -d
+    histograms): each line is one of the specs' objects; the tool writes
+    through the spec of its mode."""
+
+    kind = "either"
+
+    def __init__(self, *specs):
+        self.specs = specs
+        self.description = "; ".join(s.description for s in specs)
+
+    def schema(self, prog: str) -> dict:
+        shapes = [x for s in self.specs for x in s.schema(prog)["oneOf"] if x is not LOST]
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
+                "oneOf": [*shapes, LOST]}
+
+
 class Document:
     """A tool whose --json prints bcc's own JSON document (biolatpcts -j,
     tcpsubnet -J), kept as bcc prints it (no time_ns): `document` is that
