@@ -22,7 +22,7 @@ from manpages import tool_parser  # noqa: E402
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
 NO_JSON_YET = {
     "criticalstat",
-    "klockstat", "llcstat", "netqtop",
+    "klockstat", "llcstat",
 }
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet (biolatpcts'
