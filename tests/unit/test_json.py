@@ -20,7 +20,7 @@ from manpages import tool_parser  # noqa: E402
 # Tools without --json yet.  This list only shrinks: a tool that gains
 # --json must leave it (test_allow_list_only_shrinks), and a new tool is not
 # on it, so it fails test_every_tool_has_json until it declares its JSON.
-NO_JSON_YET = {"klockstat", "llcstat"}
+NO_JSON_YET = {"llcstat"}
 
 # on NO_JSON_YET, with a --json of bcc's that has no schema yet (biolatpcts'
 # -j and tcpsubnet's -J are declared now: _jsonl.Document, bcc's documents)
