@@ -145,3 +145,15 @@ def test_json_contended_pipe_mutex(pipes):
     top = pipe[0]["kernel_stack"][0]
     assert pipe[0]["caller"] == "%s+0x%x" % (top["symbol"], top["offset"])
     assert top["module"] == "kernel"
+
+
+def test_json_kprobe_hold_times(pipes):
+    if not features.kprobes():
+        pytest.skip("this kernel lacks kprobes (CONFIG_KPROBES)")
+    t = Tool("klockstat", "--json", "--probe", "kprobe", "-p", pipes, "-d", "2", ready="stderr")
+    assert t.wait(timeout=60) == 0, t.stderr
+    (o,) = json_objects(t, "klockstat")
+    for kind in ("spin", "hold"):
+        pipe = [r for r in o["rows"] if r["kind"] == kind and r["caller"] and
+                re.match(r"(anon_)?pipe_(write|read)\+0x[0-9a-f]+$", r["caller"])]
+        assert pipe and all(r["max_ns"] <= r["total_ns"] for r in pipe), o
