@@ -322,11 +322,11 @@ def attach_all(gen, progs, tolerant: bool = False) -> set:
     return skipped
 
 
-def print_programs(progs, json: bool = False):
+def print_programs(progs, json: bool = None):
     """--ebpf/-v: the generated programs, as bcc prints its C (on stderr
-    with --json: stdout stays JSON only)."""
+    with --json: stdout stays JSON only; default: _cli.json_run())."""
     import sys
-    out = sys.stderr if json else sys.stdout
+    out = sys.stderr if (_cli.json_run() if json is None else json) else sys.stdout
     for name, cg in progs:
         where = cg.ctx.name
         site = cg.ctx.site

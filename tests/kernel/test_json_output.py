@@ -288,9 +288,11 @@ def test_debug_output_goes_to_stderr(tool, args, shown):
 
 @pytest.mark.parametrize("tool,args", [
     ("funcslower", ["-v", "c:getppid"]), ("funclatency", ["-v", "c:getppid"]),
-    ("funcinterval", ["-v", "c:getppid"]), ("bindsnoop", ["--debug-source"])])
+    ("funcinterval", ["-v", "c:getppid"]), ("bindsnoop", ["--debug-source"]),
+    ("execsnoop", []), ("dbstat", ["postgres", "-p", "1"])])
 def test_program_dumps_under_json_are_on_stderr(tool, args):
-    """--ebpf with --json: the same print as their debug options, nothing loaded."""
+    """--ebpf with --json: the same print as their debug options (and any
+    tool's --ebpf), nothing loaded."""
     from tests.helpers import run_tool
     rc, out, err = run_tool(tool, "--json", "--ebpf", *args)
     assert rc == 0 and out == "" and ("; " in err or "object: " in err), (out, err[:500])
