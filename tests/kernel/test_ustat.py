@@ -17,7 +17,7 @@ import pytest
 
 from tests import usdt_prog
 from tests import distro
-from tests.helpers import Tool, json_objects, run_json, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
