@@ -181,7 +181,8 @@ def test_names_without_a_runtime_say_what_is_missing(busy_python):
 def test_json_ustat(busy_python):
     """One object per interval, counts of the interval (not per second)."""
     p = busy_python
-    t = Tool("ustat", "--json", "-l", "python", "1", "2", ready="stderr", timeout=60)
+    # -S gc: the busy process first, whatever other Python processes run (-r keeps 20)
+    t = Tool("ustat", "--json", "-l", "python", "-S", "gc", "1", "2", ready="stderr", timeout=60)
     t.proc.wait(60)
     assert t.stop() == 0, t.stderr
     objs = json_objects(t, "ustat")
