@@ -407,11 +407,21 @@ def stop_requested() -> bool:
     return wait_stop(0)
 
 
+_JSON_RUN = [False]      # this run prints --json (setup): dumps go to stderr
+
+
+def json_run() -> bool:
+    """True if this run writes --json (stdout is JSON only: --ebpf and debug
+    dumps go to stderr)."""
+    return _JSON_RUN[0]
+
+
 def setup(args=None):
     """Apply the shared options (--verbose, --probe); check privileges; hold
     stop signals (see above) for the rest of the run.  args: the parsed
     namespace (None: a tool without the shared options, e.g. one with
     bcc's positional command line)."""
+    _JSON_RUN[0] = bool(getattr(args, "json", False))
     if getattr(args, "verbose", False):
         _log.set_verbose(True)
     if getattr(args, "probe", None):
@@ -454,23 +464,26 @@ def btf_file_problem(path: str):
     return features.btf_problem(path)   # no FIFO, device or directory either
 
 
-def print_ebpf(obj):
+def print_ebpf(obj, json: bool = None):
     """--ebpf: show what would be loaded, without loading: the probe variant
     chosen for this kernel, each program's section and instructions (as
-    compiled: CO-RE relocations are applied at load), and the settings."""
+    compiled: CO-RE relocations are applied at load), and the settings.
+    json: on stderr (--json: stdout stays JSON only; default: json_run())."""
     from corebpf.compiler import bpfasm
+    out = sys.stderr if (json_run() if json is None else json) else sys.stdout
     variant = obj.select()
-    print(f"object: {obj.path}")
+    print(f"object: {obj.path}", file=out)
     if variant:
-        print(f"variant: {variant}")
+        print(f"variant: {variant}", file=out)
     for p in obj.programs.values():
         if not p.autoload:
-            print(f"program {p.name}: {p.section} (not loaded)")
+            print(f"program {p.name}: {p.section} (not loaded)", file=out)
             continue
-        print(f"program {p.name}: {p.section}")
-        print(bpfasm.disasm([bpfasm.Insn(*i) for i in p.insns()]))
+        print(f"program {p.name}: {p.section}", file=out)
+        print(bpfasm.disasm([bpfasm.Insn(*i) for i in p.insns()]), file=out)
     for name in obj.rodata.names():
-        print(f"rodata {name} = {obj.rodata[name]!r}")
+        print(f"rodata {name} = {obj.rodata[name]!r}", file=out)
+    out.flush()
 
 
 # -- output -------------------------------------------------------------------------

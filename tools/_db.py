@@ -77,3 +77,17 @@ def disable_unused(obj, uprobe_mode: bool):
         obj.programs[name].autoload = not uprobe_mode
     for name in ("dispatch_start", "dispatch_return"):
         obj.programs[name].autoload = uprobe_mode
+
+
+def query_json(description: str):
+    """The --json declaration of dbslower and mysqld_qslower: one object per
+    query slower than the threshold."""
+    from . import _jsonl
+    F = _jsonl.Field
+    return _jsonl.Events(description, [
+        F("pid", "integer", "process ID"),
+        F("tid", "integer", "thread ID (mysqld_qslower's PID column)"),
+        F("start_ns", "integer", "query start, kernel time (CLOCK_MONOTONIC)", "ns"),
+        F("latency_ns", "integer", "time the query took", "ns", get=lambda e: e.delta_ns),
+        F("query", "string", "the query text (truncated to the probe's copy)"),
+    ])

@@ -30,8 +30,8 @@ import time
 from operator import attrgetter
 
 # JSON Schema types of a Field
-TYPES = ("integer", "number", "string", "boolean", "string[]", "integer|null",
-         "string|null", "number|null", "frame[]")
+TYPES = ("integer", "number", "string", "boolean", "string[]", "integer[]", "integer|null",
+         "string|null", "number|null", "frame[]", "string[][]", "value[]", "bucket[]")
 
 # One stack frame (type "frame[]": a stack, innermost frame first; frames())
 FRAME = {"type": "object", "description": "one stack frame", "properties": {
@@ -59,8 +59,16 @@ def frames(addrs, resolve) -> list:
 def _type_schema(t: str) -> dict:
     if t == "string[]":
         return {"type": "array", "items": {"type": "string"}}
+    if t == "integer[]":
+        return {"type": "array", "items": {"type": "integer"}}
     if t == "frame[]":
         return {"type": "array", "items": FRAME}
+    if t == "bucket[]":        # a histogram: buckets() / linear_buckets()
+        return {"type": "array", "items": BUCKET}
+    if t == "value[]":         # a list of numbers and strings (trace's format values)
+        return {"type": "array", "items": {"type": ["integer", "string"]}}
+    if t == "string[][]":
+        return {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
     if "|" in t:
         return {"type": t.split("|")}
     return {"type": t}
@@ -330,6 +338,24 @@ class Intervals:
         return {"$schema": "https://json-schema.org/draft/2020-12/schema",
                 "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
                 "oneOf": [obj, LOST]}
+
+
+class Either:
+    """A tool whose modes print different objects (tcpcong: a table, or -d
+    histograms): each line is one of the specs' objects; the tool writes
+    through the spec of its mode."""
+
+    kind = "either"
+
+    def __init__(self, *specs):
+        self.specs = specs
+        self.description = "; ".join(s.description for s in specs)
+
+    def schema(self, prog: str) -> dict:
+        shapes = [x for s in self.specs for x in s.schema(prog)["oneOf"] if x is not LOST]
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"{prog} --json", "description": "JSON Lines: each line is one of these",
+                "oneOf": [*shapes, LOST]}
 
 
 class Document:

@@ -322,16 +322,20 @@ def attach_all(gen, progs, tolerant: bool = False) -> set:
     return skipped
 
 
-def print_programs(progs):
-    """--ebpf: the generated programs, as bcc prints its C."""
+def print_programs(progs, json: bool = None):
+    """--ebpf/-v: the generated programs, as bcc prints its C (on stderr
+    with --json: stdout stays JSON only; default: _cli.json_run())."""
+    import sys
+    out = sys.stderr if (_cli.json_run() if json is None else json) else sys.stdout
     for name, cg in progs:
         where = cg.ctx.name
         site = cg.ctx.site
         if site is not None:
             where = f"{site.path}:{cg.ctx.name} (file offset {site.offset:#x})"
-        print(f"; {name}: {cg.ctx.kind} {where} (stack {cg.max_sp} bytes)")
-        print(cg.a.text())
-        print()
+        print(f"; {name}: {cg.ctx.kind} {where} (stack {cg.max_sp} bytes)", file=out)
+        print(cg.a.text(), file=out)
+        print(file=out)
+    out.flush()
 
 
 def regex_for(pattern: str, use_regex: bool):

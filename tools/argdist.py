@@ -47,7 +47,7 @@ from corebpf.compiler.codegen import CodeGen, ctype_ty
 from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 from corebpf.compiler.probespec import Name, Num, SpecError, Var, parse_argdist_spec
 
-from . import _cli, _multi
+from . import _cli, _jsonl, _multi
 
 PROG = "argdist"
 
@@ -247,6 +247,23 @@ class Probe:
             cg.convert(ty)
 
     # -- output ------------------------------------------------------------------------------
+    def json_rows(self, top, cumulative) -> list:
+        """--json: the rows of one interval (as display() reads the map)."""
+        row = {"probe": self.idx, "specifier": self.raw,
+               "exprs": [] if self.default and self.spec.point.kind != "r" else
+               [self.expr_text(i) for i in range(len(self.exprs))]}
+        if self.hist:
+            items = self.map.items() if cumulative else self.map.pop_items()
+            vals = [v for _, v in sorted(items)]
+            return [{**row, "label": self.label or self.expr_text(0),
+                     "buckets": _jsonl.buckets(vals)}]
+        items = self.map.items() if cumulative else self.map.pop_items()
+        rows = sorted(items, key=lambda kv: kv[1])
+        if top is not None:
+            rows = rows[-top:] if top else []
+        return [{**row, "label": self.label or self.raw, "count": int(count),
+                 "values": self.key_values(key, raw=True)} for key, count in rows]
+
     def display(self, top, cumulative) -> str:
         if self.hist:
             if cumulative:
@@ -264,24 +281,31 @@ class Probe:
             out.append("\t%-10s %s" % (str(count), self.key_text(key)))
         return "\n".join(out) + "\n"
 
-    def key_text(self, key: bytes) -> str:
+    def key_values(self, key: bytes, raw: bool = False) -> list:
+        """The expressions' values in a key: numbers, strings (char*; exact
+        with raw, else escaped for a terminal); [] for "total calls"."""
         if self.default and self.spec.point.kind != "r":
-            return "total calls"
+            return []
         if isinstance(key, int):        # keys of 1, 2, 4 or 8 bytes decode to ints
             key = key.to_bytes(self.map.key_size, "little")
-        parts = []
-        for i, (o, ty) in enumerate(self.layout):
+        vals = []
+        for o, ty in self.layout:
             if ty is None:
-                raw = key[o:o + self.string_size]
-                j = raw.find(b"\0")
-                val = _cli.text(raw[:j] if j >= 0 else raw)
+                b = key[o:o + self.string_size]
+                j = b.find(b"\0")
+                vals.append((_jsonl.raw if raw else _cli.text)(b[:j] if j >= 0 else b))
             else:
                 v = struct.unpack_from("<Q", key, o)[0]
                 if ty.kind == "int" and ty.signed and v >> 63:
                     v -= 1 << 64
-                val = str(v)
-            parts.append("%s = %s" % (self.expr_text(i), val))
-        return ", ".join(parts)
+                vals.append(v)
+        return vals
+
+    def key_text(self, key: bytes) -> str:
+        if self.default and self.spec.point.kind != "r":
+            return "total calls"
+        return ", ".join("%s = %s" % (self.expr_text(i), v)
+                         for i, v in enumerate(self.key_values(key)))
 
 
 def _uses_latency(nodes) -> bool:
@@ -341,8 +365,23 @@ def parse(argv=None):
                    metavar="specifier", help="probe specifier for a frequency count")
     p.add_argument("-I", "--include", action="append",
                    help="C headers: not needed (types come from the kernel's BTF)")
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     return a
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: each specifier's counts (-C: a row per "
+                        "distinct value) or histogram (-H: one row)", rows=[
+    F("probe", "integer", "the specifier's index (the -C ones first, then -H, as given)"),
+    F("specifier", "string", "the specifier as given"),
+    F("label", "string", "its #label, or what bcc shows in its place"),
+    F("exprs", "string[]", "the expressions counted ([] for total calls)"),
+    F("count", "integer", "-C: events with these values", optional=True),
+    F("values", "value[]", "-C: the expressions' values (numbers; strings for char*)",
+      optional=True),
+    F("buckets", "bucket[]", "-H: log2 histogram of the expression", optional=True),
+])
 
 
 def run(argv=None):
@@ -367,7 +406,7 @@ def run(argv=None):
         except SpecError as e:
             raise _cli.UsageError(str(e)) from None
         if a.verbose or a.ebpf:
-            _multi.print_programs(progs)
+            _multi.print_programs(progs, a.json)
             if a.ebpf:
                 return 0
         _multi.attach_all(g, progs)
@@ -376,12 +415,15 @@ def run(argv=None):
         while True:
             if _cli.wait_stop(a.interval):
                 return 0                  # bcc's argdist exits without printing
-            out = ["[%s]" % time.strftime("%H:%M:%S")]
-            for pr in probes:
-                text = pr.display(a.top, a.cumulative)
-                if text:
-                    out.append(text.rstrip("\n"))
-            print("\n".join(out), flush=True)
+            if a.json:
+                JSON.write([r for pr in probes for r in pr.json_rows(a.top, a.cumulative)])
+            else:
+                out = ["[%s]" % time.strftime("%H:%M:%S")]
+                for pr in probes:
+                    text = pr.display(a.top, a.cumulative)
+                    if text:
+                        out.append(text.rstrip("\n"))
+                print("\n".join(out), flush=True)
             done += 1
             if a.count and done >= a.count:
                 return 0

@@ -156,7 +156,7 @@ def run(argv=None):
         ports = _net.PortSets(obj, ports=a.port)
         _cli.apply_containers(obj, a)
         if a.ebpf or a.debug_source:
-            _cli.print_ebpf(obj)
+            _cli.print_ebpf(obj, a.json)
             if a.ebpf:
                 return 0
         obj.load()

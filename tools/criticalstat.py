@@ -14,11 +14,13 @@ examples:
 """
 from __future__ import annotations
 
+import time
+
 import corebpf
 from corebpf.symbols import syms
 from corebpf.symbols.stacks import Stacks
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "criticalstat"
 RULE = "==================================="
@@ -32,7 +34,34 @@ def parse(argv=None):
                    help="Find long sections where IRQ was off")
     p.add_argument("-d", "--duration", default=100, type=_cli.positive_int,
                    help="Duration in uS (microseconds) below which we filter")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per critical section longer than the threshold", [
+    F("comm", "string", "command name"),
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("duration_ns", "integer", "time IRQs (-p: preemption) stayed disabled", "ns"),
+    F("start_caller", "string", "where the section started: the caller of the function that "
+                                "disabled them (symbol)"),
+    F("start_ip", "string", "that function (symbol)"),
+    F("end_caller", "string", "where the section ended: the caller (symbol)"),
+    F("end_ip", "string", "the function that enabled them again (symbol)"),
+    F("kernel_stack", "frame[]", "kernel stack at the end, innermost first; [] if lost"),
+])
+
+
+def json_record(e, st: Stacks, stext: int) -> dict:
+    ksym = st.syms.ksym
+    frames = _jsonl.frames(st.addresses(e.stack_id), st.syms.kernel.resolve) \
+        if e.stack_id >= 0 else []
+    return {"time_ns": time.time_ns(), "comm": e.comm, "pid": e.id >> 32,
+            "tid": e.id & 0xffffffff, "duration_ns": e.time,
+            "start_caller": ksym(stext + e.addrs[0]), "start_ip": ksym(stext + e.addrs[1]),
+            "end_caller": ksym(stext + e.addrs[2]), "end_ip": ksym(stext + e.addrs[3]),
+            "kernel_stack": frames}
 
 
 def check_kernel(kind: str):
@@ -83,15 +112,11 @@ def run(argv=None):
         obj.attach()
         st = Stacks(obj.maps["stack_traces"])
         stext = syms.kernel_symbols().address("_stext") or 0
-        out = _cli.Output()
-
-        def on_event(e):
-            for line in format_event(e, st, stext):
-                out(line)
-
-        rb = obj.ring_buffer("events", on_event)
-        print("Finding critical section with {} disabled for > {}us".format(
-            "preempt" if kind == "preempt" else "IRQ", a.duration), flush=True)
+        rb, out = _jsonl.ring(
+            obj, a, _jsonl.Custom(lambda e: json_record(e, st, stext)),
+            lambda e: "\n".join(format_event(e, st, stext)),
+            "Finding critical section with {} disabled for > {}us".format(
+                "preempt" if kind == "preempt" else "IRQ", a.duration))
         _cli.event_loop(rb, out)
     return 0
 

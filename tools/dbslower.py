@@ -16,7 +16,7 @@ import time
 import corebpf
 from corebpf.user import uprobes
 
-from . import _cli, _db
+from . import _cli, _db, _jsonl
 
 PROG = "dbslower"
 
@@ -30,7 +30,11 @@ def parse(argv=None):
                    help="MySQL binary to probe with uprobes (when it has no USDT probes)")
     p.add_argument("-m", "--threshold", type=_cli.unsigned(64, scale=1000000), default=1,
                    help="only queries slower than this many ms (default 1; 0: all)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+JSON = _db.query_json("one object per query slower than the threshold")
 
 
 HEADER = "%-14s %-7s %8s %s" % ("TIME(s)", "PID", "MS", "QUERY")
@@ -69,15 +73,13 @@ def run(argv=None):
         if uprobe_mode:
             uprobes.attach(obj.programs["dispatch_start"], path, sym)
             uprobes.attach(obj.programs["dispatch_return"], path, sym, retprobe=True)
-            print("Tracing database queries for application %s slower than %d ms..."
-                  % (a.path, a.threshold))
+            _jsonl.status(a, "Tracing database queries for application %s slower than %d ms..."
+                          % (a.path, a.threshold))
         else:
             _db.attach_pids(obj, pids)
-            print("Tracing database queries for pids %s slower than %d ms..."
-                  % (", ".join(map(str, pids)), a.threshold))
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, start)))
-        print(HEADER, flush=True)
+            _jsonl.status(a, "Tracing database queries for pids %s slower than %d ms..."
+                          % (", ".join(map(str, pids)), a.threshold))
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, start), HEADER)
         _cli.event_loop(rb, out)
     return 0
 

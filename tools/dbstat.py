@@ -15,7 +15,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _db
+from . import _cli, _db, _jsonl
 
 PROG = "dbstat"
 
@@ -31,7 +31,12 @@ def parse(argv=None):
                    help="latencies in microseconds (default: milliseconds)")
     p.add_argument("-i", "--interval", type=_cli.positive_int, default=_cli.FOREVER,
                    help="print a summary every this many seconds")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+JSON = _jsonl.Histograms("one object per interval (-i) or at the end: query latency",
+                         ["ms", "us"])
 
 
 def render(slots, us: bool, now: float = None) -> str:
@@ -59,13 +64,16 @@ def run(argv=None):
         obj.load()
         _db.attach_pids(obj, pids)
         hists = obj.maps["hists"]
-        print("Tracing database queries for pids %s slower than %d ms..."
-              % (", ".join(map(str, pids)), a.threshold), flush=True)
+        _jsonl.status(a, "Tracing database queries for pids %s slower than %d ms..."
+                      % (", ".join(map(str, pids)), a.threshold))
 
         def emit():
             items = hists.pop_items()
             slots = list(items[0][1].slots) if items else [0] * 65
-            print(render(slots, a.microseconds), end="", flush=True)
+            if a.json:
+                JSON.write("us" if a.microseconds else "ms", [({}, slots)])
+            else:
+                print(render(slots, a.microseconds), end="", flush=True)
 
         _cli.interval_loop(a.interval, _cli.FOREVER, emit)
     return 0

@@ -34,7 +34,7 @@ import json
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "deadlock"
 
@@ -74,7 +74,30 @@ def parse(argv=None):
                    help="Specifies the maximum number of stack traces that can be recorded. "
                         "This number is rounded up to the next power of two. default 65536. "
                         "Note. 1 kbytes vmalloced per stack trace.")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object when a potential deadlock is found (then deadlock exits 1): "
+                        "the cycle, a row per edge of it", fields=[
+    F("mutexes", "integer", "mutexes in the wait graph"),
+    F("edges", "integer", "edges in the wait graph"),
+    F("cycle", "string[]", "the cycle's mutex addresses, hex, in lock order (the first again "
+                           "at the end)"),
+], rows=[
+    F("mutex", "string", "the mutex acquired, hex address"),
+    F("mutex_symbol", "string", "its variable's name ('' if unknown)"),
+    F("held", "string", "the mutex held meanwhile, hex address"),
+    F("held_symbol", "string", "its variable's name ('' if unknown)"),
+    F("tid", "integer", "the thread (bcc's Thread N)"),
+    F("comm", "string", "its command name"),
+    F("stack", "frame[]", "where it acquired mutex ([] if lost)"),
+    F("held_stack", "frame[]", "where it acquired held before ([] if lost)"),
+    F("parent_tid", "integer|null", "the thread that created it (null if unknown)"),
+    F("parent_comm", "string|null", "that thread's command name"),
+    F("created_stack", "frame[]", "where it was created ([] if unknown)"),
+])
 
 
 # -- the graph ------------------------------------------------------------------------
@@ -174,22 +197,28 @@ def lock_binary(a, symbol: str) -> str:
                    "(--binary names the one that does)")
 
 
-def stack_text(addrs, caller: int, sym) -> list:
-    """bcc's `@ ADDRESS symbol` lines of a stack taken at a function's entry:
-    its caller (the return address) goes second, where the frame-pointer
-    walk has none; a walk that loops on a frame it cannot name (code
+def with_caller(addrs, caller: int, known) -> list:
+    """The addresses of a stack taken at a function's entry: its caller (the
+    return address) goes second, where the frame-pointer walk has none; a
+    walk that loops on a frame it cannot name (known(addr) false: code
     without frame pointers) ends at the first repeat."""
     if caller and addrs and (len(addrs) < 2 or addrs[1] != caller):
         addrs = addrs[:1] + [caller] + addrs[1:]
     out = []
     prev = None
     for addr in addrs:
-        name = sym(addr)
-        if addr == prev and name == "[unknown]":
+        if addr == prev and not known(addr):
             break
-        out.append("@ %016x %s" % (addr, name))
+        out.append(addr)
         prev = addr
     return out
+
+
+def stack_text(addrs, caller: int, sym) -> list:
+    """bcc's `@ ADDRESS symbol` lines of a stack taken at a function's entry
+    (with_caller())."""
+    return ["@ %016x %s" % (addr, sym(addr))
+            for addr in with_caller(addrs, caller, lambda x: sym(x) != "[unknown]")]
 
 
 def print_cycle(edges, attrs, threads, names, stack_lines):
@@ -222,6 +251,26 @@ def print_cycle(edges, attrs, threads, names, stack_lines):
         print("")
 
 
+def json_rows(edges, attrs, threads, pid: int, frames) -> list:
+    """--json: a row per edge of the cycle (what print_cycle() prints)."""
+    rows, syms = [], {}
+    for m, n in edges:
+        for x in (m, n):
+            if x not in syms:
+                syms[x] = mutex_symbol(pid, x)
+        e = attrs[(m, n)]
+        parent = threads.get(e["thread_pid"])
+        rows.append({
+            "mutex": hex(n), "mutex_symbol": syms[n], "held": hex(m), "held_symbol": syms[m],
+            "tid": e["thread_pid"], "comm": e["thread_comm"],
+            "stack": frames(e["second_mutex_stack_id"], e["second_mutex_caller"]),
+            "held_stack": frames(e["first_mutex_stack_id"], e["first_mutex_caller"]),
+            "parent_tid": parent.parent_pid if parent else None,
+            "parent_comm": parent.comm if parent else None,
+            "created_stack": frames(parent.stack_id, parent.caller) if parent else []})
+    return rows
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
@@ -248,18 +297,28 @@ def run(argv=None):
             uprobes.attach(obj.programs["mutex_release"], binary, sym, pid=a.pid)
         for sym in a.lock_symbols:
             uprobes.attach(obj.programs["mutex_acquire"], binary, sym, pid=a.pid)
-        print("Tracing... Hit Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Tracing... Hit Ctrl-C to end.")
         st = Stacks(obj.maps["stack_traces"])
+        for name in ("edges", "thread_to_parent"):
+            obj.maps[name].raw_text(a.json)      # comm exact for --json
+
+        def addresses(stack_id):
+            if stack_id >= 2**31:
+                return []               # lost (a negative id)
+            try:
+                return list(st.addresses(stack_id))
+            except corebpf.BPFError:
+                return []
 
         def stack_lines(stack_id, caller=0):
-            if stack_id >= 2**31:
-                return                  # lost (a negative id)
-            try:
-                addrs = list(st.addresses(stack_id))
-            except corebpf.BPFError:
-                return
-            for line in stack_text(addrs, caller, lambda x: st.syms.sym(x, a.pid)):
+            for line in stack_text(addresses(stack_id), caller,
+                                   lambda x: st.syms.sym(x, a.pid)):
                 print(line)
+
+        def frames(stack_id, caller=0):
+            resolve = st.syms.process(a.pid).resolve
+            return _jsonl.frames(with_caller(addresses(stack_id), caller,
+                                             lambda x: resolve(x)[0] is not None), resolve)
 
         while True:
             adjacency, attrs = {}, {}
@@ -267,13 +326,14 @@ def run(argv=None):
                 adjacency.setdefault(k.mutex1, set()).add(k.mutex2)
                 adjacency.setdefault(k.mutex2, set())
                 attrs[(k.mutex1, k.mutex2)] = {
-                    "thread_pid": e.thread_pid, "thread_comm": _cli.printable(e.comm, ""),
+                    "thread_pid": e.thread_pid,
+                    "thread_comm": e.comm if a.json else _cli.printable(e.comm, ""),
                     "first_mutex_stack_id": e.mutex1_stack_id,
                     "second_mutex_stack_id": e.mutex2_stack_id,
                     "first_mutex_caller": e.mutex1_caller,
                     "second_mutex_caller": e.mutex2_caller}
             if a.stats:
-                print("Mutexes: %d, Edges: %d" % (len(adjacency), len(attrs)), flush=True)
+                _jsonl.status(a, "Mutexes: %d, Edges: %d" % (len(adjacency), len(attrs)))
             if a.dump_graph:
                 try:
                     with open(a.dump_graph, "w") as f:
@@ -287,6 +347,11 @@ def run(argv=None):
                 # before it, so its creation is in the map by now (read before
                 # them, a thread created and locking in between was missing)
                 threads = dict(obj.maps["thread_to_parent"].items())
+                if a.json:
+                    JSON.write(json_rows(cycle, attrs, threads, a.pid, frames),
+                               mutexes=len(adjacency), edges=len(attrs),
+                               cycle=[hex(m) for m, _ in cycle] + [hex(cycle[0][0])])
+                    return 1
                 names = {}
                 for i, (m, _) in enumerate(cycle):
                     sym = mutex_symbol(a.pid, m)

@@ -144,7 +144,7 @@ def run(argv=None):
         counts = g.create_map("counts", ARRAY, 4, 8, len(names))
         progs = build(probes, counts.fd, a.pid, a.cpu, kkind)
         if a.ebpf or a.debug:
-            _multi.print_programs(progs)
+            _multi.print_programs(progs, a.json)
             if a.ebpf:
                 return 0
         skipped = _multi.attach_all(g, progs, tolerant=len(names) > 1)

@@ -35,7 +35,7 @@ from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import ARRAY, GenObject
 
-from . import _cli, _multi
+from . import _cli, _jsonl, _multi
 
 PROG = "funcinterval"
 SLOTS = histogram.LOG2_SLOTS
@@ -55,10 +55,15 @@ def parse(argv=None):
     p.add_argument("-v", "--verbose", dest="show_prog", action="store_true",
                    help="print the generated BPF programs")
     p.add_argument("pattern", help="Function/Tracepoint name for tracing")
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
     if a.microseconds and a.milliseconds:
         p.error("-u and -m are mutually exclusive")
     return a
+
+
+JSON = _jsonl.Histograms("one object per interval (-i) or at the end: time between "
+                         "hits of the functions or events", ["nsecs", "usecs", "msecs"])
 
 
 def resolve(pattern: str, pid=None):
@@ -145,11 +150,11 @@ def run(argv=None):
         dist = g.create_map("dist", ARRAY, 4, 8, SLOTS)
         progs = build(targets, start.fd, dist.fd, a, kkind)
         if a.show_prog or a.ebpf:
-            _multi.print_programs(progs)
+            _multi.print_programs(progs, a.json)
             if a.ebpf:
                 return 0
         _multi.attach_all(g, progs, tolerant=len(targets) > 1)
-        print('Tracing %s for "%s"... Hit Ctrl-C to end.' % (kind, shown), flush=True)
+        _jsonl.status(a, 'Tracing %s for "%s"... Hit Ctrl-C to end.' % (kind, shown))
         seconds = 0
         while True:
             exiting = _cli.wait_stop(interval)
@@ -165,10 +170,13 @@ def run(argv=None):
                 if slot < SLOTS:
                     vals[slot] = n
             start.clear()
-            out += histogram.format_log2(vals, label)
-            print(out, end="", flush=True)
+            if a.json:
+                JSON.write(label, [({}, vals)])
+            else:
+                out += histogram.format_log2(vals, label)
+                print(out, end="", flush=True)
             if exiting:
-                print("Detaching...", flush=True)
+                _jsonl.status(a, "Detaching...")
                 return 0
 
 

@@ -311,7 +311,7 @@ def trace_functions(funcs, a, kkind, attach=True):
         stats = g.create_map("stats", ARRAY, 4, 8, 2)
         progs = build(funcs, start.fd, hist.fd, stats.fd, a, kkind, per_func, per_pid)
         if a.show_prog or a.ebpf:
-            _multi.print_programs(progs)
+            _multi.print_programs(progs, a.json)
             if a.ebpf:
                 return 0
         if not attach:

@@ -27,7 +27,7 @@ from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import HASH, RINGBUF, STACK_TRACE, GenObject
 
-from . import _cli, _multi
+from . import _cli, _jsonl, _multi, _stacks
 
 PROG = "funcslower"
 NARGS = 6
@@ -72,7 +72,10 @@ def parse(argv=None):
                    help="output kernel stack trace")
     p.add_argument(metavar="function", nargs="+", dest="functions",
                    help="function(s) to trace")
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
+    if a.json and a.folded:
+        p.error("--json: not with -f (folded stacks are text for flame graphs)")
     if a.arguments and a.arguments > NARGS:
         p.error(f"-a: at most {NARGS} arguments")
     return a
@@ -196,6 +199,20 @@ def build(funcs, entry_fd, events_fd, stacks_fd, a, duration_ns, kernel_kind) ->
     return out
 
 
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per call slower than the threshold", [
+    F("comm", "string", "command name"),
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("func", "string", "the function, as given"),
+    F("start_ns", "integer", "call entry, kernel time (CLOCK_MONOTONIC)", "ns"),
+    F("latency_ns", "integer", "time the call took", "ns"),
+    F("retval", "string", "return value, hex (bcc's RVAL)"),
+    F("args", "string[]", "the first arguments, hex (-a)", optional=True),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
+])
+
+
 class Printer:
     """bcc's lines for events (a pure formatter but for the clock it reads)."""
 
@@ -239,6 +256,32 @@ class Printer:
             out.extend(self.stack_lines(comm, pid_tgid >> 32, ustack, kstack))
         return out
 
+    def record(self, data: bytes) -> dict:
+        """The --json object of one event."""
+        a = self.a
+        (fid, pid_tgid, start_ns, duration, retval, comm, *rest) = EVENT.unpack_from(data)
+        args, ustack, kstack = rest[:NARGS], rest[NARGS], rest[NARGS + 1]
+        tgid = pid_tgid >> 32
+        d = {"time_ns": time.time_ns(), "comm": _jsonl.raw(comm.split(b"\0", 1)[0]),
+             "pid": tgid, "tid": pid_tgid & 0xFFFFFFFF, "func": self.functions[fid],
+             "start_ns": start_ns, "latency_ns": duration, "retval": hex(retval)}
+        if a.arguments:
+            d["args"] = [hex(v) for v in args[:a.arguments]]
+        if a.kernel_stack:
+            d["kernel_stack"] = _jsonl.frames(self._addrs(kstack), self.syms.kernel.resolve)
+        if a.user_stack:
+            d["user_stack"] = _jsonl.frames(self._addrs(ustack),
+                                            self.syms.process(tgid).resolve)
+        return d
+
+    def _addrs(self, stack_id) -> list:
+        if stack_id < 0:
+            return []
+        try:
+            return self.stacks.stack(stack_id)
+        except OSError:
+            return []
+
     def stack_lines(self, comm, tgid, ustack, kstack) -> list:
         a = self.a
         user = self._frames(ustack, lambda x: self.syms.sym(x, tgid)) if a.user_stack else []
@@ -281,16 +324,20 @@ def run(argv=None):
         progs = build(funcs, entry.fd, events.fd, stacks.fd if stacks is not None else None, a,
                       duration_ns, kkind)
         if a.show_prog or a.ebpf:
-            _multi.print_programs(progs)
+            _multi.print_programs(progs, a.json)
             if a.ebpf:
                 return 0
         _multi.attach_all(g, progs)
         from corebpf.symbols.syms import SymbolCache
         pr = Printer(a, a.functions, SymbolCache(), stacks)
-        if not a.folded:
-            print("\n".join(pr.header()), flush=True)
-        out = _cli.Output()
-        rb = g.ring_buffer("events", lambda data: [out(l) for l in pr.lines(data)])
+        out = _cli.Output(json=a.json)
+        if a.json:
+            _jsonl.header("\n".join(pr.header()))
+            rb = g.ring_buffer("events", lambda data: out.obj(pr.record(data)))
+        else:
+            if not a.folded:
+                print("\n".join(pr.header()), flush=True)
+            rb = g.ring_buffer("events", lambda data: [out(l) for l in pr.lines(data)])
         _cli.event_loop(rb, out)
         return 0
 

@@ -29,7 +29,7 @@ import sys
 import corebpf
 from corebpf.symbols.stacks import Stacks, missing
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "klockstat"
 FIELDS = ("max", "total", "count")
@@ -58,7 +58,22 @@ def parse(argv=None):
     p.add_argument("--stack-storage-size", default=16384, type=_cli.positive_int,
                    help="the number of unique stack traces that can be stored and "
                         "displayed (default 16384)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval (-i) or at the end: mutex waits (spin) and, "
+                        "with kprobes, hold times per caller", rows=[
+    F("kind", "string", "spin (waiting to acquire) or hold"),
+    F("caller", "string|null", "the caller of the locking function, sym+0xoff; null if its "
+                               "stack was lost"),
+    F("avg_ns", "integer", "average time", "ns"),
+    F("count", "integer", "acquisitions"),
+    F("max_ns", "integer", "longest time", "ns"),
+    F("total_ns", "integer", "time in all", "ns"),
+    F("kernel_stack", "frame[]", "the stack from the caller outwards, at most -s frames"),
+])
 
 
 def sort_fields(text) -> tuple:
@@ -75,13 +90,35 @@ def sort_fields(text) -> tuple:
     return acq, hld
 
 
-def caller_frames(st: Stacks, stack_id: int) -> list:
-    """Frames (sym+off) from the caller of the locking function outwards."""
+def caller_addresses(st: Stacks, stack_id: int) -> list:
+    """Addresses from the caller of the locking function outwards."""
     ips = st.kernel_addresses(stack_id, skip_probe=True)
     n = 0
     while n < len(ips) and LOCK_FRAMES.match(st.syms.ksym(ips[n])):
         n += 1
-    return [st.syms.ksym(a, show_offset=True) for a in ips[n:]]
+    return ips[n:]
+
+
+def caller_frames(st: Stacks, stack_id: int) -> list:
+    """Frames (sym+off) from the caller of the locking function outwards."""
+    return [st.syms.ksym(a, show_offset=True) for a in caller_addresses(st, stack_id)]
+
+
+def json_rows(items, st: Stacks, a, sort: str, kind: str) -> list:
+    """--json: the rows table() prints."""
+    out = []
+    for sid, v in sorted(items, key=lambda kv: getattr(kv[1], sort), reverse=True)[:a.locks]:
+        addrs, caller = [], None
+        if not (st.check(sid) or sid < 0):
+            addrs = caller_addresses(st, sid)
+            caller = st.syms.ksym(addrs[0], show_offset=True) if addrs else "[unknown]"
+        if a.caller and (caller is None or not caller.startswith(a.caller)):
+            continue
+        out.append({"kind": kind, "caller": caller,
+                    "avg_ns": v.total // v.count if v.count else 0, "count": v.count,
+                    "max_ns": v.max, "total_ns": v.total,
+                    "kernel_stack": _jsonl.frames(addrs[:a.stacks], st.syms.kernel.resolve)})
+    return out
 
 
 def table(items, st: Stacks, a, sort: str, what: str) -> list:
@@ -130,18 +167,24 @@ def run(argv=None):
             obj.attach()
         st = Stacks(obj.maps["stack_traces"])
         acq, hld = obj.maps["acq_stats"], obj.maps["hld_stats"]
-        print("Tracing lock events... Hit Ctrl-C to end.", flush=True)
+        _jsonl.status(a, "Tracing lock events... Hit Ctrl-C to end.")
         if not hold:
             print("klockstat: contended mutex acquisitions only (lock:contention_* "
                   "tracepoints); hold times need --probe kprobe", file=sys.stderr, flush=True)
         seconds = a.interval or a.duration or _cli.FOREVER
         while True:
             stop = _cli.wait_stop(seconds)
-            lines = table(acq.pop_items(), st, a, acq_sort, "Spin")
-            if hold:
-                lines += table(hld.pop_items(), st, a, hld_sort, "Hold")
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+            if a.json:
+                rows = json_rows(acq.pop_items(), st, a, acq_sort, "spin")
+                if hold:
+                    rows += json_rows(hld.pop_items(), st, a, hld_sort, "hold")
+                JSON.write(rows)
+            else:
+                lines = table(acq.pop_items(), st, a, acq_sort, "Spin")
+                if hold:
+                    lines += table(hld.pop_items(), st, a, hld_sort, "Hold")
+                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.flush()
             if stop or not a.interval:
                 break
         warn = st.warning("lost and could not be displayed")

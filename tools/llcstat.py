@@ -18,7 +18,7 @@ import sys
 import corebpf
 from corebpf.core import perf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "llcstat"
 
@@ -31,7 +31,30 @@ def parse(argv=None):
                    help="Duration, in seconds, to run")
     p.add_argument("-t", "--tid", action="store_true",
                    help="Summarize cache references and misses by PID/TID")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object at the end: sampled LLC references and misses per "
+                        "process (-t: thread) and CPU", fields=[
+    F("references", "integer", "references sampled in all"),
+    F("misses", "integer", "misses sampled in all"),
+], rows=[
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID (-t)", optional=True),
+    F("comm", "string", "command name"),
+    F("cpu", "integer", "CPU"),
+    F("references", "integer", "references (samples x the sample period)"),
+    F("misses", "integer", "misses (samples x the sample period)"),
+])
+
+
+def json_rows(items, per_thread: bool) -> list:
+    """--json: the rows report() prints (those with references)."""
+    return [{"pid": k.pid, "tid": k.tid if per_thread else None, "comm": k.name,
+             "cpu": k.cpu, "references": v.ref, "misses": v.miss}
+            for k, v in items if v.ref]
 
 
 def report(items, per_thread: bool) -> list:
@@ -84,11 +107,17 @@ def run(argv=None):
                                          "virtual PMU?)")
         obj.load()
         attach(obj, a.sample_period)
-        print("Running for {} seconds or hit Ctrl-C to end.".format(a.duration), flush=True)
-        if _cli.sleep_until_done(a.duration):
+        _jsonl.status(a, "Running for {} seconds or hit Ctrl-C to end.".format(a.duration))
+        if _cli.sleep_until_done(a.duration) and not a.json:
             print()
         obj.detach()
-        sys.stdout.write("\n".join(report(obj.maps["counts"].items(), a.tid)) + "\n")
+        items = obj.maps["counts"].raw_text(a.json).items()
+        if a.json:
+            rows = json_rows(items, a.tid)
+            JSON.write(rows, references=sum(r["references"] for r in rows),
+                       misses=sum(r["misses"] for r in rows))
+        else:
+            sys.stdout.write("\n".join(report(items, a.tid)) + "\n")
     return 0
 
 

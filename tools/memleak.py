@@ -43,7 +43,7 @@ import sys
 
 import corebpf
 
-from . import _cli, _stacks
+from . import _cli, _jsonl, _stacks
 
 PROG = "memleak"
 SORT_KEYS = ["size", "count"]
@@ -94,7 +94,10 @@ def parse(argv=None):
                    help="report sorted in given key; available key list: size, count")
     p.add_argument("--symbols-prefix", help="memory allocator symbols prefix")
     _stacks.add_args(p, pictures=False)
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
+    if a.json and a.trace:
+        p.error("--json: not with -t (its lines are trace_pipe's text)")
     if _stacks.dwarf(a) and a.pid is None and a.command is None:
         p.error("--unwind dwarf unwinds user stacks: trace a process (-p or -c)")
     if _stacks.dwarf(a) and a.trace:
@@ -108,37 +111,80 @@ def parse(argv=None):
 
 # -- reports ------------------------------------------------------------------------
 
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: the top stacks with outstanding allocations "
+                        "(largest last)", rows=[
+    F("bytes", "integer", "outstanding bytes allocated from this stack", "bytes"),
+    F("allocs", "integer", "outstanding allocations from this stack"),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
+    F("addrs", "string[]", "-a: each allocation's address, hex", optional=True),
+    F("sizes", "integer[]", "-a: each allocation's size (as addrs)", "bytes", optional=True),
+])
+
+
+def per_stack(allocs, now_ns: int, min_age_ns: int, sort: str, top: int):
+    """(shown, stacks): the allocations at least min_age_ns old [(address,
+    size, stack id)] by size, and the top [size, count, stack id] summed per
+    stack (largest last)."""
+    shown, stacks = [], {}
+    for address, info in sorted(allocs, key=lambda kv: kv[1].size):
+        if now_ns - min_age_ns < info.timestamp_ns or info.stack_id < 0:
+            continue
+        s = stacks.get(info.stack_id)
+        if s is None:
+            stacks[info.stack_id] = [info.size, 1, info.stack_id]
+        else:
+            s[0] += info.size
+            s[1] += 1
+        shown.append((address, info.size, info.stack_id))
+    key = (lambda s: s[0]) if sort == "size" else (lambda s: s[1])
+    return shown, sorted(stacks.values(), key=key)[-top:]
+
+
 def outstanding(allocs, now_ns: int, min_age_ns: int, sort: str, top: int, frames,
                 show_allocs: bool) -> list:
     """bcc's default report body: allocations at least min_age_ns old, summed
     per stack; frames(stack_id) gives a stack's lines.  allocs: [(address,
     alloc_info)]."""
-    lines, per_stack = [], {}
-    for address, info in sorted(allocs, key=lambda kv: kv[1].size):
-        if now_ns - min_age_ns < info.timestamp_ns or info.stack_id < 0:
-            continue
-        s = per_stack.get(info.stack_id)
-        if s is None:
-            per_stack[info.stack_id] = [info.size, 1, info.stack_id]
-        else:
-            s[0] += info.size
-            s[1] += 1
-        if show_allocs:
-            lines.append("\taddr = %x size = %s" % (address, info.size))
-    key = (lambda s: s[0]) if sort == "size" else (lambda s: s[1])
-    for size, count, sid in sorted(per_stack.values(), key=key)[-top:]:
+    shown, top_stacks = per_stack(allocs, now_ns, min_age_ns, sort, top)
+    lines = ["\taddr = %x size = %s" % (address, size)
+             for address, size, _ in shown] if show_allocs else []
+    for size, count, sid in top_stacks:
         lines.append("\t%d bytes in %d allocations from stack\n\t\t%s"
                      % (size, count, "\n\t\t".join(frames(sid))))
     return lines
 
 
+def combined_top(items, sort: str, top: int) -> list:
+    """The top [(stack id, combined_alloc_info)], largest first."""
+    key = (lambda kv: -kv[1].total_size) if sort == "size" else \
+        (lambda kv: -kv[1].number_of_allocs)
+    return sorted(items, key=key)[:top]
+
+
+def json_rows(a, allocs, comb_items, now_ns: int, stack) -> list:
+    """--json: the rows of one report; stack(stack id) -> {kernel_stack or
+    user_stack: frames}."""
+    if a.combined_only:
+        return [{"bytes": info.total_size, "allocs": info.number_of_allocs, **stack(sid)}
+                for sid, info in reversed(combined_top(comb_items, a.sort, a.top))]
+    shown, top_stacks = per_stack(allocs, now_ns, a.older * 1000000, a.sort, a.top)
+    rows = []
+    for size, count, sid in top_stacks:
+        row = {"bytes": size, "allocs": count, **stack(sid)}
+        if a.show_allocs:
+            mine = [(addr, sz) for addr, sz, s in shown if s == sid]
+            row["addrs"] = [hex(addr) for addr, _ in mine]
+            row["sizes"] = [sz for _, sz in mine]
+        rows.append(row)
+    return rows
+
+
 def combined(items, sort: str, top: int, frames) -> list:
     """bcc's --combined-only body: the kernel's per-stack totals, largest last;
     items: [(stack id, combined_alloc_info)]."""
-    key = (lambda kv: -kv[1].total_size) if sort == "size" else \
-        (lambda kv: -kv[1].number_of_allocs)
     entries = []
-    for sid, info in sorted(items, key=key)[:top]:
+    for sid, info in combined_top(items, sort, top):
         trace = frames(sid)
         entries.append("\t%d bytes in %d allocations from stack\n\t\t%s" % (
             info.total_size, info.number_of_allocs,
@@ -208,7 +254,7 @@ def run(argv=None):
         import shutil
         if shutil.which(cmd[0]) is None:
             raise _cli.UsageError(f"-c: cannot run {cmd[0]}: no such executable")
-        print("Executing '%s' and tracing the resulting process." % a.command, flush=True)
+        _jsonl.status(a, "Executing '%s' and tracing the resulting process." % a.command)
         child, release = _cli.spawn_paused(cmd, PROG)
         pid = child
     kernel = pid is None
@@ -229,10 +275,10 @@ def run(argv=None):
         obj.load()
         if kernel:
             obj.attach()
-            print("Attaching to kernel allocators, Ctrl+C to quit.", flush=True)
+            _jsonl.status(a, "Attaching to kernel allocators, Ctrl+C to quit.")
         else:
             attach_user(obj, a.obj, pid, a.symbols_prefix)
-            print("Attaching to pid %d, Ctrl+C to quit." % pid, flush=True)
+            _jsonl.status(a, "Attaching to pid %d, Ctrl+C to quit." % pid)
         if release:
             release()
         if a.trace:
@@ -329,15 +375,23 @@ def report_loop(obj, a, pid: int):
         if _cli.stop_requested():
             return 0                # a report of many allocations is slow: Ctrl-C ends it
 
-        def frames(sid, bare=a.combined_only):
+        def addresses(sid):
             if _cli.stop_requested():
                 raise _Stopped
             if sid >= 2**31 or sid < 0:
                 return []
             try:
-                addrs = list(dwarf.stacks[sid]) if dwarf else st.addresses(sid)
+                return list(dwarf.stacks[sid]) if dwarf else st.addresses(sid)
             except corebpf.BPFError:
                 return []
+
+        def stack(sid):
+            resolve = st.syms.kernel.resolve if pid < 0 else st.syms.process(pid).resolve
+            return {"kernel_stack" if pid < 0 else "user_stack":
+                    _jsonl.frames(addresses(sid), resolve)}
+
+        def frames(sid, bare=a.combined_only):
+            addrs = addresses(sid)
             syms = [st.syms.sym(x, pid, show_offset=True, show_module=True) for x in addrs]
             if bare:
                 return syms
@@ -346,7 +400,10 @@ def report_loop(obj, a, pid: int):
         lines = ["[%s] Top %d stacks with outstanding allocations:"
                  % (time.strftime("%H:%M:%S"), a.top)]
         try:
-            if a.combined_only:
+            if a.json:
+                rows = json_rows(a, items, comb_items if dwarf else comb.items(),
+                                 time.monotonic_ns(), stack)
+            elif a.combined_only:
                 lines.append("\n".join(combined(comb_items if dwarf else comb.items(), a.sort,
                                                 a.top, frames)))
             else:
@@ -354,7 +411,10 @@ def report_loop(obj, a, pid: int):
                                      min_age_ns, a.sort, a.top, frames, a.show_allocs)
         except _Stopped:
             return 0
-        print("\n".join(lines), flush=True)
+        if a.json:
+            JSON.write(rows)
+        else:
+            print("\n".join(lines), flush=True)
         if dwarf is not None and dwarf.lost:
             print(f"WARNING: {dwarf.lost} allocations lost their user stack (the ring "
                   "buffer was full).", file=sys.stderr)

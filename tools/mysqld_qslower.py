@@ -5,6 +5,7 @@ usage: mysqld_qslower [--btf PATH] PID [min_ms]
 
 --btf PATH: the running kernel's BTF from this file (kernels without
 /sys/kernel/btf/vmlinux), as in every corebpf tool.
+--json: JSON Lines, one object per query (`corebpf schema mysqld_qslower`).
 
 examples:
     mysqld_qslower 1234        # queries of mysqld PID 1234 slower than 1 ms
@@ -17,7 +18,7 @@ import sys
 
 import corebpf
 
-from . import _cli, _db
+from . import _cli, _db, _jsonl
 
 PROG = "mysqld_qslower"
 USAGE = "USAGE: mysqld_qslower PID [min_ms]"
@@ -69,6 +70,8 @@ def parse(argv):
     return pid, min_text, int(min_ms * 1000000)
 
 
+JSON = _db.query_json("one object per query slower than the threshold")
+
 HEADER = "%-14s %-7s %8s %s" % ("TIME(s)", "PID", "MS", "QUERY")
 
 
@@ -81,7 +84,8 @@ def format_event(e, first_ns: int) -> str:
 def run(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     ebpf = "--ebpf" in argv             # corebpf's, as in every tool: print, do not load
-    pid, min_text, min_ns = parse([a for a in argv if a != "--ebpf"])
+    json = "--json" in argv
+    pid, min_text, min_ns = parse([a for a in argv if a not in ("--ebpf", "--json")])
     # what the other tools' _cli.setup does (privileges, COREBPF_BTF/PROBE checks) and,
     # above all, stop signals held for the loop: a Ctrl-C raised as KeyboardInterrupt
     # inside a ring buffer callback was lost (the tool ran on)
@@ -95,17 +99,17 @@ def run(argv=None):
             return 0
         obj.load()
         _db.attach_pids(obj, [pid])
-        print("Tracing MySQL server queries for PID %d slower than %s ms..." % (pid, min_text))
-        out = _cli.Output()
+        a = _cli.argparse.Namespace(json=json)
+        _jsonl.status(a, "Tracing MySQL server queries for PID %d slower than %s ms..."
+                      % (pid, min_text))
         first = []
 
-        def on_event(e):
+        def text(e):
             if not first:
                 first.append(e.start_ns)
-            out(format_event(e, first[0]))
+            return format_event(e, first[0])
 
-        rb = obj.ring_buffer("events", on_event)
-        print(HEADER, flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, text, HEADER)
         _cli.event_loop(rb, out)
     return 0
 

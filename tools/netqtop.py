@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "netqtop"
 ROOT_PATH = "/sys/class/net"
@@ -45,7 +45,38 @@ def parse(argv=None):
                    help="output interval, in seconds (default 1)")
     p.add_argument("--throughput", "-t", action="store_true",
                    help="also bytes and packets per second")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+SIZES = (("size_64b", "size_64B", "[0, 64)"), ("size_512b", "size_512B", "[64, 512)"),
+         ("size_2k", "size_2K", "[512, 2K)"), ("size_16k", "size_16K", "[2K, 16K)"),
+         ("size_64k", "size_64K", "[16K, 64K)"))
+JSON = _jsonl.Intervals("one object per interval: packets per queue of the interface", fields=[
+    F("interface", "string", "the network interface"),
+    F("interval_s", "number", "the interval", "s"),
+], rows=[
+    F("direction", "string", "tx or rx"),
+    F("queue", "integer", "queue ID"),
+    F("bytes", "integer", "bytes in the interval (bytes per second: bytes / interval_s)",
+      "bytes"),
+    F("packets", "integer", "packets in the interval"),
+    *(F(name, "integer", f"packets of {span} bytes") for name, _, span in SIZES),
+])
+
+
+def json_rows(direction: str, items, qnum: int) -> list:
+    """--json: a row per queue 0..qnum-1 (as table())."""
+    by_q = dict(items)
+    rows = []
+    for q in range(qnum):
+        v = by_q.get(q)
+        row = {"direction": direction, "queue": q,
+               "bytes": v.total_pkt_len if v else 0, "packets": v.num_pkt if v else 0}
+        row.update((name, getattr(v, attr) if v else 0) for name, attr, _ in SIZES)
+        rows.append(row)
+    return rows
 
 
 def to_str(num) -> str:
@@ -119,6 +150,11 @@ def run(argv=None):
         obj.attach()
         tx_q, rx_q = obj.maps["tx_q"], obj.maps["rx_q"]
         while not _cli.wait_stop(a.interval):
+            if a.json:
+                JSON.write(json_rows("tx", tx_q.pop_items(), tx_num) +
+                           json_rows("rx", rx_q.pop_items(), rx_num),
+                           interface=a.name, interval_s=a.interval)
+                continue
             out = [time.asctime(time.localtime(time.time())), "TX"]
             out += table(tx_q.pop_items(), tx_num, a.interval, a.throughput)
             out += ["", "RX"]

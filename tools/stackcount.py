@@ -247,7 +247,7 @@ def run(argv=None):
         dwarf = _stacks.gen_maps(g, a, DWARF_DUMP) if _stacks.dwarf(a) else None
         progs = build(probes, counts.fd, stacks.fd, a, kkind, dwarf=dwarf)
         if a.ebpf or a.debug:
-            _multi.print_programs(progs)
+            _multi.print_programs(progs, a.json)
             if a.ebpf:
                 return 0
         skipped = _multi.attach_all(g, progs, tolerant=len(names) > 1)

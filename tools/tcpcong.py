@@ -20,7 +20,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _net
+from . import _cli, _jsonl, _net
 
 PROG = "tcpcong"
 STATES = ["open", "disorder", "cwr", "recovery", "loss"]
@@ -54,11 +54,43 @@ def parse(argv=None):
                    help="output interval, in seconds")
     p.add_argument("outputs", nargs="?", default=_cli.FOREVER, type=_cli.positive_int,
                    help="number of outputs")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+TABLE = _jsonl.Intervals("one object per interval (or at the end): time per congestion state "
+                         "and state changes per flow", fields=[
+    F("unit", "string", "unit of the times: us (-u) or ms"),
+], rows=[
+    F("laddr", "string", "local address"),
+    F("lport", "integer", "local port"),
+    F("raddr", "string", "remote address"),
+    F("rport", "integer", "remote port"),
+    *(F(s, "integer", f"time in the {s} state (unit)") for s in STATES),
+    F("changes", "integer", "state changes"),
+])
+HISTS = _jsonl.Histograms("-d: one object per interval (or at the end): stretches of each "
+                          "congestion state", ["msecs", "usecs"],
+                          keys=[F("state", "string", "the congestion state")])
+JSON = _jsonl.Either(TABLE, HISTS)
 
 
 def state_name(state: int) -> str:
     return STATES[state] if 0 <= state < len(STATES) else str(state)
+
+
+def json_rows(items) -> list:
+    """--json: the flows with state changes, as tables() shows them."""
+    rows = []
+    for k, v in sorted(items, key=lambda kv: (kv[0].family, kv[0].lport)):
+        if v.total_changes:
+            rows.append({"laddr": _net.ntop(k.family, k.saddr), "lport": k.lport,
+                         "raddr": _net.ntop(k.family, k.daddr), "rport": k.dport,
+                         "open": v.open_dura, "disorder": v.disorder_dura,
+                         "cwr": v.cwr_dura, "recovery": v.recover_dura, "loss": v.loss_dura,
+                         "changes": v.total_changes})
+    return rows
 
 
 def tables(items, us: bool) -> list:
@@ -103,10 +135,18 @@ def run(argv=None):
         obj.load()
         obj.attach()
         flows, hists = obj.maps["flows"], obj.maps["hists"]
-        print("Tracing tcp congestion control status duration... Hit Ctrl-C to end.",
-              flush=True)
+        _jsonl.status(a, "Tracing tcp congestion control status duration... Hit Ctrl-C to end.")
 
         def emit():
+            if a.json and a.dist:
+                HISTS.write("usecs" if a.microseconds else "msecs",
+                            [({"state": state_name(k)}, list(v.slots))
+                             for k, v in hists.pop_items()])
+                flows.pop_items()
+                return
+            if a.json:
+                TABLE.write(json_rows(flows.pop_items()), unit="us" if a.microseconds else "ms")
+                return
             out = ["\n"]
             if a.timestamp:
                 out.append("%-8s\n" % time.strftime("%H:%M:%S"))

@@ -100,7 +100,7 @@ def run(argv=None):
         # bcc: fractions of a ms, rounded down to whole microseconds
         obj.rodata.targ_min_us = int(a.duration_ms * 1000)
         if a.ebpf or a.show_programs:
-            _cli.print_ebpf(obj)
+            _cli.print_ebpf(obj, a.json)
             if a.ebpf:
                 return 0
         obj.load()

@@ -116,7 +116,7 @@ def run(argv=None):
         ro.targ_key = 1 if a.byladdr else 2 if a.byraddr else 0
         ro.targ_extension = a.extension
         if a.ebpf or a.debug:
-            _cli.print_ebpf(obj)
+            _cli.print_ebpf(obj, a.json)
             if a.ebpf:
                 return 0
         obj.load()

@@ -20,7 +20,7 @@ from corebpf import features
 from corebpf.user import usdt
 from corebpf.symbols.elf import ElfError, resolve_binary
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "tplist"
 
@@ -35,7 +35,31 @@ def parse(argv=None):
                         "locations and arguments of USDT probes")
     p.add_argument("filter", nargs="?",
                    help="wildcard pattern of the tracepoints or probes to list")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per tracepoint or USDT probe listed", [
+    F("kind", "string", "tracepoint or usdt"),
+    F("name", "string", "category:event (tracepoint) or provider:probe (usdt)"),
+    F("fields", "string[]", "the tracepoint's fields, 'type name' (tracepoints with -v)",
+      optional=True),
+    F("path", "string", "the binary holding the probe (usdt)", optional=True),
+    F("provider", "string", "the probe's provider (usdt)", optional=True),
+    F("probe", "string", "the probe's name (usdt)", optional=True),
+    F("semaphore", "string", "the semaphore's address, hex, 0x0 if none (usdt)",
+      optional=True),
+    F("locations", "string[]", "address of each location, hex (usdt)", optional=True),
+    F("arguments", "string[][]", "each location's argument specs (usdt)", optional=True),
+])
+
+
+def _object(**values) -> dict:
+    from types import SimpleNamespace
+    rec = SimpleNamespace(**{f.name: None for f in JSON.fields[1:]})
+    rec.__dict__.update(values)
+    return JSON.record(rec)
 
 
 _FIELD = re.compile(r"field:([^;]*);")
@@ -56,7 +80,7 @@ def tracepoint_fields(fmt_text: str) -> list:
     return out
 
 
-def list_tracepoints(pattern, verbose: int, emit):
+def list_tracepoints(pattern, verbose: int, emit, json=None):
     root = os.path.join(features.tracefs(), "events")
     for cat in os.listdir(root):
         cdir = os.path.join(root, cat)
@@ -69,14 +93,20 @@ def list_tracepoints(pattern, verbose: int, emit):
             name = f"{cat}:{ev}"
             if pattern and not fnmatch.fnmatch(name, pattern):
                 continue
-            emit(name)
+            fields = []
             if verbose:
                 try:
                     with open(os.path.join(edir, "format")) as f:
-                        for line in tracepoint_fields(f.read()):
-                            emit(line)
+                        fields = tracepoint_fields(f.read())
                 except OSError:
                     pass
+            if json:
+                fields = [l.strip().rstrip(";") for l in fields] if verbose else None
+                json(_object(kind="tracepoint", name=name, fields=fields))
+                continue
+            emit(name)
+            for line in fields:
+                emit(line)
 
 
 def format_probe(p, verbose: int) -> list:
@@ -95,7 +125,7 @@ def format_probe(p, verbose: int) -> list:
     return out
 
 
-def list_usdt(pid, lib: str, pattern, verbose: int, emit):
+def list_usdt(pid, lib: str, pattern, verbose: int, emit, json=None):
     if pid:
         probes = usdt.process_probes(pid)     # none: nothing to list (bcc exits 0 too)
     else:
@@ -111,18 +141,25 @@ def list_usdt(pid, lib: str, pattern, verbose: int, emit):
         if name in seen:
             continue
         seen.add(name)
+        if json:
+            json(_object(kind="usdt", name=name, path=p.path, provider=p.provider,
+                         probe=p.name, semaphore=hex(p.semaphore),
+                         locations=[hex(l.address) for l in p.locations],
+                         arguments=[[str(x) for x in l.args] for l in p.locations]))
+            continue
         for line in format_probe(p, verbose):
             emit(_cli.escape(line))         # the binary's notes: another user's text
 
 
 def run(argv=None):
     a = parse(argv)
-    out = _cli.Output()
+    out = _cli.Output(json=a.json)
+    json = out.obj if a.json else None
     try:
         if a.pid or a.lib:
-            list_usdt(a.pid, a.lib, a.filter, min(a.variables, 2), out)
+            list_usdt(a.pid, a.lib, a.filter, min(a.variables, 2), out, json)
         else:
-            list_tracepoints(a.filter, a.variables, out)
+            list_tracepoints(a.filter, a.variables, out, json)
     finally:
         out.flush()
     return 0

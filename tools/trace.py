@@ -54,7 +54,7 @@ from corebpf.compiler.genprog import (ARRAY, CGROUP_ARRAY, F_STACK_BUILD_ID, RIN
                              GenObject)
 from corebpf.compiler.probespec import SpecError, parse_trace_probe
 
-from . import _cli, _multi, _stacks
+from . import _cli, _jsonl, _multi, _stacks
 
 PROG = "trace"
 # record header: u64 ts, u64 pid_tgid, u32 uid, u32 cpu, u32 probe, s32 kernel stack,
@@ -242,12 +242,17 @@ class Probe:
     def message(self, data: bytes, tgid: int, syms) -> str:
         if not self.convs:
             return ""
+        return self.pyfmt % tuple(self.values(data, tgid, syms))
+
+    def values(self, data: bytes, tgid: int, syms, raw: bool = False) -> list:
+        """The format's values: numbers, strings (%s; exact with raw, else
+        escaped for a terminal), symbols (%K, %U), characters (%c)."""
         vals = []
         for off, conv in self.fields:
             if conv == "s":
-                raw = data[off:off + self.string_size]
-                i = raw.find(b"\0")
-                vals.append(_cli.text(raw[:i] if i >= 0 else raw))
+                b = data[off:off + self.string_size]
+                i = b.find(b"\0")
+                vals.append((_jsonl.raw if raw else _cli.text)(b[:i] if i >= 0 else b))
                 continue
             v = struct.unpack_from("<Q", data, off)[0]
             size, signed = CONV[conv]
@@ -261,7 +266,7 @@ class Probe:
             elif conv == "c":
                 v = chr(v)
             vals.append(v)
-        return self.pyfmt % tuple(vals)
+        return vals
 
 
 def _exact(name: str):
@@ -315,7 +320,12 @@ def parse(argv=None):
                    help="count identical lines, print them at -M (requires -M)")
     p.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see above)")
     _stacks.add_args(p, pictures=False)
+    _jsonl.add_args(p)
     a = p.parse_args(argv)
+    if a.json and a.aggregate:
+        p.error("--json: not with -A (its counts of identical lines are text)")
+    if a.json and a.sym_file_list:
+        p.error("--json: not with -s (build-id stacks are printed as text only)")
     if _stacks.dwarf(a) and not a.user_stack:
         p.error("--unwind dwarf unwinds the user stacks -U prints")
     if _stacks.dwarf(a) and a.sym_file_list:
@@ -325,6 +335,23 @@ def parse(argv=None):
     if a.aggregate and not a.max_events:
         p.error("-M/--max-events should be specified with -A/--aggregate")
     return a
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per probe hit", [
+    F("ts_ns", "integer", "kernel time (CLOCK_MONOTONIC)", "ns"),
+    F("pid", "integer", "process ID"),
+    F("tid", "integer", "thread ID"),
+    F("uid", "integer", "user ID"),
+    F("cpu", "integer", "CPU"),
+    F("comm", "string", "command name"),
+    F("func", "string", "the function, tracepoint event or USDT probe (bcc's FUNC)"),
+    F("probe", "integer", "index of the probe on the command line (0: the first)"),
+    F("message", "string", "the format filled in (empty without a format)"),
+    F("values", "value[]", "the format's values in order: numbers (%d %u %x ...), strings "
+                           "(%s, %c, symbols for %K and %U)"),
+    _stacks.KERNEL_STACK, _stacks.USER_STACK,
+])
 
 
 def open_cgroup(path: str) -> int:
@@ -386,7 +413,7 @@ def run(argv=None):
         except SpecError as e:
             raise _cli.UsageError(str(e)) from None
         if a.verbose or a.ebpf:
-            _multi.print_programs(progs)
+            _multi.print_programs(progs, a.json)
             if a.ebpf:
                 return 0
         _multi.attach_all(g, progs)
@@ -400,7 +427,7 @@ def loop(g, a, probes, stacks, symfiles=None):
     unw = None
     first_ts = time.monotonic_ns()
     first_real = time.time()
-    out = _cli.Output()
+    out = _cli.Output(json=a.json)
     state = {"n": 0, "done": False}
     counts = {}
     syms = SymbolCache()
@@ -413,21 +440,41 @@ def loop(g, a, probes, stacks, symfiles=None):
     if a.print_cpu:
         hdr += "%-3s " % "CPU"
     hdr += "%-7s %-7s %-15s %-16s %s" % ("PID", "TID", "COMM", "FUNC", "" if trivial else "-")
-    print(hdr, flush=True)
+    if a.json:
+        _jsonl.header(hdr)
+    else:
+        print(hdr, flush=True)
 
     def on_event(data):
         if state["done"]:
             return
         ts, pid_tgid, uid, cpu, idx, kstack, comm, ustack = _HDR.unpack_from(data, 0)
-        comm = _cli.text(comm.split(b"\0", 1)[0])
+        comm = (_jsonl.raw if a.json else _cli.text)(comm.split(b"\0", 1)[0])
         if a.name and a.name not in comm:
             return
         pr = probes[idx]
         tgid = pid_tgid >> 32
         if unw is not None:
             ustack = unw.stack(tgid, _stacks.dump_at(data, pr.size))
-        msg = pr.message(data, tgid, syms)
+        vals = pr.values(data, tgid, syms, raw=a.json)
+        msg = pr.pyfmt % tuple(vals) if pr.convs else ""
         if a.msg_filter and a.msg_filter not in msg:
+            return
+        if a.json:
+            d = {"time_ns": time.time_ns(), "ts_ns": ts, "pid": tgid,
+                 "tid": pid_tgid & 0xFFFFFFFF, "uid": uid, "cpu": cpu, "comm": comm,
+                 "func": pr.display, "probe": idx, "message": msg,
+                 "values": [v if isinstance(v, (int, str)) else str(v) for v in vals]}
+            if a.kernel_stack:
+                d["kernel_stack"] = _jsonl.frames(stack_addrs(stacks, kstack),
+                                                  syms.kernel.resolve)
+            if a.user_stack:
+                d["user_stack"] = _jsonl.frames(stack_addrs(stacks, ustack),
+                                                syms.process(tgid).resolve)
+            out.obj(d)
+            state["n"] += 1
+            if a.max_events and state["n"] >= a.max_events:
+                state["done"] = True
             return
         line = ""
         if a.timestamp or a.time:
@@ -465,6 +512,18 @@ def loop(g, a, probes, stacks, symfiles=None):
                 sys.stdout.write("%s\n-->COUNT %d\n\n" % (line, n))
             sys.stdout.flush()
     return 0
+
+
+def stack_addrs(stacks, stack_id) -> list:
+    """The addresses of a stack id ([] if none or lost) or an Unwound."""
+    if isinstance(stack_id, tuple):
+        return list(stack_id)
+    if stack_id < 0:
+        return []
+    try:
+        return stacks.stack(stack_id)
+    except OSError:
+        return []
 
 
 def stack_text(stacks, stack_id: int, address: bool, syms, tgid: int = -1,

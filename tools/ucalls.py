@@ -20,7 +20,7 @@ from __future__ import annotations
 import corebpf
 from corebpf.syscalls import name as syscall_name
 
-from . import _cli, _ulang
+from . import _cli, _jsonl, _ulang
 
 PROG = "ucalls"
 LANGS = ("java", "perl", "php", "python", "ruby", "tcl")
@@ -40,16 +40,33 @@ def parse(argv=None):
     p.add_argument("-S", "--syscalls", action="store_true", help="also count syscalls")
     p.add_argument("-m", "--milliseconds", action="store_true",
                    help="times in milliseconds (default: microseconds)")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval, or one at the end: calls counted", rows=[
+    F("kind", "string", "method or syscall (-S)", get=lambda d: d[0]),
+    F("method", "string", "class.method, or the syscall's name", get=lambda d: d[1]),
+    F("calls", "integer", "calls counted", get=lambda d: d[2]),
+    F("total_ns", "integer", "time in the calls timed (-L)", "ns", optional=True,
+      get=lambda d: d[3]),
+])
+
+
+def table(methods, syscalls, latency: bool, top=None) -> list:
+    """[(kind, name, calls, total ns or None)] in bcc's order (most last)."""
+    data = [("method", k.clazz + "." + k.method, v.num_calls, v.total_ns) for k, v in methods]
+    data += [("syscall", syscall_name(nr), v.num_calls, v.total_ns) for nr, v in syscalls]
+    data.sort(key=lambda d: d[3] if latency else d[2])
+    if top:
+        data = data[-top:]
+    return [d if latency else d[:3] + (None,) for d in data]
 
 
 def report(methods, syscalls, latency: bool, ms: bool, top=None) -> str:
     """One report: methods [(method key, info)] and syscalls [(nr, info)]."""
-    data = [(k.clazz + "." + k.method, v.num_calls, v.total_ns) for k, v in methods]
-    data += [(syscall_name(nr), v.num_calls, v.total_ns) for nr, v in syscalls]
-    data.sort(key=lambda d: d[2] if latency else d[1])
-    if top:
-        data = data[-top:]
+    data = [d[1:] for d in table(methods, syscalls, latency, top)]
     lines = [""]
     if latency:
         lines.append("%-50s %8s %8s" % ("METHOD", "# CALLS", "TIME (ms)" if ms else "TIME (us)"))
@@ -90,22 +107,25 @@ def run(argv=None):
             _ulang.attach_all(obj.programs["method_return"], spec["ret"], a.pid)
         if a.syscalls:
             obj.attach("sys_enter", "sys_exit")
-        print("Tracing calls in process %d (language: %s)... Ctrl-C to quit."
-              % (a.pid, lang or "none"))
+        _jsonl.status(a, "Tracing calls in process %d (language: %s)... Ctrl-C to quit."
+                      % (a.pid, lang or "none"))
         if lang and _ulang.METHODS[lang].get("extra"):
-            print(_ulang.METHODS[lang]["extra"])
+            _jsonl.status(a, _ulang.METHODS[lang]["extra"])
         if a.syscalls:
-            print("Attached kernel tracepoints for syscall tracing.")
+            _jsonl.status(a, "Attached kernel tracepoints for syscall tracing.")
         print(end="", flush=True)
-        calls, sysc = obj.maps["calls"], obj.maps["syscalls"]
+        calls, sysc = obj.maps["calls"].raw_text(a.json), obj.maps["syscalls"]
         while True:
             stop = _cli.wait_stop(a.interval or _cli.FOREVER)
             take = (lambda m: m.items()) if stop or not a.interval else (lambda m: m.pop_items())
-            print(report(take(calls) if lang else [], take(sysc) if a.syscalls else [],
-                         a.latency, a.milliseconds, a.top), flush=True)
+            methods, syscalls = take(calls) if lang else [], take(sysc) if a.syscalls else []
+            if a.json:
+                JSON.write(table(methods, syscalls, a.latency, a.top))
+            else:
+                print(report(methods, syscalls, a.latency, a.milliseconds, a.top), flush=True)
             if stop or not a.interval:
                 if a.syscalls:
-                    print("Detaching kernel probes, please wait...", flush=True)
+                    _jsonl.status(a, "Detaching kernel probes, please wait...")
                 return 0
 
 

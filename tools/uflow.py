@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli, _ulang
+from . import _cli, _jsonl, _ulang
 
 PROG = "uflow"
 LANGS = ("java", "perl", "php", "python", "ruby", "tcl")
@@ -28,7 +28,21 @@ def parse(argv=None):
     p.add_argument("pid", type=_cli.pid_type, help="process to trace")
     p.add_argument("-M", "--method", help="only methods whose name starts with this")
     p.add_argument("-C", "--class", dest="clazz", help="only classes whose name starts with this")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per method entry or return", [
+    F("cpu", "integer", "CPU"),
+    F("pid", "integer", "process ID", get=lambda e: e.id >> 32),
+    F("tid", "integer", "thread ID", get=lambda e: e.id & 0xFFFFFFFF),
+    F("entry", "boolean", "true: the method was entered, false: it returned",
+      get=lambda e: bool(e.entry)),
+    F("depth", "integer", "call depth in the thread (1: outermost; 0: a return whose entry was not seen)"),
+    F("class_name", "string", "class (module or file, by language)", get=lambda e: e.clazz),
+    F("method", "string", "method name"),
+])
 
 
 HEADER = "%-3s %-6s %-6s %-8s %s" % ("CPU", "PID", "TID", "TIME(us)", "METHOD")
@@ -63,11 +77,11 @@ def run(argv=None):
         obj.load()
         _ulang.attach_all(obj.programs["method_entry"], entries, a.pid)
         _ulang.attach_all(obj.programs["method_return"], spec["ret"], a.pid)
-        print("Tracing method calls in %s process %d... Ctrl-C to quit." % (lang, a.pid))
+        _jsonl.status(a, "Tracing method calls in %s process %d... Ctrl-C to quit."
+                      % (lang, a.pid))
         start = time.time()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, time.time() - start)))
-        print(HEADER, flush=True)
+        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, time.time() - start),
+                              HEADER)
         _cli.event_loop(rb, out)
     return 0
 

@@ -13,7 +13,7 @@ import time
 
 import corebpf
 
-from . import _cli, _ulang
+from . import _cli, _jsonl, _ulang
 
 PROG = "ugc"
 LANGS = ("java", "node", "python", "ruby")
@@ -41,7 +41,15 @@ def parse(argv=None):
     p.add_argument("-M", "--minimum", type=_cli.unsigned(64, scale=1000000), default=0,
                    help="only GCs longer than this many milliseconds")
     p.add_argument("-F", "--filter", help="only GCs whose description contains this text")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per garbage collection", [
+    F("elapsed_ns", "integer", "the collection's duration", "ns"),
+    F("description", "string", "what the runtime reported (the DESCRIPTION column)"),
+])
 
 
 def describe(lang: str, e) -> str:
@@ -77,19 +85,25 @@ def run(argv=None):
         for i, (begin, end, _, _) in enumerate(pairs):
             _ulang.attach_all(obj.programs["gc_begin"], (begin,), a.pid, cookie=i)
             _ulang.attach_all(obj.programs["gc_end"], (end,), a.pid, cookie=i)
-        print("Tracing garbage collections in %s process %d... Ctrl-C to quit." % (lang, a.pid))
-        print("%-8s %-8s %-40s" % ("START", "TIME (ms)" if a.milliseconds else "TIME (us)",
-                                   "DESCRIPTION"), flush=True)
+        _jsonl.status(a, "Tracing garbage collections in %s process %d... Ctrl-C to quit."
+                      % (lang, a.pid))
         start = time.time()
-        out = _cli.Output()
 
-        def on_event(e):
+        def text(e):
             line = format_event(lang, e, time.time() - start, a.milliseconds)
             if a.filter and a.filter not in describe(lang, e):
-                return
-            out(line)
+                return None
+            return line
 
-        rb = obj.ring_buffer("events", on_event)
+        def record(e):
+            desc = describe(lang, e)
+            if a.filter and a.filter not in desc:
+                return None
+            return JSON.record(e, description=desc)
+
+        header = "%-8s %-8s %-40s" % ("START", "TIME (ms)" if a.milliseconds else "TIME (us)",
+                                      "DESCRIPTION")
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header)
         _cli.event_loop(rb, out)
     return 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import corebpf
 from corebpf.user import uprobes
 
-from . import _cli, _ulang
+from . import _cli, _jsonl, _ulang
 
 PROG = "uobjnew"
 LANGS = ("c", "java", "ruby", "tcl")
@@ -30,17 +30,35 @@ def parse(argv=None):
                    help="print only this many types, the most often allocated")
     p.add_argument("-S", "--top-size", type=_cli.positive_int,
                    help="print only this many types, the most bytes allocated")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval, or one at the end: allocations by type",
+                        rows=[
+    F("type", "string", "type name (java, ruby, tcl; not for c)", optional=True,
+      get=lambda kv: kv[0].name or None),
+    F("size", "integer", "the malloc() size (c)", "bytes", optional=True,
+      get=lambda kv: kv[0].size if not kv[0].name else None),
+    F("allocs", "integer", "allocations counted", get=lambda kv: kv[1].num_allocs),
+    F("total_bytes", "integer", "bytes allocated (0 where the runtime does not say)", "bytes",
+      get=lambda kv: kv[1].total_size),
+])
+
+
+def top(items, top_count=None, top_size=None) -> list:
+    """The rows of one report, in bcc's order (most last)."""
+    if top_count:
+        return sorted(items, key=lambda kv: kv[1].num_allocs)[-top_count:]
+    if top_size:
+        return sorted(items, key=lambda kv: kv[1].total_size)[-top_size:]
+    return sorted(items, key=lambda kv: kv[1].total_size)
 
 
 def report(items, lang: str, top_count=None, top_size=None) -> str:
     """One report from the `allocs` map items [(key, value)]."""
-    if top_count:
-        data = sorted(items, key=lambda kv: kv[1].num_allocs)[-top_count:]
-    elif top_size:
-        data = sorted(items, key=lambda kv: kv[1].total_size)[-top_size:]
-    else:
-        data = sorted(items, key=lambda kv: kv[1].total_size)
+    data = top(items, top_count, top_size)
     lines = ["", "%-30s %8s %12s" % ("NAME/TYPE", "# ALLOCS", "# BYTES")]
     for k, v in data:
         name = "block size %d" % k.size if lang == "c" else k.name
@@ -76,14 +94,17 @@ def run(argv=None):
             return 0
         obj.load()
         attach(obj, lang, a.pid)
-        print("Tracing allocations in process %d (language: %s)... Ctrl-C to quit."
-              % (a.pid, lang), flush=True)
-        allocs = obj.maps["allocs"]
+        _jsonl.status(a, "Tracing allocations in process %d (language: %s)... Ctrl-C to quit."
+                      % (a.pid, lang))
+        allocs = obj.maps["allocs"].raw_text(a.json)
         while True:
             stop = _cli.wait_stop(a.interval or _cli.FOREVER)
             last = stop or not a.interval
             items = allocs.items() if last else allocs.pop_items()
-            print(report(items, lang, a.top_count, a.top_size), flush=True)
+            if a.json:
+                JSON.write(top(items, a.top_count, a.top_size))
+            else:
+                print(report(items, lang, a.top_count, a.top_size), flush=True)
             if last:
                 return 0
 

@@ -21,7 +21,7 @@ import time
 
 import corebpf
 
-from . import _cli
+from . import _cli, _jsonl
 
 PROG = "ustat"
 COLUMNS = ("method", "gc", "objnew", "cload", "excp", "thread")     # ustat.h order
@@ -59,16 +59,30 @@ def parse(argv=None):
     p.add_argument("-d", "--debug", action="store_true",
                    help="print the processes and probes attached to")
     _cli.interval_count(p, interval_default=1)
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Intervals("one object per interval: events per process in the interval", fields=[
+    F("interval_s", "integer", "the interval", "s"), _jsonl.LOADAVG,
+], rows=[
+    F("pid", "integer", "process ID"),
+    F("language", "string", "the runtime (java, node, perl, php, python, ruby, tcl)"),
+    F("cmdline", "string", "its command line, arguments joined by spaces"),
+    *(F(c, "integer", f"{c} events in the interval (not per second)") for c in COLUMNS),
+])
 
 
 def _name_rx(names) -> re.Pattern:
     return re.compile("^(?:%s)[0-9.]*$" % "|".join(map(re.escape, names)))
 
 
-def find_targets(langs) -> dict:
+def find_targets(langs, raw: bool = False) -> dict:
     """{pid: (language, command line)} of the processes whose name is one of
-    the languages' process names (not this one: ustat is a Python process)."""
+    the languages' process names (not this one: ustat is a Python process);
+    raw: the command line exact (for --json), not with U+FFFD for bytes that
+    are not UTF-8."""
     rxs = [(lang, _name_rx(LANGS[lang][0])) for lang in langs]
     out = {}
     me = os.getpid()
@@ -83,7 +97,9 @@ def find_targets(langs) -> dict:
             if lang is None:
                 continue
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+                cmd = f.read().rstrip(b"\0").replace(b"\0", b" ") if raw else \
+                    f.read().replace(b"\0", b" ")
+                cmd = cmd.decode("utf-8", "surrogateescape" if raw else "replace")
         except OSError:
             continue            # gone meanwhile
         out[pid] = (lang, cmd)
@@ -139,17 +155,28 @@ class Attacher:
         return links
 
 
-def report(rows, targets, interval: int, sort=None, maxrows=20) -> list:
-    """bcc's table lines: rows {pid: [6 counts]}, targets {pid: (lang, cmdline)}."""
-    lines = ["%-6s %-20s %-10s %-6s %-10s %-8s %-6s %-6s" % (
-        "PID", "CMDLINE", "METHOD/s", "GC/s", "OBJNEW/s", "CLOAD/s", "EXC/s", "THR/s")]
+def ordered(rows, targets, sort=None, maxrows=20) -> list:
+    """[(pid, [6 counts])] of the table, in its order."""
     items = [(pid, rows.get(pid, [0] * 6)) for pid in targets]
     if sort:
         col = COLUMNS.index(sort)
         items.sort(key=lambda kv: -kv[1][col])
     else:
         items.sort(key=lambda kv: kv[0])
-    for pid, c in items[:maxrows]:
+    return items[:maxrows]
+
+
+def json_rows(rows, targets, sort=None, maxrows=20) -> list:
+    return [{"pid": pid, "language": targets[pid][0], "cmdline": targets[pid][1],
+             **{col: int(c[i]) for i, col in enumerate(COLUMNS)}}
+            for pid, c in ordered(rows, targets, sort, maxrows)]
+
+
+def report(rows, targets, interval: int, sort=None, maxrows=20) -> list:
+    """bcc's table lines: rows {pid: [6 counts]}, targets {pid: (lang, cmdline)}."""
+    lines = ["%-6s %-20s %-10s %-6s %-10s %-8s %-6s %-6s" % (
+        "PID", "CMDLINE", "METHOD/s", "GC/s", "OBJNEW/s", "CLOAD/s", "EXC/s", "THR/s")]
+    for pid, c in ordered(rows, targets, sort, maxrows):
         rates = (int(c[i] / interval) for i in (M, GC, NEW, CL, EX, TH))
         lines.append("%-6d %-20s %-10d %-6d %-10d %-8d %-6d %-6d" % (
             pid, _cli.printable(targets[pid][1][:20], ""), *rates))
@@ -174,7 +201,7 @@ def run(argv=None):
         attached = {}                       # pid -> links
 
         def rescan():
-            targets = find_targets(langs)
+            targets = find_targets(langs, a.json)
             for pid in [p for p in attached if p not in targets]:
                 for link in attached.pop(pid):
                     link.destroy()
@@ -188,22 +215,26 @@ def run(argv=None):
             return targets
 
         targets = rescan()
-        print("Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval, flush=True)
+        _jsonl.status(a, "Tracing... Output every %d secs. Hit Ctrl-C to end" % a.interval)
         remaining = a.count
         while True:
             stop = _cli.wait_stop(a.interval)
-            if a.noclear:
-                print()
-            else:
-                _cli.clear_screen()
             rows = {k: list(v.events) for k, v in counts.pop_items()}
-            out = [_cli.loadavg_line()]
-            out += report({p: r for p, r in rows.items() if p in targets}, targets,
-                          a.interval, a.sort, a.maxrows)
-            print("\n".join(out), flush=True)
+            rows = {p: r for p, r in rows.items() if p in targets}
+            if a.json:
+                JSON.write(json_rows(rows, targets, a.sort, a.maxrows), interval_s=a.interval,
+                           loadavg=_cli.loadavg())
+            else:
+                if a.noclear:
+                    print()
+                else:
+                    _cli.clear_screen()
+                out = [_cli.loadavg_line()]
+                out += report(rows, targets, a.interval, a.sort, a.maxrows)
+                print("\n".join(out), flush=True)
             remaining -= 1
             if stop or remaining == 0:
-                print("Detaching...", flush=True)
+                _jsonl.status(a, "Detaching...")
                 return 0
             targets = rescan()
 

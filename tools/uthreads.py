@@ -16,7 +16,7 @@ import corebpf
 from corebpf.user import uprobes
 from corebpf.symbols.elf import sym_text
 
-from . import _cli, _ulang
+from . import _cli, _jsonl, _ulang
 
 PROG = "uthreads"
 
@@ -26,7 +26,26 @@ def parse(argv=None):
     p.add_argument("-l", "--language", choices=("c", "java", "none"),
                    help="language to trace (c or none: pthreads only; default: detected)")
     p.add_argument("pid", type=_cli.pid_type, help="process to trace")
+    _jsonl.add_args(p)
     return p.parse_args(argv)
+
+
+F = _jsonl.Field
+JSON = _jsonl.Events("one object per thread created (pthread) or Java thread start/stop", [
+    F("type", "string", "pthread, start or stop (the last two: Java)"),
+    F("tid", "integer", "the thread's native ID", get=lambda e: e.native_id),
+    F("routine", "string", "start routine's symbol (pthread)", optional=True),
+    F("routine_addr", "string", "start routine's address, hex (pthread)", optional=True),
+    F("runtime_id", "integer", "the JVM's thread ID (start, stop)", optional=True),
+    F("name", "string", "the Java thread's name (start, stop)", optional=True),
+])
+
+
+def json_record(e, pid: int) -> dict:
+    if e.type == "pthread":
+        return JSON.record(e, routine=sym_text(pid, e.runtime_id),
+                           routine_addr=hex(e.runtime_id), runtime_id=None, name=None)
+    return JSON.record(e, routine=None, routine_addr=None)
 
 
 HEADER = "%-8s %-16s %-8s %-30s" % ("TIME", "ID", "TYPE", "DESCRIPTION")
@@ -67,12 +86,11 @@ def run(argv=None):
         if lang == "java":
             _ulang.attach_all(obj.programs["java_thread"], ("thread__start",), a.pid, cookie=0)
             _ulang.attach_all(obj.programs["java_thread"], ("thread__stop",), a.pid, cookie=1)
-        print("Tracing thread events in process %d (language: %s)... Ctrl-C to quit."
-              % (a.pid, lang or "none"))
-        print(HEADER, flush=True)
+        _jsonl.status(a, "Tracing thread events in process %d (language: %s)... Ctrl-C to quit."
+                      % (a.pid, lang or "none"))
         start = time.time()
-        out = _cli.Output()
-        rb = obj.ring_buffer("events", lambda e: out(format_event(e, time.time() - start, a.pid)))
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(lambda e: json_record(e, a.pid)),
+                              lambda e: format_event(e, time.time() - start, a.pid), HEADER)
         _cli.event_loop(rb, out)
     return 0
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, run_json, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -40,3 +40,19 @@ def test_irq_sections():
     task = next(l for l in reversed(t.lines[:i]) if l.startswith("TASK: "))
     assert re.fullmatch(r"TASK: .* \(pid +\d+ tid +\d+\) Total Time: [\d.]+ *us", task), task
     assert t.lines[i - 1].startswith("Section start: ") and " -> " in t.lines[i - 1]
+
+
+def test_json_irq_sections():
+    if not features.preemptirq():
+        pytest.skip("this kernel lacks the preemptirq tracepoints "
+                    "(CONFIG_PREEMPTIRQ_TRACEPOINTS, CONFIG_TRACE_IRQFLAGS)")
+    d, _ = run_json("criticalstat", ["-d", "1"], lambda: None, lambda d: True)
+    assert d["duration_ns"] >= 1000 and d["pid"] >= 0 and d["tid"] >= 0
+    assert d["start_ip"] and d["end_ip"] and isinstance(d["kernel_stack"], list)
+
+
+def test_json_without_preemptirq_is_one_line():
+    if features.preemptirq():
+        pytest.skip("this kernel has the preemptirq tracepoints (the other test runs)")
+    rc, out, err = run_tool("criticalstat", "--json")
+    assert rc == 1 and out == "" and err.count("\n") == 1, (out, err)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from tests import distro, usdt_prog
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_json, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -249,3 +249,50 @@ def test_db_tools_on_process_with_other_probes():
 def test_mysqld_qslower_usage(args):
     rc, out, err = run_tool("mysqld_qslower", *args)
     assert rc == 2 and err.strip() == "mysqld_qslower: error: USAGE: mysqld_qslower PID [min_ms]"
+
+
+def test_json_dbslower_postgres(pg):
+    s = pg.session()
+    tag = uuid.uuid4().hex[:8]
+    try:
+        def act():
+            s.query(f"select 'fast-{tag}';")
+            s.query(f"select pg_sleep(0.2), 'slow-{tag}';")
+        d, objs = run_json("dbslower", ["postgres", "-p", s.backend, "-m", "100"], act,
+                           lambda d: f"slow-{tag}" in d["query"])
+    finally:
+        s.close()
+    assert d["query"] == f"select pg_sleep(0.2), 'slow-{tag}';"
+    assert d["pid"] == d["tid"] == s.backend and d["latency_ns"] >= 200_000_000
+    assert 0 < d["start_ns"] < time.monotonic_ns()
+    assert not any(f"fast-{tag}" in o.get("query", "") for o in objs)
+
+
+def test_json_dbstat_postgres(pg):
+    s = pg.session()
+    try:
+        t = Tool("dbstat", "--json", "postgres", "-p", s.backend, ready="stderr")
+        for _ in range(5):
+            s.query("select pg_sleep(0.005);")
+        time.sleep(0.3)
+        assert t.stop() == 0
+    finally:
+        s.close()
+    assert t.stderr.startswith(f"Tracing database queries for pids {s.backend} slower than 0 ms")
+    (o,) = json_objects(t, "dbstat")                # one summary at exit
+    assert o["unit"] == "ms" and len(o["histograms"]) == 1
+    counts = {b["low"]: b["count"] for b in o["histograms"][0]["buckets"] if b["count"]}
+    assert sum(counts.values()) == 5 and min(counts) >= 4, o
+
+
+def test_json_mysqld_qslower():
+    marker = "q" + uuid.uuid4().hex[:8]
+    p = usdt_prog.start("mysql", marker, 20)
+    try:
+        d, _ = run_json("mysqld_qslower", [p.pid, "5"], lambda: None,
+                        lambda d: marker in d["query"])
+    finally:
+        p.kill()
+        p.wait()
+    assert d["query"] == f"SELECT '{marker}', SLEEP(20)"
+    assert d["pid"] == d["tid"] == p.pid and d["latency_ns"] >= 20_000_000

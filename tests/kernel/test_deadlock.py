@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -110,3 +110,28 @@ def test_bad_input(lockorder_prog):
         assert rc == 2 and "no symbol given" in err
     finally:
         target.close()
+
+
+def test_json_lock_order_inversion(lockorder_prog):
+    """One object for the cycle: a row per edge with both mutexes, the thread,
+    where each mutex was taken and where the thread was created, as frames."""
+    target = Target(lockorder_prog, "inversion")
+    try:
+        t = Tool("deadlock", "--json", target.pid, ready="stderr")
+        target.go()
+        rc = t.wait(timeout=20)
+    finally:
+        target.close()
+    assert rc == 1, t.text + t.stderr
+    (o,) = json_objects(t, "deadlock")
+    assert (o["mutexes"], o["edges"]) == (2, 2) and len(o["cycle"]) == 3
+    assert o["cycle"][0] == o["cycle"][2] and len(o["rows"]) == 2
+    assert {r["mutex_symbol"] for r in o["rows"]} == {"corebpf_mutex_a", "corebpf_mutex_b"}
+    for r in o["rows"]:
+        assert r["comm"] == "lockorder" and r["parent_tid"] == target.pid
+        assert r["parent_comm"] == "lockorder" and r["held"] != r["mutex"]
+        s = [f["symbol"] for f in r["stack"]]
+        assert s[0] == "pthread_mutex_lock" and s[1] in ("corebpf_lock_ab", "corebpf_lock_ba")
+        assert s[2] == ("first" if s[1] == "corebpf_lock_ab" else "second"), s
+        assert [f["symbol"] for f in r["created_stack"][:2]] == ["pthread_create", "main"]
+        assert r["held_stack"][0]["symbol"] == "pthread_mutex_lock"

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests import usdt_prog
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_json, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -140,3 +140,26 @@ def test_bad_input(burst):
     assert rc == 2 and err.startswith("funcslower: error: ")
     rc, out, err = run_tool("funcslower", "a:b:c")
     assert rc == 2 and "unrecognized function format" in err
+
+
+def test_json_funcslower_args_and_user_stack(burst):
+    """-a and -U in JSON: corebpf_nap(2) with its argument, return value and a
+    symbolized user stack (the process lives until the tool has printed)."""
+    nap = f"{burst.path}:corebpf_nap"
+    d, objs = run_json("funcslower", ["-p", burst.pid, "-u", "1500", "-a", "1", "-U", nap],
+                       burst.go, lambda d: d["args"] == ["0x2"])
+    assert (d["comm"], d["pid"], d["tid"], d["func"]) == ("usdt_target", burst.pid, burst.pid, nap)
+    assert d["retval"] == "0x2" and d["latency_ns"] >= 1_500_000 and d["start_ns"] > 0
+    assert d["user_stack"][0]["symbol"] == "corebpf_nap", d["user_stack"]
+    assert d["user_stack"][0]["module"].endswith("usdt_target") and "kernel_stack" not in d
+
+
+def test_json_funcinterval(burst):
+    t = Tool("funcinterval", "--json", "-p", burst.pid, "-u", f"{burst.path}:corebpf_nap$",
+             ready="stderr")
+    burst.go()
+    assert t.stop() == 0
+    (o,) = json_objects(t, "funcinterval")
+    assert o["unit"] == "usecs" and t.stderr.rstrip().endswith("Detaching...")
+    b = [x for x in o["histograms"][0]["buckets"] if x["count"]]
+    assert sum(x["count"] for x in b) == 2 * N - 1 and min(x["low"] for x in b) >= 512, o

@@ -258,3 +258,41 @@ def test_irqs(tool, args, key, tmp_path):
     assert all(isinstance(r[key], str) and r[key] for r in rows)
     assert ("histograms" in d) == ("-d" in args)
     assert d["unit"] == ("count" if "-C" in args else "usecs")
+
+
+# debug options that print the BPF programs (_multi.print_programs: "; NAME:
+# KIND TARGET ...") or the object and its settings (_cli.print_ebpf: "object:
+# PATH ..."): on stderr under --json, stdout stays JSON only.
+# (tool, args, what stderr shows)
+DEBUG_RUNS = [
+    ("funccount", ["-D", "-d", "1", "t:syscalls:sys_enter_getppid"], "; count_0: "),
+    ("stackcount", ["--debug", "-D", "1", "t:syscalls:sys_enter_getppid"], "; "),
+    ("tcprtt", ["-D", "-d", "1"], "object: "),
+    ("argdist", ["-v", "-n", "1", "-C", "t:syscalls:sys_enter_getppid()"], "; "),
+    ("trace", ["-v", "t:syscalls:sys_enter_getppid"], "; probe_0: "),
+    ("tcpconnlat", ["-v"], "object: "),
+]
+
+
+@pytest.mark.parametrize("tool,args,shown", DEBUG_RUNS, ids=[r[0] for r in DEBUG_RUNS])
+def test_debug_output_goes_to_stderr(tool, args, shown):
+    from tests.helpers import Tool, json_objects
+    t = Tool(tool, "--json", *args, ready=False)
+    t.wait_for(lambda l: False, 1.5)    # those with -d/-D/-n 1 end by themselves meanwhile
+    rc = t.stop()
+    assert rc == 0, t.stderr
+    json_objects(t, tool)               # every stdout line one valid object
+    assert shown in t.stderr and not any(l.startswith(shown.strip()) for l in t.lines), \
+        t.stderr[:2000]
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("funcslower", ["-v", "c:getppid"]), ("funclatency", ["-v", "c:getppid"]),
+    ("funcinterval", ["-v", "c:getppid"]), ("bindsnoop", ["--debug-source"]),
+    ("execsnoop", []), ("dbstat", ["postgres", "-p", "1"])])
+def test_program_dumps_under_json_are_on_stderr(tool, args):
+    """--ebpf with --json: the same print as their debug options (and any
+    tool's --ebpf), nothing loaded."""
+    from tests.helpers import run_tool
+    rc, out, err = run_tool(tool, "--json", "--ebpf", *args)
+    assert rc == 0 and out == "" and ("; " in err or "object: " in err), (out, err[:500])

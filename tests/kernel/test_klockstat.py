@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from corebpf import features
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -124,3 +124,36 @@ def test_kprobe_hold_times(pipes):
     assert rc == 0, err
     _check_pipe_rows(_rows(out, SPIN), out)
     _check_pipe_rows(_rows(out, HOLD), out)
+
+
+def test_json_contended_pipe_mutex(pipes):
+    if not features.tracepoint_exists("lock", "contention_begin"):
+        pytest.skip("this kernel lacks the lock:contention_begin/end tracepoints (5.19)")
+    # as test_contended_pipe_mutex: up to three windows on a busy machine
+    for _ in range(3):
+        t = Tool("klockstat", "--json", "-p", pipes, "-d", "2", "-s", "3", ready="stderr")
+        assert t.wait(timeout=30) == 0, t.stderr
+        (o,) = json_objects(t, "klockstat")
+        pipe = [r for r in o["rows"] if r["caller"] and
+                re.match(r"(anon_)?pipe_(write|read)\+0x[0-9a-f]+$", r["caller"])]
+        if pipe:
+            break
+    assert pipe, o
+    for r in o["rows"]:
+        assert r["kind"] == "spin" and r["count"] >= 1 and r["max_ns"] <= r["total_ns"]
+        assert r["avg_ns"] == r["total_ns"] // r["count"] and len(r["kernel_stack"]) <= 3
+    top = pipe[0]["kernel_stack"][0]
+    assert pipe[0]["caller"] == "%s+0x%x" % (top["symbol"], top["offset"])
+    assert top["module"] == "kernel"
+
+
+def test_json_kprobe_hold_times(pipes):
+    if not features.kprobes():
+        pytest.skip("this kernel lacks kprobes (CONFIG_KPROBES)")
+    t = Tool("klockstat", "--json", "--probe", "kprobe", "-p", pipes, "-d", "2", ready="stderr")
+    assert t.wait(timeout=60) == 0, t.stderr
+    (o,) = json_objects(t, "klockstat")
+    for kind in ("spin", "hold"):
+        pipe = [r for r in o["rows"] if r["kind"] == kind and r["caller"] and
+                re.match(r"(anon_)?pipe_(write|read)\+0x[0-9a-f]+$", r["caller"])]
+        assert pipe and all(r["max_ns"] <= r["total_ns"] for r in pipe), o

@@ -19,7 +19,7 @@ import uuid
 import pytest
 
 from tests import distro, usdt_prog
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_json, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -271,3 +271,63 @@ def test_ucalls_ruby_cmethods_detected_language():
         p.wait()
     row = next((l for l in t.lines if l.startswith("Array.sort ")), None)
     assert row and int(row.split()[-1]) >= 5, t.text
+
+
+def test_json_ucalls_python(py_calls):
+    _need_function_probes()
+    p, name = py_calls
+    t = Tool("ucalls", "--json", "-l", "python", "-S", p.pid, ready="stderr")
+    time.sleep(1.5)
+    assert t.stop() == 0
+    (o,) = json_objects(t, "ucalls")                # one summary at exit
+    rows = {r["method"]: r for r in o["rows"]}
+    assert rows[f"<string>.{name}"]["kind"] == "method", o
+    assert rows[f"<string>.{name}"]["calls"] >= 100 and "total_ns" not in rows[f"<string>.{name}"]
+    sleeps = [r for m, r in rows.items() if m in ("clock_nanosleep", "select")]
+    assert sleeps and sleeps[0]["kind"] == "syscall" and sleeps[0]["calls"] >= 1, o
+
+
+def test_json_uflow_python(py_calls):
+    _need_function_probes()
+    p, name = py_calls
+    d, _ = run_json("uflow", ["-l", "python", "-M", name[:12], p.pid], lambda: None,
+                    lambda d: d["method"] == name)
+    assert (d["pid"], d["tid"], d["entry"], d["class_name"]) == (p.pid, p.pid, False, "<string>")
+    assert d["depth"] >= 0            # returns whose entry did not fire (3.11) are at 0
+
+
+def test_json_ugc_python():
+    p = _python("import gc, time\nwhile 1:\n x = [[] for i in range(100)]\n"
+                " for a in x: a.append(a)\n del x; gc.collect(); time.sleep(0.1)")
+    try:
+        d, objs = run_json("ugc", ["-l", "python", p.pid, "-F", "gen 2"], lambda: None,
+                           lambda d: d["description"] == "gen 2 GC collected 100 objects")
+    finally:
+        p.kill()
+        p.wait()
+    assert d["elapsed_ns"] > 0 and all("gen 2 " in o["description"] for o in objs)
+
+
+def test_json_uobjnew_c():
+    p = usdt_prog.start("malloc", 4242)
+    try:
+        t = Tool("uobjnew", "--json", "-l", "c", p.pid, ready="stderr")
+        time.sleep(1)
+        assert t.stop() == 0
+    finally:
+        p.kill()
+        p.wait()
+    (o,) = json_objects(t, "uobjnew")
+    row = next(r for r in o["rows"] if r.get("size") == 4242)
+    assert "type" not in row and row["allocs"] >= 10 and row["total_bytes"] == 4242 * row["allocs"]
+
+
+def test_json_uthreads_pthread():
+    p = usdt_prog.start("threads")
+    try:
+        d, _ = run_json("uthreads", [p.pid], lambda: None, lambda d: d["type"] == "pthread")
+    finally:
+        p.kill()
+        p.wait()
+    assert d["tid"] > p.pid and d["routine"] == "corebpf_worker [usdt_target]"
+    assert int(d["routine_addr"], 16) > 0 and "name" not in d and "runtime_id" not in d

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from corebpf import features
-from tests.helpers import run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -45,3 +45,26 @@ def test_cache_counts_per_process():
     for l in mine:
         assert re.fullmatch(r"\d+ +\S.* +\d+ +\d+ +\d+ +\d+\.\d\d%", l), l
     assert re.fullmatch(r"Total References: \d+ Total Misses: \d+ Hit Rate: \d+\.\d\d%", lines[-1])
+
+
+def test_json_cache_counts_per_thread():
+    if not features.hardware_pmu():
+        pytest.skip("this machine has no hardware PMU (cache-references/cache-misses events)")
+    walker = subprocess.Popen([sys.executable, "-c", WALKER])
+    try:
+        t = Tool("llcstat", "--json", "-t", "-c", "1000", "2", ready="stderr")
+        assert t.wait(timeout=30) == 0, t.stderr
+    finally:
+        walker.kill()
+        walker.wait()
+    (o,) = json_objects(t, "llcstat")
+    mine = [r for r in o["rows"] if r["pid"] == walker.pid]
+    assert mine and all(r["tid"] == walker.pid and r["references"] > 0 for r in mine), o
+    assert o["references"] == sum(r["references"] for r in o["rows"])
+
+
+def test_json_without_pmu_is_one_line():
+    if features.hardware_pmu():
+        pytest.skip("this machine has a hardware PMU (the other test runs)")
+    rc, out, err = run_tool("llcstat", "--json", "1")
+    assert rc == 1 and out == "" and err.startswith("llcstat: error: no hardware PMU"), err

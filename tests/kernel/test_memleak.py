@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -223,3 +223,27 @@ def test_bad_input():
     assert rc == 1 and "/nonexistent/libc.so" in err and err.count("\n") == 1
     rc, out, err = run_tool("memleak", "-c", "/nonexistent/prog")
     assert rc != 0 and "/nonexistent/prog" in err
+
+
+def test_json_leaks_with_stacks_and_addresses(leaker):
+    """One object per report: rows per stack with bytes, allocations, the user
+    stack as frames and (-a) every allocation's address and size."""
+    t = Tool("memleak", "--json", "-p", leaker.pid, "-o", "0", "-a", "1", ready="stderr")
+    leaker.go()
+    want = {f: size * ROUNDS for f, size in LEAKS.items()}
+
+    def mine(d):           # rows of the leaking functions (libc's own are not counted)
+        return [r for r in d["rows"] if r["user_stack"] and r["user_stack"][0]["symbol"] in LEAKS]
+
+    def complete(d):
+        return {r["user_stack"][0]["symbol"]: r["bytes"] for r in mine(d)} == want
+    assert t.wait_for(json_match(complete), 15), t.text
+    assert t.stop() == 0
+    o = [o for o in json_objects(t, "memleak") if complete(o)][0]
+    for r in mine(o):
+        assert r["allocs"] == ROUNDS and len(r["addrs"]) == len(r["sizes"]) == ROUNDS
+        assert sum(r["sizes"]) == r["bytes"] and all(int(x, 16) for x in r["addrs"])
+        top, caller = r["user_stack"][:2]
+        assert top["module"].endswith("/allocs") and caller["symbol"] == "main", r
+    assert [r["bytes"] for r in o["rows"]] == sorted(r["bytes"] for r in o["rows"])
+    assert t.stderr.startswith(f"Attaching to pid {leaker.pid}, Ctrl+C to quit.")

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from tests import distro, usdt_prog
-from tests.helpers import Tool, json_objects, run_tool
+from tests.helpers import Tool, json_match, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -155,6 +155,26 @@ def test_argdist_usdt_arguments_as_keys(burst):
     assert not any(f"arg4 = {-3 * 5}," in l for l in t.lines)
 
 
+def test_json_argdist_counts_and_histogram(burst):
+    """-C rows carry the expressions' typed values (short, char*), -H rows a
+    histogram; one object per interval, counts of that interval."""
+    t = Tool("argdist", "--json", "-p", burst.pid, "-i", "1",
+             "-C", f"u:{burst.path}:burst():short,char*:arg4,arg5:arg1 > 5",
+             "-H", "p:c:malloc(size_t size):size_t:size", ready=False)
+    t.wait_for(lambda l: l.startswith("{"), timeout=30)       # first interval: attached
+    burst.go()
+    assert t.wait_for(json_match(lambda d: any(r.get("count") for r in d["rows"])), 15), t.text
+    assert t.stop() == 0, t.stderr
+    objs = json_objects(t, "argdist")
+    counts = [r for o in objs for r in o["rows"] if r["probe"] == 0]
+    assert sorted(r["values"] for r in counts) == [[-21, burst.marker], [-18, burst.marker]]
+    assert all(r["count"] == 1 and r["exprs"] == ["arg4", "arg5"] for r in counts), counts
+    hists = [r for o in objs for r in o["rows"] if r["probe"] == 1]
+    assert len(hists) == len(objs) and all(r["label"] == "size" for r in hists)
+    n = sum(b["count"] for r in hists for b in r["buckets"] if b["low"] == 32768)
+    assert n == N, hists
+
+
 # -- trace --------------------------------------------------------------------------------------
 
 def test_trace_usdt_arguments_of_every_operand_kind(burst):
@@ -175,6 +195,26 @@ def test_trace_usdt_arguments_of_every_operand_kind(burst):
         # semaphore 1: the kernel counted it up while the probe is attached
         assert r[4:] == [str(i), str(-i), str(base + i), str(-3 * i), burst.marker,
                          str(250 + i % 5), "7", "1"], r
+
+
+def test_json_trace_usdt_values_and_user_stack(burst):
+    """One object per hit: typed values of the format (numbers, strings), the
+    message as bcc prints it, the user stack as frames."""
+    t = Tool("trace", "--json", "-U", "-p", burst.pid,
+             f'u:{burst.path}:burst "%d %s", arg1, arg5', ready="stderr")
+    burst.go()
+    assert t.wait_for(json_match(lambda d: d["values"][0] == N), 10), t.text
+    assert t.stop() == 0
+    assert t.stderr.split() == ["PID", "TID", "COMM", "FUNC", "-"]
+    objs = json_objects(t, "trace")
+    assert [o["values"] for o in objs] == [[i, burst.marker] for i in range(1, N + 1)], objs
+    for o in objs:
+        assert (o["pid"], o["tid"], o["comm"], o["func"], o["probe"]) == \
+            (burst.pid, burst.pid, "usdt_target", "burst", 0)
+        assert o["message"] == f"{o['values'][0]} {burst.marker}" and o["ts_ns"] > 0
+        assert o["user_stack"] and o["user_stack"][-1]["module"] is not None
+        assert any(f["symbol"] == "main" and f["module"].endswith("usdt_target")
+                   for f in o["user_stack"]), o["user_stack"]
 
 
 def test_trace_uprobe_uretprobe_and_user_symbols():

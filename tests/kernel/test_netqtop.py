@@ -4,13 +4,14 @@ from this side are counted on the host end's TX queue, those sent back
 from the namespace on its RX queue, in the right size columns."""
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.netlab import NetLab
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
@@ -84,3 +85,31 @@ def test_bad_names():
     assert rc == 2 and err == "netqtop: error: NIC name too long\n", err
     rc, out, err = run_tool("netqtop", "-n", "lo", "-i", "0")
     assert rc == 2 and "non-zero" in err, err
+
+
+def test_json():
+    """One object per interval: a row per queue and direction with the
+    interval's bytes, packets and packets by size."""
+    with NetLab() as lab:
+        echo = lab.python(ECHO, lab.peer4)
+        port = int(echo.first_line)
+        t = Tool("netqtop", "--json", "-n", lab.host_if, "-i", "0.5", ready=False)
+        assert t.wait_for(lambda l: l.startswith("{"), timeout=30)     # attached
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        for _ in range(40):
+            s.sendto(b"x" * 1000, (lab.peer4, port))     # 1042-byte frames
+            s.recvfrom(1000)
+        s.close()
+        def counted(_):
+            return sum(r["size_512b"] for l in t.lines for r in json.loads(l)["rows"]
+                       if r["direction"] == "rx" and r["queue"] == 0) >= 40
+        t.wait_for(counted, timeout=10)
+        assert t.stop() == 0, t.stderr
+    objs = json_objects(t, "netqtop")
+    assert all(o["interface"] == lab.host_if and o["interval_s"] == 0.5 for o in objs)
+    rows = [r for o in objs for r in o["rows"] if r["queue"] == 0]
+    tx = [r for r in rows if r["direction"] == "tx"]
+    rx = [r for r in rows if r["direction"] == "rx"]
+    assert sum(r["size_2k"] for r in tx) >= 40 and sum(r["size_512b"] for r in rx) >= 40, objs
+    assert sum(r["bytes"] for r in tx) >= 40 * 1042

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 from tests.kernel.test_tcpretrans import SINK
 from tests.netlab import NetLab
 
@@ -19,14 +19,17 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 HEADER = "Tracing tcp congestion control status duration... Hit Ctrl-C to end."
 
 
-def _lossy_connection(lab, *tool_args):
+def _lossy_connection(lab, *tool_args, json=False):
     srv = lab.python(SINK, lab.peer4)
     port = int(srv.first_line)
     loss = lab.drop(port, drops=3, acks=True)
     if tool_args and callable(tool_args[0]):
         tool_args = tool_args[0](port)
-    t = Tool("tcpcong", *tool_args)
-    assert t.lines[0] == HEADER
+    if json:
+        t = Tool("tcpcong", "--json", *tool_args, ready="stderr")
+    else:
+        t = Tool("tcpcong", *tool_args)
+        assert t.lines[0] == HEADER
     c = socket.create_connection((lab.peer4, port))
     cport = c.getsockname()[1]
     c.sendall(b"x" * 2000)
@@ -71,3 +74,19 @@ def test_bad_ranges():
     for bad in ("1-2-3", "x", "70000"):
         rc, out, err = run_tool("tcpcong", "-L", bad)
         assert rc == 2 and err.startswith("tcpcong: error: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("dist", [False, True], ids=["table", "dist"])
+def test_json(dist):
+    """The lossy flow in JSON: its row (times in the unit given, one change
+    into loss and back) or (-d) a loss histogram; every line valid."""
+    with NetLab() as lab:
+        t, port, cport = _lossy_connection(lab, "-d" if dist else "-u", json=True)
+    o = json_objects(t, "tcpcong")[-1]
+    if dist:
+        assert o["unit"] == "msecs" and "loss" in [h["state"] for h in o["histograms"]], o
+        return
+    row = next(r for r in o["rows"] if r["lport"] == cport)
+    assert o["unit"] == "us" and (row["laddr"], row["raddr"], row["rport"]) == \
+        (lab.host4, lab.peer4, port)
+    assert row["loss"] >= 150000 and row["changes"] >= 1, row

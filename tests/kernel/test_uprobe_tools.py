@@ -266,3 +266,22 @@ def test_tplist_errors(args, msg):
     rc, out, err = run_tool("tplist", *args)
     assert rc != 0 and out == ""
     assert err.strip() == msg.format(libc=resolve_binary("c"))
+
+
+def test_json_tplist():
+    """One object per tracepoint (fields with -v) or USDT probe (every location
+    with its argument specs), valid for the schema."""
+    t = Tool("tplist", "--json", "-v", "sched:sched_switch", ready=False)
+    t.proc.wait(30)
+    t.stop()
+    (tp,) = json_objects(t, "tplist")
+    assert (tp["kind"], tp["name"]) == ("tracepoint", "sched:sched_switch")
+    assert "char prev_comm[16]" in tp["fields"] and "pid_t next_pid" in tp["fields"]
+    t = Tool("tplist", "--json", "-l", distro.POSTGRES, "postgresql:query__start", ready=False)
+    t.proc.wait(30)
+    t.stop()
+    (p,) = json_objects(t, "tplist")
+    assert (p["kind"], p["path"], p["provider"], p["probe"]) == \
+        ("usdt", distro.POSTGRES, "postgresql", "query__start")
+    assert int(p["semaphore"], 16) > 0 and len(p["locations"]) == len(p["arguments"]) >= 1
+    assert re.fullmatch(r"8 unsigned bytes @ [a-z0-9]+", p["arguments"][0][0]), p

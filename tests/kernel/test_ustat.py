@@ -17,7 +17,7 @@ import pytest
 
 from tests import usdt_prog
 from tests import distro
-from tests.helpers import Tool, run_tool
+from tests.helpers import Tool, json_objects, run_tool
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -176,3 +176,20 @@ def test_names_without_a_runtime_say_what_is_missing(busy_python):
     rc, out, err = run_tool("tclcalls", busy_python.pid)
     assert rc == 1 and out == "" and err.count("\n") == 1
     assert err.startswith("ucalls: error: ") and "proc__entry" in err
+
+
+def test_json_ustat(busy_python):
+    """One object per interval, counts of the interval (not per second)."""
+    p = busy_python
+    # -S gc: the busy process first, whatever other Python processes run (-r keeps 20)
+    t = Tool("ustat", "--json", "-l", "python", "-S", "gc", "1", "2", ready="stderr", timeout=60)
+    t.proc.wait(60)
+    assert t.stop() == 0, t.stderr
+    objs = json_objects(t, "ustat")
+    assert len(objs) == 2 and t.stderr.rstrip().endswith("Detaching...")
+    r = [row for o in objs for row in o["rows"] if row["pid"] == p.pid]
+    assert len(r) == 2 and all(o["interval_s"] == 1 and o["loadavg"] for o in objs)
+    assert r[0]["language"] == "python" and r[0]["cmdline"].startswith(f"{PYTHON} -c import gc")
+    assert max(x["gc"] for x in r) >= 5, objs
+    if not distro.python_function_probes_missing():
+        assert max(x["method"] for x in r) >= 1000, objs
