@@ -3,7 +3,7 @@
 libbpf parses the kernel's whole BTF (5+ MB, 20-70 ms here) for every
 object it relocates; the types an object's CO-RE relocations touch fit in a
 few KB (corebpf.core.minbtf computes them).  They are kept in
-/var/cache/corebpf (COREBPF_CACHE_DIR), one file per object, and handed to
+/var/cache/corebpf (COREBPF_CACHE_DIR), one file per object file, and handed to
 libbpf as btf_custom_path.  Every file names what it was computed from (the
 kernel's build id, its BTF's size and mtime; the object's size and mtime)
 and carries a CRC-32 of its payload; a file from another kernel or object,
@@ -192,6 +192,13 @@ def _write(path: str, data: bytes):
     os.rename(tmp, path)        # replaces a bad file or link itself, never its target
 
 
+def entry_path(d: str, obj_path: str, name: str) -> str:
+    """The cache file of object file `obj_path` in cache directory `d`: one
+    per object file, so checkouts side by side do not replace each other's."""
+    import zlib
+    return os.path.join(d, f"{name}.{zlib.crc32(os.path.abspath(obj_path).encode()):08x}.btf")
+
+
 def min_btf(obj_path: str, name: str):
     """An Entry for packaged object `obj_path` (computed and stored on a
     miss), or None when the cache cannot be used (then nothing was written)."""
@@ -207,7 +214,7 @@ def min_btf(obj_path: str, name: str):
     except OSError as e:
         _note(f"no kernel BTF identity: {e.strerror}")
         return None
-    path = os.path.join(d, name + ".btf")
+    path = entry_path(d, obj_path, name)
     fd, payload = _open_verified(path, key)
     if fd is None:
         _note(f"{path}: {payload}: computing")
