@@ -377,7 +377,15 @@ def _running_btf():
 @functools.lru_cache(maxsize=None)
 def tracepoint_nargs(name: str):
     """How many arguments tracepoint `name` passes to raw_tp/tp_btf programs,
-    None if there is no such tracepoint.
+    None if there is no such tracepoint.  Probed once per kernel (kept in
+    corebpf.core.kcache's features file, when the cache is on).
+    """
+    from . import kcache
+    return kcache.probed("nargs " + name, lambda: _probe_nargs(name))
+
+
+def _probe_nargs(name: str):
+    """tracepoint_nargs(name), found by attaching.
 
     Arguments change over time (block_getrq lost its request_queue in 5.11,
     kfree_skb gained a reason in 5.17): the kernel refuses to attach a raw_tp

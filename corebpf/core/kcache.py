@@ -192,6 +192,66 @@ def _write(path: str, data: bytes):
     os.rename(tmp, path)        # replaces a bad file or link itself, never its target
 
 
+_probed = {}        # {"feature": value} of the cache's features file, once read
+
+
+def _features_file():
+    """(path, kernel identity) of the features file, or (None, None)."""
+    if not enabled():
+        return None, None
+    d = cache_dir()
+    why = dir_problem(d)
+    if why:
+        _note(f"{d} not used: {why}")
+        return None, None
+    try:
+        key = kernel_identity()
+    except OSError:
+        return None, None
+    # a module's tracepoints come and go (and change) with the module
+    import zlib
+    try:
+        with open("/proc/modules", "rb") as f:
+            mods = b" ".join(b" ".join(ln.split()[:2]) for ln in f)
+    except OSError:
+        mods = b""
+    return os.path.join(d, "probed"), key + b"|modules %08x" % zlib.crc32(mods)
+
+
+def probed(feature: str, probe):
+    """A kernel feature's probed value, from the cache when it holds this
+    kernel's (and loaded modules') answer, else probe() (stored when an int).
+    Only for what the kernel's build fixes (a tracepoint's argument count)."""
+    if not enabled():
+        return probe()
+    if "_loaded" not in _probed:
+        _probed["_loaded"] = None
+        path, key = _features_file()
+        if path is None:
+            return probe()
+        _probed["_file"] = (path, key)
+        fd, payload = _open_verified(path, key)
+        if fd is not None:
+            os.close(fd)
+            for line in payload.decode("ascii", "replace").splitlines():
+                k, _, v = line.partition("=")
+                _probed[k] = None if v == "-" else int(v) if v.lstrip("-").isdigit() else v
+    if feature in _probed and feature[0] != "_":
+        return _probed[feature]
+    value = probe()
+    if "_file" in _probed and isinstance(value, int) and "=" not in feature \
+            and "\n" not in feature:     # None (no such tracepoint, no BPF) may change
+        _probed[feature] = value
+        path, key = _probed["_file"]
+        text = "".join(f"{k}={'-' if v is None else v}\n" for k, v in sorted(_probed.items())
+                       if k[0] != "_")
+        try:
+            _write(path, _encode(key, text.encode()))
+        except OSError as e:
+            _note(f"{path}: not written: {e.strerror}")
+    return value
+
+
 def entry_path(d: str, obj_path: str, name: str) -> str:
     """The cache file of object file `obj_path` in cache directory `d`: one
     per object file, so checkouts side by side do not replace each other's."""

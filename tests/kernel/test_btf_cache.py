@@ -210,3 +210,31 @@ def test_minimal_btf_relocates_like_the_full_one(cache, monkeypatch):
     for tool in ("execsnoop", "opensnoop", "biolatency", "runqlat", "syscount"):
         assert tool in compared
     assert len(compared) >= 50, compared
+
+
+def test_probed_feature_kept_per_kernel(cache):
+    """A tracepoint's argument count is probed once (a real attach), then
+    read from the cache; another kernel's (or modules') answers are not used."""
+    from corebpf.core import features
+    kcache._probed.clear()
+    calls = []
+
+    def probe():
+        calls.append(1)
+        return features._probe_nargs("sys_enter")
+
+    assert kcache.probed("nargs sys_enter", probe) == 2 and calls == [1]
+    path, key = kcache._features_file()
+    st = os.lstat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+    with open(path, "rb") as f:
+        assert kcache._decode(f.read(), key) == b"nargs sys_enter=2\n"
+    kcache._probed.clear()                  # a new process: read from the file
+    assert kcache.probed("nargs sys_enter", probe) == 2 and calls == [1]
+    fd = os.open(path + ".new", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, kcache._encode(key + b"x", b"nargs sys_enter=5\n"))   # not this kernel's
+    os.close(fd)
+    os.rename(path + ".new", path)
+    kcache._probed.clear()
+    assert kcache.probed("nargs sys_enter", probe) == 2 and calls == [1, 1]
+    kcache._probed.clear()
