@@ -160,12 +160,21 @@ def raw_tracepoint_exists(name: str) -> bool:
     Raw and BTF tracepoints are attached by name, without tracefs: where
     tracefs cannot be read (hidden, mode 0700 for a user with capabilities)
     the kernel's BTF answers (every tracepoint has a `btf_trace_NAME`
-    typedef); with neither, the kernel is left to answer at attach."""
-    ev = _events()
-    if ev is not None:
-        return name in ev
+    typedef); with neither, the kernel is left to answer at attach.  What
+    tracefs said is kept per kernel and loaded modules (corebpf.core.kcache):
+    reading available_events costs ~2 ms of every start."""
+    from . import kcache
+    said = kcache.probed("tp " + name, lambda: _listed(name))
+    if said is not None:
+        return bool(said)
     known = _kernel_btf_type("btf_trace_" + name)
     return True if known is None else known
+
+
+def _listed(name: str):
+    """1/0: tracefs lists tracepoint `name` (or not); None: it cannot be read."""
+    ev = _events()
+    return None if ev is None else int(name in ev)
 
 
 def tracepoint_category(name: str):

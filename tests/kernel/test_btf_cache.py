@@ -238,3 +238,16 @@ def test_probed_feature_kept_per_kernel(cache):
     kcache._probed.clear()
     assert kcache.probed("nargs sys_enter", probe) == 2 and calls == [1, 1]
     kcache._probed.clear()
+    assert features.raw_tracepoint_exists("sys_enter")          # tracefs says so
+    assert not features.raw_tracepoint_exists("corebpf_no_such_tracepoint")
+    with open(path, "rb") as f:
+        text = kcache._decode(f.read(), key)
+    assert b"tp corebpf_no_such_tracepoint=0\n" in text and b"tp sys_enter=1\n" in text
+    kcache._probed.clear()                  # a new process, where tracefs lists neither:
+    features._Cache.events = {"corebpf_other": "x"}     # the cache answers
+    try:
+        assert features.raw_tracepoint_exists("sys_enter")
+        assert not features.raw_tracepoint_exists("corebpf_no_such_tracepoint")
+    finally:
+        features._Cache.events = None
+        kcache._probed.clear()
