@@ -183,7 +183,7 @@ def _better(a, b) -> bool:
     sized, then global/weak over local, then fewer leading underscores, then shorter."""
     def rank(s):
         _, size, name, bind = s
-        return (size == 0, bind == _STB_LOCAL, len(name) - len(name.lstrip("_")), len(name))
+        return (size == 0, bind == _STB_LOCAL, len(name) - len(name.lstrip(b"_")), len(name))
     return rank(a) < rank(b)
 
 
@@ -222,7 +222,15 @@ class ElfSymbols:
         order = sorted(best)
         self.starts = order
         self.sizes = [best[a][1] for a in order]
-        self.names = [best[a][2] for a in order]
+        self._raw_names = [best[a][2] for a in order]
+        self._names = None
+
+    @property
+    def names(self) -> list:
+        """Every function's name, as safe text."""
+        if self._names is None:
+            self._names = [untrusted.text(n) for n in self._raw_names]
+        return self._names
 
     def __len__(self):
         return len(self.starts)
@@ -241,7 +249,7 @@ class ElfSymbols:
         for j in range(i, max(i - 8, -1), -1):
             size = sizes[j]
             if vaddr < starts[j] + size or (size == 0 and j == i):
-                return self.names[j], vaddr - starts[j]
+                return untrusted.text(self._raw_names[j]), vaddr - starts[j]
         return None
 
     def _debug_symbols(self, elf, stream, sections, debug_root, root, directory, owners):
@@ -429,16 +437,15 @@ def _sections(elf, stream) -> list:
 
 
 def _read_symbols(elf, stream, sections=None) -> list:
-    """[(section type, [(start, size, name, bind)])] for .symtab and .dynsym
-    function symbols (entries unpacked with struct: pyelftools is slow per symbol)."""
+    """[(section type, [(start, size, name bytes, bind)])] for .symtab and
+    .dynsym function symbols (entries unpacked with struct: pyelftools is slow
+    per symbol; names are made safe text only when looked up: a report looks
+    up a few hundred of a file's thousands)."""
     out = []
     endian = "<" if elf.little_endian else ">"
-    if elf.elfclass == 64:
-        fmt, esize = endian + "IBBHQQ", 24
-        unpack = lambda t: (t[0], t[1], t[3], t[4], t[5])          # noqa: E731
-    else:
-        fmt, esize = endian + "IIIBBH", 16
-        unpack = lambda t: (t[0], t[3], t[5], t[1], t[2])          # noqa: E731
+    wide = elf.elfclass == 64
+    fmt, esize = (endian + "IBBHQQ", 24) if wide else (endian + "IIIBBH", 16)
+    funcs = (_STT_FUNC, _STT_GNU_IFUNC)
     if sections is None:
         sections = _sections(elf, stream)
     for sec in sections:
@@ -451,13 +458,16 @@ def _read_symbols(elf, stream, sections=None) -> list:
         raw = sec.data(stream)
         strtab = strsec.data(stream)
         table = []
-        for ent in struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % esize]):
-            st_name, info, shndx, value, size = unpack(ent)
-            if (info & 0xF) not in (_STT_FUNC, _STT_GNU_IFUNC) or shndx == 0 or value == 0:
+        ents = struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % esize])
+        ents = ((n, i, sh, v, sz) for n, i, _o, sh, v, sz in ents) if wide else \
+            ((n, i, sh, v, sz) for n, v, sz, i, _o, sh in ents)
+        find = strtab.find
+        for st_name, info, shndx, value, size in ents:
+            if (info & 0xF) not in funcs or shndx == 0 or value == 0:
                 continue
-            end = strtab.find(b"\0", st_name)
-            name = untrusted.text(strtab[st_name:end if end >= 0 else None])
-            if name:
+            end = find(b"\0", st_name)
+            name = strtab[st_name:end if end >= 0 else None]
+            if name:            # raw bytes: made safe text when looked up
                 table.append((value, size, name, info >> 4))
         if table:
             out.append((kind, table))
