@@ -450,6 +450,7 @@ class Object:
         self._obj = None
         self._btf = None
         self._min_btf = None        # kcache.Entry: the object's minimal kernel BTF
+        self.min_btf_error = None   # why a load against it failed (then the full BTF served)
         self._loaded = False
         self._closed = False
         self._excluded = set()      # variants that failed to load
@@ -461,12 +462,14 @@ class Object:
         self.bss = Section(self, ".bss")
         self.data = Section(self, ".data")
         self._open()
+        self._swapped = False
         if self._min_btf is not None and self._min_btf.path and not prefer and \
                 self._rank["tp_btf"] < self._rank["raw_tp"]:
             # with a minimal BTF, raw_tp spares libbpf 1.1 its parse of the
             # kernel's whole BTF, which every tp_btf program needs at load
             # (for its attach point); the same hooks, arguments read with CO-RE
             self._rank["tp_btf"], self._rank["raw_tp"] = self._rank["raw_tp"], self._rank["tp_btf"]
+            self._swapped = True
 
     @classmethod
     def open(cls, name: str, **kw) -> "Object":
@@ -506,7 +509,7 @@ class Object:
             # 1.3 then fails the load (EPERM).  The kernel's BTF given as the
             # custom one keeps CO-RE in vmlinux (CAP_BPF+CAP_PERFMON suffice).
             custom = features.DEFAULT_BTF
-        if not self.btf_path:
+        if not self.btf_path and self.min_btf_error is None:
             if self._min_btf is not None:
                 self._min_btf.close()
             from . import kcache
@@ -784,6 +787,25 @@ class Object:
                 loadonly.stop(self.name, self.loaded_kinds(), self.variant)
                 return self
             log = _log.take()
+            if self._min_btf is not None and self._min_btf.path:
+                # never worse than without the cache: a load that fails against
+                # the minimal BTF is tried again against the kernel's own
+                self.min_btf_error = LoadError(-r, "bpf_object__load", self.name, log=log)
+                if _log.verbose():
+                    import sys
+                    print(f"corebpf: {self.name}: load against the cached minimal BTF "
+                          f"failed ({self.min_btf_error}): the full BTF now", file=sys.stderr)
+                self._min_btf.close()
+                self._min_btf = None
+                if self._swapped:
+                    self._rank["tp_btf"], self._rank["raw_tp"] = \
+                        self._rank["raw_tp"], self._rank["tp_btf"]
+                    self._swapped = False
+                L.bpf_object__close(self._obj)
+                self._obj = None
+                self._btf = None
+                self._open()
+                continue
             failed = _failed_program(log) or self._attach_btf_culprit(-r)
             prog = self.programs.get(failed) if failed else None
             if select and prog is not None and prog.variant == self.variant and \

@@ -69,7 +69,8 @@ def test_built_used_and_reused(cache):
 
 def test_libbpf_relocates_against_the_cached_btf(cache):
     """A current, well-formed entry whose BTF lacks the object's types: the
-    CO-RE relocations find nothing, so the load fails: libbpf used it."""
+    CO-RE relocations find nothing, so the load against it fails (libbpf
+    used it); the load is then done against the kernel's own BTF."""
     os.mkdir(cache, 0o700)
     empty_int = minbtf._HDR.pack(0xEB9F, 1, 0, 24, 0, 16, 16, 5) + \
         minbtf._T.pack(1, 1 << 24, 4) + (32).to_bytes(4, "little") + b"\0int\0"
@@ -77,8 +78,20 @@ def test_libbpf_relocates_against_the_cached_btf(cache):
     os.write(fd, kcache._encode(_key(), empty_int))
     os.close(fd)
     with corebpf.Object.open(TOOL) as obj:
-        with pytest.raises(BPFError):
-            obj.load()
+        assert obj._min_btf.path
+        _works(obj)
+        assert isinstance(obj.min_btf_error, BPFError) and obj.min_btf_error.log
+        assert obj._min_btf is None and obj.variant == "btf"
+
+
+def test_forced_tp_btf_with_the_cache(cache, monkeypatch):
+    """COREBPF_PROBE=tp_btf still gets tp_btf (libbpf then parses the full
+    BTF for the attach points; CO-RE uses the minimal one)."""
+    monkeypatch.setenv("COREBPF_PROBE", "tp_btf")
+    with corebpf.Object.open(TOOL) as obj:
+        assert obj._min_btf.path
+        _works(obj)
+        assert obj.variant == "btf" and obj.min_btf_error is None
 
 
 def test_rebuilt_when_kernel_identity_differs(cache):
