@@ -274,6 +274,7 @@ def min_btf(obj_path: str, name: str):
     except OSError as e:
         _note(f"no kernel BTF identity: {e.strerror}")
         return None
+    name = os.path.basename(obj_path).split(".")[0]        # not the caller's: a file name
     path = entry_path(d, obj_path, name)
     fd, payload = _open_verified(path, key)
     if fd is None:
