@@ -28,6 +28,7 @@ import sys
 
 import corebpf
 from corebpf.symbols.stacks import Stacks, missing
+from corebpf.symbols.syms import kernel_symbols
 
 from . import _cli, _jsonl
 
@@ -165,6 +166,7 @@ def run(argv=None):
             _cli.attach_kprobe_any(obj.programs["unlock__kprobe"], ["mutex_unlock"])
         else:
             obj.attach()
+        kernel_symbols().preload()              # not at exit: kallsyms is slow to read
         st = Stacks(obj.maps["stack_traces"])
         acq, hld = obj.maps["acq_stats"], obj.maps["hld_stats"]
         _jsonl.status(a, "Tracing lock events... Hit Ctrl-C to end.")

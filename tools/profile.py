@@ -30,6 +30,7 @@ import corebpf
 from corebpf import features
 from corebpf.core import perf
 from corebpf.symbols.stacks import Stacks, folded, missing, multiline, present
+from corebpf.symbols.syms import kernel_symbols
 
 from . import _cli, _jsonl, _stacks
 
@@ -186,6 +187,8 @@ def run(argv=None):
         perf.attach_sampling(obj.programs["do_perf_event"], freq=0 if a.count else a.frequency or 49,
                              period=a.count or 0, cpus=[a.cpu] if a.cpu >= 0 else None,
                              hardware=True)
+        if not a.user_stacks_only:
+            kernel_symbols().preload()          # not at exit: kallsyms is slow to read
         stacks = Stacks(obj.maps["stack_traces"])
         rb = None
         dwarf_counts = collections.Counter()

@@ -160,12 +160,21 @@ def raw_tracepoint_exists(name: str) -> bool:
     Raw and BTF tracepoints are attached by name, without tracefs: where
     tracefs cannot be read (hidden, mode 0700 for a user with capabilities)
     the kernel's BTF answers (every tracepoint has a `btf_trace_NAME`
-    typedef); with neither, the kernel is left to answer at attach."""
-    ev = _events()
-    if ev is not None:
-        return name in ev
+    typedef); with neither, the kernel is left to answer at attach.  What
+    tracefs said is kept per kernel and loaded modules (corebpf.core.kcache):
+    reading available_events costs ~2 ms of every start."""
+    from . import kcache
+    said = kcache.probed("tp " + name, lambda: _listed(name))
+    if said is not None:
+        return bool(said)
     known = _kernel_btf_type("btf_trace_" + name)
     return True if known is None else known
+
+
+def _listed(name: str):
+    """1/0: tracefs lists tracepoint `name` (or not); None: it cannot be read."""
+    ev = _events()
+    return None if ev is None else int(name in ev)
 
 
 def tracepoint_category(name: str):
@@ -377,7 +386,15 @@ def _running_btf():
 @functools.lru_cache(maxsize=None)
 def tracepoint_nargs(name: str):
     """How many arguments tracepoint `name` passes to raw_tp/tp_btf programs,
-    None if there is no such tracepoint.
+    None if there is no such tracepoint.  Probed once per kernel (kept in
+    corebpf.core.kcache's features file, when the cache is on).
+    """
+    from . import kcache
+    return kcache.probed("nargs " + name, lambda: _probe_nargs(name))
+
+
+def _probe_nargs(name: str):
+    """tracepoint_nargs(name), found by attaching.
 
     Arguments change over time (block_getrq lost its request_queue in 5.11,
     kfree_skb gained a reason in 5.17): the kernel refuses to attach a raw_tp

@@ -449,6 +449,8 @@ class Object:
             self._rank = {k: i for i, k in enumerate(order)}
         self._obj = None
         self._btf = None
+        self._min_btf = None        # kcache.Entry: the object's minimal kernel BTF
+        self.min_btf_error = None   # why a load against it failed (then the full BTF served)
         self._loaded = False
         self._closed = False
         self._excluded = set()      # variants that failed to load
@@ -460,6 +462,14 @@ class Object:
         self.bss = Section(self, ".bss")
         self.data = Section(self, ".data")
         self._open()
+        self._swapped = False
+        if self._min_btf is not None and self._min_btf.path and not prefer and \
+                self._rank["tp_btf"] < self._rank["raw_tp"]:
+            # with a minimal BTF, raw_tp spares libbpf 1.1 its parse of the
+            # kernel's whole BTF, which every tp_btf program needs at load
+            # (for its attach point); the same hooks, arguments read with CO-RE
+            self._rank["tp_btf"], self._rank["raw_tp"] = self._rank["raw_tp"], self._rank["tp_btf"]
+            self._swapped = True
 
     @classmethod
     def open(cls, name: str, **kw) -> "Object":
@@ -499,6 +509,13 @@ class Object:
             # 1.3 then fails the load (EPERM).  The kernel's BTF given as the
             # custom one keeps CO-RE in vmlinux (CAP_BPF+CAP_PERFMON suffice).
             custom = features.DEFAULT_BTF
+        if not self.btf_path and self.min_btf_error is None:
+            if self._min_btf is not None:
+                self._min_btf.close()
+            from . import kcache
+            self._min_btf = kcache.min_btf(self.path, self.name)
+            if self._min_btf is not None and self._min_btf.path:
+                custom = self._min_btf.path
         if custom:
             self._keep.append(ffi.new("char[]", custom.encode()))
             opts.btf_custom_path = self._keep[-1]
@@ -765,9 +782,30 @@ class Object:
             _log.reraise()
             if r == 0:
                 self._loaded = True
+                if self._min_btf is not None:
+                    self._min_btf.close()       # libbpf has read it
                 loadonly.stop(self.name, self.loaded_kinds(), self.variant)
                 return self
             log = _log.take()
+            if self._min_btf is not None and self._min_btf.path:
+                # never worse than without the cache: a load that fails against
+                # the minimal BTF is tried again against the kernel's own
+                self.min_btf_error = LoadError(-r, "bpf_object__load", self.name, log=log)
+                if _log.verbose():
+                    import sys
+                    print(f"corebpf: {self.name}: load against the cached minimal BTF "
+                          f"failed ({self.min_btf_error}): the full BTF now", file=sys.stderr)
+                self._min_btf.close()
+                self._min_btf = None
+                if self._swapped:
+                    self._rank["tp_btf"], self._rank["raw_tp"] = \
+                        self._rank["raw_tp"], self._rank["tp_btf"]
+                    self._swapped = False
+                L.bpf_object__close(self._obj)
+                self._obj = None
+                self._btf = None
+                self._open()
+                continue
             failed = _failed_program(log) or self._attach_btf_culprit(-r)
             prog = self.programs.get(failed) if failed else None
             if select and prog is not None and prog.variant == self.variant and \
@@ -985,6 +1023,8 @@ class Object:
             if self._obj is not None:
                 lib().bpf_object__close(self._obj)
                 self._obj = None
+            if self._min_btf is not None:
+                self._min_btf.close()
 
     def __enter__(self):
         return self

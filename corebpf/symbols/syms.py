@@ -49,6 +49,7 @@ MINIDEBUG_MAX = 256 << 20       # bytes a .gnu_debugdata image may decompress to
 _STT_FUNC, _STT_GNU_IFUNC = 2, 10
 _STB_LOCAL, _STB_GLOBAL, _STB_WEAK = 0, 1, 2
 _KERNEL_MIN = 0x00ffffffffffffff        # below: user space (bcc's kernelAddrSpace)
+_DATA_TYPES = b"bBdDrR"                 # kallsyms data symbols (not code)
 
 
 def format_symbol(name, offset: int, module, show_offset: bool = False,
@@ -74,8 +75,7 @@ class KernelSymbols:
         import threading
         self.path = path
         self._addrs = None
-        self._names = None
-        self._mods = None
+        self._lines = None
         self._by_name = None
         self._lock = threading.Lock()
 
@@ -96,22 +96,40 @@ class KernelSymbols:
                 self._load()
 
     def _load(self):
-        import re
         try:
             with open(self.path, "rb") as f:
                 data = f.read()
         except OSError:
             data = b""
-        # "ffffffff81000000 T _stext" / "... t name\t[module]"; data (b d r) skipped
-        rows = re.findall(rb"^([0-9a-fA-F]+) [^bBdDrR] (\S+)(?:\t\[(\S+)\])?", data, re.M)
-        addrs = [int(a, 16) for a, _, _ in rows]
-        keep = [i for i, a in enumerate(addrs) if a > _KERNEL_MIN]
-        keep.sort(key=addrs.__getitem__)
-        mods = {}
-        self._names = [rows[i][1] for i in keep]
-        self._mods = [mods.setdefault(rows[i][2], rows[i][2].decode() if rows[i][2] else "kernel")
-                      for i in keep]
-        self._addrs = [addrs[i] for i in keep]     # last: the others are ready once it is set
+        # "ffffffff81000000 T _stext" / "... t name\t[module]": on 64-bit
+        # kernels the address is 16 hex digits, so the lines themselves sort
+        # by address (in C: parsing 120,000 symbols with a regular expression
+        # and int() took ~140 ms of every stack tool's exit); a line is
+        # parsed when a lookup lands on it
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        if any(len(ln) < 19 or ln[16:17] != b" " or ln[18:19] != b" " for ln in lines[:1]):
+            lines = []                  # not the 64-bit layout: no symbols
+        from operator import itemgetter
+        lines.sort(key=itemgetter(slice(0, 16)))    # stable: aliases keep kallsyms' order
+        self._lines = lines
+        self._addrs = lines             # last: the others are ready once it is set
+
+    def _row(self, i: int):
+        """(address, name bytes, module) of line i."""
+        ln = self._lines[i]
+        name, _, mod = ln[19:].partition(b"\t")
+        mod = mod[1:-1].decode("utf-8", "replace") if mod else "kernel"
+        return int(ln[:16], 16), name, mod
+
+    @property
+    def _names(self):
+        return [ln[19:].partition(b"\t")[0] for ln in self._text_lines()]
+
+    def _text_lines(self):
+        lo = b"%016x" % _KERNEL_MIN
+        return [ln for ln in self._lines if ln[17:18] not in _DATA_TYPES and ln[:16] > lo]
 
     @property
     def loaded(self) -> bool:
@@ -121,16 +139,23 @@ class KernelSymbols:
     def __len__(self):
         if self._addrs is None:
             self._ensure()
-        return len(self._addrs)
+        return len(self._text_lines())
 
     def resolve(self, addr: int):
         """(name, offset, module) of the symbol containing addr, or (None, 0, None)."""
         if self._addrs is None:
             self._ensure()
-        i = bisect.bisect_right(self._addrs, addr) - 1
-        if i < 0 or addr <= _KERNEL_MIN:
+        if addr <= _KERNEL_MIN or addr >= 1 << 64:
             return None, 0, None
-        return self._names[i].decode("utf-8", "replace"), addr - self._addrs[i], self._mods[i]
+        lines = self._lines
+        i = bisect.bisect_right(lines, b"%016x\x7f" % addr) - 1
+        lo = b"%016x" % _KERNEL_MIN
+        while i >= 0 and lines[i][17:18] in _DATA_TYPES:     # text symbols only
+            i -= 1
+        if i < 0 or lines[i][:16] <= lo:
+            return None, 0, None
+        start, name, mod = self._row(i)
+        return name.decode("utf-8", "replace"), addr - start, mod
 
     def sym(self, addr: int, show_offset: bool = False, show_module: bool = False) -> str:
         """bcc's BPF.ksym(): name, with +0xoff and/or ` [kernel]` on request."""
@@ -151,8 +176,8 @@ class KernelSymbols:
             if self._addrs is None:
                 self._ensure()
             d = {}
-            for a, n in zip(self._addrs, self._names):
-                d.setdefault(n, a)
+            for ln in self._text_lines():
+                d.setdefault(ln[19:].partition(b"\t")[0], int(ln[:16], 16))
             self._by_name = d
         return self._by_name.get(name.encode())
 
@@ -183,7 +208,7 @@ def _better(a, b) -> bool:
     sized, then global/weak over local, then fewer leading underscores, then shorter."""
     def rank(s):
         _, size, name, bind = s
-        return (size == 0, bind == _STB_LOCAL, len(name) - len(name.lstrip("_")), len(name))
+        return (size == 0, bind == _STB_LOCAL, len(name) - len(name.lstrip(b"_")), len(name))
     return rank(a) < rank(b)
 
 
@@ -197,12 +222,13 @@ class ElfSymbols:
         self.name = name
         self.build_id = None
         self.segments = []          # (p_offset, p_filesz, p_vaddr)
-        for seg in elf.iter_segments():
-            h = seg.header
-            if h.p_type == "PT_LOAD" and h.p_filesz:
-                self.segments.append((h.p_offset, h.p_filesz, h.p_vaddr))
-            elif h.p_type == "PT_NOTE" and self.build_id is None:
-                self.build_id = _note_build_id(seg)
+        for p_type, p_offset, p_filesz, p_vaddr in _segments(elf, stream):
+            if p_type == _PT_LOAD and p_filesz:
+                self.segments.append((p_offset, p_filesz, p_vaddr))
+            elif p_type == _PT_NOTE and self.build_id is None:
+                stream.seek(p_offset)
+                self.build_id = _notes_build_id(stream.read(min(p_filesz, 1 << 16)),
+                                                elf.little_endian)
         self.segments.sort()
         sections = _sections(elf, stream)
         syms = _read_symbols(elf, stream, sections)
@@ -221,7 +247,15 @@ class ElfSymbols:
         order = sorted(best)
         self.starts = order
         self.sizes = [best[a][1] for a in order]
-        self.names = [best[a][2] for a in order]
+        self._raw_names = [best[a][2] for a in order]
+        self._names = None
+
+    @property
+    def names(self) -> list:
+        """Every function's name, as safe text."""
+        if self._names is None:
+            self._names = [untrusted.text(n) for n in self._raw_names]
+        return self._names
 
     def __len__(self):
         return len(self.starts)
@@ -240,7 +274,7 @@ class ElfSymbols:
         for j in range(i, max(i - 8, -1), -1):
             size = sizes[j]
             if vaddr < starts[j] + size or (size == 0 and j == i):
-                return self.names[j], vaddr - starts[j]
+                return untrusted.text(self._raw_names[j]), vaddr - starts[j]
         return None
 
     def _debug_symbols(self, elf, stream, sections, debug_root, root, directory, owners):
@@ -334,13 +368,48 @@ def _crc32(f) -> int:
         crc = zlib.crc32(b, crc)
 
 
-def _note_build_id(seg):
-    try:
-        for note in seg.iter_notes():
-            if note["n_type"] == "NT_GNU_BUILD_ID":
-                return note["n_desc"]
-    except _elf_errors():       # malformed notes: no build id
-        pass
+_PT_LOAD, _PT_NOTE = 1, 4
+
+
+def _segments(elf, stream) -> list:
+    """[(p_type, p_offset, p_filesz, p_vaddr)] of the program headers,
+    unpacked with struct: pyelftools' iter_segments() builds the dynamic
+    segment, which parses every section and the hash tables entry by entry
+    (0.7 s for the nine binaries of one offcputime report)."""
+    h = elf.header
+    n = h.e_phnum
+    if not n or not h.e_phoff:
+        return []
+    e = "<" if elf.little_endian else ">"
+    if elf.elfclass == 64:
+        fmt, pick = e + "IIQQQQQQ", (0, 2, 5, 3)
+    else:
+        fmt, pick = e + "IIIIIIII", (0, 1, 4, 2)
+    size = struct.calcsize(fmt)
+    if h.e_phentsize < size:
+        return []
+    stream.seek(h.e_phoff)
+    raw = stream.read(h.e_phentsize * n)
+    out = []
+    for i in range(min(n, len(raw) // h.e_phentsize)):
+        t = struct.unpack_from(fmt, raw, i * h.e_phentsize)
+        out.append(tuple(t[j] for j in pick))
+    return out
+
+
+def _notes_build_id(data: bytes, little: bool = True):
+    """The GNU build id (hex) in a PT_NOTE segment's bytes, or None."""
+    e = "<" if little else ">"
+    pos = 0
+    while pos + 12 <= len(data):
+        namesz, descsz, typ = struct.unpack_from(e + "III", data, pos)
+        name_end = pos + 12 + ((namesz + 3) & ~3)
+        desc_end = name_end + descsz
+        if desc_end > len(data):
+            return None
+        if typ == 3 and data[pos + 12:pos + 12 + namesz] == b"GNU\0":
+            return data[name_end:desc_end].hex()
+        pos = name_end + ((descsz + 3) & ~3)
     return None
 
 
@@ -393,16 +462,15 @@ def _sections(elf, stream) -> list:
 
 
 def _read_symbols(elf, stream, sections=None) -> list:
-    """[(section type, [(start, size, name, bind)])] for .symtab and .dynsym
-    function symbols (entries unpacked with struct: pyelftools is slow per symbol)."""
+    """[(section type, [(start, size, name bytes, bind)])] for .symtab and
+    .dynsym function symbols (entries unpacked with struct: pyelftools is slow
+    per symbol; names are made safe text only when looked up: a report looks
+    up a few hundred of a file's thousands)."""
     out = []
     endian = "<" if elf.little_endian else ">"
-    if elf.elfclass == 64:
-        fmt, esize = endian + "IBBHQQ", 24
-        unpack = lambda t: (t[0], t[1], t[3], t[4], t[5])          # noqa: E731
-    else:
-        fmt, esize = endian + "IIIBBH", 16
-        unpack = lambda t: (t[0], t[3], t[5], t[1], t[2])          # noqa: E731
+    wide = elf.elfclass == 64
+    fmt, esize = (endian + "IBBHQQ", 24) if wide else (endian + "IIIBBH", 16)
+    funcs = (_STT_FUNC, _STT_GNU_IFUNC)
     if sections is None:
         sections = _sections(elf, stream)
     for sec in sections:
@@ -415,13 +483,16 @@ def _read_symbols(elf, stream, sections=None) -> list:
         raw = sec.data(stream)
         strtab = strsec.data(stream)
         table = []
-        for ent in struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % esize]):
-            st_name, info, shndx, value, size = unpack(ent)
-            if (info & 0xF) not in (_STT_FUNC, _STT_GNU_IFUNC) or shndx == 0 or value == 0:
+        ents = struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % esize])
+        ents = ((n, i, sh, v, sz) for n, i, _o, sh, v, sz in ents) if wide else \
+            ((n, i, sh, v, sz) for n, v, sz, i, _o, sh in ents)
+        find = strtab.find
+        for st_name, info, shndx, value, size in ents:
+            if (info & 0xF) not in funcs or shndx == 0 or value == 0:
                 continue
-            end = strtab.find(b"\0", st_name)
-            name = untrusted.text(strtab[st_name:end if end >= 0 else None])
-            if name:
+            end = find(b"\0", st_name)
+            name = strtab[st_name:end if end >= 0 else None]
+            if name:            # raw bytes: made safe text when looked up
                 table.append((value, size, name, info >> 4))
         if table:
             out.append((kind, table))

@@ -37,6 +37,9 @@ FILE_MAX = 2 << 30      # bytes of a file (or debug file) read for its CFI
 MAX_FRAMES = 127
 
 
+_PT_GNU_EH_FRAME = 0x6474E550
+
+
 class Arch:
     """One architecture's user registers: DWARF number -> index in the dump."""
 
@@ -114,15 +117,16 @@ class FileCfi:
         self.segments = []              # (p_offset, p_filesz, p_vaddr) of PT_LOAD
         hdr = None
         build_id = None
-        for seg in elf.iter_segments():
-            h = seg.header
-            if h.p_type == "PT_LOAD" and h.p_filesz:
-                self.segments.append((h.p_offset, h.p_filesz, h.p_vaddr))
-            elif h.p_type == "PT_GNU_EH_FRAME":
-                hdr = (h.p_offset, h.p_filesz, h.p_vaddr)
-            elif h.p_type == "PT_NOTE" and build_id is None:
-                from .syms import _note_build_id
-                build_id = _note_build_id(seg)
+        from .syms import _PT_LOAD, _PT_NOTE, _notes_build_id, _segments
+        for p_type, p_offset, p_filesz, p_vaddr in _segments(elf, stream):
+            if p_type == _PT_LOAD and p_filesz:
+                self.segments.append((p_offset, p_filesz, p_vaddr))
+            elif p_type == _PT_GNU_EH_FRAME:
+                hdr = (p_offset, p_filesz, p_vaddr)
+            elif p_type == _PT_NOTE and build_id is None:
+                stream.seek(p_offset)
+                build_id = _notes_build_id(stream.read(min(p_filesz, 1 << 16)),
+                                           elf.little_endian)
         self.segments.sort()
         self._elf_class = elf.elfclass
         self._little = elf.little_endian
