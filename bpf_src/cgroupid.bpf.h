@@ -16,29 +16,39 @@
 
 #define CGROUP_ID_V1 (1ULL << 63)
 
-static __always_inline __u64 task_cgroup_id(void)
+/* task_cgroup_id() of any task (the one a scheduler event switches in, a
+ * signal's target): its v2 cgroup's kernfs id (what bpf_get_current_cgroup_id
+ * returns for current), or the v1 fallback above. */
+static __always_inline __u64 task_cgroup_id_of(struct task_struct *task)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct css_set *cset = BPF_CORE_READ(task, cgroups);
+	struct cgroup *dfl = BPF_CORE_READ(cset, dfl_cgrp);
 	struct cgroup *cg;
 	int ss;
 
-	if (BPF_CORE_READ(cset, dfl_cgrp, level) > 0)
-		return bpf_get_current_cgroup_id();
+	if (!dfl)
+		return 0;
+	if (BPF_CORE_READ(dfl, level) > 0)
+		return BPF_CORE_READ(dfl, kn, id);
 	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id))
 		ss = bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
 	else if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
 		ss = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 	else
-		return bpf_get_current_cgroup_id();
+		return BPF_CORE_READ(dfl, kn, id);
 	if (ss < 0 || ss >= 16)
-		return bpf_get_current_cgroup_id();
+		return BPF_CORE_READ(dfl, kn, id);
 	cg = BPF_CORE_READ(cset, subsys[ss], cgroup);
 	/* A controller not mounted on v1 belongs to v2: its cgroup is the
 	 * (root) dfl_cgrp itself. */
-	if (!cg || cg == BPF_CORE_READ(cset, dfl_cgrp))
-		return bpf_get_current_cgroup_id();
+	if (!cg || cg == dfl)
+		return BPF_CORE_READ(dfl, kn, id);
 	return BPF_CORE_READ(cg, kn, id) | CGROUP_ID_V1;
+}
+
+static __always_inline __u64 task_cgroup_id(void)
+{
+	return task_cgroup_id_of((struct task_struct *)bpf_get_current_task());
 }
 
 /* The id of cgroup `cg` in task_cgroup_id()'s terms: its kernfs id, with
@@ -73,6 +83,13 @@ const volatile bool targ_containers = false;
 static __always_inline __u64 event_cgroup_id(void)
 {
 	return targ_containers ? task_cgroup_id() : 0;
+}
+
+/* The same for a task that is not current (sched events' `next`, a signal's
+ * target, an exiting task's parent...). */
+static __always_inline __u64 event_task_cgroup_id(struct task_struct *task)
+{
+	return targ_containers ? task_cgroup_id_of(task) : 0;
 }
 
 #endif /* __COREBPF_CGROUPID_BPF_H */

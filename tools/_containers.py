@@ -5,6 +5,17 @@ cgroupid.bpf.h and whose records carry its id as `cgroup`.
     _containers.apply(obj, a)                # before load: targ_containers
     _containers.FIELD                        # in the tool's _jsonl.Events fields
     _containers.header(a), _containers.text(a, e)    # the CONTAINER column
+    header, fmt = _containers.column(a, header, fmt)  # ... or as the first column
+
+Histogram tools (one histogram per container, like bcc's -P/-D):
+
+    _containers.add_args(p, per_histogram=True)  # --containers (in -P/-L's group)
+    _containers.apply(obj, a)                    # targ_containers: the map key is the cgroup id
+    _containers.sections(items, slots)           # [(name, heading, slots)], merged by name
+    _containers.KEY                              # in the tool's _jsonl.Histograms keys
+
+Text: a `container = NAME` heading per histogram (NAME as in the column,
+"/" for the root cgroup); --json: the `container` key of each histogram.
 
 Text: a CONTAINER column (the 12-digit short id of a container, else the
 cgroup path, empty for the root cgroup: a host process).  --json: a
@@ -20,20 +31,55 @@ NAMES = None        # the CgroupNames of this run, when --containers is on
 WIDTH = 12
 
 
-def add_args(parser):
-    parser.add_argument("--containers", action="store_true",
-                        help="show each event's container (or cgroup): a CONTAINER column, "
-                             "a container field in --json")
+def add_args(parser, per_histogram: bool = False):
+    """--containers on `parser` (or an argparse group: a histogram tool puts it
+    in the group of its -P/-L, one key per histogram)."""
+    if per_histogram:
+        parser.add_argument("--containers", action="store_true",
+                            help="print a histogram per container (or cgroup)")
+    else:
+        parser.add_argument("--containers", action="store_true",
+                            help="show each event's container (or cgroup): a CONTAINER "
+                                 "column, a container field in --json")
 
 
-def apply(obj, args):
-    """Before load: make the BPF side record each event's cgroup id."""
+def apply(obj, args, io: bool = False):
+    """Before load: make the BPF side record each event's cgroup id (io: a
+    block request's cgroup, rq_cgroup_id(): ids of the blkio/io hierarchy)."""
     global NAMES
     if not getattr(args, "containers", False):
         return
     from corebpf.core import cgroups
     obj.rodata.targ_containers = True
-    NAMES = cgroups.CgroupNames()
+    NAMES = cgroups.CgroupNames(controllers=cgroups.IO_CONTROLLERS if io else
+                                 cgroups.TASK_CONTROLLERS)
+
+
+def sections(items, slots) -> list:
+    """One interval's per-container histograms: items [(cgroup id, value)]
+    of the tool's map, slots(value) -> slot counts; ids naming the same
+    container (or path) are summed.  [(full name, text heading, slots)] in
+    the order first seen; the full name is --json's ("" for the root
+    cgroup), the heading the CONTAINER column's ("/" for the root)."""
+    out = {}
+    for cgid, v in items:
+        full = _name(cgid, True)
+        cur = out.get(full)
+        if cur is None:
+            out[full] = [_name(cgid, False) or "/", list(slots(v))]
+        else:
+            acc = cur[1]
+            for i, n in enumerate(slots(v)):
+                acc[i] += n
+    return [(full, head, s) for full, (head, s) in out.items()]
+
+
+def format_sections(items, slots, label: str) -> str:
+    """The text of sections(): bcc's `container = NAME` headings."""
+    from corebpf import histogram
+    from corebpf.core import untrusted
+    return histogram.format_sections([(h, s) for _, h, s in sections(items, slots)], label,
+                                     "container", untrusted.escape)
 
 
 def _name(cgid: int, full: bool) -> str:
@@ -55,6 +101,21 @@ def text(args, e) -> str:
     return "%-*s " % (WIDTH, untrusted.escape(_name(e.cgroup, False)))
 
 
+def column(args, header_text: str, fmt):
+    """An event tool's text output with the CONTAINER column first: its
+    header text (the column line is the last line) and fmt(record) -> line
+    (None: nothing), unchanged without --containers."""
+    if not getattr(args, "containers", False):
+        return header_text, fmt
+    *first, cols = header_text.split("\n")
+    cols = header(args) + cols
+
+    def with_column(e):
+        line = fmt(e)
+        return None if line is None else text(args, e) + line
+    return "\n".join([*first, cols]), with_column
+
+
 def json_value(e):
     return None if NAMES is None else _name(e.cgroup, True)
 
@@ -63,3 +124,6 @@ FIELD = _jsonl.Field("container", "string", "with --containers: the container's 
                      "(docker, containerd, cri-o, podman, Kubernetes, systemd machines), "
                      "else the cgroup path, \"\" for the root cgroup", get=json_value,
                      optional=True)
+
+KEY = _jsonl.Field("container", "string", "with --containers: the histogram's container (its "
+                   "full id), else its cgroup path, \"\" for the root cgroup", optional=True)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import corebpf
 from corebpf import features, histogram
 
-from . import _cli, _fsops, _heatmap, _jsonl
+from . import _cli, _containers, _fsops, _heatmap, _jsonl
 
 READ, WRITE, OPEN, FSYNC, GETATTR, COMMIT = range(6)     # enum fsop (fsops.h)
 OP_NAMES = ("read", "write", "open", "fsync", "getattr", "commit")
@@ -214,6 +214,7 @@ def slower_parser(prog: str, doc: str, t: Slower):
     p.add_argument("min_ms", nargs="?", default=10, type=_cli.nonneg_int,
                    help="minimum I/O duration to trace, in ms (default 10; 0: all)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p
 
 
@@ -229,6 +230,7 @@ SLOWER_JSON = _jsonl.Events("one object per file system operation slower than th
     F("offset", "integer", "file offset of a read, write or commit, else 0", "bytes"),
     F("latency_us", "integer", "time the operation took", "us", get=lambda e: e.delta_us),
     F("file", "string", "the file's name (one path component, as the kernel has it)"),
+    _containers.FIELD,
 ])
 DIST_JSON = _jsonl.Histograms("file system operation latency per interval (one histogram "
                               "per operation)", ["usecs", "msecs"], [
@@ -238,21 +240,25 @@ DIST_JSON = _jsonl.Histograms("file system operation latency per interval (one h
 
 def slower_header(a, t: Slower) -> list:
     if a.csv:
-        return ["ENDTIME_us,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
+        return [("CONTAINER," if a.containers else "")
+                + "ENDTIME_us,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
     title = FILESYSTEMS[t.fs].title
     first = (t.header if a.min_ms == 0 else t.header_min).format(title=title, ms=a.min_ms)
-    return [first, "%-8s %-14s %-*s %1s %-7s %-8s %7s %s" % (
-        "TIME", "COMM", t.pid_width, "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
+    return [first, "%-8s %s%-14s %-*s %1s %-7s %-8s %7s %s" % (
+        "TIME", _containers.header(a), "COMM", t.pid_width, "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
 
 
-def slower_event(e, csv: bool, pid_width: int = 6) -> str:
+def slower_event(e, csv: bool, pid_width: int = 6, a=None) -> str:
     op = BCC_LETTERS[e.op] if e.op < len(BCC_LETTERS) else "?"
     name = e.file[:NAME_MAX_SHOWN]
     if csv:
-        return "%d,%s,%d,%s,%d,%d,%d,%s" % (e.ts_us, e.task, e.pid, op, e.size, e.offset,
-                                             e.delta_us, name)
-    return "%-8s %-14.14s %-*s %1s %-7s %-8d %7.2f %s" % (
-        time.strftime("%H:%M:%S"), e.task, pid_width, e.pid, op, e.size, e.offset // 1024,
+        return ("%s,%d,%s,%d,%s,%d,%d,%d,%s" % (_containers.text(a, e).rstrip(), e.ts_us, e.task,
+                                                e.pid, op, e.size, e.offset, e.delta_us, name)
+                if a is not None and a.containers else
+                "%d,%s,%d,%s,%d,%d,%d,%s" % (e.ts_us, e.task, e.pid, op, e.size, e.offset,
+                                             e.delta_us, name))
+    return "%-8s %s%-14.14s %-*s %1s %-7s %-8d %7.2f %s" % (
+        time.strftime("%H:%M:%S"), _containers.text(a, e) if a is not None else "", e.task, pid_width, e.pid, op, e.size, e.offset // 1024,
         e.delta_us / 1000, name)
 
 
@@ -261,8 +267,9 @@ def run_slower(prog: str, doc: str, t: Slower, argv=None):
     _cli.setup(a)
     with open_object(prog, "slower", FILESYSTEMS[t.fs], t.ops, a) as obj:
         obj.rodata.targ_min_us = a.min_ms * 1000
+        _containers.apply(obj, a)
         return _run_events(obj, a, slower_header(a, t),
-                           lambda e: slower_event(e, a.csv, t.pid_width),
+                           lambda e: slower_event(e, a.csv, t.pid_width, a),
                            getattr(a, "duration", None))
 
 
@@ -373,30 +380,33 @@ def libbpf_slower_parser(prog: str, doc: str):
     p.add_argument("-t", "--type", type=fs_type, metavar="TYPE",
                    help="which filesystem to trace: " + "/".join(TYPES))
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p
 
 
 def libbpf_slower_header(a) -> list:
     if a.csv:
-        return ["ENDTIME_ns,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
+        return [("CONTAINER," if a.containers else "")
+                + "ENDTIME_ns,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
     first = (f"Tracing {a.type} operations slower than {a.min_ms} ms" if a.min_ms else
              f"Tracing {a.type} operations")
     first += f" for {a.duration} secs." if a.duration else "... Hit Ctrl-C to end."
-    return [first, "%-8s %-16s %-7s %1s %-7s %-8s %7s %s" % (
-        "TIME", "COMM", "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
+    return [first, "%-8s %s%-16s %-7s %1s %-7s %-8s %7s %s" % (
+        "TIME", _containers.header(a), "COMM", "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
 
 
 LLONG_MAX = (1 << 63) - 1
 
 
-def libbpf_slower_event(e, csv: bool) -> str:
+def libbpf_slower_event(e, csv: bool, a=None) -> str:
     op = LIBBPF_LETTERS[e.op] if e.op < len(LIBBPF_LETTERS) else "?"
     size = "LL_MAX" if e.size == LLONG_MAX else str(e.size)
+    ctr = _containers.text(a, e) if a is not None else ""
     if csv:
-        return "%d,%s,%d,%s,%s,%d,%d,%s" % (e.ts_us * 1000, e.task, e.pid, op, size,
+        return (ctr.rstrip() + "," if ctr else "") + "%d,%s,%d,%s,%s,%d,%d,%s" % (e.ts_us * 1000, e.task, e.pid, op, size,
                                              e.offset, e.delta_us, e.file[:NAME_MAX_SHOWN - 1])
-    return "%-8s %-16s %-7d %s %-7s %-8d %7.2f %s" % (
-        time.strftime("%H:%M:%S"), e.task, e.pid, op, size, e.offset // 1024,
+    return "%-8s %s%-16s %-7d %s %-7s %-8d %7.2f %s" % (
+        time.strftime("%H:%M:%S"), ctr, e.task, e.pid, op, size, e.offset // 1024,
         e.delta_us / 1000, e.file[:NAME_MAX_SHOWN - 1])
 
 
@@ -407,8 +417,9 @@ def run_libbpf_slower(prog: str, doc: str, argv=None):
     _cli.setup(a)
     with open_object(prog, "slower", FILESYSTEMS[a.type], ALL, a, fsync_range=True) as obj:
         obj.rodata.targ_min_us = a.min_ms * 1000
+        _containers.apply(obj, a)
         return _run_events(obj, a, libbpf_slower_header(a),
-                           lambda e: libbpf_slower_event(e, a.csv), a.duration)
+                           lambda e: libbpf_slower_event(e, a.csv, a), a.duration)
 
 
 def libbpf_dist_parser(prog: str, doc: str):
