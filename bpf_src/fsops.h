@@ -30,6 +30,8 @@ struct fsop_event {
 
 struct op_key {
 	__u32 op;       /* enum fsop */
+	__u32 pad;
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id(), else 0 */
 };
 
 struct hist {

@@ -61,17 +61,30 @@ def sections(items, slots) -> list:
     container (or path) are summed.  [(full name, text heading, slots)] in
     the order first seen; the full name is --json's ("" for the root
     cgroup), the heading the CONTAINER column's ("/" for the root)."""
+    return [(full, head, s) for full, head, _, s in
+            sections_by([(cgid, None, v) for cgid, v in items], slots)]
+
+
+def sections_by(items, slots) -> list:
+    """sections() of a map keyed by (cgroup id, another key): items
+    [(cgroup id, key, value)] -> [(full name, heading, key, slots)], summed
+    per (container, key), in the order first seen."""
     out = {}
-    for cgid, v in items:
+    for cgid, key, v in items:
         full = _name(cgid, True)
-        cur = out.get(full)
+        cur = out.get((full, key))
         if cur is None:
-            out[full] = [_name(cgid, False) or "/", list(slots(v))]
+            out[(full, key)] = [_name(cgid, False) or "/", list(slots(v))]
         else:
             acc = cur[1]
             for i, n in enumerate(slots(v)):
                 acc[i] += n
-    return [(full, head, s) for full, (head, s) in out.items()]
+    return [(full, head, key, s) for (full, key), (head, s) in out.items()]
+
+
+def escape(text: str) -> str:
+    from corebpf.core import untrusted
+    return untrusted.escape(text)
 
 
 def format_sections(items, slots, label: str) -> str:

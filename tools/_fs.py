@@ -235,7 +235,9 @@ SLOWER_JSON = _jsonl.Events("one object per file system operation slower than th
 DIST_JSON = _jsonl.Histograms("file system operation latency per interval (one histogram "
                               "per operation)", ["usecs", "msecs"], [
     F("operation", "string", "read, write, open, fsync or getattr"),
+    _containers.KEY,
 ])
+CONTAINER_HISTS = 1024          # --containers: (container, operation) histograms kept
 
 
 def slower_header(a, t: Slower) -> list:
@@ -298,6 +300,7 @@ def dist_parser(prog: str, doc: str):
                    help="number of outputs")
     _heatmap.add_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     return p
 
 
@@ -311,9 +314,23 @@ def dist_render(items, a) -> str:
     if a.interval and not a.notimestamp:
         out.append(time.strftime("%H:%M:%S:") + "\n")
     label = "msecs" if a.milliseconds else "usecs"
-    out.append(histogram.format_sections([(k.op, list(v.slots)) for k, v in items],
-                                         label, "operation", op_name))
+    for head, ops in _container_groups(items, a):
+        out.append(head)
+        out.append(histogram.format_sections(ops, label, "operation", op_name))
     return "".join(out)
+
+
+def _container_groups(items, a):
+    """[(heading, [(op, slots)])]: one group (no heading) without
+    --containers, else one per container (bcc-style `container = NAME`)."""
+    if not getattr(a, "containers", False):
+        return [("", [(k.op, list(v.slots)) for k, v in items])]
+    groups = {}
+    for full, head, op, slots in _containers.sections_by(
+            [(k.cgroup, k.op, v) for k, v in items], lambda v: v.slots):
+        groups.setdefault((full, head), []).append((op, slots))
+    return [("\ncontainer = %s\n" % _containers.escape(head), sorted(ops))
+            for (_, head), ops in groups.items()]
 
 
 def run_dist(prog: str, doc: str, fs_name: str, ops=ALL, argv=None):
@@ -325,9 +342,16 @@ def run_dist(prog: str, doc: str, fs_name: str, ops=ALL, argv=None):
     fs = FILESYSTEMS[fs_name]
     with open_object(prog, "dist", fs, ops, a) as obj:
         obj.rodata.targ_ms = a.milliseconds
+        _apply_containers(obj, a)
         return _run_hists(obj, a, f"Tracing {fs.title} operation latency... Hit Ctrl-C to end.",
                           lambda items: dist_render(items, a), a.interval or _cli.FOREVER,
                           f"{prog}: {fs.title} operation latency")
+
+
+def _apply_containers(obj, a):
+    if a.containers:
+        _containers.apply(obj, a)
+        obj.maps["hists"].resize(CONTAINER_HISTS, "--containers")
 
 
 def _run_hists(obj, a, first, render, interval, title):
@@ -345,6 +369,11 @@ def _run_hists(obj, a, first, render, interval, title):
 
     def emit():
         items = sorted(hists.pop_items(), key=lambda kv: kv[0].op)
+        if a.json and a.containers:
+            return DIST_JSON.write("msecs" if a.milliseconds else "usecs", [
+                ({"container": full, "operation": op_name(op)}, slots) for full, _, op, slots
+                in _containers.sections_by([(k.cgroup, k.op, v) for k, v in items],
+                                           lambda v: v.slots)])
         if a.json:
             return DIST_JSON.write("msecs" if a.milliseconds else "usecs",
                                    [({"operation": op_name(k.op)}, v.slots) for k, v in items])
@@ -432,6 +461,7 @@ def libbpf_dist_parser(prog: str, doc: str):
     _cli.interval_count(p)
     _heatmap.add_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     return p
 
 
@@ -442,10 +472,12 @@ def libbpf_dist_render(items, a) -> str:
     if a.timestamp:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
     label = "msecs" if a.milliseconds else "usecs"
-    for k, v in items:
-        text = histogram.format_log2_libbpf(list(v.slots), label)
-        if text:
-            out.append("operation = '%s'\n%s\n" % (op_name(k.op), text))
+    for head, ops in _container_groups(items, a):
+        out.append(head)
+        for op, slots in ops:
+            text = histogram.format_log2_libbpf(slots, label)
+            if text:
+                out.append("operation = '%s'\n%s\n" % (op_name(op), text))
     return "".join(out)
 
 
@@ -459,6 +491,7 @@ def run_libbpf_dist(prog: str, doc: str, argv=None):
     ops = ALL + ((GETATTR,) if "getattr" in fs.funcs else ())
     with open_object(prog, "dist", fs, ops, a) as obj:
         obj.rodata.targ_ms = a.milliseconds
+        _apply_containers(obj, a)
         return _run_hists(obj, a, f"Tracing {a.type} operation latency... Hit Ctrl-C to end.",
                           lambda items: libbpf_dist_render(items, a), a.interval,
                           f"{prog}: {a.type} operation latency")

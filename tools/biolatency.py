@@ -116,7 +116,9 @@ def render(items, a, names: dict) -> str:
 
 def run(argv=None):
     a = parse(argv)
-    if a.disks + a.flags + a.containers > 1:
+    if a.disks and a.flags:
+        raise _cli.UsageError("can only use -D or -F")
+    if a.containers and (a.disks or a.flags):
         raise _cli.UsageError("can only use one of -D, -F and --containers")
     names = disks()
     dev = _block.disk_dev(a.disk, names) if a.disk else 0

@@ -373,18 +373,28 @@ EXT4_OPS = ("read", "write", "open", "fsync")
 
 class Ext4dist(Collector):
     name = "ext4dist"
+    options = dict(ContainerLabels.OPTIONS)
 
     def configure(self, obj):
         obj.rodata.targ_self_tgid = os.getpid()
         syscall_tracepoints_only(obj)
+        self.containers = ContainerLabels.of(obj, self.opts)
+        if self.containers is not None:
+            obj.maps["hists"].resize(1024)      # (operation, cgroup) pairs
 
     def families(self):
         acc = {}
+        names = self.containers
         for k, h in self.obj.maps["hists"].items():
             op = EXT4_OPS[k.op] if k.op < len(EXT4_OPS) else str(k.op)
-            merge_hists(acc, (op,), h.slots, h.sum_ns)
+            merge_hists(acc, (op,) if names is None else (op, names.label(k.cgroup)),
+                        h.slots, h.sum_ns)
+        if names is not None:
+            acc = names.histograms(acc)
         return [histogram("corebpf_ext4_operation_latency_seconds",
-                          "ext4 read, write, open and fsync latency (ext4dist)", ["op"], acc)]
+                          "ext4 read, write, open and fsync latency (ext4dist)"
+                          + (CONTAINER_DOC if names else ""),
+                          ["op"] + (["container"] if names else []), acc)]
 
 
 class Tcpconnlat(Collector):

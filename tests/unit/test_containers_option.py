@@ -35,8 +35,6 @@ WITHOUT = {
     "tcprtt": SOCKET, "tcptracer": SOCKET, "tcpconnlat": SOCKET,
     "biosnoop": NOT_YET + " (a request's cgroup: rq_cgroup_id at completion)",
     "bitesize": NOT_YET, "readahead": NOT_YET, "funclatency": NOT_YET,
-    "ext4dist": NOT_YET, "btrfsdist": NOT_YET, "xfsdist": NOT_YET, "zfsdist": NOT_YET,
-    "nfsdist": NOT_YET, "fsdist": NOT_YET,
     "dcsnoop": NOT_YET, "drsnoop": NOT_YET,
     "filegone": NOT_YET, "fileslower": NOT_YET,
     "mdflush": NOT_YET, "oomkill": NOT_YET, "shmsnoop": NOT_YET,
