@@ -247,7 +247,8 @@ def slower_header(a, t: Slower) -> list:
     title = FILESYSTEMS[t.fs].title
     first = (t.header if a.min_ms == 0 else t.header_min).format(title=title, ms=a.min_ms)
     return [first, "%-8s %s%-14s %-*s %1s %-7s %-8s %7s %s" % (
-        "TIME", _containers.header(a), "COMM", t.pid_width, "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
+        "TIME", _containers.header(a), "COMM", t.pid_width, "PID", "T", "BYTES", "OFF_KB",
+        "LAT(ms)", "FILENAME")]
 
 
 def slower_event(e, csv: bool, pid_width: int = 6, a=None) -> str:
@@ -260,7 +261,8 @@ def slower_event(e, csv: bool, pid_width: int = 6, a=None) -> str:
                 "%d,%s,%d,%s,%d,%d,%d,%s" % (e.ts_us, e.task, e.pid, op, e.size, e.offset,
                                              e.delta_us, name))
     return "%-8s %s%-14.14s %-*s %1s %-7s %-8d %7.2f %s" % (
-        time.strftime("%H:%M:%S"), _containers.text(a, e) if a is not None else "", e.task, pid_width, e.pid, op, e.size, e.offset // 1024,
+        time.strftime("%H:%M:%S"), _containers.text(a, e) if a is not None else "", e.task,
+        pid_width, e.pid, op, e.size, e.offset // 1024,
         e.delta_us / 1000, name)
 
 
@@ -421,7 +423,8 @@ def libbpf_slower_header(a) -> list:
              f"Tracing {a.type} operations")
     first += f" for {a.duration} secs." if a.duration else "... Hit Ctrl-C to end."
     return [first, "%-8s %s%-16s %-7s %1s %-7s %-8s %7s %s" % (
-        "TIME", _containers.header(a), "COMM", "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
+        "TIME", _containers.header(a), "COMM", "PID", "T", "BYTES", "OFF_KB", "LAT(ms)",
+        "FILENAME")]
 
 
 LLONG_MAX = (1 << 63) - 1
@@ -432,8 +435,9 @@ def libbpf_slower_event(e, csv: bool, a=None) -> str:
     size = "LL_MAX" if e.size == LLONG_MAX else str(e.size)
     ctr = _containers.text(a, e) if a is not None else ""
     if csv:
-        return (ctr.rstrip() + "," if ctr else "") + "%d,%s,%d,%s,%s,%d,%d,%s" % (e.ts_us * 1000, e.task, e.pid, op, size,
-                                             e.offset, e.delta_us, e.file[:NAME_MAX_SHOWN - 1])
+        return (ctr.rstrip() + "," if ctr else "") + "%d,%s,%d,%s,%s,%d,%d,%s" % (
+            e.ts_us * 1000, e.task, e.pid, op, size, e.offset, e.delta_us,
+            e.file[:NAME_MAX_SHOWN - 1])
     return "%-8s %s%-16s %-7d %s %-7s %-8d %7.2f %s" % (
         time.strftime("%H:%M:%S"), ctr, e.task, e.pid, op, size, e.offset // 1024,
         e.delta_us / 1000, e.file[:NAME_MAX_SHOWN - 1])

@@ -35,9 +35,9 @@ WITHOUT = {
     "tcprtt": SOCKET, "tcptracer": SOCKET, "tcpconnlat": SOCKET,
     "biosnoop": NOT_YET + " (a request's cgroup: rq_cgroup_id at completion)",
     "bitesize": NOT_YET, "readahead": NOT_YET, "funclatency": NOT_YET,
-    "dcsnoop": NOT_YET, "drsnoop": NOT_YET,
-    "filegone": NOT_YET, "fileslower": NOT_YET,
-    "mdflush": NOT_YET, "oomkill": NOT_YET, "shmsnoop": NOT_YET,
+   
+   
+    "oomkill": NOT_YET, "shmsnoop": NOT_YET,
     "sofdsnoop": NOT_YET, "sslsniff": NOT_YET,
     "ttysnoop": NOT_YET,
 }
