@@ -77,12 +77,33 @@ static __always_inline __u64 rq_cgroup_id(struct request *rq)
 	return cg ? cgroup_kn_id(cg) : 0;
 }
 
+/* The cgroup of a socket: its creator's v2 cgroup (sk_cgrp_data), for
+ * events in softirq or timer context, where current is not the socket's
+ * task; 0 on kernels whose sock_cgroup_data has no cgroup pointer (before
+ * 5.15 it was packed in `val`).  A v2 id: on a hybrid host a task at the v2
+ * root (the host's) has the root's. */
+static __always_inline __u64 sk_cgroup_id(const struct sock *sk)
+{
+	struct cgroup *cg;
+
+	if (!bpf_core_field_exists(struct sock_cgroup_data, cgroup))
+		return 0;
+	cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
+}
+
 /* Set by tools' --containers: events carry task_cgroup_id(), else 0. */
 const volatile bool targ_containers = false;
 
 static __always_inline __u64 event_cgroup_id(void)
 {
 	return targ_containers ? task_cgroup_id() : 0;
+}
+
+/* The same for a socket's events (sk_cgroup_id) */
+static __always_inline __u64 event_sk_cgroup_id(const struct sock *sk)
+{
+	return targ_containers ? sk_cgroup_id(sk) : 0;
 }
 
 /* The same for a task that is not current (sched events' `next`, a signal's

@@ -6,6 +6,7 @@
  * so it needs a kernel with kprobes. */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
+#include "cgroupid.bpf.h"
 #include "tcpretrans.h"
 
 const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
@@ -68,6 +69,7 @@ static __always_inline int report(const struct sock *sk, const struct sk_buff *s
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_sk_cgroup_id(sk);
 	e->pid = current_tgid();
 	e->family = family;
 	e->lport = sk_lport(sk);

@@ -245,18 +245,24 @@ def test_killsnoop_containers_json(rootfs):
     assert json.loads(host)["container"] == host_cgroup()
 
 
-def test_tcpconnect_containers(rootfs):
+def test_tcpconnect_tcpstates_containers(rootfs):
     """network family: a connect() inside the container's network namespace
-    (its loopback, refused: the SYN still goes out)."""
+    (its loopback, refused: the SYN still goes out).  tcpconnect names the
+    connecting task's container, tcpstates (softirq: no task) the socket's
+    (cgroupid.bpf.h's sk_cgroup_id)."""
     t = Tool("tcpconnect", "--containers", "-P", "9")
     cols = t.wait_for(lambda l: l.startswith("CONTAINER"))
     assert cols is not None and cols.split()[:2] == ["CONTAINER", "PID"], t.text
+    s = Tool("tcpstates", "--containers", "-D", "9", "--json", ready="stderr")
     with Container(rootfs, "/bin/nc -w 1 127.0.0.1 9 </dev/null 2>/dev/null; true") as c:
         inside = t.wait_for(lambda l: l.split()[-1:] == ["9"] and "nc" in l.split())
+        closed = s.wait_for(lambda l: '"newstate":"CLOSE"' in l)
     cid = c.id
-    assert t.stop() == 0
+    assert t.stop() == 0 and s.stop() == 0
     assert inside is not None, t.text
     assert _first(inside) == cid[:12], inside
+    assert closed is not None, s.text
+    assert json.loads(closed)["container"] == cid
 
 
 def test_ext4slower_containers(rootfs):

@@ -31,8 +31,7 @@ WITHOUT = {
     "runqlen": NO_TASK + " (run queue lengths sampled per CPU)",
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
-    "tcpretrans": SOCKET, "tcplife": SOCKET, "tcpstates": SOCKET, "tcpdrop": SOCKET,
-    "tcprtt": SOCKET, "tcptracer": SOCKET, "tcpconnlat": SOCKET,
+    "tcprtt": SOCKET,
     "biosnoop": NOT_YET + " (a request's cgroup: rq_cgroup_id at completion)",
     "bitesize": NOT_YET, "readahead": NOT_YET, "funclatency": NOT_YET,
    
