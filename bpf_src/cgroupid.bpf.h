@@ -113,4 +113,32 @@ static __always_inline __u64 event_task_cgroup_id(struct task_struct *task)
 	return targ_containers ? task_cgroup_id_of(task) : 0;
 }
 
+/* The exporter's container label on counters: counts per (cgroup, index),
+ * entries allocated as used.  CGROUP_COUNTS(name) defines the map;
+ * cgroup_count(&name, id, idx) adds one. */
+struct cgroup_count_key {
+	__u64 cgroup;
+	__u32 idx;
+	__u32 pad;
+};
+
+#define CGROUP_COUNTS(name)						\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_HASH);			\
+		__uint(max_entries, 16384);				\
+		__uint(map_flags, BPF_F_NO_PREALLOC);			\
+		__type(key, struct cgroup_count_key);			\
+		__type(value, __u64);					\
+	} name SEC(".maps")
+
+static __always_inline void cgroup_count(void *map, __u64 cgroup, __u32 idx)
+{
+	struct cgroup_count_key key = { .cgroup = cgroup, .idx = idx };
+	static const __u64 zero;
+	__u64 *n = map_lookup_or_init(map, &key, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
 #endif /* __COREBPF_CGROUPID_BPF_H */

@@ -30,6 +30,8 @@ struct {
 	__type(value, __u64);
 } totals SEC(".maps");
 
+CGROUP_COUNTS(cgroup_totals);   /* targ_metrics + targ_containers: totals per socket cgroup */
+
 static __always_inline int report(const struct sock *sk, const struct sk_buff *skb, __u8 type)
 {
 	struct retrans_event *e;
@@ -44,8 +46,13 @@ static __always_inline int report(const struct sock *sk, const struct sk_buff *s
 		return 0;
 	if (targ_metrics) {
 		__u32 idx = (type - 1) * 2 + (family == AF_INET6);
-		__u64 *n = bpf_map_lookup_elem(&totals, &idx);
+		__u64 *n;
 
+		if (targ_containers) {
+			cgroup_count(&cgroup_totals, sk_cgroup_id(sk), idx);
+			return 0;
+		}
+		n = bpf_map_lookup_elem(&totals, &idx);
 		if (n)
 			*n += 1;
 		return 0;

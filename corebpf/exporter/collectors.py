@@ -258,6 +258,30 @@ class ContainerLabels:
         """{(labels..., container label): [slots, sum_ns]} folded to the cap."""
         return acc if self.top is None else fold_hists(self.top, acc)
 
+    def counters(self, cgroup_map, names) -> dict:
+        """A CGROUP_COUNTS map (cgroupid.bpf.h) as {(names[idx], container
+        label): count}, folded to the cap; indexes not in `names` are left out."""
+        acc = {}
+        for k, n in cgroup_map.items():
+            if k.idx < len(names) and names[k.idx] is not None:
+                key = (names[k.idx], self.label(k.cgroup))
+                acc[key] = acc.get(key, 0) + n
+        return acc if self.top is None else fold_counts(self.top, acc)
+
+
+def fold_counts(top, acc: dict) -> dict:
+    """{(labels..., last label): count} with the last label capped by `top`
+    (a TopN, by each label's total): the rest summed as "other"."""
+    totals = {}
+    for key, n in acc.items():
+        totals[key[-1]] = totals.get(key[-1], 0) + n
+    top.fold(totals)
+    out = {}
+    for key, n in acc.items():
+        k = key[:-1] + (key[-1] if key[-1] in top.admitted else ContainerLabels.OTHER,)
+        out[k] = out.get(k, 0) + n
+    return out
+
 
 def fold_hists(top, acc: dict) -> dict:
     """{(labels..., last label): [slots, sum_ns]} with the last label capped by
@@ -460,7 +484,7 @@ class TopN:
 
 class Syscount(Collector):
     name = "syscount"
-    options = {"latency": False, "comm_top": 0}
+    options = {"latency": False, "comm_top": 0, **ContainerLabels.OPTIONS}
 
     def configure(self, obj):
         if self.opts["comm_top"] < 0:
@@ -469,6 +493,7 @@ class Syscount(Collector):
             obj.rodata.targ_by_comm = True
             self.calls_top, self.errors_top = TopN(self.opts["comm_top"]), TopN(self.opts["comm_top"])
         obj.rodata.targ_latency = bool(self.opts["latency"])
+        self.containers = ContainerLabels.of(obj, self.opts)
         if not self.opts["latency"]:
             for p in obj.programs.values():
                 if p.hook == "enter":
@@ -504,6 +529,15 @@ class Syscount(Collector):
                                "System calls that returned an error, per task name (the "
                                "comm_top biggest, the rest as other) (syscount)", ["comm"],
                                {(c,): n for c, n in self.errors_top.fold(errors).items()}))
+        if self.containers is not None:
+            both = self.containers.counters(self.obj.maps["cgroup_calls"], ("calls", "errors"))
+            for what, name, doc in (
+                    ("calls", "corebpf_container_syscalls_total", "System calls made"),
+                    ("errors", "corebpf_container_syscall_errors_total",
+                     "System calls that returned an error")):
+                out.append(counter(name, doc + ", per container (syscount)" + CONTAINER_DOC,
+                                   ["container"],
+                                   {k[1:]: n for k, n in both.items() if k[0] == what}))
         return out
 
 
@@ -512,16 +546,21 @@ VFS_OPS = ("read", "write", "fsync", "open", "create", "unlink", "mkdir", "rmdir
 
 class Vfsstat(Collector):
     name = "vfsstat"
+    options = dict(ContainerLabels.OPTIONS)
 
     def configure(self, obj):
         syscall_tracepoints_only(obj)
+        self.containers = ContainerLabels.of(obj, self.opts)
 
     def families(self):
+        doc = "VFS reads, writes, fsyncs, opens, creates, unlinks, mkdirs, rmdirs (vfsstat)"
+        if self.containers is not None:
+            return [counter("corebpf_vfs_operations_total", doc + CONTAINER_DOC,
+                            ["op", "container"],
+                            self.containers.counters(self.obj.maps["cgroup_stats"], VFS_OPS))]
         per_cpu = self.obj.maps["stats"][0]
         counts = {(op,): sum(c.n[i] for c in per_cpu) for i, op in enumerate(VFS_OPS)}
-        return [counter("corebpf_vfs_operations_total",
-                        "VFS reads, writes, fsyncs, opens, creates, unlinks, mkdirs, rmdirs "
-                        "(vfsstat)", ["op"], counts)]
+        return [counter("corebpf_vfs_operations_total", doc, ["op"], counts)]
 
 
 class Cachestat(Collector):
@@ -583,14 +622,22 @@ class Tcpretrans(Collector):
     name = "tcpretrans"
     unused_ringbufs = ("events",)
 
+    options = dict(ContainerLabels.OPTIONS)
+
     def configure(self, obj):
         obj.programs["tlp"].autoload = False
+        # softirq: the socket's cgroup (cgroupid.bpf.h's sk_cgroup_id)
+        self.containers = ContainerLabels.of(obj, self.opts)
 
     def families(self):
+        doc = "TCP segments retransmitted (tcpretrans)"
+        if self.containers is not None:
+            counts = self.containers.counters(self.obj.maps["cgroup_totals"], ("ipv4", "ipv6"))
+            return [counter("corebpf_tcp_retransmits_total", doc + CONTAINER_DOC,
+                            ["family", "container"], counts)]
         totals = self.obj.maps["totals"]
         counts = {("ipv4",): percpu_sum(totals[0]), ("ipv6",): percpu_sum(totals[1])}
-        return [counter("corebpf_tcp_retransmits_total", "TCP segments retransmitted "
-                        "(tcpretrans)", ["family"], counts)]
+        return [counter("corebpf_tcp_retransmits_total", doc, ["family"], counts)]
 
 
 def drop_reasons() -> dict:

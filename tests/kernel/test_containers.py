@@ -300,26 +300,28 @@ def test_histograms_per_container(rootfs, tool):
 
 
 def test_exporter_container_label_and_cap(rootfs, tmp_path):
-    """cpudist: container = true labels its series by container; runqlat
-    with container_top = 1 keeps one container label and sums the rest under
-    "other" (the host has several busy cgroups, the container its own)."""
-    from tests.kernel.test_exporter import http_get, start_exporter
+    """A real Prometheus scrapes the exporter.  cpudist: container = true
+    labels its series by container; runqlat with container_top = 1 keeps one
+    container label and sums the rest under "other" (the host's cgroups and
+    the container: at least two with run queue waits)."""
+    from tests.kernel.test_exporter import Prometheus, start_exporter
     cfg = tmp_path / "exporter.toml"
     cfg.write_text('collectors = ["runqlat", "cpudist"]\n'
                    '[runqlat]\ncontainer = true\ncontainer_top = 1\n'
                    '[cpudist]\ncontainer = true\n')
     t, port = start_exporter("--config", str(cfg))
+    prom = None
     try:
+        prom = Prometheus(f"127.0.0.1:{port}")
         with Container(rootfs, "true") as c:
-            text = ""
-            for _ in range(100):
-                text = http_get(f"http://127.0.0.1:{port}/metrics")
-                if f'corebpf_task_oncpu_seconds_count{{container="{c.id}"}}' in text:
-                    break
-                time.sleep(0.2)
+            on_cpu = prom.wait_value(
+                f'sum(corebpf_task_oncpu_seconds_count{{container="{c.id}"}})', lambda v: v > 0)
+            q = "corebpf_runqueue_latency_seconds_count"
+            prom.wait_value(f'sum({q}{{container="other"}})', lambda v: v > 0)
+            labels = {m.get("container", "") for m, _ in prom.query(q)}     # "": no label
     finally:
+        if prom is not None:
+            prom.close()
         assert t.stop(signal.SIGTERM) == 0, t.stderr
-    assert f'corebpf_task_oncpu_seconds_count{{container="{c.id}"}}' in text, text
-    runq = {l.split('container="', 1)[1].split('"', 1)[0] for l in text.splitlines()
-            if l.startswith("corebpf_runqueue_latency_seconds_count{")}
-    assert "other" in runq and len(runq) == 2, runq
+    assert on_cpu > 0
+    assert "other" in labels and len(labels) == 2, labels

@@ -137,3 +137,12 @@ def test_exporter_container_top_folds_the_rest_into_other():
     acc[("d",)] = [[0, 100], 5]
     out = collectors.fold_hists(top, acc)
     assert set(out) == {("a",), ("b",), ("other",)} and out[("other",)][0] == [1, 101]
+
+
+def test_exporter_container_top_on_counters():
+    from corebpf.exporter import collectors
+    top = collectors.TopN(1)
+    # by each container's total over all ops: a (10) beats b (7)
+    acc = {("read", "a"): 5, ("write", "a"): 5, ("read", "b"): 7, ("read", ""): 1}
+    assert collectors.fold_counts(top, acc) == {("read", "a"): 5, ("write", "a"): 5,
+                                                ("read", "other"): 8}
