@@ -32,7 +32,6 @@ WITHOUT = {
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
     "tcprtt": SOCKET,
-    "biosnoop": NOT_YET + " (a request's cgroup: rq_cgroup_id at completion)",
     "bitesize": NOT_YET, "readahead": NOT_YET, "funclatency": NOT_YET,
    
    
