@@ -116,8 +116,8 @@ def text(args, e) -> str:
 
 def column(args, header_text: str, fmt):
     """An event tool's text output with the CONTAINER column first: its
-    header text (the column line is the last line) and fmt(record) -> line
-    (None: nothing), unchanged without --containers."""
+    header text (the column line is the last line) and fmt(record) -> line,
+    list of lines or None (nothing), unchanged without --containers."""
     if not getattr(args, "containers", False):
         return header_text, fmt
     *first, cols = header_text.split("\n")
@@ -125,7 +125,12 @@ def column(args, header_text: str, fmt):
 
     def with_column(e):
         line = fmt(e)
-        return None if line is None else text(args, e) + line
+        if line is None:
+            return None
+        col = text(args, e)
+        if isinstance(line, list):          # several lines for one record
+            return [col + x for x in line]
+        return col + line
     return "\n".join([*first, cols]), with_column
 
 

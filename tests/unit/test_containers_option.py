@@ -35,8 +35,8 @@ WITHOUT = {
     "bitesize": NOT_YET, "readahead": NOT_YET, "funclatency": NOT_YET,
    
    
-    "oomkill": NOT_YET, "shmsnoop": NOT_YET,
-    "sofdsnoop": NOT_YET, "sslsniff": NOT_YET,
+    "oomkill": NOT_YET,
+    "sslsniff": NOT_YET,
     "ttysnoop": NOT_YET,
 }
 
@@ -120,10 +120,17 @@ def test_histogram_json_validates(monkeypatch):
     assert d["histograms"][0]["container"] == CID
 
 
-def test_column_first():
+def test_column_first(monkeypatch):
     class A:
         containers = False
     assert _containers.column(A, "x\nPID", str) == ("x\nPID", str)
+    A.containers = True
+    monkeypatch.setattr(_containers, "NAMES", Names({5: f"/libpod_parent/libpod-{CID}"}))
+    head, fmt = _containers.column(A, "Tracing\nPID", lambda e: ["1 a", "1 b"])
+    assert head == "Tracing\n%-12s PID" % "CONTAINER"
+    e = Rec([])
+    e.cgroup = 5
+    assert fmt(e) == [f"{CID[:12]} 1 a", f"{CID[:12]} 1 b"]
 
 
 def test_exporter_container_top_folds_the_rest_into_other():
