@@ -35,7 +35,6 @@ WITHOUT = {
     "bitesize": NOT_YET, "readahead": NOT_YET, "funclatency": NOT_YET,
    
    
-    "oomkill": NOT_YET,
     "sslsniff": NOT_YET,
     "ttysnoop": NOT_YET,
 }
