@@ -141,7 +141,7 @@ def json_value(e):
 FIELD = _jsonl.Field("container", "string", "with --containers: the container's full id "
                      "(docker, containerd, cri-o, podman, Kubernetes, systemd machines), "
                      "else the cgroup path, \"\" for the root cgroup", get=json_value,
-                     optional=True)
+                     optional=True, absent=lambda: NAMES is None)
 
 KEY = _jsonl.Field("container", "string", "with --containers: the histogram's container (its "
                    "full id), else its cgroup path, \"\" for the root cgroup", optional=True)

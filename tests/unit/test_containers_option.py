@@ -32,7 +32,10 @@ WITHOUT = {
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
     "tcprtt": SOCKET,
-    "bitesize": NOT_YET, "readahead": NOT_YET, "funclatency": NOT_YET,
+    "bitesize": NOT_YET + " (histograms per process name: a (comm, cgroup) key)",
+    "readahead": NOT_YET,
+    "funclatency": "not yet: its programs are generated at run time (corebpf.compiler), "
+                   "cgroupid.bpf.h is C: the generator needs the same reads",
    
    
     "sslsniff": NOT_YET,
