@@ -36,7 +36,6 @@ WITHOUT = {
     "readahead": NOT_YET,
     "funclatency": "not yet: its programs are generated at run time (corebpf.compiler), "
                    "cgroupid.bpf.h is C: the generator needs the same reads",
-    "sslsniff": NOT_YET,
     "ttysnoop": NOT_YET,
 }
 
