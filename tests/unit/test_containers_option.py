@@ -32,11 +32,11 @@ WITHOUT = {
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
     "tcprtt": SOCKET,
-    "bitesize": NOT_YET + " (histograms per process name: a (comm, cgroup) key)",
-    "readahead": NOT_YET,
+    "readahead": NOT_YET + " (kprobes/fentry only: this test machine has neither)",
     "funclatency": "not yet: its programs are generated at run time (corebpf.compiler), "
                    "cgroupid.bpf.h is C: the generator needs the same reads",
-    "ttysnoop": NOT_YET,
+    "ttysnoop": "it mirrors one tty's bytes (the tty is chosen, not a task): no per-event "
+                "lines to put a container on",
 }
 
 
