@@ -281,6 +281,23 @@ def test_ext4slower_containers(rootfs):
     assert inside.split()[1] == cid[:12], inside
 
 
+def test_block_tools_containers(rootfs):
+    """block family: biosnoop names the submitting task's container, bitesize
+    (printed at Ctrl-C, while the container runs) the request's cgroup."""
+    m = "io-" + uuid.uuid4().hex[:8]
+    t = Tool("biosnoop", "--containers")
+    cols = t.wait_for(lambda l: l.startswith("CONTAINER"))
+    assert cols is not None, t.text
+    b = Tool("bitesize", "--containers")
+    with Container(rootfs, f"/bin/dd if=/dev/zero of=/data/{m} bs=4096 count=16 "
+                           f"oflag=direct 2>/dev/null") as c:
+        inside = t.wait_for(lambda l: l.split()[:1] == [c.id[:12]], timeout=30)
+        assert b.stop() == 0
+    assert t.stop() == 0
+    assert inside is not None and inside.split()[2] == "dd", t.text
+    assert f"container = {c.id[:12]}" in b.lines, b.text
+
+
 @pytest.mark.parametrize("tool", ["runqlat", "cpudist"])
 def test_histograms_per_container(rootfs, tool):
     """One histogram per container: the container's tasks (its shell and the
