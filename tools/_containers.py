@@ -82,6 +82,12 @@ def sections_by(items, slots) -> list:
     return [(full, head, key, s) for (full, key), (head, s) in out.items()]
 
 
+def full_name(cgid: int) -> str:
+    """--json's name of an id: the container's full id, else the cgroup
+    path, "" for the root cgroup (what sections() merges by)."""
+    return _name(cgid, True)
+
+
 def escape(text: str) -> str:
     from corebpf.core import untrusted
     return untrusted.escape(text)

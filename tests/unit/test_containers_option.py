@@ -21,8 +21,6 @@ from manpages import tool_parser  # noqa: E402
 
 NO_TASK = "no task's cgroup at the event"
 NOT_YET = "not yet: its record/key needs the cgroup id (cgroupid.bpf.h)"
-SOCKET = NOT_YET + "; the event runs in softirq, so the socket's cgroup (sk_cgrp_data), " \
-                   "not current's"
 # Event and histogram tools without --containers, each with its reason.
 WITHOUT = {
     "hardirqs": NO_TASK + " (interrupt time)",
@@ -31,7 +29,6 @@ WITHOUT = {
     "runqlen": NO_TASK + " (run queue lengths sampled per CPU)",
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
-    "tcprtt": SOCKET,
     "readahead": NOT_YET + " (kprobes/fentry only: this test machine has neither)",
     "funclatency": "not yet: its programs are generated at run time (corebpf.compiler), "
                    "cgroupid.bpf.h is C: the generator needs the same reads",
