@@ -89,6 +89,7 @@ def full_name(cgid: int) -> str:
 
 
 def escape(text: str) -> str:
+    """A cgroup path (directory names other users chose) for the terminal."""
     from corebpf.core import untrusted
     return untrusted.escape(text)
 
@@ -96,9 +97,8 @@ def escape(text: str) -> str:
 def format_sections(items, slots, label: str) -> str:
     """The text of sections(): bcc's `container = NAME` headings."""
     from corebpf import histogram
-    from corebpf.core import untrusted
     return histogram.format_sections([(h, s) for _, h, s in sections(items, slots)], label,
-                                     "container", untrusted.escape)
+                                     "container", escape)
 
 
 def _name(cgid: int, full: bool) -> str:
@@ -116,8 +116,7 @@ def header(args) -> str:
 def text(args, e) -> str:
     if not getattr(args, "containers", False):
         return ""
-    from corebpf.core import untrusted
-    return "%-*s " % (WIDTH, untrusted.escape(_name(e.cgroup, False)))
+    return "%-*s " % (WIDTH, escape(_name(e.cgroup, False)))
 
 
 def column(args, header_text: str, fmt):
