@@ -21,6 +21,9 @@ from manpages import tool_parser  # noqa: E402
 
 NO_TASK = "no task's cgroup at the event"
 NOT_YET = "not yet: its record/key needs the cgroup id (cgroupid.bpf.h)"
+GENERATED = "not yet: its programs are generated at run time (corebpf.compiler), " \
+            "cgroupid.bpf.h is C: the generator needs the same reads"
+JSON3 = NOT_YET + " (its --json came with the json3 merge at the end of session 5)"
 # Event and histogram tools without --containers, each with its reason.
 WITHOUT = {
     "hardirqs": NO_TASK + " (interrupt time)",
@@ -30,8 +33,11 @@ WITHOUT = {
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
     "readahead": NOT_YET + " (kprobes/fentry only: this test machine has neither)",
-    "funclatency": "not yet: its programs are generated at run time (corebpf.compiler), "
-                   "cgroupid.bpf.h is C: the generator needs the same reads",
+    "funclatency": GENERATED, "funcinterval": GENERATED, "funcslower": GENERATED,
+    "trace": GENERATED,
+    "tplist": "it lists tracepoints and USDT probes: it traces nothing",
+    "criticalstat": JSON3, "dbslower": JSON3, "dbstat": JSON3, "mysqld_qslower": JSON3,
+    "uflow": JSON3, "ugc": JSON3, "uthreads": JSON3,
     "ttysnoop": "it mirrors one tty's bytes (the tty is chosen, not a task): no per-event "
                 "lines to put a container on",
 }
