@@ -23,7 +23,7 @@ NO_TASK = "no task's cgroup at the event"
 NOT_YET = "not yet: its record/key needs the cgroup id (cgroupid.bpf.h)"
 GENERATED = "not yet: its programs are generated at run time (corebpf.compiler), " \
             "cgroupid.bpf.h is C: the generator needs the same reads"
-JSON3 = NOT_YET + " (its --json came with the json3 merge at the end of session 5)"
+JSON3 = NOT_YET + " (its --json came with the json3 merge, while this branch was under way)"
 # Event and histogram tools without --containers, each with its reason.
 WITHOUT = {
     "hardirqs": NO_TASK + " (interrupt time)",
