@@ -3,6 +3,7 @@
  * in bash or a readline library; only tasks named exactly "bash" count, as
  * in bcc, so other readline users (python, psql) stay out. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "bashreadline.h"
 
 EVENTS_RINGBUF(events, 1 << 16, struct line_event);
@@ -22,6 +23,7 @@ int BPF_KRETPROBE(readline_return, const void *ret)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->pid = current_tgid();
 	bpf_probe_read_user_str(e->line, sizeof(e->line), ret);
 	bpf_ringbuf_submit(e, 0);

@@ -5,6 +5,7 @@
 #define LINE_LEN 80
 
 struct line_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 pid;
 	char line[LINE_LEN];
 };

@@ -4,6 +4,7 @@
  * caller passed; its return reads the socket behind the fd.  kprobe variant
  * (bcc's): inet_bind/inet6_bind and their returns. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "net.bpf.h"
 #include "containers.bpf.h"
 #include "bindsnoop.h"
@@ -138,6 +139,7 @@ static __always_inline int report(const struct socket *sock, long ret, const __u
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_cgroup_id();
 	e->ts_us = bpf_ktime_get_ns() / 1000;
 	e->pid = current_tgid();
 	e->uid = current_uid();

@@ -11,6 +11,7 @@
 
 /* One bind() on an IPv4/IPv6 socket. */
 struct bind_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 ts_us;
 	__u32 pid;
 	__u32 uid;

@@ -40,6 +40,7 @@ static __always_inline void blk_done(const struct blk_done *d)
 	e->sector = d->sector;
 	e->len = d->len;
 	e->pid = d->pid;
+	e->cgroup = d->cgroup;
 	e->dev = d->dev;
 	e->rwflag = d->rwflag;
 	e->pattern = pattern;

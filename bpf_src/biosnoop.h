@@ -7,6 +7,7 @@
 #define PATTERN_RANDOM 2
 
 struct bio_event {
+	__u64 cgroup;   /* the submitter's (--containers) */
 	__u64 ts;       /* completion, ns since boot */
 	__u64 delta;    /* issue -> completion, ns */
 	__u64 qdelta;   /* submission -> issue, ns (-Q) */

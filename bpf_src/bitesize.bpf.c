@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* bitesize: histogram of block request sizes (Kbytes) per issuing command,
- * taken when requests are issued to the driver. */
+/* bitesize: histogram of block request sizes (Kbytes) per issuing command
+ * (or, --containers, per request's cgroup: rq_cgroup_id), taken when
+ * requests are issued to the driver. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 
 struct comm_key {
 	char comm[TASK_COMM_LEN];
+	__u64 cgroup;   /* --containers (then no comm) */
 };
 
 struct hist {
@@ -20,12 +23,15 @@ struct {
 
 static struct hist zero_hist;
 
-static __always_inline int count(__u32 bytes, const char *comm, bool from_ctx)
+static __always_inline int count(__u32 bytes, const char *comm, bool from_ctx,
+				 struct request *rq)
 {
 	struct comm_key key = {};
 	struct hist *h;
 
-	if (from_ctx)   /* a tracepoint field: copy, not a read through ctx + off */
+	if (targ_containers)
+		key.cgroup = rq ? rq_cgroup_id(rq) : 0;
+	else if (from_ctx)   /* a tracepoint field: copy, not a read through ctx + off */
 		bpf_probe_read_kernel(key.comm, sizeof(key.comm), comm);
 	else
 		bpf_get_current_comm(key.comm, sizeof(key.comm));
@@ -39,17 +45,17 @@ static __always_inline int count(__u32 bytes, const char *comm, bool from_ctx)
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(issue__btf, struct request *rq)
 {
-	return count(BPF_CORE_READ(rq, __data_len), NULL, false);
+	return count(BPF_CORE_READ(rq, __data_len), NULL, false, rq);
 }
 
 SEC("raw_tp/block_rq_issue")
 int BPF_PROG(issue__raw, struct request *rq)
 {
-	return count(BPF_CORE_READ(rq, __data_len), NULL, false);
+	return count(BPF_CORE_READ(rq, __data_len), NULL, false, rq);
 }
 
 SEC("tracepoint/block/block_rq_issue")
 int issue__tp(struct trace_event_raw_block_rq *ctx)
 {
-	return count(ctx->bytes, ctx->comm, true);
+	return count(ctx->bytes, ctx->comm, true, NULL);
 }

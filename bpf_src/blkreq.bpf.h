@@ -16,6 +16,7 @@
 #define __BLKREQ_BPF_H
 
 #include "blk.bpf.h"
+#include "cgroupid.bpf.h"
 
 const volatile __u32 targ_dev = 0;      /* only this disk (0: all) */
 const volatile __u32 targ_tgid = 0;     /* only I/O submitted by this process */
@@ -30,6 +31,7 @@ struct blk_key {
 
 struct blk_who {
 	__u64 ts;
+	__u64 cgroup;   /* the submitter's (--containers) */
 	__u32 pid;
 	char comm[TASK_COMM_LEN];
 };
@@ -51,6 +53,7 @@ struct blk_done {
 	__u64 len;      /* bytes, as issued */
 	__u32 dev;
 	__u32 pid;
+	__u64 cgroup;   /* the submitter's (--containers), 0 if not seen */
 	__u8 rwflag;
 	__u8 has_who;   /* the submitter was seen (pid, comm valid) */
 	char comm[TASK_COMM_LEN];
@@ -80,6 +83,7 @@ static __always_inline int blk_who_record(struct blk_key *k)
 	w.pid = current_tgid();
 	if (targ_tgid && w.pid != targ_tgid)
 		return 0;
+	w.cgroup = event_cgroup_id();
 	if (targ_queued)
 		w.ts = bpf_ktime_get_ns();
 	bpf_get_current_comm(w.comm, sizeof(w.comm));
@@ -132,6 +136,7 @@ static __always_inline int blk_completed(struct blk_key *k)
 	if (w) {
 		d.has_who = 1;
 		d.pid = w->pid;
+		d.cgroup = w->cgroup;
 		__builtin_memcpy(d.comm, w->comm, sizeof(d.comm));
 		if (targ_queued && w->ts && s->ts > w->ts)
 			d.qdelta = s->ts - w->ts;

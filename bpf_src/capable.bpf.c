@@ -4,6 +4,7 @@
  * fired as cap_capable() returns, which has the result but not the audit
  * options, and a kprobe on cap_capable() which has the options. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "stacks.bpf.h"
 #include "containers.bpf.h"
 #include "capable.h"
@@ -61,6 +62,7 @@ static __always_inline int trace_cap(void *ctx, int cap, int audit, int insetid,
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->tgid = tgid;
 	e->tid = tid;
 	e->uid = current_uid();

@@ -5,6 +5,7 @@
 /* One capability check.  audit and insetid are 0/1, or -1 where the probe
  * cannot know (the cap_capable tracepoint does not carry the options). */
 struct cap_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 tgid;
 	__u32 tid;
 	__u32 uid;

@@ -16,29 +16,39 @@
 
 #define CGROUP_ID_V1 (1ULL << 63)
 
-static __always_inline __u64 task_cgroup_id(void)
+/* task_cgroup_id() of any task (the one a scheduler event switches in, a
+ * signal's target): its v2 cgroup's kernfs id (what bpf_get_current_cgroup_id
+ * returns for current), or the v1 fallback above. */
+static __always_inline __u64 task_cgroup_id_of(struct task_struct *task)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct css_set *cset = BPF_CORE_READ(task, cgroups);
+	struct cgroup *dfl = BPF_CORE_READ(cset, dfl_cgrp);
 	struct cgroup *cg;
 	int ss;
 
-	if (BPF_CORE_READ(cset, dfl_cgrp, level) > 0)
-		return bpf_get_current_cgroup_id();
+	if (!dfl)
+		return 0;
+	if (BPF_CORE_READ(dfl, level) > 0)
+		return BPF_CORE_READ(dfl, kn, id);
 	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id))
 		ss = bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
 	else if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
 		ss = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 	else
-		return bpf_get_current_cgroup_id();
+		return BPF_CORE_READ(dfl, kn, id);
 	if (ss < 0 || ss >= 16)
-		return bpf_get_current_cgroup_id();
+		return BPF_CORE_READ(dfl, kn, id);
 	cg = BPF_CORE_READ(cset, subsys[ss], cgroup);
 	/* A controller not mounted on v1 belongs to v2: its cgroup is the
 	 * (root) dfl_cgrp itself. */
-	if (!cg || cg == BPF_CORE_READ(cset, dfl_cgrp))
-		return bpf_get_current_cgroup_id();
+	if (!cg || cg == dfl)
+		return BPF_CORE_READ(dfl, kn, id);
 	return BPF_CORE_READ(cg, kn, id) | CGROUP_ID_V1;
+}
+
+static __always_inline __u64 task_cgroup_id(void)
+{
+	return task_cgroup_id_of((struct task_struct *)bpf_get_current_task());
 }
 
 /* The id of cgroup `cg` in task_cgroup_id()'s terms: its kernfs id, with
@@ -67,12 +77,68 @@ static __always_inline __u64 rq_cgroup_id(struct request *rq)
 	return cg ? cgroup_kn_id(cg) : 0;
 }
 
+/* The cgroup of a socket: its creator's v2 cgroup (sk_cgrp_data), for
+ * events in softirq or timer context, where current is not the socket's
+ * task; 0 on kernels whose sock_cgroup_data has no cgroup pointer (before
+ * 5.15 it was packed in `val`).  A v2 id: on a hybrid host a task at the v2
+ * root (the host's) has the root's. */
+static __always_inline __u64 sk_cgroup_id(const struct sock *sk)
+{
+	struct cgroup *cg;
+
+	if (!bpf_core_field_exists(struct sock_cgroup_data, cgroup))
+		return 0;
+	cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
+}
+
 /* Set by tools' --containers: events carry task_cgroup_id(), else 0. */
 const volatile bool targ_containers = false;
 
 static __always_inline __u64 event_cgroup_id(void)
 {
 	return targ_containers ? task_cgroup_id() : 0;
+}
+
+/* The same for a socket's events (sk_cgroup_id) */
+static __always_inline __u64 event_sk_cgroup_id(const struct sock *sk)
+{
+	return targ_containers ? sk_cgroup_id(sk) : 0;
+}
+
+/* The same for a task that is not current (sched events' `next`, a signal's
+ * target, an exiting task's parent...). */
+static __always_inline __u64 event_task_cgroup_id(struct task_struct *task)
+{
+	return targ_containers ? task_cgroup_id_of(task) : 0;
+}
+
+/* The exporter's container label on counters: counts per (cgroup, index),
+ * entries allocated as used.  CGROUP_COUNTS(name) defines the map;
+ * cgroup_count(&name, id, idx) adds one. */
+struct cgroup_count_key {
+	__u64 cgroup;
+	__u32 idx;
+	__u32 pad;
+};
+
+#define CGROUP_COUNTS(name)						\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_HASH);			\
+		__uint(max_entries, 16384);				\
+		__uint(map_flags, BPF_F_NO_PREALLOC);			\
+		__type(key, struct cgroup_count_key);			\
+		__type(value, __u64);					\
+	} name SEC(".maps")
+
+static __always_inline void cgroup_count(void *map, __u64 cgroup, __u32 idx)
+{
+	struct cgroup_count_key key = { .cgroup = cgroup, .idx = idx };
+	static const __u64 zero;
+	__u64 *n = map_lookup_or_init(map, &key, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
 }
 
 #endif /* __COREBPF_CGROUPID_BPF_H */

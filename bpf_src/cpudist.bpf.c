@@ -6,6 +6,7 @@
  * switched in is current. */
 #include "corebpf.bpf.h"
 #include "sched.bpf.h"
+#include "cgroupid.bpf.h"
 #include "cpudist.h"
 
 const volatile bool targ_offcpu = false;
@@ -32,7 +33,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);
-	__type(key, __u32);     /* pid or tid with -P/-L, else 0 */
+	__type(key, __u64);     /* pid or tid with -P/-L, cgroup id (--containers), else 0 */
 	__type(value, struct hist);
 } hists SEC(".maps");
 
@@ -60,10 +61,13 @@ static __always_inline void mark(__u32 tgid, __u32 pid, __u32 cpu, __u64 ts)
 		bpf_map_update_elem(&start, &k, &ts, BPF_ANY);
 }
 
-static __always_inline void account(__u32 tgid, __u32 pid, __u32 cpu, __u64 ts)
+/* task: the task accounted (NULL: current, the kprobe's next) */
+static __always_inline void account(__u32 tgid, __u32 pid, struct task_struct *task,
+				    __u32 cpu, __u64 ts)
 {
 	struct entry_key k = { .pid = pid, .cpu = pid ? (__u32)-1 : cpu };
-	__u32 key = 0, zero = 0;
+	__u32 zero = 0;
+	__u64 key = 0;
 	struct ext_val *ev;
 	struct hist *h;
 	__u64 *tsp, delta, ns;
@@ -84,6 +88,8 @@ static __always_inline void account(__u32 tgid, __u32 pid, __u32 cpu, __u64 ts)
 		key = tgid;
 	else if (targ_per_thread)
 		key = pid;
+	else if (targ_containers)
+		key = task ? task_cgroup_id_of(task) : task_cgroup_id();
 	h = map_lookup_or_init(&hists, &key, &zero_hist);
 	if (h) {
 		HIST_INC(h, hist_slot(delta));
@@ -97,23 +103,23 @@ static __always_inline void account(__u32 tgid, __u32 pid, __u32 cpu, __u64 ts)
 	}
 }
 
-static __always_inline int on_switch(__u32 prev_tgid, __u32 prev_pid, __u32 next_tgid,
-				     __u32 next_pid)
+static __always_inline int on_switch(struct task_struct *prev, __u32 prev_tgid, __u32 prev_pid,
+				     struct task_struct *next, __u32 next_tgid, __u32 next_pid)
 {
 	__u64 ts = bpf_ktime_get_ns();
 	__u32 cpu = bpf_get_smp_processor_id();
 
 	if (targ_offcpu) {
 		mark(prev_tgid, prev_pid, cpu, ts);
-		account(next_tgid, next_pid, cpu, ts);
+		account(next_tgid, next_pid, next, cpu, ts);
 	} else {
-		account(prev_tgid, prev_pid, cpu, ts);
+		account(prev_tgid, prev_pid, prev, cpu, ts);
 		mark(next_tgid, next_pid, cpu, ts);
 	}
 	return 0;
 }
 
-#define TASK_IDS(t) BPF_CORE_READ(t, tgid), BPF_CORE_READ(t, pid)
+#define TASK_IDS(t) t, BPF_CORE_READ(t, tgid), BPF_CORE_READ(t, pid)
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(switch__btf, bool preempt, struct task_struct *prev, struct task_struct *next)
@@ -132,5 +138,5 @@ int BPF_KPROBE(switch__kprobe, struct task_struct *prev)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
-	return on_switch(TASK_IDS(prev), id >> 32, (__u32)id);
+	return on_switch(TASK_IDS(prev), NULL, id >> 32, (__u32)id);
 }

@@ -4,6 +4,7 @@
  * up).  Only kernel functions carry this: fentry/fexit, or kprobes (Python
  * attaches the kprobe on lookup_fast to this kernel's name of it). */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "dcsnoop.h"
 
 #define LOOKUP_MISS 0
@@ -28,6 +29,7 @@ static __always_inline void submit(const char *name, __u32 type, bool kernel_nam
 
 	if (!e)
 		return;
+	e->cgroup = event_cgroup_id();
 	e->pid = current_tgid();
 	e->type = type;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));

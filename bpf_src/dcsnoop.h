@@ -5,6 +5,7 @@
 #define MAX_FILE_LEN 64         /* bcc's */
 
 struct dc_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 pid;
 	__u32 type;             /* 0 miss, 1 reference */
 	char comm[16];

@@ -4,6 +4,7 @@
  * its memory cgroup when the cgroup is at its limit (memcg_reclaim_*).
  * The begin is kept per thread; the record is emitted at the end. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "drsnoop.h"
 
 const volatile __s32 targ_tgid = 0;
@@ -48,6 +49,7 @@ static __always_inline int reclaim_end(__u64 nr_reclaimed)
 		return 0;
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (e) {
+		e->cgroup = event_cgroup_id();
 		e->id = id;
 		e->nr_reclaimed = nr_reclaimed;
 		e->delta = now - s->ts;

@@ -4,6 +4,7 @@
 
 /* One direct reclaim, begin to end. */
 struct reclaim_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 id;               /* pid_tgid of the reclaiming task */
 	__u64 nr_reclaimed;
 	__u64 delta;            /* ns */

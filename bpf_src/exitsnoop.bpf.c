@@ -4,6 +4,7 @@
  * Variants: tp_btf (the exiting task is the argument) and the classic
  * tracepoint (the exiting task is current). */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "exitsnoop.h"
 
 const volatile __s32 targ_tgid = 0;        /* 0: every process */
@@ -70,6 +71,7 @@ static __always_inline int trace_exit(struct task_struct *task)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->start_time = task_start_ns(task);
 	e->exit_time = bpf_ktime_get_ns();
 	e->pid = tgid;

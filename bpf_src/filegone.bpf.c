@@ -8,6 +8,7 @@
  * Variants "fentry" and "kprobe" (bcc's): vfs_unlink, vfs_rmdir and
  * vfs_rename, the dentries' names read at entry. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "filegone.h"
 
 const volatile __u32 targ_tgid = 0;
@@ -66,6 +67,7 @@ static __always_inline int done(long ret, bool user_paths)
 		return 0;
 	e = ret ? NULL : bpf_map_lookup_elem(&scratch, &zero);
 	if (e) {
+		e->cgroup = event_cgroup_id();
 		e->pid = current_tgid();
 		e->action = p->action;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));

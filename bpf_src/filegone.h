@@ -5,6 +5,7 @@
 #define GONE_PATH_MAX 4096
 
 struct gone_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 pid;
 	__u32 action;           /* 'D' delete, 'R' rename */
 	char comm[16];

@@ -16,6 +16,7 @@
 #include "corebpf.bpf.h"
 #include "vfs.bpf.h"
 #include "filelife.h"
+#include "cgroupid.bpf.h"
 
 const volatile __s32 targ_tgid = 0;
 
@@ -74,6 +75,7 @@ static __always_inline struct life_event *new_event(__u32 kind)
 	e->ts = bpf_ktime_get_ns();
 	e->age_ns = 0;
 	e->pid = current_tgid();
+	e->cgroup = event_cgroup_id();
 	e->kind = kind;
 	e->dir_size = 0;
 	e->fname_size = 0;

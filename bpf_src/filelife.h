@@ -15,6 +15,7 @@ enum life_kind {
  * NUL-terminated, then fname_size bytes of the path the caller passed
  * (NUL included).  Emitted right-sized. */
 struct life_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 ts;
 	__u64 age_ns;
 	__u32 pid;

@@ -4,6 +4,7 @@
  * system; regular files only unless targ_all_files).  Variants "fentry" and
  * "kprobe" (bcc's): vfs_read and vfs_write. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #define FSOPS_SYSNR_PROGRAMS    /* variants "btf" and "raw": through raw_syscalls */
 #include "fsops.bpf.h"
 #include "fileslower.h"
@@ -26,6 +27,7 @@ static __always_inline void fsop_done(const struct fsop_start *s, __u64 end, __s
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return;
+	e->cgroup = event_cgroup_id();
 	e->delta_us = delta_us;
 	e->count = s->count;
 	e->tid = current_tid();

@@ -5,6 +5,7 @@
 #define FS_NAME_LEN 33          /* bcc keeps 32 bytes (DNAME_INLINE_LEN); +1 for the NUL */
 
 struct slow_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 delta_us;
 	__u64 count;            /* bytes asked for */
 	__u32 tid;

@@ -4,12 +4,14 @@
 #ifndef __FSDIST_BPF_H
 #define __FSDIST_BPF_H
 
+#include "cgroupid.bpf.h"
+
 const volatile bool targ_ms = false;
 const volatile bool targ_metrics = false;   /* the exporter's mode: exact ns sums */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FSOP_MAX);
+	__uint(max_entries, FSOP_MAX);  /* resized with --containers */
 	__type(key, struct op_key);
 	__type(value, struct hist);
 } hists SEC(".maps");
@@ -18,7 +20,7 @@ static struct hist zero_hist;
 
 static __always_inline void fsop_done(const struct fsop_start *s, __u64 end, __s64 ret)
 {
-	struct op_key key = { .op = s->op };
+	struct op_key key = { .op = s->op, .cgroup = event_cgroup_id() };
 	struct hist *h;
 	__u64 delta;
 

@@ -23,12 +23,15 @@ struct fsop_event {
 	__u64 offset;   /* bytes (reads, writes, commits), else 0 */
 	__u32 pid;
 	__u32 op;       /* enum fsop */
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	char task[16];
 	char file[FILE_NAME_LEN];
 };
 
 struct op_key {
 	__u32 op;       /* enum fsop */
+	__u32 pad;
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id(), else 0 */
 };
 
 struct hist {

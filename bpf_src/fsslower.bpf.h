@@ -4,6 +4,8 @@
 #ifndef __FSSLOWER_BPF_H
 #define __FSSLOWER_BPF_H
 
+#include "cgroupid.bpf.h"
+
 const volatile __u64 targ_min_us = 0;   /* report ops slower than this (0: all) */
 const volatile bool targ_fsync_range = false;   /* fsync size: its byte range (libbpf's) */
 
@@ -38,6 +40,7 @@ static __always_inline void fsop_done(const struct fsop_start *s, __u64 end, __s
 		e->size = sized ? ret : 0;
 	e->offset = sized ? s->offset : 0;
 	e->pid = current_tgid();
+	e->cgroup = event_cgroup_id();
 	bpf_get_current_comm(e->task, sizeof(e->task));
 	if (bpf_probe_read_kernel_str(e->file, sizeof(e->file), name) <= 1) {
 		bpf_ringbuf_discard(e, 0);      /* bcc skips empty names */

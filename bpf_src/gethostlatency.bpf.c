@@ -3,6 +3,7 @@
  * gethostbyname2 (the same two programs serve all three).  Entry keeps the
  * start time, comm and host name per thread; return emits the latency. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "gethostlatency.h"
 
 const volatile __u32 targ_tgid = 0;
@@ -52,6 +53,7 @@ int BPF_KRETPROBE(lookup_return)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (e) {
 		e->pid = id >> 32;
+		e->cgroup = event_cgroup_id();
 		e->tid = tid;
 		e->delta_ns = bpf_ktime_get_ns() - s->ts;
 		__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));

@@ -5,6 +5,7 @@
 #define HOST_LEN 80
 
 struct host_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 pid;
 	__u32 tid;
 	__u64 delta_ns;

@@ -2,6 +2,7 @@
 /* killsnoop: kill(2) calls from the syscall tracepoints.  The arguments are
  * kept per thread at entry; the record is emitted at exit with the result. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "signals.bpf.h"
 #include "killsnoop.h"
 
@@ -26,6 +27,7 @@ int kill_enter(struct trace_event_raw_sys_enter *ctx)
 	struct kill_event e = {};
 
 	e.pid = id >> 32;
+	e.cgroup = event_cgroup_id();
 	e.tpid = (__s32)ctx->args[0];
 	e.sig = (__s32)ctx->args[1];
 	if (targ_tgid && e.pid != targ_tgid)

@@ -4,6 +4,7 @@
 
 /* One kill(2) call, as it returns. */
 struct kill_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 pid;              /* sender tgid */
 	__s32 tpid;
 	__s32 sig;

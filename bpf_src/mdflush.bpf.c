@@ -2,6 +2,7 @@
 /* mdflush: flush requests to md (software RAID) devices.  Only a kernel
  * function carries this: md_flush_request(mddev, bio), by fentry or kprobe. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "mdflush.h"
 
 EVENTS_RINGBUF(events, 1 << 18, struct md_event);
@@ -17,6 +18,7 @@ static __always_inline int flush(struct bio *bio)
 
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->pid = current_tgid();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_core_field_exists(bio->bi_bdev))

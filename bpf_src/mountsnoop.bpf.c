@@ -3,6 +3,7 @@
  * move_mount().  Arguments are kept per thread at entry; the strings are
  * read from the caller's memory at return (it is still mapped then). */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "containers.bpf.h"
 #include "mountsnoop.h"
 
@@ -53,6 +54,7 @@ static __always_inline int leave(long ret)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		goto out;
+	e->cgroup = event_cgroup_id();
 	for (i = 0; i < 6; i++)
 		e->args[i] = c->args[i];
 	e->ret = ret;

@@ -11,6 +11,7 @@ enum mount_op { OP_MOUNT, OP_UMOUNT, OP_FSOPEN, OP_FSCONFIG, OP_FSMOUNT, OP_MOVE
 /* One mount-API syscall, emitted at return: its raw arguments and the
  * strings they point to (which strings depends on op). */
 struct mount_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 args[6];
 	__s64 ret;
 	__u32 op;

@@ -7,6 +7,7 @@
  * worked out: the limit of a memory cgroup at its limit above the trigger
  * (or the victim), else 0 and user space reports RAM + swap. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "oomkill.h"
 
 #define MEMCG_DEPTH 8
@@ -78,6 +79,7 @@ static __always_inline struct oom_event *start_event(void)
 	if (!e)
 		return NULL;
 	e->fpid = current_tgid();
+	e->cgroup = event_cgroup_id();
 	bpf_get_current_comm(&e->fcomm, sizeof(e->fcomm));
 	return e;
 }

@@ -4,6 +4,7 @@
  * sched_wakeup_new and sched_switch. */
 #include "corebpf.bpf.h"
 #include "sched.bpf.h"
+#include "cgroupid.bpf.h"
 #include "runqlat.h"
 
 const volatile bool targ_per_process = false;
@@ -23,7 +24,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);
-	__type(key, __u32);     /* pid, tid, pidns inode or 0 */
+	__type(key, __u64);     /* pid, tid, pidns inode, cgroup id (--containers) or 0 */
 	__type(value, struct hist);
 } hists SEC(".maps");
 
@@ -45,8 +46,8 @@ static __always_inline int enqueue(struct task_struct *p)
 
 static __always_inline int on_switch(struct task_struct *prev, struct task_struct *next)
 {
-	__u32 pid, key = 0;
-	__u64 *tsp, delta, ns;
+	__u32 pid;
+	__u64 *tsp, delta, ns, key = 0;
 	struct hist *h;
 
 	/* preempted while runnable: it waits in the queue from now on */
@@ -68,6 +69,8 @@ static __always_inline int on_switch(struct task_struct *prev, struct task_struc
 		key = pid;
 	else if (targ_per_pidns)
 		key = task_pidns(next);
+	else if (targ_containers)
+		key = task_cgroup_id_of(next);
 	h = map_lookup_or_init(&hists, &key, &zero_hist);
 	if (!h)
 		return 0;

@@ -3,6 +3,7 @@
  * Variants: tp_btf and raw_tp on sched_wakeup, sched_wakeup_new and
  * sched_switch. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "sched.bpf.h"
 #include "runqslower.h"
 
@@ -54,6 +55,7 @@ static __always_inline int on_switch(struct task_struct *prev, struct task_struc
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_task_cgroup_id(next);
 	e->delta_us = delta_us;
 	e->pid = pid;
 	e->prev_pid = BPF_CORE_READ(prev, pid);

@@ -3,6 +3,7 @@
 #define __RUNQSLOWER_H
 
 struct rq_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 delta_us;
 	__u32 pid;              /* thread that waited */
 	__u32 prev_pid;         /* thread switched out for it */

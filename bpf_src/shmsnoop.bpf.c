@@ -4,6 +4,7 @@
  * arguments are kept per thread at entry, the record sent at exit with the
  * result. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "shmsnoop.h"
 
 const volatile __u32 targ_tgid = 0;
@@ -22,7 +23,7 @@ static __always_inline int enter(__u64 sys, __u64 a0, __u64 a1, __u64 a2)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = id;
-	struct shm_event e = { .id = id, .sys = sys };
+	struct shm_event e = { .id = id, .sys = sys, .cgroup = event_cgroup_id() };
 
 	if (targ_tid ? tid != targ_tid : targ_tgid && (id >> 32) != targ_tgid)
 		return 0;

@@ -5,6 +5,7 @@
 enum shm_sys { SYS_SHMGET, SYS_SHMAT, SYS_SHMDT, SYS_SHMCTL };
 
 struct shm_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 id;       /* pid << 32 | tid */
 	__u64 ts_us;
 	__u64 sys;      /* enum shm_sys */

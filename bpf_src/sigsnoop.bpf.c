@@ -4,6 +4,7 @@
  * and tgkill() syscalls from entry to exit; there signal_generate, fired
  * inside the syscall, supplies the target's comm. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "signals.bpf.h"
 #include "sigsnoop.h"
 
@@ -35,6 +36,7 @@ int sig_generate(struct trace_event_raw_signal_generate *ctx)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->pid = tgid;
 	e->tpid = ctx->pid;
 	e->sig = sig;

@@ -4,6 +4,7 @@
 
 /* One signal: generated (signal_generate) or sent by kill/tkill/tgkill. */
 struct sig_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 pid;              /* sender tgid (current task) */
 	__s32 tpid;             /* target (thread) id, as the caller named it */
 	__s32 sig;

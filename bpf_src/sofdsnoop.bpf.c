@@ -6,6 +6,7 @@
  * and scm_detach_fds, which also see sendmmsg/recvmmsg.)  A record carries
  * up to MAX_FD fds; more make more records, as bcc. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "sofdsnoop.h"
 
 #define SOL_SOCKET 1
@@ -59,6 +60,7 @@ static __always_inline int report(struct user_msghdr *umsg, __s32 sock_fd, __s32
 		if (!e)
 			return 0;
 		e->id = bpf_get_current_pid_tgid();
+		e->cgroup = event_cgroup_id();
 		e->ts_us = bpf_ktime_get_ns() / 1000;
 		e->action = action;
 		e->sock_fd = sock_fd;

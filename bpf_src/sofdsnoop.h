@@ -5,6 +5,7 @@
 #define MAX_FD 10
 
 struct fd_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 id;       /* pid << 32 | tid */
 	__u64 ts_us;
 	__s32 action;   /* 0 send, 1 receive */

@@ -4,6 +4,7 @@
  * the socket (so an unbound socket shows the port listen() picked).  kprobe
  * variant (bcc's): inet_listen() entry. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "net.bpf.h"
 #include "solisten.h"
 
@@ -47,6 +48,7 @@ static __always_inline int report(const struct socket *sock, int backlog, int re
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_cgroup_id();
 	e->ts_us = bpf_ktime_get_ns() / 1000;
 	e->pid = current_tgid();
 	e->backlog = backlog;

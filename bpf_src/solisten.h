@@ -4,6 +4,7 @@
 
 /* One listen() on an IPv4/IPv6 stream socket. */
 struct listen_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 ts_us;
 	__u32 pid;
 	__s32 backlog;

@@ -6,6 +6,7 @@
  * The entry keeps the buffer pointer per thread; the return reads what the
  * call produced (read) or consumed (write). */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "sslsniff.h"
 
 const volatile __u32 targ_tgid = 0;
@@ -82,6 +83,7 @@ static __always_inline int emit(__u64 id, __u64 ts, __u64 start_ts, __u32 len, i
 	e->timestamp_ns = ts;
 	e->delta_ns = ts - start_ts;
 	e->pid = id >> 32;
+	e->cgroup = event_cgroup_id();
 	e->tid = (__u32)id;
 	e->uid = current_uid();
 	e->len = len;

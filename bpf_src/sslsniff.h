@@ -8,6 +8,7 @@ enum ssl_rw { SSL_READ = 0, SSL_WRITE = 1, SSL_HANDSHAKE = 2 };
 
 /* right-sized in the ring buffer: buf holds the bytes captured */
 struct ssl_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 timestamp_ns;
 	__u64 delta_ns;
 	__u32 pid;

@@ -2,6 +2,7 @@
 /* syncsnoop: sync-family syscall entries.  Variants: syscall tracepoints,
  * or kprobes on the syscall functions where those tracepoints are absent. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "syncsnoop.h"
 
 EVENTS_RINGBUF(events, 1 << 18, struct sync_event);
@@ -13,6 +14,7 @@ static __always_inline int emit(__u32 call)
 	if (!e)
 		return 0;
 	e->ts = bpf_ktime_get_ns();
+	e->cgroup = event_cgroup_id();
 	e->call = call;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);

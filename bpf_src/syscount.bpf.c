@@ -5,6 +5,7 @@
  * it off otherwise. */
 #include "corebpf.bpf.h"
 #include "syscount.h"
+#include "cgroupid.bpf.h"
 
 const volatile __s32 targ_tgid = 0;
 const volatile __s32 targ_tid = 0;
@@ -39,6 +40,9 @@ struct {
 	__type(key, struct comm_key);
 	__type(value, struct sc_val);
 } comms SEC(".maps");
+
+/* targ_containers (the exporter): calls (idx 0) and errors (1) per task cgroup */
+CGROUP_COUNTS(cgroup_calls);
 
 static __always_inline bool wanted(__u64 id, long nr)
 {
@@ -98,6 +102,13 @@ static __always_inline int sys_exit(long nr, long ret)
 		__sync_fetch_and_add(&val->errors, 1);
 	if (targ_latency)
 		__sync_fetch_and_add(&val->total_ns, delta);
+	if (targ_containers) {
+		__u64 cg = task_cgroup_id();
+
+		cgroup_count(&cgroup_calls, cg, 0);
+		if (ret < 0)
+			cgroup_count(&cgroup_calls, cg, 1);
+	}
 	if (targ_by_comm) {
 		struct comm_key ck = {};
 

@@ -3,6 +3,7 @@
  * Tracepoint variant: accept()/accept4() return -> fd -> file -> socket ->
  * sock.  kprobe variant (bcc's): the sock inet_csk_accept() returns. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "net.bpf.h"
 #include "containers.bpf.h"
 #include "tcpaccept.h"
@@ -37,6 +38,7 @@ static __always_inline int report(const struct sock *sk)
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_cgroup_id();
 	e->ts_us = bpf_ktime_get_ns() / 1000;
 	e->pid = pid;
 	e->family = family;

@@ -4,6 +4,7 @@
 
 /* One accepted TCP connection.  laddr/lport: this host, raddr/rport: the peer. */
 struct accept_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 ts_us;
 	__u32 pid;
 	__u16 family;

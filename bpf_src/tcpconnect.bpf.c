@@ -13,6 +13,7 @@
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
 #include "containers.bpf.h"
+#include "cgroupid.bpf.h"
 #include "tcpconnect.h"
 
 #define EINPROGRESS 115
@@ -27,6 +28,7 @@ struct pending {
 	__u64 ts;
 	__u32 pid;
 	__u32 uid;
+	__u64 cgroup;   /* the connecting task's (--containers) */
 	char comm[TASK_COMM_LEN];
 };
 
@@ -96,6 +98,7 @@ static __always_inline void report(const struct pending *p, __u16 family, __u16 
 	if (!e)
 		return;
 	e->ts_us = p->ts / 1000;
+	e->cgroup = p->cgroup;
 	e->pid = p->pid;
 	e->uid = p->uid;
 	e->family = family;
@@ -126,6 +129,7 @@ static __always_inline int on_state(struct state_args *a)
 		if (!task_wanted(&np.pid, &np.uid))
 			return 0;
 		np.ts = bpf_ktime_get_ns();
+		np.cgroup = event_cgroup_id();
 		bpf_get_current_comm(np.comm, sizeof(np.comm));
 		bpf_map_update_elem(&pending, &skp, &np, BPF_ANY);
 		bpf_map_update_elem(&by_tid, &tid, &skp, BPF_ANY);
@@ -234,6 +238,7 @@ static __always_inline int kp_return(int ret, __u16 family)
 	p.pid = current_tgid();         /* filtered at entry */
 	p.uid = current_uid();
 	p.ts = bpf_ktime_get_ns();
+	p.cgroup = event_cgroup_id();
 	bpf_get_current_comm(p.comm, sizeof(p.comm));
 	sk_addrs(sk, family, saddr, daddr);
 	report(&p, family, sk_lport(sk), dport, saddr, daddr);

@@ -6,6 +6,7 @@
 
 /* One active connect (a SYN sent). Addresses: 16 bytes, IPv4 in the first 4. */
 struct connect_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 ts_us;
 	__u32 pid;
 	__u32 uid;

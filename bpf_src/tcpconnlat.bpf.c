@@ -7,6 +7,7 @@
  * SYN_SENT socket stops it. */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
+#include "cgroupid.bpf.h"
 #include "tcpconnlat.h"
 
 const volatile __u32 targ_tgid = 0;
@@ -82,6 +83,7 @@ static __always_inline int finish(__u64 skp, __u16 family, __u16 lport, __u16 dp
 	if (!e)
 		goto out;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_sk_cgroup_id((const struct sock *)skp);
 	e->ts_us = now / 1000;
 	e->delta_us = delta_us;
 	e->pid = s->pid;

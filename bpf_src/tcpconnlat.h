@@ -4,6 +4,7 @@
 
 /* One completed active open: SYN sent -> SYN/ACK processed. */
 struct connlat_event {
+	__u64 cgroup;   /* --containers: the socket's cgroup (cgroupid.bpf.h) */
 	__u64 ts_us;
 	__u64 delta_us;
 	__u32 pid;

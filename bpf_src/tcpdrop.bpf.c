@@ -6,6 +6,7 @@
  * kprobe tcp_drop() (kernels up to 5.18, what bcc prefers). */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
+#include "cgroupid.bpf.h"
 #include "tcpdrop.h"
 
 #define ETH_P_IP 0x0800
@@ -80,6 +81,7 @@ static __always_inline int report(void *ctx, const struct sock *sk, const struct
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_sk_cgroup_id(sk);
 	e->pid = current_tgid();
 	e->reason = reason;
 	e->family = family;

@@ -7,6 +7,7 @@
 /* One TCP packet the kernel dropped.  Addresses and ports come from the
  * packet's headers: s* is the sender, d* the receiver. */
 struct drop_event {
+	__u64 cgroup;   /* --containers: the socket's cgroup (cgroupid.bpf.h) */
 	__u32 pid;
 	__u32 reason;           /* enum skb_drop_reason of the running kernel */
 	__s32 stack_id;

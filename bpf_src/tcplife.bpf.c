@@ -7,6 +7,7 @@
  * Variants: tp_btf / classic inet_sock_set_state, kprobe tcp_set_state. */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
+#include "cgroupid.bpf.h"
 #include "tcplife.h"
 
 const volatile __u32 targ_tgid = 0;
@@ -108,6 +109,7 @@ static __always_inline int on_state(struct state_args *a)
 	if (!e)
 		goto out;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_sk_cgroup_id((const struct sock *)skp);
 	e->ts_us = now / 1000;
 	e->span_us = delta;
 	e->rx_b = BPF_CORE_READ(tp, bytes_received);

@@ -4,6 +4,7 @@
 
 /* One closed TCP session. */
 struct life_event {
+	__u64 cgroup;   /* --containers: the socket's cgroup (cgroupid.bpf.h) */
 	__u64 ts_us;
 	__u64 span_us;
 	__u64 rx_b;

@@ -6,6 +6,7 @@
  * so it needs a kernel with kprobes. */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
+#include "cgroupid.bpf.h"
 #include "tcpretrans.h"
 
 const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
@@ -29,6 +30,8 @@ struct {
 	__type(value, __u64);
 } totals SEC(".maps");
 
+CGROUP_COUNTS(cgroup_totals);   /* targ_metrics + targ_containers: totals per socket cgroup */
+
 static __always_inline int report(const struct sock *sk, const struct sk_buff *skb, __u8 type)
 {
 	struct retrans_event *e;
@@ -43,8 +46,13 @@ static __always_inline int report(const struct sock *sk, const struct sk_buff *s
 		return 0;
 	if (targ_metrics) {
 		__u32 idx = (type - 1) * 2 + (family == AF_INET6);
-		__u64 *n = bpf_map_lookup_elem(&totals, &idx);
+		__u64 *n;
 
+		if (targ_containers) {
+			cgroup_count(&cgroup_totals, sk_cgroup_id(sk), idx);
+			return 0;
+		}
+		n = bpf_map_lookup_elem(&totals, &idx);
 		if (n)
 			*n += 1;
 		return 0;
@@ -68,6 +76,7 @@ static __always_inline int report(const struct sock *sk, const struct sk_buff *s
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_sk_cgroup_id(sk);
 	e->pid = current_tgid();
 	e->family = family;
 	e->lport = sk_lport(sk);

@@ -7,6 +7,7 @@
 
 /* One retransmitted segment (or tail loss probe). */
 struct retrans_event {
+	__u64 cgroup;   /* --containers: the socket's cgroup (cgroupid.bpf.h) */
 	__u32 pid;
 	__u32 seq;
 	__u16 family;

@@ -6,6 +6,7 @@
  * classic tracepoint (its srtt field), else tcp_rcv_established itself
  * (fentry, kprobe). */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "net.bpf.h"
 #include "tcprtt.h"
 
@@ -39,7 +40,7 @@ static struct rtt_sum zero_sum;
  * family (an IPv6 socket holds 127.0.0.6, LOOPBACK4_IPV6, or the IPv4
  * address of a v4-mapped peer); ports in host order. */
 static __always_inline int rtt(__u32 srtt, __u16 family, __u16 sport, __u16 dport,
-			       __u32 saddr, __u32 daddr)
+			       __u32 saddr, __u32 daddr, const struct sock *sk)
 {
 	struct rtt_sum *sum;
 	struct hist *h;
@@ -58,6 +59,8 @@ static __always_inline int rtt(__u32 srtt, __u16 family, __u16 sport, __u16 dpor
 	if (targ_ms)
 		srtt /= 1000;
 	key = targ_key == 1 ? saddr : targ_key == 2 ? daddr : 0;
+	if (targ_containers)    /* softirq: the socket's cgroup (0: no socket) */
+		key = sk ? sk_cgroup_id(sk) : 0;
 	h = map_lookup_or_init(&hists, &key, &zero_hist);
 	if (h)
 		HIST_INC(h, hist_slot(srtt));
@@ -77,7 +80,7 @@ static __always_inline int from_sk(const struct sock *sk)
 
 	return rtt(BPF_CORE_READ(tp, srtt_us) >> 3, sk_family(sk), sk_sport(sk), sk_dport(sk),
 		   BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr),
-		   BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		   BPF_CORE_READ(sk, __sk_common.skc_daddr), sk);
 }
 
 SEC("tp_btf/tcp_probe")
@@ -104,7 +107,7 @@ int rcv__tp(struct trace_event_raw_tcp_probe *ctx)
 		bpf_probe_read_kernel(&saddr, 4, ctx->saddr + 4);
 		bpf_probe_read_kernel(&daddr, 4, ctx->daddr + 4);
 	}
-	return rtt(srtt, family, sport, dport, saddr, daddr);
+	return rtt(srtt, family, sport, dport, saddr, daddr, sk);
 }
 
 SEC("fentry/tcp_rcv_established")

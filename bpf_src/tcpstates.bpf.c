@@ -4,6 +4,7 @@
  * classic sock:inet_sock_set_state; kprobe tcp_set_state (pre-4.16). */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
+#include "cgroupid.bpf.h"
 #include "tcpstates.h"
 
 const volatile __u16 targ_family = 0;    /* 0: IPv4 and IPv6 */
@@ -35,6 +36,7 @@ static __always_inline int on_state(struct state_args *a)
 	if (e) {
 		__builtin_memset(e, 0, sizeof(*e));
 		tsp = bpf_map_lookup_elem(&last, &skp);
+		e->cgroup = event_sk_cgroup_id(a->sk);
 		e->skaddr = skp;
 		e->ts_us = now / 1000;
 		e->span_us = tsp ? (now - *tsp) / 1000 : 0;

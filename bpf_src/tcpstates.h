@@ -4,6 +4,7 @@
 
 /* One TCP state change. */
 struct state_event {
+	__u64 cgroup;   /* --containers: the socket's cgroup (cgroupid.bpf.h) */
 	__u64 skaddr;
 	__u64 ts_us;
 	__u64 span_us;          /* time in oldstate; 0 for the first change seen */

@@ -10,6 +10,7 @@
  * with BTF has these tracepoints. */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
+#include "cgroupid.bpf.h"
 #include "containers.bpf.h"
 #include "tcptracer.h"
 
@@ -57,6 +58,7 @@ static __always_inline void emit(const struct sock *sk, __u16 family, __u8 type,
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup = event_sk_cgroup_id(sk);
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = type;
 	e->ip = family == AF_INET ? 4 : 6;

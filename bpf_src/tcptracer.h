@@ -8,6 +8,7 @@
 
 /* One connect (C), accept (A) or close (X).  saddr/sport: this host. */
 struct tcpt_event {
+	__u64 cgroup;   /* --containers: the socket's cgroup (cgroupid.bpf.h) */
 	__u64 ts_ns;
 	__u32 pid;
 	__u32 netns;

@@ -4,6 +4,7 @@
  * from Python to the file, so every process mapping it is traced (bcc's
  * hook; no kernel tracepoint knows the start routine). */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 #include "threadsnoop.h"
 
 EVENTS_RINGBUF(events, 1 << 18, struct thread_event);
@@ -15,6 +16,7 @@ int BPF_KPROBE(pthread_create_entry, void *thread, void *attr, void *start_routi
 
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->ts = bpf_ktime_get_ns();
 	e->start = (__u64)start_routine;
 	e->pid = current_tgid();

@@ -8,6 +8,7 @@
 
 /* One pthread_create() call: the caller and the new thread's start routine. */
 struct thread_event {
+	__u64 cgroup;   /* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 ts;
 	__u64 start;            /* start_routine, a user address of process pid */
 	__u32 pid;              /* the caller's process id */

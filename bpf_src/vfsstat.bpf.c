@@ -13,6 +13,7 @@
 #include "corebpf.bpf.h"
 #include "vfs.bpf.h"
 #include "vfsstat.h"
+#include "cgroupid.bpf.h"
 
 #define MS_SYNC 4
 
@@ -24,6 +25,8 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vfs_counts);
 } stats SEC(".maps");
+
+CGROUP_COUNTS(cgroup_stats);    /* targ_containers (the exporter): counts per task cgroup */
 
 /* tracepoint variant: the operation a namespace syscall will count if it
  * succeeds, kept per thread from entry to exit. */
@@ -46,6 +49,10 @@ static __always_inline void inc(__u32 stat)
 
 	if (stat >= S_MAXSTAT || skip())
 		return;
+	if (targ_containers) {
+		cgroup_count(&cgroup_stats, task_cgroup_id(), stat);
+		return;
+	}
 	c = bpf_map_lookup_elem(&stats, &zero);
 	if (c)
 		c->n[stat & (S_MAXSTAT - 1)]++;

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import corebpf
 from corebpf import features, histogram
 
-from . import _cli, _fsops, _heatmap, _jsonl
+from . import _cli, _containers, _fsops, _heatmap, _jsonl
 
 READ, WRITE, OPEN, FSYNC, GETATTR, COMMIT = range(6)     # enum fsop (fsops.h)
 OP_NAMES = ("read", "write", "open", "fsync", "getattr", "commit")
@@ -214,6 +214,7 @@ def slower_parser(prog: str, doc: str, t: Slower):
     p.add_argument("min_ms", nargs="?", default=10, type=_cli.nonneg_int,
                    help="minimum I/O duration to trace, in ms (default 10; 0: all)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p
 
 
@@ -229,30 +230,39 @@ SLOWER_JSON = _jsonl.Events("one object per file system operation slower than th
     F("offset", "integer", "file offset of a read, write or commit, else 0", "bytes"),
     F("latency_us", "integer", "time the operation took", "us", get=lambda e: e.delta_us),
     F("file", "string", "the file's name (one path component, as the kernel has it)"),
+    _containers.FIELD,
 ])
 DIST_JSON = _jsonl.Histograms("file system operation latency per interval (one histogram "
                               "per operation)", ["usecs", "msecs"], [
     F("operation", "string", "read, write, open, fsync or getattr"),
+    _containers.KEY,
 ])
+CONTAINER_HISTS = 1024          # --containers: (container, operation) histograms kept
 
 
 def slower_header(a, t: Slower) -> list:
     if a.csv:
-        return ["ENDTIME_us,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
+        return [("CONTAINER," if a.containers else "")
+                + "ENDTIME_us,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
     title = FILESYSTEMS[t.fs].title
     first = (t.header if a.min_ms == 0 else t.header_min).format(title=title, ms=a.min_ms)
-    return [first, "%-8s %-14s %-*s %1s %-7s %-8s %7s %s" % (
-        "TIME", "COMM", t.pid_width, "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
+    return [first, "%-8s %s%-14s %-*s %1s %-7s %-8s %7s %s" % (
+        "TIME", _containers.header(a), "COMM", t.pid_width, "PID", "T", "BYTES", "OFF_KB",
+        "LAT(ms)", "FILENAME")]
 
 
-def slower_event(e, csv: bool, pid_width: int = 6) -> str:
+def slower_event(e, csv: bool, pid_width: int = 6, a=None) -> str:
     op = BCC_LETTERS[e.op] if e.op < len(BCC_LETTERS) else "?"
     name = e.file[:NAME_MAX_SHOWN]
     if csv:
-        return "%d,%s,%d,%s,%d,%d,%d,%s" % (e.ts_us, e.task, e.pid, op, e.size, e.offset,
-                                             e.delta_us, name)
-    return "%-8s %-14.14s %-*s %1s %-7s %-8d %7.2f %s" % (
-        time.strftime("%H:%M:%S"), e.task, pid_width, e.pid, op, e.size, e.offset // 1024,
+        return ("%s,%d,%s,%d,%s,%d,%d,%d,%s" % (_containers.text(a, e).rstrip(), e.ts_us, e.task,
+                                                e.pid, op, e.size, e.offset, e.delta_us, name)
+                if a is not None and a.containers else
+                "%d,%s,%d,%s,%d,%d,%d,%s" % (e.ts_us, e.task, e.pid, op, e.size, e.offset,
+                                             e.delta_us, name))
+    return "%-8s %s%-14.14s %-*s %1s %-7s %-8d %7.2f %s" % (
+        time.strftime("%H:%M:%S"), _containers.text(a, e) if a is not None else "", e.task,
+        pid_width, e.pid, op, e.size, e.offset // 1024,
         e.delta_us / 1000, name)
 
 
@@ -261,8 +271,9 @@ def run_slower(prog: str, doc: str, t: Slower, argv=None):
     _cli.setup(a)
     with open_object(prog, "slower", FILESYSTEMS[t.fs], t.ops, a) as obj:
         obj.rodata.targ_min_us = a.min_ms * 1000
+        _containers.apply(obj, a)
         return _run_events(obj, a, slower_header(a, t),
-                           lambda e: slower_event(e, a.csv, t.pid_width),
+                           lambda e: slower_event(e, a.csv, t.pid_width, a),
                            getattr(a, "duration", None))
 
 
@@ -291,6 +302,7 @@ def dist_parser(prog: str, doc: str):
                    help="number of outputs")
     _heatmap.add_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     return p
 
 
@@ -304,9 +316,23 @@ def dist_render(items, a) -> str:
     if a.interval and not a.notimestamp:
         out.append(time.strftime("%H:%M:%S:") + "\n")
     label = "msecs" if a.milliseconds else "usecs"
-    out.append(histogram.format_sections([(k.op, list(v.slots)) for k, v in items],
-                                         label, "operation", op_name))
+    for head, ops in _container_groups(items, a):
+        out.append(head)
+        out.append(histogram.format_sections(ops, label, "operation", op_name))
     return "".join(out)
+
+
+def _container_groups(items, a):
+    """[(heading, [(op, slots)])]: one group (no heading) without
+    --containers, else one per container (bcc-style `container = NAME`)."""
+    if not getattr(a, "containers", False):
+        return [("", [(k.op, list(v.slots)) for k, v in items])]
+    groups = {}
+    for full, head, op, slots in _containers.sections_by(
+            [(k.cgroup, k.op, v) for k, v in items], lambda v: v.slots):
+        groups.setdefault((full, head), []).append((op, slots))
+    return [("\ncontainer = %s\n" % _containers.escape(head), sorted(ops))
+            for (_, head), ops in groups.items()]
 
 
 def run_dist(prog: str, doc: str, fs_name: str, ops=ALL, argv=None):
@@ -318,9 +344,16 @@ def run_dist(prog: str, doc: str, fs_name: str, ops=ALL, argv=None):
     fs = FILESYSTEMS[fs_name]
     with open_object(prog, "dist", fs, ops, a) as obj:
         obj.rodata.targ_ms = a.milliseconds
+        _apply_containers(obj, a)
         return _run_hists(obj, a, f"Tracing {fs.title} operation latency... Hit Ctrl-C to end.",
                           lambda items: dist_render(items, a), a.interval or _cli.FOREVER,
                           f"{prog}: {fs.title} operation latency")
+
+
+def _apply_containers(obj, a):
+    if a.containers:
+        _containers.apply(obj, a)
+        obj.maps["hists"].resize(CONTAINER_HISTS, "--containers")
 
 
 def _run_hists(obj, a, first, render, interval, title):
@@ -338,6 +371,11 @@ def _run_hists(obj, a, first, render, interval, title):
 
     def emit():
         items = sorted(hists.pop_items(), key=lambda kv: kv[0].op)
+        if a.json and a.containers:
+            return DIST_JSON.write("msecs" if a.milliseconds else "usecs", [
+                ({"container": full, "operation": op_name(op)}, slots) for full, _, op, slots
+                in _containers.sections_by([(k.cgroup, k.op, v) for k, v in items],
+                                           lambda v: v.slots)])
         if a.json:
             return DIST_JSON.write("msecs" if a.milliseconds else "usecs",
                                    [({"operation": op_name(k.op)}, v.slots) for k, v in items])
@@ -373,30 +411,35 @@ def libbpf_slower_parser(prog: str, doc: str):
     p.add_argument("-t", "--type", type=fs_type, metavar="TYPE",
                    help="which filesystem to trace: " + "/".join(TYPES))
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p
 
 
 def libbpf_slower_header(a) -> list:
     if a.csv:
-        return ["ENDTIME_ns,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
+        return [("CONTAINER," if a.containers else "")
+                + "ENDTIME_ns,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE"]
     first = (f"Tracing {a.type} operations slower than {a.min_ms} ms" if a.min_ms else
              f"Tracing {a.type} operations")
     first += f" for {a.duration} secs." if a.duration else "... Hit Ctrl-C to end."
-    return [first, "%-8s %-16s %-7s %1s %-7s %-8s %7s %s" % (
-        "TIME", "COMM", "PID", "T", "BYTES", "OFF_KB", "LAT(ms)", "FILENAME")]
+    return [first, "%-8s %s%-16s %-7s %1s %-7s %-8s %7s %s" % (
+        "TIME", _containers.header(a), "COMM", "PID", "T", "BYTES", "OFF_KB", "LAT(ms)",
+        "FILENAME")]
 
 
 LLONG_MAX = (1 << 63) - 1
 
 
-def libbpf_slower_event(e, csv: bool) -> str:
+def libbpf_slower_event(e, csv: bool, a=None) -> str:
     op = LIBBPF_LETTERS[e.op] if e.op < len(LIBBPF_LETTERS) else "?"
     size = "LL_MAX" if e.size == LLONG_MAX else str(e.size)
+    ctr = _containers.text(a, e) if a is not None else ""
     if csv:
-        return "%d,%s,%d,%s,%s,%d,%d,%s" % (e.ts_us * 1000, e.task, e.pid, op, size,
-                                             e.offset, e.delta_us, e.file[:NAME_MAX_SHOWN - 1])
-    return "%-8s %-16s %-7d %s %-7s %-8d %7.2f %s" % (
-        time.strftime("%H:%M:%S"), e.task, e.pid, op, size, e.offset // 1024,
+        return (ctr.rstrip() + "," if ctr else "") + "%d,%s,%d,%s,%s,%d,%d,%s" % (
+            e.ts_us * 1000, e.task, e.pid, op, size, e.offset, e.delta_us,
+            e.file[:NAME_MAX_SHOWN - 1])
+    return "%-8s %s%-16s %-7d %s %-7s %-8d %7.2f %s" % (
+        time.strftime("%H:%M:%S"), ctr, e.task, e.pid, op, size, e.offset // 1024,
         e.delta_us / 1000, e.file[:NAME_MAX_SHOWN - 1])
 
 
@@ -407,8 +450,9 @@ def run_libbpf_slower(prog: str, doc: str, argv=None):
     _cli.setup(a)
     with open_object(prog, "slower", FILESYSTEMS[a.type], ALL, a, fsync_range=True) as obj:
         obj.rodata.targ_min_us = a.min_ms * 1000
+        _containers.apply(obj, a)
         return _run_events(obj, a, libbpf_slower_header(a),
-                           lambda e: libbpf_slower_event(e, a.csv), a.duration)
+                           lambda e: libbpf_slower_event(e, a.csv, a), a.duration)
 
 
 def libbpf_dist_parser(prog: str, doc: str):
@@ -421,6 +465,7 @@ def libbpf_dist_parser(prog: str, doc: str):
     _cli.interval_count(p)
     _heatmap.add_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     return p
 
 
@@ -431,10 +476,12 @@ def libbpf_dist_render(items, a) -> str:
     if a.timestamp:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
     label = "msecs" if a.milliseconds else "usecs"
-    for k, v in items:
-        text = histogram.format_log2_libbpf(list(v.slots), label)
-        if text:
-            out.append("operation = '%s'\n%s\n" % (op_name(k.op), text))
+    for head, ops in _container_groups(items, a):
+        out.append(head)
+        for op, slots in ops:
+            text = histogram.format_log2_libbpf(slots, label)
+            if text:
+                out.append("operation = '%s'\n%s\n" % (op_name(op), text))
     return "".join(out)
 
 
@@ -448,6 +495,7 @@ def run_libbpf_dist(prog: str, doc: str, argv=None):
     ops = ALL + ((GETATTR,) if "getattr" in fs.funcs else ())
     with open_object(prog, "dist", fs, ops, a) as obj:
         obj.rodata.targ_ms = a.milliseconds
+        _apply_containers(obj, a)
         return _run_hists(obj, a, f"Tracing {a.type} operation latency... Hit Ctrl-C to end.",
                           lambda items: libbpf_dist_render(items, a), a.interval,
                           f"{prog}: {a.type} operation latency")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 
 def parse(prog: str, doc: str, argv=None):
@@ -17,6 +17,7 @@ def parse(prog: str, doc: str, argv=None):
                    help="total duration of trace in seconds")
     p.add_argument("-n", "--name", help="only print process names containing this name")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -30,6 +31,7 @@ def run(prog: str, a, header: str, fmt, json, syscalls=None):
             obj.rodata.targ_tid = a.tid
         elif a.pid:
             obj.rodata.targ_tgid = a.pid
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -50,6 +52,7 @@ def run(prog: str, a, header: str, fmt, json, syscalls=None):
                 return None
             return json(e)
 
+        header, show = _containers.column(a, header, show)
         _cli.trace_events(obj, header, show, duration=a.duration,
                           json=show_json if a.json else None)
     return 0

@@ -78,16 +78,19 @@ class Field:
     """One member of a tool's JSON objects: name (stable: part of the
     interface), JSON type, description, unit (ns, us, bytes...), and how to
     get it from a record (default: the record's attribute of that name;
-    get(record) otherwise).  optional: present only with some options."""
+    get(record) otherwise).  optional: present only with some options;
+    absent(): whether it is left out of every record of this run (known
+    once the options are applied), so line() keeps its compiled form."""
 
     def __init__(self, name: str, type: str, description: str, unit: str = None,
-                 get=None, optional: bool = False):
+                 get=None, optional: bool = False, absent=None):
         if type not in TYPES:
             raise ValueError(f"field {name}: type {type!r} is not one of {TYPES}")
         self.name, self.type, self.description, self.unit = name, type, description, unit
         self._attr = get is None          # the record's attribute of that name
         self.get = get or attrgetter(name)
         self.optional = optional
+        self.absent = absent
 
     def schema(self) -> dict:
         s = _type_schema(self.type)
@@ -123,9 +126,14 @@ class Events:
         self._fast = None           # compiled at first use (json is imported only for --json)
 
     def line(self, r) -> str:
-        """The JSON text of record(r) (replaced by its compiled form at first use)."""
-        self.line = self._compile_line(self._fields) if not self._optional else \
-            (lambda r: dumps(self.record(r)))
+        """The JSON text of record(r) (replaced by its compiled form at first use:
+        optional fields that say whether this run has them (absent) are
+        compiled in or left out)."""
+        fields = [f for f in self._fields if not (f.absent and f.absent())]
+        if any(f.optional and not f.absent for f in fields):
+            self.line = lambda r: dumps(self.record(r))
+        else:
+            self.line = self._compile_line(fields)
         return self.line(r)
 
     @staticmethod

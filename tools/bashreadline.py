@@ -15,7 +15,7 @@ import corebpf
 from corebpf.user import uprobes
 from corebpf.symbols.elf import find_library
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "bashreadline"
 DEFAULT_SHARED = "/lib/libreadline.so"
@@ -27,6 +27,7 @@ def parse(argv=None):
                    help="trace readline in this shared library instead of bash "
                         f"(bare -s: {DEFAULT_SHARED})")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -52,6 +53,7 @@ F = _jsonl.Field
 JSON = _jsonl.Events("one object per line read by readline()", [
     F("pid", "integer", "process ID"),
     F("line", "string", "the line entered"),
+    _containers.FIELD,
 ])
 
 
@@ -65,12 +67,14 @@ def run(argv=None):
     path = target(a.shared)
     sym = symbol(path)
     with corebpf.Object.open(PROG) as obj:
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         uprobes.attach(obj.programs["readline_return"], path, sym, retprobe=True)
-        rb, out = _jsonl.ring(obj, a, JSON, format_event, HEADER)
+        head, text = _containers.column(a, HEADER, format_event)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

@@ -35,7 +35,7 @@ import socket
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _jsonl, _net, _containers
 
 PROG = "bindsnoop"
 # The raw_syscalls variants' table (bpf_src/bindsnoop.bpf.c).
@@ -86,6 +86,7 @@ def parse(argv=None):
     p.add_argument("--count", action="store_true", help="count binds per local address and port")
     _cli.container_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     p.add_argument("--debug-source", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -117,6 +118,7 @@ JSON = _jsonl.Events("one object per bind() (failed ones too with -E)", [
     F("opts", "string", "socket options as bcc's OPTS column: FTNRr, '.' for unset",
       get=lambda e: opts2str(e.opts)),
     F("bound_dev_if", "integer", "interface index the socket is bound to, 0 if none"),
+    _containers.FIELD,
 ])
 
 
@@ -155,6 +157,7 @@ def run(argv=None):
         obj.rodata.targ_count = a.count
         ports = _net.PortSets(obj, ports=a.port)
         _cli.apply_containers(obj, a)
+        _containers.apply(obj, a)
         if a.ebpf or a.debug_source:
             _cli.print_ebpf(obj, a.json)
             if a.ebpf:
@@ -178,7 +181,8 @@ def run(argv=None):
 
         if not a.json:
             print("Tracing binds ... Hit Ctrl-C to end", flush=True)
-        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
+        head, text = _containers.column(a, header(a), text)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

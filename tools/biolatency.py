@@ -9,6 +9,7 @@ examples:
     biolatency -F            # show I/O flags separately
     biolatency -d vda        # only the disk vda
     biolatency -e            # also print average, total and count
+    biolatency --containers  # show each container (or cgroup) separately
     biolatency -j            # JSON Lines: one object per interval (also --json)
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _block, _cli, _heatmap, _jsonl
+from . import _block, _cli, _containers, _heatmap, _jsonl
 from ._block import disks  # noqa: F401  (kept importable from here)
 
 PROG = "biolatency"
@@ -53,6 +54,7 @@ def parse(argv=None):
     p.add_argument("-F", "--flags", action="store_true", help="print a histogram per set of I/O flags")
     p.add_argument("-e", "--extension", action="store_true",
                    help="also print the average, total and count")
+    _containers.add_args(p, per_histogram=True)
     _jsonl.add_args(p, short=True)
     p.add_argument("-d", "--disk", help="trace this disk only (a name in /proc/diskstats)")
     _cli.interval_count(p)
@@ -64,11 +66,16 @@ F = _jsonl.Field
 JSON = _jsonl.Histograms("block I/O latency per interval (-Q: from insertion)", ["usecs", "msecs"], [
     F("disk", "string", "disk name (-D)", optional=True),
     F("flags", "string", "request operation and flags, e.g. Sync-Write (-F)", optional=True),
+    _containers.KEY,
 ])
 
 
 def render_json(items, a, names: dict) -> str:
     hists = []
+    if a.containers:     # a request's cgroup: its bio's blkcg
+        hists = [({"container": n}, _jsonl.buckets(s), None) for n, _, s in
+                 _containers.sections([(k.cgroup, h) for k, h in items], lambda h: h.slots)]
+        items = ()
     for key, h in items:
         k = {}
         if a.disks:
@@ -91,6 +98,10 @@ def render(items, a, names: dict) -> str:
         header, keyf, fmt = "flags", lambda k: k.flags, flags_text
     else:
         header, keyf, fmt = None, None, None
+    if a.containers:
+        out.append(_containers.format_sections([(k.cgroup, h) for k, h in items],
+                                               lambda h: h.slots, label))
+        items = ()
     for key, h in items:
         vals = list(h.slots)
         if header:
@@ -107,6 +118,8 @@ def run(argv=None):
     a = parse(argv)
     if a.disks and a.flags:
         raise _cli.UsageError("can only use -D or -F")
+    if a.containers and (a.disks or a.flags):
+        raise _cli.UsageError("can only use one of -D, -F and --containers")
     names = disks()
     dev = _block.disk_dev(a.disk, names) if a.disk else 0
     _heatmap.check_args(a)
@@ -117,6 +130,7 @@ def run(argv=None):
         obj.rodata.targ_queued = a.queued
         obj.rodata.targ_ms = a.milliseconds
         obj.rodata.targ_dev = dev
+        _containers.apply(obj, a, io=True)
         for p in obj.programs.values():
             if p.hook == "insert" and not a.queued:
                 p.autoload = False
@@ -127,6 +141,9 @@ def run(argv=None):
         if a.flags and obj.variant == "tp":
             raise corebpf.MissingFeature("per-flag histograms need tp_btf or raw tracepoints "
                                          "(block_rq_*), which this kernel lacks")
+        if a.containers and obj.variant == "tp":
+            raise corebpf.MissingFeature("per-container histograms need tp_btf or raw "
+                                         "tracepoints (block_rq_*), which this kernel lacks")
         obj.attach()
         hists = _heatmap.tap(a, obj.maps["hists"], PROG, lambda k, v: v.slots,
                              "msecs" if a.milliseconds else "usecs",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _jsonl, _block, _cli
+from . import _block, _cli, _containers, _jsonl
 
 PROG = "biosnoop"
 PATTERN = {1: "S", 2: "R"}
@@ -24,6 +24,7 @@ def parse(argv=None):
     p.add_argument("-P", "--pattern", action="store_true",
                    help="show the block I/O pattern (sequential or random)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -51,6 +52,7 @@ JSON = _jsonl.Events("one object per block I/O completed", [
     F("pattern", "string", "S sequential, R random, ? unknown (-P)", optional=True),
     F("queue_ns", "integer", "submission to issue (-Q)", "ns", optional=True),
     F("latency_ns", "integer", "issue to completion", "ns", get=lambda e: e.delta),
+    _containers.FIELD,
 ])
 
 
@@ -79,6 +81,7 @@ def run(argv=None):
         obj.rodata.targ_dev = dev
         obj.rodata.targ_queued = a.queue
         obj.rodata.targ_pattern = a.pattern
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -96,7 +99,8 @@ def run(argv=None):
                                pattern=PATTERN.get(e.pattern, "?") if a.pattern else None,
                                queue_ns=e.qdelta if a.queue else None)
 
-        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header(a))
+        head, text = _containers.column(a, header(a), text)
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

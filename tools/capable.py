@@ -23,7 +23,7 @@ import time
 import corebpf
 from corebpf.symbols.stacks import Stacks, missing
 
-from . import _cli, _jsonl, _stacks
+from . import _cli, _containers, _jsonl, _stacks
 
 PROG = "capable"
 
@@ -53,6 +53,7 @@ def parse(argv=None):
                         "with -K/-U)")
     _cli.container_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -83,6 +84,7 @@ JSON = _jsonl.Events("one object per capability check (audited ones only without
     F("insetid", "integer|null", "1 if in a set*id() call, null if unknown",
       get=lambda e: e.insetid if e.insetid >= 0 else None),
     _stacks.KERNEL_STACK, _stacks.USER_STACK,
+    _containers.FIELD,
 ])
 
 
@@ -130,6 +132,7 @@ def run(argv=None):
         if not (a.kernel_stack or a.user_stack):
             obj.maps["stacks"].max_entries = 1
         _cli.apply_containers(obj, a)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -148,7 +151,8 @@ def run(argv=None):
                 stacks, e.tgid, e.kernel_stack_id if a.kernel_stack else None,
                 e.user_stack_id if a.user_stack else None, skip_probe=True))
         spec = _jsonl.Custom(record) if stacks else JSON
-        rb, out = _jsonl.ring(obj, a, spec, text, header(a.extra))
+        head, text = _containers.column(a, header(a.extra), text)
+        rb, out = _jsonl.ring(obj, a, spec, text, head)
         _cli.event_loop(rb, out)
     return 0
 

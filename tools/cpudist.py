@@ -7,6 +7,7 @@ examples:
     cpudist 1 10         # print 1 second summaries, 10 times
     cpudist -mT 1        # 1s summaries, milliseconds, and timestamps
     cpudist -P           # show each PID separately
+    cpudist --containers # show each container (or cgroup) separately
     cpudist -p 185       # trace PID 185 only
     cpudist -I           # include CPU idle time
     cpudist -e           # show extension summary (average/total/count)
@@ -19,7 +20,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _heatmap, _jsonl
+from . import _cli, _containers, _heatmap, _jsonl
 
 PROG = "cpudist"
 FINISH_TASK_SWITCH = (r"finish_task_switch", r"finish_task_switch\.isra\.\d+")
@@ -33,6 +34,7 @@ def parse(argv=None):
     g = p.add_mutually_exclusive_group()
     g.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
     g.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
+    _containers.add_args(g, per_histogram=True)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     p.add_argument("-I", "--include-idle", action="store_true", help="include CPU idle time")
     p.add_argument("-e", "--extension", action="store_true",
@@ -55,6 +57,7 @@ JSON = _jsonl.Histograms("on-CPU (-O: off-CPU) time per interval", ["usecs", "ms
     F("tid", "integer", "thread ID (-L)", optional=True),
     F("comm", "string|null", "the process' or thread's name when printed (-P/-L)",
       optional=True),
+    _containers.KEY,
 ], extra=[
     F("total", "integer", "sum of all times (-e; unit)", optional=True),
     F("count", "integer", "number of times (-e)", optional=True),
@@ -63,13 +66,17 @@ JSON = _jsonl.Histograms("on-CPU (-O: off-CPU) time per interval", ["usecs", "ms
 
 def write_json(items, ext, a):
     hists = []
+    if a.containers:
+        items = [(n, s) for n, _, s in _containers.sections(items, lambda v: v.slots)]
     for k, v in items:
         key = {}
         if a.pids or a.tids:
             key = {"pid" if a.pids else "tid": int(k), "comm": _comm_raw(int(k))}
-        if a.extension and ext is not None and not (a.pids or a.tids):
+        elif a.containers:
+            key = {"container": k}
+        if a.extension and ext is not None and not (a.pids or a.tids or a.containers):
             key.update(total=int(ext.total), count=int(ext.count))
-        hists.append((key, v.slots))
+        hists.append((key, v if a.containers else v.slots))
     JSON.write("msecs" if a.milliseconds else "usecs", hists)
 
 
@@ -89,6 +96,8 @@ def render(items, ext, a) -> str:
     if a.pids or a.tids:
         out.append(histogram.format_sections([(k, list(v.slots)) for k, v in items], label,
                                              "pid" if a.pids else "tid", pid_comm))
+    elif a.containers:
+        out.append(_containers.format_sections(items, lambda v: v.slots, label))
     else:
         for _, v in items:
             out.append(histogram.format_log2(list(v.slots), label))
@@ -110,6 +119,7 @@ def run(argv=None):
         obj.rodata.targ_idle = a.include_idle
         if a.pid:
             obj.rodata.targ_tgid = a.pid
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

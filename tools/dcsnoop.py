@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 from .dcstat import LOOKUP_FAST
 
 PROG = "dcsnoop"
@@ -27,6 +27,7 @@ def parse(argv=None):
     p.add_argument("-a", "--all", action="store_true",
                    help="trace all lookups (default is fails only)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -37,6 +38,7 @@ JSON = _jsonl.Events("one object per failed dentry cache lookup (every lookup wi
     F("type", "string", "M (miss) or R (reference, -a)", get=lambda e: "MR"[e.type & 1]),
     F("file", "string", "the name looked up (one path component)",
       get=lambda e: e.filename),
+    _containers.FIELD,
 ])
 
 
@@ -51,6 +53,7 @@ def run(argv=None):
         if not a.all:
             obj.programs["fast__kprobe"].autoload = False
             obj.programs["fast__fentry"].autoload = False
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -62,8 +65,9 @@ def run(argv=None):
         else:
             obj.attach()
         start = time.time()
-        _cli.trace_events(obj, HEADER, lambda e: format_event(e, time.time() - start),
-                          json=JSON.line if a.json else None)
+        head, text = _containers.column(a, HEADER,
+                                        lambda e: format_event(e, time.time() - start))
+        _cli.trace_events(obj, head, text, json=JSON.line if a.json else None)
     return 0
 
 

@@ -24,7 +24,7 @@ import os
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "drsnoop"
 
@@ -44,6 +44,7 @@ def parse(argv=None):
     p.add_argument("--memcg", action="store_true",
                    help="also trace reclaim by tasks at their memory cgroup's limit")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -82,6 +83,7 @@ JSON = _jsonl.Events("one object per direct reclaim", [
       get=lambda e: bool(e.memcg)),
     F("free_kb", "integer", "free memory when the tool read the event (-v)", "KiB",
       get=lambda e: None, optional=True),
+    _containers.FIELD,
 ])
 
 
@@ -112,6 +114,7 @@ def run(argv=None):
             for p in obj.programs.values():
                 if p.hook.startswith("memcg_"):
                     p.autoload = False
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -131,7 +134,8 @@ def run(argv=None):
                 return None
             return JSON.record(e, free_kb=free_kbytes() if a.show_free else None)
 
-        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header(a))
+        head, text = _containers.column(a, header(a), text)
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, head)
         _cli.event_loop(rb, out, duration=a.duration)
     return 0
 

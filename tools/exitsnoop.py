@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "exitsnoop"
 
@@ -45,6 +45,7 @@ def parse(argv=None):
     p.add_argument("--per-thread", action="store_true",
                    help="report every exiting thread, not only whole processes")
     _jsonl.add_args(p, short=True)
+    _containers.add_args(p)
     # bcc's switch for kernels keeping start_time as a timespec: CO-RE reads
     # the field's real type, so it changes nothing here.
     p.add_argument("--timespec", action="store_true", help=argparse.SUPPRESS)
@@ -60,6 +61,7 @@ def header(a) -> str:
         h += "%-13s" % ("TIME-" + ("UTC" if a.utc else time.strftime("%Z")))
     if a.label is not None:
         h += "%-6s" % "LABEL"
+    h += _containers.header(a)
     return h + "%-16s %-7s %-7s %-7s %-7s %-10s" % ("PCOMM", "PID", "PPID", "TID", "AGE(s)",
                                                      "EXIT_CODE")
 
@@ -87,6 +89,7 @@ def format_event(e, a, now: datetime = None) -> str:
         line += "%-13s" % (now or _now(a)).strftime("%H:%M:%S.%f")[:-3]
     if a.label is not None:
         line += "%-6s" % (a.label or "exit")
+    line += _containers.text(a, e)
     age = (e.exit_time - e.start_time) / 1e9
     line += "%-16s %-7d %-7d %-7d %-7.2f " % (e.comm, e.pid, e.ppid, e.tid, age)
     return line + exit_text(e.exit_code, e.sig_info)
@@ -105,6 +108,7 @@ JSON = _jsonl.Events("one object per exiting process (thread with --per-thread)"
     F("sig_info", "integer", "terminating signal, 0x80 = core dumped, 0 = exit()"),
     F("start_ns", "integer", "start time (CLOCK_MONOTONIC)", "ns", get=lambda e: e.start_time),
     F("exit_ns", "integer", "exit time (CLOCK_MONOTONIC)", "ns", get=lambda e: e.exit_time),
+    _containers.FIELD,
 ])
 
 
@@ -120,6 +124,7 @@ def run(argv=None):
             obj.rodata.targ_tgid = a.pid
         obj.rodata.targ_per_thread = a.per_thread
         obj.rodata.targ_failed = a.failed
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

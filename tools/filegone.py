@@ -17,7 +17,7 @@ import time
 import corebpf
 from corebpf import features
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "filegone"
 HEADER = "%-8s %-7s %-16s %6s %s" % ("TIME", "PID", "COMM", "ACTION", "FILE")
@@ -27,6 +27,7 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -44,6 +45,7 @@ JSON = _jsonl.Events("one object per file deleted or renamed over", [
       get=lambda e: e.name),
     F("new_file", "string|null", "a rename's new name, null for a delete",
       get=lambda e: e.name2 if e.action == ord("R") else None),
+    _containers.FIELD,
 ])
 
 
@@ -80,13 +82,15 @@ def run(argv=None):
             obj.rodata.targ_tgid = a.pid
         _cli.drop_missing_syscalls(obj)
         choose_programs(obj)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
-        _cli.trace_events(obj, HEADER, format_event, json=JSON.line if a.json else None)
+        head, text = _containers.column(a, HEADER, format_event)
+        _cli.trace_events(obj, head, text, json=JSON.line if a.json else None)
     return 0
 
 

@@ -22,7 +22,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "filelife"
 DEATH, BIRTH_PATH, DEATH_PATH = range(3)
@@ -49,6 +49,7 @@ JSON = _jsonl.Events("one object per file created and deleted while tracing", [
     F("comm", "string", "its command name"),
     F("age_ns", "integer", "time from creation to deletion", "ns"),
     F("file", "string", "the file's name (last path component), exact"),
+    _containers.FIELD,
 ])
 
 
@@ -115,6 +116,7 @@ def run(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
@@ -122,6 +124,7 @@ def run(argv=None):
             obj.rodata.targ_tgid = a.pid
         _cli.drop_missing_syscalls(obj)
         _choose_programs(obj)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -136,7 +139,7 @@ def run(argv=None):
             if a.json:
                 out.obj(JSON.record(e, age_ns=age, file=name))
             else:
-                out(format_line(e.pid, e.comm, age, name))
+                out(_containers.text(a, e) + format_line(e.pid, e.comm, age, name))
 
         def on_event(e):
             if e.kind == DEATH:
@@ -154,7 +157,7 @@ def run(argv=None):
         if a.json:
             _jsonl.header(header())
         else:
-            print(header(), flush=True)
+            print(_containers.header(a) + header(), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -19,7 +19,7 @@ import time
 
 import corebpf
 
-from . import _cli, _fs, _fsops, _jsonl
+from . import _cli, _containers, _fs, _fsops, _jsonl
 
 PROG = "fileslower"
 NAME_LEN = 32           # bcc's DNAME_INLINE_LEN
@@ -33,6 +33,7 @@ def parse(argv=None):
     p.add_argument("min_ms", nargs="?", default=10, type=_cli.nonneg_int,
                    help="minimum I/O duration to trace, in ms (default 10)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -49,6 +50,7 @@ JSON = _jsonl.Events("one object per synchronous read or write slower than the t
     F("latency_us", "integer", "time the call took", "us", get=lambda e: e.delta_us),
     F("file", "string", "the file's name (at most 32 bytes kept)", get=lambda e: e.name),
     F("name_len", "integer", "the whole name's length", "bytes"),
+    _containers.FIELD,
 ])
 
 
@@ -75,6 +77,7 @@ def run(argv=None):
                     not in (_fs.READ, _fs.WRITE):
                 p.autoload = False
         _cli.drop_missing_syscalls(obj)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -87,9 +90,9 @@ def run(argv=None):
             print("Current kernel does not have __vfs_write, try vfs_write instead")
         start = time.time()
         first = "Tracing sync read/writes slower than %d ms" % a.min_ms
-        _cli.trace_events(obj, first + "\n" + HEADER,
-                          lambda e: format_event(e, time.time() - start),
-                          json=JSON.line if a.json else None)
+        head, text = _containers.column(a, first + "\n" + HEADER,
+                                        lambda e: format_event(e, time.time() - start))
+        _cli.trace_events(obj, head, text, json=JSON.line if a.json else None)
     return 0
 
 

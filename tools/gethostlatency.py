@@ -13,7 +13,7 @@ import corebpf
 from corebpf.user import uprobes
 from corebpf.symbols.elf import ElfError
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "gethostlatency"
 FUNCTIONS = ("getaddrinfo", "gethostbyname", "gethostbyname2")
@@ -23,6 +23,7 @@ def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     p.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -35,6 +36,7 @@ JSON = _jsonl.Events("one object per host name lookup (getaddrinfo, gethostbynam
     F("comm", "string", "command name"),
     F("latency_ns", "integer", "time the call took", "ns", get=lambda e: e.delta_ns),
     F("host", "string", "the host name looked up"),
+    _containers.FIELD,
 ])
 
 
@@ -52,6 +54,7 @@ def run(argv=None):
     with corebpf.Object.open(PROG) as obj:
         if a.pid:
             obj.rodata.targ_tgid = a.pid
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -65,7 +68,8 @@ def run(argv=None):
             attached += 1
         if not attached:
             raise ElfError(f"{libc}: none of {', '.join(FUNCTIONS)} found")
-        rb, out = _jsonl.ring(obj, a, JSON, format_event, HEADER)
+        head, text = _containers.column(a, HEADER, format_event)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

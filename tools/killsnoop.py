@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl, _signals
+from . import _cli, _containers, _jsonl, _signals
 
 PROG = "killsnoop"
 
@@ -30,6 +30,7 @@ def parse(argv=None):
     p.add_argument("-s", "--signal", type=_signals.signal_list,
                    help="trace only these signals (a number or a comma-separated list)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -54,6 +55,7 @@ JSON = _jsonl.Events("one object per kill() call", [
     F("sig", "integer", "signal number"),
     F("tpid", "integer", "target PID as passed to kill()"),
     F("ret", "integer", "kill()'s return value (0 or -errno)"),
+    _containers.FIELD,
 ])
 
 
@@ -73,12 +75,14 @@ def run(argv=None):
             obj.rodata.targ_tpid = a.tpid
         obj.rodata.targ_failed = a.failed
         _signals.set_filter(obj, a.signal)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         obj.attach()
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, width), header(width))
+        head, text = _containers.column(a, header(width), lambda e: format_event(e, width))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

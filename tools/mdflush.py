@@ -12,7 +12,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "mdflush"
 HEADER = "%-8s %-7s %-16s %s" % ("TIME", "PID", "COMM", "DEVICE")
@@ -21,6 +21,7 @@ HEADER = "%-8s %-7s %-16s %s" % ("TIME", "PID", "COMM", "DEVICE")
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -29,6 +30,7 @@ JSON = _jsonl.Events("one object per md flush request", [
     F("pid", "integer", "process ID"),
     F("comm", "string", "command name"),
     F("disk", "string", "md device name"),
+    _containers.FIELD,
 ])
 
 
@@ -40,13 +42,15 @@ def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         obj.attach()
-        _cli.trace_events(obj, "Tracing md flush requests... Hit Ctrl-C to end.\n" + HEADER,
-                          format_event, json=JSON.line if a.json else None)
+        head, text = _containers.column(
+            a, "Tracing md flush requests... Hit Ctrl-C to end.\n" + HEADER, format_event)
+        _cli.trace_events(obj, head, text, json=JSON.line if a.json else None)
     return 0
 
 

@@ -11,7 +11,7 @@ import errno
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "mountsnoop"
 
@@ -140,6 +140,7 @@ JSON = _jsonl.Events("one object per mount(), umount(), fsopen(), fsconfig(), fs
     F("call", "string", "the call as bcc's CALL column shows it (C string escapes)",
       get=call_text),
     F("ret", "integer", "the call's return value (a result, or -errno)"),
+    _containers.FIELD,
 ])
 
 
@@ -163,19 +164,22 @@ def run(argv=None):
                    help="also show the parent's command name and PID")
     _cli.container_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         _cli.drop_missing_syscalls(obj)
         _cli.apply_containers(obj, a)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a.parent_process),
-                              header(a.parent_process))
+        head, text = _containers.column(a, header(a.parent_process),
+                                        lambda e: format_event(e, a.parent_process))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -18,7 +18,7 @@ import time
 import corebpf
 from corebpf import features
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "oomkill"
 
@@ -26,6 +26,7 @@ PROG = "oomkill"
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -64,6 +65,7 @@ JSON = _jsonl.Events("one object per OOM kill", [
       get=lambda e: e.pages or machine_pages()),
     F("loadavg", "string", "/proc/loadavg when the tool read the event",
       get=lambda e: loadavg()),
+    _containers.FIELD,
 ])
 
 
@@ -85,12 +87,15 @@ def run(argv=None):
             for p in obj.programs.values():
                 if p.hook == "victim":
                     p.autoload = False
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         obj.attach()
-        rb, out = _jsonl.ring(obj, a, JSON, format_event, "Tracing OOM kills... Ctrl-C to stop.")
+        rb, out = _jsonl.ring(obj, a, JSON,             # no column line: the id leads
+                              lambda e: _containers.text(a, e) + format_event(e),
+                              "Tracing OOM kills... Ctrl-C to stop.")
         _cli.event_loop(rb, out)
     return 0
 

@@ -10,6 +10,7 @@ examples:
     runqlat -p 185     # trace PID 185 only
     runqlat --pidnss   # show each PID namespace separately
     runqlat -L         # show each thread (TID) separately
+    runqlat --containers   # show each container (or cgroup) separately
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _heatmap, _jsonl
+from . import _cli, _containers, _heatmap, _jsonl
 
 PROG = "runqlat"
 
@@ -33,6 +34,7 @@ def parse(argv=None):
     g.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
     g.add_argument("--pidnss", action="store_true", help="print a histogram per PID namespace")
     g.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
+    _containers.add_args(g, per_histogram=True)
     _cli.interval_count(p)
     _heatmap.add_args(p)
     _jsonl.add_args(p)
@@ -48,10 +50,15 @@ JSON = _jsonl.Histograms("run queue latency per interval", ["usecs", "msecs"], [
     F("pid", "integer", "process ID (-P)", optional=True),
     F("tid", "integer", "thread ID (-L)", optional=True),
     F("pidns", "integer", "PID namespace inode number (--pidnss)", optional=True),
+    _containers.KEY,
 ])
 
 
 def write_json(items, a):
+    if a.containers:
+        return JSON.write("msecs" if a.milliseconds else "usecs",
+                          [({"container": n}, s) for n, _, s in
+                           _containers.sections(items, lambda v: v.slots)])
     section = section_name(a)
     JSON.write("msecs" if a.milliseconds else "usecs",
                [({section: int(k)} if section else {}, v.slots) for k, v in items])
@@ -64,7 +71,9 @@ def render(items, a) -> str:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
     label = "msecs" if a.milliseconds else "usecs"
     section = section_name(a)
-    if section:
+    if a.containers:
+        out.append(_containers.format_sections(items, lambda v: v.slots, label))
+    elif section:
         out.append(histogram.format_sections([(k, list(v.slots)) for k, v in items],
                                              label, section, str))
     else:
@@ -84,6 +93,7 @@ def run(argv=None):
         obj.rodata.targ_ms = a.milliseconds
         if a.pid:
             obj.rodata.targ_tgid = a.pid
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0

@@ -14,7 +14,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "runqslower"
 
@@ -29,6 +29,7 @@ def parse(argv=None):
     g.add_argument("-p", "--pid", type=_cli.pid_type, help="trace this PID only")
     g.add_argument("-t", "--tid", type=_cli.tid_type, help="trace this TID only")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -47,6 +48,7 @@ JSON = _jsonl.Events("one object per wait on a run queue longer than the thresho
     F("prev_comm", "string", "command name of the thread switched out for it",
       get=lambda e: e.prev_task),
     F("prev_tid", "integer", "ID of the thread switched out for it", get=lambda e: e.prev_pid),
+    _containers.FIELD,
 ])
 
 
@@ -66,14 +68,15 @@ def run(argv=None):
             obj.rodata.targ_tgid = a.pid
         if a.tid:
             obj.rodata.targ_tid = a.tid
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         obj.attach()
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a),
-                              "Tracing run queue latency higher than %d us\n%s"
-                              % (a.min_us, header(a)))
+        first = "Tracing run queue latency higher than %d us\n%s" % (a.min_us, header(a))
+        head, text = _containers.column(a, first, lambda e: format_event(e, a))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -13,7 +13,7 @@ the arguments, exit for the result).
 """
 from __future__ import annotations
 
-from . import _cli, _ipcsnoop, _jsonl
+from . import _cli, _containers, _ipcsnoop, _jsonl
 
 PROG = "shmsnoop"
 SYS_NAMES = ("SHMGET", "SHMAT", "SHMDT", "SHMCTL")
@@ -71,6 +71,7 @@ JSON = _jsonl.Events("one object per shmget(), shmat(), shmdt() or shmctl() call
     F("shmaddr", "string", "shmat()'s or shmdt()'s address, hex", get=lambda e: hex(e.shmaddr)),
     F("cmd", "integer", "shmctl()'s command"),
     F("buf", "string", "shmctl()'s buffer address, hex", get=lambda e: hex(e.buf)),
+    _containers.FIELD,
 ])
 
 

@@ -16,7 +16,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl, _signals
+from . import _cli, _containers, _jsonl, _signals
 
 PROG = "sigsnoop"
 
@@ -41,6 +41,7 @@ def parse(argv=None):
     p.add_argument("-n", "--name", action="store_true",
                    help="print signal names instead of numbers")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -70,6 +71,7 @@ JSON = _jsonl.Events("one object per signal generated (-k: per kill() call)", [
     F("tpid", "integer", "target thread ID as the sender named it"),
     F("tcomm", "string", "target command name, empty if unknown"),
     F("ret", "integer", "result (0 or -errno)"),
+    _containers.FIELD,
 ])
 
 
@@ -90,6 +92,7 @@ def run(argv=None):
             obj.rodata.targ_tgid = a.pid
         obj.rodata.targ_failed = a.failed
         _signals.set_filter(obj, a.signal)
+        _containers.apply(obj, a)
         for name, prog in obj.programs.items():
             prog.autoload = (name in KILL_PROGS) == a.kill
         if a.ebpf:
@@ -97,7 +100,8 @@ def run(argv=None):
             return 0
         obj.load()
         obj.attach()
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a.name), HEADER)
+        head, text = _containers.column(a, HEADER, lambda e: format_event(e, a.name))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from . import _cli, _ipcsnoop, _jsonl
+from . import _cli, _containers, _ipcsnoop, _jsonl
 
 PROG = "sofdsnoop"
 
@@ -52,6 +52,7 @@ JSON = _jsonl.Events("one object per file descriptor passed over a UNIX socket "
                        "receiver's for RECV)"),
     F("fd_path", "string|null", "a SEND's fd's /proc link when the tool read it, N/A if "
                                 "gone; null for RECV"),
+    _containers.FIELD,
 ])
 
 

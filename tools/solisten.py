@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "solisten"
 # The raw_syscalls variants' table (bpf_src/solisten.bpf.c).
@@ -29,6 +29,7 @@ def parse(argv=None):
     p.add_argument("-n", "--netns", type=_net.netns_id, default=0,
                    help="trace this network namespace only (inode number)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -49,6 +50,7 @@ JSON = _jsonl.Events("one object per TCP listen()", [
     F("backlog", "integer", "listen()'s backlog"),
     F("port", "integer", "local port"),
     _net.json_addr("addr", "local address"),
+    _containers.FIELD,
 ])
 
 
@@ -68,13 +70,15 @@ def run(argv=None):
         if a.pid:
             obj.rodata.targ_tgid = a.pid
         obj.rodata.targ_netns = a.netns
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a), header(a))
+        head, text = _containers.column(a, header(a), lambda e: format_event(e, a))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

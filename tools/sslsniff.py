@@ -27,7 +27,7 @@ import textwrap
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "sslsniff"
 MAX_BUF_SIZE = 65536                # sslsniff.h
@@ -89,6 +89,7 @@ def parse(argv=None):
     p.add_argument("--extra-lib", type=ssllib_type, action="append",
                    help="Intercept calls from extra library (format: lib_type:lib_path)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -121,6 +122,7 @@ JSON = _jsonl.Events("one object per TLS read, write (or handshake, --handshake)
       get=lambda e: _jsonl.raw(_data(e)) if e.buf_filled == 1 else None),
     F("truncated_bytes", "integer", "bytes of the call not captured", "bytes",
       get=lambda e: max(0, e.len - len(_data(e)))),
+    _containers.FIELD,
 ])
 
 
@@ -197,6 +199,7 @@ def run(argv=None):
         obj.maps["scratch"].max_entries = corebpf.features.possible_cpus()
         for name in ("handshake_enter", "handshake_exit"):
             obj.programs[name].autoload = handshake
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -215,7 +218,8 @@ def run(argv=None):
         def record(e):
             return None if a.comm and a.comm != e.comm else JSON.record(e)
 
-        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header(a.extra, a.latency))
+        head, text = _containers.column(a, header(a.extra, a.latency), text)
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, head)
         _cli.event_loop(rb, out)
         return 0
 

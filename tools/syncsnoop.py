@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "syncsnoop"
 # bcc's CALL names, indexed by enum sync_call (syncsnoop.h)
@@ -30,6 +30,7 @@ JSON = _jsonl.Events("one object per sync-family call", [
     F("comm", "string", "command name"),
     F("call", "string", "sync, fsync, fdatasync, msync, sync_file_range or syncfs",
       get=lambda e: CALLS[e.call] if e.call < len(CALLS) else CALLS[0]),
+    _containers.FIELD,
 ])
 
 
@@ -43,17 +44,20 @@ def format_event(e) -> str:
 def run(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     a = p.parse_args(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         _cli.drop_missing_syscalls(obj)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         _cli.fill_syscall_actions(obj, SYSCALLS)
         obj.attach()
-        rb, out = _jsonl.ring(obj, a, JSON, format_event, header())
+        head, text = _containers.column(a, header(), format_event)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

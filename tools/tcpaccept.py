@@ -21,7 +21,7 @@ import time
 
 import corebpf
 
-from . import _jsonl, _cli, _net
+from . import _jsonl, _cli, _net, _containers
 
 PROG = "tcpaccept"
 # The raw_syscalls variants' table (bpf_src/tcpaccept.bpf.c).
@@ -39,6 +39,7 @@ def parse(argv=None):
     _net.add_family(p)
     _cli.container_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -62,6 +63,7 @@ JSON = _jsonl.Events("one object per TCP connection accepted", [
     F("rport", "integer", "remote port"),
     F("laddr", "string", "local address", get=lambda e: _net.ntop(e.family, e.laddr)),
     F("lport", "integer", "local port"),
+    _containers.FIELD,
 ])
 
 
@@ -85,6 +87,7 @@ def run(argv=None):
         obj.rodata.targ_family = _net.family_of(a)
         ports = _net.PortSets(obj, ports=a.port)
         _cli.apply_containers(obj, a)
+        _containers.apply(obj, a)
         _cli.drop_missing_syscalls(obj)     # accept() is not on every architecture
         if a.ebpf:
             _cli.print_ebpf(obj)
@@ -100,7 +103,8 @@ def run(argv=None):
                 first.append(e.ts_us)
             return format_event(e, a, first[0])
 
-        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
+        head, text = _containers.column(a, header(a), text)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcpconnect"
 
@@ -47,6 +47,7 @@ def parse(argv=None):
     p.add_argument("-d", "--dns", action="store_true",
                    help="include the likely DNS query associated with each connect")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -56,6 +57,7 @@ def header(a) -> str:
         h += "%-9s" % "TIME(s)"
     if a.print_uid:
         h += "%-6s" % "UID"
+    h += _containers.header(a)
     if a.lport:
         h += "%-7s %-12s %-2s %-16s %-6s %-16s %-6s" % ("PID", "COMM", "IP", "SADDR", "LPORT",
                                                       "DADDR", "DPORT")
@@ -77,6 +79,7 @@ JSON = _jsonl.Events("one object per TCP connect()", [
     F("dport", "integer", "destination port"),
     F("query", "string", "the likely DNS query for daddr, as bcc's QUERY column (-d)",
       get=lambda e: None, optional=True),
+    _containers.FIELD,
 ])
 
 
@@ -86,6 +89,7 @@ def format_event(e, a, first_ts: int, dns: str = "") -> str:
         line += "%-9.3f" % ((e.ts_us - first_ts) / 1e6)
     if a.print_uid:
         line += "%-6d" % e.uid
+    line += _containers.text(a, e)
     saddr, daddr = _net.ntop(e.family, e.saddr), _net.ntop(e.family, e.daddr)
     if a.lport:
         return line + "%-7d %-12.12s %-2d %-16s %-6d %-16s %-6d %s" % (
@@ -109,6 +113,8 @@ def run(argv=None):
     a = parse(argv)
     if a.count and a.dns:
         raise _cli.UsageError("you may not specify -d/--dns with -c/--count")
+    if a.count and a.containers:
+        raise _cli.UsageError("-c/--count counts per address, not per container")
     if a.count and a.json:
         raise _cli.UsageError("-c/--count has no --json output")
     _cli.setup(a)
@@ -121,6 +127,7 @@ def run(argv=None):
         obj.rodata.targ_count = a.count
         ports = _net.PortSets(obj, ports=a.port)
         _cli.apply_containers(obj, a)
+        _containers.apply(obj, a)
         for p in obj.programs.values():
             if p.name.startswith("dns_") and not a.dns:
                 p.autoload = False

@@ -22,7 +22,7 @@ import argparse
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcpconnlat"
 
@@ -48,6 +48,7 @@ def parse(argv=None):
     p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
     _net.add_family(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     p.add_argument("duration_ms", nargs="?", default=0, type=min_ms,
                    help="minimum latency to show (ms, fractions allowed)")
     p.add_argument("-v", "--verbose", dest="show_programs", action="store_true",
@@ -76,6 +77,7 @@ JSON = _jsonl.Events("one object per TCP connection established (active open)", 
     F("dport", "integer", "destination port"),
     F("latency_us", "integer", "SYN sent to connection established", "us",
       get=lambda e: e.delta_us),
+    _containers.FIELD,
 ])
 
 
@@ -99,6 +101,7 @@ def run(argv=None):
         obj.rodata.targ_family = _net.family_of(a)
         # bcc: fractions of a ms, rounded down to whole microseconds
         obj.rodata.targ_min_us = int(a.duration_ms * 1000)
+        _containers.apply(obj, a)
         if a.ebpf or a.show_programs:
             _cli.print_ebpf(obj, a.json)
             if a.ebpf:
@@ -112,7 +115,8 @@ def run(argv=None):
                 first.append(e.ts_us)
             return format_event(e, a, first[0])
 
-        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
+        head, text = _containers.column(a, header(a), text)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -23,7 +23,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcpdrop"
 WARNING = ("WARNING: tcp_drop() kernel function not found or traceable. "
@@ -38,6 +38,7 @@ def parse(argv=None):
     p.add_argument("--pid-netns", type=_cli.pid_type,
                    help="only trace the network namespace of this PID")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -93,6 +94,7 @@ JSON = _jsonl.Events("one object per TCP packet dropped", [
     F("reason_code", "integer", "its number", get=lambda e: e.reason),
     F("stack", "frame[]", "kernel stack, innermost frame first, without the tracing "
                           "machinery's frames", get=None),
+    _containers.FIELD,
 ])
 
 
@@ -135,6 +137,7 @@ def run(argv=None):
             for p in obj.programs.values():
                 if p.variant != "kprobe":
                     p.autoload = False
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -164,7 +167,7 @@ def run(argv=None):
                 out.obj(JSON.record(e, reason=reasons.get(e.reason, "UNKNOWN"),
                                     stack=stack_frames(raw, kernel)))
                 return
-            out(format_event(e, reasons))
+            out(_containers.text(a, e) + format_event(e, reasons))
             if e.stack_id >= 0:
                 raw = stacks.get(e.stack_id.to_bytes(4, "little"))
                 if raw is not None:
@@ -178,7 +181,7 @@ def run(argv=None):
         else:
             if obj.variant != "kprobe":
                 print(WARNING)
-            print(header(), flush=True)
+            print(_containers.header(a) + header(), flush=True)
         try:
             _cli.event_loop(rb, out)
         finally:

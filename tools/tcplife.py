@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcplife"
 
@@ -51,6 +51,7 @@ def parse(argv=None):
                    help="comma-separated list of remote ports to trace")
     _net.add_family(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -82,6 +83,7 @@ JSON = _jsonl.Events("one object per TCP session, when it closes", [
     F("tx_bytes", "integer", "bytes sent", "bytes", get=lambda e: e.tx_b),
     F("rx_bytes", "integer", "bytes received", "bytes", get=lambda e: e.rx_b),
     F("duration_us", "integer", "session life span", "us", get=lambda e: e.span_us),
+    _containers.FIELD,
 ])
 
 
@@ -102,6 +104,7 @@ def run(argv=None):
             obj.rodata.targ_tgid = a.pid
         obj.rodata.targ_family = _net.family_of(a)
         ports = _net.PortSets(obj, lports=a.localport, rports=a.remoteport)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -115,7 +118,8 @@ def run(argv=None):
                 first.append(e.ts_us)
             return format_event(e, a, first[0])
 
-        rb, out = _jsonl.ring(obj, a, JSON, text, header(a))
+        head, text = _containers.column(a, header(a), text)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -20,7 +20,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcpretrans"
 TYPES = {1: "R", 2: "L"}
@@ -36,6 +36,7 @@ def parse(argv=None):
                    help="count retransmits per flow")
     _net.add_family(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -57,6 +58,7 @@ JSON = _jsonl.Events("one object per TCP retransmit (or tail loss probe, -l)", [
     F("rport", "integer", "remote port"),
     F("state", "string", "TCP state (ESTABLISHED...)", get=lambda e: _net.state2str(e.state)),
     F("seq", "integer", "TCP sequence number of the segment"),
+    _containers.FIELD,
 ])
 
 
@@ -83,6 +85,8 @@ def format_counts(items) -> str:
 
 def run(argv=None):
     a = parse(argv)
+    if a.count and a.containers:
+        raise _cli.UsageError("-c/--count counts per flow, not per container")
     if a.count and a.json:
         raise _cli.UsageError("-c/--count has no --json output")
     _cli.setup(a)
@@ -94,6 +98,7 @@ def run(argv=None):
         obj.rodata.targ_family = _net.family_of(a)
         obj.rodata.targ_count = a.count
         obj.programs["tlp"].autoload = a.lossprobe
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -107,7 +112,8 @@ def run(argv=None):
             return 0
         if not a.json:
             print("Tracing retransmits ... Hit Ctrl-C to end", flush=True)
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, a), header(a))
+        head, text = _containers.column(a, header(a), lambda e: format_event(e, a))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -25,7 +25,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcprtt"
 PORT = _cli.Number(1, 65535, noun="port")
@@ -57,6 +57,7 @@ def parse(argv=None):
                    help="show sockets histogram by local address")
     p.add_argument("-B", "--byraddr", action="store_true",
                    help="show sockets histogram by remote address")
+    _containers.add_args(p, per_histogram=True)
     p.add_argument("-e", "--extension", action="store_true",
                    help="show extension summary(average)")
     p.add_argument("-D", "--debug", action="store_true",
@@ -76,12 +77,31 @@ F = _jsonl.Field
 JSON = _jsonl.Histograms("one object per interval (-i) or at the end: TCP round trip times",
                          ["usecs", "msecs"], keys=[
     F("addr", "string", "the local (-b) or remote (-B) IPv4 address, ******* for others",
-      optional=True)], extra=[
+      optional=True), _containers.KEY], extra=[
     F("avg", "integer", "average RTT (-e; unit)", optional=True)])
+
+
+def by_container(sections, sums):
+    """--containers: (sections, sums) with the ids of one container merged:
+    [(full name, heading, slots)], {full name: (latency sum, count)}."""
+    merged = _containers.sections(sections, lambda v: v)
+    tot = {}
+    for k, v in sums.items():
+        n = _containers.full_name(k)
+        lat, cnt = tot.get(n, (0, 0))
+        tot[n] = (lat + v.latency, cnt + v.count)
+    return merged, tot
 
 
 def write_json(sections, sums, a):
     hists = []
+    if a.containers:
+        merged, tot = by_container(sections, sums)
+        for full, _, slots in merged:
+            lat, cnt = tot.get(full, (0, 0))
+            hists.append(({"container": full}, _jsonl.buckets(slots),
+                          {"avg": lat // cnt if cnt else 0} if a.extension else None))
+        sections = ()
     for addr, slots in sections:
         key = {"addr": section_name(addr)} if a.byladdr or a.byraddr else {}
         extra = None
@@ -99,11 +119,15 @@ def header(a) -> str:
         return "Local Address"
     if a.byraddr:
         return "Remote Addres"          # sic: bcc's
+    if getattr(a, "containers", False):
+        return "container"
     return "All Addresses"
 
 
 def run(argv=None):
     a = parse(argv)
+    if a.containers and (a.byladdr or a.byraddr):
+        raise _cli.UsageError("can only use one of -b, -B and --containers")
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         ro = obj.rodata
@@ -115,6 +139,7 @@ def run(argv=None):
         ro.targ_ms = a.milliseconds
         ro.targ_key = 1 if a.byladdr else 2 if a.byraddr else 0
         ro.targ_extension = a.extension
+        _containers.apply(obj, a)
         if a.ebpf or a.debug:
             _cli.print_ebpf(obj, a.json)
             if a.ebpf:
@@ -133,6 +158,21 @@ def run(argv=None):
             out = "\n"
             if a.timestamp:
                 out += "%-8s\n" % time.strftime("%H:%M:%S")
+
+            if a.containers:
+                merged, tot = by_container(sections, sums)
+
+                def head(full):
+                    text = _containers.escape(heads[full])
+                    if not a.extension:
+                        return text
+                    lat, cnt = tot.get(full, (0, 0))
+                    return "%s [AVG %d]" % (text, lat // cnt if cnt else 0)
+                heads = {full: h for full, h, _ in merged}
+                out += histogram.format_sections([(full, s) for full, _, s in merged], label,
+                                                 header(a), head)
+                print(out, end="", flush=True)
+                return
 
             def name(addr):
                 s = sums.get(addr)

@@ -26,7 +26,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcpstates"
 
@@ -55,6 +55,7 @@ def parse(argv=None):
                    help="also log each state change to the systemd journal")
     _net.add_family(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -88,6 +89,7 @@ JSON = _jsonl.Events("one object per TCP state change", [
       get=lambda e: _net.state2str(e.oldstate)),
     F("newstate", "string", "the state entered", get=lambda e: _net.state2str(e.newstate)),
     F("span_us", "integer", "time spent in the old state", "us"),
+    _containers.FIELD,
 ])
 
 
@@ -138,6 +140,7 @@ def run(argv=None):
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_family = _net.family_of(a)
         ports = _net.PortSets(obj, lports=a.localport, rports=a.remoteport)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -159,7 +162,8 @@ def run(argv=None):
                 journal.send(**journal_fields(e))
                 return JSON.record(e)
             spec = _jsonl.Custom(record)
-        rb, out = _jsonl.ring(obj, a, spec, text, header(a))
+        head, text = _containers.column(a, header(a), text)
+        rb, out = _jsonl.ring(obj, a, spec, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

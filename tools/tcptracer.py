@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import corebpf
 
-from . import _cli, _jsonl, _net
+from . import _cli, _containers, _jsonl, _net
 
 PROG = "tcptracer"
 TYPES = {1: "C", 2: "A", 3: "X"}
@@ -33,6 +33,7 @@ def parse(argv=None):
     _cli.container_args(p)
     _net.add_family(p)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     p.add_argument("-v", "--verbose", dest="bcc_verbose", action="store_true",
                    help="include Network Namespace in the output")
     return p.parse_args(argv)
@@ -66,6 +67,7 @@ JSON = _jsonl.Events("one object per TCP connection established (C), accepted (A
     F("sport", "integer", "local port"),
     F("dport", "integer", "remote port"),
     F("netns", "integer", "network namespace inode number"),
+    _containers.FIELD,
 ])
 
 
@@ -97,6 +99,7 @@ def run(argv=None):
         ro.targ_family = _net.family_of(a)
         _cli.apply_containers(obj, a)
         _cli.drop_missing_syscalls(obj)     # accept() is not on every architecture
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -109,9 +112,9 @@ def run(argv=None):
                 first.append(e.ts_ns)
             return format_event(e, a, first[0])
 
-        rb, out = _jsonl.ring(obj, a, JSON, text,
-                              "Tracing TCP established connections. Ctrl-C to end.\n"
-                              + header(a))
+        head, text = _containers.column(
+            a, "Tracing TCP established connections. Ctrl-C to end.\n" + header(a), text)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         try:
             _cli.event_loop(rb, out)
         finally:

@@ -10,7 +10,7 @@ import corebpf
 from corebpf.symbols.elf import ElfError, sym_text
 from corebpf.user import uprobes
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "threadsnoop"
 HEADER = "%-10s %-7s %-16s %s" % ("TIME(ms)", "PID", "COMM", "FUNC")
@@ -19,6 +19,7 @@ HEADER = "%-10s %-7s %-16s %s" % ("TIME(ms)", "PID", "COMM", "FUNC")
 def parse(argv=None):
     p = _cli.Parser(PROG, __doc__)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -36,6 +37,7 @@ JSON = _jsonl.Events("one object per pthread_create() call", [
     F("start", "string", "the start routine's address, hex", get=lambda e: hex(e.start)),
     F("func", "string|null", "the start routine's symbol, null if none",
       get=lambda e: _func_or_none(e.pid, e.start)),
+    _containers.FIELD,
 ])
 
 
@@ -68,6 +70,7 @@ def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -82,7 +85,8 @@ def run(argv=None):
                 first.append(e.ts)
             return format_event(e, first[0], func_text(e.pid, e.start))
 
-        rb, out = _jsonl.ring(obj, a, JSON, text, HEADER)
+        head, text = _containers.column(a, HEADER, text)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

@@ -228,19 +228,89 @@ def container_label(names, cgid: int) -> str:
     return "" if p in (None, "/") else p
 
 
+class ContainerLabels:
+    """A collector's `container` label (config: container = true): the BPF
+    side keys its maps by cgroupid.bpf.h's id (targ_containers), labels are
+    resolved at scrape time, and with container_top = N only the N biggest
+    containers (by count, admitted once and kept: no series goes down) get
+    their own series, the rest are summed under container="other"."""
+
+    OPTIONS = {"container": False, "container_top": 0}
+    OTHER = "other"     # no container id or cgroup path (those start with /) reads so
+
+    def __init__(self, obj, opts: dict, io: bool = False):
+        """io: ids of block requests' cgroups (rq_cgroup_id: blkio/io)."""
+        from corebpf.core import cgroups
+        obj.rodata.targ_containers = True
+        self.names = cgroups.CgroupNames(controllers=cgroups.IO_CONTROLLERS if io else
+                                         cgroups.TASK_CONTROLLERS)
+        self.top = TopN(opts["container_top"]) if opts["container_top"] else None
+
+    @classmethod
+    def of(cls, obj, opts: dict, io: bool = False):
+        """The collector's labels, or None when the option is off."""
+        return cls(obj, opts, io) if opts["container"] else None
+
+    def label(self, cgid: int) -> str:
+        return container_label(self.names, cgid)
+
+    def histograms(self, acc: dict) -> dict:
+        """{(labels..., container label): [slots, sum_ns]} folded to the cap."""
+        return acc if self.top is None else fold_hists(self.top, acc)
+
+    def counters(self, cgroup_map, names) -> dict:
+        """A CGROUP_COUNTS map (cgroupid.bpf.h) as {(names[idx], container
+        label): count}, folded to the cap; indexes not in `names` are left out."""
+        acc = {}
+        for k, n in cgroup_map.items():
+            if k.idx < len(names) and names[k.idx] is not None:
+                key = (names[k.idx], self.label(k.cgroup))
+                acc[key] = acc.get(key, 0) + n
+        return acc if self.top is None else fold_counts(self.top, acc)
+
+
+def fold_counts(top, acc: dict) -> dict:
+    """{(labels..., last label): count} with the last label capped by `top`
+    (a TopN, by each label's total): the rest summed as "other"."""
+    totals = {}
+    for key, n in acc.items():
+        totals[key[-1]] = totals.get(key[-1], 0) + n
+    top.fold(totals)
+    out = {}
+    for key, n in acc.items():
+        k = key[:-1] + (key[-1] if key[-1] in top.admitted else ContainerLabels.OTHER,)
+        out[k] = out.get(k, 0) + n
+    return out
+
+
+def fold_hists(top, acc: dict) -> dict:
+    """{(labels..., last label): [slots, sum_ns]} with the last label capped by
+    `top` (a TopN, by each label's total count): the rest summed as "other"."""
+    totals = {}
+    for key, (slots, _) in acc.items():
+        totals[key[-1]] = totals.get(key[-1], 0) + sum(slots)
+    top.fold(totals)
+    out = {}
+    for key, (slots, sum_ns) in acc.items():
+        c = key[-1] if key[-1] in top.admitted else ContainerLabels.OTHER
+        merge_hists(out, key[:-1] + (c,), slots, sum_ns)
+    return out
+
+
+CONTAINER_DOC = ("; container (config: container = true) the container's id, else the "
+                 "cgroup's path, empty for the root cgroup, other for those past "
+                 "container_top")
+
+
 class Biolatency(Collector):
     name = "biolatency"
-    options = {"per_disk": True, "per_op": True, "container": False}
+    options = {"per_disk": True, "per_op": True, **ContainerLabels.OPTIONS}
 
     def configure(self, obj):
         obj.rodata.targ_per_disk = bool(self.opts["per_disk"])
         obj.rodata.targ_per_flag = bool(self.opts["per_op"])
-        self.containers = None
-        if self.opts["container"]:
-            # each request's cgroup (its bio's blkcg) -> a container label
-            from corebpf.core import cgroups
-            obj.rodata.targ_containers = True
-            self.containers = cgroups.CgroupNames(controllers=cgroups.IO_CONTROLLERS)
+        # each request's cgroup (its bio's blkcg) -> a container label
+        self.containers = ContainerLabels.of(obj, self.opts, io=True)
         for p in obj.programs.values():
             if p.hook == "insert":
                 p.autoload = False          # issue -> completion, as biolatency without -Q
@@ -254,26 +324,43 @@ class Biolatency(Collector):
         for k, h in self.obj.maps["hists"].items():
             disk = self.disks(k.dev) if self.opts["per_disk"] else ""
             op = BLOCK_OPS.get(k.flags & 0xFF, "other") if ops else ""
-            key = (disk, op) if names is None else (disk, op, container_label(names, k.cgroup))
+            key = (disk, op) if names is None else (disk, op, names.label(k.cgroup))
             merge_hists(acc, key, h.slots, h.sum_ns)
         labels = ["disk", "op"] + ([] if names is None else ["container"])
+        if names is not None:
+            acc = names.histograms(acc)
         return [histogram("corebpf_block_io_latency_seconds",
                           "Block I/O latency, request issue to completion (biolatency); "
-                          "disk and op are empty where turned off or unknown; container "
-                          "(config: container = true) the container's id, else the "
-                          "cgroup's path, empty for the root cgroup", labels, acc)]
+                          "disk and op are empty where turned off or unknown"
+                          + CONTAINER_DOC, labels, acc)]
+
+
+def container_hists(collector, items) -> tuple:
+    """(labels, {key: [slots, sum_ns]}) of a map keyed by a cgroup id with the
+    container option on (the key 0 otherwise): one histogram, or one per
+    container."""
+    names = collector.containers
+    acc = {}
+    for k, h in items:
+        merge_hists(acc, () if names is None else (names.label(k),), h.slots, h.sum_ns)
+    if names is None:
+        return [], acc
+    return ["container"], names.histograms(acc)
 
 
 class Runqlat(Collector):
     name = "runqlat"
+    options = dict(ContainerLabels.OPTIONS)
+
+    def configure(self, obj):
+        # the task switched in: its cgroup (cgroupid.bpf.h's task_cgroup_id_of)
+        self.containers = ContainerLabels.of(obj, self.opts)
 
     def families(self):
-        acc = {}
-        for _, h in self.obj.maps["hists"].items():
-            merge_hists(acc, (), h.slots, h.sum_ns)
+        labels, acc = container_hists(self, self.obj.maps["hists"].items())
         return [histogram("corebpf_runqueue_latency_seconds",
-                          "Time tasks waited on a CPU run queue before running (runqlat)",
-                          [], acc)]
+                          "Time tasks waited on a CPU run queue before running (runqlat)"
+                          + (CONTAINER_DOC if labels else ""), labels, acc)]
 
 
 FINISH_TASK_SWITCH = (r"finish_task_switch", r"finish_task_switch\.isra\.\d+")
@@ -281,10 +368,11 @@ FINISH_TASK_SWITCH = (r"finish_task_switch", r"finish_task_switch\.isra\.\d+")
 
 class Cpudist(Collector):
     name = "cpudist"
-    options = {"offcpu": False}
+    options = {"offcpu": False, **ContainerLabels.OPTIONS}
 
     def configure(self, obj):
         obj.rodata.targ_offcpu = bool(self.opts["offcpu"])
+        self.containers = ContainerLabels.of(obj, self.opts)
 
     def attach(self, obj):
         if obj.variant == "kprobe":
@@ -293,15 +381,15 @@ class Cpudist(Collector):
             obj.attach()
 
     def families(self):
-        acc = {}
-        for _, h in self.obj.maps["hists"].items():
-            merge_hists(acc, (), h.slots, h.sum_ns)
+        labels, acc = container_hists(self, self.obj.maps["hists"].items())
+        doc = CONTAINER_DOC if labels else ""
         if self.opts["offcpu"]:
             return [histogram("corebpf_task_offcpu_seconds",
-                              "Time tasks spent off a CPU between runs (cpudist -O)", [], acc)]
+                              "Time tasks spent off a CPU between runs (cpudist -O)" + doc,
+                              labels, acc)]
         return [histogram("corebpf_task_oncpu_seconds",
-                          "Time tasks ran on a CPU each time they were scheduled (cpudist)",
-                          [], acc)]
+                          "Time tasks ran on a CPU each time they were scheduled (cpudist)"
+                          + doc, labels, acc)]
 
 
 EXT4_OPS = ("read", "write", "open", "fsync")
@@ -309,18 +397,28 @@ EXT4_OPS = ("read", "write", "open", "fsync")
 
 class Ext4dist(Collector):
     name = "ext4dist"
+    options = dict(ContainerLabels.OPTIONS)
 
     def configure(self, obj):
         obj.rodata.targ_self_tgid = os.getpid()
         syscall_tracepoints_only(obj)
+        self.containers = ContainerLabels.of(obj, self.opts)
+        if self.containers is not None:
+            obj.maps["hists"].resize(1024)      # (operation, cgroup) pairs
 
     def families(self):
         acc = {}
+        names = self.containers
         for k, h in self.obj.maps["hists"].items():
             op = EXT4_OPS[k.op] if k.op < len(EXT4_OPS) else str(k.op)
-            merge_hists(acc, (op,), h.slots, h.sum_ns)
+            merge_hists(acc, (op,) if names is None else (op, names.label(k.cgroup)),
+                        h.slots, h.sum_ns)
+        if names is not None:
+            acc = names.histograms(acc)
         return [histogram("corebpf_ext4_operation_latency_seconds",
-                          "ext4 read, write, open and fsync latency (ext4dist)", ["op"], acc)]
+                          "ext4 read, write, open and fsync latency (ext4dist)"
+                          + (CONTAINER_DOC if names else ""),
+                          ["op"] + (["container"] if names else []), acc)]
 
 
 class Tcpconnlat(Collector):
@@ -386,7 +484,7 @@ class TopN:
 
 class Syscount(Collector):
     name = "syscount"
-    options = {"latency": False, "comm_top": 0}
+    options = {"latency": False, "comm_top": 0, **ContainerLabels.OPTIONS}
 
     def configure(self, obj):
         if self.opts["comm_top"] < 0:
@@ -395,6 +493,7 @@ class Syscount(Collector):
             obj.rodata.targ_by_comm = True
             self.calls_top, self.errors_top = TopN(self.opts["comm_top"]), TopN(self.opts["comm_top"])
         obj.rodata.targ_latency = bool(self.opts["latency"])
+        self.containers = ContainerLabels.of(obj, self.opts)
         if not self.opts["latency"]:
             for p in obj.programs.values():
                 if p.hook == "enter":
@@ -430,6 +529,15 @@ class Syscount(Collector):
                                "System calls that returned an error, per task name (the "
                                "comm_top biggest, the rest as other) (syscount)", ["comm"],
                                {(c,): n for c, n in self.errors_top.fold(errors).items()}))
+        if self.containers is not None:
+            both = self.containers.counters(self.obj.maps["cgroup_calls"], ("calls", "errors"))
+            for what, name, doc in (
+                    ("calls", "corebpf_container_syscalls_total", "System calls made"),
+                    ("errors", "corebpf_container_syscall_errors_total",
+                     "System calls that returned an error")):
+                out.append(counter(name, doc + ", per container (syscount)" + CONTAINER_DOC,
+                                   ["container"],
+                                   {k[1:]: n for k, n in both.items() if k[0] == what}))
         return out
 
 
@@ -438,16 +546,21 @@ VFS_OPS = ("read", "write", "fsync", "open", "create", "unlink", "mkdir", "rmdir
 
 class Vfsstat(Collector):
     name = "vfsstat"
+    options = dict(ContainerLabels.OPTIONS)
 
     def configure(self, obj):
         syscall_tracepoints_only(obj)
+        self.containers = ContainerLabels.of(obj, self.opts)
 
     def families(self):
+        doc = "VFS reads, writes, fsyncs, opens, creates, unlinks, mkdirs, rmdirs (vfsstat)"
+        if self.containers is not None:
+            return [counter("corebpf_vfs_operations_total", doc + CONTAINER_DOC,
+                            ["op", "container"],
+                            self.containers.counters(self.obj.maps["cgroup_stats"], VFS_OPS))]
         per_cpu = self.obj.maps["stats"][0]
         counts = {(op,): sum(c.n[i] for c in per_cpu) for i, op in enumerate(VFS_OPS)}
-        return [counter("corebpf_vfs_operations_total",
-                        "VFS reads, writes, fsyncs, opens, creates, unlinks, mkdirs, rmdirs "
-                        "(vfsstat)", ["op"], counts)]
+        return [counter("corebpf_vfs_operations_total", doc, ["op"], counts)]
 
 
 class Cachestat(Collector):
@@ -509,14 +622,22 @@ class Tcpretrans(Collector):
     name = "tcpretrans"
     unused_ringbufs = ("events",)
 
+    options = dict(ContainerLabels.OPTIONS)
+
     def configure(self, obj):
         obj.programs["tlp"].autoload = False
+        # softirq: the socket's cgroup (cgroupid.bpf.h's sk_cgroup_id)
+        self.containers = ContainerLabels.of(obj, self.opts)
 
     def families(self):
+        doc = "TCP segments retransmitted (tcpretrans)"
+        if self.containers is not None:
+            counts = self.containers.counters(self.obj.maps["cgroup_totals"], ("ipv4", "ipv6"))
+            return [counter("corebpf_tcp_retransmits_total", doc + CONTAINER_DOC,
+                            ["family", "container"], counts)]
         totals = self.obj.maps["totals"]
         counts = {("ipv4",): percpu_sum(totals[0]), ("ipv6",): percpu_sum(totals[1])}
-        return [counter("corebpf_tcp_retransmits_total", "TCP segments retransmitted "
-                        "(tcpretrans)", ["family"], counts)]
+        return [counter("corebpf_tcp_retransmits_total", doc, ["family"], counts)]
 
 
 def drop_reasons() -> dict:

@@ -18,6 +18,9 @@ config file (TOML), every key optional:
     per_disk = true         # a `disk` label
     per_op = true           # an `op` label (read, write, flush, discard...)
     container = false       # a `container` label: the I/O's container id (else cgroup path)
+    container_top = 0       # > 0: the N biggest containers + "other" (every container option)
+    [runqlat]
+    container = false       # also on cpudist, ext4dist, vfsstat, tcpretrans, syscount
     [cpudist]
     offcpu = false          # off-CPU instead of on-CPU time
     [syscount]

@@ -43,7 +43,7 @@ def rootfs(tmp_path_factory):
     for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "data"):
         (root / d).mkdir()
     shutil.copy(BUSYBOX, root / "bin" / "busybox")
-    for applet in ("sh", "cat", "true", "echo", "dd", "sleep", "stat"):
+    for applet in ("sh", "cat", "true", "echo", "dd", "sleep", "stat", "nc"):
         os.symlink("busybox", root / "bin" / applet)
     return root
 
@@ -200,3 +200,145 @@ def test_exporter_labels_biolatency_by_container(rootfs, tmp_path):
         assert 'container="' not in http_get(f"http://127.0.0.1:{port}/metrics")
     finally:
         assert t.stop(signal.SIGTERM) == 0, t.stderr
+
+
+# -- one event tool per family, the histogram tools, the exporter's cap ----------
+# (the same mechanism: cgroupid.bpf.h's id in the record or map key, then
+# tools/_containers; the host's events carry no container id)
+
+def _first(line: str) -> str:
+    return line.split()[0]
+
+
+def test_exitsnoop_containers(rootfs):
+    """process family: the exiting task's container (a CONTAINER column
+    after the time columns, as execsnoop's)."""
+    m = "x" + uuid.uuid4().hex[:6]       # an exit status the test picks
+    code = int(m[1:], 16) % 200 + 20
+    t = Tool("exitsnoop", "--containers")
+    assert t.lines[0].split()[:2] == ["CONTAINER", "PCOMM"]
+    with Container(rootfs, f"/bin/sh -c 'exit {code}'") as c:
+        inside = t.wait_for(lambda l: l.endswith(f"code {code}"))
+    cid = c.id
+    subprocess.run(["/bin/sh", "-c", f"exit {code + 1}"])
+    host = t.wait_for(lambda l: l.endswith(f"code {code + 1}"))
+    assert t.stop() == 0
+    assert inside is not None and host is not None, t.text
+    assert inside.split()[:2] == [cid[:12], "sh"], inside
+    assert cid[:12] not in host
+
+
+def test_killsnoop_containers_json(rootfs):
+    """signal family, --json: the sender's container, the host's cgroup."""
+    sig = 0                               # kill -0: a probe, nothing delivered
+    j = Tool("killsnoop", "--containers", "--json", ready="stderr")
+    tag = str(os.getpid() + 7000000)      # a target PID no one has: ESRCH, from both sides
+    with Container(rootfs, f"kill -{sig} {tag} 2>/dev/null") as c:
+        inside = j.wait_for(lambda l: f'"tpid":{tag}' in l)
+    cid = c.id
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(tag), sig)
+    host = j.wait_for(lambda l: f'"tpid":{tag}' in l and f'"pid":{os.getpid()},' in l)
+    assert j.stop() == 0
+    assert inside is not None and host is not None, j.text
+    assert json.loads(inside)["container"] == cid
+    assert json.loads(host)["container"] == host_cgroup()
+
+
+def test_tcpconnect_tcpstates_containers(rootfs):
+    """network family: a connect() inside the container's network namespace
+    (its loopback, refused: the SYN still goes out).  tcpconnect names the
+    connecting task's container, tcpstates (softirq: no task) the socket's
+    (cgroupid.bpf.h's sk_cgroup_id)."""
+    t = Tool("tcpconnect", "--containers", "-P", "9")
+    cols = t.wait_for(lambda l: l.startswith("CONTAINER"))
+    assert cols is not None and cols.split()[:2] == ["CONTAINER", "PID"], t.text
+    s = Tool("tcpstates", "--containers", "-D", "9", "--json", ready="stderr")
+    with Container(rootfs, "/bin/nc -w 1 127.0.0.1 9 </dev/null 2>/dev/null; true") as c:
+        inside = t.wait_for(lambda l: l.split()[-1:] == ["9"] and "nc" in l.split())
+        closed = s.wait_for(lambda l: '"newstate":"CLOSE"' in l)
+    cid = c.id
+    assert t.stop() == 0 and s.stop() == 0
+    assert inside is not None, t.text
+    assert _first(inside) == cid[:12], inside
+    assert closed is not None, s.text
+    assert json.loads(closed)["container"] == cid
+
+
+def test_ext4slower_containers(rootfs):
+    """file system family (the *slower tools share tools/_fs): writes made
+    in the container, on this ext4 file system, under its id."""
+    m = "corebpf-ctr-" + uuid.uuid4().hex[:8]
+    t = Tool("ext4slower", "--containers", "0")
+    cols = t.wait_for(lambda l: l.startswith("TIME"))
+    assert cols is not None and cols.split()[:2] == ["TIME", "CONTAINER"], t.text
+    with Container(rootfs, f"/bin/dd if=/dev/zero of=/data/{m} bs=4096 count=2 2>/dev/null"
+                   ) as c:
+        inside = t.wait_for(lambda l: l.endswith(" " + m) and " W " in l)
+    cid = c.id
+    assert t.stop() == 0
+    assert inside is not None, t.text
+    assert inside.split()[1] == cid[:12], inside
+
+
+def test_block_tools_containers(rootfs):
+    """block family: biosnoop names the submitting task's container, bitesize
+    (printed at Ctrl-C, while the container runs) the request's cgroup."""
+    m = "io-" + uuid.uuid4().hex[:8]
+    t = Tool("biosnoop", "--containers")
+    cols = t.wait_for(lambda l: l.startswith("CONTAINER"))
+    assert cols is not None, t.text
+    b = Tool("bitesize", "--containers")
+    with Container(rootfs, f"/bin/dd if=/dev/zero of=/data/{m} bs=4096 count=16 "
+                           f"oflag=direct 2>/dev/null") as c:
+        inside = t.wait_for(lambda l: l.split()[:1] == [c.id[:12]], timeout=30)
+        assert b.stop() == 0
+    assert t.stop() == 0
+    assert inside is not None and inside.split()[2] == "dd", t.text
+    assert f"container = {c.id[:12]}" in b.lines, b.text
+
+
+@pytest.mark.parametrize("tool", ["runqlat", "cpudist"])
+def test_histograms_per_container(rootfs, tool):
+    """One histogram per container: the container's tasks (its shell and the
+    sleeps it starts) wake up and run, under `container = SHORT-ID`."""
+    t = Tool(tool, "--containers", "1")
+    with Container(rootfs, "true") as c:
+        head = t.wait_for(lambda l: l == f"container = {c.id[:12]}", timeout=30)
+    assert t.stop() == 0
+    assert head is not None, t.text
+    j = Tool(tool, "--containers", "--json", "1", ready="stderr")
+    with Container(rootfs, "true") as c:
+        line = j.wait_for(lambda l: c.id in l, timeout=30)
+    assert j.stop() == 0
+    assert line is not None, j.text
+    names = [h["container"] for h in json.loads(line)["histograms"]]
+    assert c.id in names and len(names) == len(set(names)), names
+
+
+def test_exporter_container_label_and_cap(rootfs, tmp_path):
+    """A real Prometheus scrapes the exporter.  cpudist: container = true
+    labels its series by container; runqlat with container_top = 1 keeps one
+    container label and sums the rest under "other" (the host's cgroups and
+    the container: at least two with run queue waits)."""
+    from tests.kernel.test_exporter import Prometheus, start_exporter
+    cfg = tmp_path / "exporter.toml"
+    cfg.write_text('collectors = ["runqlat", "cpudist"]\n'
+                   '[runqlat]\ncontainer = true\ncontainer_top = 1\n'
+                   '[cpudist]\ncontainer = true\n')
+    t, port = start_exporter("--config", str(cfg))
+    prom = None
+    try:
+        prom = Prometheus(f"127.0.0.1:{port}")
+        with Container(rootfs, "true") as c:
+            on_cpu = prom.wait_value(
+                f'sum(corebpf_task_oncpu_seconds_count{{container="{c.id}"}})', lambda v: v > 0)
+            q = "corebpf_runqueue_latency_seconds_count"
+            prom.wait_value(f'sum({q}{{container="other"}})', lambda v: v > 0)
+            labels = {m.get("container", "") for m, _ in prom.query(q)}     # "": no label
+    finally:
+        if prom is not None:
+            prom.close()
+        assert t.stop(signal.SIGTERM) == 0, t.stderr
+    assert on_cpu > 0
+    assert "other" in labels and len(labels) == 2, labels
