@@ -716,20 +716,9 @@ def drop_missing_syscalls(obj):
 
 
 def fill_syscall_actions(obj, actions: dict, map_name: str = "sc_action") -> bool:
-    """After load, when the object's raw_syscalls variant was chosen
-    (bpf_src/sysnr.bpf.h): store actions {syscall name: code} under the
-    running machine's syscall numbers (corebpf.syscalls); names this
-    architecture lacks (open, creat on arm64) are left out.  Return whether
-    the map was filled (False: a per-syscall tracepoint variant runs)."""
-    if obj.variant not in ("btf", "raw"):
-        return False
-    from corebpf import syscalls
-    m = obj.maps[map_name]
-    for name, code in actions.items():
-        nr = syscalls.number(name)
-        if nr is not None:
-            m[nr] = code
-    return True
+    """After load: the raw_syscalls variant's table (corebpf.sysactions.fill)."""
+    from corebpf import sysactions
+    return sysactions.fill(obj, actions, map_name)
 
 
 def spawn_paused(cmd, prog: str):

@@ -15,9 +15,9 @@ import time
 from typing import NamedTuple
 
 import corebpf
-from corebpf import features, histogram
+from corebpf import features, histogram, sysactions
 
-from . import _cli, _containers, _fsops, _heatmap, _jsonl
+from . import _cli, _containers, _heatmap, _jsonl
 
 READ, WRITE, OPEN, FSYNC, GETATTR, COMMIT = range(6)     # enum fsop (fsops.h)
 OP_NAMES = ("read", "write", "open", "fsync", "getattr", "commit")
@@ -166,9 +166,9 @@ def attach(obj):
     """After load: attach (the kprobe variant's programs by function name;
     the raw_syscalls variant's syscall numbers stored first)."""
     if "sc_action" in obj.maps:
-        actions = _fsops.SYSCALLS
+        actions = sysactions.FSOPS
         if obj.fs_name != "ext4":       # fsfuncs.bpf.h: fsync too, the ops asked for
-            actions = {n: c for n, c in {**actions, **_fsops.FSYNC_SYSCALLS}.items()
+            actions = {n: c for n, c in {**actions, **sysactions.FSOPS_FSYNC}.items()
                        if SYSCALL_OPS[n] in obj.fs_ops}
         _cli.fill_syscall_actions(obj, actions)
     if obj.variant != "kprobe":

@@ -19,8 +19,9 @@ import glob
 import os
 
 import corebpf
+from corebpf import sysactions
 
-from . import _cli, _fsops, _jsonl
+from . import _cli, _jsonl
 
 PROG = "dirtop"
 MAX_DIRS = 15           # bcc's limit
@@ -115,7 +116,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
-        _cli.fill_syscall_actions(obj, _fsops.VFS_RW_SYSCALLS)
+        _cli.fill_syscall_actions(obj, sysactions.VFS_RW)
         obj.attach()
         dirs = obj.maps["dirs"]
         for dev, ino in paths:

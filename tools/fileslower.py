@@ -18,8 +18,9 @@ import os
 import time
 
 import corebpf
+from corebpf import sysactions
 
-from . import _cli, _containers, _fs, _fsops, _jsonl
+from . import _cli, _containers, _fs, _jsonl
 
 PROG = "fileslower"
 NAME_LEN = 32           # bcc's DNAME_INLINE_LEN
@@ -82,7 +83,7 @@ def run(argv=None):
             _cli.print_ebpf(obj)
             return 0
         obj.load()
-        _cli.fill_syscall_actions(obj, {n: c for n, c in _fsops.SYSCALLS.items()
+        _cli.fill_syscall_actions(obj, {n: c for n, c in sysactions.FSOPS.items()
                                         if _fs.SYSCALL_OPS[n] in (_fs.READ, _fs.WRITE)})
         obj.attach()
         if obj.variant in ("kprobe", "fentry"):     # what bcc says on 5.8+ kernels

@@ -24,8 +24,9 @@ from __future__ import annotations
 import os
 
 import corebpf
+from corebpf import sysactions
 
-from . import _cli, _fsops, _jsonl
+from . import _cli, _jsonl
 
 PROG = "filetop"
 NAME_MAX_SHOWN = 32        # bcc's DNAME_INLINE_LEN
@@ -99,7 +100,7 @@ def render(items, a, loadavg: str) -> str:
 
 
 # The raw_syscalls variants' table (vfs.bpf.h VFS_RW_SYSCALLS_RAW).
-SYSCALLS = _fsops.VFS_RW_SYSCALLS
+SYSCALLS = sysactions.VFS_RW
 
 
 def run(argv=None):

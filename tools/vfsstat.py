@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import corebpf
+from corebpf import sysactions
 
 from . import _cli, _jsonl
 
@@ -54,19 +55,8 @@ def format_row(counts, interval: int, now: str = None) -> str:
         "".join(" %8d" % (c // interval) for c in counts)
 
 
-# The raw_syscalls variants' table (bpf_src/vfsstat.h: enum vfs_action << 8
-# | enum vfs_stat), the same syscalls as the per-syscall tracepoint variant.
-_R, _W, _F, _O, _C, _U, _M, _D = range(8)
-_ENTRY, _MSYNC, _OPEN, _NS, _MKNOD, _MKNODAT, _UNLINKAT = range(1, 8)
-SYSCALLS = {
-    **{n: _ENTRY << 8 | _R for n in ("read", "readv", "pread64", "preadv", "preadv2")},
-    **{n: _ENTRY << 8 | _W for n in ("write", "writev", "pwrite64", "pwritev", "pwritev2")},
-    "fsync": _ENTRY << 8 | _F, "fdatasync": _ENTRY << 8 | _F, "msync": _MSYNC << 8,
-    **{n: _OPEN << 8 for n in ("open", "openat", "openat2", "creat")},
-    "mknod": _MKNOD << 8, "mknodat": _MKNODAT << 8, "unlink": _NS << 8 | _U,
-    "unlinkat": _UNLINKAT << 8, "mkdir": _NS << 8 | _M, "mkdirat": _NS << 8 | _M,
-    "rmdir": _NS << 8 | _D,
-}
+# The raw_syscalls variants' table (corebpf.sysactions: the exporter fills it too)
+SYSCALLS = sysactions.VFSSTAT
 
 
 def run(argv=None):

@@ -19,7 +19,7 @@ import os
 import re
 
 import corebpf
-from corebpf import features
+from corebpf import features, sysactions
 
 # le buckets: 2^k microseconds for k in 1..HIST_TOP
 HIST_TOP = 26
@@ -133,6 +133,7 @@ class Collector:
                 obj.rodata.targ_metrics = True
             self.configure(obj)
             obj.load()
+            self.loaded(obj)
             self.attach(obj)
         except BaseException:
             obj.close()
@@ -141,6 +142,9 @@ class Collector:
 
     def configure(self, obj):
         pass
+
+    def loaded(self, obj):
+        """After load, before attach (maps the programs need filled)."""
 
     def attach(self, obj):
         obj.attach()
@@ -406,6 +410,10 @@ class Ext4dist(Collector):
         if self.containers is not None:
             obj.maps["hists"].resize(1024)      # (operation, cgroup) pairs
 
+    def loaded(self, obj):
+        # the raw_syscalls variant counts the syscalls of its table only
+        sysactions.fill(obj, sysactions.FSOPS)
+
     def families(self):
         acc = {}
         names = self.containers
@@ -551,6 +559,9 @@ class Vfsstat(Collector):
     def configure(self, obj):
         syscall_tracepoints_only(obj)
         self.containers = ContainerLabels.of(obj, self.opts)
+
+    def loaded(self, obj):
+        sysactions.fill(obj, sysactions.VFSSTAT)
 
     def families(self):
         doc = "VFS reads, writes, fsyncs, opens, creates, unlinks, mkdirs, rmdirs (vfsstat)"

@@ -95,7 +95,8 @@ def test_default_variant_is_raw_syscalls_with_this_arch_numbers(tool):
     tracepoints, ~40 ms each to detach) and the syscall numbers of the
     running machine in sc_action."""
     from corebpf import syscalls
-    from tools import _cli, _fsops
+    from corebpf import sysactions
+    from tools import _cli
     if not features.tp_btf():
         pytest.skip("tp_btf (kernel BTF) missing: the per-syscall variant runs")
     if not features.tracepoint_btf("ext4_sync_file_enter"):
@@ -105,14 +106,14 @@ def test_default_variant_is_raw_syscalls_with_this_arch_numbers(tool):
         _cli.drop_missing_syscalls(obj)
         obj.load()
         assert obj.variant == "btf"
-        assert _cli.fill_syscall_actions(obj, _fsops.SYSCALLS)
+        assert _cli.fill_syscall_actions(obj, sysactions.FSOPS)
         obj.attach()
         secs = sorted(p.section for p in obj.programs.values() if p.autoload)
         assert secs == ["tp_btf/ext4_sync_file_enter", "tp_btf/ext4_sync_file_exit",
                         "tp_btf/sys_enter", "tp_btf/sys_exit"], secs
         m = obj.maps["sc_action"]
-        assert m[syscalls.number("pread64")] == _fsops.SYSCALLS["pread64"]
-        assert m[syscalls.number("openat")] == _fsops.SYSCALLS["openat"]
+        assert m[syscalls.number("pread64")] == sysactions.FSOPS["pread64"]
+        assert m[syscalls.number("openat")] == sysactions.FSOPS["openat"]
         assert m[syscalls.number("getpid")] == 0
 
 

@@ -4,10 +4,12 @@ must be a name of those tables (a misspelt or tracepoint-only name, such as
 newstat for stat, would silently never be traced)."""
 from __future__ import annotations
 
+import types
+
 import pytest
 
-from corebpf import syscalls
-from tools import (_fsops, bindsnoop, execsnoop, filetop, mountsnoop, opensnoop, solisten,
+from corebpf import sysactions, syscalls
+from tools import (bindsnoop, execsnoop, filetop, mountsnoop, opensnoop, solisten,
                    statsnoop, syncsnoop, tcpaccept, vfsstat)
 
 # syscalls arm64 (asm-generic) does not have
@@ -17,7 +19,9 @@ OTHER = {"sync_file_range2"}
 
 
 @pytest.mark.parametrize("mod", [vfsstat, opensnoop, filetop, statsnoop, syncsnoop, execsnoop,
-                                 mountsnoop, solisten, bindsnoop, tcpaccept, _fsops],
+                                 mountsnoop, solisten, bindsnoop, tcpaccept]
+                         + [types.SimpleNamespace(__name__=f"sysactions.{t}", SYSCALLS=getattr(sysactions, t))
+                            for t in ("FSOPS", "FSOPS_FSYNC", "VFS_RW", "VFSSTAT")],
                          ids=lambda m: m.__name__)
 def test_every_name_is_a_syscall_of_the_tables(mod):
     for name in set(mod.SYSCALLS) - OTHER:
