@@ -60,9 +60,22 @@ class Tool:
         return self._err.split(b"\n", 1)[0].decode("utf-8", "replace")
 
     def _read(self, timeout):
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not r:
-            return False
+        """One read of stdout (stderr drained on the way: a --verbose tool's
+        libbpf log fills the 64 KiB pipe long before its header)."""
+        deadline = time.monotonic() + timeout
+        fds = [self.proc.stdout, self.proc.stderr]
+        while True:
+            r, _, _ = select.select(fds, [], [], max(deadline - time.monotonic(), 0))
+            if not r:
+                return False
+            if self.proc.stderr in r:
+                chunk = os.read(self.proc.stderr.fileno(), 65536)
+                self._err += chunk
+                if not chunk:
+                    fds = [self.proc.stdout]        # stderr closed: stdout only
+                if self.proc.stdout not in r:
+                    continue
+            break
         chunk = os.read(self.proc.stdout.fileno(), 65536)
         if not chunk:
             return None
