@@ -281,7 +281,7 @@ def needs_pid(probe: Probe) -> bool:
     position-independent executable or shared library depends on where one
     process mapped it."""
     from ..core import features
-    return not features.bpf_cookie() and open_elf(probe.path).is_pie_or_shared()
+    return open_elf(probe.path).is_pie_or_shared and not features.bpf_cookie()
 
 
 def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
