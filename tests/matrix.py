@@ -505,7 +505,9 @@ TOOLS = {
                       bad=((("10.0.0.0/33",), "Invalid mask"), (("-f", "X"), "invalid choice")),
                       bcc=same(),
                       see=r"^127\.0\.0\.1/32 +[1-9]\d*$"),
+    # tcp_cong_state_set (5.19) or, before, bcc's function probes
     "tcpcong": Spec(pid=None, interval="pos", summary="", head=("1",),
+                    needs=("tracepoint:tcp:tcp_cong_state_set", "kprobes", "fentry"),
                     bad=((("-L", "1-2-3"), "port range"), (("-R", "70000"), "out of range")),
                     bcc=same()),
     "klockstat": Spec(interval="-i", summary="", head=("-i", "1"),
