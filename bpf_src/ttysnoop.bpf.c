@@ -134,13 +134,20 @@ struct iov_iter___pre64 {               /* before 6.4 the iovec array was `iov` 
 	const struct iovec *iov;
 } __attribute__((preserve_access_index));
 
+struct iov_iter___pre514 {              /* before 5.14: the type | the direction (bit 0) */
+	unsigned int type;
+} __attribute__((preserve_access_index));
+
 static __always_inline int tty_write(struct kiocb *iocb, struct iov_iter *from, bool loop)
 {
-	__u8 type;
+	__u32 type;
 
 	if (!is_tty(BPF_CORE_READ(iocb, ki_filp)))
 		return 0;
-	type = BPF_CORE_READ(from, iter_type);
+	if (bpf_core_field_exists(from->iter_type))
+		type = BPF_CORE_READ(from, iter_type);
+	else
+		type = BPF_CORE_READ((struct iov_iter___pre514 *)from, type) & ~1u;
 	if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
 	    type == bpf_core_enum_value(enum iter_type, ITER_UBUF))
 		return send(BPF_CORE_READ(from, ubuf), BPF_CORE_READ(from, count), NULL, 0, loop);
