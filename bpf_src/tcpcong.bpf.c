@@ -2,7 +2,9 @@
 /* tcpcong: time TCP flows spend in each congestion control state (open,
  * disorder, cwr, recovery, loss), from tcp:tcp_cong_state_set (5.19+):
  * each change ends the previous state's stretch.  Variants: tp_btf (the
- * socket) and the classic tracepoint (its fields). */
+ * socket) and the classic tracepoint (its fields); before 5.19, fentry or
+ * kprobe (bcc's functions): the socket's state read on entry to and return
+ * from the functions that change it. */
 #include "corebpf.bpf.h"
 #include "net.bpf.h"
 #include "tcpcong.h"
@@ -78,8 +80,7 @@ static __always_inline int changed(struct flow_key *key, __u8 state)
 	return 0;
 }
 
-SEC("tp_btf/tcp_cong_state_set")
-int BPF_PROG(cong__btf, struct sock *sk, __u8 ca_state)
+static __always_inline int sock_changed(struct sock *sk, __u8 ca_state)
 {
 	struct flow_key key = {};
 
@@ -90,6 +91,12 @@ int BPF_PROG(cong__btf, struct sock *sk, __u8 ca_state)
 	key.lport = sk_lport(sk);
 	key.dport = sk_dport(sk);
 	return changed(&key, ca_state);
+}
+
+SEC("tp_btf/tcp_cong_state_set")
+int BPF_PROG(cong__btf, struct sock *sk, __u8 ca_state)
+{
+	return sock_changed(sk, ca_state);
 }
 
 SEC("tracepoint/tcp/tcp_cong_state_set")
@@ -112,3 +119,76 @@ int cong__tp(struct trace_event_raw_tcp_cong_state_set *ctx)
 	key.dport = ctx->dport;
 	return changed(&key, ctx->cong_state);
 }
+
+/* -- function variants: kernels without tcp_cong_state_set ------------------------- */
+
+/* The socket's state now (icsk_ca_state: a 6-bit field before 5.15, 5 bits since). */
+static __always_inline int sock_seen(struct sock *sk)
+{
+	struct inet_connection_sock *icsk = (struct inet_connection_sock *)sk;
+
+	if (!sk)
+		return 0;
+	return sock_changed(sk, BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state));
+}
+
+/* The functions that move a socket between the states (bcc's list); the tool
+ * disables the programs of those this kernel does not have (inlined). */
+#define CONG_FENTRY(tag, func)                                                 \
+SEC("fentry/" #func)                                                           \
+int BPF_PROG(tag##_in__fentry, struct sock *sk)                                \
+{                                                                              \
+	return sock_seen(sk);                                                  \
+}                                                                              \
+SEC("fexit/" #func)                                                            \
+int BPF_PROG(tag##_out__fentry, struct sock *sk)                               \
+{                                                                              \
+	return sock_seen(sk);                                                  \
+}
+CONG_FENTRY(fra, tcp_fastretrans_alert)
+CONG_FENTRY(cwr, tcp_enter_cwr)
+CONG_FENTRY(loss, tcp_enter_loss)
+CONG_FENTRY(recov, tcp_enter_recovery)
+CONG_FENTRY(tlp, tcp_process_tlp_ack)
+
+/* kprobes: the socket of the thread's call, for its return (these functions
+ * nest, on one socket: the entry of the inner call leaves the same value) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct sock *);
+} calls SEC(".maps");
+
+static __always_inline int call_entered(struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_update_elem(&calls, &tid, &sk, BPF_ANY);
+	return sock_seen(sk);
+}
+
+static __always_inline int call_returned(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sock **skp = bpf_map_lookup_elem(&calls, &tid);
+
+	return skp ? sock_seen(*skp) : 0;
+}
+
+#define CONG_KPROBE(tag, func)                                                 \
+SEC("kprobe/" #func)                                                           \
+int BPF_KPROBE(tag##_in__kprobe, struct sock *sk)                              \
+{                                                                              \
+	return call_entered(sk);                                               \
+}                                                                              \
+SEC("kretprobe/" #func)                                                        \
+int BPF_KRETPROBE(tag##_out__kprobe)                                           \
+{                                                                              \
+	return call_returned();                                                \
+}
+CONG_KPROBE(fra, tcp_fastretrans_alert)
+CONG_KPROBE(cwr, tcp_enter_cwr)
+CONG_KPROBE(loss, tcp_enter_loss)
+CONG_KPROBE(recov, tcp_enter_recovery)
+CONG_KPROBE(tlp, tcp_process_tlp_ack)

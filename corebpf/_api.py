@@ -63,15 +63,14 @@ class Program(_core.Program):
         also limits the probe to that process.  The BPF side reads the
         arguments with bpf_usdt_arg(ctx, i, &val) (0-based; bcc's
         bpf_usdt_readarg(i + 1, ...)).  Raises ElfError (no such process,
-        binary or probe), AttachError, MissingFeature (no uprobes).
+        binary or probe), AttachError, MissingFeature (no uprobes; pid -1 on a
+        position-independent binary where the kernel has no BPF cookies, 5.15).
         """
         from .user import usdt
         if not name:
             raise usdt.ElfError("attach_usdt needs a probe name", 22)
         probe = usdt.find_probe(provider, name, binary, pid if pid and pid > 0 else None)
-        usdt.require_uprobes()
-        return super().attach_usdt(probe.path, probe.provider, probe.name,
-                                   pid=pid if pid and pid > 0 else -1, cookie=cookie)
+        return usdt.attach_probe(super(), probe, pid, cookie)
 
 
 class Object(_core.Object):

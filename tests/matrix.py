@@ -96,7 +96,8 @@ class Spec:
     # picks the kernels, never a version; PATTERN a regex the failure's
     # detail (its error line, or the output line missing) must match.  The
     # test is then an xfail naming WHY -- and fails when the tool works
-    # there, or fails for another reason (the row must then change).
+    # there, or fails for another reason (the row must then change).  Only
+    # where the tool can start (its `needs` met): elsewhere it must say `cannot`.
     smoke_fails: tuple = ()
 
 
@@ -504,7 +505,9 @@ TOOLS = {
                       bad=((("10.0.0.0/33",), "Invalid mask"), (("-f", "X"), "invalid choice")),
                       bcc=same(),
                       see=r"^127\.0\.0\.1/32 +[1-9]\d*$"),
+    # tcp_cong_state_set (5.19) or, before, bcc's function probes
     "tcpcong": Spec(pid=None, interval="pos", summary="", head=("1",),
+                    needs=("tracepoint:tcp:tcp_cong_state_set", "kprobes", "fentry"),
                     bad=((("-L", "1-2-3"), "port range"), (("-R", "70000"), "out of range")),
                     bcc=same()),
     "klockstat": Spec(interval="-i", summary="", head=("-i", "1"),
@@ -671,7 +674,10 @@ def condition(c: str) -> bool:
 
 def known_failure(s: Spec):
     """(PATTERN, WHY) of the first smoke_fails entry whose CONDITION holds
-    on this kernel, or None."""
+    on this kernel, or None.  None where the kernel lacks all of the row's
+    `needs`: the tool does not start there, and says so in its one line."""
+    if not available(s):
+        return None
     for cond, pattern, why in s.smoke_fails:
         if condition(cond):
             return pattern, why

@@ -44,19 +44,22 @@ def attach_pids(obj, pids):
     """USDT query__start/query__done (any provider) of each PID's binary, in
     every process running it (connections opened later included: PostgreSQL
     forks a backend per connection); the kernel keeps the queries of these
-    PIDs and their children (filter_pids())."""
+    PIDs and their children (filter_pids()).  Where the kernel has no BPF
+    cookies and the binary is position-independent (usdt.needs_pid()), in
+    each PID only, as bcc does: children forked later are not seen there."""
     attached = set()
     for pid in pids:
         check_pid(pid)
         start = usdt.find_probe("", "query__start", pid=pid)
         done = usdt.find_probe(start.provider, "query__done", path=start.path, pid=pid)
         obj.maps["db_pids"][pid] = 1
-        ino = os.stat(start.path).st_ino, os.stat(start.path).st_dev
-        if ino in attached:
+        where = pid if usdt.needs_pid(start) else -1
+        key = os.stat(start.path).st_ino, os.stat(start.path).st_dev, where
+        if key in attached:
             continue
-        attached.add(ino)
-        usdt.attach_probe(obj.programs["query_start"], start, -1)
-        usdt.attach_probe(obj.programs["query_done"], done, -1)
+        attached.add(key)
+        usdt.attach_probe(obj.programs["query_start"], start, where)
+        usdt.attach_probe(obj.programs["query_done"], done, where)
 
 
 _DISPATCH = re.compile(r"\w+dispatch_command\w+")

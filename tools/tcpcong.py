@@ -18,7 +18,7 @@ import sys
 import time
 
 import corebpf
-from corebpf import histogram
+from corebpf import features, histogram
 
 from . import _cli, _jsonl, _net
 
@@ -118,10 +118,20 @@ def tables(items, us: bool) -> list:
     return out
 
 
+def choose_programs(obj):
+    """Before load: the function variants (kernels without tcp_cong_state_set)
+    probe only the functions this kernel has (a static one may be inlined)."""
+    for p in obj.programs.values():
+        if p.kind in ("fentry", "kprobe") and p.target and \
+                not features.kernel_function_exists(p.target):
+            p.autoload = False
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
+        choose_programs(obj)
         ro = obj.rodata
         ro.targ_dist = a.dist
         ro.targ_us = a.microseconds

@@ -21,6 +21,7 @@ import stat
 import sys
 
 import corebpf
+from corebpf import features
 
 from . import _cli, _jsonl
 
@@ -73,11 +74,29 @@ JSON = _jsonl.Events("one object per chunk written to the tty (a write() is read
 ])
 
 
+def choose_programs(obj):
+    """Before load: the variants with bpf_loop (5.17) or their *_noloop twins
+    (at most 4 chunks per write), and tty_write's prototype for the function
+    variants: (kiocb, iov_iter) from 5.11, (file, buf, count, ppos) before."""
+    loop = features.bpf_helper("loop")
+    forced = features.forced_probe()        # a variant by name (tests) stays
+    for p in obj.programs.values():
+        if p.variant and p.variant != forced and p.variant.endswith("_noloop") == loop:
+            p.autoload = False
+    if features.kernel_btf():
+        from corebpf.core import kbtf
+        k = kbtf.vmlinux()
+        params = k.func_proto("tty_write")
+        if params:
+            obj.rodata.targ_file_args = k.type_name(params[0][1]) == "struct file *"
+
+
 def run(argv=None):
     a = parse(argv)
     path, ino, dev = device(a.device)
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
+        choose_programs(obj)
         obj.rodata.targ_ino = ino
         obj.rodata.targ_dev = dev
         obj.rodata.targ_datasize = a.datasize

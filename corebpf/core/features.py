@@ -286,6 +286,20 @@ def ringbuf() -> bool:
     return lib().libbpf_probe_bpf_map_type(27, __import__("cffi").FFI().NULL) == 1
 
 
+@functools.lru_cache(maxsize=None)
+def bpf_cookie() -> bool:
+    """True if BPF programs can read a per-attachment cookie (bpf_get_attach_cookie,
+    5.15: perf links).  Without it libbpf finds a USDT location's argument
+    spec by the probed address, which it can compute for a position-independent
+    binary only in one given process (usdt.attach_probe)."""
+    from ._libbpf import LibbpfUnavailable, ffi, lib
+    try:
+        # BPF_PROG_TYPE_KPROBE (2), BPF_FUNC_get_attach_cookie (174): libbpf's own check
+        return lib().libbpf_probe_bpf_helper(2, 174, ffi.NULL) == 1
+    except LibbpfUnavailable:
+        return False
+
+
 def _try_load(prog: str, attach: bool = False) -> bool:
     """Load program `prog` of the packaged `features` object alone (and,
     with `attach`, attach it where its section says and detach at once).

@@ -274,9 +274,27 @@ def require_uprobes():
                              "which uprobes and USDT probes need")
 
 
+def needs_pid(probe: Probe) -> bool:
+    """True if `probe` can be attached only in one given process here: the
+    kernel has no BPF cookies (5.15), so libbpf's USDT code finds a
+    location's argument spec by its absolute address, which for a
+    position-independent executable or shared library depends on where one
+    process mapped it."""
+    from ..core import features
+    return open_elf(probe.path).is_pie_or_shared and not features.bpf_cookie()
+
+
 def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
-    """Attach `program` to a Probe found by find_probe()/probes(); the Link."""
+    """Attach `program` to a Probe found by find_probe()/probes(); the Link.
+    pid -1 (every process running the binary) needs BPF cookies when the
+    binary is position-independent (needs_pid()): MissingFeature otherwise."""
     require_uprobes()
+    if not (pid and pid > 0) and needs_pid(probe):
+        from ..core.errors import MissingFeature
+        raise MissingFeature(
+            f"{probe.path}: position-independent; its USDT probes can be attached in "
+            "every process only with BPF cookies (Linux 5.15), which this kernel "
+            "lacks: give a PID")
     return program.attach_usdt(probe.path, probe.provider, probe.name,
                                pid=pid if pid and pid > 0 else -1, cookie=cookie)
 

@@ -1,7 +1,9 @@
 """tcpcong on the real kernel: a connection into a test network namespace
 whose ACKs an XDP program drops (tests/netlab.py) goes through the loss
 state and back to open; the flow shows with time in "loss" and one change,
-in the table and (-d) as a histogram; -L/-R filters on ports."""
+in the table and (-d) as a histogram; -L/-R filters on ports.  Each probe
+variant where the kernel serves it: tcp_cong_state_set (5.19+) as tp_btf
+and tracepoint, bcc's function probes (fentry, kprobe) before."""
 from __future__ import annotations
 
 import re
@@ -10,7 +12,9 @@ import time
 
 import pytest
 
+from corebpf import features
 from tests.helpers import Tool, json_objects, run_tool
+from tests.kernel.test_tool_probe_paths import require_probe
 from tests.kernel.test_tcpretrans import SINK
 from tests.netlab import NetLab
 
@@ -41,8 +45,17 @@ def _lossy_connection(lab, *tool_args, json=False):
     return t, port, cport
 
 
-@pytest.mark.parametrize("probe", [(), ("--probe", "tracepoint")], ids=["tp_btf", "tracepoint"])
+@pytest.mark.parametrize("probe", [(), ("--probe", "tracepoint"), ("--probe", "fentry"),
+                                   ("--probe", "kprobe")],
+                         ids=["default", "tracepoint", "fentry", "kprobe"])
 def test_loss_then_open_table(probe):
+    """The tracepoint variants where the kernel has tcp_cong_state_set (5.19);
+    the function variants (the default before) where it has their probes."""
+    if probe:
+        require_probe(probe)
+    if probe[-1:] == ("tracepoint",) and not features.tracepoint_exists("tcp",
+                                                                        "tcp_cong_state_set"):
+        pytest.skip("this kernel lacks tracepoint tcp:tcp_cong_state_set")
     with NetLab() as lab:
         t, port, cport = _lossy_connection(lab, "-u", *probe)
         assert t.lines[1] == "%-21s %-21s %-7s %-6s %-7s %-7s %-6s %-5s" % (

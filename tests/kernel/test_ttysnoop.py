@@ -27,9 +27,16 @@ def ptys():
         os.close(fd)
 
 
-def test_writes_to_the_pty_and_only_it(ptys):
+# the default, and the twin variant for kernels without bpf_loop (5.17; chosen
+# there, forced by name here)
+VARIANTS = pytest.mark.parametrize("env", [None, {"COREBPF_PROBE": "tp_noloop"}],
+                                   ids=["default", "tp_noloop"])
+
+
+@VARIANTS
+def test_writes_to_the_pty_and_only_it(ptys, env):
     (slave, path), (other, _) = ptys
-    t = Tool("ttysnoop", "-C", path)
+    t = Tool("ttysnoop", "-C", path, env=env)
     assert t.lines == [""]                  # attached
     os.write(other, b"not this one\n")
     os.write(slave, b"hello from the pty\n")
@@ -39,10 +46,11 @@ def test_writes_to_the_pty_and_only_it(ptys):
     assert t.lines == ["", "hello from the pty", "two vectors"], t.lines
 
 
-def test_pts_number_chunks_and_clear(ptys):
+@VARIANTS
+def test_pts_number_chunks_and_clear(ptys, env):
     (slave, path), _ = ptys
     number = path.rsplit("/", 1)[1]
-    t = Tool("ttysnoop", "-s", "4", "-c", "2", number)     # 2 chunks of 4 bytes per write
+    t = Tool("ttysnoop", "-s", "4", "-c", "2", number, env=env)    # 2 chunks of 4 bytes per write
     assert t.lines[0] == "\033[H\033[2J"                  # the screen cleared first
     os.write(slave, b"0123456789\n")
     os.write(slave, b"ab\n")
