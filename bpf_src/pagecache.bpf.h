@@ -13,7 +13,9 @@
  * up (clamped here to the file's size; the repeated lookups of one large
  * read are counted once); the pages the same task added to the same
  * file's cache just before (filemap:mm_filemap_add_to_page_cache, from
- * readahead inside that lookup) are its misses.  block:block_dirty_buffer
+ * readahead inside that lookup) are its misses -- unless the task dirtied
+ * a page of that file since (writeback_dirty_folio: the pages were a
+ * write's, written__tp).  block:block_dirty_buffer
  * fires in mark_buffer_dirty, writeback:writeback_dirty_folio where a page
  * is dirtied.
  *
@@ -131,6 +133,28 @@ int BPF_PROG(lookup__tp, struct address_space *mapping, unsigned long index,
 	fresh.ranged = 1;
 	bpf_map_update_elem(&reads, &tid, &fresh, BPF_ANY);
 	add(CS_ACCESSED, last - index + 1);
+	return 0;
+}
+
+/* A page dirtied by a task in the file it last filled: the pages it added
+ * to that file since its last lookup were a write's (write_begin adds them,
+ * write_end dirties them), not misses of a later read -- a read's readahead
+ * pages are counted at its own lookup, before it returns.  (Without this a
+ * file written and read back counts as all misses.) */
+SEC("tp_btf/writeback_dirty_folio")
+int BPF_PROG(written__tp, struct folio *folio, struct address_space *mapping)
+{
+	struct read_state *st;
+	struct inode *host;
+	__u32 tid = current_tid();
+
+	if (!mapping)           /* the verifier knows this argument may be NULL */
+		return 0;
+	st = bpf_map_lookup_elem(&reads, &tid);
+	host = BPF_CORE_READ(mapping, host);
+	if (st && st->ino == BPF_CORE_READ(host, i_ino) &&
+	    st->dev == BPF_CORE_READ(host, i_sb, s_dev))
+		st->pending = 0;
 	return 0;
 }
 

@@ -822,9 +822,12 @@ i = 0
 while time.monotonic() < end:
     i += 1
     p = os.path.join(d, "corebpf-wl-%d" % (i % 4))
-    fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o600)      # opensnoop, filelife, filetop
+    fd = os.open(p, os.O_CREAT | os.O_RDWR, 0o600)        # opensnoop, filelife, filetop
     os.write(fd, b"x" * 4096)
     os.fsync(fd)                                            # syncsnoop, biolatency
+    os.pread(fd, 4096, 0)                                   # cachestat: a page cache hit,
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)      # and, its page dropped,
+    os.pread(fd, 4096, 0)                                   # a miss (a read from the disk)
     os.close(fd)
     os.stat(p)                                              # statsnoop
     os.unlink(p)                                            # filelife
@@ -863,7 +866,7 @@ while time.monotonic() < end:
 
 class workload:
     """Context manager: a process (COMM corebpf-wl) that opens, writes,
-    fsyncs, stats, unlinks, signals, forks/execs, mounts (failing), makes a
+    fsyncs, reads (from the page cache, then from the disk), stats, unlinks, signals, forks/execs, mounts (failing), makes a
     TCP connection on 127.0.0.1 and resolves a name in a loop, so every
     event tool has something to print.  Files live on /var/tmp (a real
     disk).  .pid is its PID."""

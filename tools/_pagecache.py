@@ -18,7 +18,10 @@ def configure(obj, dirtied_tp: bool):
     one survived inlining, else its tracepoint); the tracepoint variant's
     dirtied counter only if `dirtied_tp` (and the kernel has the tracepoint)."""
     progs = obj.programs
-    if not dirtied_tp or not features.tracepoint_exists("writeback", "writeback_dirty_folio"):
+    if not features.tracepoint_exists("writeback", "writeback_dirty_folio"):
+        progs["dirtied__tp"].autoload = False
+        progs["written__tp"].autoload = False
+    elif not dirtied_tp:
         progs["dirtied__tp"].autoload = False
     if not features.kprobes():
         return

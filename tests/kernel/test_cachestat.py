@@ -1,5 +1,6 @@
 """cachestat on the real kernel: a file pushed out of the page cache and read
-twice gives misses, then hits; interval/count; Ctrl-C; the kprobe variant."""
+twice gives misses, then hits; a file written and read back gives hits;
+interval/count; Ctrl-C; the kprobe variant."""
 from __future__ import annotations
 
 import os
@@ -57,6 +58,23 @@ def test_misses_then_hits(cold_file):
     assert sum(m for _, m, *_ in r) >= 8000, t.text
     assert sum(h for h, *_ in r) >= 16000, t.text
     assert all(0 <= row[3] <= 100 for row in r)
+
+
+def test_written_then_read_back_is_hits():
+    """A file written and read back by the same task: its pages are in the
+    cache, the read is hits (the write's added pages are not its misses)."""
+    path = os.path.join("/var/tmp", "corebpf_cs_w_" + uuid.uuid4().hex[:8])
+    t = Tool("cachestat", "1")
+    try:
+        with open(path, "wb", buffering=0) as f:
+            for _ in range(64):
+                f.write(b"w" * MB)        # 16384 new pages, dirtied, not flushed
+        read_all(path)                    # the same 16384 pages, from the cache
+    finally:
+        os.unlink(path)
+    assert t.stop(signal.SIGINT) == 0
+    r = rows(t.lines)
+    assert sum(h for h, *_ in r) >= 16000, t.text
 
 
 def test_interval_and_count_end_without_detaching():

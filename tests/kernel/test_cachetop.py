@@ -2,12 +2,14 @@
 writes one shows in its own row, with bcc's columns."""
 from __future__ import annotations
 
+import os
 import re
+import uuid
 
 import pytest
 
 from tests.helpers import Tool, json_match, json_objects, run_tool
-from tests.workloads import Child
+from tests.workloads import SCRATCH_DIR, Child
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("root")]
 
@@ -32,8 +34,19 @@ FIRST = re.compile(r"(\x1b\[H\x1b\[2J)?\d\d:\d\d:\d\d Buffers MB: \d+ / Cached M
 HEADER = "PID      UID      CMD              HITS     MISSES   DIRTIES  READ_HIT%  WRITE_HIT%"
 
 
-def test_a_process_row(tmp_path):
-    child = Child(_READER, tmp_path / "data")
+@pytest.fixture
+def data():
+    """The reader's file, on a disk's file system: /tmp may be a tmpfs (in the
+    guests it is), whose reads do not pass the page cache tracepoints."""
+    path = os.path.join(SCRATCH_DIR, "corebpf_ct_" + uuid.uuid4().hex[:8])
+    yield path
+    for p in (path, path + ".w"):
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+def test_a_process_row(data):
+    child = Child(_READER, data)
     try:
         t = Tool("cachetop", "-p", child.pid, "1")
         child.go().wait()
@@ -56,8 +69,8 @@ def test_bad_input():
     assert rc == 2 and "must be positive" in err and len(err.splitlines()) == 1
 
 
-def test_json(tmp_path):
-    child = Child(_READER, tmp_path / "data")
+def test_json(data):
+    child = Child(_READER, data)
     try:
         t = Tool("cachetop", "--json", "-p", child.pid, "1", ready="stderr")
         child.go().wait()
