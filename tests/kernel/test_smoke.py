@@ -342,8 +342,17 @@ def _age() -> float:
 
 
 @pytest.fixture(scope="module")
-def results(request):
+def results(request, tmp_path_factory):
     """Runs every selected tool once, in batches; {name: Run or skip reason}."""
+    # as users run them: with the per-kernel minimal-BTF cache (corebpf.core.kcache;
+    # the rest of the suite turns it off, tests/conftest.py), in a directory of
+    # this run's own, so every kernel of the matrix builds and uses it
+    env = {"COREBPF_CACHE": "on",
+           "COREBPF_CACHE_DIR": str(tmp_path_factory.mktemp("smoke") / "btf-cache")}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    request.addfinalizer(lambda: [os.environ.pop(k, None) if v is None
+                                  else os.environ.__setitem__(k, v) for k, v in saved.items()])
     out = {}
     todo = []
     for n in _selected(request.session):
