@@ -44,7 +44,8 @@ static __always_inline int report(struct user_msghdr *umsg, __s32 sock_fd, __s32
 	struct fd_event *e;
 	__s32 *data;
 	long num;
-	__u32 n;
+	__u32 n, size;
+	__u64 cgroup;
 	int i;
 
 	if (bpf_probe_read_user(&msg, sizeof(msg), umsg) || !msg.msg_control ||
@@ -55,20 +56,26 @@ static __always_inline int report(struct user_msghdr *umsg, __s32 sock_fd, __s32
 		return 0;
 	num = (long)(cmsg.cmsg_len - sizeof(cmsg)) / sizeof(__s32);
 	data = msg.msg_control + sizeof(cmsg);
+	cgroup = event_cgroup_id();     /* once, outside the loop */
 	for (i = 0; i < MAX_CHUNKS && num > 0; i++) {
 		e = RINGBUF_RESERVE(events, sizeof(*e));
 		if (!e)
 			return 0;
 		e->id = bpf_get_current_pid_tgid();
-		e->cgroup = event_cgroup_id();
+		e->cgroup = cgroup;
 		e->ts_us = bpf_ktime_get_ns() / 1000;
 		e->action = action;
 		e->sock_fd = sock_fd;
 		n = num < MAX_FD ? num : MAX_FD;
 		e->fd_cnt = n;
 		__builtin_memset(e->fd, 0xff, sizeof(e->fd));
-		if (n > 0 && n <= MAX_FD)
-			bpf_probe_read_user(e->fd, n * sizeof(__s32), data);
+		/* bounds checked on the very register the helper gets: 6.1's
+		 * verifier lost them on n ("R2 min value is negative") once the
+		 * cgroup id's code sat beside it */
+		size = n * sizeof(__s32);
+		barrier_var(size);
+		if (size > 0 && size <= sizeof(e->fd))
+			bpf_probe_read_user(e->fd, size, data);
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		bpf_ringbuf_submit(e, 0);
 		num -= MAX_FD;
