@@ -1,5 +1,7 @@
 """Build tests/progs/usdt_target.c once per test session (needs a C compiler,
-gcc or clang, and <sys/sdt.h> from Debian's systemtap-sdt-dev)."""
+gcc or clang, and <sys/sdt.h> from Debian's systemtap-sdt-dev), or use the
+prebuilt one named by COREBPF_USDT_TARGET (a regular file: the arm64 guests,
+which have no compiler, get it cross-built by tests/vm/run-arm64)."""
 from __future__ import annotations
 
 import atexit
@@ -13,10 +15,29 @@ SRC = Path(__file__).resolve().parent / "progs" / "usdt_target.c"
 _built = {}
 
 
+def _prebuilt():
+    path = os.environ.get("COREBPF_USDT_TARGET", "")
+    return path if path and os.path.isfile(path) else None
+
+
+def _compiler():
+    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def missing() -> str:
+    """Why usdt_target() cannot give a target here, or None."""
+    if _prebuilt() or _compiler():
+        return None
+    return ("no C compiler to build the USDT target (tests/progs/usdt_target.c) "
+            "and no prebuilt one (COREBPF_USDT_TARGET)")
+
+
 def usdt_target() -> str:
     """Path of the compiled USDT/uprobe test target."""
+    if "path" not in _built and _prebuilt():
+        _built["path"] = _prebuilt()
     if "path" not in _built:
-        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        cc = _compiler()
         assert cc, "no C compiler (cc/gcc/clang) to build the USDT test target"
         d = tempfile.mkdtemp(prefix="corebpf-usdt-", dir="/var/tmp")
         atexit.register(shutil.rmtree, d, True)

@@ -117,9 +117,11 @@ def _missing_prerequisite(s: matrix.Spec):
     if s.activity == "bash" and not shutil.which("bash"):
         return "no bash to type into"
     target = s.smoke_target or s.target
-    if target in ("mysql", "threads", "malloc") and not (
-            shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")):
-        return "no C compiler to build the USDT target (tests/progs/usdt_target.c)"
+    if target in ("mysql", "threads", "malloc"):
+        from tests import usdt_prog
+        why = usdt_prog.missing()
+        if why:
+            return why
     if target == "pybusy" and s.see and "corebpf_smoke_call" in s.see:
         from tests import distro
         return distro.python_function_probes_missing()      # Debian 13's python3.13

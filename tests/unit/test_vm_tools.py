@@ -98,3 +98,46 @@ def test_project_archive_has_the_arm64_objects_and_not_the_x86_ones():
         assert "corebpf/bpf/arm64/execsnoop.bpf.o" in files
     assert not [f for f in files if f.startswith(("corebpf/bpf/x86/", ".git/"))
                 or "__pycache__" in f]
+
+
+def test_usdt_target_is_cross_built_for_the_guest_and_named_to_the_tests(tmp_path, monkeypatch):
+    """The arm64 guest has no C compiler: run-arm64 cross-builds
+    tests/progs/usdt_target.c on the host, puts it into the run archive and
+    names it by COREBPF_USDT_TARGET, which tests/usdt_prog.py takes instead
+    of a compile."""
+    import shutil
+    if not shutil.which("aarch64-linux-gnu-gcc"):
+        pytest.skip("no aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu "
+                    "libc6-dev-arm64-cross)")
+    from corebpf.symbols.elf import open_elf
+    from corebpf.user import usdt
+    from tests import usdt_prog
+    monkeypatch.setattr(run_arm64, "A64", tmp_path / "arm64")
+    run_arm64.usdt_target.cache_clear()
+    try:
+        exe = run_arm64.usdt_target()
+        assert exe == run_arm64.usdt_target() and exe.parent == tmp_path / "arm64"
+        assert open_elf(str(exe)).machine == 183                # EM_AARCH64
+        names = {p.qualified for p in usdt.probes(str(exe))}
+        assert {"corebpf:burst", "mysql:query__start", "mysql:query__done"} <= names, names
+        out = tmp_path / "run.cpio"
+        run_arm64.run_archive(out, ["true"], "/", "tok", "/out", True)
+    finally:
+        run_arm64.usdt_target.cache_clear()
+    entries = {name: (mode, data) for name, mode, _, data in _read_newc(out)}
+    mode, data = entries[run_arm64.GUEST_USDT_TARGET]
+    assert data == exe.read_bytes() and stat.S_IMODE(mode) == 0o755
+    env = entries["etc/corebpf-vm/env"][1].decode()
+    assert f"COREBPF_USDT_TARGET=/{run_arm64.GUEST_USDT_TARGET}\n" in env
+
+    # tests/usdt_prog.py: a regular file named by the variable is the target;
+    # anything else (a directory, nothing) falls back to a compile
+    monkeypatch.setattr(usdt_prog, "_built", {})
+    monkeypatch.setenv("COREBPF_USDT_TARGET", str(exe))
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))    # and no compiler
+    assert usdt_prog.missing() is None and usdt_prog.usdt_target() == str(exe)
+    monkeypatch.setattr(usdt_prog, "_built", {})
+    monkeypatch.setenv("COREBPF_USDT_TARGET", str(tmp_path))
+    assert "no C compiler" in usdt_prog.missing()
+    with pytest.raises(AssertionError, match="no C compiler"):
+        usdt_prog.usdt_target()
