@@ -349,12 +349,10 @@ def results(request, tmp_path_factory):
     # as users run them: with the per-kernel minimal-BTF cache (corebpf.core.kcache;
     # the rest of the suite turns it off, tests/conftest.py), in a directory of
     # this run's own, so every kernel of the matrix builds and uses it
-    env = {"COREBPF_CACHE": "on",
-           "COREBPF_CACHE_DIR": str(tmp_path_factory.mktemp("smoke") / "btf-cache")}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    request.addfinalizer(lambda: [os.environ.pop(k, None) if v is None
-                                  else os.environ.__setitem__(k, v) for k, v in saved.items()])
+    mp = pytest.MonkeyPatch()
+    request.addfinalizer(mp.undo)
+    mp.setenv("COREBPF_CACHE", "on")
+    mp.setenv("COREBPF_CACHE_DIR", str(tmp_path_factory.mktemp("smoke") / "btf-cache"))
     out = {}
     todo = []
     for n in _selected(request.session):
