@@ -252,6 +252,13 @@ def probed(feature: str, probe):
     return value
 
 
+def forget():
+    """Drop the parsed kernel BTF kept between min_btf() misses (~13 MB): a
+    process that loads many objects at once (the exporter, doctor) calls it
+    when done loading, so a cold cache does not cost it that memory for good."""
+    _kernel.clear()
+
+
 def entry_path(d: str, obj_path: str, name: str) -> str:
     """The cache file of object file `obj_path` in cache directory `d`: one
     per object file, so checkouts side by side do not replace each other's."""

@@ -309,6 +309,8 @@ def run(argv=None) -> int:
         sys.stderr.flush()
 
     running, failed = start_collectors(names, cfg["options"], report)
+    from corebpf.core import kcache
+    kcache.forget()         # the kernel's parsed BTF, if the cache was cold
     try:
         if not running:
             raise UsageError("no collector could start (" + "; ".join(

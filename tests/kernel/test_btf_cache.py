@@ -264,3 +264,18 @@ def test_probed_feature_kept_per_kernel(cache):
     finally:
         features._Cache.events = None
         kcache._probed.clear()
+
+
+def test_forget_drops_the_parsed_kernel_btf(cache):
+    """A miss parses the kernel's BTF and keeps it for the next miss (doctor and
+    the exporter load many objects); forget() lets a long-lived process drop
+    it once done loading, and a later miss parses it again."""
+    with corebpf.Object.open(TOOL):
+        pass
+    assert kcache._kernel, "a miss keeps the parsed kernel BTF for the next one"
+    kcache.forget()
+    assert not kcache._kernel
+    with corebpf.Object.open("cpudist") as obj:         # a miss again: parsed anew
+        assert obj._min_btf is not None
+    assert kcache._kernel
+    kcache.forget()
