@@ -33,8 +33,6 @@ WITHOUT = {
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
     "readahead": NOT_YET + " (kprobes/fentry only: this test machine has neither)",
-    "funclatency": GENERATED, "funcinterval": GENERATED, "funcslower": GENERATED,
-    "trace": GENERATED,
     "tplist": "it lists tracepoints and USDT probes: it traces nothing",
     "criticalstat": JSON3, "dbslower": JSON3, "dbstat": JSON3, "mysqld_qslower": JSON3,
     "uflow": JSON3, "ugc": JSON3, "uthreads": JSON3,
