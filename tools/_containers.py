@@ -102,6 +102,12 @@ def groups(items, slots) -> list:
             for (full, head), keyed in out.items()]
 
 
+def short_name(cgid: int) -> str:
+    """The CONTAINER column's name of an id (12-digit id, path, "" for the
+    root cgroup), unpadded and not yet escaped."""
+    return _name(cgid, False)
+
+
 def full_name(cgid: int) -> str:
     """--json's name of an id: the container's full id, else the cgroup
     path, "" for the root cgroup (what sections() merges by)."""

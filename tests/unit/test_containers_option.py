@@ -21,9 +21,6 @@ from manpages import tool_parser  # noqa: E402
 
 NO_TASK = "no task's cgroup at the event"
 NOT_YET = "not yet: its record/key needs the cgroup id (cgroupid.bpf.h)"
-GENERATED = "not yet: its programs are generated at run time (corebpf.compiler), " \
-            "cgroupid.bpf.h is C: the generator needs the same reads"
-JSON3 = NOT_YET + " (its --json came with the json3 merge, while this branch was under way)"
 # Event and histogram tools without --containers, each with its reason.
 WITHOUT = {
     "hardirqs": NO_TASK + " (interrupt time)",
@@ -34,8 +31,9 @@ WITHOUT = {
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
     "readahead": NOT_YET + " (kprobes/fentry only: this test machine has neither)",
     "tplist": "it lists tracepoints and USDT probes: it traces nothing",
-    "criticalstat": JSON3, "dbslower": JSON3, "dbstat": JSON3, "mysqld_qslower": JSON3,
-    "uflow": JSON3, "ugc": JSON3, "uthreads": JSON3,
+    "mysqld_qslower": "bcc's bare usage line (`mysqld_qslower PID [min_ms]`, no argparse "
+                      "parser to declare the option on); its record carries the id (dbquery, "
+                      "as dbslower's): not yet wired",
     "ttysnoop": "it mirrors one tty's bytes (the tty is chosen, not a task): no per-event "
                 "lines to put a container on",
 }
