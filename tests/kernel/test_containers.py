@@ -52,10 +52,11 @@ def rootfs(tmp_path_factory):
     return root
 
 
-def host_cgroup() -> str:
-    """This test's cgroup as --containers names it (cgroupid.bpf.h's choice:
-    v2 unless at the v2 root, else the pids/memory v1 cgroup); "" at the root."""
-    lines = dict(l.split(":", 2)[1:] for l in open("/proc/self/cgroup").read().splitlines())
+def host_cgroup(pid="self") -> str:
+    """This test's (or process pid's) cgroup as --containers names it
+    (cgroupid.bpf.h's choice: v2 unless at the v2 root, else the pids/memory
+    v1 cgroup); "" at the root."""
+    lines = dict(l.split(":", 2)[1:] for l in open(f"/proc/{pid}/cgroup").read().splitlines())
     path = lines.get("", "/")
     if path == "/":
         path = lines.get("pids", lines.get("memory", "/"))
