@@ -434,3 +434,21 @@ def test_funcinterval_per_container(rootfs):
         head = t.wait_for(lambda l: l == f"container = {c.id[:12]}", timeout=30)
     assert t.stop() == 0
     assert head is not None, t.text
+
+
+def test_funcslower_funclatency_containers(rootfs):
+    """The uprobe multitools: a python3 in the container sleeping through
+    the host's libc (the same file, /usr read-only): funcslower's CONTAINER
+    column and funclatency's `container = ID` histogram name the container."""
+    m = "ctr" + uuid.uuid4().hex[:8]
+    code = f"import time\nwhile 1:\n time.sleep(0.02)  # {m}"
+    s = Tool("funcslower", "--containers", "-m", "10", "c:clock_nanosleep")
+    f = Tool("funclatency", "--containers", "-m", "-i", "1", "c:clock_nanosleep")
+    with Container(rootfs, f"/usr/bin/python3 -c '{code}' & true", host_usr=True) as c:
+        pid = _pid_of(f"# {m}\x00")
+        slow = s.wait_for(lambda l: l.split()[1:3] == ["python3", str(pid)], timeout=30)
+        head = f.wait_for(lambda l: l == f"container = {c.id[:12]}", timeout=30)
+    assert s.stop() == 0 and f.stop() == 0
+    assert s.lines[1].split()[:2] == ["CONTAINER", "COMM"], s.text
+    assert slow is not None and slow.split()[0] == c.id[:12], s.text
+    assert head is not None, f.text
