@@ -140,6 +140,8 @@ def header(args) -> str:
 
 
 def text(args, e) -> str:
+    if not getattr(args, "containers", False):
+        return ""
     return cgroup_text(args, e.cgroup)
 
 
