@@ -215,6 +215,26 @@ def test_mysqld_qslower_usdt_target():
     assert float(t.lines[2].split()[0]) == 0.0          # time is relative to the first query
 
 
+def test_mysqld_qslower_containers():
+    """--containers on bcc's bare command line: the CONTAINER column, the
+    host process's cgroup in it (test_containers.py: a container's id)."""
+    from tests.kernel.test_containers import host_cgroup
+    marker = "q" + uuid.uuid4().hex[:8]
+    p = usdt_prog.start("mysql", marker, 1)
+    try:
+        t = Tool("mysqld_qslower", "--containers", p.pid, "0")
+        line = t.wait_for(lambda l: marker in l)
+        name = host_cgroup(p.pid)
+        assert t.stop() == 0
+    finally:
+        p.kill()
+        p.wait()
+    assert t.lines[1].split()[:2] == ["CONTAINER", "TIME(s)"], t.text
+    want = [name] if name else []
+    assert line is not None and line.split()[:len(want)] == want, t.text
+    assert int(line.split()[len(want) + 1]) == p.pid, line
+
+
 def test_dbslower_mysql_usdt_and_uprobe_mode():
     marker = "x" + uuid.uuid4().hex[:8]
     p = usdt_prog.start("mysql", marker, 3)
