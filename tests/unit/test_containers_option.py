@@ -20,7 +20,6 @@ sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] + "/scripts")
 from manpages import tool_parser  # noqa: E402
 
 NO_TASK = "no task's cgroup at the event"
-NOT_YET = "not yet: its record/key needs the cgroup id (cgroupid.bpf.h)"
 # Event and histogram tools without --containers, each with its reason.
 WITHOUT = {
     "hardirqs": NO_TASK + " (interrupt time)",
@@ -29,7 +28,6 @@ WITHOUT = {
     "runqlen": NO_TASK + " (run queue lengths sampled per CPU)",
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
-    "readahead": NOT_YET + " (kprobes/fentry only: this test machine has neither)",
     "tplist": "it lists tracepoints and USDT probes: it traces nothing",
     "ttysnoop": "it mirrors one tty's bytes (the tty is chosen, not a task): no per-event "
                 "lines to put a container on",
