@@ -371,20 +371,24 @@ def _pid_of(marker: str, timeout: float = 30) -> int:
     raise AssertionError(f"no process with {marker} in its command line")
 
 
-def test_ugc_containers(rootfs):
+def test_ugc_uthreads_containers(rootfs):
     """USDT family: ugc on a python3 inside the container (the host's /usr,
-    read-only) shows the container's id; on a host python3, no id."""
+    read-only) shows the container's id; on a host python3, no id.  uthreads
+    (a uprobe and task_newtask) on the container's python3: its id."""
     m = "ctr" + uuid.uuid4().hex[:8]
-    code = f"import gc, time\nwhile 1:\n gc.collect(); time.sleep(0.05)  # {m}"
+    code = (f"import gc, threading, time\nwhile 1:\n gc.collect(); time.sleep(0.05)\n"
+            f" threading.Thread(target=time.sleep, args=(0.01,)).start()  # {m}")
     host = subprocess.Popen(["/usr/bin/python3", "-c", code + "-host"])
     try:
         with Container(rootfs, f"/usr/bin/python3 -c '{code}' & true", host_usr=True) as c:
             pid = _pid_of(f"# {m}\x00")
             t = Tool("ugc", "--containers", "-l", "python", pid)
             h = Tool("ugc", "--containers", "-l", "python", host.pid)
+            u = Tool("uthreads", "--containers", "-l", "none", pid)
             inside = t.wait_for(lambda l: l.endswith(" objects"))
             outside = h.wait_for(lambda l: l.endswith(" objects"))
-            assert t.stop() == 0 and h.stop() == 0
+            thread = u.wait_for(lambda l: " pthread " in l)
+            assert t.stop() == 0 and h.stop() == 0 and u.stop() == 0
     finally:
         host.kill()
         host.wait()
@@ -394,6 +398,8 @@ def test_ugc_containers(rootfs):
     want = [host_cgroup()] if host_cgroup() else []
     assert outside.split()[:len(want)] == want and c.id[:12] not in outside, outside
     float(outside.split()[len(want)])         # START: no container column before it
+    assert u.lines[1].split()[:2] == ["CONTAINER", "TIME"], u.text
+    assert thread is not None and thread.split()[0] == c.id[:12], u.text
 
 
 def test_trace_containers_text_and_json(rootfs):
