@@ -8,6 +8,7 @@
  * enables the irq_* or preempt_* pair. */
 #include "corebpf.bpf.h"
 #include "stacks.bpf.h"
+#include "cgroupid.bpf.h"
 #include "criticalstat.h"
 
 const volatile __u64 targ_min_ns = 100000;
@@ -113,6 +114,7 @@ static __always_inline int section_end(struct preemptirq_args *ctx)
 	if (!e)
 		goto reset;
 	e->time = diff;
+	e->cgroup = event_cgroup_id();
 	e->id = bpf_get_current_pid_tgid();
 	e->cpu = bpf_get_smp_processor_id();
 	e->addrs[0] = s->addr_offs[0];

@@ -9,6 +9,7 @@
 /* One long section: addrs[] are offsets from _stext of the disabling
  * caller and its parent, then of the enabling caller and its parent. */
 struct section_event {
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 time;             /* ns */
 	__s64 stack_id;
 	__u64 id;               /* pid_tgid */

@@ -6,6 +6,7 @@
  * queries become events, or (targ_hist) a latency histogram. */
 #include "corebpf.bpf.h"
 #include <bpf/usdt.bpf.h>
+#include "cgroupid.bpf.h"
 #include "dbquery.h"
 
 #define COM_QUERY 3
@@ -47,10 +48,11 @@ struct {
 	__type(value, struct start);
 } scratch SEC(".maps");
 
+/* keyed by the cgroup id (--containers; else 0) */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct hist);
 } hists SEC(".maps");
 
@@ -97,8 +99,9 @@ static __always_inline int query_end(void)
 	if (delta < targ_min_ns)
 		goto out;
 	if (targ_hist) {
-		__u32 zero = 0;
-		struct hist *h = bpf_map_lookup_elem(&hists, &zero);
+		static const struct hist zero;
+		__u64 cgroup = event_cgroup_id();
+		struct hist *h = map_lookup_or_init(&hists, &cgroup, &zero);
 
 		if (h)
 			HIST_INC(h, hist_slot(delta / targ_hist_unit_ns));
@@ -106,6 +109,7 @@ static __always_inline int query_end(void)
 	}
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (e) {
+		e->cgroup = event_cgroup_id();
 		e->pid = id >> 32;
 		e->tid = (__u32)id;
 		e->start_ns = s->ts;

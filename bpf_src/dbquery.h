@@ -5,6 +5,7 @@
 #define QUERY_LEN 256
 
 struct query_event {
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u32 pid;
 	__u32 tid;
 	__u64 start_ns;		/* bpf_ktime_get_ns() at query start */

@@ -9,17 +9,25 @@
  * folio_mark_accessed or mark_page_accessed).  A folio's address is its
  * first page's, so both generations key the same. */
 #include "corebpf.bpf.h"
+#include "cgroupid.bpf.h"
 
 struct hist {
 	__u64 slots[HIST_SLOTS];
 };
 
+/* a page read ahead: when, and for whom (--containers: the cgroup of the
+ * task whose read ran the readahead; else 0) */
+struct birth {
+	__u64 ts;
+	__u64 cgroup;
+};
+
 __s64 pages = 0;                /* born minus used */
 
-struct {                        /* age of used pages, ms (bcc's slots) */
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+struct {                        /* age of used pages, ms (bcc's slots), by cgroup */
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct hist);
 } dist SEC(".maps");
 
@@ -34,7 +42,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 16);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct birth);
 } birth SEC(".maps");
 
 static __always_inline int ra_enter(void)
@@ -57,27 +65,28 @@ static __always_inline int ra_exit(void)
 static __always_inline int allocated(__u64 page)
 {
 	__u32 tid = current_tid();
-	__u64 ts;
+	struct birth b;
 
 	if (!page || !bpf_map_lookup_elem(&in_readahead, &tid))
 		return 0;
-	ts = bpf_ktime_get_ns();
-	bpf_map_update_elem(&birth, &page, &ts, BPF_ANY);
+	b.ts = bpf_ktime_get_ns();
+	b.cgroup = event_cgroup_id();
+	bpf_map_update_elem(&birth, &page, &b, BPF_ANY);
 	__sync_fetch_and_add(&pages, 1);
 	return 0;
 }
 
 static __always_inline int accessed(__u64 page)
 {
-	__u64 *ts = bpf_map_lookup_elem(&birth, &page);
-	__u32 zero = 0;
+	struct birth *b = bpf_map_lookup_elem(&birth, &page);
+	static const struct hist zero;
 	struct hist *h;
 
-	if (!ts)
+	if (!b)
 		return 0;
-	h = bpf_map_lookup_elem(&dist, &zero);
+	h = map_lookup_or_init(&dist, &b->cgroup, &zero);
 	if (h)
-		HIST_INC(h, hist_slot((bpf_ktime_get_ns() - *ts) / 1000000));
+		HIST_INC(h, hist_slot((bpf_ktime_get_ns() - b->ts) / 1000000));
 	__sync_fetch_and_add(&pages, -1);
 	bpf_map_delete_elem(&birth, &page);
 	return 0;

@@ -4,6 +4,7 @@
  * here, before the depth changes, so filtered calls do not indent. */
 #include "corebpf.bpf.h"
 #include "ulang.bpf.h"
+#include "cgroupid.bpf.h"
 #include "uflow.h"
 
 const volatile char targ_class_prefix[NAME_LEN] = {};
@@ -70,6 +71,7 @@ static __always_inline int flow(struct pt_regs *ctx, bool entry)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->id = id;
 	e->depth = d;
 	e->cpu = bpf_get_smp_processor_id();

@@ -3,6 +3,7 @@
 #define __UFLOW_H
 
 struct flow_event {
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 id;		/* pid_tgid */
 	__u32 depth;
 	__u32 cpu;

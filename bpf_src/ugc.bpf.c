@@ -4,6 +4,7 @@
  * targ_kind[pair] says what its arguments hold. */
 #include "corebpf.bpf.h"
 #include <bpf/usdt.bpf.h>
+#include "cgroupid.bpf.h"
 #include "ugc.h"
 
 const volatile __u32 targ_kind[2] = {};
@@ -87,6 +88,7 @@ int gc_end(struct pt_regs *ctx)
 		goto out;
 	__builtin_memcpy(e, s, sizeof(*e));
 	e->elapsed_ns = elapsed;
+	e->cgroup = event_cgroup_id();
 	if (kind == GC_PYTHON) {
 		e->field2 = arg(ctx, 0);
 	} else if (kind == GC_JAVA_POOL) {

@@ -11,6 +11,7 @@ enum gc_kind {
 };
 
 struct gc_event {
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 probe;		/* index of the begin/end pair (the cookie) */
 	__u64 elapsed_ns;
 	__u64 field1;

@@ -6,6 +6,7 @@
  * the new thread's TID.  Java: hotspot thread__start/thread__stop. */
 #include "corebpf.bpf.h"
 #include <bpf/usdt.bpf.h>
+#include "cgroupid.bpf.h"
 #include "uthreads.h"
 
 #define CLONE_THREAD 0x00010000
@@ -55,6 +56,7 @@ int newtask(struct trace_event_raw_task_newtask *ctx)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->runtime_id = *fn;
 	e->native_id = ctx->pid;
 	__builtin_memcpy(e->type, "pthread", 8);
@@ -78,6 +80,7 @@ int java_thread(struct pt_regs *ctx)
 	e = RINGBUF_RESERVE(events, sizeof(*e));
 	if (!e)
 		return 0;
+	e->cgroup = event_cgroup_id();
 	e->runtime_id = id;
 	e->native_id = native;
 	if (bpf_usdt_cookie(ctx))

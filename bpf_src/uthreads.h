@@ -3,6 +3,7 @@
 #define __UTHREADS_H
 
 struct thread_event {
+	__u64 cgroup;		/* --containers: cgroupid.bpf.h's event_cgroup_id() */
 	__u64 runtime_id;	/* pthread: start routine address; java: thread id */
 	__u64 native_id;	/* the new thread's TID */
 	char type[8];		/* "pthread", "start", "stop" */

@@ -46,11 +46,20 @@ def add_args(parser, per_histogram: bool = False):
 def apply(obj, args, io: bool = False):
     """Before load: make the BPF side record each event's cgroup id (io: a
     block request's cgroup, rq_cgroup_id(): ids of the blkio/io hierarchy)."""
+    if not getattr(args, "containers", False):
+        return
+    obj.rodata.targ_containers = True
+    names(args, io)
+
+
+def names(args, io: bool = False):
+    """apply() for programs generated at run time (corebpf.compiler: no
+    rodata; their generator reads the id, CodeGen.task_cgroup_id(), when
+    args.containers): the id -> name map of this run."""
     global NAMES
     if not getattr(args, "containers", False):
         return
     from corebpf.core import cgroups
-    obj.rodata.targ_containers = True
     NAMES = cgroups.CgroupNames(controllers=cgroups.IO_CONTROLLERS if io else
                                  cgroups.TASK_CONTROLLERS)
 
@@ -80,6 +89,23 @@ def sections_by(items, slots) -> list:
             for i, n in enumerate(slots(v)):
                 acc[i] += n
     return [(full, head, key, s) for (full, key), (head, s) in out.items()]
+
+
+def groups(items, slots) -> list:
+    """sections_by() grouped by container, for tools printing several
+    histograms (keys) per container: [(full name, text heading
+    "\\ncontainer = NAME\\n", [(key, slots)])] in the order first seen."""
+    out = {}
+    for full, head, key, s in sections_by(items, slots):
+        out.setdefault((full, head), []).append((key, s))
+    return [(full, "\ncontainer = %s\n" % escape(head), keyed)
+            for (full, head), keyed in out.items()]
+
+
+def short_name(cgid: int) -> str:
+    """The CONTAINER column's name of an id (12-digit id, path, "" for the
+    root cgroup), unpadded and not yet escaped."""
+    return _name(cgid, False)
 
 
 def full_name(cgid: int) -> str:
@@ -116,7 +142,14 @@ def header(args) -> str:
 def text(args, e) -> str:
     if not getattr(args, "containers", False):
         return ""
-    return "%-*s " % (WIDTH, escape(_name(e.cgroup, False)))
+    return cgroup_text(args, e.cgroup)
+
+
+def cgroup_text(args, cgid: int) -> str:
+    """The CONTAINER column of cgroup id `cgid` ("" without --containers)."""
+    if not getattr(args, "containers", False):
+        return ""
+    return "%-*s " % (WIDTH, escape(_name(cgid, False)))
 
 
 def column(args, header_text: str, fmt):

@@ -85,7 +85,7 @@ def disable_unused(obj, uprobe_mode: bool):
 def query_json(description: str):
     """The --json declaration of dbslower and mysqld_qslower: one object per
     query slower than the threshold."""
-    from . import _jsonl
+    from . import _containers, _jsonl
     F = _jsonl.Field
     return _jsonl.Events(description, [
         F("pid", "integer", "process ID"),
@@ -93,4 +93,5 @@ def query_json(description: str):
         F("start_ns", "integer", "query start, kernel time (CLOCK_MONOTONIC)", "ns"),
         F("latency_ns", "integer", "time the query took", "ns", get=lambda e: e.delta_ns),
         F("query", "string", "the query text (truncated to the probe's copy)"),
+        _containers.FIELD,
     ])

@@ -327,12 +327,8 @@ def _container_groups(items, a):
     --containers, else one per container (bcc-style `container = NAME`)."""
     if not getattr(a, "containers", False):
         return [("", [(k.op, list(v.slots)) for k, v in items])]
-    groups = {}
-    for full, head, op, slots in _containers.sections_by(
-            [(k.cgroup, k.op, v) for k, v in items], lambda v: v.slots):
-        groups.setdefault((full, head), []).append((op, slots))
-    return [("\ncontainer = %s\n" % _containers.escape(head), sorted(ops))
-            for (_, head), ops in groups.items()]
+    return [(head, sorted(ops)) for _, head, ops in _containers.groups(
+        [(k.cgroup, k.op, v) for k, v in items], lambda v: v.slots)]
 
 
 def run_dist(prog: str, doc: str, fs_name: str, ops=ALL, argv=None):

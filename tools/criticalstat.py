@@ -20,7 +20,7 @@ import corebpf
 from corebpf.symbols import syms
 from corebpf.symbols.stacks import Stacks
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "criticalstat"
 RULE = "==================================="
@@ -35,6 +35,7 @@ def parse(argv=None):
     p.add_argument("-d", "--duration", default=100, type=_cli.positive_int,
                    help="Duration in uS (microseconds) below which we filter")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -50,6 +51,7 @@ JSON = _jsonl.Events("one object per critical section longer than the threshold"
     F("end_caller", "string", "where the section ended: the caller (symbol)"),
     F("end_ip", "string", "the function that enabled them again (symbol)"),
     F("kernel_stack", "frame[]", "kernel stack at the end, innermost first; [] if lost"),
+    _containers.FIELD,
 ])
 
 
@@ -61,7 +63,8 @@ def json_record(e, st: Stacks, stext: int) -> dict:
             "tid": e.id & 0xffffffff, "duration_ns": e.time,
             "start_caller": ksym(stext + e.addrs[0]), "start_ip": ksym(stext + e.addrs[1]),
             "end_caller": ksym(stext + e.addrs[2]), "end_ip": ksym(stext + e.addrs[3]),
-            "kernel_stack": frames}
+            "kernel_stack": frames,
+            **({} if _containers.NAMES is None else {"container": _containers.json_value(e)})}
 
 
 def check_kernel(kind: str):
@@ -77,10 +80,13 @@ def check_kernel(kind: str):
         % (need[0], need[1], cfg, "preemption" if kind == "preempt" else "IRQ"))
 
 
-def format_event(e, st: Stacks, stext: int) -> list:
+def format_event(e, st: Stacks, stext: int, containers: bool = False) -> list:
     ksym = st.syms.ksym
     out = [RULE, "TASK: %s (pid %5d tid %5d) Total Time: %-9.3fus" % (
-        e.comm, e.id >> 32, e.id & 0xffffffff, e.time / 1000), "",
+        e.comm, e.id >> 32, e.id & 0xffffffff, e.time / 1000)]
+    if containers:      # --containers: the task's container, a line of its own
+        out.append("CONTAINER: %s" % _containers.escape(_containers.short_name(e.cgroup)))
+    out += ["",
         "Section start: {} -> {}".format(ksym(stext + e.addrs[0]), ksym(stext + e.addrs[1])),
         "Section end:   {} -> {}".format(ksym(stext + e.addrs[2]), ksym(stext + e.addrs[3]))]
     if e.stack_id >= 0:
@@ -105,6 +111,7 @@ def run(argv=None):
         for p in obj.programs.values():
             if p.hook.startswith(other + "_"):
                 p.autoload = False
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -114,7 +121,7 @@ def run(argv=None):
         stext = syms.kernel_symbols().address("_stext") or 0
         rb, out = _jsonl.ring(
             obj, a, _jsonl.Custom(lambda e: json_record(e, st, stext)),
-            lambda e: "\n".join(format_event(e, st, stext)),
+            lambda e: "\n".join(format_event(e, st, stext, a.containers)),
             "Finding critical section with {} disabled for > {}us".format(
                 "preempt" if kind == "preempt" else "IRQ", a.duration))
         _cli.event_loop(rb, out)

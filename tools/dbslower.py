@@ -16,7 +16,7 @@ import time
 import corebpf
 from corebpf.user import uprobes
 
-from . import _cli, _db, _jsonl
+from . import _cli, _containers, _db, _jsonl
 
 PROG = "dbslower"
 
@@ -31,6 +31,7 @@ def parse(argv=None):
     p.add_argument("-m", "--threshold", type=_cli.unsigned(64, scale=1000000), default=1,
                    help="only queries slower than this many ms (default 1; 0: all)")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -64,6 +65,7 @@ def run(argv=None):
             _db.filter_pids(obj)
         if uprobe_mode:
             obj.rodata.targ_mysql56 = mysql56
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -79,7 +81,8 @@ def run(argv=None):
             _db.attach_pids(obj, pids)
             _jsonl.status(a, "Tracing database queries for pids %s slower than %d ms..."
                           % (", ".join(map(str, pids)), a.threshold))
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, start), HEADER)
+        head, text = _containers.column(a, HEADER, lambda e: format_event(e, start))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

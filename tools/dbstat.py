@@ -15,7 +15,7 @@ import time
 import corebpf
 from corebpf import histogram
 
-from . import _cli, _db, _jsonl
+from . import _cli, _containers, _db, _jsonl
 
 PROG = "dbstat"
 
@@ -32,18 +32,22 @@ def parse(argv=None):
     p.add_argument("-i", "--interval", type=_cli.positive_int, default=_cli.FOREVER,
                    help="print a summary every this many seconds")
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     return p.parse_args(argv)
 
 
 JSON = _jsonl.Histograms("one object per interval (-i) or at the end: query latency",
-                         ["ms", "us"])
+                         ["ms", "us"], keys=[_containers.KEY])
+CONTAINER_HISTS = 1024
 
 
-def render(slots, us: bool, now: float = None) -> str:
-    """One summary: [HH:MM:SS], bcc's histogram, a blank line."""
+def render(slots, us: bool, now: float = None, items=None) -> str:
+    """One summary: [HH:MM:SS], bcc's histogram, a blank line (--containers:
+    items [(cgroup id, hist)], a histogram per container)."""
     label = "query latency (%s)" % ("us" if us else "ms")
-    return "[%s]\n%s\n" % (time.strftime("%H:%M:%S", time.localtime(now)),
-                           histogram.format_log2(slots, label))
+    text = histogram.format_log2(slots, label) if items is None else \
+        _containers.format_sections(items, lambda h: h.slots, label)
+    return "[%s]\n%s\n" % (time.strftime("%H:%M:%S", time.localtime(now)), text)
 
 
 def run(argv=None):
@@ -58,6 +62,9 @@ def run(argv=None):
         obj.rodata.targ_hist_unit_ns = 1000 if a.microseconds else 1000000
         _db.disable_unused(obj, False)
         _db.filter_pids(obj)
+        if a.containers:
+            _containers.apply(obj, a)
+            obj.maps["hists"].resize(CONTAINER_HISTS, "--containers")
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -69,6 +76,14 @@ def run(argv=None):
 
         def emit():
             items = hists.pop_items()
+            if a.containers:
+                if a.json:
+                    JSON.write("us" if a.microseconds else "ms", [
+                        ({"container": full}, slots) for full, _, slots in
+                        _containers.sections(items, lambda h: h.slots)])
+                else:
+                    print(render(None, a.microseconds, items=items), end="", flush=True)
+                return
             slots = list(items[0][1].slots) if items else [0] * 65
             if a.json:
                 JSON.write("us" if a.microseconds else "ms", [({}, slots)])

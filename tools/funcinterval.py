@@ -28,17 +28,20 @@ examples:
 from __future__ import annotations
 
 import re
+import struct
 import time
 
 from corebpf import histogram
 from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
 from corebpf.compiler.codegen import CodeGen
-from corebpf.compiler.genprog import ARRAY, GenObject
+from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 
-from . import _cli, _jsonl, _multi
+from . import _cli, _containers, _jsonl, _multi
 
 PROG = "funcinterval"
 SLOTS = histogram.LOG2_SLOTS
+CKEY = struct.Struct("<QI4x")       # --containers' histogram key: cgroup id, slot
+CONTAINER_ENTRIES = 10240
 
 
 def parse(argv=None):
@@ -56,6 +59,7 @@ def parse(argv=None):
                    help="print the generated BPF programs")
     p.add_argument("pattern", help="Function/Tracepoint name for tracing")
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     a = p.parse_args(argv)
     if a.microseconds and a.milliseconds:
         p.error("-u and -m are mutually exclusive")
@@ -63,7 +67,8 @@ def parse(argv=None):
 
 
 JSON = _jsonl.Histograms("one object per interval (-i) or at the end: time between "
-                         "hits of the functions or events", ["nsecs", "usecs", "msecs"])
+                         "hits of the functions or events (--containers: hits in the same "
+                         "container)", ["nsecs", "usecs", "msecs"], keys=[_containers.KEY])
 
 
 def resolve(pattern: str, pid=None):
@@ -97,7 +102,12 @@ def resolve(pattern: str, pid=None):
 
 def build(targets, start_fd, hist_fd, a, kernel_kind) -> list:
     """[(name, CodeGen)]: one program per target; each adds the time since
-    the previous hit of any of them (start[0]) to the histogram."""
+    the previous hit of any of them (start[0]) to the histogram.
+    --containers: start and the histogram are keyed by the task's cgroup
+    (hash maps: start[cgroup], dist[{cgroup, slot}]): the time since the
+    previous hit in the same cgroup."""
+    if getattr(a, "containers", False):
+        return _build_containers(targets, start_fd, hist_fd, a, kernel_kind)
     div = 1000000 if a.milliseconds else 1000 if a.microseconds else 1
     out = []
     for i, (disp, kind, target) in enumerate(targets):
@@ -138,6 +148,60 @@ def build(targets, start_fd, hist_fd, a, kernel_kind) -> list:
     return out
 
 
+def _build_containers(targets, start_fd, hist_fd, a, kernel_kind) -> list:
+    div = 1000000 if a.milliseconds else 1000 if a.microseconds else 1
+    out = []
+    for i, (disp, kind, target) in enumerate(targets):
+        cg = CodeGen(_multi.context_for(kind, target, kernel_kind=kernel_kind, display=disp))
+        A = cg.a
+        cg.prologue()
+        cg.pid_filter(tgid=a.pid)
+        key = cg.alloc(8)
+        now = cg.alloc(8)
+        hkey = cg.alloc(CKEY.size)
+        cg.ktime_into(now)
+        cg.task_cgroup_id()
+        A.stx(8, FP, key, R0)
+        A.ld_map_fd(R1, start_fd, "start")
+        A.mov(R2, reg(FP))
+        A.alu("+", R2, key)
+        A.call("map_lookup_elem")
+        A.jmp("==", R0, 0, "store")
+        A.ldx(8, R1, R0, 0)
+        A.ldx(8, R0, FP, now)
+        A.alu("-", R0, reg(R1))
+        if div > 1:
+            A.alu("/", R0, div)
+        cg.log2_r0()
+        A.stx(8, FP, hkey + 8, R0)              # the slot (and the padding: 0)
+        A.ldx(8, R1, FP, key)
+        A.stx(8, FP, hkey, R1)
+        cg.map_add(hist_fd, "dist", hkey, hash_map=True)
+        A.label("store")
+        A.ld_map_fd(R1, start_fd, "start")
+        A.mov(R2, reg(FP))
+        A.alu("+", R2, key)
+        A.mov(R3, reg(FP))
+        A.alu("+", R3, now)
+        A.mov(R4, 0)
+        A.call("map_update_elem")
+        cg.epilogue()
+        out.append((f"interval_{i}", cg))
+    return out
+
+
+def _container_items(dist) -> list:
+    """[(cgroup id, slots)] of --containers' dist map (emptied)."""
+    hists = {}
+    for raw, n in dist.pop_items():
+        if isinstance(raw, int):
+            raw = raw.to_bytes(CKEY.size, "little")
+        cgid, slot = CKEY.unpack(raw)
+        if slot < SLOTS:
+            hists.setdefault(cgid, [0] * SLOTS)[slot] += n
+    return sorted(hists.items())
+
+
 def run(argv=None):
     a = parse(argv)
     _cli.setup(a)
@@ -145,9 +209,14 @@ def run(argv=None):
     kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in targets) else None
     label = "msecs" if a.milliseconds else "usecs" if a.microseconds else "nsecs"
     interval = a.interval or a.duration or _cli.FOREVER
+    _containers.names(a)
     with GenObject(PROG) as g:
-        start = g.create_map("start", ARRAY, 4, 8, 1)
-        dist = g.create_map("dist", ARRAY, 4, 8, SLOTS)
+        if a.containers:
+            start = g.create_map("start", HASH, 8, 8, CONTAINER_ENTRIES)
+            dist = g.create_map("dist", HASH, CKEY.size, 8, CONTAINER_ENTRIES)
+        else:
+            start = g.create_map("start", ARRAY, 4, 8, 1)
+            dist = g.create_map("dist", ARRAY, 4, 8, SLOTS)
         progs = build(targets, start.fd, dist.fd, a, kkind)
         if a.show_prog or a.ebpf:
             _multi.print_programs(progs, a.json)
@@ -165,6 +234,19 @@ def run(argv=None):
             out = "\n"
             if a.timestamp:
                 out += "%-8s\n" % time.strftime("%H:%M:%S")
+            if a.containers:
+                items = _container_items(dist)
+                start.clear()
+                if a.json:
+                    JSON.write(label, [({"container": full}, slots) for full, _, slots
+                                       in _containers.sections(items, lambda v: v)])
+                else:
+                    print(out + _containers.format_sections(items, lambda v: v, label),
+                          end="", flush=True)
+                if exiting:
+                    _jsonl.status(a, "Detaching...")
+                    return 0
+                continue
             vals = [0] * SLOTS
             for slot, n in dist.pop_items():
                 if slot < SLOTS:

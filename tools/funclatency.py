@@ -25,14 +25,15 @@ from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, R8, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 
-from . import _cli, _heatmap, _jsonl, _multi
+from . import _cli, _containers, _heatmap, _jsonl, _multi
 
 PROG = "funclatency"
 SLOTS = histogram.LOG2_SLOTS
 
 
 SLOTS = histogram.LOG2_SLOTS
-HKEY = struct.Struct("<III4x")       # function index, tgid (or 0), slot
+# function index, tgid (or 0), slot, cgroup id (--containers, else 0)
+HKEY = struct.Struct("<III4xQ")
 
 
 def parse(argv=None):
@@ -53,6 +54,7 @@ def parse(argv=None):
     p.add_argument("pattern", help="search expression for functions")
     _heatmap.add_args(p)
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     a = p.parse_args(argv)
     if a.microseconds and a.milliseconds:
         p.error("-u and -m are mutually exclusive")
@@ -153,6 +155,9 @@ def build(funcs, start_fd, hist_fd, stats_fd, a, kernel_kind, per_func, per_pid=
             A.call("get_current_pid_tgid")
             A.alu(">>", R0, 32)
             A.stx(4, FP, hkey + 4, R0)
+        if getattr(a, "containers", False):
+            r.task_cgroup_id()
+            A.stx(8, FP, hkey + 16, R0)
         A.mov(R0, reg(R7))
         if div > 1:
             A.alu("/", R0, div)
@@ -220,19 +225,20 @@ JSON = _jsonl.Histograms("one object per interval (-i) or at the end: function l
                          ["nsecs", "usecs", "msecs"], keys=[
     F("func", "string", "the function (-F; user functions: always)", optional=True),
     F("pid", "integer", "process ID (user functions without -p, or with -F)",
-      optional=True)], fields=[
+      optional=True), _containers.KEY], fields=[
     F("total_ns", "integer", "time spent in the calls counted", "ns"),
     F("count", "integer", "calls counted")])
 
 
 def _interval(hist, stats):
-    """({(function index, tgid): slots}, [total ns, count]) of one interval."""
+    """({(function index, tgid, cgroup id): slots}, [total ns, count]) of one
+    interval."""
     sections = {}
     for raw, count in hist.pop_items():
         if isinstance(raw, int):
             raw = raw.to_bytes(HKEY.size, "little")
-        fidx, tgid, slot = HKEY.unpack(raw)
-        vals = sections.setdefault((fidx, tgid), [0] * SLOTS)
+        fidx, tgid, slot, cgid = HKEY.unpack(raw)
+        vals = sections.setdefault((fidx, tgid, cgid), [0] * SLOTS)
         if slot < SLOTS:
             vals[slot] += count
     return sections, [v for _, v in sorted(stats.pop_items())]
@@ -241,8 +247,14 @@ def _interval(hist, stats):
 def write_json(funcs, hist, stats, a, per_func, per_pid=False):
     sections, st = _interval(hist, stats)
     hists = []
-    for (fidx, tgid), slots in sorted(sections.items()):
-        key = {}
+    if getattr(a, "containers", False):
+        merged = _containers.sections_by([(k[2], k[:2], v) for k, v in sorted(sections.items())],
+                                         lambda v: v)
+        pairs = [(fidx, tgid, full, slots) for full, _, (fidx, tgid), slots in merged]
+    else:
+        pairs = [(k[0], k[1], None, slots) for k, slots in sorted(sections.items())]
+    for fidx, tgid, container, slots in pairs:
+        key = {} if container is None else {"container": container}
         if per_func or per_pid:
             f = funcs[fidx]
             key["func"] = f if isinstance(f, str) else f[0]
@@ -261,13 +273,23 @@ def render(funcs, hist, stats, a, per_func, per_pid=False, user=False) -> str:
     out = ["\n"]
     if a.timestamp:
         out.append("%-8s\n" % time.strftime("%H:%M:%S"))
-    if per_func or per_pid:
-        def name(k):
-            text = funcs[k[0]] if isinstance(funcs[k[0]], str) else funcs[k[0]][0]
-            return "%s [%d]" % (text, k[1]) if user else text
-        out.append(histogram.format_sections(sections.items(), label, "Function", name))
+
+    def name(k):
+        text = funcs[k[0]] if isinstance(funcs[k[0]], str) else funcs[k[0]][0]
+        return "%s [%d]" % (text, k[1]) if user else text
+    if getattr(a, "containers", False):
+        for _, head, group in _containers.groups(
+                [(k[2], k[:2], v) for k, v in sorted(sections.items())], lambda v: v):
+            out.append(head)
+            if per_func or per_pid:
+                out.append(histogram.format_sections(group, label, "Function", name))
+            else:
+                out.append(histogram.format_log2(group[0][1], label))
+    elif per_func or per_pid:
+        out.append(histogram.format_sections(
+            [(k[:2], v) for k, v in sections.items()], label, "Function", name))
     else:
-        out.append(histogram.format_log2(sections.get((0, 0), [0] * SLOTS), label))
+        out.append(histogram.format_log2(sections.get((0, 0, 0), [0] * SLOTS), label))
     total, count = st[0], st[1]
     if count > 0:
         if label == "msecs":
@@ -292,6 +314,7 @@ def run(argv=None):
     _cli.setup(a)
     funcs = resolve(a.pattern, a.regexp, a.pid)
     kkind = _multi.probe_kind_for({k for _, k, _ in funcs})
+    _containers.names(a)
     return trace_functions(funcs, a, kkind)
 
 

@@ -27,14 +27,15 @@ from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import HASH, RINGBUF, STACK_TRACE, GenObject
 
-from . import _cli, _jsonl, _multi, _stacks
+from . import _cli, _containers, _jsonl, _multi, _stacks
 
 PROG = "funcslower"
 NARGS = 6
 # entryinfo value: id, start_ns, args[6], user stack, kernel stack
 ENTRY = struct.Struct("<QQ6Qii")
-# event: id, pid_tgid, start_ns, duration_ns, retval, comm, args[6], stacks
-EVENT = struct.Struct("<QQQQQ16s6Qii")
+# event: id, pid_tgid, start_ns, duration_ns, retval, comm, args[6], stacks, cgroup
+# (--containers, else 0)
+EVENT = struct.Struct("<QQQQQ16s6QiiQ")
 
 
 def min_time(text: str) -> float:
@@ -73,6 +74,7 @@ def parse(argv=None):
     p.add_argument(metavar="function", nargs="+", dest="functions",
                    help="function(s) to trace")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     a = p.parse_args(argv)
     if a.json and a.folded:
         p.error("--json: not with -f (folded stacks are text for flame graphs)")
@@ -186,6 +188,11 @@ def build(funcs, entry_fd, events_fd, stacks_fd, a, duration_ns, kernel_kind) ->
         A.alu("+", R1, 40)
         A.mov(R2, 16)
         A.call("get_current_comm")
+        if a.containers:
+            r.task_cgroup_id()
+            A.stx(8, R9, 112, R0)
+        else:
+            A.st(8, R9, 112, 0)
         A.mov(R1, reg(R9))
         A.mov(R2, 0)
         A.call("ringbuf_submit")
@@ -210,6 +217,7 @@ JSON = _jsonl.Events("one object per call slower than the threshold", [
     F("retval", "string", "return value, hex (bcc's RVAL)"),
     F("args", "string[]", "the first arguments, hex (-a)", optional=True),
     _stacks.KERNEL_STACK, _stacks.USER_STACK,
+    _containers.FIELD,
 ])
 
 
@@ -228,7 +236,8 @@ class Printer:
         time_col = a.time or a.timestamp
         return ["Tracing function calls slower than %g %s... Ctrl+C to quit."
                 % (value, self.unit),
-                (("%-10s " % "TIME" if time_col else "") + "%-14s %-6s %7s %16s %s")
+                (("%-10s " % "TIME" if time_col else "") + _containers.header(a) +
+                 "%-14s %-6s %7s %16s %s")
                 % ("COMM", "PID", "LAT(%s)" % self.unit, "RVAL",
                    "FUNC" + (" ARGS" if a.arguments else ""))]
 
@@ -244,12 +253,13 @@ class Printer:
     def lines(self, data: bytes) -> list:
         a = self.a
         (fid, pid_tgid, start_ns, duration, retval, comm, *rest) = EVENT.unpack_from(data)
-        args, ustack, kstack = rest[:NARGS], rest[NARGS], rest[NARGS + 1]
+        args, ustack, kstack, cgid = rest[:NARGS], rest[NARGS], rest[NARGS + 1], rest[-1]
         comm = _cli.printable(comm.split(b"\0", 1)[0].decode("utf-8", "replace"), "")
         out = []
         if not a.folded:
             argtext = " ".join("0x%x" % v for v in args[:a.arguments]) if a.arguments else ""
-            out.append((self.time_str(start_ns) + "%-14.14s %-6s %7.2f %16x %s %s")
+            out.append(self.time_str(start_ns) + _containers.cgroup_text(a, cgid) +
+                       "%-14.14s %-6s %7.2f %16x %s %s"
                        % (comm, pid_tgid >> 32, duration / self.div, retval,
                           self.functions[fid], argtext))
         if a.user_stack or a.kernel_stack:
@@ -260,7 +270,7 @@ class Printer:
         """The --json object of one event."""
         a = self.a
         (fid, pid_tgid, start_ns, duration, retval, comm, *rest) = EVENT.unpack_from(data)
-        args, ustack, kstack = rest[:NARGS], rest[NARGS], rest[NARGS + 1]
+        args, ustack, kstack, cgid = rest[:NARGS], rest[NARGS], rest[NARGS + 1], rest[-1]
         tgid = pid_tgid >> 32
         d = {"time_ns": time.time_ns(), "comm": _jsonl.raw(comm.split(b"\0", 1)[0]),
              "pid": tgid, "tid": pid_tgid & 0xFFFFFFFF, "func": self.functions[fid],
@@ -272,6 +282,8 @@ class Printer:
         if a.user_stack:
             d["user_stack"] = _jsonl.frames(self._addrs(ustack),
                                             self.syms.process(tgid).resolve)
+        if a.containers:
+            d["container"] = _containers.full_name(cgid)
         return d
 
     def _addrs(self, stack_id) -> list:
@@ -315,6 +327,7 @@ def run(argv=None):
     kkind = _multi.kernel_probe_kind() if any(k == "p" for _, k, _ in funcs) else None
     from corebpf import features
     ring = 1 << (64 * 4096 * features.possible_cpus() - 1).bit_length()
+    _containers.names(a)
     with GenObject(PROG) as g:
         entry = g.create_map("entryinfo", HASH, 8, ENTRY.size, 10240)
         events = g.create_map("events", RINGBUF, 0, 0, ring)

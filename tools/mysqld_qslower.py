@@ -6,6 +6,8 @@ usage: mysqld_qslower [--btf PATH] PID [min_ms]
 --btf PATH: the running kernel's BTF from this file (kernels without
 /sys/kernel/btf/vmlinux), as in every corebpf tool.
 --json: JSON Lines, one object per query (`corebpf schema mysqld_qslower`).
+--containers: each query's container (a CONTAINER column, a `container`
+field in --json), as in every event tool.
 
 examples:
     mysqld_qslower 1234        # queries of mysqld PID 1234 slower than 1 ms
@@ -18,7 +20,7 @@ import sys
 
 import corebpf
 
-from . import _cli, _db, _jsonl
+from . import _cli, _containers, _db, _jsonl
 
 PROG = "mysqld_qslower"
 USAGE = "USAGE: mysqld_qslower PID [min_ms]"
@@ -85,7 +87,9 @@ def run(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     ebpf = "--ebpf" in argv             # corebpf's, as in every tool: print, do not load
     json = "--json" in argv
-    pid, min_text, min_ns = parse([a for a in argv if a not in ("--ebpf", "--json")])
+    containers = "--containers" in argv
+    pid, min_text, min_ns = parse([a for a in argv
+                                   if a not in ("--ebpf", "--json", "--containers")])
     # what the other tools' _cli.setup does (privileges, COREBPF_BTF/PROBE checks) and,
     # above all, stop signals held for the loop: a Ctrl-C raised as KeyboardInterrupt
     # inside a ring buffer callback was lost (the tool ran on)
@@ -94,12 +98,13 @@ def run(argv=None):
         obj.rodata.targ_min_ns = min_ns
         _db.disable_unused(obj, False)
         _db.filter_pids(obj)
+        a = _cli.argparse.Namespace(json=json, containers=containers)
+        _containers.apply(obj, a)
         if ebpf:
             _cli.print_ebpf(obj)
             return 0
         obj.load()
         _db.attach_pids(obj, [pid])
-        a = _cli.argparse.Namespace(json=json)
         _jsonl.status(a, "Tracing MySQL server queries for PID %d slower than %s ms..."
                       % (pid, min_text))
         first = []
@@ -109,7 +114,8 @@ def run(argv=None):
                 first.append(e.start_ns)
             return format_event(e, first[0])
 
-        rb, out = _jsonl.ring(obj, a, JSON, text, HEADER)
+        head, text = _containers.column(a, HEADER, text)
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

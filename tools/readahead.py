@@ -11,9 +11,10 @@ from __future__ import annotations
 import corebpf
 from corebpf import features, histogram
 
-from . import _cli, _jsonl
+from . import _cli, _containers, _jsonl
 
 PROG = "readahead"
+CONTAINER_HISTS = 1024
 # program hook -> kernel functions to probe, bcc's order of preference
 TARGETS = {
     "ra_enter": ("__do_page_cache_readahead", "do_page_cache_ra", "page_cache_ra_order"),
@@ -28,16 +29,21 @@ def parse(argv=None):
     p.add_argument("-d", "--duration", type=_cli.positive_int, default=_cli.FOREVER,
                    help="total duration to monitor for, in seconds")
     _jsonl.add_args(p)
+    _containers.add_args(p, per_histogram=True)
     return p.parse_args(argv)
 
 
-def stats(unused: int, slots) -> str:
+def stats(unused: int, slots, items=None) -> str:
+    """bcc's report; items [(cgroup id, hist)]: --containers' histograms
+    (the cgroup of the read that ran the readahead), under `container = NAME`."""
+    hists = histogram.format_log2(slots, "age (ms)") if items is None else \
+        _containers.format_sections(items, lambda h: h.slots, "age (ms)")
     return "\nRead-ahead unused pages: %d\nHistogram of read-ahead used page age (ms):\n\n%s" % (
-        unused, histogram.format_log2(slots, "age (ms)"))
+        unused, hists)
 
 
 JSON = _jsonl.Histograms("one object every -d seconds and at Ctrl-C: the age of read-ahead "
-                         "pages when first used", ["msecs"], fields=[
+                         "pages when first used", ["msecs"], keys=[_containers.KEY], fields=[
     _jsonl.Field("unused_pages", "integer", "read-ahead pages never used")])
 
 
@@ -65,6 +71,9 @@ def run(argv=None):
     _cli.setup(a)
     with corebpf.Object.open(PROG) as obj:
         choose_programs(obj)
+        if a.containers:
+            _containers.apply(obj, a)
+            obj.maps["dist"].resize(CONTAINER_HISTS, "--containers")
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -76,16 +85,24 @@ def run(argv=None):
         else:
             obj.attach()
         _jsonl.status(a, "Tracing... Hit Ctrl-C to end.")
-        base_pages, base_slots = 0, [0] * histogram.LOG2_SLOTS
+        base_pages = 0
         while True:
             stop = _cli.wait_stop(a.duration)
-            pages, slots = obj.bss.pages, list(obj.maps["dist"][0].slots)
-            delta = [s - b for s, b in zip(slots, base_slots)]
-            if a.json:
-                JSON.write("msecs", [({}, delta)], unused_pages=pages - base_pages)
+            pages, items = obj.bss.pages, obj.maps["dist"].pop_items()     # bcc clears both
+            unused = pages - base_pages
+            if a.containers and a.json:
+                JSON.write("msecs", [({"container": full}, slots) for full, _, slots in
+                                     _containers.sections(items, lambda h: h.slots)],
+                           unused_pages=unused)
+            elif a.containers:
+                print(stats(unused, None, items), end="", flush=True)
             else:
-                print(stats(pages - base_pages, delta), end="", flush=True)
-            base_pages, base_slots = pages, slots           # bcc clears both
+                delta = list(items[0][1].slots) if items else [0] * histogram.LOG2_SLOTS
+                if a.json:
+                    JSON.write("msecs", [({}, delta)], unused_pages=unused)
+                else:
+                    print(stats(unused, delta), end="", flush=True)
+            base_pages = pages
             if stop:
                 break
     return 0

@@ -54,13 +54,13 @@ from corebpf.compiler.genprog import (ARRAY, CGROUP_ARRAY, F_STACK_BUILD_ID, RIN
                              GenObject)
 from corebpf.compiler.probespec import SpecError, parse_trace_probe
 
-from . import _cli, _jsonl, _multi, _stacks
+from . import _cli, _containers, _jsonl, _multi, _stacks
 
 PROG = "trace"
 # record header: u64 ts, u64 pid_tgid, u32 uid, u32 cpu, u32 probe, s32 kernel stack,
-# comm[16], s32 user stack, u32 pad; then the format's values
-HDR = 56
-_HDR = struct.Struct("<QQIIIi16si4x")
+# comm[16], s32 user stack, u32 pad, u64 cgroup (--containers, else 0); then the format's values
+HDR = 64
+_HDR = struct.Struct("<QQIIIi16si4xQ")
 # conversion -> (size, signed) of the C type bcc casts to
 CONV = {"d": (4, True), "u": (4, False), "x": (4, False), "ld": (8, True), "lu": (8, False),
         "lx": (8, False), "lld": (8, True), "llu": (8, False), "llx": (8, False),
@@ -215,6 +215,11 @@ class Probe:
         A.alu("+", R1, 32)
         A.mov(R2, 16)
         A.call("get_current_comm")
+        if a.containers:
+            cg.task_cgroup_id()
+            A.stx(8, R9, 56, R0)
+        else:
+            A.st(8, R9, 56, 0)
         for (off, conv), node in zip(self.fields, self.spec.args):
             if conv == "s":
                 cg.string_into(node, R9, off, a.string_size)
@@ -321,6 +326,7 @@ def parse(argv=None):
     p.add_argument("probes", nargs="+", metavar="probe", help="probe specifier (see above)")
     _stacks.add_args(p, pictures=False)
     _jsonl.add_args(p)
+    _containers.add_args(p)
     a = p.parse_args(argv)
     if a.json and a.aggregate:
         p.error("--json: not with -A (its counts of identical lines are text)")
@@ -351,6 +357,7 @@ JSON = _jsonl.Events("one object per probe hit", [
     F("values", "value[]", "the format's values in order: numbers (%d %u %x ...), strings "
                            "(%s, %c, symbols for %K and %U)"),
     _stacks.KERNEL_STACK, _stacks.USER_STACK,
+    _containers.FIELD,
 ])
 
 
@@ -377,6 +384,8 @@ def run(argv=None):
     ncpu = features.possible_cpus()
     ring = 4096 * a.buffer_pages * ncpu
     ring = 1 << (ring - 1).bit_length()
+    if a.containers:
+        _containers.names(a)
     with GenObject(PROG) as g:
         events = g.create_map("events", RINGBUF, 0, 0, ring, sized_by="-b/--buffer-pages")
         lost = g.create_map("lost", ARRAY, 4, 8, 1)
@@ -439,6 +448,7 @@ def loop(g, a, probes, stacks, symfiles=None):
         hdr += ("%-17s " if a.unix_timestamp else "%-8s ") % "TIME"
     if a.print_cpu:
         hdr += "%-3s " % "CPU"
+    hdr += _containers.header(a)
     hdr += "%-7s %-7s %-15s %-16s %s" % ("PID", "TID", "COMM", "FUNC", "" if trivial else "-")
     if a.json:
         _jsonl.header(hdr)
@@ -448,7 +458,7 @@ def loop(g, a, probes, stacks, symfiles=None):
     def on_event(data):
         if state["done"]:
             return
-        ts, pid_tgid, uid, cpu, idx, kstack, comm, ustack = _HDR.unpack_from(data, 0)
+        ts, pid_tgid, uid, cpu, idx, kstack, comm, ustack, cgid = _HDR.unpack_from(data, 0)
         comm = (_jsonl.raw if a.json else _cli.text)(comm.split(b"\0", 1)[0])
         if a.name and a.name not in comm:
             return
@@ -471,6 +481,8 @@ def loop(g, a, probes, stacks, symfiles=None):
             if a.user_stack:
                 d["user_stack"] = _jsonl.frames(stack_addrs(stacks, ustack),
                                                 syms.process(tgid).resolve)
+            if a.containers:
+                d["container"] = _containers.full_name(cgid)
             out.obj(d)
             state["n"] += 1
             if a.max_events and state["n"] >= a.max_events:
@@ -486,6 +498,7 @@ def loop(g, a, probes, stacks, symfiles=None):
             line += ("%-17s " % t[:17]) if a.unix_timestamp else ("%-8s " % t[:8])
         if a.print_cpu:
             line += "%-3s " % cpu
+        line += _containers.cgroup_text(a, cgid)
         line += "%-7d %-7d %-15s %-16s %s" % (tgid, pid_tgid & 0xFFFFFFFF, comm,
                                              pr.display, msg)
         if a.kernel_stack or a.user_stack:

@@ -15,7 +15,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl, _ulang
+from . import _cli, _containers, _jsonl, _ulang
 
 PROG = "uflow"
 LANGS = ("java", "perl", "php", "python", "ruby", "tcl")
@@ -29,6 +29,7 @@ def parse(argv=None):
     p.add_argument("-M", "--method", help="only methods whose name starts with this")
     p.add_argument("-C", "--class", dest="clazz", help="only classes whose name starts with this")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -42,6 +43,7 @@ JSON = _jsonl.Events("one object per method entry or return", [
     F("depth", "integer", "call depth in the thread (1: outermost; 0: a return whose entry was not seen)"),
     F("class_name", "string", "class (module or file, by language)", get=lambda e: e.clazz),
     F("method", "string", "method name"),
+    _containers.FIELD,
 ])
 
 
@@ -71,6 +73,7 @@ def run(argv=None):
         _ulang.method_rodata(obj, lang)
         _prefix(obj, "class", a.clazz)
         _prefix(obj, "method", a.method)
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -80,8 +83,9 @@ def run(argv=None):
         _jsonl.status(a, "Tracing method calls in %s process %d... Ctrl-C to quit."
                       % (lang, a.pid))
         start = time.time()
-        rb, out = _jsonl.ring(obj, a, JSON, lambda e: format_event(e, time.time() - start),
-                              HEADER)
+        head, text = _containers.column(a, HEADER,
+                                        lambda e: format_event(e, time.time() - start))
+        rb, out = _jsonl.ring(obj, a, JSON, text, head)
         _cli.event_loop(rb, out)
     return 0
 

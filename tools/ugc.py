@@ -13,7 +13,7 @@ import time
 
 import corebpf
 
-from . import _cli, _jsonl, _ulang
+from . import _cli, _containers, _jsonl, _ulang
 
 PROG = "ugc"
 LANGS = ("java", "node", "python", "ruby")
@@ -42,6 +42,7 @@ def parse(argv=None):
                    help="only GCs longer than this many milliseconds")
     p.add_argument("-F", "--filter", help="only GCs whose description contains this text")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -49,6 +50,7 @@ F = _jsonl.Field
 JSON = _jsonl.Events("one object per garbage collection", [
     F("elapsed_ns", "integer", "the collection's duration", "ns"),
     F("description", "string", "what the runtime reported (the DESCRIPTION column)"),
+    _containers.FIELD,
 ])
 
 
@@ -78,6 +80,7 @@ def run(argv=None):
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_kind = [p[2] for p in pairs] + [0] * (2 - len(pairs))
         obj.rodata.targ_min_ns = a.minimum * 1000000
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -103,6 +106,7 @@ def run(argv=None):
 
         header = "%-8s %-8s %-40s" % ("START", "TIME (ms)" if a.milliseconds else "TIME (us)",
                                       "DESCRIPTION")
+        header, text = _containers.column(a, header, text)
         rb, out = _jsonl.ring(obj, a, _jsonl.Custom(record), text, header)
         _cli.event_loop(rb, out)
     return 0

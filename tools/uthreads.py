@@ -16,7 +16,7 @@ import corebpf
 from corebpf.user import uprobes
 from corebpf.symbols.elf import sym_text
 
-from . import _cli, _jsonl, _ulang
+from . import _cli, _containers, _jsonl, _ulang
 
 PROG = "uthreads"
 
@@ -27,6 +27,7 @@ def parse(argv=None):
                    help="language to trace (c or none: pthreads only; default: detected)")
     p.add_argument("pid", type=_cli.pid_type, help="process to trace")
     _jsonl.add_args(p)
+    _containers.add_args(p)
     return p.parse_args(argv)
 
 
@@ -38,6 +39,7 @@ JSON = _jsonl.Events("one object per thread created (pthread) or Java thread sta
     F("routine_addr", "string", "start routine's address, hex (pthread)", optional=True),
     F("runtime_id", "integer", "the JVM's thread ID (start, stop)", optional=True),
     F("name", "string", "the Java thread's name (start, stop)", optional=True),
+    _containers.FIELD,
 ])
 
 
@@ -75,6 +77,7 @@ def run(argv=None):
     with corebpf.Object.open(PROG) as obj:
         obj.rodata.targ_tgid = a.pid
         obj.programs["java_thread"].autoload = lang == "java"
+        _containers.apply(obj, a)
         if a.ebpf:
             _cli.print_ebpf(obj)
             return 0
@@ -89,8 +92,9 @@ def run(argv=None):
         _jsonl.status(a, "Tracing thread events in process %d (language: %s)... Ctrl-C to quit."
                       % (a.pid, lang or "none"))
         start = time.time()
-        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(lambda e: json_record(e, a.pid)),
-                              lambda e: format_event(e, time.time() - start, a.pid), HEADER)
+        head, text = _containers.column(
+            a, HEADER, lambda e: format_event(e, time.time() - start, a.pid))
+        rb, out = _jsonl.ring(obj, a, _jsonl.Custom(lambda e: json_record(e, a.pid)), text, head)
         _cli.event_loop(rb, out)
     return 0
 

@@ -1056,6 +1056,75 @@ class CodeGen:
         a.atomic_add(8, R0, 0, R1)
         a.label(done)
 
+    def task_cgroup_id(self):
+        """r0 = the current task's cgroup id, as cgroupid.bpf.h's
+        task_cgroup_id() (--containers): its v2 cgroup's kernfs id when the
+        task is below the v2 root, else its v1 `pids` (or `memory`)
+        cgroup's kernfs id | CGROUP_ID_V1 (bit 63), else the v2 root's; 0
+        without a css_set.  Offsets and the controller's index come from
+        the running kernel's BTF.  Clobbers r1-r5 (three stack slots, freed
+        after)."""
+        a = self.a
+        kb = kbtf.vmlinux()
+        off = {}
+        for struct, field in (("task_struct", "cgroups"), ("css_set", "dfl_cgrp"),
+                              ("css_set", "subsys"), ("cgroup", "level"), ("cgroup", "kn"),
+                              ("kernfs_node", "id"), ("cgroup_subsys_state", "cgroup")):
+            sid = kb.find_struct(struct)
+            m = kb.member(sid, field) if sid else None
+            if m is None:
+                raise CompileError(f"--containers: the kernel's BTF has no {struct}.{field}",
+                                   self.text, None)
+            off[field] = m[1]
+        ss = kb.enum_value("cgroup_subsys_id", "pids_cgrp_id")
+        if ss is None:
+            ss = kb.enum_value("cgroup_subsys_id", "memory_cgrp_id")
+        mark = self.mark()
+        tmp, cset, dfl = self.alloc(8), self.alloc(8), self.alloc(8)
+        v2, done = a.new_label("CG"), a.new_label("CG")
+
+        def read(base_slot, field, extra=0, size=8):
+            # r0 = *(base + off): probe_read_kernel (which zeroes on a fault)
+            a.st(8, FP, tmp, 0)
+            a.mov(R1, reg(FP))
+            a.alu("+", R1, tmp)
+            a.mov(R2, size)
+            if base_slot is None:
+                a.mov(R3, reg(R0))
+            else:
+                a.ldx(8, R3, FP, base_slot)
+            a.alu("+", R3, off[field] + extra)
+            a.call("probe_read_kernel")
+            a.ldx(size, R0, FP, tmp)
+
+        a.call("get_current_task")
+        read(None, "cgroups")
+        a.stx(8, FP, cset, R0)
+        a.jmp("==", R0, 0, done)
+        read(cset, "dfl_cgrp")
+        a.stx(8, FP, dfl, R0)
+        a.jmp("==", R0, 0, done)
+        read(dfl, "level", size=4)
+        a.jmp(">", R0, 0, v2)
+        if ss is not None and 0 <= ss < 16:
+            read(cset, "subsys", extra=8 * ss)
+            a.jmp("==", R0, 0, v2)
+            read(None, "cgroup")                  # the controller's cgroup
+            a.jmp("==", R0, 0, v2)
+            a.ldx(8, R1, FP, dfl)
+            a.jmp("==", R0, reg(R1), v2)          # not mounted on v1: v2's own
+            read(None, "kn")
+            read(None, "id")
+            a.mov(R1, 1)
+            a.alu("<<", R1, 63)
+            a.alu("|", R0, reg(R1))
+            a.ja(done)
+        a.label(v2)
+        read(dfl, "kn")
+        read(None, "id")
+        a.label(done)
+        self.release(mark)
+
     def ktime_into(self, off: int):
         self.a.call("ktime_get_ns")
         self.a.stx(8, FP, off, R0)

@@ -150,12 +150,20 @@ class KernelBtf:
 
     def enum_has(self, enum: str, name: str) -> bool:
         """True if the kernel's `enum` has the enumerator `name`."""
+        return self.enum_value(enum, name) is not None
+
+    def enum_value(self, enum: str, name: str):
+        """The value of enumerator `name` of the kernel's `enum` (a 32-bit
+        BTF enum), None if absent."""
         tid = self.find(enum, ENUM)
         if tid is None:
-            return False
+            return None
         bt = lib().btf__type_by_id(self._btf, tid)
-        vals = ffi.cast("__u32 *", ffi.cast("char *", bt) + ffi.sizeof("struct btf_type"))
-        return any(self._name(vals[2 * i]) == name for i in range(bt.info & 0xFFFF))
+        vals = ffi.cast("__s32 *", ffi.cast("char *", bt) + ffi.sizeof("struct btf_type"))
+        for i in range(bt.info & 0xFFFF):
+            if self._name(vals[2 * i]) == name:
+                return int(vals[2 * i + 1])
+        return None
 
     def func_proto(self, func: str):
         """[(param name, type id)] of kernel function `func`, None if unknown."""

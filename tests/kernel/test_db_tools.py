@@ -147,6 +147,31 @@ def test_dbstat_postgres_histogram(pg):
     assert all(low >= 4 for low, n in counts.items() if n), t.text
 
 
+def test_db_tools_containers(pg):
+    """--containers on the host's server: dbslower's CONTAINER column and
+    dbstat's `container = NAME` heading name the backend's cgroup (the root
+    cgroup: "" and "/"); dbstat's histograms are then keyed by cgroup id (a
+    hash map the option resizes).  A container's id: tests/kernel/test_containers.py."""
+    from tests.kernel.test_containers import host_cgroup
+    s = pg.session()
+    tag = uuid.uuid4().hex[:8]
+    try:
+        t = Tool("dbslower", "--containers", "postgres", "-p", s.backend, "-m", "0")
+        h = Tool("dbstat", "--containers", "postgres", "-p", s.backend)
+        s.query(f"select pg_sleep(0.005), '{tag}';")
+        line = t.wait_for(lambda l: tag in l)
+        time.sleep(0.3)
+        assert t.stop() == 0 and h.stop() == 0
+        name = host_cgroup(s.backend)
+    finally:
+        s.close()
+    assert t.lines[1].split()[:3] == ["CONTAINER", "TIME(s)", "PID"], t.text
+    want = [name] if name else []
+    assert line is not None and line.split()[:len(want)] == want, t.text
+    float(line.split()[len(want)])            # then TIME(s): nothing else before it
+    assert f"container = {name or '/'}" in h.lines, h.text
+
+
 def test_dbstat_interval_in_microseconds(pg):
     s = pg.session()
     try:
@@ -188,6 +213,26 @@ def test_mysqld_qslower_usdt_target():
     assert int(fields[1]) == p.pid and float(fields[2]) >= 20
     assert fields[3] == f"SELECT '{marker}', SLEEP(20)"
     assert float(t.lines[2].split()[0]) == 0.0          # time is relative to the first query
+
+
+def test_mysqld_qslower_containers():
+    """--containers on bcc's bare command line: the CONTAINER column, the
+    host process's cgroup in it (test_containers.py: a container's id)."""
+    from tests.kernel.test_containers import host_cgroup
+    marker = "q" + uuid.uuid4().hex[:8]
+    p = usdt_prog.start("mysql", marker, 1)
+    try:
+        t = Tool("mysqld_qslower", "--containers", p.pid, "0")
+        line = t.wait_for(lambda l: marker in l)
+        name = host_cgroup(p.pid)
+        assert t.stop() == 0
+    finally:
+        p.kill()
+        p.wait()
+    assert t.lines[1].split()[:2] == ["CONTAINER", "TIME(s)"], t.text
+    want = [name] if name else []
+    assert line is not None and line.split()[:len(want)] == want, t.text
+    assert int(line.split()[len(want) + 1]) == p.pid, line
 
 
 def test_dbslower_mysql_usdt_and_uprobe_mode():

@@ -87,6 +87,39 @@ def test_readahead(kind, tmp_path):
     assert used >= 256, text                    # most of the 2048 pages read ahead were used
 
 
+def test_readahead_containers(tmp_path):
+    """--containers: a histogram per container of the task whose read ran
+    the readahead (the probe kind this kernel serves first); this test's
+    reads count under its own cgroup's heading ("/" for the root)."""
+    from corebpf import features
+    from tests.kernel.test_containers import host_cgroup
+    if not (features.kprobes() or features.fentry()):
+        pytest.skip("this kernel lacks kprobes (CONFIG_KPROBES) and fentry/fexit")
+    path = os.path.join(SCRATCH_DIR, "corebpf_ra_" + _tag())
+    try:
+        with open(path, "wb") as f:
+            f.write(os.urandom(8 << 20))
+            f.flush()
+            os.fsync(f.fileno())
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)   # out of the cache
+        t = Tool("readahead", "--containers", "-d", "3", timeout=fstools.START)
+        with open(path, "rb") as f:
+            while f.read(1 << 16):
+                pass
+        t.wait_for(lambda l: l.startswith("Read-ahead unused pages: "), timeout=30)
+        t.wait_for(lambda l: False, timeout=1)
+        t.stop()
+    finally:
+        os.unlink(path)
+    head = "container = " + (host_cgroup() or "/")
+    assert head in t.lines, t.text
+    mine = t.lines[t.lines.index(head):]
+    end = next((i for i, l in enumerate(mine[1:], 1) if l.startswith("container = ")
+                or l.startswith("Read-ahead")), len(mine))
+    used = sum(int(m) for m in re.findall(r"-> \d+\s+: (\d+)", "\n".join(mine[:end])))
+    assert used >= 256, t.text                  # most of the 2048 pages read ahead, ours
+
+
 @contextlib.contextmanager
 def _swap(size_mb=64):
     path = os.path.join(SCRATCH_DIR, "corebpf_swap_" + _tag())

@@ -76,3 +76,74 @@ def test_duplicate_names_are_refused():
         g.create_map("m", ARRAY, 4, 8, 1)
         with pytest.raises(ConfigError):
             g.create_map("m", ARRAY, 4, 8, 1)
+
+
+# CodeGen.task_cgroup_id() run by a process moved into a new cgroup: the id
+# it reads is that cgroup directory's inode (its kernfs id), bit 63 set for a
+# v1 hierarchy's (cgroupid.bpf.h's task_cgroup_id(), which --containers of
+# the compiled tools uses).
+_CGID_PROG = r'''
+import os, sys
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, reg
+from corebpf.compiler.codegen import CodeGen, ProbeContext
+from corebpf.compiler.genprog import ARRAY, GenObject
+with open(sys.argv[1] + "/cgroup.procs", "w") as f:
+    f.write(str(os.getpid()))
+with GenObject("cgid") as g:
+    m = g.create_map("out", ARRAY, 4, 8, 1)
+    cg = CodeGen(ProbeContext.tracepoint("syscalls", "sys_enter_getppid"))
+    A = cg.a
+    cg.prologue()
+    cg.pid_filter(tgid=os.getpid())
+    key, val = cg.alloc(8), cg.alloc(8)
+    cg.task_cgroup_id()
+    A.stx(8, FP, val, R0)
+    A.st(8, FP, key, 0)
+    A.ld_map_fd(R1, m.fd, "out")
+    A.mov(R2, reg(FP))
+    A.alu("+", R2, key)
+    A.mov(R3, reg(FP))
+    A.alu("+", R3, val)
+    A.mov(R4, 0)
+    A.call("map_update_elem")
+    cg.epilogue()
+    g.attach_tracepoint(g.load_program("p", "tracepoint", cg.a), "syscalls", "sys_enter_getppid")
+    os.getppid()
+    print(m[0])
+'''
+
+
+def _v2_root():
+    for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        if os.path.exists(root + "/cgroup.controllers"):
+            return root
+    return None
+
+
+@pytest.mark.parametrize("hierarchy", ["v2", "v1 pids"])
+def test_codegen_task_cgroup_id(hierarchy):
+    import subprocess
+    import sys
+    import uuid
+    if hierarchy == "v2":
+        root = _v2_root()
+        if root is None:
+            pytest.skip("no cgroup v2 hierarchy mounted")
+    else:
+        root = "/sys/fs/cgroup/pids"
+        if not os.path.exists(root + "/pids.max") and \
+                not os.path.exists(root + "/cgroup.procs"):
+            pytest.skip("no v1 pids hierarchy (a cgroup v2 only host)")
+        v2 = [l[3:] for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
+        if v2 and v2[0] != "/":
+            pytest.skip("this test runs below the v2 root: its v2 id applies, not the v1 one")
+    d = f"{root}/corebpf-cgid-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    os.mkdir(d)
+    try:
+        r = subprocess.run([sys.executable, "-c", _CGID_PROG, d], capture_output=True,
+                           text=True, timeout=60)
+        want = os.stat(d).st_ino | ((1 << 63) if hierarchy != "v2" else 0)
+    finally:
+        os.rmdir(d)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) == want

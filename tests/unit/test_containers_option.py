@@ -20,10 +20,6 @@ sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] + "/scripts")
 from manpages import tool_parser  # noqa: E402
 
 NO_TASK = "no task's cgroup at the event"
-NOT_YET = "not yet: its record/key needs the cgroup id (cgroupid.bpf.h)"
-GENERATED = "not yet: its programs are generated at run time (corebpf.compiler), " \
-            "cgroupid.bpf.h is C: the generator needs the same reads"
-JSON3 = NOT_YET + " (its --json came with the json3 merge, while this branch was under way)"
 # Event and histogram tools without --containers, each with its reason.
 WITHOUT = {
     "hardirqs": NO_TASK + " (interrupt time)",
@@ -32,12 +28,7 @@ WITHOUT = {
     "runqlen": NO_TASK + " (run queue lengths sampled per CPU)",
     "wqlat": NO_TASK + " (work items run by kernel workers, in the root cgroup)",
     "tcpsynbl": NO_TASK + " (a listener's SYN backlog, at the SYN in softirq)",
-    "readahead": NOT_YET + " (kprobes/fentry only: this test machine has neither)",
-    "funclatency": GENERATED, "funcinterval": GENERATED, "funcslower": GENERATED,
-    "trace": GENERATED,
     "tplist": "it lists tracepoints and USDT probes: it traces nothing",
-    "criticalstat": JSON3, "dbslower": JSON3, "dbstat": JSON3, "mysqld_qslower": JSON3,
-    "uflow": JSON3, "ugc": JSON3, "uthreads": JSON3,
     "ttysnoop": "it mirrors one tty's bytes (the tty is chosen, not a task): no per-event "
                 "lines to put a container on",
 }
@@ -50,7 +41,11 @@ def _kind(name):
 
 def _opts(name):
     parser = tool_parser(name)
-    return {o for a in (parser._actions if parser else []) for o in a.option_strings}
+    opts = {o for a in (parser._actions if parser else []) for o in a.option_strings}
+    doc = importlib.import_module(f"corebpf.tools.{name}").__doc__ or ""
+    if parser is None and "\n--containers" in doc:
+        opts.add("--containers")    # bcc's bare usage line (mysqld_qslower): documented there
+    return opts
 
 
 @pytest.mark.parametrize("name", [n for n in tools.names() if n not in NO_JSON_YET])

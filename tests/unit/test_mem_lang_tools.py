@@ -173,13 +173,13 @@ def test_funcslower_lines():
         "Tracing function calls slower than 10 ms... Ctrl+C to quit.",
         "TIME       COMM           PID    LAT(ms)             RVAL FUNC ARGS"]
     ev = funcslower.EVENT.pack(1, (4242 << 32) | 4243, 5 * 10**9, 12345678, 2**64 - 2,
-                               b"a-very-long-command-name", 0x10, 0x20, 0, 0, 0, 0, -1, -1)
+                               b"a-very-long-command-name", 0x10, 0x20, 0, 0, 0, 0, -1, -1, 0)
     assert pr.lines(ev) == ["0.000000   a-very-long-co 4242     12.35 fffffffffffffffe "
                             "vfs_write 0x10 0x20"]
     a.min_ms, a.min_us, a.timestamp, a.arguments = None, 50.0, False, 0
     pr = funcslower.Printer(a, ["c:open"])
     assert pr.header()[0] == "Tracing function calls slower than 50 us... Ctrl+C to quit."
-    ev = funcslower.EVENT.pack(0, 7 << 32, 0, 60000, 3, b"sh", 0, 0, 0, 0, 0, 0, -1, -1)
+    ev = funcslower.EVENT.pack(0, 7 << 32, 0, 60000, 3, b"sh", 0, 0, 0, 0, 0, 0, -1, -1, 0)
     assert pr.lines(ev) == ["sh             7        60.00                3 c:open "]
 
 

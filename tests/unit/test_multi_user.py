@@ -263,8 +263,8 @@ def test_funclatency_user_sections_and_average():
     from corebpf.tools import funclatency as fl
     a = fl.parse(["-u", "c:read*"])
     funcs = [("read", "u", None), ("readv", "u", None)]
-    hist = _Table([(fl.HKEY.pack(1, 42, 3), 2), (fl.HKEY.pack(0, 42, 2), 5),
-                   (fl.HKEY.pack(0, 42, 3), 1)])
+    hist = _Table([(fl.HKEY.pack(1, 42, 3, 0), 2), (fl.HKEY.pack(0, 42, 2, 0), 5),
+                   (fl.HKEY.pack(0, 42, 3, 0), 1)])
     stats = _Table([(0, 30000), (1, 8)])
     text = fl.render(funcs, hist, stats, a, True, True, user=True)
     assert text.startswith("\n\nFunction = readv [42]\n     usecs               : count")
@@ -272,8 +272,38 @@ def test_funclatency_user_sections_and_average():
     assert "         2 -> 3          : 5        |****************************************|" \
         in text
     assert text.endswith("\navg = 3 usecs, total: 30 usecs, count: 8\n\n")
-    one = fl.render(funcs, _Table([(fl.HKEY.pack(0, 0, 1), 4)]), _Table([(0, 8), (1, 4)]),
+    one = fl.render(funcs, _Table([(fl.HKEY.pack(0, 0, 1, 0), 4)]), _Table([(0, 8), (1, 4)]),
                     types.SimpleNamespace(milliseconds=False, microseconds=False,
                                           timestamp=False), False, False)
     assert one.startswith("\n     nsecs               : count     distribution\n")
     assert "Function" not in one and one.endswith("avg = 2 nsecs, total: 8 nsecs, count: 4\n\n")
+
+
+def test_funclatency_containers_sections_and_json(monkeypatch, capsys):
+    """--containers: the cgroup id in the histogram key; a `container = ID`
+    heading per container (two cgroups of one container summed), functions
+    inside; --json: a container key per histogram, valid for the schema."""
+    import json
+
+    import jsonschema
+
+    from corebpf.tools import _containers, funclatency as fl
+    from tests.unit.test_containers_option import CID, Names
+    monkeypatch.setattr(_containers, "NAMES", Names({
+        5: f"/libpod_parent/libpod-{CID}", 6: f"/libpod_parent/libpod-{CID}/sub", 1: "/"}))
+    a = fl.parse(["--containers", "-F", "vfs_r*"])
+    funcs = ["vfs_read", "vfs_readv"]
+    rows = [(fl.HKEY.pack(0, 0, 2, 5), 3), (fl.HKEY.pack(0, 0, 2, 6), 4),
+            (fl.HKEY.pack(1, 0, 3, 1), 1)]
+    text = fl.render(funcs, _Table(rows), _Table([(0, 80), (1, 8)]), a, True)
+    assert text.startswith(f"\n\ncontainer = {CID[:12]}\n\nFunction = vfs_read\n"), text
+    assert "\ncontainer = /\n\nFunction = vfs_readv\n" in text
+    assert "         2 -> 3          : 7        |****************************************|" \
+        in text
+    a.json = True
+    fl.write_json(funcs, _Table(rows), _Table([(0, 80), (1, 8)]), a, True)
+    d = json.loads(capsys.readouterr().out)
+    jsonschema.validate(d, fl.JSON.schema("funclatency"))
+    assert [(h["container"], h["func"]) for h in d["histograms"]] == [
+        (CID, "vfs_read"), ("", "vfs_readv")]
+
