@@ -36,6 +36,47 @@ class BtfFormatError(ValueError):
     pass
 
 
+# bytes after a type's 12-byte header: (fixed, per vlen entry), by kind
+_EXTRA = {INT: (4, 0), PTR: (0, 0), ARRAY: (12, 0), STRUCT: (0, 12), UNION: (0, 12),
+          ENUM: (0, 8), FWD: (0, 0), TYPEDEF: (0, 0), VOLATILE: (0, 0), CONST: (0, 0),
+          RESTRICT: (0, 0), FUNC: (0, 0), FUNC_PROTO: (0, 8), VAR: (4, 0),
+          DATASEC: (0, 12), FLOAT: (0, 0), DECL_TAG: (4, 0), TYPE_TAG: (0, 0),
+          ENUM64: (0, 12)}
+
+
+class _Types:
+    """Btf.types: types[id] parsed on first use (a tool reads a few dozen of
+    its object's hundreds of types; parsing them all cost 1-3 ms of every
+    start).  types[0] is None (void)."""
+
+    __slots__ = ("_btf", "_offs", "_parsed")
+
+    def __init__(self, btf, offs):
+        self._btf = btf
+        self._offs = offs
+        self._parsed = [None] * len(offs)
+
+    def __len__(self):
+        return len(self._offs)
+
+    def __getitem__(self, tid):
+        if isinstance(tid, slice):
+            return [self[i] for i in range(*tid.indices(len(self._offs)))]
+        t = self._parsed[tid]
+        if t is None:
+            pos = self._offs[tid]
+            if pos is None:
+                return None
+            if tid < 0:
+                tid += len(self._offs)
+            t = self._parsed[tid] = self._btf._parse_one(tid, pos)
+        return t
+
+    def __iter__(self):
+        for i in range(len(self._offs)):
+            yield self[i]
+
+
 class Type:
     __slots__ = ("id", "kind", "name", "vlen", "kflag", "size", "ref", "extra")
 
@@ -67,89 +108,79 @@ class Btf:
         tstart = hdr_len + type_off
         sstart = hdr_len + str_off
         self._strings = bytes(raw[sstart:sstart + str_len])
-        self.types = [None]
-        self._by_name = {}
+        self._raw = raw
         self._codecs = {}
-        self._parse(raw, tstart, tstart + type_len)
+        self._by_kind = {}          # kind -> {name: first id}, built on first find()
+        offs, kinds = [None], [None]
+        pos, end = tstart, tstart + type_len
+        unpack = _TYPE.unpack_from
+        while pos < end:            # where each type starts; parsed when used
+            info = unpack(raw, pos)[1]
+            kind = (info >> 24) & 0x1F
+            per = _EXTRA.get(kind)
+            if per is None:
+                raise BtfFormatError(f"unknown BTF kind {kind}")
+            offs.append(pos)
+            kinds.append(kind)
+            pos += 12 + per[0] + per[1] * (info & 0xFFFF)
+        if pos > end or end > len(raw):
+            raise BtfFormatError("BTF type section truncated")
+        self._kinds = kinds
+        self.types = _Types(self, offs)
 
     def _str(self, off: int) -> str:
         end = self._strings.index(b"\0", off)
         return self._strings[off:end].decode()
 
-    def _parse(self, raw, pos, end):
+    def _parse_one(self, tid: int, pos: int) -> "Type":
+        raw = self._raw
         s = self._str
         u32 = _U32.unpack_from
-        while pos < end:
-            name_off, info, sot = _TYPE.unpack_from(raw, pos)
-            pos += 12
-            kind = (info >> 24) & 0x1F
-            vlen = info & 0xFFFF
-            kflag = info >> 31
-            extra = None
-            if kind == INT:
-                enc = u32(raw, pos)[0]
-                extra = ((enc >> 24) & 0xF, (enc >> 16) & 0xFF, enc & 0xFF)
-                pos += 4
-            elif kind == ARRAY:
-                extra = struct.unpack_from("<III", raw, pos)  # type, index, nelems
-                pos += 12
-            elif kind in (STRUCT, UNION):
-                members = []
-                for _ in range(vlen):
-                    mn, mt, mo = struct.unpack_from("<III", raw, pos)
-                    pos += 12
-                    if kflag:
-                        members.append((s(mn), mt, mo & 0xFFFFFF, mo >> 24))
-                    else:
-                        members.append((s(mn), mt, mo, 0))
-                extra = members
-            elif kind == ENUM:
-                vals = []
-                for _ in range(vlen):
-                    en, ev = struct.unpack_from("<Ii", raw, pos)
-                    pos += 8
-                    vals.append((s(en), ev))
-                extra = vals
-            elif kind == ENUM64:
-                vals = []
-                for _ in range(vlen):
-                    en, lo, hi = struct.unpack_from("<III", raw, pos)
-                    pos += 12
-                    vals.append((s(en), (hi << 32) | lo))
-                extra = vals
-            elif kind == FUNC_PROTO:
-                params = []
-                for _ in range(vlen):
-                    pn, pt = struct.unpack_from("<II", raw, pos)
-                    pos += 8
-                    params.append((s(pn), pt))
-                extra = params
-            elif kind == VAR:
-                extra = u32(raw, pos)[0]
-                pos += 4
-            elif kind == DATASEC:
-                secs = []
-                for _ in range(vlen):
-                    secs.append(struct.unpack_from("<III", raw, pos))  # type, off, size
-                    pos += 12
-                extra = secs
-            elif kind == DECL_TAG:
-                extra = u32(raw, pos)[0]
-                pos += 4
-            elif kind in (PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC,
-                          FLOAT, TYPE_TAG):
-                pass
-            else:
-                raise BtfFormatError(f"unknown BTF kind {kind}")
-            t = Type(len(self.types), kind, s(name_off), vlen, kflag, sot, extra)
-            self.types.append(t)
-            if t.name:
-                self._by_name.setdefault((t.name, kind), t.id)
+        name_off, info, sot = _TYPE.unpack_from(raw, pos)
+        pos += 12
+        kind = (info >> 24) & 0x1F
+        vlen = info & 0xFFFF
+        kflag = info >> 31
+        extra = None
+        if kind == INT:
+            enc = u32(raw, pos)[0]
+            extra = ((enc >> 24) & 0xF, (enc >> 16) & 0xFF, enc & 0xFF)
+        elif kind == ARRAY:
+            extra = struct.unpack_from("<III", raw, pos)  # type, index, nelems
+        elif kind in (STRUCT, UNION):
+            members = []
+            for mn, mt, mo in struct.iter_unpack("<III", raw[pos:pos + 12 * vlen]):
+                if kflag:
+                    members.append((s(mn), mt, mo & 0xFFFFFF, mo >> 24))
+                else:
+                    members.append((s(mn), mt, mo, 0))
+            extra = members
+        elif kind == ENUM:
+            extra = [(s(en), ev) for en, ev in struct.iter_unpack("<Ii", raw[pos:pos + 8 * vlen])]
+        elif kind == ENUM64:
+            extra = [(s(en), (hi << 32) | lo)
+                     for en, lo, hi in struct.iter_unpack("<III", raw[pos:pos + 12 * vlen])]
+        elif kind == FUNC_PROTO:
+            extra = [(s(pn), pt) for pn, pt in struct.iter_unpack("<II", raw[pos:pos + 8 * vlen])]
+        elif kind in (VAR, DECL_TAG):
+            extra = u32(raw, pos)[0]
+        elif kind == DATASEC:
+            extra = list(struct.iter_unpack("<III", raw[pos:pos + 12 * vlen]))  # type, off, size
+        return Type(tid, kind, s(name_off), vlen, kflag, sot, extra)
 
     # -- lookups ---------------------------------------------------------
     def find(self, name: str, kind: int):
         """Return the id of the type `name` of `kind`, or None."""
-        return self._by_name.get((name, kind))
+        d = self._by_kind.get(kind)
+        if d is None:
+            d = self._by_kind[kind] = {}
+            types = self.types
+            for tid, k in enumerate(self._kinds):
+                if k == kind:
+                    n = types[tid].name
+                    if n:
+                        d.setdefault(n, tid)
+        return d.get(name)
 
     def resolve(self, tid: int) -> Type:
         """Skip typedefs and qualifiers."""

@@ -117,14 +117,19 @@ def _fence():
 class _Ring:
     """One BPF ring buffer map read through its mmapped pages, as libbpf
     does (kernel/bpf/ringbuf.c's layout): page 0 the consumer position (ours
-    to write), page 1 the producer position, then the data pages mapped
-    twice in a row, so a record that wraps is contiguous."""
+    to write), page 1 the producer position, then the data pages.  The
+    kernel offers the data pages twice in a row (a record that wraps is
+    contiguous there), but it populates the whole mapping at mmap time, so
+    the second copy would count the buffer twice in the resident set (4 MB
+    more for opensnoop's default): they are mapped once, and the few records
+    that wrap are copied from their two parts.  A header never wraps (the
+    data size is a multiple of the page, records of 8 bytes)."""
 
     def __init__(self, fd: int, size: int, codec, callback):
         page = mmap.PAGESIZE
         self._cmap = mmap.mmap(fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         try:
-            self._dmap = mmap.mmap(fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ,
+            self._dmap = mmap.mmap(fd, page + size, mmap.MAP_SHARED, mmap.PROT_READ,
                                    offset=page)
         except BaseException:
             self._cmap.close()
@@ -133,6 +138,7 @@ class _Ring:
         self.prod = memoryview(self._dmap)[:8].cast("Q")
         self.words = memoryview(self._dmap)[page:].cast("I")
         self.page = page
+        self.size = size
         self.mask = size - 1
         # decode_span(buf, off, end): a record decoded in place from the
         # mapping (no slice, no copy of the record first)
@@ -175,7 +181,9 @@ class _Ring:
             fence()             # record bodies after their committed headers
         data, decode, skip = self._dmap, self.decode, self.page + _HDR
         it = iter(spans)
-        if decode is None:
+        if (cons & mask) + (pos - cons) > self.size:
+            recs = self._take_wrapped(spans)    # the batch runs past the end
+        elif decode is None:
             recs = [data[o + skip:o + skip + n] for o, n in zip(it, it)]
         else:
             recs = [decode(data, o + skip, o + skip + n) for o, n in zip(it, it)]
@@ -186,6 +194,25 @@ class _Ring:
         pending.append([self.callback, recs, 0])
         self.cons[0] = pos
         return len(recs)
+
+    def _take_wrapped(self, spans):
+        """The records of a batch in which one runs past the end of the
+        data pages: that one is copied from its two parts."""
+        data, decode, size = self._dmap, self.decode, self.size
+        base = self.page
+        skip = base + _HDR
+        recs = []
+        it = iter(spans)
+        for o, n in zip(it, it):
+            end = o + _HDR + n
+            if end > size:
+                buf = data[o + skip:base + size] + data[base:base + end - size]
+                recs.append(buf if decode is None else decode(buf, 0, n))
+            elif decode is None:
+                recs.append(data[o + skip:o + skip + n])
+            else:
+                recs.append(decode(data, o + skip, o + skip + n))
+        return recs
 
     def close(self):
         for v in (self.words, self.prod, self.cons):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import struct
 
 from . import _log, features, loadonly, privileges, umulti
 from ._libbpf import LibbpfUnavailable, ffi, lib
@@ -44,6 +45,11 @@ _ATTACH_BTF_KINDS = ("tp_btf", "fentry")
 _NARGS_PREFIX = "__corebpf_nargs__"
 
 # Probe kinds, in the order a variant is preferred.
+# usdt.bpf.h's struct __bpf_usdt_spec (libbpf 1.1-1.5): 12 argument specs of
+# 16 bytes, the cookie, the argument count; the CPUs whose pt_regs offsets
+# corebpf.user.usdt knows
+USDT_SPEC_SIZE = 208
+USDT_ARCHES = ("x86_64", "aarch64")
 KIND_RANK = {"tp_btf": 0, "raw_tp": 1, "tracepoint": 2, "fentry": 3, "kprobe": 4}
 _SECTION_KIND = (
     ("tp_btf/", "tp_btf"), ("raw_tp/", "raw_tp"), ("raw_tracepoint/", "raw_tp"),
@@ -321,6 +327,28 @@ class Program:
             self._ptr, pid, binary.encode(), offset, opts), target, "uprobe",
             "bpf_program__attach_uprobe_opts")
 
+    def attach_usdt_multi(self, binary: str, target: str, offsets, ref_ctr_offset: int,
+                          specs, pid: int = -1) -> Link:
+        """Attach a SEC("usdt") program loaded for uprobe_multi links (see
+        Object._prefer_uprobe_multi) to every location of one USDT probe in
+        one link: file `offsets`, the semaphore's file offset (0: none) and
+        each location's argument spec, the bytes of usdt.bpf.h's struct
+        __bpf_usdt_spec (corebpf.user.usdt encodes them).  Each distinct spec
+        is stored once in the object's __bpf_usdt_specs map; a location's
+        BPF cookie is its spec's index there, as libbpf does."""
+        if not self.multi:
+            raise ConfigError(f"{self.name}: not loaded for uprobe_multi links")
+        ids = [self._obj._usdt_spec_id(spec) for spec in specs]
+        fd = umulti.link_create(self.fd, binary, list(offsets), [ref_ctr_offset or 0] * len(ids),
+                                ids, 0, pid if pid and pid > 0 else 0)
+        if fd < 0:
+            raise AttachError(-fd, "bpf_link_create(uprobe_multi)", f"{self.name} -> {target}",
+                              hint="no such process" if -fd == errno.ESRCH else
+                              _attach_hint("usdt", -fd))
+        link = Link(None, self.name, target, "usdt", fd=fd)
+        self._obj.links.append(link)
+        return link
+
     def attach_usdt(self, binary: str, provider: str, name: str, pid: int = -1,
                     cookie: int = 0) -> Link:
         """Attach a SEC("usdt") program to USDT probe provider:name of file `binary`
@@ -458,6 +486,7 @@ class Object:
         self._candidates = []
         self.programs = {}
         self.maps = {}
+        self._usdt_spec_ids = {}        # USDT argument spec bytes -> index (attach_usdt_multi)
         self.rodata = Section(self, ".rodata")
         self.bss = Section(self, ".bss")
         self.data = Section(self, ".data")
@@ -912,12 +941,23 @@ class Object:
     def _prefer_uprobe_multi(self):
         """Load the uprobes the tool attaches itself (SEC("uprobe")/"uretprobe")
         for uprobe_multi links where the kernel has them (6.6): they detach in
-        parallel, perf-event uprobes one at a time (~0.1 s each)."""
+        parallel, perf-event uprobes one at a time (~0.1 s each).  USDT
+        programs too (SEC("usdt"), attached through corebpf.user.usdt, which
+        fills usdt.bpf.h's spec map as libbpf would) where that map has the
+        layout of libbpf 1.1-1.5's header and the CPU's registers are known."""
         L = lib()
         multi = None
+        usdt_ok = None
         for p in self.programs.values():
             p.multi = False
-            if p.section not in ("uprobe", "uretprobe") or not p.autoload:
+            if p.section == "usdt" and p.autoload:
+                if usdt_ok is None:
+                    m = self.maps.get("__bpf_usdt_specs")
+                    usdt_ok = (m is not None and m.value_size == USDT_SPEC_SIZE
+                               and os.uname().machine in USDT_ARCHES)
+                if not usdt_ok:
+                    continue
+            elif p.section not in ("uprobe", "uretprobe") or not p.autoload:
                 continue
             if multi is None:
                 multi = umulti.available() and not os.environ.get("COREBPF_NO_UPROBE_MULTI")
@@ -926,6 +966,21 @@ class Object:
                     p._ptr, umulti.ATTACH_UPROBE_MULTI),
                     "bpf_program__set_expected_attach_type", p.name)
                 p.multi = True
+
+    def _usdt_spec_id(self, spec: bytes) -> int:
+        """The index of a USDT argument spec in __bpf_usdt_specs, stored there
+        the first time it is seen."""
+        ids = self._usdt_spec_ids
+        sid = ids.get(spec)
+        if sid is None:
+            m = self.maps["__bpf_usdt_specs"]
+            if len(ids) >= m.max_entries:
+                raise AttachError(errno.E2BIG, "usdt", self.name,
+                                  hint=f"more than {m.max_entries} distinct USDT argument specs")
+            sid = len(ids)
+            m.update(struct.pack("=i", sid), spec)
+            ids[spec] = sid
+        return sid
 
     # -- attach -----------------------------------------------------------------------
     def attach(self, *names):

@@ -217,8 +217,7 @@ class ElfSymbols:
 
     def __init__(self, stream, name: str = "", debug_root: str = DEBUG_ROOT, root: str = "",
                  directory: str = "", owners=None):
-        from elftools.elf.elffile import ELFFile
-        elf = ELFFile(stream)
+        elf = _ElfHead(stream)
         self.name = name
         self.build_id = None
         self.segments = []          # (p_offset, p_filesz, p_vaddr)
@@ -284,8 +283,7 @@ class ElfSymbols:
         for full, f in debug_files(self.build_id, by_name.get(".gnu_debuglink"), stream,
                                    elf.little_endian, directory, debug_root, root, owners):
             try:
-                from elftools.elf.elffile import ELFFile
-                syms = _read_symbols(ELFFile(f), f)
+                syms = _read_symbols(_ElfHead(f), f)
             except _elf_errors():
                 continue
             finally:
@@ -298,13 +296,12 @@ class ElfSymbols:
             import io
             import lzma
             try:
-                from elftools.elf.elffile import ELFFile
                 dec = lzma.LZMADecompressor()
                 data = dec.decompress(mini.data(stream), max_length=MINIDEBUG_MAX)
                 if not dec.eof:         # bigger than any real one: a decompression bomb
                     return None
                 img = io.BytesIO(data)
-                syms = _read_symbols(ELFFile(img), img)
+                syms = _read_symbols(_ElfHead(img), img)
                 if syms:
                     self.debug_file = "(.gnu_debugdata)"
                     return syms
@@ -414,10 +411,70 @@ def _notes_build_id(data: bytes, little: bool = True):
 
 
 def _elf_errors() -> tuple:
-    """What reading a damaged or non-ELF file can raise."""
-    from elftools.common.exceptions import ELFError
-    from elftools.construct import ConstructError
-    return (OSError, ValueError, struct.error, EOFError, ELFError, ConstructError)
+    """What reading a damaged or non-ELF file can raise (_ElfHead and struct;
+    pyelftools' errors once something imported it)."""
+    import sys
+    errs = (OSError, ValueError, struct.error, EOFError)
+    if "elftools.construct" in sys.modules and "elftools.common.exceptions" in sys.modules:
+        errs += (sys.modules["elftools.common.exceptions"].ELFError,
+                 sys.modules["elftools.construct"].ConstructError)
+    return errs
+
+
+class _NotElf(ValueError):
+    pass
+
+
+class _ElfHead:
+    """The ELF file header, unpacked with struct: what the symbol reader
+    needs of pyelftools' ELFFile (importing pyelftools costs 50-140 ms here,
+    paid by every stack tool's first report).  Extended numbering as the
+    ELF spec has it: e_shnum 0 -> section 0's sh_size, e_shstrndx SHN_XINDEX
+    -> section 0's sh_link."""
+
+    def __init__(self, stream):
+        stream.seek(0)
+        ident = stream.read(64)
+        if len(ident) < 52 or ident[:4] != b"\x7fELF":
+            raise _NotElf("not an ELF file")
+        if ident[4] not in (1, 2) or ident[5] not in (1, 2):
+            raise _NotElf("bad ELF class or data encoding")
+        self.elfclass = 64 if ident[4] == 2 else 32
+        self.little_endian = ident[5] == 1
+        e = "<" if self.little_endian else ">"
+        if self.elfclass == 64:
+            (self.e_phoff, self.e_shoff, _flags, _ehsize, self.e_phentsize, self.e_phnum,
+             self.e_shentsize, self.e_shnum, self.e_shstrndx) = \
+                struct.unpack_from(e + "QQIHHHHHH", ident, 32)
+        else:
+            (self.e_phoff, self.e_shoff, _flags, _ehsize, self.e_phentsize, self.e_phnum,
+             self.e_shentsize, self.e_shnum, self.e_shstrndx) = \
+                struct.unpack_from(e + "IIIHHHHHH", ident, 28)
+        self.header = self
+        self._stream = stream
+        self._sec0 = None
+
+    def _section0(self):
+        """(sh_size, sh_link) of section 0, (0, 0) if unreadable."""
+        if self._sec0 is None:
+            self._sec0 = (0, 0)
+            if self.e_shoff:
+                self._stream.seek(self.e_shoff)
+                raw = self._stream.read(64 if self.elfclass == 64 else 40)
+                e = "<" if self.little_endian else ">"
+                fmt = e + ("IIQQQQI" if self.elfclass == 64 else "IIIIIII")
+                if len(raw) >= struct.calcsize(fmt):
+                    t = struct.unpack_from(fmt, raw, 0)
+                    self._sec0 = (t[5], t[6])
+        return self._sec0
+
+    def num_sections(self) -> int:
+        if self.e_shoff == 0:
+            return 0
+        return self.e_shnum or self._section0()[0]
+
+    def get_shstrndx(self) -> int:
+        return self._section0()[1] if self.e_shstrndx == 0xFFFF else self.e_shstrndx
 
 
 _SHT_SYMTAB, _SHT_NOBITS, _SHT_DYNSYM = 2, 8, 11

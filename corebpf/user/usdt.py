@@ -284,6 +284,61 @@ def needs_pid(probe: Probe) -> bool:
     return open_elf(probe.path).is_pie_or_shared and not features.bpf_cookie()
 
 
+# offsetof(struct pt_regs, REG) (x86_64) / struct user_pt_regs (arm64): where
+# usdt.bpf.h reads a register argument
+_X86_PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48,
+                "r10": 56, "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104,
+                "di": 112, "ip": 128, "sp": 152}
+_ARM64_PT_REGS = dict({f"x{i}": 8 * i for i in range(31)}, sp=248)
+_ARG_CONST, _ARG_REG, _ARG_REG_DEREF = 0, 1, 2      # enum __bpf_usdt_arg_type
+_MAX_ARGS = 12                                      # BPF_USDT_MAX_ARG_CNT
+_ARG_SPEC = struct.Struct("=QihbB")                 # struct __bpf_usdt_arg_spec (16 bytes)
+
+
+def encode_spec(args_text: str, cookie: int = 0, machine: str = None) -> bytes:
+    """usdt.bpf.h's struct __bpf_usdt_spec of one location's argument
+    string, as libbpf builds it: a constant, a register, or a register plus
+    an offset (dereferenced), each with its size and signedness; ElfError
+    for what libbpf cannot express either (an index register, a symbol,
+    x86's high-byte registers, more than 12 arguments)."""
+    import os
+    machine = machine or os.uname().machine
+    regs = _X86_PT_REGS if machine == "x86_64" else _ARM64_PT_REGS
+    args = [Argument(a) for a in split_args(args_text)]
+    if len(args) > _MAX_ARGS:
+        raise ElfError(f"USDT argument spec {args_text!r}: more than {_MAX_ARGS} arguments",
+                       errno.EINVAL)
+    out = bytearray()
+    for a in args:
+        bad = (a.size not in (1, 2, 4, 8) or a.ident is not None or a.index is not None
+               or re.search(r"%[abcd]h\b", a.spec))
+        if a.constant is not None and not bad:
+            out += _ARG_SPEC.pack(a.constant & (2**64 - 1), _ARG_CONST, 0, a.signed,
+                                  64 - 8 * a.size)
+            continue
+        reg = regs.get(a.base) if a.base is not None else None
+        if bad or reg is None:
+            raise ElfError(f"USDT argument {a.spec!r}: not a form libbpf reads "
+                           "(constant, register, register + offset)", errno.EINVAL)
+        kind = _ARG_REG if a.offset is None else _ARG_REG_DEREF
+        out += _ARG_SPEC.pack((a.offset or 0) & (2**64 - 1), kind, reg, a.signed,
+                              64 - 8 * a.size)
+    out += bytes(16 * (_MAX_ARGS - len(args)))
+    return bytes(out) + struct.pack("=Qh6x", cookie & (2**64 - 1), len(args))
+
+
+def _attach_multi(program, probe: Probe, pid: int, cookie: int):
+    """Every location of `probe` in one uprobe_multi link (its programs were
+    loaded for them: Program.multi)."""
+    offsets = [loc.offset for loc in probe.locations]
+    if not offsets or any(o is None for o in offsets):
+        raise ElfError(f"{probe.path}: {probe.qualified}: a location outside the "
+                       "file's loaded segments", errno.ENOEXEC)
+    specs = [encode_spec(loc.args_text, cookie) for loc in probe.locations]
+    return program.attach_usdt_multi(probe.path, f"{probe.path}:{probe.qualified}", offsets,
+                                     probe.semaphore_offset or 0, specs, pid)
+
+
 def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
     """Attach `program` to a Probe found by find_probe()/probes(); the Link.
     pid -1 (every process running the binary) needs BPF cookies when the
@@ -295,6 +350,8 @@ def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
             f"{probe.path}: position-independent; its USDT probes can be attached in "
             "every process only with BPF cookies (Linux 5.15), which this kernel "
             "lacks: give a PID")
+    if getattr(program, "multi", False):
+        return _attach_multi(program, probe, pid, cookie)
     return program.attach_usdt(probe.path, probe.provider, probe.name,
                                pid=pid if pid and pid > 0 else -1, cookie=cookie)
 

@@ -2,6 +2,7 @@
 probe-variant selection and error paths (tests/bpf/libtest.bpf.c)."""
 from __future__ import annotations
 
+import mmap
 import os
 
 import pytest
@@ -326,7 +327,9 @@ def test_ring_buffer_batches_wrap_and_resume_after_an_exception(test_object, mod
         assert rb.lost == 0
         assert len(got) == sum(b % 7 + 1 for b in range(1, 60))
         assert all(r.magic == 7 and r.pid == os.getpid() and r.small == (7, 8, 9)
-                   for r in got)
+                   and r.neg == -5 and tuple(r.inner) == (11, 12) for r in got)
+        if mode.startswith("direct"):   # data pages mapped once (RSS), not twice
+            assert len(rb._rings[0]._dmap) == mmap.PAGESIZE + 4096
 
         got.clear()
         rb.BATCH = 4

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 import corebpf
+from corebpf.core import umulti
 from corebpf.user import uprobes, usdt
 from corebpf.symbols.elf import ElfError
 from tests import distro, usdt_prog
@@ -110,8 +111,13 @@ def test_library_usdt_all_processes_and_semaphore():
                 usdt.attach(obj.programs["query_start"], "mysql", "query__start", path=target)
             p = usdt_prog.start("mysql", marker, 1)
         pid = p.pid if p else -1
-        usdt.attach(obj.programs["query_start"], "mysql", "query__start", path=target, pid=pid)
+        link = usdt.attach(obj.programs["query_start"], "mysql", "query__start", path=target,
+                           pid=pid)
         usdt.attach(obj.programs["query_done"], "mysql", "query__done", path=target, pid=pid)
+        if umulti.available() and not os.environ.get("COREBPF_NO_UPROBE_MULTI"):
+            # one uprobe_multi link for every location (detached in parallel at exit)
+            with open(f"/proc/self/fdinfo/{link.fd}") as f:
+                assert "link_type:\tuprobe_multi" in f.read()
         got = []
         rb = obj.ring_buffer("events", got.append)
         p = p or usdt_prog.start("mysql", marker, 1)

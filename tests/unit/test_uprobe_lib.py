@@ -211,3 +211,30 @@ def test_mysqld_qslower_usage(argv):
     from corebpf.tools._cli import UsageError
     with pytest.raises(UsageError, match="USAGE: mysqld_qslower PID"):
         mysqld_qslower.parse(argv)
+
+
+def test_usdt_spec_encoded_as_usdt_bpf_h_lays_it_out():
+    """struct __bpf_usdt_spec: 12 x {u64 val_off, enum type, short reg_off,
+    bool signed, char bitshift}, u64 cookie, short count: 208 bytes, with the
+    pt_regs offsets libbpf uses (x86_64 rbp 32, rax 80, rip 128; arm64 x_n 8n,
+    sp 248)."""
+    import struct
+    spec = usdt.encode_spec("-4@-20(%rbp) 8@%rax -4@$5 2@%di 1@-1(%rip)", cookie=0x1234,
+                            machine="x86_64")
+    assert len(spec) == 208
+    args = [struct.unpack_from("=QihbB", spec, 16 * i) for i in range(12)]
+    assert args[:5] == [(2**64 - 20, 2, 32, 1, 32), (0, 1, 80, 0, 0), (5, 0, 0, 1, 32),
+                        (0, 1, 112, 0, 48), (2**64 - 1, 2, 128, 0, 56)]
+    assert args[5:] == [(0, 0, 0, 0, 0)] * 7
+    assert struct.unpack_from("=Qh", spec, 192) == (0x1234, 5)
+    arm = usdt.encode_spec("-4@[sp, 12] 8@x1 8@[x30] 4@7", machine="aarch64")
+    assert [struct.unpack_from("=QihbB", arm, 16 * i) for i in range(4)] == [
+        (12, 2, 248, 1, 32), (0, 1, 8, 0, 0), (0, 2, 240, 0, 0), (7, 0, 0, 0, 32)]
+    assert usdt.encode_spec("", machine="x86_64")[192:] == bytes(16)
+
+
+@pytest.mark.parametrize("text", ["8@sym+4(%rip)", "8@(%rax,%rbx,8)", "1@%ah", "3@%rax",
+                                  "8@[x0, x1]", "8@%xmm0", " ".join(["8@%rax"] * 13)])
+def test_usdt_spec_refuses_what_libbpf_cannot_read(text):
+    with pytest.raises(usdt.ElfError):
+        usdt.encode_spec(text, machine="aarch64" if "[" in text else "x86_64")
