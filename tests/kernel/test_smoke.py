@@ -10,9 +10,9 @@ inside a guest (.ci/kernel-matrix).  The tools run in batches
 (COREBPF_SMOKE_BATCH at a time, default 16) while tests.matrix.workload() and
 the activities their rows name run beside them; a batch ends when every
 tool's line is seen, or, with a tool that prints when stopped, after MIN_RUN
-of activity.  COREBPF_SMOKE_REPORT=FILE appends one JSON line per tool
-(kernel, outcome, the line seen or the error, seconds to the first line and
-to the line seen) for the matrix's status table.
+of activity and two whole loops of the workload.  COREBPF_SMOKE_REPORT=FILE
+appends one JSON line per tool (kernel, outcome, the line seen or the error,
+seconds to the first line and to the line seen) for the matrix's status table.
 
 How the tools start: forked from a fork server (tests/zygote.py) that
 imported corebpf, its command line and every tool's module once.  Under
@@ -228,8 +228,9 @@ class Run:
 
 
 def _run_batch(batch, results, server=None) -> tuple:
-    """Runs a batch: the seconds its phases took (start, run, stop), what the
-    run still waited for when it ended, the tool slowest to stop."""
+    """Runs a batch: the seconds its phases took (start, run, the workload's
+    loops in it, stop), what the run still waited for when it ended, the
+    tool slowest to stop."""
     with matrix.workload(seconds=START_TIMEOUT + MAX_RUN + 60) as wl:
         t_start = time.monotonic()
         runs = [Run(n, s, wl, server) for n, s in batch]
@@ -245,19 +246,29 @@ def _run_batch(batch, results, server=None) -> tuple:
         for th in threads:
             th.start()
         t0 = time.monotonic()
-        # tools that print when stopped get MIN_RUN of activity; the others
-        # are done once their line is seen
-        min_run = MIN_RUN if any(r.spec.summary is not None and r.running for r in runs) else 0
+        # tools that print when stopped get MIN_RUN of activity and two more
+        # of the workload's loops: the second begins after every tool's header,
+        # so each event happens while all of them are attached however long a
+        # loop takes (beside 16 tools in an emulated arm64 6.1 guest: more than
+        # MIN_RUN, and stackcount saw no getppid); the others are done once
+        # their line is seen
+        summary = any(r.spec.summary is not None and r.running for r in runs)
+        min_run = MIN_RUN if summary else 0
+        loops = wl.iterations() + 2 if summary else 0
         while time.monotonic() - t0 < MAX_RUN:
             for r in runs:
                 r.poll()
             busy = any(th.is_alive() for th in threads)
             waiting = [r for r in runs if r.running and r.line is None and r.expect]
-            if not busy and not waiting and time.monotonic() - t0 >= min_run:
+            if (not busy and not waiting and time.monotonic() - t0 >= min_run
+                    and wl.iterations() >= loops):
                 break
             time.sleep(0.05)
         late = [r.name for r in runs if r.running and r.line is None and r.expect]
         late += [th.name for th in threads if th.is_alive()]
+        ran = wl.iterations() - loops + 2 if summary else None
+        if wl.iterations() < loops:
+            late.append("workload (%d loops of 2 done)" % (wl.iterations() - loops + 2))
         t_stop = time.monotonic()
         for r in runs:
             if r.running:
@@ -289,7 +300,8 @@ def _run_batch(batch, results, server=None) -> tuple:
         for th in threads:
             th.join(60)
         slow = max(runs, key=lambda r: r.stopped)
-        return (t0 - t_start, t_stop - t0, time.monotonic() - t_stop,
+        return (t0 - t_start, t_stop - t0, "" if ran is None else " (%d loops)" % ran,
+                time.monotonic() - t_stop,
                 " ".join(late) or "-", "%s %.1f s" % (slow.name, slow.stopped))
 
 
@@ -391,7 +403,7 @@ def results(request, tmp_path_factory):
             phases = _run_batch(batch, out, server)
             for n, _ in batch:
                 _report(n, out[n])
-            progress("%s in %.1f s (start %.1f, run %.1f, stop %.1f; waited for %s; "
+            progress("%s in %.1f s (start %.1f, run %.1f%s, stop %.1f; waited for %s; "
                      "slowest to stop %s)" % (
                 " ".join(n for n, _ in batch), time.monotonic() - t0, *phases))
     finally:

@@ -141,3 +141,77 @@ def test_usdt_target_is_cross_built_for_the_guest_and_named_to_the_tests(tmp_pat
     assert "no C compiler" in usdt_prog.missing()
     with pytest.raises(AssertionError, match="no C compiler"):
         usdt_prog.usdt_target()
+
+
+# -- tests/vm/console: a guest's console read for what emulation does to its kernel ----------
+# Real consoles from .ci/kernel-matrix runs on this machine (2026-12-05), cut to the lines
+# around the event: 7.3.4's "Oops: int3" panic as memleak attached; 6.1 stuck at vfs_open's
+# ftrace site (vfscount attaching) from 158 s to its 900-s timeout; arm64 6.1 ending with a
+# failed test (stackcount's row), which is no reason to run the guest again.
+CONSOLES = os.path.join(ROOT, "tests", "vm", "consoles")
+CONSOLE = os.path.join(ROOT, "tests", "vm", "console")
+console = _load("tests/vm/console", "vm_console")
+
+
+def _lines(name):
+    with open(os.path.join(CONSOLES, name), "rb") as f:
+        return f.read().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("name, cause", [
+    ("int3-7.3.4.log", b"Oops: int3"),
+    ("soft-lockup-6.1.log", b"BUG: soft lockup - CPU#1 stuck for 48s!"),
+    ("test-failed-arm64-6.1.log", None),
+])
+def test_console_died_tells_an_emulated_kernel_failure_from_a_failed_test(name, cause):
+    import subprocess
+    p = subprocess.run([CONSOLE, "died", os.path.join(CONSOLES, name)], capture_output=True)
+    if cause is None:
+        assert p.returncode == 1 and p.stdout == b""
+        assert console.died(_lines(name)) == []
+    else:
+        assert p.returncode == 0, p.stderr
+        assert cause in p.stdout and len(p.stdout.splitlines()) <= 4
+
+
+def test_console_stuck_for_reads_the_soft_lockup_reports():
+    stuck = [console.stuck_for(l) for l in _lines("soft-lockup-6.1.log")]
+    assert [s for s in stuck if s] == [48, 74, 104, 130, 23]
+
+
+def _watch(tmp_path, script, **env):
+    import subprocess
+    log = tmp_path / "console.log"
+    p = subprocess.run([CONSOLE, "watch", str(log), "--", "sh", "-c", script],
+                       capture_output=True, timeout=120,
+                       env={**os.environ, **{k: str(v) for k, v in env.items()}})
+    return p, log.read_bytes()
+
+
+def test_console_watch_ends_a_guest_stuck_for_vm_stuck_seconds(tmp_path):
+    """The 6.1 console replayed by a 'guest' that then hangs as that one did:
+    watch ends it at the 130-s report (VM_STUCK=120), not at its timeout."""
+    src = os.path.join(CONSOLES, "soft-lockup-6.1.log")
+    pidfile = tmp_path / "pid"
+    p, log = _watch(tmp_path, f"echo $$ > {pidfile}; cat {src}; exec sleep 600", VM_STUCK=120)
+    assert p.returncode == console.ENDED, p.stdout[-2000:]
+    lines = _lines("soft-lockup-6.1.log")
+    upto = next(i for i, l in enumerate(lines) if b"stuck for 130s" in l)
+    assert log.startswith(b"".join(lines[:upto + 1]))
+    shown = p.stdout.splitlines(keepends=True)
+    assert shown[:-2] == [l for l in lines[:upto] if not console.KERNEL_LINE.match(l)]
+    assert b"CPU stuck for 130 s (VM_STUCK=120): ending the guest" in shown[-2]
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), 0)
+
+
+def test_console_watch_passes_the_guest_and_its_status_through(tmp_path):
+    """No CPU stuck as long as VM_STUCK: everything to the log, the tests'
+    lines shown, the command's own exit status."""
+    src = os.path.join(CONSOLES, "soft-lockup-6.1.log")
+    p, log = _watch(tmp_path, f"cat {src}; exit 3", VM_STUCK=131)
+    lines = _lines("soft-lockup-6.1.log")
+    assert p.returncode == 3
+    assert log == b"".join(lines)
+    assert p.stdout.splitlines(keepends=True) == [
+        l for l in lines if not console.KERNEL_LINE.match(l)]
