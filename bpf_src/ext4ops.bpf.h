@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* ext4 reads, writes, opens and fsyncs for ext4slower and ext4dist.
  *
- * Variant "btf" (the default where tp_btf serves): as "tp" but the syscalls
- * through raw_syscalls sys_enter/sys_exit and a switch on the number.
+ * Variants "btf" and "raw" (the default where tp_btf or raw_tp serve): as "tp"
+ * but the syscalls through raw_syscalls sys_enter/sys_exit and a switch on
+ * the number.
  * Variant "tp" (kernels without kprobes/fentry): syscall level, filtered to
  * ext4 files (fsops.bpf.h), plus the exact ext4_sync_file_enter/exit
  * tracepoints for fsync.  Variant "kprobe" (as bcc): entry and return of
@@ -42,7 +43,7 @@ int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret)
 {
-	return fsop_sc_exit(regs, ret);
+	return fsop_sc_exit_nr(sc_btf_regs_nr(regs), ret);
 }
 
 SEC("tp_btf/ext4_sync_file_enter")
@@ -56,6 +57,36 @@ int BPF_PROG(sync_enter__btf, struct file *file, int datasync)
 
 SEC("tp_btf/ext4_sync_file_exit")
 int BPF_PROG(sync_exit__btf, struct inode *inode, int ret)
+{
+	return fsop_func_return(&sync_start, ret);
+}
+
+/* Variant "raw": as "btf" through raw tracepoints, which need no kernel BTF
+ * to attach (the minimal BTF cache serves their CO-RE relocations: libbpf
+ * need not parse the kernel's whole BTF, ~11 MB for a moment). */
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter__raw, struct pt_regs *regs, long nr)
+{
+	return fsop_sc_enter(regs, nr);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit__raw, struct pt_regs *regs, long ret)
+{
+	return fsop_sc_exit(regs, ret);
+}
+
+SEC("raw_tp/ext4_sync_file_enter")
+int BPF_PROG(sync_enter__raw, struct file *file, int datasync)
+{
+	if (!file)
+		return 0;
+	return fsop_func_enter(&sync_start, FSOP_FSYNC, DENTRY(file), 0, FSOP_WHOLE_FILE,
+			       false);
+}
+
+SEC("raw_tp/ext4_sync_file_exit")
+int BPF_PROG(sync_exit__raw, struct inode *inode, int ret)
 {
 	return fsop_func_return(&sync_start, ret);
 }

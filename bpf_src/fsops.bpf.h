@@ -284,11 +284,17 @@ static __always_inline int fsop_sc_enter(struct pt_regs *regs, long nr)
 	return 0;
 }
 
-static __always_inline int fsop_sc_exit(struct pt_regs *regs, long ret)
+/* At exit, no sc_compat(): a compat task's entry kept nothing to find. */
+static __always_inline int fsop_sc_exit_nr(long nr, long ret)
 {
-	if (!sc_action_of(sc_regs_nr(regs)) || sc_compat())
+	if (!sc_action_of(nr))
 		return 0;
 	return fsop_exit(ret);
+}
+
+static __always_inline int fsop_sc_exit(struct pt_regs *regs, long ret)
+{
+	return fsop_sc_exit_nr(sc_regs_nr(regs), ret);
 }
 
 /* Variants "btf" and "raw" of an including file that has no programs of

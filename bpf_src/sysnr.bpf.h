@@ -36,17 +36,7 @@ static __always_inline __u32 sc_action_of(long nr)
 	return a ? *a : 0;
 }
 
-/* sys_exit's BTF arguments are (regs, ret): the number is in the registers. */
-static __always_inline long sc_regs_nr(struct pt_regs *regs)
-{
-#if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, orig_ax);
-#elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(regs, syscallno);
-#else
-	return -1;
-#endif
-}
+#include "scnr.bpf.h"
 
 /* Argument i (0-4) of the syscall being entered. */
 static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i)

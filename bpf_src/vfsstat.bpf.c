@@ -223,9 +223,9 @@ static __always_inline int sc_enter(struct pt_regs *regs, long nr)
 	return 0;
 }
 
-static __always_inline int sc_exit(struct pt_regs *regs, long ret)
+static __always_inline int sc_exit(long nr, long ret)
 {
-	__u32 a = sc_action_of(sc_regs_nr(regs));
+	__u32 a = sc_action_of(nr);
 
 	if (!a || sc_compat())
 		return 0;
@@ -245,10 +245,16 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(enter__btf, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
 
 SEC("tp_btf/sys_exit")
-int BPF_PROG(exit__btf, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
+int BPF_PROG(exit__btf, struct pt_regs *regs, long ret)
+{
+	return sc_exit(sc_btf_regs_nr(regs), ret);
+}
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(enter__raw, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
 
 SEC("raw_tp/sys_exit")
-int BPF_PROG(exit__raw, struct pt_regs *regs, long ret) { return sc_exit(regs, ret); }
+int BPF_PROG(exit__raw, struct pt_regs *regs, long ret)
+{
+	return sc_exit(sc_regs_nr(regs), ret);
+}

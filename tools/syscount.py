@@ -184,7 +184,11 @@ def run(argv=None):
             ro.targ_tgid = child
         obj.load()
         obj.attach()
-        data = obj.maps["data"]
+        data, nrs = obj.maps["data"], obj.maps["nrs"]
+
+        def pop_items():
+            """The counts by process or syscall (most per CPU in `nrs`), cleared."""
+            return data.pop_items() + [(k, v) for k, v in nrs.pop_sum_items() if v.count]
         if a.syscall is not None:
             banner = "Tracing %ssyscall '%s'... Ctrl+C to quit." % (
                 "failed " if a.failures else "", a.syscall)
@@ -202,9 +206,9 @@ def run(argv=None):
             if a.duration and seconds >= a.duration:
                 exiting = True
             if a.json:
-                JSON.write(json_rows(data.pop_items(), a))
+                JSON.write(json_rows(pop_items(), a))
             else:
-                print(render(data.pop_items(), a), end="", flush=True)
+                print(render(pop_items(), a), end="", flush=True)
             if exiting:
                 break
         _jsonl.status(a, "Detaching...")

@@ -599,6 +599,11 @@ class Map:
             self._delete_raw([raw for raw, _, _ in snap])
         return [(k, v) for _, k, v in snap]
 
+    def pop_sum_items(self):
+        """pop_items() with per-CPU values summed over CPUs (other maps: pop_items())."""
+        items = self.pop_items()
+        return [(k, _reduce(v, sum)) for k, v in items] if self.percpu else items
+
     def delete_batch(self, keys) -> int:
         """Delete these keys (decoded or raw) with batched deletes (5.6+; else one
         by one); keys already gone are skipped.  Returns how many were deleted."""

@@ -510,7 +510,8 @@ class Syscount(Collector):
     def families(self):
         from corebpf import syscalls
         calls, errors, secs = {}, {}, {}
-        for nr, v in self.obj.maps["data"].items():
+        nrs = [(k, v) for k, v in self.obj.maps["nrs"].sum_items() if v.count]
+        for nr, v in self.obj.maps["data"].items() + nrs:
             key = (syscalls.name(nr),)
             calls[key] = calls.get(key, 0) + v.count
             errors[key] = errors.get(key, 0) + v.errors
