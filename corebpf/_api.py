@@ -70,7 +70,7 @@ class Program(_core.Program):
         if not name:
             raise usdt.ElfError("attach_usdt needs a probe name", 22)
         probe = usdt.find_probe(provider, name, binary, pid if pid and pid > 0 else None)
-        return usdt.attach_probe(super(), probe, pid, cookie)
+        return usdt.attach_probe(super(), probe, pid, cookie, multi=self.multi)
 
 
 class Object(_core.Object):

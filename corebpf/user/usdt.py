@@ -339,10 +339,13 @@ def _attach_multi(program, probe: Probe, pid: int, cookie: int):
                                      probe.semaphore_offset or 0, specs, pid)
 
 
-def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
+def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0, multi: bool = None):
     """Attach `program` to a Probe found by find_probe()/probes(); the Link.
     pid -1 (every process running the binary) needs BPF cookies when the
-    binary is position-independent (needs_pid()): MissingFeature otherwise."""
+    binary is position-independent (needs_pid()): MissingFeature otherwise.
+    `multi`: the program was loaded for uprobe_multi links (default: its
+    Program.multi; a caller passing a super() proxy, which does not see
+    instance attributes, says it)."""
     require_uprobes()
     if not (pid and pid > 0) and needs_pid(probe):
         from ..core.errors import MissingFeature
@@ -350,7 +353,9 @@ def attach_probe(program, probe: Probe, pid: int = -1, cookie: int = 0):
             f"{probe.path}: position-independent; its USDT probes can be attached in "
             "every process only with BPF cookies (Linux 5.15), which this kernel "
             "lacks: give a PID")
-    if getattr(program, "multi", False):
+    if multi is None:
+        multi = getattr(program, "multi", False)
+    if multi:
         return _attach_multi(program, probe, pid, cookie)
     return program.attach_usdt(probe.path, probe.provider, probe.name,
                                pid=pid if pid and pid > 0 else -1, cookie=cookie)
