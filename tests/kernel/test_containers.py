@@ -371,6 +371,35 @@ def _pid_of(marker: str, timeout: float = 30) -> int:
     raise AssertionError(f"no process with {marker} in its command line")
 
 
+def _usdt_view(pid: int) -> str:
+    """What the USDT lookup sees of process `pid` (for a failure's message)."""
+    from corebpf.symbols import elf
+    from corebpf.user import usdt
+    out = []
+    try:
+        out.append(f"exe -> {os.readlink(f'/proc/{pid}/exe')}")
+        with open(f"/proc/{pid}/maps") as f:
+            out += [ln.rstrip() for ln in f if "python" in ln or "libc" in ln][:6]
+        for p, ino in elf._maps_paths(pid):
+            for cand in (p, f"/proc/{pid}/root" + p):
+                try:
+                    st = os.stat(cand)
+                    out.append(f"{cand}: ino {st.st_ino} (maps {ino}) dev {st.st_dev:x} "
+                               f"mapped={elf._is_mapped_file(cand, ino)}")
+                except OSError as e:
+                    out.append(f"{cand}: {e}")
+        bins = elf.process_binaries(pid)
+        out.append(f"process_binaries: {bins}")
+        for b in bins:
+            try:
+                out.append(f"{b}: {len(usdt.probes(b))} probes")
+            except Exception as e:      # noqa: BLE001 (a diagnostic)
+                out.append(f"{b}: {type(e).__name__}: {e}")
+    except Exception as e:              # noqa: BLE001
+        out.append(f"{type(e).__name__}: {e}")
+    return "\n".join(out)
+
+
 def test_ugc_uthreads_containers(rootfs):
     """USDT family: ugc on a python3 inside the container (the host's /usr,
     read-only) shows the container's id; on a host python3, no id.  uthreads
@@ -382,7 +411,10 @@ def test_ugc_uthreads_containers(rootfs):
     try:
         with Container(rootfs, f"/usr/bin/python3 -c '{code}' & true", host_usr=True) as c:
             pid = _pid_of(f"# {m}\x00")
-            t = Tool("ugc", "--containers", "-l", "python", pid)
+            try:
+                t = Tool("ugc", "--containers", "-l", "python", pid)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\n{_usdt_view(pid)}") from None
             h = Tool("ugc", "--containers", "-l", "python", host.pid)
             u = Tool("uthreads", "--containers", "-l", "none", pid)
             inside = t.wait_for(lambda l: l.endswith(" objects"))
