@@ -300,8 +300,10 @@ def _parse_ld_cache(data: bytes) -> list:
 
 
 def _maps_paths(pid: int) -> list:
-    """(path, inode) of the files mapped executable into process `pid`, in maps order."""
-    out = []
+    """(path, inode, range) of the files mapped executable into process `pid`,
+    in maps order; range is the first such mapping's "start-end" (its
+    /proc/PID/map_files entry)."""
+    out, seen = [], set()
     try:
         with open(f"/proc/{pid}/maps", "rb") as f:
             for line in f:
@@ -310,9 +312,10 @@ def _maps_paths(pid: int) -> list:
                     p = os.fsdecode(parts[5].strip())
                     if p.endswith(" (deleted)"):
                         continue
-                    row = (p, int(parts[4]))
-                    if row not in out:
-                        out.append(row)
+                    key = (p, int(parts[4]))
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(key + (parts[0].decode("ascii", "replace"),))
     except FileNotFoundError:
         raise ElfError(f"no such process: {pid}", errno.ESRCH) from None
     except OSError as e:
@@ -331,13 +334,24 @@ def check_pid(pid: int):
 def process_binaries(pid: int) -> list:
     """The executable and every shared object mapped executable into `pid`,
     as paths this process can open (through /proc/PID/root)."""
+    return [path for _, path in process_mapped(pid)]
+
+
+def process_mapped(pid: int) -> list:
+    """(name in /proc/PID/maps, a path this process can open) of each file
+    mapped executable into `pid`.  The path is the maps name itself, or the
+    same under /proc/PID/root (a container's own file), or, where neither
+    is that file -- the maps name is then the file's path from a root this
+    process cannot reach: we run in a chroot or another mount namespace and
+    the file is on a mount of the traced process's namespace --
+    /proc/PID/map_files/START-END, the mapping itself (root only)."""
     check_pid(pid)
     root = f"/proc/{pid}/root"
     out = []
-    for p, ino in _maps_paths(pid):
-        for cand in (p, root + p):
+    for p, ino, rng in _maps_paths(pid):
+        for cand in (p, root + p, f"/proc/{pid}/map_files/{rng}"):
             if _is_mapped_file(cand, ino):
-                out.append(cand)
+                out.append((p, cand))
                 break
     return out
 
@@ -358,8 +372,8 @@ def find_library(name: str, pid: int = None):
     stem = name if name.startswith("lib") else "lib" + name
     rx = re.compile(re.escape(stem) + r"(?:-[0-9.]+)?\.so(?:\.|$)")
     if pid is not None and pid > 0:
-        for p in process_binaries(pid):
-            if rx.match(os.path.basename(p)):
+        for name_, p in process_mapped(pid):
+            if rx.match(os.path.basename(name_)):
                 return p
     for soname, path in ld_cache_entries():
         if rx.match(soname) and os.path.exists(path):

@@ -380,8 +380,8 @@ def _usdt_view(pid: int) -> str:
         out.append(f"exe -> {os.readlink(f'/proc/{pid}/exe')}")
         with open(f"/proc/{pid}/maps") as f:
             out += [ln.rstrip() for ln in f if "python" in ln or "libc" in ln][:6]
-        for p, ino in elf._maps_paths(pid):
-            for cand in (p, f"/proc/{pid}/root" + p):
+        for p, ino, rng in elf._maps_paths(pid):
+            for cand in (p, f"/proc/{pid}/root" + p, f"/proc/{pid}/map_files/{rng}"):
                 try:
                     st = os.stat(cand)
                     out.append(f"{cand}: ino {st.st_ino} (maps {ino}) dev {st.st_dev:x} "
