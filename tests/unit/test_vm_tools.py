@@ -215,3 +215,24 @@ def test_console_watch_passes_the_guest_and_its_status_through(tmp_path):
     assert log == b"".join(lines)
     assert p.stdout.splitlines(keepends=True) == [
         l for l in lines if not console.KERNEL_LINE.match(l)]
+
+
+def test_console_watch_ends_a_silent_guest_and_died_says_so(tmp_path):
+    """A guest that prints nothing for VM_SILENT seconds (the 6.1 guest hung at
+    vfscount's attach, silent from 160 s to its 900-s timeout) is ended, its
+    processes gone, and `died` then counts it as an emulation failure (run
+    once more); a guest that keeps printing is not ended."""
+    import subprocess
+    pidfile = tmp_path / "pid"
+    p, log = _watch(tmp_path, f"echo $$ > {pidfile}; echo tests started; exec sleep 600",
+                    VM_SILENT=2)
+    assert p.returncode == console.ENDED, p.stdout
+    assert log.startswith(b"tests started\n")
+    assert b"printed nothing for 2 s (VM_SILENT=2): ending the guest" in log
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), 0)
+    d = subprocess.run([CONSOLE, "died", str(tmp_path / "console.log")], capture_output=True)
+    assert d.returncode == 0 and b"printed nothing" in d.stdout
+    p, log = _watch(tmp_path, "for i in 1 2 3 4 5 6; do echo $i; sleep 1; done; exit 4",
+                    VM_SILENT=3)
+    assert p.returncode == 4 and log == b"1\n2\n3\n4\n5\n6\n"
