@@ -315,7 +315,9 @@ def _maps_paths(pid: int) -> list:
                     key = (p, int(parts[4]))
                     if key not in seen:
                         seen.add(key)
-                        out.append(key + (parts[0].decode("ascii", "replace"),))
+                        # map_files names a mapping "%lx-%lx" (maps pads to 8 digits)
+                        lo, _, hi = parts[0].partition(b"-")
+                        out.append(key + ("%x-%x" % (int(lo, 16), int(hi, 16)),))
     except FileNotFoundError:
         raise ElfError(f"no such process: {pid}", errno.ESRCH) from None
     except OSError as e:

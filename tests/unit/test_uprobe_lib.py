@@ -238,3 +238,17 @@ def test_usdt_spec_encoded_as_usdt_bpf_h_lays_it_out():
 def test_usdt_spec_refuses_what_libbpf_cannot_read(text):
     with pytest.raises(usdt.ElfError):
         usdt.encode_spec(text, machine="aarch64" if "[" in text else "x86_64")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="/proc/PID/map_files needs CAP_SYS_ADMIN")
+def test_every_mapped_file_opens_through_its_map_files_entry():
+    """process_mapped()'s last resort (a process's files seen from a chroot,
+    where /proc/PID/maps names them by a path from an unreachable root):
+    /proc/PID/map_files/START-END, named as the kernel names it ("%lx-%lx",
+    not maps' zero-padded text), opens the very file each mapping maps."""
+    rows = elf._maps_paths(os.getpid())
+    assert rows and rows[0][0] == os.path.realpath("/proc/self/exe")
+    for path, ino, rng in rows:
+        st = os.stat(f"/proc/{os.getpid()}/map_files/{rng}")
+        assert st.st_ino == ino, (path, rng)
+        assert elf._is_mapped_file(f"/proc/{os.getpid()}/map_files/{rng}", ino)
