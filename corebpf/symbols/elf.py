@@ -417,6 +417,8 @@ def resolve_binary(name: str, pid: int = None) -> str:
         return p
     lib = find_library(name, pid)
     if lib:
+        if re.match(r"/proc/\d+/map_files/", lib):
+            return lib          # a magic link: its text names a path we cannot reach
         return os.path.realpath(lib) if os.path.islink(lib) else lib
     exe = which(name)
     if exe:
