@@ -42,7 +42,7 @@ import struct
 import time
 
 from corebpf import histogram
-from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R7, reg
 from corebpf.compiler.codegen import CodeGen, ctype_ty
 from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 from corebpf.compiler.probespec import Name, Num, SpecError, Var, parse_argdist_spec
@@ -199,13 +199,7 @@ class Probe:
         e.a.call("get_current_pid_tgid")
         e.a.stx(4, FP, key, R0)
         e.ktime_into(val + 8 * len(entries))
-        e.a.ld_map_fd(R1, start.fd, start.name)
-        e.a.mov(R2, reg(FP))
-        e.a.alu("+", R2, key)
-        e.a.mov(R3, reg(FP))
-        e.a.alu("+", R3, val)
-        e.a.mov(R4, 0)
-        e.a.call("map_update_elem")
+        e.map_update(start.fd, start.name, key, val)
         e.epilogue()
         return e
 

@@ -32,7 +32,7 @@ import struct
 import time
 
 from corebpf import histogram
-from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, reg
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R7, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 
@@ -136,13 +136,7 @@ def build(targets, start_fd, hist_fd, a, kernel_kind) -> list:
         cg.map_add(hist_fd, "dist", key)
         A.st(8, FP, key, 0)
         A.label("store")
-        A.ld_map_fd(R1, start_fd, "start")
-        A.mov(R2, reg(FP))
-        A.alu("+", R2, key)
-        A.mov(R3, reg(FP))
-        A.alu("+", R3, now)
-        A.mov(R4, 0)
-        A.call("map_update_elem")
+        cg.map_update(start_fd, "start", key, now)
         cg.epilogue()
         out.append((f"interval_{i}", cg))
     return out
@@ -178,13 +172,7 @@ def _build_containers(targets, start_fd, hist_fd, a, kernel_kind) -> list:
         A.stx(8, FP, hkey, R1)
         cg.map_add(hist_fd, "dist", hkey, hash_map=True)
         A.label("store")
-        A.ld_map_fd(R1, start_fd, "start")
-        A.mov(R2, reg(FP))
-        A.alu("+", R2, key)
-        A.mov(R3, reg(FP))
-        A.alu("+", R3, now)
-        A.mov(R4, 0)
-        A.call("map_update_elem")
+        cg.map_update(start_fd, "start", key, now)
         cg.epilogue()
         out.append((f"interval_{i}", cg))
     return out

@@ -21,7 +21,7 @@ import struct
 import time
 
 from corebpf import histogram
-from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R7, R8, reg
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R7, R8, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import ARRAY, HASH, GenObject
 
@@ -110,13 +110,7 @@ def build(funcs, start_fd, hist_fd, stats_fd, a, kernel_kind, per_func, per_pid=
         else:
             val = e.alloc(8)
             e.ktime_into(val)
-            A.ld_map_fd(R1, start_fd, "start")
-            A.mov(R2, reg(FP))
-            A.alu("+", R2, key)
-            A.mov(R3, reg(FP))
-            A.alu("+", R3, val)
-            A.mov(R4, 0)
-            A.call("map_update_elem")
+            e.map_update(start_fd, "start", key, val)
         e.epilogue()
         out.append((f"entry_{i}", e))
 
@@ -181,13 +175,7 @@ def _push(cg, start_fd, key, level, vsize):
     A.jmp("!=", R0, 0, have)
     zero = cg.alloc(vsize)
     cg.zero(FP, zero, vsize)
-    A.ld_map_fd(R1, start_fd, "start")
-    A.mov(R2, reg(FP))
-    A.alu("+", R2, key)
-    A.mov(R3, reg(FP))
-    A.alu("+", R3, zero)
-    A.mov(R4, 0)
-    A.call("map_update_elem")
+    cg.map_update(start_fd, "start", key, zero)
     A.ld_map_fd(R1, start_fd, "start")
     A.mov(R2, reg(FP))
     A.alu("+", R2, key)

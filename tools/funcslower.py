@@ -23,7 +23,7 @@ import math
 import struct
 import time
 
-from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, reg
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R6, R7, R8, R9, reg
 from corebpf.compiler.codegen import CodeGen
 from corebpf.compiler.genprog import HASH, RINGBUF, STACK_TRACE, GenObject
 
@@ -133,13 +133,7 @@ def build(funcs, entry_fd, events_fd, stacks_fd, a, duration_ns, kernel_kind) ->
                 A.stx(4, FP, val + off, R0)
             else:
                 A.st(4, FP, val + off, -1)
-        A.ld_map_fd(R1, entry_fd, "entryinfo")
-        A.mov(R2, reg(FP))
-        A.alu("+", R2, key)
-        A.mov(R3, reg(FP))
-        A.alu("+", R3, val)
-        A.mov(R4, 0)
-        A.call("map_update_elem")
+        e.map_update(entry_fd, "entryinfo", key, val)
         e.epilogue()
         out.append((f"entry_{i}", e))
 

@@ -1015,6 +1015,19 @@ class CodeGen:
             a.label(lbl)
         a.alu("+", R0, 1)
 
+    def map_update(self, map_fd: int, map_name: str, key_off: int, value_off: int,
+                   flags: int = 0):
+        """map_update_elem(map, fp + key_off, fp + value_off, flags) (0: BPF_ANY,
+        1: BPF_NOEXIST); R0 is its result, R1-R5 clobbered."""
+        a = self.a
+        a.ld_map_fd(R1, map_fd, map_name)
+        a.mov(R2, reg(FP))
+        a.alu("+", R2, key_off)
+        a.mov(R3, reg(FP))
+        a.alu("+", R3, value_off)
+        a.mov(R4, flags)
+        a.call("map_update_elem")
+
     def map_add(self, map_fd: int, map_name: str, key_off: int, delta=1, hash_map=False,
                 value_size=8):
         """*map[key at fp+key_off] += delta (a register via reg() or an int);
@@ -1034,13 +1047,7 @@ class CodeGen:
         if hash_map:
             zslot = self.alloc(value_size)
             self.zero(FP, zslot, (value_size + 7) & ~7)
-            a.ld_map_fd(R1, map_fd, map_name)
-            a.mov(R2, reg(FP))
-            a.alu("+", R2, key_off)
-            a.mov(R3, reg(FP))
-            a.alu("+", R3, zslot)
-            a.mov(R4, 1)                  # BPF_NOEXIST
-            a.call("map_update_elem")
+            self.map_update(map_fd, map_name, key_off, zslot, 1)     # BPF_NOEXIST
             a.ld_map_fd(R1, map_fd, map_name)
             a.mov(R2, reg(FP))
             a.alu("+", R2, key_off)

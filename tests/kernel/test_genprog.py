@@ -84,7 +84,7 @@ def test_duplicate_names_are_refused():
 # the compiled tools uses).
 _CGID_PROG = r'''
 import os, sys
-from corebpf.compiler.bpfasm import FP, R0, R1, R2, R3, R4, reg
+from corebpf.compiler.bpfasm import FP, R0, R1, R2, reg
 from corebpf.compiler.codegen import CodeGen, ProbeContext
 from corebpf.compiler.genprog import ARRAY, GenObject
 with open(sys.argv[1] + "/cgroup.procs", "w") as f:
@@ -99,13 +99,7 @@ with GenObject("cgid") as g:
     cg.task_cgroup_id()
     A.stx(8, FP, val, R0)
     A.st(8, FP, key, 0)
-    A.ld_map_fd(R1, m.fd, "out")
-    A.mov(R2, reg(FP))
-    A.alu("+", R2, key)
-    A.mov(R3, reg(FP))
-    A.alu("+", R3, val)
-    A.mov(R4, 0)
-    A.call("map_update_elem")
+    cg.map_update(m.fd, "out", key, val)
     cg.epilogue()
     g.attach_tracepoint(g.load_program("p", "tracepoint", cg.a), "syscalls", "sys_enter_getppid")
     os.getppid()
