@@ -61,16 +61,21 @@ def test_dcsnoop(kind):
     assert any(l.split()[3:4] == ["R"] for l in t.lines[1:]), t.text
 
 
+def _cold_file(path):
+    """8 MiB of random bytes at `path`, on disk and out of the page cache."""
+    with open(path, "wb") as f:
+        f.write(os.urandom(8 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)   # out of the cache
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_readahead(kind, tmp_path):
     fstools.require_probe_kind(kind)
     path = os.path.join(SCRATCH_DIR, "corebpf_ra_" + _tag())
     try:
-        with open(path, "wb") as f:
-            f.write(os.urandom(8 << 20))
-            f.flush()
-            os.fsync(f.fileno())
-            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)   # out of the cache
+        _cold_file(path)
         t = Tool("readahead", "--probe", kind, "-d", "3", timeout=fstools.START)
         assert t.lines[0] == "Tracing... Hit Ctrl-C to end."
         with open(path, "rb") as f:             # sequential: readahead, then each page used
@@ -97,11 +102,7 @@ def test_readahead_containers(tmp_path):
         pytest.skip("this kernel lacks kprobes (CONFIG_KPROBES) and fentry/fexit")
     path = os.path.join(SCRATCH_DIR, "corebpf_ra_" + _tag())
     try:
-        with open(path, "wb") as f:
-            f.write(os.urandom(8 << 20))
-            f.flush()
-            os.fsync(f.fileno())
-            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)   # out of the cache
+        _cold_file(path)
         t = Tool("readahead", "--containers", "-d", "3", timeout=fstools.START)
         with open(path, "rb") as f:
             while f.read(1 << 16):
