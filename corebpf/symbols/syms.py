@@ -668,12 +668,15 @@ def _read_symbols(elf, stream, sections=None) -> list:
         strtab = strsec.data(stream)
         table = []
         ents = struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % esize])
-        ents = ((n, i, sh, v, sz) for n, i, _o, sh, v, sz in ents) if wide else \
-            ((n, i, sh, v, sz) for n, v, sz, i, _o, sh in ents)
+        # function entries first (one pass, no per-entry generator), then names
+        if wide:
+            kept = [(n, i, v, sz) for n, i, _o, sh, v, sz in ents
+                    if (i & 0xF) in funcs and sh and v]
+        else:
+            kept = [(n, i, v, sz) for n, v, sz, i, _o, sh in ents
+                    if (i & 0xF) in funcs and sh and v]
         find = strtab.find
-        for st_name, info, shndx, value, size in ents:
-            if (info & 0xF) not in funcs or shndx == 0 or value == 0:
-                continue
+        for st_name, info, value, size in kept:
             end = find(b"\0", st_name)
             name = strtab[st_name:end if end >= 0 else None]
             if name:            # raw bytes: made safe text when looked up
