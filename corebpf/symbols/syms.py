@@ -102,12 +102,14 @@ class KernelSymbols:
     def _prepare(self, ahead: bool = False):
         """Before a lookup: the core kernel's text symbols from the per-boot
         cache, else the whole of kallsyms (which then fills the cache).
-        ahead (preload): with the cache, kallsyms is read too when modules are
-        loaded, for their frames (core frames do not wait for that read)."""
+        ahead (preload): kallsyms is read too, cache or not, for the frames the
+        cache does not cover (modules, BPF programs): a lookup of a core
+        address does not wait for that read, one of another address waits
+        less than it would for a read started then."""
         with self._lock:
             if self._core is None:
                 self._core = _CoreText.cached() if self.path == KALLSYMS else False
-        if self._addrs is None and (not self._core or ahead and _modules_loaded()):
+        if self._addrs is None and (not self._core or ahead):
             self._ensure()
 
     def at_hand(self, addr: int) -> bool:
@@ -212,14 +214,6 @@ class KernelSymbols:
                 d.setdefault(ln[19:].partition(b"\t")[0], int(ln[:16], 16))
             self._by_name = d
         return self._by_name.get(name.encode())
-
-
-def _modules_loaded() -> bool:
-    try:
-        with open("/proc/modules", "rb") as f:
-            return bool(f.read(1))
-    except OSError:
-        return False
 
 
 class _CoreText:
