@@ -1,4 +1,6 @@
-"""A per-kernel cache of each packaged object's minimal kernel BTF.
+"""A per-kernel cache of each packaged object's minimal kernel BTF (and of
+other facts fixed until the next boot: load()/store(), e.g. the kernel's own
+symbols for corebpf.symbols.syms).
 
 libbpf parses the kernel's whole BTF (5+ MB, 20-70 ms here) for every
 object it relocates; the types an object's CO-RE relocations touch fit in a
@@ -190,6 +192,48 @@ def _write(path: str, data: bytes):
     finally:
         os.close(fd)
     os.rename(tmp, path)        # replaces a bad file or link itself, never its target
+
+
+def boot_identity() -> bytes:
+    """This boot's id and the running kernel's identity: what stays true only
+    until the next boot (kernel addresses: KASLR picks them at boot)."""
+    with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+        boot = f.read(64).strip()
+    return b"boot %s|" % boot + kernel_identity()
+
+
+def load(name: str, key: bytes):
+    """The payload of cache file `name` when the cache is on, the file safe
+    and stored under `key`, else None (the caller computes it, and store()s)."""
+    if not enabled():
+        return None
+    d = cache_dir()
+    why = dir_problem(d, create=False)
+    if why:
+        _note(f"{d} not used: {why}")
+        return None
+    fd, payload = _open_verified(os.path.join(d, name), key)
+    if fd is None:
+        _note(f"{name}: {payload}")
+        return None
+    os.close(fd)
+    return payload
+
+
+def store(name: str, key: bytes, payload: bytes):
+    """Keep `payload` under `key` in cache file `name` (when the cache is on
+    and its directory safe; a failure is only noted with --verbose)."""
+    if not enabled():
+        return
+    d = cache_dir()
+    why = dir_problem(d)
+    if why:
+        _note(f"{d} not used: {why}")
+        return
+    try:
+        _write(os.path.join(d, name), _encode(key, payload))
+    except OSError as e:
+        _note(f"{name}: not written: {e.strerror}")
 
 
 _probed = {}        # {"feature": value} of the cache's features file, once read

@@ -94,8 +94,8 @@ class Stacks:
             ips = [first_ip] + ips
         if skip_probe:
             n = 0
-            resolve = self.syms.kernel.resolve
-            while n < len(ips) and _probe_frame(*resolve(ips[n])):
+            kernel = self.syms.kernel
+            while n < len(ips) and _probe_frame_at(kernel, ips, n):
                 n += 1
             ips = ips[n:]
         return ips
@@ -119,12 +119,24 @@ class Stacks:
                 + (" Consider increasing --stack-storage-size." if hint else ""))
 
 
+_BPF_CALLERS = ("bpf_trace_run",)    # what runs a raw tracepoint's BPF program
 _PROBE_PREFIXES = ("bpf_trace_run", "__bpf_trace_", "__traceiter_", "bpf_prog_")
 
 
 def _probe_frame(name, offset, module) -> bool:
     """A frame of the probe machinery (BPF programs sit in kallsyms' [bpf])."""
     return bool(name) and (module == "bpf" or name.startswith(_PROBE_PREFIXES))
+
+
+def _probe_frame_at(kernel, ips: list, n: int) -> bool:
+    """Whether frame n of kernel stack `ips` is the probe machinery's.  A
+    frame outside the kernel image called by bpf_trace_run* is the BPF
+    program (raw tracepoints): known so without kallsyms, whose read the
+    symbols' per-boot cache otherwise spares the exit."""
+    if n + 1 < len(ips) and not kernel.at_hand(ips[n]) and kernel.at_hand(ips[n + 1]) \
+            and (kernel.resolve(ips[n + 1])[0] or "").startswith(_BPF_CALLERS):
+        return True
+    return _probe_frame(*kernel.resolve(ips[n]))
 
 
 def multiline(kernel, user, comm: str, pid: int, value: int, delimiter: bool = False) -> list:

@@ -7,7 +7,9 @@
 
 Kernel addresses resolve through /proc/kallsyms (read on first use, sorted,
 bisected; data symbols skipped as bcc does; module text is `[mod]`, core
-kernel text `[kernel]`).  User addresses resolve through the process's
+kernel text `[kernel]`); the core kernel's text symbols are kept per boot in
+corebpf.core.kcache's directory (root), so an address in the kernel image
+resolves without reading kallsyms (_CoreText).  User addresses resolve through the process's
 executable mappings (/proc/PID/maps): the runtime address becomes a file
 offset, the file offset an ELF virtual address through the PT_LOAD program
 headers (so PIE executables and shared libraries work), and the ELF's
@@ -50,6 +52,7 @@ _STT_FUNC, _STT_GNU_IFUNC = 2, 10
 _STB_LOCAL, _STB_GLOBAL, _STB_WEAK = 0, 1, 2
 _KERNEL_MIN = 0x00ffffffffffffff        # below: user space (bcc's kernelAddrSpace)
 _DATA_TYPES = b"bBdDrR"                 # kallsyms data symbols (not code)
+KALLSYMS = "/proc/kallsyms"
 
 
 def format_symbol(name, offset: int, module, show_offset: bool = False,
@@ -71,12 +74,13 @@ class KernelSymbols:
     address resolves to nothing.
     """
 
-    def __init__(self, path: str = "/proc/kallsyms"):
+    def __init__(self, path: str = KALLSYMS):
         import threading
         self.path = path
         self._addrs = None
         self._lines = None
         self._by_name = None
+        self._core = None       # _CoreText from the per-boot cache; False: none
         self._lock = threading.Lock()
 
     def preload(self):
@@ -86,14 +90,37 @@ class KernelSymbols:
         slow to produce: 0.1-0.2 s of kernel time here, more under load).
         A lookup meanwhile waits for that read instead of starting another."""
         import threading
-        if self._addrs is None:
-            threading.Thread(target=self._ensure, daemon=True,
+        if self._addrs is None and self._core is None:
+            threading.Thread(target=self._prepare, args=(True,), daemon=True,
                              name="kallsyms").start()
 
     def _ensure(self):
         with self._lock:
             if self._addrs is None:
                 self._load()
+
+    def _prepare(self, ahead: bool = False):
+        """Before a lookup: the core kernel's text symbols from the per-boot
+        cache, else the whole of kallsyms (which then fills the cache).
+        ahead (preload): kallsyms is read too, cache or not, for the frames the
+        cache does not cover (modules, BPF programs): a lookup of a core
+        address does not wait for that read, one of another address waits
+        less than it would for a read started then."""
+        with self._lock:
+            if self._core is None:
+                self._core = _CoreText.cached() if self.path == KALLSYMS else False
+        if self._addrs is None and (not self._core or ahead):
+            self._ensure()
+
+    def at_hand(self, addr: int) -> bool:
+        """True if addr resolves without reading kallsyms now (it has been
+        read, or addr is in the kernel image and the cache has its symbols)."""
+        if self._addrs is not None:
+            return True
+        if self._core is None:
+            self._prepare()
+        core = self._core
+        return bool(core) and core.lo <= addr <= core.hi
 
     def _load(self):
         try:
@@ -115,6 +142,8 @@ class KernelSymbols:
         lines.sort(key=itemgetter(slice(0, 16)))    # stable: aliases keep kallsyms' order
         self._lines = lines
         self._addrs = lines             # last: the others are ready once it is set
+        if self._core is False:         # looked for and missing, stale or unsafe
+            self._core = _CoreText.store(lines)
 
     def _row(self, i: int):
         """(address, name bytes, module) of line i."""
@@ -143,10 +172,15 @@ class KernelSymbols:
 
     def resolve(self, addr: int):
         """(name, offset, module) of the symbol containing addr, or (None, 0, None)."""
-        if self._addrs is None:
-            self._ensure()
         if addr <= _KERNEL_MIN or addr >= 1 << 64:
             return None, 0, None
+        if self._addrs is None:
+            if self._core is None:
+                self._prepare()
+            core = self._core
+            if core and core.lo <= addr <= core.hi:
+                return core.resolve(addr)
+            self._ensure()
         lines = self._lines
         i = bisect.bisect_right(lines, b"%016x\x7f" % addr) - 1
         lo = b"%016x" % _KERNEL_MIN
@@ -180,6 +214,93 @@ class KernelSymbols:
                 d.setdefault(ln[19:].partition(b"\t")[0], int(ln[:16], 16))
             self._by_name = d
         return self._by_name.get(name.encode())
+
+
+class _CoreText:
+    """The core kernel's text symbols (kallsyms' lines without a [module]),
+    kept per boot in corebpf.core.kcache: reading /proc/kallsyms costs
+    0.15-0.3 s of a stack tool's exit here (the kernel formats 120,000
+    symbols, 4 KB per read), the cached table ~5 ms.  The kernel image is
+    fixed from boot to shutdown (KASLR moves it only at boot: the boot id
+    is in the key) and nothing else is mapped between its first and last
+    symbol, so an address in [lo, hi] resolves here exactly as through the
+    whole of kallsyms; any other (modules, BPF programs, trampolines) makes
+    the caller read kallsyms.
+
+    Payload: n, lo, hi (<QQQ), n sorted addresses (<Q), n + 1 name offsets
+    (<I), the names."""
+
+    NAME = "kallsyms.core"
+    _HEAD = struct.Struct("<QQQ")
+
+    def __init__(self, payload: bytes):
+        from array import array
+        n, self.lo, self.hi = self._HEAD.unpack_from(payload)
+        pos = self._HEAD.size
+        self.addrs = array("Q", payload[pos:pos + 8 * n])
+        pos += 8 * n
+        self.offsets = array("I", payload[pos:pos + 4 * (n + 1)])
+        self.names = payload[pos + 4 * (n + 1):]
+        if len(self.addrs) != n or len(self.offsets) != n + 1 or n == 0 or \
+                self.offsets[-1] != len(self.names) or self.addrs[0] != self.lo:
+            raise ValueError("inconsistent kallsyms cache")
+        if array("Q").itemsize != 8 or array("I").itemsize != 4 or \
+                struct.pack("=I", 1) != struct.pack("<I", 1):
+            raise ValueError("not a little-endian 64-bit layout")
+
+    def resolve(self, addr: int):
+        i = bisect.bisect_right(self.addrs, addr) - 1
+        name = self.names[self.offsets[i]:self.offsets[i + 1]]
+        return name.decode("utf-8", "replace"), addr - self.addrs[i], "kernel"
+
+    @staticmethod
+    def _key():
+        from ..core import kcache
+        return b"kallsyms core text|" + kcache.boot_identity()
+
+    @classmethod
+    def cached(cls):
+        """This boot's table from the cache, or False."""
+        from ..core import kcache
+        if not kcache.enabled():
+            return False
+        try:
+            payload = kcache.load(cls.NAME, cls._key())
+            return cls(payload) if payload else False
+        except (OSError, ValueError, struct.error):
+            return False
+
+    @classmethod
+    def store(cls, lines: list):
+        """Cache the core text symbols of kallsyms' sorted `lines`; the table,
+        or False when there is none (no addresses shown, not this layout)."""
+        from array import array
+        from ..core import kcache
+        lo = b"%016x" % _KERNEL_MIN
+        core = [ln for ln in lines if ln[:16] > lo and b"\t" not in ln]
+        if not core or array("Q").itemsize != 8 or struct.pack("=I", 1) != struct.pack("<I", 1):
+            return False
+        hi = int(core[-1][:16], 16)             # the last symbol of the image, data or text
+        text = [ln for ln in core if ln[17:18] not in _DATA_TYPES]
+        if not text:
+            return False
+        addrs = array("Q", bytes.fromhex(b"".join([ln[:16] for ln in text]).decode()))
+        addrs.byteswap()                        # the hex digits were big-endian
+        names = [ln[19:] for ln in text]
+        offsets = array("I", [0])
+        total = 0
+        for name in names:
+            total += len(name)
+            offsets.append(total)
+        payload = cls._HEAD.pack(len(text), addrs[0], hi) + addrs.tobytes() + \
+            offsets.tobytes() + b"".join(names)
+        try:
+            key = cls._key()
+            table = cls(payload)
+        except (OSError, ValueError):
+            return False
+        kcache.store(cls.NAME, key, payload)
+        return table
 
 
 _kernel = None
@@ -241,7 +362,7 @@ class ElfSymbols:
         for _, table in syms:
             for s in table:
                 cur = best.get(s[0])
-                if cur is None or _better(s, cur):
+                if cur is None or cur != s and _better(s, cur):    # .dynsym repeats .symtab
                     best[s[0]] = s
         order = sorted(best)
         self.starts = order
@@ -541,12 +662,15 @@ def _read_symbols(elf, stream, sections=None) -> list:
         strtab = strsec.data(stream)
         table = []
         ents = struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % esize])
-        ents = ((n, i, sh, v, sz) for n, i, _o, sh, v, sz in ents) if wide else \
-            ((n, i, sh, v, sz) for n, v, sz, i, _o, sh in ents)
+        # function entries first (one pass, no per-entry generator), then names
+        if wide:
+            kept = [(n, i, v, sz) for n, i, _o, sh, v, sz in ents
+                    if (i & 0xF) in funcs and sh and v]
+        else:
+            kept = [(n, i, v, sz) for n, v, sz, i, _o, sh in ents
+                    if (i & 0xF) in funcs and sh and v]
         find = strtab.find
-        for st_name, info, shndx, value, size in ents:
-            if (info & 0xF) not in funcs or shndx == 0 or value == 0:
-                continue
+        for st_name, info, value, size in kept:
             end = find(b"\0", st_name)
             name = strtab[st_name:end if end >= 0 else None]
             if name:            # raw bytes: made safe text when looked up

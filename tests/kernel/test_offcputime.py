@@ -233,3 +233,19 @@ def test_json_frames(napper):
     assert us.index("corebpf_nap_marker") < us.index("main"), us
     assert all(f["module"] == "kernel" for f in r["kernel_stack"])
     assert sum(x["total_us"] for x in naps) > 500000
+
+
+def test_stacks_through_the_symbol_cache(napper, tmp_path):
+    """With the per-boot kernel symbol cache (filled by the first run, used by
+    the second, which then reads no kallsyms for core frames): the same
+    stack, the BPF program's frame still dropped (it is known by its
+    caller, bpf_trace_run*, without kallsyms)."""
+    env = {"COREBPF_CACHE": "on", "COREBPF_CACHE_DIR": str(tmp_path / "cache")}
+    for run in ("cold", "warm"):
+        rc, out, err = run_tool("offcputime", "-p", napper.pid, "1", env=env)
+        assert rc == 0, err
+        assert (tmp_path / "cache" / "kallsyms.core").exists()
+        s = nap_stanza(out, napper.pid)
+        assert s, (run, out)
+        frames = [l.strip() for l in s[:-2]]
+        assert frames[0] == "__schedule" and "do_nanosleep" in frames, (run, frames)
