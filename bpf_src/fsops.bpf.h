@@ -68,11 +68,14 @@ struct {
 	__type(value, struct fsop_start);
 } fsop_start SEC(".maps");
 
+static __always_inline bool fsop_wanted_tgid(__u32 tgid)
+{
+	return (!targ_tgid || tgid == targ_tgid) && tgid != targ_self_tgid;
+}
+
 static __always_inline bool fsop_wanted_task(void)
 {
-	__u32 tgid = current_tgid();
-
-	return (!targ_tgid || tgid == targ_tgid) && tgid != targ_self_tgid;
+	return fsop_wanted_tgid(current_tgid());
 }
 
 /* A file of the kind and on the file system we trace? */
@@ -95,11 +98,11 @@ static __always_inline int fsop_fd_enter(__u32 op, long fd, __s64 pos, __u64 cou
 {
 	struct fsop_start s = {};
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = id, tgid = id >> 32;
+	__u32 tid = id;
 	struct inode *inode;
 	struct file *f;
 
-	if ((targ_tgid && tgid != targ_tgid) || tgid == targ_self_tgid)
+	if (!fsop_wanted_tgid(id >> 32))
 		return 0;
 	f = fd_file(fd);
 	if (!f)
