@@ -136,13 +136,19 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/* The running kernel has bpf_get_current_task_btf() (5.11): a constant the
+ * CO-RE relocation fixes at load. */
+#define HAVE_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
 /* The current task, to be read with BPF_CORE_READ.  bpf_get_current_task_btf()
- * (5.11) where the running kernel knows the helper; otherwise the untyped
+ * where HAVE_TASK_BTF: a typed pointer, whose fields may also be read by
+ * direct loads (no helper call each: on hosts whose CPUs need return-thunk
+ * mitigations, each call costs ~20 ns); otherwise the untyped
  * bpf_get_current_task(): the verifier never sees the call it cannot serve
  * (a branch on a constant the CO-RE relocation fixes at load). */
 static __always_inline struct task_struct *current_task(void)
 {
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
+	if (HAVE_TASK_BTF)
 		return bpf_get_current_task_btf();
 	return (struct task_struct *)bpf_get_current_task();
 }

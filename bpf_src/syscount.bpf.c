@@ -89,11 +89,16 @@ static __always_inline int sys_enter(long nr)
 
 static __always_inline int sys_exit(long nr, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid(), *tsp, delta = 0;
-	__u32 tid = (__u32)id, key;
+	__u64 id = 0, *tsp, delta = 0;
+	__u32 tid, key;
 	static const struct sc_val zero;
 	struct sc_val *val;
 
+	/* The default mode needs no task id: no helper call for it on every
+	 * syscall (the constants are fixed at load, the branch with them). */
+	if (targ_tgid || targ_tid || targ_latency || targ_by_process)
+		id = bpf_get_current_pid_tgid();
+	tid = (__u32)id;
 	if (nr < 0 || !wanted(id, nr))
 		return 0;
 	if (targ_failed && ret >= 0)

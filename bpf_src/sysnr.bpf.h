@@ -64,12 +64,16 @@ static __always_inline bool sc_compat(void)
 #if defined(__TARGET_ARCH_x86)
 	struct task_struct___ti *t = (void *)current_task();
 
-	if (bpf_core_field_exists(t->thread_info.status))
-		return BPF_CORE_READ(t, thread_info.status) & 0x0002;
-	return false;
+	if (!bpf_core_field_exists(t->thread_info.status))
+		return false;
+	if (HAVE_TASK_BTF)      /* typed: a direct load, no helper call */
+		return t->thread_info.status & 0x0002;
+	return BPF_CORE_READ(t, thread_info.status) & 0x0002;
 #elif defined(__TARGET_ARCH_arm64)
 	struct task_struct___tia *t = (void *)current_task();
 
+	if (HAVE_TASK_BTF)
+		return t->thread_info.flags & (1UL << 22);
 	return BPF_CORE_READ(t, thread_info.flags) & (1UL << 22);
 #else
 	return false;

@@ -25,13 +25,35 @@
 static __always_inline struct file *fd_file(long fd)
 {
 	struct task_struct *task = current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct files_struct *files;
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
+	unsigned int max;
 
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	if (HAVE_TASK_BTF) {
+		/* typed pointers down to the table: direct loads, no helper
+		 * calls (this runs on every read and write of the syscall-level
+		 * variants) */
+		files = task->files;
+		if (!files)
+			return NULL;
+		fdt = files->fdt;
+		if (!fdt)
+			return NULL;
+		max = fdt->max_fds;
+		fds = fdt->fd;
+	} else {
+		fdt = BPF_CORE_READ(task, files, fdt);
+		if (!fdt)
+			return NULL;
+		max = BPF_CORE_READ(fdt, max_fds);
+		fds = BPF_CORE_READ(fdt, fd);
+	}
+	if (fd >= max)
+		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
