@@ -125,9 +125,12 @@ JSON = _jsonl.Intervals("one object per interval: the top stacks with outstandin
 def per_stack(allocs, now_ns: int, min_age_ns: int, sort: str, top: int):
     """(shown, stacks): the allocations at least min_age_ns old [(address,
     size, stack id)] by size, and the top [size, count, stack id] summed per
-    stack (largest last)."""
+    stack (largest last; equal ones in the order first met, as bcc).  Ctrl-C
+    meanwhile raises _Stopped (up to a million allocations in kernel mode)."""
     shown, stacks = [], {}
-    for address, info in sorted(allocs, key=lambda kv: kv[1].size):
+    for n, (address, info) in enumerate(allocs, 1):
+        if n % 65536 == 0 and _cli.stop_requested():
+            raise _Stopped
         if now_ns - min_age_ns < info.timestamp_ns or info.stack_id < 0:
             continue
         s = stacks.get(info.stack_id)
@@ -138,6 +141,7 @@ def per_stack(allocs, now_ns: int, min_age_ns: int, sort: str, top: int):
             s[1] += 1
         shown.append((address, info.size, info.stack_id))
     key = (lambda s: s[0]) if sort == "size" else (lambda s: s[1])
+    shown.sort(key=lambda s: s[1])
     return shown, sorted(stacks.values(), key=key)[-top:]
 
 
@@ -367,13 +371,17 @@ def report_loop(obj, a, pid: int):
             return 0                # bcc: Ctrl-C exits without a report
         st = Stacks(obj.maps["stack_traces"], syms)
         items = comb_items = None
+        # a report of many allocations is slow (up to a million in kernel
+        # mode: seconds natively, minutes under emulation): Ctrl-C ends it
+        if dwarf is not None or not a.combined_only:
+            items = allocs.items(until=_cli.stop_requested)
+            if items is None:
+                return 0
         if dwarf is not None:
-            items = dwarf.allocs(allocs.items())
+            items = dwarf.allocs(items)
             comb_items = dwarf.combined(items)
-        elif not a.combined_only:
-            items = allocs.items()
         if _cli.stop_requested():
-            return 0                # a report of many allocations is slow: Ctrl-C ends it
+            return 0
 
         def addresses(sid):
             if _cli.stop_requested():

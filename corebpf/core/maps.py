@@ -105,6 +105,8 @@ def human(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+_STOPPED = object()      # _snapshot(until): the read was abandoned
+
 class TooLarge(MapError):
     """Maps (or buffers) that would take more kernel memory than is sane here."""
 
@@ -394,8 +396,9 @@ class Map:
         if r != -errno.ENOENT:
             check_int(r, "bpf_map_get_next_key", self.name, MapError)
 
-    def _items_batch(self):
-        """Yield raw (key, value) pairs in batches; None if unsupported."""
+    def _items_batch(self, until=None):
+        """Raw (key, value buffer, offset) of every element read in batches;
+        None if unsupported, _STOPPED if until() said so between batches."""
         L = lib()
         fd = self.fd
         ks, vs = self.key_size, self._vbuf_size()
@@ -423,18 +426,30 @@ class Map:
                 out.append((kb[i * ks:(i + 1) * ks], vb, i * vs))
             if r == -errno.ENOENT:
                 return out
+            if until is not None and until():
+                return _STOPPED
             ffi.memmove(in_b, out_b, tok)
             first = False
 
-    def _snapshot(self):
-        """[(raw key, key, value)] for every element."""
+    def _snapshot(self, until=None):
+        """[(raw key, key, value)] for every element; _STOPPED when until()
+        (asked every 4096 elements read or decoded) says so."""
         if self._batch_ok is not False and self.type not in _ARRAYS:
-            raw = self._items_batch()
+            raw = self._items_batch(until)
+            if raw is _STOPPED:
+                return raw
             if raw is not None:
                 self._batch_ok = True
                 kd = self.key_codec.decode
                 dv = self._decode_value
-                return [(k, kd(k), dv(vb, off)) for k, vb, off in raw]
+                if until is None:
+                    return [(k, kd(k), dv(vb, off)) for k, vb, off in raw]
+                out = []
+                for i in range(0, len(raw), 4096):
+                    if until():
+                        return _STOPPED
+                    out += [(k, kd(k), dv(vb, off)) for k, vb, off in raw[i:i + 4096]]
+                return out
             self._batch_ok = False
         out = []
         L = lib()
@@ -442,15 +457,23 @@ class Map:
         v = ffi.new("char[]", self._vbuf_size())
         vbuf = ffi.buffer(v)
         kd = self.key_codec.decode
-        for k in self._raw_keys():
+        for n, k in enumerate(self._raw_keys(), 1):
             if L.bpf_map_lookup_elem(fd, k, v) == 0:
                 out.append((k, kd(k), self._decode_value(vbuf[:])))
+            if until is not None and n % 4096 == 0 and until():
+                return _STOPPED
         return out
 
-    def items(self):
+    def items(self, until=None):
         """Return [(key, value)], decoded: one snapshot of the map, read with
-        batched lookups (4096 entries a call) where the kernel has them (5.6+)."""
-        return [(k, v) for _, k, v in self._snapshot()]
+        batched lookups (4096 entries a call) where the kernel has them (5.6+).
+        until: a callable asked every 4096 elements; when it returns true the
+        read is abandoned and items() returns None (a tool's Ctrl-C while it
+        reads a map of a million elements: memleak's outstanding allocations)."""
+        snap = self._snapshot(until)
+        if snap is _STOPPED:
+            return None
+        return [(k, v) for _, k, v in snap]
 
     def keys(self):
         """Return every key, decoded (arrays: 0 .. max_entries-1)."""

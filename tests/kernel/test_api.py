@@ -140,6 +140,21 @@ def test_batched_deletes_skip_missing_keys():
         assert m.delete_batch(range(20)) == 16 and len(m) == 0
 
 
+def test_items_read_can_be_abandoned():
+    # items(until=...): asked between batches of the read and of the decode;
+    # true abandons the read (a tool's Ctrl-C during a big map's report)
+    with _open() as obj:
+        obj.load()
+        m = obj.maps["batch"]
+        for i in range(40):
+            m[i] = i + 1
+        asked = []
+        assert m.items(until=lambda: asked.append(1) or True) is None and asked
+        asked.clear()
+        full = m.items(until=lambda: asked.append(1) and False)
+        assert sorted(full) == sorted(m.items()) == [(i, i + 1) for i in range(40)] and asked
+
+
 def test_perf_event_sampling():
     with _open("on_sample") as obj:
         obj.load()
