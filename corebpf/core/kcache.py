@@ -239,27 +239,21 @@ def store(name: str, key: bytes, payload: bytes):
 _probed = {}        # {"feature": value} of the cache's features file, once read
 
 
-def _features_file():
-    """(path, kernel identity) of the features file, or (None, None)."""
-    if not enabled():
-        return None, None
-    d = cache_dir()
-    why = dir_problem(d)
-    if why:
-        _note(f"{d} not used: {why}")
-        return None, None
+def _features_key():
+    """The features file's key: the kernel's identity and its loaded modules
+    (a module's tracepoints come and go, and change, with the module); None
+    if the kernel's identity cannot be read."""
     try:
         key = kernel_identity()
     except OSError:
-        return None, None
-    # a module's tracepoints come and go (and change) with the module
+        return None
     import zlib
     try:
         with open("/proc/modules", "rb") as f:
             mods = b" ".join(b" ".join(ln.split()[:2]) for ln in f)
     except OSError:
         mods = b""
-    return os.path.join(d, "probed"), key + b"|modules %08x" % zlib.crc32(mods)
+    return key + b"|modules %08x" % zlib.crc32(mods)
 
 
 def probed(feature: str, probe):
@@ -270,29 +264,24 @@ def probed(feature: str, probe):
         return probe()
     if "_loaded" not in _probed:
         _probed["_loaded"] = None
-        path, key = _features_file()
-        if path is None:
+        key = _features_key()
+        if key is None:
             return probe()
-        _probed["_file"] = (path, key)
-        fd, payload = _open_verified(path, key)
-        if fd is not None:
-            os.close(fd)
+        _probed["_key"] = key
+        payload = load("probed", key)
+        if payload is not None:
             for line in payload.decode("ascii", "replace").splitlines():
                 k, _, v = line.partition("=")
                 _probed[k] = None if v == "-" else int(v) if v.lstrip("-").isdigit() else v
     if feature in _probed and feature[0] != "_":
         return _probed[feature]
     value = probe()
-    if "_file" in _probed and isinstance(value, int) and "=" not in feature \
+    if "_key" in _probed and isinstance(value, int) and "=" not in feature \
             and "\n" not in feature:     # None (no such tracepoint, no BPF) may change
         _probed[feature] = value
-        path, key = _probed["_file"]
         text = "".join(f"{k}={'-' if v is None else v}\n" for k, v in sorted(_probed.items())
                        if k[0] != "_")
-        try:
-            _write(path, _encode(key, text.encode()))
-        except OSError as e:
-            _note(f"{path}: not written: {e.strerror}")
+        store("probed", _probed["_key"], text.encode())
     return value
 
 

@@ -442,11 +442,9 @@ class Map:
                 self._batch_ok = True
                 kd = self.key_codec.decode
                 dv = self._decode_value
-                if until is None:
-                    return [(k, kd(k), dv(vb, off)) for k, vb, off in raw]
                 out = []
                 for i in range(0, len(raw), 4096):
-                    if until():
+                    if until is not None and until():
                         return _STOPPED
                     out += [(k, kd(k), dv(vb, off)) for k, vb, off in raw[i:i + 4096]]
                 return out

@@ -237,7 +237,7 @@ def test_probed_feature_kept_per_kernel(cache):
         return features._probe_nargs("sys_enter")
 
     assert kcache.probed("nargs sys_enter", probe) == 2 and calls == [1]
-    path, key = kcache._features_file()
+    path, key = os.path.join(kcache.cache_dir(), "probed"), kcache._features_key()
     st = os.lstat(path)
     assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
     with open(path, "rb") as f:
