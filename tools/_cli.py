@@ -18,6 +18,16 @@ from corebpf import BPFError
 
 FOREVER = 99999999
 
+# argparse looks up its own few strings ("options", "show this help message
+# and exit", ...) in gettext's catalogs, three times per parser: the first
+# lookup imports `locale` and searches the locale directories for every
+# language of $LANGUAGE/$LC_ALL/$LC_MESSAGES/$LANG (0.9 ms of every tool's
+# start with LANG=C.UTF-8, 2.3 ms with en_US.UTF-8).  No catalog holds them
+# (Python ships none for argparse's domain) and every other word of the
+# tools' help and errors is English: they are used as they are.
+argparse._ = lambda message: message
+argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural
+
 
 class UsageError(Exception):
     """Bad input found after parsing; printed as `NAME: error: ...`, exit 2."""
