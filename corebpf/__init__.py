@@ -16,11 +16,13 @@ from .core.errors import (AttachError, BPFError, ConfigError, LibbpfError, LoadE
 from ._api import Object, Program
 from .core.object import Link
 from .core.maps import Map
-from .core.events import PerfBuffer, RingBuffer
 from .core import features
 
 # Imported on first use: most tools never need them, and start-up is measured.
+# (The event buffers too: Object.ring_buffer()/perf_buffer() import them; the
+# summary tools never do, and they bring mmap and select.)
 _LAZY = {
+    "RingBuffer": "core.events", "PerfBuffer": "core.events",
     "KernelSymbols": "symbols.syms", "ProcessSymbols": "symbols.syms",
     "SymbolCache": "symbols.syms", "ksym": "symbols.syms", "Stacks": "symbols.stacks",
     "ElfError": "symbols.elf",
@@ -34,11 +36,11 @@ _LAZY = {
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'corebpf' has no attribute {name!r}")
-    import importlib
-    mod = _LAZY[name]
-    if mod is None:
-        return importlib.import_module(f".{name}", __name__)
-    return getattr(importlib.import_module(f".{mod}", __name__), name)
+    import sys
+    full = f"{__name__}.{_LAZY[name] or name}"
+    __import__(full)                # not importlib: one package less at start
+    mod = sys.modules[full]
+    return mod if _LAZY[name] is None else getattr(mod, name)
 
 
 def sym(addr: int, pid: int, show_offset: bool = False, show_module: bool = False) -> str:

@@ -148,14 +148,13 @@ def _command(argv) -> int:
         return exporter(rest)
     if cmd in _TOOLCHAIN:
         return _TOOLCHAIN[cmd](rest)
+    if cmd in tools.names():     # a tool (before the language names: one import less)
+        import importlib
+        return importlib.import_module(f"corebpf.tools.{cmd}").main(rest)
     if cmd in _aliases():
         from .tools import _aliases as aliases
         return aliases.run_alias(cmd, rest)
-    if cmd not in tools.names():
-        return _error(f"no tool named {cmd!r} "
-                      "(corebpf list shows them; corebpf -h: the commands)")
-    import importlib
-    return importlib.import_module(f"corebpf.tools.{cmd}").main(rest)
+    return _error(f"no tool named {cmd!r} (corebpf list shows them; corebpf -h: the commands)")
 
 
 if __name__ == "__main__":

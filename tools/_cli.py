@@ -7,9 +7,12 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import signal
 import sys
 import time
+
+# not `signal`: it imports enum's conversion of every signal, handler and mask
+# constant (~0.4 ms of every start); these calls take and give plain ints
+import _signal as signal
 
 from corebpf.core import _log, untrusted
 from corebpf.core._libbpf import LibbpfUnavailable
@@ -17,6 +20,16 @@ from corebpf.core.features import PROBE_KINDS
 from corebpf import BPFError
 
 FOREVER = 99999999
+
+# argparse looks up its own few strings ("options", "show this help message
+# and exit", ...) in gettext's catalogs, three times per parser: the first
+# lookup imports `locale` and searches the locale directories for every
+# language of $LANGUAGE/$LC_ALL/$LC_MESSAGES/$LANG (0.9 ms of every tool's
+# start with LANG=C.UTF-8, 2.3 ms with en_US.UTF-8).  No catalog holds them
+# (Python ships none for argparse's domain) and every other word of the
+# tools' help and errors is English: they are used as they are.
+argparse._ = lambda message: message
+argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural
 
 
 class UsageError(Exception):

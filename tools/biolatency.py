@@ -131,6 +131,8 @@ def run(argv=None):
         obj.rodata.targ_ms = a.milliseconds
         obj.rodata.targ_dev = dev
         _containers.apply(obj, a, io=True)
+        if not (a.disks or a.flags or a.containers):
+            obj.maps["hists"].resize(1)     # one histogram (key 0), preallocated
         for p in obj.programs.values():
             if p.hook == "insert" and not a.queued:
                 p.autoload = False

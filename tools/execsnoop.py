@@ -167,11 +167,14 @@ def run(argv=None):
             else:
                 out(format_event(e, a, start))
 
-        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
+        # attached: the header now; records wait in the kernel's ring until the
+        # first poll (its consumer -- the record decoder built from BTF, the 4 MB
+        # mapping the kernel fills at mmap -- is ~2 ms of a start)
         if a.json:
             _jsonl.header(header(a))
         else:
             print(header(a), flush=True)
+        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
         _cli.event_loop(rb, out)
     return 0
 

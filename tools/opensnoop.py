@@ -188,11 +188,14 @@ def run(argv=None):
                 first.append(e.ts)
             out(format_event(e, a, first[0]))
 
-        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
+        # attached: the header now; records wait in the kernel's ring until the
+        # first poll (its consumer -- the record decoder built from BTF, the 4 MB
+        # mapping the kernel fills at mmap -- is ~2 ms of a start)
         if a.json:
             _jsonl.header(header(a))
         else:
             print(header(a), flush=True)
+        rb = obj.ring_buffer("events", on_event, raw_text=a.json)
         stop = None
         if child:
             release()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import keyword
-import re
 import struct
 
 from .untrusted import escape as _escape, raw_text as _raw_text, text as _text
@@ -591,13 +590,15 @@ def _runs(exprs):
             out.extend(f"t[{i}]" for i in run)
         run.clear()
     for e in exprs:
-        m = re.fullmatch(r"t\[(\d+)\]", e)
-        if m and (not run or int(m.group(1)) == run[-1] + 1):
-            run.append(int(m.group(1)))
+        # a plain `t[i]` (no regular expression: the first one compiled is
+        # ~0.1 ms of a tool's start)
+        i = int(e[2:-1]) if e[:2] == "t[" and e[-1:] == "]" and e[2:-1].isdecimal() else None
+        if i is not None and (not run or i == run[-1] + 1):
+            run.append(i)
             continue
         close()
-        if m:
-            run.append(int(m.group(1)))
+        if i is not None:
+            run.append(i)
         else:
             out.append(e)
     close()

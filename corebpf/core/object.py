@@ -1103,12 +1103,10 @@ class Object:
         return f"<Object {self.name} {'loaded' if self._loaded else 'opened'}>"
 
 
-_FAILED_RE = re.compile(r"prog '([^']+)': (?:BPF program load failed|failed to)")
-
-
 def _failed_program(log) -> str:
+    """The program libbpf's log names as the one that failed to load."""
     for line in log:
-        m = _FAILED_RE.search(line)
+        m = re.search(r"prog '([^']+)': (?:BPF program load failed|failed to)", line)
         if m:
             return m.group(1)
     return ""
