@@ -236,16 +236,24 @@ def start_collectors(names, options: dict, report) -> tuple:
     # a cold minimal-BTF cache is filled by a short-lived child process, so
     # the daemon never holds the kernel's parsed BTF (cold peak 52 -> 38 MB)
     kcache.prepare([object_path(BY_NAME[n].name) for n in names])
+    from .collectors import chain_syscalls
     running, failed = [], {}
     for name in names:
         c = BY_NAME[name](options.get(name))
         try:
-            c.start()
+            c.start(chained=True)
         except BPFError as e:
             failed[name] = str(e).splitlines()[0] if str(e) else type(e).__name__
             report(f"{name}: not serving: {failed[name]}")
             continue
         running.append(c)
+    try:
+        # one program per syscall hook, the others tail-called (scchain.bpf.h)
+        chain_syscalls(running)
+    except BaseException:
+        for c in running:
+            c.close()
+        raise
     return running, failed
 
 

@@ -198,6 +198,46 @@ def test_syscall_and_error_counters(prom):
     prom.wait_value(errors, lambda v: v >= e0 + 300)
 
 
+def test_syscall_programs_chained():
+    """ext4dist, vfsstat and syscount on raw_syscalls' sys_enter/sys_exit: one
+    program attached per hook, the others reached by tail calls, and each
+    collector still counts what the test does."""
+    from corebpf.exporter.collectors import BY_NAME, chain_syscalls
+    names = ["ext4dist", "vfsstat", "syscount"]
+    cols = []
+    try:
+        for n in names:
+            c = BY_NAME[n]({})
+            c.start(chained=True)
+            cols.append(c)
+        variants = {c.obj.variant for c in cols}
+        chains = chain_syscalls(cols)
+        if len(variants) == 1:      # one program type: a single chain per hook
+            assert chains == {"sys_enter": [["ext4dist", "vfsstat"]],
+                              "sys_exit": [names]}, chains
+        attached = sorted((c.name, l.target.rsplit("/", 1)[-1]) for c in cols
+                          for l in c.obj.links
+                          if l.target.rsplit("/", 1)[-1] in ("sys_enter", "sys_exit"))
+        assert attached == sorted((ch[0], hook) for hook, chs in chains.items() for ch in chs)
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(256)
+        for _ in range(200):
+            assert libc.syscall(SYS_SYSINFO, buf) == 0
+        base = f"/var/tmp/corebpf_exporter_chain_{os.getpid()}"
+        for i in range(20):
+            os.mkdir(f"{base}_{i}")
+            os.rmdir(f"{base}_{i}")
+        fams = {f.name: f for c in cols for f in c.families()}
+        calls = sum(s.value for s in fams["corebpf_syscalls"].samples
+                    if s.labels.get("syscall") == "sysinfo")
+        mkdirs = sum(s.value for s in fams["corebpf_vfs_operations"].samples
+                     if s.labels.get("op") == "mkdir")
+        assert calls >= 200 and mkdirs >= 20, (calls, mkdirs)
+    finally:
+        for c in cols:
+            c.close()
+
+
 def test_vfs_and_ext4_counters(exporter):
     """vfsstat's and ext4dist's collectors count what the test does (their
     objects' raw_syscalls variants count only the syscalls of the table the
