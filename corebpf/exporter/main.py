@@ -286,6 +286,12 @@ def serve(host: str, port: int, registry):
         daemon_threads = True
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
+        def handle_error(self, request, client_address):
+            # a scraper that gave up (its timeout) and closed the connection
+            # while the reply was written: nothing to report
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+
         def server_bind(self):
             if self.address_family == socket.AF_INET6 and not host.strip(":0"):
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
