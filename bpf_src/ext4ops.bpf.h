@@ -15,6 +15,7 @@
 #define FSOPS_MAGIC EXT4_SUPER_MAGIC
 #define FSOPS_SYNC_MAP
 #include "fsops.bpf.h"
+#include "scchain.bpf.h"
 
 SEC("tp_btf/ext4_sync_file_enter")
 int BPF_PROG(sync_enter__tp, struct file *file, int datasync)
@@ -37,13 +38,15 @@ int BPF_PROG(sync_exit__tp, struct inode *inode, int ret)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr)
 {
-	return fsop_sc_enter(regs, nr);
+	fsop_sc_enter(regs, nr);
+	return SC_NEXT(sc_next_enter);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret)
 {
-	return fsop_sc_exit_nr(sc_btf_regs_nr(regs), ret);
+	fsop_sc_exit_nr(sc_btf_regs_nr(regs), ret);
+	return SC_NEXT(sc_next_exit);
 }
 
 SEC("tp_btf/ext4_sync_file_enter")
@@ -67,13 +70,15 @@ int BPF_PROG(sync_exit__btf, struct inode *inode, int ret)
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter__raw, struct pt_regs *regs, long nr)
 {
-	return fsop_sc_enter(regs, nr);
+	fsop_sc_enter(regs, nr);
+	return SC_NEXT(sc_next_enter);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(sys_exit__raw, struct pt_regs *regs, long ret)
 {
-	return fsop_sc_exit(regs, ret);
+	fsop_sc_exit(regs, ret);
+	return SC_NEXT(sc_next_exit);
 }
 
 SEC("raw_tp/ext4_sync_file_enter")

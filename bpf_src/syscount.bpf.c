@@ -7,6 +7,7 @@
 #include "syscount.h"
 #include "cgroupid.bpf.h"
 #include "scnr.bpf.h"
+#include "scchain.bpf.h"
 
 const volatile __s32 targ_tgid = 0;
 const volatile __s32 targ_tid = 0;
@@ -156,25 +157,29 @@ static __always_inline int sys_exit(long nr, long ret)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(enter__btf, struct pt_regs *regs, long nr)
 {
-	return sys_enter(nr);
+	sys_enter(nr);
+	return SC_NEXT(sc_next_enter);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit__btf, struct pt_regs *regs, long ret)
 {
-	return sys_exit(sc_btf_regs_nr(regs), ret);   /* a direct load */
+	sys_exit(sc_btf_regs_nr(regs), ret);   /* a direct load */
+	return SC_NEXT(sc_next_exit);
 }
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(enter__raw, struct pt_regs *regs, long nr)
 {
-	return sys_enter(nr);
+	sys_enter(nr);
+	return SC_NEXT(sc_next_enter);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(exit__raw, struct pt_regs *regs, long ret)
 {
-	return sys_exit(sc_regs_nr(regs), ret);
+	sys_exit(sc_regs_nr(regs), ret);
+	return SC_NEXT(sc_next_exit);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")

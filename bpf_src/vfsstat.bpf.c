@@ -196,6 +196,7 @@ NS_CALL(rmdir, 1, S_RMDIR)
 /* -- raw_syscalls variants (btf, raw): the syscalls above through two hooks ---
  * sc_action[nr] = VA_*(kind) << 8 | stat, filled by tools/vfsstat.py. */
 #include "sysnr.bpf.h"
+#include "scchain.bpf.h"
 
 static __always_inline int sc_enter(struct pt_regs *regs, long nr)
 {
@@ -242,19 +243,29 @@ static __always_inline int sc_exit(long nr, long ret)
 }
 
 SEC("tp_btf/sys_enter")
-int BPF_PROG(enter__btf, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
+int BPF_PROG(enter__btf, struct pt_regs *regs, long nr)
+{
+	sc_enter(regs, nr);
+	return SC_NEXT(sc_next_enter);
+}
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit__btf, struct pt_regs *regs, long ret)
 {
-	return sc_exit(sc_btf_regs_nr(regs), ret);
+	sc_exit(sc_btf_regs_nr(regs), ret);
+	return SC_NEXT(sc_next_exit);
 }
 
 SEC("raw_tp/sys_enter")
-int BPF_PROG(enter__raw, struct pt_regs *regs, long nr) { return sc_enter(regs, nr); }
+int BPF_PROG(enter__raw, struct pt_regs *regs, long nr)
+{
+	sc_enter(regs, nr);
+	return SC_NEXT(sc_next_enter);
+}
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(exit__raw, struct pt_regs *regs, long ret)
 {
-	return sc_exit(sc_regs_nr(regs), ret);
+	sc_exit(sc_regs_nr(regs), ret);
+	return SC_NEXT(sc_next_exit);
 }

@@ -20,6 +20,7 @@ refused (Unsupported): they keep the full BTF.
 from __future__ import annotations
 
 import struct
+from array import array
 
 from .btf import (ARRAY, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC, FUNC_PROTO, FWD, INT,
                   PTR, STRUCT, UNION, VAR, Btf, BtfFormatError)
@@ -125,18 +126,28 @@ class KernelTypes:
             raise Unsupported("bad kernel BTF magic")
         self.raw = raw
         self.strings = raw[hdr_len + str_off:hdr_len + str_off + str_len]
-        self.offs = offs = [0]
+        # offs: an array, not a list (4 bytes a type instead of ~40; 125,000
+        # types here); name_offs: each type's name offset by type id, the raw
+        # little-endian u32s, for candidates() to find a name's types with
+        # bytes.find (a scan in C) instead of a loop in Python over every type
+        offs = array("I", [0])
+        names = bytearray(b"\xff\xff\xff\xff")
         pos = hdr_len + type_off
         end = pos + type_len
         info_at = _U32.unpack_from
         extra = _EXTRA
+        add = offs.append
         while pos < end:
-            offs.append(pos)
+            add(pos)
+            names += raw[pos:pos + 4]
             info, = info_at(raw, pos + 4)
             e = extra.get((info >> 24) & 0x1F)
             pos += 12 + (e[0] + e[1] * (info & 0xFFFF) if e else 0)
         if pos != end:
             raise Unsupported("kernel BTF type section is inconsistent")
+        self.offs = offs
+        self.name_offs = bytes(names)
+        self._name_offsets = {}
 
     def head(self, tid: int):
         """(name_off, kind, vlen, kflag, size_or_type, position of the kind data)."""
@@ -165,26 +176,39 @@ class KernelTypes:
         return tid
 
     def name_offsets(self, names) -> dict:
-        """{string offset: name} of each of `names` in the string section."""
+        """{string offset: name} of each of `names` in the string section
+        (each name's offsets kept: objects share most names)."""
         out = {}
         s = self.strings
         for name in names:
-            needle = b"\0" + name.encode() + b"\0"
-            i = s.find(needle)
-            while i >= 0:
-                out[i + 1] = name
-                i = s.find(needle, i + 1)
+            found = self._name_offsets.get(name)
+            if found is None:
+                found = []
+                needle = b"\0" + name.encode() + b"\0"
+                i = s.find(needle)
+                while i >= 0:
+                    found.append(i + 1)
+                    i = s.find(needle, i + 1)
+                self._name_offsets[name] = found
+            for off in found:
+                out[off] = name
         return out
 
     def candidates(self, wanted: dict) -> dict:
         """{(name, kind): [type ids]} of types named as in `wanted` (name offsets)."""
+        found = {}
+        table = self.name_offs
+        for name_off, name in wanted.items():
+            needle = _U32.pack(name_off)
+            i = table.find(needle)
+            while i >= 0:
+                if i % 4 == 0:
+                    found[i // 4] = name
+                i = table.find(needle, i + 1)
         out = {}
-        raw, offs = self.raw, self.offs
-        for tid in range(1, len(offs)):
-            name_off, info = struct.unpack_from("<II", raw, offs[tid])
-            if name_off in wanted:
-                kind = (info >> 24) & 0x1F
-                out.setdefault((wanted[name_off], ENUM if kind == ENUM64 else kind), []).append(tid)
+        for tid in sorted(found):
+            kind = self.kind(tid)
+            out.setdefault((found[tid], ENUM if kind == ENUM64 else kind), []).append(tid)
         return out
 
 

@@ -20,6 +20,7 @@ import re
 
 import corebpf
 from corebpf import features, sysactions
+from corebpf.core.object import AUTO_ATTACH
 
 # le buckets: 2^k microseconds for k in 1..HIST_TOP
 HIST_TOP = 26
@@ -131,9 +132,13 @@ class Collector:
         self.opts = dict(self.options)
         self.opts.update(opts or {})
         self.obj = None
+        self.hooks = {}         # {"sys_enter"/"sys_exit": Program} left for chain_syscalls()
 
     # -- life cycle ---------------------------------------------------------
-    def start(self):
+    def start(self, chained: bool = False):
+        """Open, configure, load, attach.  chained: the programs on raw_syscalls'
+        sys_enter/sys_exit (objects with scchain.bpf.h's slots) are loaded but
+        left in self.hooks for chain_syscalls() to attach or chain."""
         obj = corebpf.Object.open(self.name, prefer=("tp_btf",) if self.per_syscall else None)
         try:
             for m in self.unused_ringbufs:
@@ -143,7 +148,17 @@ class Collector:
             self.configure(obj)
             obj.load()
             self.loaded(obj)
-            self.attach(obj)
+            if chained and SC_NEXT["sys_enter"] in obj.maps:
+                auto = [p for p in obj.programs.values()     # what obj.attach() attaches
+                        if p.autoload and p.kind in AUTO_ATTACH and p.target]
+                for p in auto:
+                    if p.kind in ("tp_btf", "raw_tp") and p.target in SC_NEXT:
+                        self.hooks[p.target] = p
+                rest = [p.name for p in auto if p not in self.hooks.values()]
+                if rest:
+                    obj.attach(*rest)
+            else:
+                self.attach(obj)
         except BaseException:
             obj.close()
             raise
@@ -191,6 +206,38 @@ class Collector:
             except OSError:
                 pass
         return t, n
+
+
+# the prog array slot (bpf_src/scchain.bpf.h) each hook's program tail-calls
+SC_NEXT = {"sys_enter": "sc_next_enter", "sys_exit": "sc_next_exit"}
+
+
+def chain_syscalls(collectors) -> dict:
+    """Attach the started collectors' programs on raw_syscalls' sys_enter and
+    sys_exit (Collector.start(chained=True)) as one chain per hook: the first
+    is attached, each puts the next in its slot (a tail call, ~55 ns cheaper
+    than entering one more attached program, on every syscall of the
+    machine).  A program the kernel refuses in a slot (another program type:
+    one object fell back to raw_tp) is attached on its own and starts a new
+    chain.  Returns {hook: [collector names per attached chain]}."""
+    out = {}
+    for hook, slot in SC_NEXT.items():
+        progs = [(c, c.hooks.pop(hook)) for c in collectors if hook in c.hooks]
+        chains = out[hook] = []
+        i = 0
+        while i < len(progs):
+            progs[i][1].attach()
+            chain = [progs[i][0].name]
+            while i + 1 < len(progs):
+                try:
+                    progs[i][0].obj.maps[slot][0] = progs[i + 1][1].fd
+                except OSError:         # BPFError included
+                    break
+                i += 1
+                chain.append(progs[i][0].name)
+            chains.append(chain)
+            i += 1
+    return out
 
 
 # -- histograms -----------------------------------------------------------------

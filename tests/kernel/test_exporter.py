@@ -198,6 +198,46 @@ def test_syscall_and_error_counters(prom):
     prom.wait_value(errors, lambda v: v >= e0 + 300)
 
 
+def test_syscall_programs_chained():
+    """ext4dist, vfsstat and syscount on raw_syscalls' sys_enter/sys_exit: one
+    program attached per hook, the others reached by tail calls, and each
+    collector still counts what the test does."""
+    from corebpf.exporter.collectors import BY_NAME, chain_syscalls
+    names = ["ext4dist", "vfsstat", "syscount"]
+    cols = []
+    try:
+        for n in names:
+            c = BY_NAME[n]({})
+            c.start(chained=True)
+            cols.append(c)
+        variants = {c.obj.variant for c in cols}
+        chains = chain_syscalls(cols)
+        if len(variants) == 1:      # one program type: a single chain per hook
+            assert chains == {"sys_enter": [["ext4dist", "vfsstat"]],
+                              "sys_exit": [names]}, chains
+        attached = sorted((c.name, l.target.rsplit("/", 1)[-1]) for c in cols
+                          for l in c.obj.links
+                          if l.target.rsplit("/", 1)[-1] in ("sys_enter", "sys_exit"))
+        assert attached == sorted((ch[0], hook) for hook, chs in chains.items() for ch in chs)
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(256)
+        for _ in range(200):
+            assert libc.syscall(SYS_SYSINFO, buf) == 0
+        base = f"/var/tmp/corebpf_exporter_chain_{os.getpid()}"
+        for i in range(20):
+            os.mkdir(f"{base}_{i}")
+            os.rmdir(f"{base}_{i}")
+        fams = {f.name: f for c in cols for f in c.families()}
+        calls = sum(s.value for s in fams["corebpf_syscalls"].samples
+                    if s.labels.get("syscall") == "sysinfo")
+        mkdirs = sum(s.value for s in fams["corebpf_vfs_operations"].samples
+                     if s.labels.get("op") == "mkdir")
+        assert calls >= 200 and mkdirs >= 20, (calls, mkdirs)
+    finally:
+        for c in cols:
+            c.close()
+
+
 def test_vfs_and_ext4_counters(exporter):
     """vfsstat's and ext4dist's collectors count what the test does (their
     objects' raw_syscalls variants count only the syscalls of the table the
@@ -408,6 +448,46 @@ def test_nothing_left_attached_after(sig):
     assert not matrix.probes_of(pid, matrix.tracefs_probes() - probes_before)
     with pytest.raises(OSError):
         http_get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def _vm_kb(pid: int) -> dict:
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def test_cold_cache_start_peak_memory(tmp_path):
+    """With an empty minimal-BTF cache the exporter's entries are computed by
+    a short-lived child (kcache.prepare): written for every collector's
+    object, used as written by the next start, and the daemon's own peak
+    (VmHWM) stays near the warm start's.  Computed in the daemon, the
+    kernel's parsed BTF added ~13 MB here (52 vs 39 MB)."""
+    from corebpf.core import kcache
+    from corebpf.core.paths import object_path
+    from corebpf.exporter.collectors import BY_NAME
+    cache = tmp_path / "cache"
+    env = {"COREBPF_CACHE": "on", "COREBPF_CACHE_DIR": str(cache)}
+    peaks, stamps = [], []
+    for _ in range(2):
+        t, port = start_exporter(env=env)
+        try:
+            served = int(t.lines[0].split()[2])
+            http_get(f"http://127.0.0.1:{port}/metrics")
+            peaks.append(_vm_kb(t.proc.pid)["VmHWM"])
+            files = {n: kcache.entry_path(str(cache), object_path(c.name), c.name)
+                     for n, c in BY_NAME.items()}
+            stamps.append({n: os.lstat(p).st_mtime_ns for n, p in files.items()
+                           if os.path.exists(p)})
+        finally:
+            assert t.stop(signal.SIGTERM) == 0, t.stderr
+        assert "Traceback" not in t.stderr
+    assert len(stamps[0]) >= served, f"entries written: {sorted(stamps[0])}"
+    assert stamps[1] == stamps[0], "the warm start rewrote entries"
+    assert peaks[0] <= peaks[1] + 4 * 1024, f"VmHWM cold {peaks[0]} kB, warm {peaks[1]} kB"
 
 
 def test_bad_input_is_one_line():
