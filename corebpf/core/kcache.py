@@ -259,9 +259,9 @@ def evict(prefix: str, max_bytes: int, keep: str = None):
     oldest modification time first; load()ers touch() theirs) until those
     left hold at most `max_bytes`; never `keep`.  For caches with an entry
     per thing seen (corebpf.symbols.syms: one per ELF file), which would
-    otherwise grow without end."""
+    otherwise grow without end.  Returns the bytes left (None: not looked)."""
     if not enabled() or dir_problem(cache_dir(), create=False):
-        return
+        return None
     d = cache_dir()
     files = []
     try:
@@ -272,7 +272,7 @@ def evict(prefix: str, max_bytes: int, keep: str = None):
                     files.append((st.st_mtime_ns, st.st_size, e.name))
     except OSError as e:
         _note(f"{d}: {e.strerror}")
-        return
+        return None
     total = sum(size for _, size, _ in files)
     for _, size, name in sorted(files):
         if total <= max_bytes:
@@ -284,6 +284,7 @@ def evict(prefix: str, max_bytes: int, keep: str = None):
             total -= size
         except OSError as e:
             _note(f"{name}: not removed: {e.strerror}")
+    return total
 
 
 _probed = {}        # {"feature": value} of the cache's features file, once read

@@ -27,7 +27,10 @@ a refused file is skipped (one note with --verbose) and its addresses stay
 unresolved.  Symbol names are escaped for the terminal.
 
 Symbol tables are cached per file (device, inode, size, mtime) for the whole
-Python process and loaded lazily, only when an address falls in that file.
+Python process and loaded lazily, only when an address falls in that file;
+run as root, they are also kept across runs in corebpf.core.kcache's
+directory (_TableCache: a stack tool's exit no longer reads and sorts the
+tables of every binary in its user stacks).
 A SymbolCache keeps one resolver per PID, so a process that exits while its
 stacks are printed still resolves through the mappings read earlier; a
 process that is gone before its first lookup gives `[unknown]`.
@@ -82,6 +85,7 @@ class KernelSymbols:
         self._by_name = None
         self._core = None       # _CoreText from the per-boot cache; False: none
         self._lock = threading.Lock()
+        self._memo = {}         # address -> resolve()'s answer (what is read is never re-read)
 
     def preload(self):
         """Read kallsyms now, in a background thread, rather than at the first
@@ -171,7 +175,22 @@ class KernelSymbols:
         return len(self._text_lines())
 
     def resolve(self, addr: int):
-        """(name, offset, module) of the symbol containing addr, or (None, 0, None)."""
+        """(name, offset, module) of the symbol containing addr, or (None, 0, None).
+        Answers are kept per address: a report's kernel stacks repeat the same
+        few thousand frames (offwaketime resolved ~24,000 for ~2,000 addresses,
+        60-100 ms of its exit here); the cached core table and kallsyms give the
+        same answer for an address in the image, so one kept from either stays
+        right."""
+        hit = self._memo.get(addr)
+        if hit is not None:
+            return hit
+        res = self._resolve(addr)
+        if len(self._memo) >= 1 << 16:      # a long run's addresses: bounded
+            self._memo.clear()
+        self._memo[addr] = res
+        return res
+
+    def _resolve(self, addr: int):
         if addr <= _KERNEL_MIN or addr >= 1 << 64:
             return None, 0, None
         if self._addrs is None:
@@ -780,9 +799,11 @@ class _TableCache:
 
     PREFIX = "syms-"
     MAX_BYTES = 64 << 20        # all entries together (an entry is a few KB to a few MB)
+    ENTRY_MAX = 16 << 20        # one entry (a bigger table is read from its file each run)
     _HEAD = struct.Struct("<QQQQ")
     _SEG = struct.Struct("<QQQ")
     _LEN = struct.Struct("<I")
+    _total = None               # bytes of all entries at this process's last look, + its own since
 
     @staticmethod
     def on() -> bool:
@@ -797,8 +818,8 @@ class _TableCache:
             _identity(st), os.fsencode(debug_root), os.fsencode(directory),
             b"root" if root else b"", b"any" if owners is None else
             b",".join(b"%d" % u for u in sorted(owners)))
-        import hashlib
-        return cls.PREFIX + hashlib.sha1(key).hexdigest()[:32], key
+        import zlib             # kcache's CRC (hashlib: 10+ ms to import); the key is checked
+        return cls.PREFIX + "%08x%08x" % (zlib.crc32(key), zlib.adler32(key)), key
 
     @classmethod
     def load(cls, st, name: str, debug_root: str, directory: str, root: str, owners):
@@ -881,10 +902,16 @@ class _TableCache:
             parts += [cls._LEN.pack(len(m)), m]
         parts += [es.starts.tobytes(), es.sizes.tobytes(), es._offsets.tobytes(), es._blob]
         payload = b"".join(parts)
-        if len(payload) > cls.MAX_BYTES // 4:
+        if len(payload) > cls.ENTRY_MAX:
             return
         if kcache.store(entry, key, payload):
-            kcache.evict(cls.PREFIX, cls.MAX_BYTES, keep=entry)
+            # the directory is looked at (and trimmed) at the first store and
+            # when this process's own entries may have filled it: a report
+            # storing a dozen tables scanned it a dozen times
+            if cls._total is None or cls._total + len(payload) > cls.MAX_BYTES:
+                cls._total = kcache.evict(cls.PREFIX, cls.MAX_BYTES, keep=entry)
+            else:
+                cls._total += len(payload)
 
 
 def elf_symbols(path: str, debug_root: str = DEBUG_ROOT, root: str = "",
@@ -927,9 +954,8 @@ def elf_symbols(path: str, debug_root: str = DEBUG_ROOT, root: str = "",
 
 def _image_symbols(data: bytes, name: str):
     """Cached ElfSymbols of an in-memory image (the vDSO)."""
-    import hashlib
     import io
-    key = ("image", hashlib.sha1(data).hexdigest())
+    key = ("image", data)       # compared only on a hash match (hashlib: 10+ ms to import)
     if key not in _ELF_CACHE:
         try:
             _ELF_CACHE[key] = ElfSymbols(io.BytesIO(data), name, debug_root="")

@@ -26,6 +26,7 @@ def cache(tmp_path, monkeypatch):
     d = tmp_path / "cache"
     monkeypatch.setenv("COREBPF_CACHE_DIR", str(d))
     monkeypatch.delenv("COREBPF_CACHE", raising=False)
+    monkeypatch.setattr(syms._TableCache, "_total", None)
     syms._ELF_CACHE.clear()
     yield d
     syms._ELF_CACHE.clear()
@@ -306,29 +307,26 @@ def test_stale_when_the_file_or_its_debug_file_changes(cache, stackprog, tmp_pat
     assert "corebpf_spun_marker" in names and "corebpf_spin_marker" not in names
 
 
-def test_total_size_bounded_least_recently_used_evicted(cache, stripped, monkeypatch):
-    paths = [p for p, _ in stripped.values()] + _system_files()[:3]
-    sizes = {}
+def test_total_size_bounded_least_recently_used_evicted(cache, stripped, tmp_path,
+                                                       monkeypatch):
+    """Past MAX_BYTES in all, the least recently used entries go (a load
+    counts as a use); the one just written stays."""
+    paths = sorted({p for p, _ in stripped.values()})
     for p in paths:
         _fresh()
-        before = set(_entries(cache))
         syms.elf_symbols(p, "")
-        new = set(_entries(cache)) - before
-        sizes[p] = sum(e.stat().st_size for e in new)
-    first = paths[0]
+    entries = [_entry_of(cache, p, "") for p in paths]
+    for i, e in enumerate(entries):             # written in this order, a second apart
+        os.utime(e, ns=(0, (1_000_000 + i) * 10 ** 9))
+    _fresh()
+    syms.elf_symbols(paths[0], "")              # the oldest, used now
     total = sum(e.stat().st_size for e in _entries(cache))
-    # the first entry used again: it is the most recent now
+    monkeypatch.setattr(syms._TableCache, "MAX_BYTES", total)      # full
+    newest = tmp_path / "newest"
+    shutil.copy(paths[0], newest)
     _fresh()
-    syms.elf_symbols(first, "")
-    bound = total - 1
-    monkeypatch.setattr(syms._TableCache, "MAX_BYTES", bound)
-    with open(stripped["debuglink"][0], "rb") as f:      # one more entry: eviction runs
-        st = os.fstat(f.fileno())
-    _fresh()
-    syms.elf_symbols(stripped["debuglink"][0], "/nonexistent-root")
+    syms.elf_symbols(str(newest), "")
     left = _entries(cache)
-    assert sum(e.stat().st_size for e in left) <= bound
-    assert len(left) < len(paths) + 1
-    name, _ = syms._TableCache._key(os.stat(first), "", os.path.dirname(first), "", None)
-    assert cache / name in left              # recently used: kept
-    del st
+    assert sum(e.stat().st_size for e in left) <= total
+    assert entries[0] in left and _entry_of(cache, str(newest), "") in left
+    assert entries[1] not in left               # the least recently used
