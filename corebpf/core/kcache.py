@@ -1,6 +1,7 @@
 """A per-kernel cache of each packaged object's minimal kernel BTF (and of
 other facts fixed until the next boot: load()/store(), e.g. the kernel's own
-symbols for corebpf.symbols.syms).
+symbols for corebpf.symbols.syms; and of per-file ELF symbol tables, whose
+entries touch() marks used and evict() keeps within a size).
 
 libbpf parses the kernel's whole BTF (5+ MB, 20-70 ms here) for every
 object it relocates; the types an object's CO-RE relocations touch fit in a
