@@ -1,6 +1,7 @@
 """A per-kernel cache of each packaged object's minimal kernel BTF (and of
 other facts fixed until the next boot: load()/store(), e.g. the kernel's own
-symbols for corebpf.symbols.syms).
+symbols for corebpf.symbols.syms; and of per-file ELF symbol tables, whose
+entries touch() marks used and evict() keeps within a size).
 
 libbpf parses the kernel's whole BTF (5+ MB, 20-70 ms here) for every
 object it relocates; the types an object's CO-RE relocations touch fit in a
@@ -227,20 +228,64 @@ def load(name: str, key: bytes):
     return payload
 
 
-def store(name: str, key: bytes, payload: bytes):
+def store(name: str, key: bytes, payload: bytes) -> bool:
     """Keep `payload` under `key` in cache file `name` (when the cache is on
-    and its directory safe; a failure is only noted with --verbose)."""
+    and its directory safe; a failure is only noted with --verbose).  True
+    if it was written."""
     if not enabled():
-        return
+        return False
     d = cache_dir()
     why = dir_problem(d)
     if why:
         _note(f"{d} not used: {why}")
-        return
+        return False
     try:
         _write(os.path.join(d, name), _encode(key, payload))
     except OSError as e:
         _note(f"{name}: not written: {e.strerror}")
+        return False
+    return True
+
+
+def touch(name: str):
+    """Mark cache file `name` as just used (evict() keeps the recently used)."""
+    try:
+        os.utime(os.path.join(cache_dir(), name), follow_symlinks=False)
+    except OSError:
+        pass
+
+
+def evict(prefix: str, max_bytes: int, keep: str = None):
+    """Remove the least recently used cache files named `prefix`* (the
+    oldest modification time first; load()ers touch() theirs) until those
+    left hold at most `max_bytes`; never `keep`.  For caches with an entry
+    per thing seen (corebpf.symbols.syms: one per ELF file), which would
+    otherwise grow without end.  Returns the bytes left (None: not looked)."""
+    if not enabled() or dir_problem(cache_dir(), create=False):
+        return None
+    d = cache_dir()
+    files = []
+    try:
+        with os.scandir(d) as it:
+            for e in it:
+                if e.name.startswith(prefix) and e.is_file(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    files.append((st.st_mtime_ns, st.st_size, e.name))
+    except OSError as e:
+        _note(f"{d}: {e.strerror}")
+        return None
+    total = sum(size for _, size, _ in files)
+    for _, size, name in sorted(files):
+        if total <= max_bytes:
+            break
+        if name == keep:
+            continue
+        try:
+            os.unlink(os.path.join(d, name))
+            total -= size
+        except OSError as e:
+            _note(f"{name}: not removed: {e.strerror}")
+    return total
 
 
 _probed = {}        # {"feature": value} of the cache's features file, once read

@@ -27,7 +27,10 @@ a refused file is skipped (one note with --verbose) and its addresses stay
 unresolved.  Symbol names are escaped for the terminal.
 
 Symbol tables are cached per file (device, inode, size, mtime) for the whole
-Python process and loaded lazily, only when an address falls in that file.
+Python process and loaded lazily, only when an address falls in that file;
+run as root, they are also kept across runs in corebpf.core.kcache's
+directory (_TableCache: a stack tool's exit no longer reads and sorts the
+tables of every binary in its user stacks).
 A SymbolCache keeps one resolver per PID, so a process that exits while its
 stacks are printed still resolves through the mappings read earlier; a
 process that is gone before its first lookup gives `[unknown]`.
@@ -82,6 +85,7 @@ class KernelSymbols:
         self._by_name = None
         self._core = None       # _CoreText from the per-boot cache; False: none
         self._lock = threading.Lock()
+        self._memo = {}         # address -> resolve()'s answer (what is read is never re-read)
 
     def preload(self):
         """Read kallsyms now, in a background thread, rather than at the first
@@ -171,7 +175,22 @@ class KernelSymbols:
         return len(self._text_lines())
 
     def resolve(self, addr: int):
-        """(name, offset, module) of the symbol containing addr, or (None, 0, None)."""
+        """(name, offset, module) of the symbol containing addr, or (None, 0, None).
+        Answers are kept per address: a report's kernel stacks repeat the same
+        few thousand frames (offwaketime resolved ~24,000 for ~2,000 addresses,
+        60-100 ms of its exit here); the cached core table and kallsyms give the
+        same answer for an address in the image, so one kept from either stays
+        right."""
+        hit = self._memo.get(addr)
+        if hit is not None:
+            return hit
+        res = self._resolve(addr)
+        if len(self._memo) >= 1 << 16:      # a long run's addresses: bounded
+            self._memo.clear()
+        self._memo[addr] = res
+        return res
+
+    def _resolve(self, addr: int):
         if addr <= _KERNEL_MIN or addr >= 1 << 64:
             return None, 0, None
         if self._addrs is None:
@@ -334,10 +353,15 @@ def _better(a, b) -> bool:
 
 
 class ElfSymbols:
-    """Function symbols and load segments of one ELF file (or image)."""
+    """Function symbols and load segments of one ELF file (or image).
+
+    The table is three arrays sorted by address (starts, sizes, name offsets
+    into one bytes object of names): a name is decoded and made safe text only
+    when a lookup lands on it, and the arrays are what the per-file cache
+    (_TableCache) stores and loads."""
 
     def __init__(self, stream, name: str = "", debug_root: str = DEBUG_ROOT, root: str = "",
-                 directory: str = "", owners=None):
+                 directory: str = "", owners=None, watch_debug: bool = False):
         elf = _ElfHead(stream)
         self.name = name
         self.build_id = None
@@ -353,9 +377,12 @@ class ElfSymbols:
         sections = _sections(elf, stream)
         syms = _read_symbols(elf, stream, sections)
         self.debug_file = None
+        self._debug_in = None       # (where, path) of the debug file read: where "r" (root) / "h"
+        self.debug_looked = []      # [(where, path)] of the debug files looked for, in order
+        self.debug_state = b""      # what they were when looked for (watch_debug: _debug_state)
         if not any(kind == _SHT_SYMTAB for kind, _ in syms):
             dbg = self._debug_symbols(elf, stream, sections, debug_root, root, directory,
-                                      owners)
+                                      owners, watch_debug)
             if dbg:
                 syms.extend(dbg)
         best = {}
@@ -365,16 +392,29 @@ class ElfSymbols:
                 if cur is None or cur != s and _better(s, cur):    # .dynsym repeats .symtab
                     best[s[0]] = s
         order = sorted(best)
-        self.starts = order
-        self.sizes = [best[a][1] for a in order]
-        self._raw_names = [best[a][2] for a in order]
+        self._set_table(order, [best[a][1] for a in order], [best[a][2] for a in order])
+
+    def _set_table(self, starts, sizes, names):
+        from array import array
+        self.starts = array("Q", starts)
+        self.sizes = array("Q", sizes)
+        offsets = array("Q", [0])
+        total = 0
+        for n in names:
+            total += len(n)
+            offsets.append(total)
+        self._offsets = offsets
+        self._blob = b"".join(names)
         self._names = None
+
+    def _raw_name(self, i: int) -> bytes:
+        return self._blob[self._offsets[i]:self._offsets[i + 1]]
 
     @property
     def names(self) -> list:
         """Every function's name, as safe text."""
         if self._names is None:
-            self._names = [untrusted.text(n) for n in self._raw_names]
+            self._names = [untrusted.text(self._raw_name(i)) for i in range(len(self.starts))]
         return self._names
 
     def __len__(self):
@@ -394,15 +434,22 @@ class ElfSymbols:
         for j in range(i, max(i - 8, -1), -1):
             size = sizes[j]
             if vaddr < starts[j] + size or (size == 0 and j == i):
-                return untrusted.text(self._raw_names[j]), vaddr - starts[j]
+                return untrusted.text(self._raw_name(j)), vaddr - starts[j]
         return None
 
-    def _debug_symbols(self, elf, stream, sections, debug_root, root, directory, owners):
+    def _debug_symbols(self, elf, stream, sections, debug_root, root, directory, owners,
+                       watch_debug):
         """Symbols of the separate debug file, if one is installed (inside the
-        process's root first; owned by root or the process's user)."""
+        process's root first; owned by root or the process's user).  With
+        watch_debug, what each candidate file was before any is read
+        (_debug_state), for the cache to tell later whether they changed."""
         by_name = {sec.name: sec for sec in sections}
-        for full, f in debug_files(self.build_id, by_name.get(".gnu_debuglink"), stream,
-                                   elf.little_endian, directory, debug_root, root, owners):
+        cands = _debug_candidates(self.build_id, by_name.get(".gnu_debuglink"), stream,
+                                  elf.little_endian, directory, debug_root)
+        self.debug_looked = [(w, p) for p, _crc in cands for w in (["r", "h"] if root else ["h"])]
+        if watch_debug:
+            self.debug_state = _debug_state(self.debug_looked, root, owners)
+        for full, where, path, f in _open_debug_files(cands, root, owners):
             try:
                 syms = _read_symbols(_ElfHead(f), f)
             except _elf_errors():
@@ -411,6 +458,7 @@ class ElfSymbols:
                 f.close()
             if syms:
                 self.debug_file = full
+                self._debug_in = (where, path)
                 return syms
         mini = by_name.get(".gnu_debugdata")
         if mini is not None:           # MiniDebugInfo: an xz-compressed ELF with a .symtab
@@ -425,22 +473,17 @@ class ElfSymbols:
                 syms = _read_symbols(_ElfHead(img), img)
                 if syms:
                     self.debug_file = "(.gnu_debugdata)"
+                    self._debug_in = ("m", "")
                     return syms
             except (lzma.LZMAError,) + _elf_errors():
                 pass
         return None
 
 
-def debug_files(build_id, debuglink, stream, little_endian: bool, directory: str,
-                debug_root: str = DEBUG_ROOT, root: str = "", owners=None):
-    """Yield (path, open file) for each separate debug file of an ELF file
-    that exists: /usr/lib/debug/.build-id/xx/yyyy.debug, then the
-    .gnu_debuglink name (debuglink: its section) in the file's directory,
-    its .debug/ and debug_root + directory, the link's CRC checked.  root:
-    the process's root (/proc/PID/root), looked in first (paths resolved
-    inside it).  A debug file may be planted by the process's user: opened
-    by corebpf.core.untrusted's rule, a regular file owned by one of
-    `owners` (None: anyone).  The caller closes each file it is given."""
+def _debug_candidates(build_id, debuglink, stream, little_endian: bool, directory: str,
+                      debug_root: str):
+    """[(path, CRC or None)] where a separate debug file of an ELF file may
+    be, in the order they are tried (debug_files())."""
     cands = []
     if build_id and debug_root:
         cands.append((f"{debug_root}/.build-id/{build_id[:2]}/{build_id[2:]}.debug", None))
@@ -455,6 +498,27 @@ def debug_files(build_id, debuglink, stream, little_endian: bool, directory: str
             if debug_root:
                 dirs.append(debug_root + directory)
             cands.extend((f"{d}/{link}", crc) for d in dirs)
+    return cands
+
+
+def debug_files(build_id, debuglink, stream, little_endian: bool, directory: str,
+                debug_root: str = DEBUG_ROOT, root: str = "", owners=None):
+    """Yield (path, open file) for each separate debug file of an ELF file
+    that exists: /usr/lib/debug/.build-id/xx/yyyy.debug, then the
+    .gnu_debuglink name (debuglink: its section) in the file's directory,
+    its .debug/ and debug_root + directory, the link's CRC checked.  root:
+    the process's root (/proc/PID/root), looked in first (paths resolved
+    inside it).  A debug file may be planted by the process's user: opened
+    by corebpf.core.untrusted's rule, a regular file owned by one of
+    `owners` (None: anyone).  The caller closes each file it is given."""
+    cands = _debug_candidates(build_id, debuglink, stream, little_endian, directory, debug_root)
+    for full, _where, _path, f in _open_debug_files(cands, root, owners):
+        yield full, f
+
+
+def _open_debug_files(cands, root: str, owners):
+    """debug_files() of candidates `cands`: (full path, "r" inside the
+    process's root or "h" on ours, path, open file)."""
     for path, crc in cands:
         for where in ([root, None] if root else [None]):
             full = (where or "") + path
@@ -473,7 +537,33 @@ def debug_files(build_id, debuglink, stream, little_endian: bool, directory: str
             except OSError:
                 f.close()
                 continue
-            yield full, f
+            yield full, "r" if where else "h", path, f
+
+
+def _identity(st) -> bytes:
+    """What stands for a file's content: device, inode, size, modification
+    and change times (the change time no owner can set back)."""
+    return b"%d %d %d %d %d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _debug_state(looked, root: str, owners) -> bytes:
+    """What the debug files in `looked` ([(where, path)]) are now, each as
+    debug_files() would open it: its _identity, refused, or missing.  The
+    same state means the same debug file would be chosen and read."""
+    out = []
+    for where, path in looked:
+        try:
+            f = untrusted.open_file(path, root=root if where == "r" else None, follow=True,
+                                    owners=owners)
+        except untrusted.Refused:
+            out.append(b"refused")
+            continue
+        except OSError:
+            out.append(b"-")
+            continue
+        with f:
+            out.append(_identity(os.fstat(f.fileno())))
+    return b"\n".join(out)
 
 
 def _crc32(f) -> int:
@@ -683,6 +773,147 @@ def _read_symbols(elf, stream, sections=None) -> list:
 _ELF_CACHE = {}
 
 
+class _TableCache:
+    """ElfSymbols kept per file in corebpf.core.kcache's directory (root):
+    a stack tool's report read and sorted the symbol tables of every binary
+    in its user stacks at each run (python, libc and their debug files,
+    qemu's: 60-240 ms of its exit here); a cached table loads in well under
+    a millisecond per file.
+
+    Key: the file's _identity (device, inode, size, mtime, ctime: what
+    stands for its content; the build id alone does not tell a stripped
+    binary from its unstripped twin), the debug root, its directory (where
+    a .gnu_debuglink is looked for), whether a process root is searched and
+    the owners a debug file may have: what decides which debug file is
+    read.  The debug files looked for and what they were (_debug_state) are
+    in the entry, and looked at again on load: one installed, removed or
+    changed since makes the entry stale (rebuilt and replaced).  kcache
+    verifies the rest (CRC, owner, mode, no symlink); entries past
+    MAX_BYTES in all are evicted, least recently used first.
+
+    Payload: counts (<QQQQ: symbols, segments, meta bytes, name bytes), the
+    segments (<QQQ each), the meta strings (<I length + bytes each: build
+    id, debug file's where and path, debug state, then each file looked
+    for), then starts, sizes (<Q each), name offsets (n + 1, <Q) and the
+    names: the arrays are loaded as arrays, names decoded only on lookup."""
+
+    PREFIX = "syms-"
+    MAX_BYTES = 64 << 20        # all entries together (an entry is a few KB to a few MB)
+    ENTRY_MAX = 16 << 20        # one entry (a bigger table is read from its file each run)
+    _HEAD = struct.Struct("<QQQQ")
+    _SEG = struct.Struct("<QQQ")
+    _LEN = struct.Struct("<I")
+    _total = None               # bytes of all entries at this process's last look, + its own since
+
+    @staticmethod
+    def on() -> bool:
+        from array import array
+        from ..core import kcache
+        return kcache.enabled() and array("Q").itemsize == 8 and \
+            struct.pack("=Q", 1) == struct.pack("<Q", 1)
+
+    @classmethod
+    def _key(cls, st, debug_root: str, directory: str, root: str, owners):
+        key = b"elf symbols 1|%s|%s\0%s\0%s|owners %s" % (
+            _identity(st), os.fsencode(debug_root), os.fsencode(directory),
+            b"root" if root else b"", b"any" if owners is None else
+            b",".join(b"%d" % u for u in sorted(owners)))
+        import zlib             # kcache's CRC (hashlib: 10+ ms to import); the key is checked
+        return cls.PREFIX + "%08x%08x" % (zlib.crc32(key), zlib.adler32(key)), key
+
+    @classmethod
+    def load(cls, st, name: str, debug_root: str, directory: str, root: str, owners):
+        """The ElfSymbols cached for this file, or None (missing, stale, unsafe)."""
+        from array import array
+        from ..core import kcache
+        entry, key = cls._key(st, debug_root, directory, root, owners)
+        payload = kcache.load(entry, key)
+        if not payload:
+            return None
+        try:
+            n, nseg, mlen, blen = cls._HEAD.unpack_from(payload)
+            pos = cls._HEAD.size
+            arrays = pos + nseg * cls._SEG.size + mlen
+            if len(payload) != arrays + 8 * (3 * n + 1) + blen:
+                return None
+            segments = [cls._SEG.unpack_from(payload, pos + i * cls._SEG.size)
+                        for i in range(nseg)]
+            meta = cls._strings(payload[pos + nseg * cls._SEG.size:arrays])
+            if meta is None or len(meta) < 4 or len(meta[1]) > 1:
+                return None
+            build_id, where, dpath, state = meta[:4]
+            looked = [(os.fsdecode(s[:1]), os.fsdecode(s[1:])) for s in meta[4:]]
+            if looked and _debug_state(looked, root, owners) != state:
+                return None         # a debug file installed, removed or changed since
+            es = ElfSymbols.__new__(ElfSymbols)
+            es.starts = array("Q", payload[arrays:arrays + 8 * n])
+            es.sizes = array("Q", payload[arrays + 8 * n:arrays + 16 * n])
+            es._offsets = array("Q", payload[arrays + 16 * n:arrays + 24 * n + 8])
+            es._blob = payload[arrays + 24 * n + 8:]
+        except (struct.error, ValueError):
+            return None
+        if es._offsets[0] != 0 or es._offsets[-1] != blen:
+            return None
+        es._names = None
+        es.name = name
+        es.segments = segments
+        es.build_id = build_id.decode("ascii", "replace") or None
+        es.debug_looked = looked
+        es.debug_state = state
+        where = where.decode("ascii", "replace")
+        dpath = os.fsdecode(dpath)
+        es._debug_in = (where, dpath) if where else None
+        es.debug_file = None if not where else "(.gnu_debugdata)" if where == "m" else \
+            (root if where == "r" else "") + dpath
+        kcache.touch(entry)
+        return es
+
+    @classmethod
+    def _strings(cls, data: bytes):
+        """The length-prefixed strings of `data`, or None if they do not fill it exactly."""
+        out = []
+        pos = 0
+        while pos < len(data):
+            if pos + 4 > len(data):
+                return None
+            size, = cls._LEN.unpack_from(data, pos)
+            pos += 4
+            if pos + size > len(data):
+                return None
+            out.append(data[pos:pos + size])
+            pos += size
+        return out
+
+    @classmethod
+    def store(cls, st, es, debug_root: str, directory: str, root: str, owners):
+        """Keep ElfSymbols `es` of the file whose fstat was `st` (nothing
+        when the cache is off, its directory unsafe, or the entry too big)."""
+        from ..core import kcache
+        entry, key = cls._key(st, debug_root, directory, root, owners)
+        where, dpath = es._debug_in or ("", "")
+        meta = [(es.build_id or "").encode("ascii", "replace"), where.encode(),
+                os.fsencode(dpath), es.debug_state] + \
+            [os.fsencode(w + p) for w, p in es.debug_looked]
+        n = len(es.starts)
+        parts = [cls._HEAD.pack(n, len(es.segments), sum(4 + len(m) for m in meta),
+                                len(es._blob))]
+        parts += [cls._SEG.pack(*seg) for seg in es.segments]
+        for m in meta:
+            parts += [cls._LEN.pack(len(m)), m]
+        parts += [es.starts.tobytes(), es.sizes.tobytes(), es._offsets.tobytes(), es._blob]
+        payload = b"".join(parts)
+        if len(payload) > cls.ENTRY_MAX:
+            return
+        if kcache.store(entry, key, payload):
+            # the directory is looked at (and trimmed) at the first store and
+            # when this process's own entries may have filled it: a report
+            # storing a dozen tables scanned it a dozen times
+            if cls._total is None or cls._total + len(payload) > cls.MAX_BYTES:
+                cls._total = kcache.evict(cls.PREFIX, cls.MAX_BYTES, keep=entry)
+            else:
+                cls._total += len(payload)
+
+
 def elf_symbols(path: str, debug_root: str = DEBUG_ROOT, root: str = "",
                 display_path: str = None, f=None, owners=None):
     """Cached ElfSymbols of the file at `path` (None if it is not a readable
@@ -691,7 +922,8 @@ def elf_symbols(path: str, debug_root: str = DEBUG_ROOT, root: str = "",
     root: the process's root (/proc/PID/root) where debug files are looked
     up first; display_path: the path as the process sees it (for debuglink);
     f: the file, already opened (corebpf.core.untrusted) by the caller;
-    owners: uids a debug file may belong to (None: any).
+    owners: uids a debug file may belong to (None: any).  Kept for the
+    process, and (root, COREBPF_CACHE not off) across runs: _TableCache.
     """
     if f is None:
         try:
@@ -703,20 +935,27 @@ def elf_symbols(path: str, debug_root: str = DEBUG_ROOT, root: str = "",
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, debug_root)
     if key in _ELF_CACHE:
         return _ELF_CACHE[key]
-    try:
-        es = ElfSymbols(f, display_path or path, debug_root, root,
-                        os.path.dirname(display_path or path), owners)
-    except _elf_errors():           # not an ELF file we can read: no symbols
-        es = None
+    shown = display_path or path
+    directory = os.path.dirname(shown)
+    keep = _TableCache.on()
+    es = _TableCache.load(st, shown, debug_root, directory, root, owners) if keep else None
+    if es is None:
+        try:
+            es = ElfSymbols(f, shown, debug_root, root, directory, owners, watch_debug=keep)
+        except _elf_errors():           # not an ELF file we can read: no symbols
+            es = None
+        else:
+            # stored only if the file did not change while it was read
+            if keep and _identity(os.fstat(f.fileno())) == _identity(st):
+                _TableCache.store(st, es, debug_root, directory, root, owners)
     _ELF_CACHE[key] = es
     return es
 
 
 def _image_symbols(data: bytes, name: str):
     """Cached ElfSymbols of an in-memory image (the vDSO)."""
-    import hashlib
     import io
-    key = ("image", hashlib.sha1(data).hexdigest())
+    key = ("image", data)       # compared only on a hash match (hashlib: 10+ ms to import)
     if key not in _ELF_CACHE:
         try:
             _ELF_CACHE[key] = ElfSymbols(io.BytesIO(data), name, debug_root="")
