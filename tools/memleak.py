@@ -221,8 +221,8 @@ def choose_programs(obj, kernel: bool, percpu: bool):
         used = set(PERCPU)
     else:
         used = set(KMEM) | {n for n in KMEM_NODE if features.tracepoint_exists("kmem", n)}
-    for name, prog in obj.programs.items():
-        prog.autoload = name in used
+    for prog in obj.programs.values():     # every variant of a hook used
+        prog.autoload = prog.hook in used
 
 
 def attach_user(obj, lib: str, pid: int, prefix: str = ""):
@@ -389,7 +389,11 @@ def report_loop(obj, a, pid: int):
             if sid >= 2**31 or sid < 0:
                 return []
             try:
-                return list(dwarf.stacks[sid]) if dwarf else st.addresses(sid)
+                if dwarf:
+                    return list(dwarf.stacks[sid])
+                # a raw tracepoint's stack starts in the BPF program
+                return st.kernel_addresses(sid, skip_probe=True) if pid < 0 \
+                    else st.addresses(sid)
             except corebpf.BPFError:
                 return []
 
