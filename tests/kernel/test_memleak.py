@@ -229,12 +229,13 @@ def test_kernel_mode_percpu(probe):
         assert t.wait(timeout=120) == 0
     assert USING[probe] in t.stderr, t.stderr[-2000:]
     # array_map_alloc allocates through bpf_map_alloc_percpu since 5.14
-    # (memory cgroup accounting); before, it calls __alloc_percpu_gfp itself
+    # (memory cgroup accounting); before, it calls __alloc_percpu_gfp itself,
+    # whose tail call to pcpu_alloc leaves it off the stack
     callers = ["\tarray_map_alloc+"]
     if _kernel_has("bpf_map_alloc_percpu"):
         callers.append("\tbpf_map_alloc_percpu+")
     else:
-        callers.append("\t__alloc_percpu_gfp+")
+        callers.append("\tpcpu_alloc+")   # __alloc_percpu_gfp tail-calls it
     best = 0
     for size, count, frames in entries(t.lines):
         text = "\n".join(frames)
