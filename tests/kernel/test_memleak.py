@@ -188,18 +188,27 @@ def _kernel_tool(probe, *args):
     return Tool("memleak", "--verbose", *args, env={"COREBPF_PROBE": probe})
 
 
-@VARIANTS
-def test_kernel_mode_open_files(probe):
-    # the stacks with the most allocations (few are symbolized: quick under emulation)
-    t = _kernel_tool(probe, "-o", "0", "--sort", "count", "-T", "40", "2", "1")
+def _kernel_report(probe, top: int, files: int, megabytes: int = 0):
+    """The top stacks by count (few are symbolized: quick under emulation)
+    of one 2 s report while this process holds `files` files open (and
+    `megabytes` of memory written: page faults)."""
+    t = _kernel_tool(probe, "-o", "0", "--sort", "count", "-T", str(top), "2", "1")
     assert t.lines[0] == "Attaching to kernel allocators, Ctrl+C to quit."
-    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(900)]
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(files)]
+    blocks = [bytearray(1 << 20) for _ in range(megabytes)]
     try:
         assert t.wait(timeout=120) == 0
     finally:
         for fd in fds:
             os.close(fd)
+        del blocks
     assert USING[probe] in t.stderr, t.stderr[-2000:]
+    return t
+
+
+@VARIANTS
+def test_kernel_mode_open_files(probe):
+    t = _kernel_report(probe, 40, 900)
     best = 0
     for size, count, frames in entries(t.lines):
         text = "\n".join(frames)
@@ -255,17 +264,7 @@ def test_kernel_mode_ignores_its_own_allocations():
     the per-CPU guard, the allocations memleak's own map updates set off (the
     BPF memory allocator's refills from irq_work, inside its programs) were
     most of the outstanding ones (~970,000 in 2 s here)."""
-    t = _kernel_tool("", "-o", "0", "--sort", "count", "-T", "10", "2", "1")
-    # something to count: page faults and struct files
-    blocks = [bytearray(1 << 20) for _ in range(32)]
-    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(300)]
-    try:
-        assert t.wait(timeout=120) == 0
-    finally:
-        for fd in fds:
-            os.close(fd)
-        del blocks
-    assert USING[""] in t.stderr, t.stderr[-2000:]
+    t = _kernel_report("", 10, 300, megabytes=32)
     ents = entries(t.lines)
     assert ents, t.text[-3000:]
     for size, count, frames in ents:
