@@ -20,6 +20,10 @@ const volatile bool targ_trace = false;		/* -t */
 const volatile bool targ_user_stacks = true;	/* false in kernel mode */
 const volatile bool targ_wa_missing_free = false;
 const volatile bool targ_dwarf = false;		/* --unwind dwarf */
+/* kernel mode: where the BPF memory allocator refills its caches (alloc_bulk
+ * and the __alloc it may call: [lo, hi) of each, 0 where there is none) */
+const volatile __u64 targ_refill_lo1 = 0, targ_refill_hi1 = 0;
+const volatile __u64 targ_refill_lo2 = 0, targ_refill_hi2 = 0;
 
 /* allocator kinds: a nested call of another allocator (malloc -> mmap)
  * keeps its own entry size */
@@ -340,24 +344,34 @@ int BPF_KPROBE(munmap_enter, void *addr)
  * (the BPF memory allocator refilling its caches from irq_work, hundreds of
  * thousands of bogus outstanding allocations in seconds).  Every kernel-mode
  * hook, raw or classic, takes a per-CPU flag and ignores what happens on its
- * CPU while the flag is taken. */
+ * CPU while the flag is taken.  The refill may also run after the program
+ * (its irq_work, when the program ran with interrupts off): each refill it
+ * counted then was an update of `allocs`, which took from the allocator's
+ * cache and set off the next refill, until `allocs` was full (a million
+ * entries in a second).  So slab allocations whose call site is the
+ * refill's are not counted either (targ_refill_*: Python finds the
+ * functions in kallsyms). */
 
 struct trace_event_raw_kmem_alloc___old {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_kmem_alloc_node___old {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_kmalloc___new {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_kmem_cache_alloc___new {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
@@ -397,10 +411,20 @@ static __always_inline __u32 *hook_enter(void)
 	return busy;
 }
 
-static __always_inline int kernel_alloc(void *ctx, __u64 ptr, __u64 size)
+static __always_inline bool refill_site(__u64 call_site)
 {
-	__u32 *busy = hook_enter();
+	return (call_site >= targ_refill_lo1 && call_site < targ_refill_hi1) ||
+	       (call_site >= targ_refill_lo2 && call_site < targ_refill_hi2);
+}
 
+/* call_site: the slab events' (0: none) */
+static __always_inline int kernel_alloc(void *ctx, __u64 ptr, __u64 size, __u64 call_site)
+{
+	__u32 *busy;
+
+	if (refill_site(call_site))
+		return 0;
+	busy = hook_enter();
 	if (!busy)
 		return 0;
 	if (targ_wa_missing_free)
@@ -426,7 +450,7 @@ static __always_inline int kernel_free(__u64 ptr)
 SEC("raw_tp/kmalloc")
 int kmalloc__raw(void *ctx)
 {
-	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3));
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
 }
 
 SEC("raw_tp/kmem_cache_alloc")
@@ -435,22 +459,22 @@ int kmem_cache_alloc__raw(void *ctx)
 	if (bpf_core_type_exists(struct trace_event_raw_kmem_cache_alloc___new)) {
 		struct kmem_cache *s = (void *)TP_ARG(ctx, 2);
 
-		return kernel_alloc(ctx, TP_ARG(ctx, 1), BPF_CORE_READ(s, size));
+		return kernel_alloc(ctx, TP_ARG(ctx, 1), BPF_CORE_READ(s, size), TP_ARG(ctx, 0));
 	}
-	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3));
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
 }
 
 /* kernels before 6.1 only: Python turns these off where the events are gone */
 SEC("raw_tp/kmalloc_node")
 int kmalloc_node__raw(void *ctx)
 {
-	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3));
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
 }
 
 SEC("raw_tp/kmem_cache_alloc_node")
 int kmem_cache_alloc_node__raw(void *ctx)
 {
-	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3));
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
 }
 
 SEC("raw_tp/kfree")
@@ -470,8 +494,8 @@ SEC("raw_tp/percpu_alloc_percpu")
 int percpu_alloc_percpu__raw(void *ctx)
 {
 	if (bpf_core_field_exists(struct trace_event_raw_percpu_alloc_percpu___new, call_site))
-		return kernel_alloc(ctx, TP_ARG(ctx, 7), TP_ARG(ctx, 3));
-	return kernel_alloc(ctx, TP_ARG(ctx, 6), TP_ARG(ctx, 2));
+		return kernel_alloc(ctx, TP_ARG(ctx, 7), TP_ARG(ctx, 3), 0);
+	return kernel_alloc(ctx, TP_ARG(ctx, 6), TP_ARG(ctx, 2), 0);
 }
 
 /* base_addr, off, ptr */
@@ -487,11 +511,13 @@ int kmalloc__tp(void *ctx)
 	if (bpf_core_type_exists(struct trace_event_raw_kmem_alloc___old)) {
 		struct trace_event_raw_kmem_alloc___old *a = ctx;
 
-		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	} else {
 		struct trace_event_raw_kmalloc___new *a = ctx;
 
-		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	}
 }
 
@@ -501,11 +527,13 @@ int kmem_cache_alloc__tp(void *ctx)
 	if (bpf_core_type_exists(struct trace_event_raw_kmem_alloc___old)) {
 		struct trace_event_raw_kmem_alloc___old *a = ctx;
 
-		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	} else {
 		struct trace_event_raw_kmem_cache_alloc___new *a = ctx;
 
-		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	}
 }
 
@@ -516,7 +544,8 @@ int kmalloc_node__tp(void *ctx)
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmem_alloc_node___old))
 		return 0;
-	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 }
 
 SEC("tracepoint/kmem/kmem_cache_alloc_node")
@@ -526,7 +555,8 @@ int kmem_cache_alloc_node__tp(void *ctx)
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmem_alloc_node___old))
 		return 0;
-	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 }
 
 SEC("tracepoint/kmem/kfree")
@@ -560,7 +590,7 @@ int kmem_cache_free__tp(void *ctx)
 SEC("tracepoint/percpu/percpu_alloc_percpu")
 int percpu_alloc_percpu__tp(struct trace_event_raw_percpu_alloc_percpu *ctx)
 {
-	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), BPF_CORE_READ(ctx, size));
+	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), BPF_CORE_READ(ctx, size), 0);
 }
 
 SEC("tracepoint/percpu/percpu_free_percpu")
@@ -573,7 +603,8 @@ int percpu_free_percpu__tp(struct trace_event_raw_percpu_free_percpu *ctx)
 SEC("tracepoint/kmem/mm_page_alloc")
 int mm_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 {
-	return kernel_alloc(ctx, BPF_CORE_READ(ctx, pfn), targ_page_size << BPF_CORE_READ(ctx, order));
+	return kernel_alloc(ctx, BPF_CORE_READ(ctx, pfn),
+			    targ_page_size << BPF_CORE_READ(ctx, order), 0);
 }
 
 SEC("tracepoint/kmem/mm_page_free")

@@ -225,6 +225,18 @@ def choose_programs(obj, kernel: bool, percpu: bool):
         prog.autoload = prog.hook in used
 
 
+def refill_sites() -> list:
+    """[(start, end)] of the BPF memory allocator's cache refill (6.1+):
+    alloc_bulk and, unless inlined into it, the __alloc next to it; up to
+    two.  Its slab allocations are not counted (see memleak.bpf.c)."""
+    from corebpf.symbols.syms import kernel_symbols
+    ks = kernel_symbols()
+    bulk = ks.spans("alloc_bulk")[:1]
+    if not bulk:
+        return []
+    return bulk + [s for s in ks.spans("__alloc") if abs(s[0] - bulk[0][0]) < 1 << 16][:1]
+
+
 def attach_user(obj, lib: str, pid: int, prefix: str = ""):
     """uprobes on the allocator of `lib` in process `pid` (bcc's list; the
     functions it marks optional may be missing)."""
@@ -271,6 +283,10 @@ def run(argv=None):
         ro.targ_trace = a.trace
         ro.targ_user_stacks = not kernel
         ro.targ_wa_missing_free = a.wa_missing_free and kernel
+        if kernel and not a.percpu:
+            for i, (lo, hi) in enumerate(refill_sites(), 1):
+                setattr(ro, f"targ_refill_lo{i}", lo)
+                setattr(ro, f"targ_refill_hi{i}", hi)
         choose_programs(obj, kernel, a.percpu)
         _stacks.configure(obj, a)
         if a.ebpf:
