@@ -228,13 +228,29 @@ def choose_programs(obj, kernel: bool, percpu: bool):
 def refill_sites() -> list:
     """[(start, end)] of the BPF memory allocator's cache refill (6.1+):
     alloc_bulk and, unless inlined into it, the __alloc next to it; up to
-    two.  Its slab allocations are not counted (see memleak.bpf.c)."""
+    two.  Its slab allocations are not counted (see memleak.bpf.c).  Kept
+    per boot (corebpf.core.kcache): finding them costs ~50 ms."""
+    from corebpf.core import kcache
+    try:
+        key = b"memleak refill sites|" + kcache.boot_identity()
+    except OSError:
+        key = None
+    payload = kcache.load("memleak.refill", key) if key else None
+    if payload is not None:
+        try:
+            sites = [tuple(int(x, 16) for x in ln.split()) for ln in payload.split(b"\n") if ln]
+            if len(sites) <= 2 and all(len(t) == 2 and t[0] <= t[1] < 1 << 64 for t in sites):
+                return sites
+        except ValueError:
+            pass
     from corebpf.symbols.syms import kernel_symbols
     ks = kernel_symbols()
-    bulk = ks.spans("alloc_bulk")[:1]
-    if not bulk:
-        return []
-    return bulk + [s for s in ks.spans("__alloc") if abs(s[0] - bulk[0][0]) < 1 << 16][:1]
+    sites = ks.spans("alloc_bulk")[:1]
+    if sites:
+        sites += [s for s in ks.spans("__alloc") if abs(s[0] - sites[0][0]) < 1 << 16][:1]
+    if key:
+        kcache.store("memleak.refill", key, b"".join(b"%x %x\n" % t for t in sites))
+    return sites
 
 
 def attach_user(obj, lib: str, pid: int, prefix: str = ""):
