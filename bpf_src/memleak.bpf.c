@@ -20,6 +20,10 @@ const volatile bool targ_trace = false;		/* -t */
 const volatile bool targ_user_stacks = true;	/* false in kernel mode */
 const volatile bool targ_wa_missing_free = false;
 const volatile bool targ_dwarf = false;		/* --unwind dwarf */
+/* kernel mode: where the BPF memory allocator refills its caches (alloc_bulk
+ * and the __alloc it may call: [lo, hi) of each, 0 where there is none) */
+const volatile __u64 targ_refill_lo1 = 0, targ_refill_hi1 = 0;
+const volatile __u64 targ_refill_lo2 = 0, targ_refill_hi2 = 0;
 
 /* allocator kinds: a nested call of another allocator (malloc -> mmap)
  * keeps its own entry size */
@@ -313,27 +317,61 @@ int BPF_KPROBE(munmap_enter, void *addr)
 }
 
 /* -- kernel mode: kmem and percpu tracepoints ---------------------------------
- * The kmalloc/kmem_cache_alloc events had one class, kmem_alloc (and
- * kmem_alloc_node for the _node events) until 6.1 (commit 11e9734bcb6a)
- * and 6.2 (2c1d697fb8ba); kfree/kmem_cache_free shared kmem_free until 6.2.
- * The fields used keep their names throughout: CO-RE finds them. */
+ * Two variants: raw tracepoints (HOOK__raw: ~1 ms each to detach) and the
+ * classic ones (HOOK__tp, the fallback and COREBPF_PROBE=tracepoint: ~40 ms
+ * each, one at a time in the kernel, which made Ctrl-C -> exit ~270 ms).
+ * The page hooks stay classic in both: their raw arguments are a struct
+ * page, whose pfn (the key bcc and the classic event use) depends on the
+ * architecture's memory model.
+ *
+ * Classic formats: the kmalloc/kmem_cache_alloc events had one class,
+ * kmem_alloc (and kmem_alloc_node for the _node events) until 6.1 (commit
+ * 11e9734bcb6a) and 6.2 (2c1d697fb8ba); kfree/kmem_cache_free shared
+ * kmem_free until 6.2.  The fields used keep their names throughout: CO-RE
+ * finds them.
+ *
+ * Raw arguments (the btf_trace_* prototypes): the pointer is argument 1 of
+ * every slab event; kmalloc (and before 6.1 kmem_cache_alloc and the _node
+ * events) pass (call_site, ptr, bytes_req, bytes_alloc, ...); since 6.1
+ * kmem_cache_alloc passes (call_site, ptr, struct kmem_cache *s, ...), its
+ * size being s->size -- the kernels whose classic event has its own
+ * trace_event_raw_kmem_cache_alloc.  percpu_alloc_percpu gained a leading
+ * call_site (and its classic event a call_site field) in 5.19.
+ *
+ * Recursion: a raw tracepoint program runs even while another BPF program
+ * runs on the CPU (only classic ones are kept out, by bpf_prog_active), so
+ * without a guard it sees the allocations memleak's own map updates set off
+ * (the BPF memory allocator refilling its caches from irq_work, hundreds of
+ * thousands of bogus outstanding allocations in seconds).  Every kernel-mode
+ * hook, raw or classic, takes a per-CPU flag and ignores what happens on its
+ * CPU while the flag is taken.  The refill may also run after the program
+ * (its irq_work, when the program ran with interrupts off): each refill it
+ * counted then was an update of `allocs`, which took from the allocator's
+ * cache and set off the next refill, until `allocs` was full (a million
+ * entries in a second).  So slab allocations whose call site is the
+ * refill's are not counted either (targ_refill_*: Python finds the
+ * functions in kallsyms). */
 
 struct trace_event_raw_kmem_alloc___old {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_kmem_alloc_node___old {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_kmalloc___new {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_kmem_cache_alloc___new {
+	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
@@ -350,113 +388,227 @@ struct trace_event_raw_kmem_cache_free___new {
 	const void *ptr;
 } __attribute__((preserve_access_index));
 
-static __always_inline int kernel_alloc(void *ctx, const void *ptr, __u64 size)
+struct trace_event_raw_percpu_alloc_percpu___new {
+	unsigned long call_site;
+} __attribute__((preserve_access_index));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} hook_busy SEC(".maps");
+
+/* Take this CPU's flag; NULL if a kernel-mode hook already holds it (this
+ * event was set off by memleak itself, or interrupted it). */
+static __always_inline __u32 *hook_enter(void)
 {
+	__u32 zero = 0, *busy = bpf_map_lookup_elem(&hook_busy, &zero);
+
+	if (!busy || *busy)
+		return NULL;
+	*busy = 1;
+	return busy;
+}
+
+static __always_inline bool refill_site(__u64 call_site)
+{
+	return (call_site >= targ_refill_lo1 && call_site < targ_refill_hi1) ||
+	       (call_site >= targ_refill_lo2 && call_site < targ_refill_hi2);
+}
+
+/* call_site: the slab events' (0: none) */
+static __always_inline int kernel_alloc(void *ctx, __u64 ptr, __u64 size, __u64 call_site)
+{
+	__u32 *busy;
+
+	if (refill_site(call_site))
+		return 0;
+	busy = hook_enter();
+	if (!busy)
+		return 0;
 	if (targ_wa_missing_free)
-		free_enter((__u64)ptr);
+		free_enter(ptr);
 	alloc_enter(size, KERNEL);
-	return alloc_exit(ctx, (__u64)ptr, KERNEL);
+	alloc_exit(ctx, ptr, KERNEL);
+	*busy = 0;
+	return 0;
+}
+
+static __always_inline int kernel_free(__u64 ptr)
+{
+	__u32 *busy = hook_enter();
+
+	if (!busy)
+		return 0;
+	free_enter(ptr);
+	*busy = 0;
+	return 0;
+}
+
+/* raw_tp: (call_site, ptr, bytes_req, bytes_alloc, ...) */
+SEC("raw_tp/kmalloc")
+int kmalloc__raw(void *ctx)
+{
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
+}
+
+SEC("raw_tp/kmem_cache_alloc")
+int kmem_cache_alloc__raw(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_kmem_cache_alloc___new)) {
+		struct kmem_cache *s = (void *)TP_ARG(ctx, 2);
+
+		return kernel_alloc(ctx, TP_ARG(ctx, 1), BPF_CORE_READ(s, size), TP_ARG(ctx, 0));
+	}
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
+}
+
+/* kernels before 6.1 only: Python turns these off where the events are gone */
+SEC("raw_tp/kmalloc_node")
+int kmalloc_node__raw(void *ctx)
+{
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
+}
+
+SEC("raw_tp/kmem_cache_alloc_node")
+int kmem_cache_alloc_node__raw(void *ctx)
+{
+	return kernel_alloc(ctx, TP_ARG(ctx, 1), TP_ARG(ctx, 3), TP_ARG(ctx, 0));
+}
+
+SEC("raw_tp/kfree")
+int kfree__raw(void *ctx)
+{
+	return kernel_free(TP_ARG(ctx, 1));
+}
+
+SEC("raw_tp/kmem_cache_free")
+int kmem_cache_free__raw(void *ctx)
+{
+	return kernel_free(TP_ARG(ctx, 1));
+}
+
+/* (call_site,) reserved, is_atomic, size, align, base_addr, off, ptr, ... */
+SEC("raw_tp/percpu_alloc_percpu")
+int percpu_alloc_percpu__raw(void *ctx)
+{
+	if (bpf_core_field_exists(struct trace_event_raw_percpu_alloc_percpu___new, call_site))
+		return kernel_alloc(ctx, TP_ARG(ctx, 7), TP_ARG(ctx, 3), 0);
+	return kernel_alloc(ctx, TP_ARG(ctx, 6), TP_ARG(ctx, 2), 0);
+}
+
+/* base_addr, off, ptr */
+SEC("raw_tp/percpu_free_percpu")
+int percpu_free_percpu__raw(void *ctx)
+{
+	return kernel_free(TP_ARG(ctx, 2));
 }
 
 SEC("tracepoint/kmem/kmalloc")
-int kmalloc(void *ctx)
+int kmalloc__tp(void *ctx)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_kmem_alloc___old)) {
 		struct trace_event_raw_kmem_alloc___old *a = ctx;
 
-		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	} else {
 		struct trace_event_raw_kmalloc___new *a = ctx;
 
-		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	}
 }
 
 SEC("tracepoint/kmem/kmem_cache_alloc")
-int kmem_cache_alloc(void *ctx)
+int kmem_cache_alloc__tp(void *ctx)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_kmem_alloc___old)) {
 		struct trace_event_raw_kmem_alloc___old *a = ctx;
 
-		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	} else {
 		struct trace_event_raw_kmem_cache_alloc___new *a = ctx;
 
-		return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+		return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 	}
 }
 
-/* kernels before 6.1 only: Python turns these off where the events are gone */
 SEC("tracepoint/kmem/kmalloc_node")
-int kmalloc_node(void *ctx)
+int kmalloc_node__tp(void *ctx)
 {
 	struct trace_event_raw_kmem_alloc_node___old *a = ctx;
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmem_alloc_node___old))
 		return 0;
-	return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 }
 
 SEC("tracepoint/kmem/kmem_cache_alloc_node")
-int kmem_cache_alloc_node(void *ctx)
+int kmem_cache_alloc_node__tp(void *ctx)
 {
 	struct trace_event_raw_kmem_alloc_node___old *a = ctx;
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmem_alloc_node___old))
 		return 0;
-	return kernel_alloc(ctx, BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc));
+	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(a, ptr), BPF_CORE_READ(a, bytes_alloc),
+				    BPF_CORE_READ(a, call_site));
 }
 
 SEC("tracepoint/kmem/kfree")
-int kfree(void *ctx)
+int kfree__tp(void *ctx)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_kmem_free___old)) {
 		struct trace_event_raw_kmem_free___old *a = ctx;
 
-		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+		return kernel_free((__u64)BPF_CORE_READ(a, ptr));
 	} else {
 		struct trace_event_raw_kfree___new *a = ctx;
 
-		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+		return kernel_free((__u64)BPF_CORE_READ(a, ptr));
 	}
 }
 
 SEC("tracepoint/kmem/kmem_cache_free")
-int kmem_cache_free(void *ctx)
+int kmem_cache_free__tp(void *ctx)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_kmem_free___old)) {
 		struct trace_event_raw_kmem_free___old *a = ctx;
 
-		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+		return kernel_free((__u64)BPF_CORE_READ(a, ptr));
 	} else {
 		struct trace_event_raw_kmem_cache_free___new *a = ctx;
 
-		return free_enter((__u64)BPF_CORE_READ(a, ptr));
+		return kernel_free((__u64)BPF_CORE_READ(a, ptr));
 	}
 }
 
+SEC("tracepoint/percpu/percpu_alloc_percpu")
+int percpu_alloc_percpu__tp(struct trace_event_raw_percpu_alloc_percpu *ctx)
+{
+	return kernel_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), BPF_CORE_READ(ctx, size), 0);
+}
+
+SEC("tracepoint/percpu/percpu_free_percpu")
+int percpu_free_percpu__tp(struct trace_event_raw_percpu_free_percpu *ctx)
+{
+	return kernel_free((__u64)BPF_CORE_READ(ctx, ptr));
+}
+
+/* both variants (no suffix): keyed by pfn */
 SEC("tracepoint/kmem/mm_page_alloc")
 int mm_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 {
-	alloc_enter(targ_page_size << BPF_CORE_READ(ctx, order), KERNEL);
-	return alloc_exit(ctx, BPF_CORE_READ(ctx, pfn), KERNEL);
+	return kernel_alloc(ctx, BPF_CORE_READ(ctx, pfn),
+			    targ_page_size << BPF_CORE_READ(ctx, order), 0);
 }
 
 SEC("tracepoint/kmem/mm_page_free")
 int mm_page_free(struct trace_event_raw_mm_page_free *ctx)
 {
-	return free_enter(BPF_CORE_READ(ctx, pfn));
-}
-
-SEC("tracepoint/percpu/percpu_alloc_percpu")
-int percpu_alloc_percpu(struct trace_event_raw_percpu_alloc_percpu *ctx)
-{
-	alloc_enter(BPF_CORE_READ(ctx, size), KERNEL);
-	return alloc_exit(ctx, (__u64)BPF_CORE_READ(ctx, ptr), KERNEL);
-}
-
-SEC("tracepoint/percpu/percpu_free_percpu")
-int percpu_free_percpu(struct trace_event_raw_percpu_free_percpu *ctx)
-{
-	return free_enter((__u64)BPF_CORE_READ(ctx, ptr));
+	return kernel_free(BPF_CORE_READ(ctx, pfn));
 }

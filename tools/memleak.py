@@ -221,8 +221,36 @@ def choose_programs(obj, kernel: bool, percpu: bool):
         used = set(PERCPU)
     else:
         used = set(KMEM) | {n for n in KMEM_NODE if features.tracepoint_exists("kmem", n)}
-    for name, prog in obj.programs.items():
-        prog.autoload = name in used
+    for prog in obj.programs.values():     # every variant of a hook used
+        prog.autoload = prog.hook in used
+
+
+def refill_sites() -> list:
+    """[(start, end)] of the BPF memory allocator's cache refill (6.1+):
+    alloc_bulk and, unless inlined into it, the __alloc next to it; up to
+    two.  Its slab allocations are not counted (see memleak.bpf.c).  Kept
+    per boot (corebpf.core.kcache): finding them costs ~50 ms."""
+    from corebpf.core import kcache
+    try:
+        key = b"memleak refill sites|" + kcache.boot_identity()
+    except OSError:
+        key = None
+    payload = kcache.load("memleak.refill", key) if key else None
+    if payload is not None:
+        try:
+            sites = [tuple(int(x, 16) for x in ln.split()) for ln in payload.split(b"\n") if ln]
+            if len(sites) <= 2 and all(len(t) == 2 and t[0] <= t[1] < 1 << 64 for t in sites):
+                return sites
+        except ValueError:
+            pass
+    from corebpf.symbols.syms import kernel_symbols
+    ks = kernel_symbols()
+    sites = ks.spans("alloc_bulk")[:1]
+    if sites:
+        sites += [s for s in ks.spans("__alloc") if abs(s[0] - sites[0][0]) < 1 << 16][:1]
+    if key:
+        kcache.store("memleak.refill", key, b"".join(b"%x %x\n" % t for t in sites))
+    return sites
 
 
 def attach_user(obj, lib: str, pid: int, prefix: str = ""):
@@ -271,6 +299,10 @@ def run(argv=None):
         ro.targ_trace = a.trace
         ro.targ_user_stacks = not kernel
         ro.targ_wa_missing_free = a.wa_missing_free and kernel
+        if kernel and not a.percpu:
+            for i, (lo, hi) in enumerate(refill_sites(), 1):
+                setattr(ro, f"targ_refill_lo{i}", lo)
+                setattr(ro, f"targ_refill_hi{i}", hi)
         choose_programs(obj, kernel, a.percpu)
         _stacks.configure(obj, a)
         if a.ebpf:
@@ -389,7 +421,11 @@ def report_loop(obj, a, pid: int):
             if sid >= 2**31 or sid < 0:
                 return []
             try:
-                return list(dwarf.stacks[sid]) if dwarf else st.addresses(sid)
+                if dwarf:
+                    return list(dwarf.stacks[sid])
+                # a raw tracepoint's stack starts in the BPF program
+                return st.kernel_addresses(sid, skip_probe=True) if pid < 0 \
+                    else st.addresses(sid)
             except corebpf.BPFError:
                 return []
 

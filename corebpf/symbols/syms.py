@@ -234,6 +234,26 @@ class KernelSymbols:
             self._by_name = d
         return self._by_name.get(name.encode())
 
+    def spans(self, name: str) -> list:
+        """[(start, end)] of the core kernel's text symbols called `name`, end
+        being the next symbol's start: from the per-boot cache when it is
+        there (no read of kallsyms), else from kallsyms."""
+        if self._addrs is None and self._core is None:
+            self._prepare()
+        if self._addrs is None and self._core:
+            return self._core.spans(name.encode())
+        self._ensure()
+        core = [ln for ln in self._text_lines() if b"\t" not in ln]
+        starts = sorted({int(ln[:16], 16) for ln in core})
+        want = name.encode()
+        out = []
+        for ln in core:
+            if ln[19:] == want:
+                start = int(ln[:16], 16)
+                i = bisect.bisect_right(starts, start)
+                out.append((start, starts[i] if i < len(starts) else start))
+        return out
+
 
 class _CoreText:
     """The core kernel's text symbols (kallsyms' lines without a [module]),
@@ -271,6 +291,18 @@ class _CoreText:
         i = bisect.bisect_right(self.addrs, addr) - 1
         name = self.names[self.offsets[i]:self.offsets[i + 1]]
         return name.decode("utf-8", "replace"), addr - self.addrs[i], "kernel"
+
+    def spans(self, name: bytes) -> list:
+        """KernelSymbols.spans() from this table."""
+        out, pos = [], self.names.find(name)
+        while pos >= 0:
+            i = bisect.bisect_left(self.offsets, pos)
+            if i < len(self.addrs) and self.offsets[i] == pos and \
+                    self.offsets[i + 1] == pos + len(name):
+                j = bisect.bisect_right(self.addrs, self.addrs[i])
+                out.append((self.addrs[i], self.addrs[j] if j < len(self.addrs) else self.hi))
+            pos = self.names.find(name, pos + 1)
+        return out
 
     @staticmethod
     def _key():

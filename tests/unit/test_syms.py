@@ -108,6 +108,34 @@ def test_kallsyms_parsing(tmp_path):
     assert k.find(r"(helper|weak)_fn") == ["helper_fn", "weak_fn"]
 
 
+def test_spans_from_kallsyms_and_from_the_core_cache(tmp_path):
+    """A symbol's [start, next symbol's start), core kernel text only; the
+    per-boot table gives the same (aliases, prefixes, data skipped)."""
+    import struct
+    from array import array
+    lines = ["ffffffff81000000 T _stext", "ffffffff81000100 t __pfx_alloc_bulk",
+             "ffffffff81000110 t alloc_bulk", "ffffffff81000110 t alloc_bulk_alias",
+             "ffffffff81000180 D some_data", "ffffffff81000200 t __alloc",
+             "ffffffff81000240 t other", "ffffffff81000300 t __alloc"]
+    p = tmp_path / "kallsyms"
+    p.write_text("\n".join(lines + ["ffffffffc0001000 t alloc_bulk\t[mod]"]) + "\n")
+    k = syms.KernelSymbols(str(p))
+    want = {"alloc_bulk": [(0xffffffff81000110, 0xffffffff81000200)],
+            "__alloc": [(0xffffffff81000200, 0xffffffff81000240),
+                        (0xffffffff81000300, 0xffffffff81000300)],
+            "some_data": [], "alloc": [], "missing": []}
+    assert {n: k.spans(n) for n in want} == want
+    text = [ln for ln in lines if " D " not in ln]
+    addrs = array("Q", [int(ln[:16], 16) for ln in text])
+    names = [ln[19:].encode() for ln in text]
+    offsets = array("I", [0])
+    for n in names:
+        offsets.append(offsets[-1] + len(n))
+    core = syms._CoreText(struct.pack("<QQQ", len(text), addrs[0], addrs[-1]) +
+                          addrs.tobytes() + offsets.tobytes() + b"".join(names))
+    assert {n: core.spans(n.encode()) for n in want} == want
+
+
 def test_kernel_symbols_are_lazy():
     import corebpf.symbols.syms as s
     assert s.SymbolCache().kernel is s.kernel_symbols()
