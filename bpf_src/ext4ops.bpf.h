@@ -39,14 +39,14 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter__btf, struct pt_regs *regs, long nr)
 {
 	fsop_sc_enter(regs, nr);
-	return SC_NEXT(sc_next_enter);
+	return SC_NEXT(enter, btf);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__btf, struct pt_regs *regs, long ret)
 {
 	fsop_sc_exit_nr(sc_btf_regs_nr(regs), ret);
-	return SC_NEXT(sc_next_exit);
+	return SC_NEXT(exit, btf);
 }
 
 SEC("tp_btf/ext4_sync_file_enter")
@@ -71,14 +71,14 @@ SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter__raw, struct pt_regs *regs, long nr)
 {
 	fsop_sc_enter(regs, nr);
-	return SC_NEXT(sc_next_enter);
+	return SC_NEXT(enter, raw);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(sys_exit__raw, struct pt_regs *regs, long ret)
 {
 	fsop_sc_exit(regs, ret);
-	return SC_NEXT(sc_next_exit);
+	return SC_NEXT(exit, raw);
 }
 
 SEC("raw_tp/ext4_sync_file_enter")

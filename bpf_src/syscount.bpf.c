@@ -158,28 +158,28 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(enter__btf, struct pt_regs *regs, long nr)
 {
 	sys_enter(nr);
-	return SC_NEXT(sc_next_enter);
+	return SC_NEXT(enter, btf);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit__btf, struct pt_regs *regs, long ret)
 {
 	sys_exit(sc_btf_regs_nr(regs), ret);   /* a direct load */
-	return SC_NEXT(sc_next_exit);
+	return SC_NEXT(exit, btf);
 }
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(enter__raw, struct pt_regs *regs, long nr)
 {
 	sys_enter(nr);
-	return SC_NEXT(sc_next_enter);
+	return SC_NEXT(enter, raw);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(exit__raw, struct pt_regs *regs, long ret)
 {
 	sys_exit(sc_regs_nr(regs), ret);
-	return SC_NEXT(sc_next_exit);
+	return SC_NEXT(exit, raw);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")

@@ -148,11 +148,11 @@ class Collector:
             self.configure(obj)
             obj.load()
             self.loaded(obj)
-            if chained and SC_NEXT["sys_enter"] in obj.maps:
+            if chained and sc_slot("sys_enter", "tp_btf") in obj.maps:
                 auto = [p for p in obj.programs.values()     # what obj.attach() attaches
                         if p.autoload and p.kind in AUTO_ATTACH and p.target]
                 for p in auto:
-                    if p.kind in ("tp_btf", "raw_tp") and p.target in SC_NEXT:
+                    if sc_slot(p.target, p.kind) in obj.maps:
                         self.hooks[p.target] = p
                 rest = [p.name for p in auto if p not in self.hooks.values()]
                 if rest:
@@ -208,8 +208,18 @@ class Collector:
         return t, n
 
 
-# the prog array slot (bpf_src/scchain.bpf.h) each hook's program tail-calls
-SC_NEXT = {"sys_enter": "sc_next_enter", "sys_exit": "sc_next_exit"}
+# the hooks whose programs are chained (bpf_src/scchain.bpf.h)
+SC_HOOKS = ("sys_enter", "sys_exit")
+
+
+def sc_slot(hook: str, kind: str) -> str:
+    """The prog array (bpf_src/scchain.bpf.h) a program of `kind` (tp_btf,
+    raw_tp) on raw_syscalls' `hook` tail-calls: one per hook and program
+    type, the kernel tying a prog array to one type ("" for others)."""
+    variant = {"tp_btf": "btf", "raw_tp": "raw"}.get(kind)
+    if hook not in SC_HOOKS or variant is None:
+        return ""
+    return f"sc_next_{hook[4:]}_{variant}"
 
 
 def chain_syscalls(collectors) -> dict:
@@ -221,7 +231,7 @@ def chain_syscalls(collectors) -> dict:
     one object fell back to raw_tp) is attached on its own and starts a new
     chain.  Returns {hook: [collector names per attached chain]}."""
     out = {}
-    for hook, slot in SC_NEXT.items():
+    for hook in SC_HOOKS:
         progs = [(c, c.hooks.pop(hook)) for c in collectors if hook in c.hooks]
         chains = out[hook] = []
         i = 0
@@ -230,6 +240,7 @@ def chain_syscalls(collectors) -> dict:
             chain = [progs[i][0].name]
             while i + 1 < len(progs):
                 try:
+                    slot = sc_slot(hook, progs[i][1].kind)
                     progs[i][0].obj.maps[slot][0] = progs[i + 1][1].fd
                 except OSError:         # BPFError included
                     break
