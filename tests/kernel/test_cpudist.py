@@ -74,8 +74,9 @@ def test_threads_ms_timestamp_ctrl_c():
 
 
 def test_idle_only_with_include_idle():
-    # a CPU goes idle within a few seconds even on a busy machine
-    t = Tool("cpudist", "-P", "-I", "--probe", "raw_tp", "1", "5")
+    # a CPU goes idle within seconds even on a busy machine (up to 30
+    # intervals: with both CPUs saturated, 5 s passed once without)
+    t = Tool("cpudist", "-P", "-I", "--probe", "raw_tp", "1", "30")
     assert t.wait_for(lambda l: l == "pid = 0", timeout=30), t.text   # no /proc/0: pid only
     t.stop()
     t = Tool("cpudist", "-P", "1", "1")
