@@ -243,15 +243,16 @@ class KernelSymbols:
         if self._addrs is None and self._core:
             return self._core.spans(name.encode())
         self._ensure()
-        core = [ln for ln in self._text_lines() if b"\t" not in ln]
-        starts = sorted({int(ln[:16], 16) for ln in core})
+        core = [ln for ln in self._text_lines() if b"\t" not in ln]   # by address (_load)
         want = name.encode()
         out = []
-        for ln in core:
+        for i, ln in enumerate(core):
             if ln[19:] == want:
+                j = i + 1           # the next symbol: the next line at another address
+                while j < len(core) and core[j][:16] == ln[:16]:
+                    j += 1
                 start = int(ln[:16], 16)
-                i = bisect.bisect_right(starts, start)
-                out.append((start, starts[i] if i < len(starts) else start))
+                out.append((start, int(core[j][:16], 16) if j < len(core) else start))
         return out
 
 
